@@ -1,0 +1,81 @@
+/* Status codes, error details and the library context.
+ *
+ * Every fallible call returns a tq_status and writes its results through
+ * out-parameters. Details of the last failure (file, line, column, token,
+ * layer) are kept in the tq_context passed to the call.
+ *
+ * Thread-safety: a tq_context is not safe to use from two threads at once
+ * (it records the last error); use one context per thread. Everything else
+ * reachable from a context (quantizers, maps) is immutable and shareable. */
+#ifndef TENSORQUANT_STATUS_H
+#define TENSORQUANT_STATUS_H
+
+#include <stddef.h>
+
+#include "export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum tq_status {
+  TQ_OK = 0,
+  TQ_ERR_INVALID_ARGUMENT, /* a NULL or inconsistent argument from the caller */
+  TQ_ERR_PARSE,            /* malformed text: spec string, JSON, header */
+  TQ_ERR_RANGE,            /* a well-formed value outside its allowed range */
+  TQ_ERR_IO,               /* a file could not be opened, read or written */
+  TQ_ERR_FORMAT,           /* a file whose content is not what was expected */
+  TQ_ERR_UNSUPPORTED,      /* valid input that this build does not handle */
+  TQ_ERR_NO_MEMORY,        /* an allocation failed */
+  TQ_ERR_SHAPE,            /* tensor shapes that do not fit together */
+  TQ_ERR_NOT_FOUND,        /* a named thing (layer, key) does not exist */
+  TQ_ERR_INTERNAL,         /* a bug in the library: please report it */
+  TQ_STATUS_COUNT
+} tq_status;
+
+/* Short, static, human-readable name of a status ("parse error", ...).
+ * Never returns NULL; unknown values give "unknown status". */
+TQ_API const char *tq_status_str(tq_status status);
+
+/* Where and why the last call on a context failed. Plain data. */
+typedef struct tq_error_info {
+  tq_status status; /* TQ_OK when no error has been recorded */
+  char source[256]; /* file name, spec string or layer ID; "" if none */
+  long line;        /* 1-based line in source; 0 if not applicable */
+  long column;      /* 1-based column (character position in a spec); 0 if n/a */
+  char message[1024]; /* complete message, including the location */
+} tq_error_info;
+
+typedef struct tq_context tq_context;
+
+/* Creates a context with default settings (threads = number of cores the
+ * OpenMP runtime reports). *out is owned by the caller; free it with
+ * tq_context_destroy(). */
+TQ_API tq_status tq_context_create(tq_context **out);
+
+/* Frees a context. NULL is allowed. */
+TQ_API void tq_context_destroy(tq_context *ctx);
+
+/* Number of threads kernels may use for calls made with this context.
+ * threads >= 1; returns TQ_ERR_RANGE otherwise. Results never depend on it. */
+TQ_API tq_status tq_context_set_threads(tq_context *ctx, int threads);
+TQ_API int tq_context_threads(const tq_context *ctx);
+
+/* Message of the last failure on ctx ("" if none). The pointer stays valid
+ * until the next call that uses ctx. A NULL ctx gives "". */
+TQ_API const char *tq_context_last_error(const tq_context *ctx);
+
+/* Full details of the last failure on ctx. Never NULL for a non-NULL ctx. */
+TQ_API const tq_error_info *tq_context_error_info(const tq_context *ctx);
+
+/* Forgets the last error. */
+TQ_API void tq_context_clear_error(tq_context *ctx);
+
+/* Frees memory the library handed to the caller (tensors from NPY reads,
+ * strings). NULL is allowed. */
+TQ_API void tq_free(void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

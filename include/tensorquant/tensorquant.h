@@ -1,0 +1,14 @@
+/* libtensorquant: see what quantization does to deep neural networks.
+ *
+ * The umbrella header: include this one. */
+#ifndef TENSORQUANT_H
+#define TENSORQUANT_H
+
+#include "export.h"
+#include "npy.h"
+#include "qmap.h"
+#include "quantizer.h"
+#include "status.h"
+#include "tensorquant/version.h"
+
+#endif

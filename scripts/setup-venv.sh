@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The Python environment of the reference tests and benchmarks: Debian's
+# interpreter (so Debian's numpy/torch are visible) plus PyPI's ml_dtypes.
+# Idempotent. Usage: bash scripts/setup-venv.sh [VENV_DIR]   (default .venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${1:-.venv}"
+if [[ ! -x "$venv/bin/python" ]]; then
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+fi
+if ! "$venv/bin/python" -c 'import ml_dtypes, numpy' 2>/dev/null; then
+  "$venv/bin/pip" install -q --disable-pip-version-check 'ml_dtypes>=0.5'
+fi
+echo "setup: python env $venv ready ($("$venv/bin/python" -c 'import ml_dtypes; print("ml_dtypes", ml_dtypes.__version__)'))"

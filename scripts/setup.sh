@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package TensorQuant needs to build, test and
+# benchmark, and the Python virtualenv the reference tests use.
+# Idempotent and non-interactive; run as root (or with sudo available).
+#   bash scripts/setup.sh           build + test dependencies
+#   bash scripts/setup.sh --no-venv skip the Python virtualenv
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake pkg-config ninja-build
+  libjansson-dev librandom123-dev zlib1g-dev
+  libcmocka-dev clang libclang-rt-14-dev valgrind
+  python3 python3-numpy python3-venv
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all Debian packages present"
+fi
+
+if [[ "${1:-}" != "--no-venv" ]]; then
+  bash scripts/setup-venv.sh
+fi

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Every test: installs what is needed, then
+#   1. gcc Release build with -Werror, the whole CTest suite;
+#   2. clang build with -Werror (warning-free under both compilers);
+#   3. ASan+UBSan build, the whole CTest suite again;
+#   4. each libFuzzer target for a short while (FUZZ_SECONDS, default 30);
+#   5. valgrind on the examples;
+#   6. cmake --install, then a consumer built via pkg-config and via
+#      find_package(TensorQuant).
+# Build trees go under build-test/ (BUILD_ROOT to change).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+bash scripts/setup.sh
+jobs=$(nproc)
+b="${BUILD_ROOT:-$root/build-test}"
+fuzz_seconds="${FUZZ_SECONDS:-30}"
+export TQ_VENV="$root/.venv"
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "gcc -Werror build + tests"
+cmake -S . -B "$b/gcc" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc -DTQ_WERROR=ON >/dev/null
+cmake --build "$b/gcc" -j"$jobs"
+ctest --test-dir "$b/gcc" -j"$jobs" --output-on-failure
+
+step "clang -Werror build"
+cmake -S . -B "$b/clang" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang -DTQ_WERROR=ON >/dev/null
+cmake --build "$b/clang" -j"$jobs"
+
+step "ASan+UBSan build + tests"
+cmake -S . -B "$b/asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc -DTQ_WERROR=ON -DTQ_SANITIZE=ON >/dev/null
+cmake --build "$b/asan" -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$b/asan" -j"$jobs" --output-on-failure
+
+step "libFuzzer targets, ${fuzz_seconds}s each"
+CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+  cmake -S . -B "$b/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+  -DTQ_BUILD_FUZZERS=ON -DTQ_BUILD_TESTS=OFF -DTQ_BUILD_TOOLS=OFF -DTQ_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$b/fuzz" -j"$jobs"
+for f in "$b"/fuzz/fuzz/fuzz_*; do
+  [[ -x "$f" ]] || continue
+  name=$(basename "$f"); name=${name#fuzz_}
+  corpus="$b/fuzz/corpus-$name"; mkdir -p "$corpus"
+  seeds=()
+  [[ -d fuzz/corpus/$name ]] && seeds=(fuzz/corpus/$name)
+  echo "fuzz_$name: ${fuzz_seconds}s"
+  (cd "$b/fuzz" && "$f" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=1 \
+     "$corpus" "${seeds[@]/#/$root/}" 2>&1 | tail -n 3)
+done
+
+step "valgrind on the examples"
+for e in "$b"/gcc/examples/example_*; do
+  [[ -x "$e" ]] || continue
+  valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect -q "$e" >/dev/null
+  echo "$(basename "$e"): valgrind clean"
+done
+
+step "install + consumers (pkg-config, find_package)"
+prefix="$b/prefix"; rm -rf "$prefix"
+cmake --install "$b/gcc" --prefix "$prefix" >/dev/null
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig" bash -c \
+  'cc -std=c17 examples/quantize_buffer.c $(pkg-config --cflags --libs tensorquant) -Wl,-rpath,'"$prefix"'/lib -o '"$b"'/consumer-pc -lm'
+"$b/consumer-pc" >/dev/null && echo "pkg-config consumer: ok"
+mkdir -p "$b/consumer-cmake"
+cat > "$b/consumer-cmake/CMakeLists.txt" <<CMK
+cmake_minimum_required(VERSION 3.18)
+project(consumer C)
+find_package(TensorQuant REQUIRED)
+add_executable(consumer $root/examples/quantize_buffer.c)
+target_link_libraries(consumer PRIVATE TensorQuant::tensorquant m)
+CMK
+cmake -S "$b/consumer-cmake" -B "$b/consumer-cmake/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$b/consumer-cmake/build" >/dev/null
+"$b/consumer-cmake/build/consumer" >/dev/null && echo "find_package consumer: ok"
+"$prefix/bin/tq" --version
+
+printf '\nall test stages passed\n'

@@ -1,0 +1,105 @@
+/* The one place where quantization calls are dispatched: kind -> kernel
+ * (trait table), CPU -> instruction set, work -> threads (fixed chunks). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/threads.h"
+#include "quant/quant_internal.h"
+
+static const tq_kind_traits kind_traits[] = {
+    [TQ_QUANT_NONE] = {"none", tq_ref_none, tq_avx2_copy, 0},
+    [TQ_QUANT_FIXED] = {"fixed", tq_ref_fixed, tq_avx2_fixed, 0},
+    [TQ_QUANT_FLOAT] = {"float", tq_ref_float, tq_avx2_float, 0},
+    [TQ_QUANT_LOGARITHMIC] = {"logarithmic", tq_ref_log, tq_avx2_log, 0},
+    [TQ_QUANT_SPARSE] = {"sparse", tq_ref_sparse, tq_avx2_sparse, 0},
+    [TQ_QUANT_BINARY] = {"binary", tq_ref_binary, tq_avx2_binary, 0},
+    [TQ_QUANT_TERNARY] = {"ternary", tq_ref_ternary, tq_avx2_ternary, 1},
+};
+_Static_assert(sizeof kind_traits / sizeof kind_traits[0] ==
+                   TQ_QUANT_KIND_COUNT,
+               "every quantizer kind needs traits");
+
+const tq_kind_traits *tq_kind_traits_get(tq_quant_kind kind) {
+  return (unsigned)kind < TQ_QUANT_KIND_COUNT ? &kind_traits[kind] : NULL;
+}
+
+static int cpu_has_avx2(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+#else
+  return 0;
+#endif
+}
+
+const char *tq_kernel_isa(void) { return cpu_has_avx2() ? "avx2" : "scalar"; }
+
+/* Sum of |x| over the non-NaN elements in fixed chunks added in order, so
+ * the ternary threshold is the same at any thread count. */
+static double mean_abs(const float *x, size_t n, int threads) {
+  size_t chunks = tq_chunk_count(n);
+  if (chunks == 0) return 0.0;
+  double *part = malloc(chunks * sizeof *part);
+  size_t *cnt = malloc(chunks * sizeof *cnt);
+  double total = 0.0;
+  size_t count = 0;
+  if (!part || !cnt) { /* fall back to one sequential pass in chunk order */
+    for (size_t c = 0; c < chunks; c++) {
+      double s = 0.0;
+      size_t end = (c + 1) * TQ_CHUNK_ELEMS < n ? (c + 1) * TQ_CHUNK_ELEMS : n;
+      for (size_t i = c * TQ_CHUNK_ELEMS; i < end; i++)
+        if (!isnan(x[i])) s += fabs((double)x[i]), count++;
+      total += s;
+    }
+  } else {
+#pragma omp parallel for schedule(static) num_threads(threads) if (chunks > 1)
+    for (size_t c = 0; c < chunks; c++) {
+      double s = 0.0;
+      size_t k = 0;
+      size_t end = (c + 1) * TQ_CHUNK_ELEMS < n ? (c + 1) * TQ_CHUNK_ELEMS : n;
+      for (size_t i = c * TQ_CHUNK_ELEMS; i < end; i++)
+        if (!isnan(x[i])) s += fabs((double)x[i]), k++;
+      part[c] = s;
+      cnt[c] = k;
+    }
+    for (size_t c = 0; c < chunks; c++) total += part[c], count += cnt[c];
+  }
+  free(part);
+  free(cnt);
+  return count ? total / (double)count : 0.0;
+}
+
+tq_status tq_quantize(tq_context *ctx, const tq_quantizer *q, const float *in,
+                      float *out, size_t n, const tq_quant_opts *opts) {
+  if (!q || (n && (!in || !out)))
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "tq_quantize: NULL quantizer or buffer");
+  if (in != out && n && in < out + n && out < in + n)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "tq_quantize: input and output overlap without being "
+                    "the same buffer");
+  tq_quant_opts o = {0};
+  if (opts) o = *opts;
+  int threads = o.threads > 0 ? o.threads : tq_context_threads(ctx);
+  const tq_kind_traits *tr = tq_kind_traits_get(q->p.kind);
+  if (!tr)
+    return tq_error(ctx, TQ_ERR_INTERNAL, NULL, 0, 0, "corrupt quantizer");
+  tq_kernel_fn kernel =
+      (!o.force_reference && tr->avx2 && cpu_has_avx2()) ? tr->avx2
+                                                         : tr->reference;
+  double threshold = q->p.threshold;
+  if (tr->needs_tensor_threshold && !q->p.has_threshold)
+    threshold = 0.7 * mean_abs(in, n, threads);
+  uint64_t seed = q->p.has_seed ? q->p.seed : o.seed;
+  size_t chunks = tq_chunk_count(n);
+#pragma omp parallel for schedule(static) num_threads(threads) if (chunks > 1)
+  for (size_t c = 0; c < chunks; c++) {
+    size_t first = c * TQ_CHUNK_ELEMS;
+    size_t len = n - first < TQ_CHUNK_ELEMS ? n - first : TQ_CHUNK_ELEMS;
+    tq_rng_pos rng = {seed, o.stream, o.offset + first};
+    kernel(q, in + first, out + first, len, rng, threshold);
+  }
+  return TQ_OK;
+}

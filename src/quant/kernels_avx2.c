@@ -1,0 +1,458 @@
+/* AVX2+FMA kernels. Compiled with -mavx2 -mfma -mf16c and only called after
+ * a run-time CPU check (dispatch.c). Each must give the same bits as its
+ * reference kernel in ref.c; the tests compare them on edge cases and on
+ * millions of random bit patterns.
+ *
+ * The tail of a buffer (fewer than 8 elements) goes through the same vector
+ * code via a padded copy, so there is no second scalar path to keep equal.
+ *
+ * The arithmetic is exact by construction; comments say why at each step.
+ * (No FMA is used: a fused a*b+c would not round the way the reference
+ * does. -ffp-contract=off keeps the compiler from fusing on its own.) */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "quant/quant_internal.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* ---- Philox4x32-10, eight blocks at a time -------------------------------*/
+
+ALWAYS_INLINE void mulhilo(__m256i a, __m256i m, __m256i *hi, __m256i *lo) {
+  __m256i even = _mm256_mul_epu32(a, m);
+  __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+  *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
+/* Words of blocks b0 .. b0+7, element-ordered: out[4*j + k] = word k of
+ * block b0 + j, shifted right by 8 (the 24 bits u is made of). */
+static void philox8_u24(uint64_t seed, uint64_t stream, uint64_t b0,
+                        uint32_t out[32]) {
+  const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53);
+  const __m256i m1 = _mm256_set1_epi32((int)0xCD9E8D57);
+  uint32_t lo[8], hi[8];
+  for (int j = 0; j < 8; j++) {
+    uint64_t b = b0 + (uint64_t)j;
+    lo[j] = (uint32_t)b;
+    hi[j] = (uint32_t)(b >> 32);
+  }
+  __m256i c0 = _mm256_loadu_si256((const __m256i *)lo);
+  __m256i c1 = _mm256_loadu_si256((const __m256i *)hi);
+  __m256i c2 = _mm256_set1_epi32((int)(uint32_t)stream);
+  __m256i c3 = _mm256_set1_epi32((int)(uint32_t)(stream >> 32));
+  uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+  for (int round = 0; round < 10; round++) {
+    __m256i h0, l0, h1, l1;
+    mulhilo(c0, m0, &h0, &l0);
+    mulhilo(c2, m1, &h1, &l1);
+    __m256i key0 = _mm256_set1_epi32((int)k0), key1 = _mm256_set1_epi32((int)k1);
+    c0 = _mm256_xor_si256(_mm256_xor_si256(h1, c1), key0);
+    c1 = l1;
+    c2 = _mm256_xor_si256(_mm256_xor_si256(h0, c3), key1);
+    c3 = l0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  /* Transpose 4 words x 8 blocks into element order. */
+  __m256i t0 = _mm256_unpacklo_epi32(c0, c1), t1 = _mm256_unpacklo_epi32(c2, c3);
+  __m256i t2 = _mm256_unpackhi_epi32(c0, c1), t3 = _mm256_unpackhi_epi32(c2, c3);
+  __m256i a0 = _mm256_unpacklo_epi64(t0, t1), a1 = _mm256_unpackhi_epi64(t0, t1);
+  __m256i a2 = _mm256_unpacklo_epi64(t2, t3), a3 = _mm256_unpackhi_epi64(t2, t3);
+  __m256i v0 = _mm256_permute2x128_si256(a0, a1, 0x20);
+  __m256i v1 = _mm256_permute2x128_si256(a2, a3, 0x20);
+  __m256i v2 = _mm256_permute2x128_si256(a0, a1, 0x31);
+  __m256i v3 = _mm256_permute2x128_si256(a2, a3, 0x31);
+  _mm256_storeu_si256((__m256i *)out, _mm256_srli_epi32(v0, 8));
+  _mm256_storeu_si256((__m256i *)(out + 8), _mm256_srli_epi32(v1, 8));
+  _mm256_storeu_si256((__m256i *)(out + 16), _mm256_srli_epi32(v2, 8));
+  _mm256_storeu_si256((__m256i *)(out + 24), _mm256_srli_epi32(v3, 8));
+}
+
+#define TILE 1024
+
+/* u24[i] for elements first .. first+n-1 (n <= TILE). */
+static void fill_u24(uint64_t seed, uint64_t stream, uint64_t first,
+                     uint32_t *u24, size_t n) {
+  uint32_t buf[TILE + 64];
+  uint64_t b0 = first >> 2;
+  size_t skip = (size_t)(first & 3);
+  size_t words = skip + n;
+  for (size_t w = 0; w < words; w += 32)
+    philox8_u24(seed, stream, b0 + w / 4, buf + w);
+  memcpy(u24, buf + skip, n * sizeof *u24);
+}
+
+/* ---- rounding decisions --------------------------------------------------*/
+
+/* All-ones lanes where the magnitude ip + fr (0 <= fr < 1) of a value with
+ * sign `neg` rounds up in mode r. Mirrors round_increment() in ref.c. */
+ALWAYS_INLINE __m256 round_up_mask(tq_round r, __m256 fr, __m256i ip_odd,
+                                   __m256 neg, __m256 u) {
+  const __m256 half = _mm256_set1_ps(0.5f);
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 gt = _mm256_cmp_ps(fr, half, _CMP_GT_OQ);
+  __m256 ge = _mm256_cmp_ps(fr, half, _CMP_GE_OQ);
+  switch (r) {
+    case TQ_ROUND_NEAREST: return ge;
+    case TQ_ROUND_EVEN: {
+      __m256 tie = _mm256_cmp_ps(fr, half, _CMP_EQ_OQ);
+      __m256 odd = _mm256_castsi256_ps(
+          _mm256_cmpeq_epi32(ip_odd, _mm256_set1_epi32(1)));
+      return _mm256_or_ps(gt, _mm256_and_ps(tie, odd));
+    }
+    case TQ_ROUND_HALF_UP: return _mm256_blendv_ps(ge, gt, neg);
+    case TQ_ROUND_HALF_DOWN: return _mm256_blendv_ps(gt, ge, neg);
+    case TQ_ROUND_HALF_ZERO: return gt;
+    case TQ_ROUND_DOWN: return _mm256_and_ps(neg, _mm256_cmp_ps(fr, zero, _CMP_GT_OQ));
+    case TQ_ROUND_UP:
+      return _mm256_andnot_ps(neg, _mm256_cmp_ps(fr, zero, _CMP_GT_OQ));
+    case TQ_ROUND_ZERO: return zero;
+    case TQ_ROUND_AWAY: return _mm256_cmp_ps(fr, zero, _CMP_GT_OQ);
+    case TQ_ROUND_STOCHASTIC: {
+      /* u = U * 2^-24 and 1 - u are exact; fr is exact: exact compares. */
+      __m256 one_minus_u = _mm256_sub_ps(_mm256_set1_ps(1.0f), u);
+      __m256 pos = _mm256_cmp_ps(fr, one_minus_u, _CMP_GE_OQ);
+      __m256 negc = _mm256_cmp_ps(u, fr, _CMP_LT_OQ);
+      return _mm256_blendv_ps(pos, negc, neg);
+    }
+    case TQ_ROUND_COUNT: break;
+  }
+  return zero;
+}
+
+ALWAYS_INLINE __m256 load_u(const uint32_t *u24) {
+  __m256i v = _mm256_loadu_si256((const __m256i *)u24);
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_set1_ps(0x1p-24f));
+}
+
+ALWAYS_INLINE __m256 nan_mask(__m256 x) { return _mm256_cmp_ps(x, x, _CMP_UNORD_Q); }
+
+ALWAYS_INLINE __m256 pow2_ps(__m256i e) { /* 2^e for -126 <= e <= 127 */
+  return _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+}
+
+/* Runs body over n elements in vectors of 8; the tail through a padded copy.
+ * `body(x, u)` returns the quantized vector; u is only meaningful when the
+ * quantizer rounds stochastically. */
+#define RUN_VECTORS(q, in, out, n, rng, stochastic, BODY)                    \
+  do {                                                                       \
+    uint32_t u24_[TILE];                                                     \
+    for (size_t t0_ = 0; t0_ < (n); t0_ += TILE) {                           \
+      size_t tn_ = (n) - t0_ < TILE ? (n) - t0_ : TILE;                      \
+      if (stochastic) fill_u24((rng).seed, (rng).stream, (rng).first + t0_,  \
+                               u24_, (tn_ + 7) & ~(size_t)7);                \
+      size_t i_ = 0;                                                         \
+      for (; i_ + 8 <= tn_; i_ += 8) {                                       \
+        __m256 x = _mm256_loadu_ps((in) + t0_ + i_);                         \
+        __m256 u = stochastic ? load_u(u24_ + i_) : _mm256_setzero_ps();     \
+        (void)u;                                                             \
+        _mm256_storeu_ps((out) + t0_ + i_, BODY);                            \
+      }                                                                      \
+      if (i_ < tn_) {                                                        \
+        float pin_[8] = {0}, pout_[8];                                       \
+        memcpy(pin_, (in) + t0_ + i_, (tn_ - i_) * sizeof(float));           \
+        __m256 x = _mm256_loadu_ps(pin_);                                    \
+        __m256 u = stochastic ? load_u(u24_ + i_) : _mm256_setzero_ps();     \
+        (void)u;                                                             \
+        _mm256_storeu_ps(pout_, BODY);                                       \
+        memcpy((out) + t0_ + i_, pout_, (tn_ - i_) * sizeof(float));         \
+      }                                                                      \
+    }                                                                        \
+  } while (0)
+
+/* ---- fixed point -----------------------------------------------------------*/
+
+typedef struct fixed_vec {
+  __m256 scale, inv_scale, hi_lim, lo_lim, hi_out, lo_out;
+  __m256i shift, mask;
+  int lo_inclusive, is_signed, width;
+} fixed_vec;
+
+ALWAYS_INLINE __m256 fixed_one(const fixed_vec *c, __m256 x, __m256 u,
+                               tq_round r, int wrap) {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  __m256 sign = _mm256_and_ps(x, sign_bit);
+  __m256 neg = _mm256_castsi256_ps(
+      _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_castps_si256(x)));
+  __m256 ax = _mm256_andnot_ps(sign_bit, x);
+  /* |x| * 2^f is exact unless it drops below 2^-126; then only "nonzero"
+   * matters to every rounding decision, so keep a nonzero stand-in. */
+  __m256 a = _mm256_mul_ps(ax, c->scale);
+  __m256 lost = _mm256_andnot_ps(
+      _mm256_cmp_ps(ax, _mm256_setzero_ps(), _CMP_EQ_OQ),
+      _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_EQ_OQ));
+  a = _mm256_blendv_ps(a, _mm256_set1_ps(0x1p-149f), lost);
+  __m256 ip = _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __m256 fr = _mm256_sub_ps(a, ip); /* exact: the bits of a below 2^0 */
+  __m256i ip_odd = _mm256_and_si256(_mm256_cvttps_epi32(ip), _mm256_set1_epi32(1));
+  __m256 inc = round_up_mask(r, fr, ip_odd, neg, u);
+  /* ip + 1 is exact: fr > 0 implies a < 2^23. */
+  __m256 rm = _mm256_add_ps(ip, _mm256_and_ps(inc, _mm256_set1_ps(1.0f)));
+  __m256 y;
+  if (!wrap) {
+    __m256 rs = _mm256_or_ps(rm, sign);
+    __m256 over_hi = _mm256_cmp_ps(rs, c->hi_lim, _CMP_GE_OQ);
+    __m256 over_lo = c->lo_inclusive ? _mm256_cmp_ps(rs, c->lo_lim, _CMP_LE_OQ)
+                                     : _mm256_cmp_ps(rs, c->lo_lim, _CMP_LT_OQ);
+    /* r * 2^-f is exact (|r| < 2^32, |f| <= 64); + 0 turns -0 into +0. */
+    y = _mm256_add_ps(_mm256_mul_ps(rs, c->inv_scale), _mm256_setzero_ps());
+    y = _mm256_blendv_ps(y, c->hi_out, over_hi);
+    y = _mm256_blendv_ps(y, c->lo_out, over_lo);
+  } else {
+    /* Low 32 bits of the integer rm: by conversion below 2^31, else from
+     * the significand shifted by its exponent (a shift >= 32 gives 0, as
+     * does +inf: its exact value is a multiple of 2^32). */
+    __m256i bits = _mm256_castps_si256(rm);
+    __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(150));
+    __m256i sig = _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x7fffff)),
+                                  _mm256_set1_epi32(0x800000));
+    __m256i big = _mm256_sllv_epi32(sig, e);
+    __m256i small = _mm256_cvttps_epi32(rm);
+    __m256 is_small = _mm256_cmp_ps(rm, _mm256_set1_ps(0x1p31f), _CMP_LT_OQ);
+    __m256i low = _mm256_castps_si256(_mm256_blendv_ps(
+        _mm256_castsi256_ps(big), _mm256_castsi256_ps(small), is_small));
+    __m256i v = _mm256_castps_si256(_mm256_blendv_ps(
+        _mm256_castsi256_ps(low),
+        _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_setzero_si256(), low)), neg));
+    __m256 vf;
+    if (c->is_signed) {
+      __m256i q = _mm256_srav_epi32(_mm256_sllv_epi32(v, c->shift), c->shift);
+      vf = _mm256_cvtepi32_ps(q);
+    } else if (c->width < 32) {
+      vf = _mm256_cvtepi32_ps(_mm256_and_si256(v, c->mask));
+    } else { /* unsigned 32-bit: two exact halves, one rounding */
+      __m256 hi = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(v, 16)),
+                                _mm256_set1_ps(65536.0f));
+      __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)));
+      vf = _mm256_add_ps(hi, lo);
+    }
+    y = _mm256_add_ps(_mm256_mul_ps(vf, c->inv_scale), _mm256_setzero_ps());
+    __m256 is_inf = _mm256_cmp_ps(ax, _mm256_set1_ps(INFINITY), _CMP_EQ_OQ);
+    y = _mm256_blendv_ps(y, _mm256_blendv_ps(c->hi_out, c->lo_out, neg), is_inf);
+  }
+  return _mm256_blendv_ps(y, x, nan_mask(x));
+}
+
+#define FIXED_CASE(R)                                                        \
+  case R:                                                                    \
+    if (wrap)                                                                \
+      RUN_VECTORS(q, in, out, n, rng, R == TQ_ROUND_STOCHASTIC,              \
+                  fixed_one(&c, x, u, R, 1));                                \
+    else                                                                     \
+      RUN_VECTORS(q, in, out, n, rng, R == TQ_ROUND_STOCHASTIC,              \
+                  fixed_one(&c, x, u, R, 0));                                \
+    break;
+
+void tq_avx2_fixed(const tq_quantizer *q, const float *in, float *out,
+                   size_t n, tq_rng_pos rng, double threshold) {
+  (void)threshold;
+  const tq_fixed_consts *k = &q->fx;
+  fixed_vec c = {
+      .scale = _mm256_set1_ps(k->scale),
+      .inv_scale = _mm256_set1_ps(k->inv_scale),
+      .hi_lim = _mm256_set1_ps(k->hi_lim),
+      .lo_lim = _mm256_set1_ps(k->lo_lim),
+      .hi_out = _mm256_set1_ps(k->hi_out),
+      .lo_out = _mm256_set1_ps(k->lo_out),
+      .shift = _mm256_set1_epi32(32 - q->p.width),
+      .mask = _mm256_set1_epi32(q->p.width >= 32 ? -1 : (int)((1u << q->p.width) - 1)),
+      .lo_inclusive = k->lo_inclusive,
+      .is_signed = q->p.is_signed,
+      .width = q->p.width,
+  };
+  int wrap = q->p.overflow == TQ_OVERFLOW_WRAP;
+  switch (q->p.round) {
+    FIXED_CASE(TQ_ROUND_NEAREST)
+    FIXED_CASE(TQ_ROUND_EVEN)
+    FIXED_CASE(TQ_ROUND_HALF_UP)
+    FIXED_CASE(TQ_ROUND_HALF_DOWN)
+    FIXED_CASE(TQ_ROUND_HALF_ZERO)
+    FIXED_CASE(TQ_ROUND_DOWN)
+    FIXED_CASE(TQ_ROUND_UP)
+    FIXED_CASE(TQ_ROUND_ZERO)
+    FIXED_CASE(TQ_ROUND_AWAY)
+    FIXED_CASE(TQ_ROUND_STOCHASTIC)
+    case TQ_ROUND_COUNT: break;
+  }
+}
+
+/* ---- floating point ------------------------------------------------------*/
+
+typedef struct float_vec {
+  __m256i emin, man_bits, shift_base;
+  __m256 max_f, pos_over, neg_over, inf_out, min_normal;
+  int flush;
+} float_vec;
+
+ALWAYS_INLINE __m256 float_one(const float_vec *c, __m256 x, __m256 u,
+                               tq_round r) {
+  const __m256i one = _mm256_set1_epi32(1);
+  __m256i xi = _mm256_castps_si256(x);
+  __m256 sign = _mm256_and_ps(x, _mm256_set1_ps(-0.0f));
+  __m256 neg = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_setzero_si256(), xi));
+  __m256i abits = _mm256_and_si256(xi, _mm256_set1_epi32(0x7fffffff));
+  __m256i be = _mm256_srli_epi32(abits, 23);
+  /* True exponent (float32 subnormals count as 2^-126) and significand. */
+  __m256i e = _mm256_sub_epi32(_mm256_max_epi32(be, one), _mm256_set1_epi32(127));
+  __m256i has_lead = _mm256_cmpgt_epi32(be, _mm256_setzero_si256());
+  __m256i sig = _mm256_or_si256(_mm256_and_si256(abits, _mm256_set1_epi32(0x7fffff)),
+                                _mm256_and_si256(has_lead, _mm256_set1_epi32(0x800000)));
+  /* The target quantum is 2^(max(e, emin) - m): drop sh low bits of sig.
+   * Beyond 49 bits only "nonzero" matters (see ref.c), so clamp there to
+   * keep 2^-sh a normal float. */
+  __m256i ee = _mm256_max_epi32(e, c->emin);
+  __m256i sh = _mm256_add_epi32(c->shift_base, _mm256_sub_epi32(ee, e));
+  sh = _mm256_min_epi32(sh, _mm256_set1_epi32(49));
+  __m256i ip = _mm256_srlv_epi32(sig, sh);
+  __m256i rem = _mm256_and_si256(sig, _mm256_sub_epi32(_mm256_sllv_epi32(one, sh), one));
+  __m256 fr = _mm256_mul_ps(_mm256_cvtepi32_ps(rem),
+                            pow2_ps(_mm256_sub_epi32(_mm256_setzero_si256(), sh)));
+  __m256 inc = round_up_mask(r, fr, _mm256_and_si256(ip, one), neg, u);
+  __m256i rm = _mm256_sub_epi32(ip, _mm256_castps_si256(inc)); /* + 1 where set */
+  /* rm * 2^qe, qe = max(e, emin) - m in [-149, 127]: two exact scalings. */
+  __m256i qe = _mm256_sub_epi32(ee, c->man_bits);
+  __m256i qe1 = _mm256_max_epi32(qe, _mm256_set1_epi32(-126));
+  __m256i qe2 = _mm256_sub_epi32(qe, qe1);
+  __m256 mag = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(rm), pow2_ps(qe1)),
+                             pow2_ps(qe2));
+  __m256 over = _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ);
+  mag = _mm256_blendv_ps(mag, _mm256_blendv_ps(c->pos_over, c->neg_over, neg), over);
+  if (c->flush) {
+    __m256 tiny = _mm256_cmp_ps(mag, c->min_normal, _CMP_LT_OQ);
+    mag = _mm256_andnot_ps(tiny, mag);
+  }
+  __m256 is_inf = _mm256_castsi256_ps(
+      _mm256_cmpeq_epi32(abits, _mm256_set1_epi32(0x7f800000)));
+  mag = _mm256_blendv_ps(mag, c->inf_out, is_inf);
+  __m256 y = _mm256_or_ps(mag, sign);
+  return _mm256_blendv_ps(y, x, nan_mask(x));
+}
+
+#define FLOAT_CASE(R)                                                        \
+  case R:                                                                    \
+    RUN_VECTORS(q, in, out, n, rng, R == TQ_ROUND_STOCHASTIC,                \
+                float_one(&c, x, u, R));                                     \
+    break;
+
+void tq_avx2_float(const tq_quantizer *q, const float *in, float *out,
+                   size_t n, tq_rng_pos rng, double threshold) {
+  (void)threshold;
+  const tq_quant_params *p = &q->p;
+  /* Overflow results as magnitudes, by sign (the same table as ref.c). */
+  float maxf = q->fl.max_f;
+  float inf_or_nan = p->finite_nan ? NAN : INFINITY;
+  float pos = inf_or_nan, negv = inf_or_nan, inf_out = inf_or_nan;
+  if (p->saturate || p->finite_only) {
+    pos = negv = inf_out = maxf;
+  } else if (p->round == TQ_ROUND_ZERO) {
+    pos = negv = maxf;
+  } else if (p->round == TQ_ROUND_UP) {
+    negv = maxf;
+  } else if (p->round == TQ_ROUND_DOWN) {
+    pos = maxf;
+  }
+  float_vec c = {
+      .emin = _mm256_set1_epi32(q->fl.emin),
+      .man_bits = _mm256_set1_epi32(p->man_bits),
+      .shift_base = _mm256_set1_epi32(23 - p->man_bits),
+      .max_f = _mm256_set1_ps(maxf),
+      .pos_over = _mm256_set1_ps(pos),
+      .neg_over = _mm256_set1_ps(negv),
+      .inf_out = _mm256_set1_ps(inf_out),
+      .min_normal = _mm256_set1_ps(q->fl.min_normal),
+      .flush = !p->subnormals,
+  };
+  switch (p->round) {
+    FLOAT_CASE(TQ_ROUND_EVEN)
+    FLOAT_CASE(TQ_ROUND_NEAREST)
+    FLOAT_CASE(TQ_ROUND_ZERO)
+    FLOAT_CASE(TQ_ROUND_DOWN)
+    FLOAT_CASE(TQ_ROUND_UP)
+    FLOAT_CASE(TQ_ROUND_STOCHASTIC)
+    default: tq_ref_float(q, in, out, n, rng, threshold); break;
+  }
+}
+
+/* ---- the others ------------------------------------------------------------*/
+
+ALWAYS_INLINE __m256 log_one(__m256 x) {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  __m256 ax = _mm256_andnot_ps(sign_bit, x);
+  /* Subnormal inputs: scale into the normal range first (exact), keep the
+   * exponent, scale back (exact: the result is a power of two >= 2^-149). */
+  __m256 sub = _mm256_cmp_ps(ax, _mm256_set1_ps(0x1p-126f), _CMP_LT_OQ);
+  __m256 scaled = _mm256_blendv_ps(ax, _mm256_mul_ps(ax, _mm256_set1_ps(0x1p64f)), sub);
+  __m256 p2 = _mm256_and_ps(scaled, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)));
+  p2 = _mm256_blendv_ps(p2, _mm256_mul_ps(p2, _mm256_set1_ps(0x1p-64f)), sub);
+  __m256 y = _mm256_or_ps(p2, _mm256_and_ps(x, sign_bit));
+  __m256 zero = _mm256_cmp_ps(ax, _mm256_setzero_ps(), _CMP_EQ_OQ);
+  y = _mm256_andnot_ps(zero, y); /* +-0 -> +0 */
+  __m256 special = _mm256_cmp_ps(ax, _mm256_set1_ps(INFINITY), _CMP_NLT_UQ);
+  return _mm256_blendv_ps(y, x, special); /* inf and NaN pass through */
+}
+
+void tq_avx2_log(const tq_quantizer *q, const float *in, float *out, size_t n,
+                 tq_rng_pos rng, double threshold) {
+  (void)q, (void)threshold;
+  RUN_VECTORS(q, in, out, n, rng, 0, log_one(x));
+}
+
+/* Float thresholds equivalent to comparing a float with the double T:
+ * |x| < T <=> |x| < up(T) and x > T <=> x > down(T). */
+static float float_up(double t) {
+  float f = (float)t;
+  if ((double)f < t) f = nextafterf(f, INFINITY);
+  return f;
+}
+static float float_down(double t) {
+  float f = (float)t;
+  if ((double)f > t) f = nextafterf(f, -INFINITY);
+  return f;
+}
+
+void tq_avx2_sparse(const tq_quantizer *q, const float *in, float *out,
+                    size_t n, tq_rng_pos rng, double threshold) {
+  (void)threshold;
+  const __m256 t = _mm256_set1_ps(float_up(q->p.threshold));
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  RUN_VECTORS(q, in, out, n, rng, 0,
+              _mm256_andnot_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign_bit, x), t,
+                                             _CMP_LT_OQ),
+                               x));
+}
+
+void tq_avx2_binary(const tq_quantizer *q, const float *in, float *out,
+                    size_t n, tq_rng_pos rng, double threshold) {
+  (void)threshold;
+  const __m256 m = _mm256_set1_ps((float)q->p.magnitude);
+  const __m256 mneg = _mm256_set1_ps(-(float)q->p.magnitude);
+  RUN_VECTORS(q, in, out, n, rng, 0,
+              _mm256_blendv_ps(
+                  _mm256_blendv_ps(mneg, m,
+                                   _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ)),
+                  x, nan_mask(x)));
+}
+
+ALWAYS_INLINE __m256 ternary_one(__m256 x, __m256 t, __m256 m) {
+  __m256 gt = _mm256_cmp_ps(x, t, _CMP_GT_OQ);
+  __m256 lt = _mm256_cmp_ps(x, _mm256_sub_ps(_mm256_setzero_ps(), t), _CMP_LT_OQ);
+  __m256 mneg = _mm256_sub_ps(_mm256_setzero_ps(), m);
+  __m256 y = _mm256_or_ps(_mm256_and_ps(gt, m), _mm256_and_ps(lt, mneg));
+  return _mm256_blendv_ps(y, x, nan_mask(x));
+}
+
+void tq_avx2_ternary(const tq_quantizer *q, const float *in, float *out,
+                     size_t n, tq_rng_pos rng, double threshold) {
+  const __m256 t = _mm256_set1_ps(float_down(threshold));
+  const __m256 m = _mm256_set1_ps((float)q->p.magnitude);
+  RUN_VECTORS(q, in, out, n, rng, 0, ternary_one(x, t, m));
+}
+
+void tq_avx2_copy(const tq_quantizer *q, const float *in, float *out, size_t n,
+                  tq_rng_pos rng, double threshold) {
+  (void)q, (void)rng, (void)threshold;
+  if (in != out) memcpy(out, in, n * sizeof *in);
+}

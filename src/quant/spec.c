@@ -1,0 +1,603 @@
+/* Spec strings: `name,positional...[,key=value...]` <-> tq_quant_params.
+ *
+ * One table describes every spec name (what it builds, how many positional
+ * arguments it takes, which options it accepts); the parser, the canonical
+ * formatter and `tq formats` all read it. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "quant/quant_internal.h"
+
+enum positional_kind { POS_NONE, POS_FIXED, POS_FLOAT, POS_REALS };
+enum { OPT_OVERFLOW = 1, OPT_SIGNED = 2, OPT_SEED = 4, OPT_ROUND = 8,
+       OPT_FLOATFLAGS = 16 };
+
+typedef struct spec_name {
+  tq_format_info info;
+  tq_quant_kind kind;
+  enum positional_kind positional;
+  int min_args, max_args;
+  unsigned options;
+  tq_round round;
+  int exp_bits, man_bits, finite_nan, finite_only; /* named float formats */
+} spec_name;
+
+#define FIXED_ROW(nm, rnd, desc)                                           \
+  {{nm, nm ",W,F[,overflow=sat|sat_sym|wrap][,signed=true|false]", desc}, \
+   TQ_QUANT_FIXED, POS_FIXED, 2, 2, OPT_OVERFLOW | OPT_SIGNED, rnd, 0, 0, 0, 0}
+#define FLOAT_ROW(nm, e, m, fn, fin, desc)                                  \
+  {{nm, nm "[,round=even|nearest|zero|down|up|stochastic][,sat]"            \
+           "[,subnormals=false][,seed=N]",                                  \
+    desc},                                                                  \
+   TQ_QUANT_FLOAT, POS_NONE, 0, 0, OPT_ROUND | OPT_FLOATFLAGS | OPT_SEED,  \
+   TQ_ROUND_EVEN, e, m, fn, fin}
+
+static const spec_name spec_names[] = {
+    FIXED_ROW("nearest", TQ_ROUND_NEAREST,
+              "fixed point, round to nearest, ties away from zero "
+              "(TensorQuant; AP_RND_INF)"),
+    FIXED_ROW("even", TQ_ROUND_EVEN,
+              "fixed point, round to nearest, ties to even (AP_RND_CONV)"),
+    FIXED_ROW("half_up", TQ_ROUND_HALF_UP,
+              "fixed point, round to nearest, ties toward +inf (AP_RND)"),
+    FIXED_ROW("half_down", TQ_ROUND_HALF_DOWN,
+              "fixed point, round to nearest, ties toward -inf "
+              "(AP_RND_MIN_INF)"),
+    FIXED_ROW("half_zero", TQ_ROUND_HALF_ZERO,
+              "fixed point, round to nearest, ties toward zero "
+              "(AP_RND_ZERO)"),
+    FIXED_ROW("down", TQ_ROUND_DOWN,
+              "fixed point, round toward -inf (TensorQuant; AP_TRN)"),
+    FIXED_ROW("up", TQ_ROUND_UP, "fixed point, round toward +inf"),
+    FIXED_ROW("zero", TQ_ROUND_ZERO,
+              "fixed point, round toward zero (TensorQuant; AP_TRN_ZERO)"),
+    FIXED_ROW("away", TQ_ROUND_AWAY, "fixed point, round away from zero"),
+    {{"stochastic",
+      "stochastic,W,F[,overflow=sat|sat_sym|wrap][,signed=true|false]"
+      "[,seed=N]",
+      "fixed point, stochastic rounding floor(x*2^F + u), u uniform "
+      "(TensorQuant)"},
+     TQ_QUANT_FIXED, POS_FIXED, 2, 2, OPT_OVERFLOW | OPT_SIGNED | OPT_SEED,
+     TQ_ROUND_STOCHASTIC, 0, 0, 0, 0},
+    {{"float",
+      "float,E,M[,round=even|nearest|zero|down|up|stochastic][,sat][,fn]"
+      "[,finite][,subnormals=false][,seed=N]",
+      "floating point with E exponent and M mantissa bits, IEEE 754 style"},
+     TQ_QUANT_FLOAT, POS_FLOAT, 2, 2, OPT_ROUND | OPT_FLOATFLAGS | OPT_SEED,
+     TQ_ROUND_EVEN, 0, 0, 0, 0},
+    FLOAT_ROW("fp16", 5, 10, 0, 0, "IEEE half precision = float,5,10"),
+    FLOAT_ROW("bf16", 8, 7, 0, 0, "bfloat16 = float,8,7"),
+    FLOAT_ROW("tf32", 8, 10, 0, 0, "NVIDIA TensorFloat-32 = float,8,10"),
+    FLOAT_ROW("fp8e5m2", 5, 2, 0, 0, "OCP FP8 E5M2 = float,5,2"),
+    FLOAT_ROW("fp8e4m3", 4, 3, 1, 0,
+              "OCP FP8 E4M3 = float,4,3,fn (no inf, max 448)"),
+    FLOAT_ROW("fp6e3m2", 3, 2, 0, 1,
+              "OCP MX FP6 E3M2 = float,3,2,finite (saturating, max 28)"),
+    FLOAT_ROW("fp6e2m3", 2, 3, 0, 1,
+              "OCP MX FP6 E2M3 = float,2,3,finite (saturating, max 7.5)"),
+    FLOAT_ROW("fp4e2m1", 2, 1, 0, 1,
+              "OCP MX FP4 E2M1 = float,2,1,finite (saturating, max 6)"),
+    {{"logarithmic", "logarithmic",
+      "power of two: sign(x)*2^floor(log2|x|) (TensorQuant)"},
+     TQ_QUANT_LOGARITHMIC, POS_NONE, 0, 0, 0, TQ_ROUND_DOWN, 0, 0, 0, 0},
+    {{"sparse", "sparse,T", "|x| < T becomes 0, else x (TensorQuant)"},
+     TQ_QUANT_SPARSE, POS_REALS, 1, 1, 0, TQ_ROUND_NEAREST, 0, 0, 0, 0},
+    {{"binary", "binary[,M]", "x >= 0 -> +M, else -M; M = 1 by default"},
+     TQ_QUANT_BINARY, POS_REALS, 0, 1, 0, TQ_ROUND_NEAREST, 0, 0, 0, 0},
+    {{"ternary", "ternary[,M[,T]]",
+      "x > T -> +M, x < -T -> -M, else 0; T = 0.7*mean|x| when omitted"},
+     TQ_QUANT_TERNARY, POS_REALS, 0, 2, 0, TQ_ROUND_NEAREST, 0, 0, 0, 0},
+    {{"none", "none", "identity: no quantization"},
+     TQ_QUANT_NONE, POS_NONE, 0, 0, 0, TQ_ROUND_NEAREST, 0, 0, 0, 0},
+};
+enum { SPEC_NAME_COUNT = sizeof spec_names / sizeof spec_names[0] };
+
+static const char *const round_names[] = {
+    [TQ_ROUND_NEAREST] = "nearest",     [TQ_ROUND_EVEN] = "even",
+    [TQ_ROUND_HALF_UP] = "half_up",     [TQ_ROUND_HALF_DOWN] = "half_down",
+    [TQ_ROUND_HALF_ZERO] = "half_zero", [TQ_ROUND_DOWN] = "down",
+    [TQ_ROUND_UP] = "up",               [TQ_ROUND_ZERO] = "zero",
+    [TQ_ROUND_AWAY] = "away",           [TQ_ROUND_STOCHASTIC] = "stochastic",
+};
+_Static_assert(sizeof round_names / sizeof round_names[0] == TQ_ROUND_COUNT,
+               "every rounding mode needs a name");
+
+static const char *const overflow_names[] = {
+    [TQ_OVERFLOW_SAT] = "sat",
+    [TQ_OVERFLOW_SAT_SYM] = "sat_sym",
+    [TQ_OVERFLOW_WRAP] = "wrap",
+};
+_Static_assert(sizeof overflow_names / sizeof overflow_names[0] ==
+                   TQ_OVERFLOW_COUNT,
+               "every overflow mode needs a name");
+
+const char *tq_round_name(tq_round r) {
+  return (unsigned)r < TQ_ROUND_COUNT ? round_names[r] : "?";
+}
+const char *tq_overflow_name(tq_overflow o) {
+  return (unsigned)o < TQ_OVERFLOW_COUNT ? overflow_names[o] : "?";
+}
+
+size_t tq_format_count(void) { return SPEC_NAME_COUNT; }
+
+const tq_format_info *tq_format_get(size_t i) {
+  return i < SPEC_NAME_COUNT ? &spec_names[i].info : NULL;
+}
+
+/* ---- suggestions ---------------------------------------------------------*/
+
+static size_t edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 63 || lb > 63) return 64;
+  size_t row[64];
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t cost = tolower((unsigned char)a[i - 1]) ==
+                            tolower((unsigned char)b[j - 1])
+                        ? 0
+                        : 1;
+      size_t best = diag + cost;
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+/* The candidate closest to word, or NULL if none is plausibly meant. */
+static const char *nearest_of(const char *word, const char *const *cands,
+                              size_t n) {
+  const char *best = NULL;
+  size_t best_d = (size_t)-1;
+  for (size_t i = 0; i < n; i++) {
+    size_t d = edit_distance(word, cands[i]);
+    if (d < best_d) best_d = d, best = cands[i];
+  }
+  size_t len = strlen(word);
+  return best_d <= (len < 4 ? 1 : len / 2) ? best : NULL;
+}
+
+/* ---- tokens --------------------------------------------------------------*/
+
+typedef struct token {
+  char text[64];
+  long column; /* 1-based position in the spec */
+  int too_long;
+} token;
+
+#define MAX_TOKENS 16
+
+typedef struct parser {
+  tq_context *ctx;
+  const char *spec;
+  token tok[MAX_TOKENS];
+  int count;
+} parser;
+
+static tq_status fail(parser *ps, tq_status st, long column, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
+
+static tq_status fail(parser *ps, tq_status st, long column, const char *fmt,
+                      ...) {
+  char detail[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  return tq_error(ps->ctx, st, ps->spec, 1, column,
+                  "invalid quantizer spec '%s': %s", ps->spec, detail);
+}
+
+/* Splits the spec at commas; trims blanks around each field. */
+static tq_status tokenize(parser *ps) {
+  const char *s = ps->spec;
+  size_t len = strlen(s);
+  size_t start = 0;
+  ps->count = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i < len && s[i] != ',') continue;
+    size_t a = start, b = i;
+    while (a < b && isspace((unsigned char)s[a])) a++;
+    while (b > a && isspace((unsigned char)s[b - 1])) b--;
+    long column = (long)a + 1;
+    if (a == b)
+      return fail(ps, TQ_ERR_PARSE, column,
+                  i == len && ps->count > 0
+                      ? "empty field at position %ld (trailing comma?)"
+                      : "empty field at position %ld",
+                  column);
+    if (ps->count == MAX_TOKENS)
+      return fail(ps, TQ_ERR_PARSE, column,
+                  "too many fields (at most %d) at position %ld", MAX_TOKENS,
+                  column);
+    token *t = &ps->tok[ps->count++];
+    size_t n = b - a;
+    t->too_long = n >= sizeof t->text;
+    if (t->too_long) n = sizeof t->text - 1;
+    memcpy(t->text, s + a, n);
+    t->text[n] = '\0';
+    t->column = column;
+    for (size_t k = a; k < b; k++)
+      if (isspace((unsigned char)s[k]) || !isprint((unsigned char)s[k]))
+        return fail(ps, TQ_ERR_PARSE, (long)k + 1,
+                    "unexpected character at position %ld in field '%.*s'",
+                    (long)k + 1, (int)(b - a), s + a);
+    start = i + 1;
+  }
+  return TQ_OK;
+}
+
+static int parse_long_text(const char *text, long *out) {
+  if (!*text) return 0;
+  char *end;
+  errno = 0;
+  long v = strtol(text, &end, 10);
+  if (errno || *end) return 0;
+  *out = v;
+  return 1;
+}
+
+static tq_status parse_int(parser *ps, const token *t, const char *what,
+                           long lo, long hi, int *out) {
+  long v;
+  if (t->too_long || !parse_long_text(t->text, &v))
+    return fail(ps, TQ_ERR_PARSE, t->column,
+                "%s must be an integer, got '%s' at position %ld", what,
+                t->text, t->column);
+  if (v < lo || v > hi)
+    return fail(ps, TQ_ERR_RANGE, t->column,
+                "%s must be between %ld and %ld, got %ld at position %ld",
+                what, lo, hi, v, t->column);
+  *out = (int)v;
+  return TQ_OK;
+}
+
+static tq_status parse_real(parser *ps, const token *t, const char *what,
+                            double *out) {
+  char *end;
+  errno = 0;
+  double v = t->too_long ? 0 : strtod(t->text, &end);
+  if (t->too_long || errno || *end || !isfinite(v) ||
+      !(isdigit((unsigned char)t->text[0]) || t->text[0] == '.' ||
+        t->text[0] == '-' || t->text[0] == '+'))
+    return fail(ps, TQ_ERR_PARSE, t->column,
+                "%s must be a finite number, got '%s' at position %ld", what,
+                t->text, t->column);
+  *out = v;
+  return TQ_OK;
+}
+
+static int parse_bool_text(const char *v, int *out) {
+  if (!strcmp(v, "true") || !strcmp(v, "1")) return *out = 1, 1;
+  if (!strcmp(v, "false") || !strcmp(v, "0")) return *out = 0, 1;
+  return 0;
+}
+
+static tq_status parse_enum(parser *ps, const token *t, const char *key,
+                            const char *value, const char *const *names,
+                            size_t n, int *out) {
+  for (size_t i = 0; i < n; i++)
+    if (names[i] && !strcmp(value, names[i])) {
+      *out = (int)i;
+      return TQ_OK;
+    }
+  const char *hint = nearest_of(value, names, n);
+  char list[256] = "";
+  for (size_t i = 0; i < n; i++)
+    if (names[i]) {
+      strncat(list, names[i], sizeof list - strlen(list) - 1);
+      if (i + 1 < n) strncat(list, "|", sizeof list - strlen(list) - 1);
+    }
+  return fail(ps, TQ_ERR_PARSE, t->column,
+              "unknown %s '%s' at position %ld (expected %s)%s%s%s", key,
+              value, t->column, list, hint ? "; did you mean '" : "",
+              hint ? hint : "", hint ? "'?" : "");
+}
+
+static const char *const option_keys[] = {"overflow", "signed", "seed",
+                                          "round",    "sat",    "fn",
+                                          "finite",   "subnormals"};
+
+static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
+                              tq_quant_params *p, unsigned *seen) {
+  char key[64];
+  const char *eq = strchr(t->text, '=');
+  size_t klen = eq ? (size_t)(eq - t->text) : strlen(t->text);
+  memcpy(key, t->text, klen);
+  key[klen] = '\0';
+  const char *value = eq ? eq + 1 : NULL;
+  unsigned allowed = sn->options;
+  int known = -1;
+  for (size_t i = 0; i < sizeof option_keys / sizeof *option_keys; i++)
+    if (!strcmp(key, option_keys[i])) known = (int)i;
+  static const unsigned option_class[] = {
+      OPT_OVERFLOW, OPT_SIGNED, OPT_SEED, OPT_ROUND, OPT_FLOATFLAGS,
+      OPT_FLOATFLAGS, OPT_FLOATFLAGS, OPT_FLOATFLAGS};
+  if (known < 0) {
+    if (!allowed)
+      return fail(ps, TQ_ERR_PARSE, t->column,
+                  "unexpected field '%s' at position %ld: '%s' takes %s", t->text,
+                  t->column, sn->info.name,
+                  sn->max_args ? "only numeric arguments" : "no arguments");
+    const char *cands[8];
+    size_t nc = 0;
+    for (size_t i = 0; i < sizeof option_keys / sizeof *option_keys; i++)
+      if (allowed & option_class[i]) cands[nc++] = option_keys[i];
+    const char *hint = nearest_of(key, cands, nc);
+    return fail(ps, TQ_ERR_PARSE, t->column,
+                "unknown option '%s' at position %ld (usage: %s)%s%s%s", key,
+                t->column, sn->info.usage, hint ? "; did you mean '" : "",
+                hint ? hint : "", hint ? "'?" : "");
+  }
+  if (!(allowed & option_class[known]))
+    return fail(ps, TQ_ERR_PARSE, t->column,
+                "option '%s' at position %ld does not apply to '%s' (usage: "
+                "%s)",
+                key, t->column, sn->info.name, sn->info.usage);
+  if (*seen & (1u << known))
+    return fail(ps, TQ_ERR_PARSE, t->column,
+                "option '%s' given twice (again at position %ld)", key,
+                t->column);
+  *seen |= 1u << known;
+  int is_flag = option_class[known] == OPT_FLOATFLAGS && strcmp(key, "subnormals");
+  if (!value && !is_flag)
+    return fail(ps, TQ_ERR_PARSE, t->column,
+                "option '%s' at position %ld needs a value (%s=...)", key,
+                t->column, key);
+  int b = 1;
+  if (value && !parse_bool_text(value, &b) && option_class[known] !=
+      OPT_OVERFLOW && option_class[known] != OPT_ROUND &&
+      option_class[known] != OPT_SEED)
+    return fail(ps, TQ_ERR_PARSE, t->column,
+                "option '%s' expects true or false, got '%s' at position %ld",
+                key, value, t->column);
+  int v = 0;
+  tq_status st;
+  switch (known) {
+    case 0:
+      st = parse_enum(ps, t, "overflow mode", value, overflow_names,
+                      TQ_OVERFLOW_COUNT, &v);
+      if (st != TQ_OK) return st;
+      p->overflow = (tq_overflow)v;
+      break;
+    case 1: p->is_signed = b; break;
+    case 2: {
+      char *end;
+      errno = 0;
+      unsigned long long s = strtoull(value, &end, 0);
+      if (errno || !*value || *end || value[0] == '-')
+        return fail(ps, TQ_ERR_PARSE, t->column,
+                    "seed must be a non-negative 64-bit integer, got '%s' at "
+                    "position %ld",
+                    value, t->column);
+      p->seed = s;
+      p->has_seed = 1;
+      break;
+    }
+    case 3:
+      st = parse_enum(ps, t, "rounding mode", value, round_names,
+                      TQ_ROUND_COUNT, &v);
+      if (st != TQ_OK) return st;
+      p->round = (tq_round)v;
+      break;
+    case 4: p->saturate = b; break;
+    case 5: p->finite_nan = b; break;
+    case 6: p->finite_only = b; break;
+    case 7: p->subnormals = b; break;
+  }
+  return TQ_OK;
+}
+
+static tq_status parse_params(parser *ps, tq_quant_params *p) {
+  const token *name = &ps->tok[0];
+  const spec_name *sn = NULL;
+  for (size_t i = 0; i < SPEC_NAME_COUNT; i++)
+    if (!strcmp(name->text, spec_names[i].info.name)) sn = &spec_names[i];
+  if (!sn) {
+    const char *cands[SPEC_NAME_COUNT];
+    for (size_t i = 0; i < SPEC_NAME_COUNT; i++)
+      cands[i] = spec_names[i].info.name;
+    const char *hint = nearest_of(name->text, cands, SPEC_NAME_COUNT);
+    return fail(ps, TQ_ERR_PARSE, name->column,
+                "unknown quantizer '%s' at position %ld%s%s%s (tq formats "
+                "lists them all)",
+                name->text, name->column, hint ? "; did you mean '" : "",
+                hint ? hint : "", hint ? "'?" : "");
+  }
+  memset(p, 0, sizeof *p);
+  p->kind = sn->kind;
+  p->round = sn->round;
+  p->is_signed = 1;
+  p->subnormals = 1;
+  p->exp_bits = sn->exp_bits;
+  p->man_bits = sn->man_bits;
+  p->finite_nan = sn->finite_nan;
+  p->finite_only = sn->finite_only;
+  p->magnitude = 1.0;
+
+  int nargs = 0;
+  while (1 + nargs < ps->count && !strchr(ps->tok[1 + nargs].text, '=') &&
+         isalpha((unsigned char)ps->tok[1 + nargs].text[0]) == 0)
+    nargs++;
+  if (nargs < sn->min_args || nargs > sn->max_args) {
+    long col = 1 + nargs < ps->count ? ps->tok[1 + nargs].column
+                                     : (long)strlen(ps->spec) + 1;
+    if (nargs > sn->max_args) col = ps->tok[1 + sn->max_args].column;
+    if (sn->min_args == sn->max_args)
+      return fail(ps, TQ_ERR_PARSE, col,
+                  "'%s' takes %d numeric argument%s, got %d (usage: %s)",
+                  sn->info.name, sn->min_args, sn->min_args == 1 ? "" : "s",
+                  nargs, sn->info.usage);
+    return fail(ps, TQ_ERR_PARSE, col,
+                "'%s' takes %d to %d numeric arguments, got %d (usage: %s)",
+                sn->info.name, sn->min_args, sn->max_args, nargs,
+                sn->info.usage);
+  }
+  const token *args = &ps->tok[1];
+  tq_status st = TQ_OK;
+  switch (sn->positional) {
+    case POS_FIXED:
+      st = parse_int(ps, &args[0], "word width w", 1, 32, &p->width);
+      if (st == TQ_OK)
+        st = parse_int(ps, &args[1], "fractional bits f", -64, 64, &p->frac);
+      break;
+    case POS_FLOAT:
+      st = parse_int(ps, &args[0], "exponent bits e", 2, 8, &p->exp_bits);
+      if (st == TQ_OK)
+        st = parse_int(ps, &args[1], "mantissa bits m", 0, 23, &p->man_bits);
+      break;
+    case POS_REALS:
+      if (p->kind == TQ_QUANT_SPARSE) {
+        st = parse_real(ps, &args[0], "threshold T", &p->threshold);
+      } else {
+        if (nargs >= 1) st = parse_real(ps, &args[0], "magnitude m", &p->magnitude);
+        if (st == TQ_OK && nargs >= 2) {
+          st = parse_real(ps, &args[1], "threshold T", &p->threshold);
+          p->has_threshold = 1;
+        }
+      }
+      break;
+    case POS_NONE: break;
+  }
+  if (st != TQ_OK) return st;
+  unsigned seen = 0;
+  for (int i = 1 + nargs; i < ps->count; i++) {
+    const token *t = &ps->tok[i];
+    if (!strchr(t->text, '=') && !isalpha((unsigned char)t->text[0]))
+      return fail(ps, TQ_ERR_PARSE, t->column,
+                  "unexpected numeric field '%s' at position %ld after the "
+                  "options (usage: %s)",
+                  t->text, t->column, sn->info.usage);
+    st = parse_option(ps, t, sn, p, &seen);
+    if (st != TQ_OK) return st;
+  }
+  return TQ_OK;
+}
+
+tq_status tq_quantizer_parse(tq_context *ctx, const char *spec,
+                             tq_quantizer **out) {
+  if (!out) return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                            "tq_quantizer_parse: out is NULL");
+  *out = NULL;
+  if (!spec)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "tq_quantizer_parse: spec is NULL");
+  parser ps = {.ctx = ctx, .spec = spec};
+  if (strlen(spec) > 1024)
+    return tq_error(ctx, TQ_ERR_PARSE, NULL, 0, 0,
+                    "invalid quantizer spec: longer than 1024 characters");
+  tq_status st = tokenize(&ps);
+  if (st != TQ_OK) return st;
+  if (ps.count == 0)
+    return fail(&ps, TQ_ERR_PARSE, 1, "empty spec (tq formats lists them)");
+  tq_quant_params p;
+  st = parse_params(&ps, &p);
+  if (st != TQ_OK) return st;
+  tq_quantizer *q = malloc(sizeof *q);
+  if (!q) return tq_error_nomem(ctx);
+  st = tq_quantizer_init(ctx, &p, spec, q);
+  if (st != TQ_OK) {
+    /* Validation messages lack the "invalid quantizer spec" lead-in. */
+    if (ctx) {
+      char msg[sizeof(((tq_error_info *)0)->message)];
+      snprintf(msg, sizeof msg, "%s", tq_context_last_error(ctx));
+      const char *detail = strstr(msg, ": ");
+      tq_error(ctx, st, spec, 1, 1, "invalid quantizer spec '%s': %s", spec,
+               detail ? detail + 2 : msg);
+    }
+    free(q);
+    return st;
+  }
+  *out = q;
+  return TQ_OK;
+}
+
+/* ---- canonical form ------------------------------------------------------*/
+
+/* Shortest decimal that reads back as the same double. */
+static void format_real(char *buf, size_t size, double v) {
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, size, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v) return;
+  }
+}
+
+static void append(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t size, const char *fmt, ...) {
+  size_t used = strlen(buf);
+  if (used + 1 >= size) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + used, size - used, fmt, ap);
+  va_end(ap);
+}
+
+void tq_spec_format(const tq_quant_params *p, char *buf, size_t size) {
+  char r1[32], r2[32];
+  buf[0] = '\0';
+  switch (p->kind) {
+    case TQ_QUANT_NONE: append(buf, size, "none"); return;
+    case TQ_QUANT_LOGARITHMIC: append(buf, size, "logarithmic"); return;
+    case TQ_QUANT_SPARSE:
+      format_real(r1, sizeof r1, p->threshold);
+      append(buf, size, "sparse,%s", r1);
+      return;
+    case TQ_QUANT_BINARY:
+      format_real(r1, sizeof r1, p->magnitude);
+      append(buf, size, p->magnitude == 1.0 ? "binary" : "binary,%s", r1);
+      return;
+    case TQ_QUANT_TERNARY:
+      format_real(r1, sizeof r1, p->magnitude);
+      format_real(r2, sizeof r2, p->threshold);
+      if (p->has_threshold)
+        append(buf, size, "ternary,%s,%s", r1, r2);
+      else
+        append(buf, size, p->magnitude == 1.0 ? "ternary" : "ternary,%s", r1);
+      return;
+    case TQ_QUANT_FIXED:
+      append(buf, size, "%s,%d,%d", tq_round_name(p->round), p->width,
+             p->frac);
+      if (p->overflow != TQ_OVERFLOW_SAT)
+        append(buf, size, ",overflow=%s", tq_overflow_name(p->overflow));
+      if (!p->is_signed) append(buf, size, ",signed=false");
+      break;
+    case TQ_QUANT_FLOAT: {
+      const spec_name *named = NULL;
+      for (size_t i = 0; i < SPEC_NAME_COUNT; i++) {
+        const spec_name *s = &spec_names[i];
+        if (s->kind == TQ_QUANT_FLOAT && s->exp_bits == p->exp_bits &&
+            s->man_bits == p->man_bits && s->finite_nan == p->finite_nan &&
+            s->finite_only == p->finite_only && s->exp_bits)
+          named = s;
+      }
+      if (named) {
+        append(buf, size, "%s", named->info.name);
+      } else {
+        append(buf, size, "float,%d,%d", p->exp_bits, p->man_bits);
+        if (p->finite_nan) append(buf, size, ",fn");
+        if (p->finite_only) append(buf, size, ",finite");
+      }
+      if (p->round != TQ_ROUND_EVEN)
+        append(buf, size, ",round=%s", tq_round_name(p->round));
+      if (p->saturate && !p->finite_only) append(buf, size, ",sat");
+      if (!p->subnormals) append(buf, size, ",subnormals=false");
+      break;
+    }
+    case TQ_QUANT_KIND_COUNT: return;
+  }
+  if (p->has_seed)
+    append(buf, size, ",seed=%llu", (unsigned long long)p->seed);
+}

@@ -1,0 +1,81 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tq.h"
+
+void tq_cli_error(const char *cmd, const char *fmt, ...) {
+  fprintf(stderr, "tq %s: ", cmd);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+void tq_cli_status_error(const char *cmd, tq_context *ctx, tq_status status) {
+  const char *msg = tq_context_last_error(ctx);
+  if (msg && *msg)
+    tq_cli_error(cmd, "%s", msg);
+  else
+    tq_cli_error(cmd, "%s", tq_status_str(status));
+}
+
+int tq_cli_is_help(const char *arg) {
+  return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int tq_cli_parse_int(const char *cmd, const char *opt, const char *text,
+                     long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(text, &end, 10);
+  if (errno || end == text || *end || v < lo || v > hi) {
+    tq_cli_error(cmd, "%s expects an integer from %ld to %ld, got '%s'", opt,
+                 lo, hi, text);
+    return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+int tq_cli_parse_u64(const char *cmd, const char *opt, const char *text,
+                     uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 0);
+  if (errno || end == text || *end || text[0] == '-') {
+    tq_cli_error(cmd, "%s expects a non-negative integer, got '%s'", opt, text);
+    return 0;
+  }
+  *out = (uint64_t)v;
+  return 1;
+}
+
+int tq_cli_parse_double(const char *cmd, const char *opt, const char *text,
+                        double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(text, &end);
+  if (errno || end == text || *end || !isfinite(v) || v < lo || v > hi) {
+    tq_cli_error(cmd, "%s expects a number from %g to %g, got '%s'", opt, lo,
+                 hi, text);
+    return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+const char *tq_cli_value(const char *cmd, int argc, char **argv, int *i) {
+  if (*i + 1 >= argc) {
+    tq_cli_error(cmd, "option %s needs a value (see tq %s --help)", argv[*i],
+                 cmd);
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+int tq_cli_stderr_is_tty(void) { return isatty(STDERR_FILENO); }

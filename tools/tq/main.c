@@ -1,0 +1,73 @@
+/* tq: the TensorQuant command-line tool. Dispatches to one subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tq.h"
+
+static const tq_command *const commands[] = {
+    &tq_cmd_quantize,
+    &tq_cmd_formats,
+    &tq_cmd_map,
+    &tq_cmd_bench,
+};
+enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
+
+static void print_usage(FILE *out) {
+  fprintf(out,
+          "tq %s: see what quantization does to deep neural networks\n\n"
+          "usage: tq <command> [options]    (tq <command> --help for details)\n\n"
+          "commands:\n",
+          TQ_VERSION_STRING);
+  for (int i = 0; i < COMMAND_COUNT; i++)
+    fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+  fprintf(out, "  %-10s %s\n", "help", "this list, or `tq help <command>`");
+  fprintf(out,
+          "\nexamples:\n"
+          "  tq formats\n"
+          "  tq quantize --spec nearest,8,4 -i x.npy -o xq.npy --stats\n"
+          "  tq map check maps/lenet.json --layer LeNet/Conv1\n"
+          "  tq bench quantizers --size 64\n");
+}
+
+static const tq_command *find_command(const char *name) {
+  for (int i = 0; i < COMMAND_COUNT; i++)
+    if (strcmp(commands[i]->name, name) == 0) return commands[i];
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return TQ_EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+    printf("tq %s (libtensorquant %s, kernels: %s)\n", TQ_VERSION_STRING,
+           TQ_VERSION_STRING, tq_kernel_isa());
+    return TQ_EXIT_OK;
+  }
+  if (strcmp(name, "help") == 0 || tq_cli_is_help(name)) {
+    if (argc > 2 && strcmp(name, "help") == 0) {
+      const tq_command *cmd = find_command(argv[2]);
+      if (!cmd) {
+        fprintf(stderr, "tq: unknown command '%s' (see tq help)\n", argv[2]);
+        return TQ_EXIT_USAGE;
+      }
+      fputs(cmd->help, stdout);
+      return TQ_EXIT_OK;
+    }
+    print_usage(stdout);
+    return TQ_EXIT_OK;
+  }
+  const tq_command *cmd = find_command(name);
+  if (!cmd) {
+    fprintf(stderr, "tq: unknown command '%s' (see tq help)\n", name);
+    return TQ_EXIT_USAGE;
+  }
+  for (int i = 2; i < argc; i++)
+    if (tq_cli_is_help(argv[i])) {
+      fputs(cmd->help, stdout);
+      return TQ_EXIT_OK;
+    }
+  return cmd->run(argc - 1, argv + 1);
+}

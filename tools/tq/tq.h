@@ -1,0 +1,53 @@
+/* Internal to the tq tool: the subcommand table and shared helpers. */
+#ifndef TQ_TOOL_H
+#define TQ_TOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tensorquant/tensorquant.h"
+
+typedef struct tq_command {
+  const char *name;    /* "quantize" */
+  const char *summary; /* one line for `tq help` */
+  /* argv[0] is the subcommand name; returns the process exit status. */
+  int (*run)(int argc, char **argv);
+  const char *help; /* full --help text: usage, options, examples */
+} tq_command;
+
+extern const tq_command tq_cmd_quantize;
+extern const tq_command tq_cmd_formats;
+extern const tq_command tq_cmd_map;
+extern const tq_command tq_cmd_bench;
+
+/* Exit codes. */
+enum { TQ_EXIT_OK = 0, TQ_EXIT_FAILURE = 1, TQ_EXIT_USAGE = 2 };
+
+/* Prints "tq <cmd>: <message>\n" to stderr. */
+void tq_cli_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints the library's last error for a failed call. */
+void tq_cli_status_error(const char *cmd, tq_context *ctx, tq_status status);
+
+/* True if arg is -h or --help. */
+int tq_cli_is_help(const char *arg);
+
+/* Strict number parsing of option values: the whole string must be a number
+ * in [lo, hi]. On failure prints an error naming the option and returns 0. */
+int tq_cli_parse_int(const char *cmd, const char *opt, const char *text,
+                     long lo, long hi, long *out);
+int tq_cli_parse_u64(const char *cmd, const char *opt, const char *text,
+                     uint64_t *out);
+int tq_cli_parse_double(const char *cmd, const char *opt, const char *text,
+                        double lo, double hi, double *out);
+
+/* Returns the value of an option that needs one (argv[*i + 1]), advancing
+ * *i; prints an error and returns NULL when it is missing. */
+const char *tq_cli_value(const char *cmd, int argc, char **argv, int *i);
+
+/* Whether stderr is a terminal (progress bars only then). */
+int tq_cli_stderr_is_tty(void);
+
+#endif
