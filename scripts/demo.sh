@@ -27,12 +27,4 @@ echo "input: $out/tensor.npy (1,000,000 values, N(0, 0.5^2) with outliers)"
 echo
 for s in "${specs[@]}"; do
   "$tq" quantize --spec "$s" -i "$out/tensor.npy" -o "$out/q.npy" --json
-done | /usr/bin/python3 -c '
-import json, sys
-rows = [json.loads(l) for l in sys.stdin]
-print(f"{\"spec\":<28}{\"SQNR dB\":>9}{\"max |err|\":>12}{\"mean |err|\":>12}{\"saturated\":>11}{\"zero\":>9}{\"distinct\":>10}")
-for r in rows:
-    sq = "exact" if r["sqnr_db"] is None else f"{r[\"sqnr_db\"]:.2f}"
-    print(f"{r[\"spec\"]:<28}{sq:>9}{r[\"max_abs_error\"]:>12.4g}{r[\"mean_abs_error\"]:>12.4g}"
-          f"{100*r[\"frac_saturated\"]:>10.3f}%{100*r[\"frac_zero\"]:>8.2f}%{r[\"distinct_values\"]:>10}")
-'
+done | /usr/bin/python3 scripts/stats_table.py

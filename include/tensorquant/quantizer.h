@@ -132,7 +132,9 @@ TQ_API tq_status tq_quantize(tq_context *ctx, const tq_quantizer *q,
 typedef struct tq_quant_stats {
   size_t count;            /* elements */
   size_t nan_count;        /* NaN inputs (left out of the error figures) */
-  double sqnr_db;          /* 10 log10(sum x^2 / sum (x - q)^2); +inf if exact */
+  double sqnr_db;          /* 10 log10(sum x^2 / sum (x - q)^2) over finite
+                              inputs; +inf if exact, -inf if some finite
+                              input became inf or NaN */
   double max_abs_error;    /* over finite inputs */
   double mean_abs_error;   /* over finite inputs */
   double frac_saturated;   /* inputs outside the quantizer's range */

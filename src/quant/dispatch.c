@@ -36,39 +36,59 @@ static int cpu_has_avx2(void) {
 
 const char *tq_kernel_isa(void) { return cpu_has_avx2() ? "avx2" : "scalar"; }
 
-/* Sum of |x| over the non-NaN elements in fixed chunks added in order, so
- * the ternary threshold is the same at any thread count. */
-static double mean_abs(const float *x, size_t n, int threads) {
+/* Sum and count of |x| over the non-NaN elements of one chunk, in a fixed
+ * order: four interleaved double accumulators combined pairwise. The order
+ * is part of the definition (so the threshold is the same on every CPU and
+ * at any thread count); four lanes let the compiler vectorize it as is. */
+static void chunk_abs_sum(const float *x, size_t n, double *sum,
+                          size_t *count) {
+  double acc[4] = {0, 0, 0, 0};
+  size_t cnt[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int j = 0; j < 4; j++) {
+      double v = fabs((double)x[i + j]);
+      int ok = v == v;
+      acc[j] += ok ? v : 0.0;
+      cnt[j] += (size_t)ok;
+    }
+  for (int j = 0; i < n; i++, j++) {
+    double v = fabs((double)x[i]);
+    int ok = v == v;
+    acc[j] += ok ? v : 0.0;
+    cnt[j] += (size_t)ok;
+  }
+  *sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  *count = cnt[0] + cnt[1] + cnt[2] + cnt[3];
+}
+
+/* Mean of |x| over the non-NaN elements: chunk sums added in chunk order,
+ * so the ternary threshold does not depend on the thread count. */
+static tq_status mean_abs(tq_context *ctx, const float *x, size_t n,
+                          int threads, double *mean) {
   size_t chunks = tq_chunk_count(n);
-  if (chunks == 0) return 0.0;
+  *mean = 0.0;
+  if (chunks == 0) return TQ_OK;
   double *part = malloc(chunks * sizeof *part);
   size_t *cnt = malloc(chunks * sizeof *cnt);
+  if (!part || !cnt) {
+    free(part);
+    free(cnt);
+    return tq_error_nomem(ctx);
+  }
+#pragma omp parallel for schedule(static) num_threads(threads) if (chunks > 1)
+  for (size_t c = 0; c < chunks; c++) {
+    size_t first = c * TQ_CHUNK_ELEMS;
+    size_t len = n - first < TQ_CHUNK_ELEMS ? n - first : TQ_CHUNK_ELEMS;
+    chunk_abs_sum(x + first, len, &part[c], &cnt[c]);
+  }
   double total = 0.0;
   size_t count = 0;
-  if (!part || !cnt) { /* fall back to one sequential pass in chunk order */
-    for (size_t c = 0; c < chunks; c++) {
-      double s = 0.0;
-      size_t end = (c + 1) * TQ_CHUNK_ELEMS < n ? (c + 1) * TQ_CHUNK_ELEMS : n;
-      for (size_t i = c * TQ_CHUNK_ELEMS; i < end; i++)
-        if (!isnan(x[i])) s += fabs((double)x[i]), count++;
-      total += s;
-    }
-  } else {
-#pragma omp parallel for schedule(static) num_threads(threads) if (chunks > 1)
-    for (size_t c = 0; c < chunks; c++) {
-      double s = 0.0;
-      size_t k = 0;
-      size_t end = (c + 1) * TQ_CHUNK_ELEMS < n ? (c + 1) * TQ_CHUNK_ELEMS : n;
-      for (size_t i = c * TQ_CHUNK_ELEMS; i < end; i++)
-        if (!isnan(x[i])) s += fabs((double)x[i]), k++;
-      part[c] = s;
-      cnt[c] = k;
-    }
-    for (size_t c = 0; c < chunks; c++) total += part[c], count += cnt[c];
-  }
+  for (size_t c = 0; c < chunks; c++) total += part[c], count += cnt[c];
   free(part);
   free(cnt);
-  return count ? total / (double)count : 0.0;
+  *mean = count ? total / (double)count : 0.0;
+  return TQ_OK;
 }
 
 tq_status tq_quantize(tq_context *ctx, const tq_quantizer *q, const float *in,
@@ -90,8 +110,12 @@ tq_status tq_quantize(tq_context *ctx, const tq_quantizer *q, const float *in,
       (!o.force_reference && tr->avx2 && cpu_has_avx2()) ? tr->avx2
                                                          : tr->reference;
   double threshold = q->p.threshold;
-  if (tr->needs_tensor_threshold && !q->p.has_threshold)
-    threshold = 0.7 * mean_abs(in, n, threads);
+  if (tr->needs_tensor_threshold && !q->p.has_threshold) {
+    double mean;
+    tq_status st = mean_abs(ctx, in, n, threads, &mean);
+    if (st != TQ_OK) return st;
+    threshold = 0.7 * mean;
+  }
   uint64_t seed = q->p.has_seed ? q->p.seed : o.seed;
   size_t chunks = tq_chunk_count(n);
 #pragma omp parallel for schedule(static) num_threads(threads) if (chunks > 1)

@@ -114,8 +114,11 @@ tq_status tq_compute_stats(tq_context *ctx, const tq_quantizer *q,
   stats->max_abs_error = t.max_abs_err;
   stats->mean_abs_error =
       t.finite_count ? t.abs_err_sum / (double)t.finite_count : 0.0;
+  /* +inf: exact; -inf: infinite error (a finite input became inf/NaN). */
   if (t.noise == 0.0)
     stats->sqnr_db = INFINITY;
+  else if (isinf(t.noise) || t.signal == 0.0)
+    stats->sqnr_db = -INFINITY;
   else
     stats->sqnr_db = 10.0 * log10(t.signal / t.noise);
   stats->frac_saturated = n ? (double)t.saturated / (double)n : 0.0;

@@ -34,8 +34,8 @@ static void print_stats(const char *spec, const tq_shape *shape,
   if (json) {
     printf("{\"spec\": \"%s\", \"count\": %zu, \"nan_count\": %zu, ", spec,
            s->count, s->nan_count);
-    if (isinf(s->sqnr_db))
-      printf("\"sqnr_db\": null, ");
+    if (isinf(s->sqnr_db)) /* JSON has no infinities */
+      printf("\"sqnr_db\": \"%s\", ", s->sqnr_db > 0 ? "inf" : "-inf");
     else
       printf("\"sqnr_db\": %.6g, ", s->sqnr_db);
     printf("\"max_abs_error\": %.9g, \"mean_abs_error\": %.9g, "
@@ -49,10 +49,10 @@ static void print_stats(const char *spec, const tq_shape *shape,
   printf("shape            (");
   for (int d = 0; d < shape->ndim; d++)
     printf("%s%lld", d ? ", " : "", (long long)shape->dims[d]);
-  printf(")  %zu elements", s->count);
+  printf("%s)  %zu elements", shape->ndim == 1 ? "," : "", s->count);
   if (s->nan_count) printf(", %zu NaN", s->nan_count);
   printf("\n");
-  if (isinf(s->sqnr_db))
+  if (isinf(s->sqnr_db) && s->sqnr_db > 0)
     printf("SQNR             exact (no error)\n");
   else
     printf("SQNR             %.2f dB\n", s->sqnr_db);
