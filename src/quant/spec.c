@@ -437,12 +437,14 @@ static tq_status parse_params(parser *ps, tq_quant_params *p) {
     if (nargs > sn->max_args) col = ps->tok[1 + sn->max_args].column;
     if (sn->min_args == sn->max_args)
       return fail(ps, TQ_ERR_PARSE, col,
-                  "'%s' takes %d numeric argument%s, got %d (usage: %s)",
+                  "'%s' takes %d numeric argument%s, got %d at position %ld "
+                  "(usage: %s)",
                   sn->info.name, sn->min_args, sn->min_args == 1 ? "" : "s",
-                  nargs, sn->info.usage);
+                  nargs, col, sn->info.usage);
     return fail(ps, TQ_ERR_PARSE, col,
-                "'%s' takes %d to %d numeric arguments, got %d (usage: %s)",
-                sn->info.name, sn->min_args, sn->max_args, nargs,
+                "'%s' takes %d to %d numeric arguments, got %d at position "
+                "%ld (usage: %s)",
+                sn->info.name, sn->min_args, sn->max_args, nargs, col,
                 sn->info.usage);
   }
   const token *args = &ps->tok[1];
