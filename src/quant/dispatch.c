@@ -1,6 +1,9 @@
 /* The one place where quantization calls are dispatched: kind -> kernel
  * (trait table), CPU -> instruction set, work -> threads (fixed chunks). */
 #include <math.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,10 +28,21 @@ const tq_kind_traits *tq_kind_traits_get(tq_quant_kind kind) {
   return (unsigned)kind < TQ_QUANT_KIND_COUNT ? &kind_traits[kind] : NULL;
 }
 
+/* AVX2, FMA and F16C, and an OS that saves the YMM registers. Read from
+ * CPUID each time: it is cheap next to a kernel call and needs no cache. */
 static int cpu_has_avx2(void) {
 #if defined(__x86_64__) || defined(__i386__)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+  int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1,
+      f16c = (c >> 29) & 1;
+  if (!(fma && osxsave && avx && f16c)) return 0;
+  unsigned lo, hi;
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 6) != 6) return 0; /* XMM and YMM state enabled */
+  if (__get_cpuid_max(0, NULL) < 7) return 0;
+  __cpuid_count(7, 0, a, b, c, d);
+  return (b >> 5) & 1;
 #else
   return 0;
 #endif
