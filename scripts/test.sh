@@ -34,8 +34,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir "$b/asan" -j"$jobs" --output-on-failure
 
 step "libFuzzer targets, ${fuzz_seconds}s each"
-CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
-  cmake -S . -B "$b/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+cmake -S . -B "$b/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
   -DTQ_BUILD_FUZZERS=ON -DTQ_BUILD_TESTS=OFF -DTQ_BUILD_TOOLS=OFF -DTQ_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$b/fuzz" -j"$jobs"
 for f in "$b"/fuzz/fuzz/fuzz_*; do

@@ -33,7 +33,9 @@ typedef struct tq_shape {
 TQ_API size_t tq_shape_numel(const tq_shape *shape, int *overflow);
 
 /* Reads an .npy file and converts its values to float32 (float64 and
- * 64-bit integers are rounded to nearest even). */
+ * 64-bit integers are rounded to nearest even). On success *data is never
+ * NULL (a zero-size array gets a one-float allocation); on failure *data is
+ * NULL. */
 TQ_API tq_status tq_npy_read(tq_context *ctx, const char *path, float **data,
                              tq_shape *shape);
 
