@@ -359,6 +359,28 @@ ALWAYS_INLINE __m256 float_one(const float_vec *c, __m256 x, __m256 u,
   return _mm256_blendv_ps(y, x, nan_mask(x));
 }
 
+/* fp16 with the defaults is exactly the F16C conversion (round to nearest
+ * even, overflow to inf, subnormals kept); NaNs keep their payload. */
+ALWAYS_INLINE __m256 fp16_one(__m256 x) {
+  __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return _mm256_blendv_ps(_mm256_cvtph_ps(h), x, nan_mask(x));
+}
+
+/* float(8, m) with the defaults shares float32's exponent range, so round
+ * to nearest even is an integer add on the bit pattern: a carry out of the
+ * mantissa moves to the next binade (or to inf) exactly as IEEE rounds. */
+ALWAYS_INLINE __m256 rne8_one(__m256 x, __m256i bias, __m256i keep, int sh) {
+  __m256i b = _mm256_castps_si256(x);
+  __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, sh), _mm256_set1_epi32(1));
+  b = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(b, bias), lsb), keep);
+  return _mm256_blendv_ps(_mm256_castsi256_ps(b), x, nan_mask(x));
+}
+
+static int float_defaults(const tq_quant_params *p) {
+  return p->round == TQ_ROUND_EVEN && !p->saturate && !p->finite_nan &&
+         !p->finite_only && p->subnormals;
+}
+
 #define FLOAT_CASE(R)                                                        \
   case R:                                                                    \
     RUN_VECTORS(q, in, out, n, rng, R == TQ_ROUND_STOCHASTIC,                \
@@ -369,6 +391,17 @@ void tq_avx2_float(const tq_quantizer *q, const float *in, float *out,
                    size_t n, tq_rng_pos rng, double threshold) {
   (void)threshold;
   const tq_quant_params *p = &q->p;
+  if (float_defaults(p) && p->exp_bits == 5 && p->man_bits == 10) {
+    RUN_VECTORS(q, in, out, n, rng, 0, fp16_one(x));
+    return;
+  }
+  if (float_defaults(p) && p->exp_bits == 8 && p->man_bits < 23) {
+    int sh = 23 - p->man_bits;
+    __m256i bias = _mm256_set1_epi32((1 << (sh - 1)) - 1);
+    __m256i keep = _mm256_set1_epi32((int)(~0u << sh));
+    RUN_VECTORS(q, in, out, n, rng, 0, rne8_one(x, bias, keep, sh));
+    return;
+  }
   /* Overflow results as magnitudes, by sign (the same table as ref.c). */
   float maxf = q->fl.max_f;
   float inf_or_nan = p->finite_nan ? NAN : INFINITY;
