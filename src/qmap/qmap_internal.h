@@ -1,0 +1,57 @@
+/* Internal to src/qmap: what qmap.c, match.c and qmap_json.c share. */
+#ifndef TQ_QMAP_INTERNAL_H
+#define TQ_QMAP_INTERNAL_H
+
+#include <regex.h>
+#include <stddef.h>
+
+#include "tensorquant/qmap.h"
+
+/* Where an entry came from, for error messages. Both fields may be NULL
+ * (entries added through the API have neither). */
+typedef struct tq_qmap_origin {
+  const char *source;  /* file name or JSON source name */
+  const char *section; /* section of a sectioned file */
+} tq_qmap_origin;
+
+/* Records an error about one key: "source: key 'K' in section 'S': ...". */
+tq_status tq_qmap_key_error(tq_context *ctx, const tq_qmap_origin *origin,
+                            tq_status status, const char *key, const char *fmt,
+                            ...) __attribute__((format(printf, 5, 6)));
+
+/* A key ready for matching: a plain substring or a compiled "re:" regex. */
+typedef struct tq_qmap_key {
+  char *text; /* as written, "re:" prefix included */
+  int is_regex;
+  regex_t re; /* valid when is_regex */
+} tq_qmap_key;
+
+/* Copies and (for "re:" keys) compiles text into *key. On failure *key
+ * holds nothing to free. */
+tq_status tq_qmap_key_init(tq_context *ctx, const tq_qmap_origin *origin,
+                           const char *text, tq_qmap_key *key);
+void tq_qmap_key_free(tq_qmap_key *key);
+
+/* Whether key matches name: substring or unanchored regex search. */
+int tq_qmap_key_matches(const tq_qmap_key *key, const char *name);
+
+/* The candidate nearest to word (case-insensitive edit distance, with
+ * transpositions), or NULL when none is within max_distance. */
+const char *tq_qmap_nearest(const char *word, const char *const *candidates,
+                            size_t n, size_t max_distance);
+
+/* Internal forms of tq_qmap_add and tq_qmap_add_intrinsic that name the
+ * entry's origin in their error messages. */
+tq_status tq_qmap_add_at(tq_context *ctx, tq_qmap *map,
+                         const tq_qmap_origin *origin, const char *key,
+                         const char *spec);
+tq_status tq_qmap_add_intrinsic_at(tq_context *ctx, tq_qmap *map,
+                                   const tq_qmap_origin *origin,
+                                   const char *key, const char *product,
+                                   const char *sum, const char *accumulator);
+
+/* Removes the map of a kind from the set and hands it to the caller (NULL
+ * when the set has none). */
+tq_qmap *tq_qmap_set_take(tq_qmap_set *set, tq_map_kind kind);
+
+#endif
