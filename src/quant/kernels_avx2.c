@@ -395,7 +395,10 @@ void tq_avx2_float(const tq_quantizer *q, const float *in, float *out,
     RUN_VECTORS(q, in, out, n, rng, 0, fp16_one(x));
     return;
   }
-  if (float_defaults(p) && p->exp_bits == 8 && p->man_bits < 23) {
+  /* (With m = 0 the bit above the cut is the exponent's, not the parity of
+   * the rounded significand that "even" refers to.) */
+  if (float_defaults(p) && p->exp_bits == 8 && p->man_bits >= 1 &&
+      p->man_bits < 23) {
     int sh = 23 - p->man_bits;
     __m256i bias = _mm256_set1_epi32((1 << (sh - 1)) - 1);
     __m256i keep = _mm256_set1_epi32((int)(~0u << sh));
