@@ -161,6 +161,8 @@ static void test_bad_specs(void **state) {
        "did you mean 'even'"},
       {"float,4,3,fn,finite", TQ_ERR_PARSE, "exclude each other", NULL},
       {"float,4,0,fn", TQ_ERR_RANGE, "at least one mantissa bit", NULL},
+      {"float,8,3,fn", TQ_ERR_RANGE, "e <= 7", NULL},
+      {"float,8,3,finite", TQ_ERR_RANGE, "beyond float32", NULL},
       {"fp16,overflow=wrap", TQ_ERR_PARSE, "does not apply", NULL},
       {"fp16,3", TQ_ERR_PARSE, "takes 0 numeric arguments", NULL},
       {"fp16,sat=maybe", TQ_ERR_PARSE, "true or false", NULL},

@@ -50,6 +50,10 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
         return tq_error(ctx, TQ_ERR_PARSE, src, 0, 0,
                         "options fn and finite exclude each other (fn keeps "
                         "one NaN code, finite has none)");
+      if ((p->finite_nan || p->finite_only) && p->exp_bits == 8)
+        return tq_error(ctx, TQ_ERR_RANGE, src, 0, 0,
+                        "options fn and finite need e <= 7: with e = 8 the "
+                        "format reaches 2^128, beyond float32");
       if (p->finite_nan && p->man_bits == 0)
         return tq_error(ctx, TQ_ERR_RANGE, src, 0, 0,
                         "option fn needs at least one mantissa bit");
