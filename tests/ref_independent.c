@@ -261,20 +261,22 @@ double tqref_ternary_threshold(const float *in, size_t n) {
    * candidate thresholds, which does not happen on random data, but the
    * documented order (docs/quantizers.md) is used anyway so that even that
    * cannot differ: within each 16384-element chunk, element j goes to
-   * accumulator j mod 4 (j counted from the chunk start), the four are
-   * combined as (a0 + a1) + (a2 + a3), and chunk sums are added in order. */
+   * accumulator j mod 8 (j counted from the chunk start), the eight are
+   * combined as ((a0+a1)+(a2+a3))+((a4+a5)+(a6+a7)), and chunk sums are
+   * added in order. */
   const size_t chunk = 16384;
   double total = 0.0;
   size_t count = 0;
   for (size_t start = 0; start < n; start += chunk) {
     size_t end = start + chunk < n ? start + chunk : n;
-    double acc[4] = {0.0, 0.0, 0.0, 0.0};
+    double acc[8] = {0};
     for (size_t i = start; i < end; i++) {
       if (isnan(in[i])) continue;
-      acc[(i - start) % 4] += fabs((double)in[i]);
+      acc[(i - start) % 8] += fabs((double)in[i]);
       count++;
     }
-    total += (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    total += ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+             ((acc[4] + acc[5]) + (acc[6] + acc[7]));
   }
   double mean = count ? total / (double)count : 0.0;
   return 0.7 * mean;

@@ -1,6 +1,7 @@
 /* The one place where quantization calls are dispatched: kind -> kernel
  * (trait table), CPU -> instruction set, work -> threads (fixed chunks). */
 #include <math.h>
+#include <pthread.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -28,9 +29,8 @@ const tq_kind_traits *tq_kind_traits_get(tq_quant_kind kind) {
   return (unsigned)kind < TQ_QUANT_KIND_COUNT ? &kind_traits[kind] : NULL;
 }
 
-/* AVX2, FMA and F16C, and an OS that saves the YMM registers. Read from
- * CPUID each time: it is cheap next to a kernel call and needs no cache. */
-static int cpu_has_avx2(void) {
+/* AVX2, FMA and F16C, and an OS that saves the YMM registers. */
+static int detect_avx2(void) {
 #if defined(__x86_64__) || defined(__i386__)
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
@@ -48,38 +48,46 @@ static int cpu_has_avx2(void) {
 #endif
 }
 
+/* CPUID and XGETBV trap to the hypervisor in a VM (tens of microseconds),
+ * so the answer is computed once per process. This is the library's only
+ * process-wide state: a fact about the CPU, written once, never changed. */
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+static int isa_avx2;
+static void isa_init(void) { isa_avx2 = detect_avx2(); }
+
+static int cpu_has_avx2(void) {
+  pthread_once(&isa_once, isa_init);
+  return isa_avx2;
+}
+
 const char *tq_kernel_isa(void) { return cpu_has_avx2() ? "avx2" : "scalar"; }
 
 /* Sum and count of |x| over the non-NaN elements of one chunk, in a fixed
- * order: four interleaved double accumulators combined pairwise. The order
- * is part of the definition (so the threshold is the same on every CPU and
- * at any thread count); four lanes let the compiler vectorize it as is. */
-static void chunk_abs_sum(const float *x, size_t n, double *sum,
-                          size_t *count) {
-  double acc[4] = {0, 0, 0, 0};
-  size_t cnt[4] = {0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int j = 0; j < 4; j++) {
-      double v = fabs((double)x[i + j]);
-      int ok = v == v;
-      acc[j] += ok ? v : 0.0;
-      cnt[j] += (size_t)ok;
-    }
-  for (int j = 0; i < n; i++, j++) {
+ * order: element j of the chunk goes to double accumulator j mod 8, and the
+ * eight are combined pairwise, ((a0+a1)+(a2+a3))+((a4+a5)+(a6+a7)). The
+ * order is part of the definition (docs/quantizers.md), so the threshold is
+ * the same on every CPU and at any thread count; tq_avx2_abs_sum computes
+ * exactly this with two vectors of four lanes. */
+void tq_ref_abs_sum(const float *x, size_t n, double *sum, size_t *count) {
+  double acc[8] = {0};
+  size_t cnt = 0;
+  for (size_t i = 0; i < n; i++) {
     double v = fabs((double)x[i]);
-    int ok = v == v;
-    acc[j] += ok ? v : 0.0;
-    cnt[j] += (size_t)ok;
+    if (v != v) continue;
+    acc[i % 8] += v;
+    cnt++;
   }
-  *sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-  *count = cnt[0] + cnt[1] + cnt[2] + cnt[3];
+  *sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+         ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  *count = cnt;
 }
 
 /* Mean of |x| over the non-NaN elements: chunk sums added in chunk order,
  * so the ternary threshold does not depend on the thread count. */
 static tq_status mean_abs(tq_context *ctx, const float *x, size_t n,
-                          int threads, double *mean) {
+                          int threads, int reference, double *mean) {
+  void (*abs_sum)(const float *, size_t, double *, size_t *) =
+      !reference && cpu_has_avx2() ? tq_avx2_abs_sum : tq_ref_abs_sum;
   size_t chunks = tq_chunk_count(n);
   *mean = 0.0;
   if (chunks == 0) return TQ_OK;
@@ -94,7 +102,7 @@ static tq_status mean_abs(tq_context *ctx, const float *x, size_t n,
   for (size_t c = 0; c < chunks; c++) {
     size_t first = c * TQ_CHUNK_ELEMS;
     size_t len = n - first < TQ_CHUNK_ELEMS ? n - first : TQ_CHUNK_ELEMS;
-    chunk_abs_sum(x + first, len, &part[c], &cnt[c]);
+    abs_sum(x + first, len, &part[c], &cnt[c]);
   }
   double total = 0.0;
   size_t count = 0;
@@ -126,7 +134,7 @@ tq_status tq_quantize(tq_context *ctx, const tq_quantizer *q, const float *in,
   double threshold = q->p.threshold;
   if (tr->needs_tensor_threshold && !q->p.has_threshold) {
     double mean;
-    tq_status st = mean_abs(ctx, in, n, threads, &mean);
+    tq_status st = mean_abs(ctx, in, n, threads, o.force_reference, &mean);
     if (st != TQ_OK) return st;
     threshold = 0.7 * mean;
   }

@@ -376,6 +376,36 @@ ALWAYS_INLINE __m256 rne8_one(__m256 x, __m256i bias, __m256i keep, int sh) {
   return _mm256_blendv_ps(_mm256_castsi256_ps(b), x, nan_mask(x));
 }
 
+/* Any float(e, m) with round to nearest even (sat, fn, finite and flushing
+ * allowed). Where the target is normal its quantum equals float32's ulp
+ * scaled by 2^(23-m), so the integer trick above applies; below 2^emin the
+ * quantum is the fixed 2^(emin-m), and adding C = 2^(emin-m+23) makes the
+ * float32 adder round to exactly that quantum, ties to even (C is an even
+ * multiple of it), before C is subtracted again exactly. Infinities go
+ * through the integer trick unchanged and land in the overflow test. */
+typedef struct rne_vec {
+  __m256i bias, keep;
+  int sh;
+  __m256 min_normal, magic, max_f, over, flush_below;
+  int flush;
+} rne_vec;
+
+ALWAYS_INLINE __m256 rne_one(const rne_vec *c, __m256 x) {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  __m256 ax = _mm256_andnot_ps(sign_bit, x);
+  __m256i b = _mm256_castps_si256(ax);
+  __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, c->sh), _mm256_set1_epi32(1));
+  __m256 normal = _mm256_castsi256_ps(
+      _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(b, c->bias), lsb), c->keep));
+  __m256 sub = _mm256_sub_ps(_mm256_add_ps(ax, c->magic), c->magic);
+  __m256 mag = _mm256_blendv_ps(normal, sub, _mm256_cmp_ps(ax, c->min_normal, _CMP_LT_OQ));
+  mag = _mm256_blendv_ps(mag, c->over, _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ));
+  if (c->flush)
+    mag = _mm256_andnot_ps(_mm256_cmp_ps(mag, c->flush_below, _CMP_LT_OQ), mag);
+  __m256 y = _mm256_or_ps(mag, _mm256_and_ps(x, sign_bit));
+  return _mm256_blendv_ps(y, x, nan_mask(x));
+}
+
 static int float_defaults(const tq_quant_params *p) {
   return p->round == TQ_ROUND_EVEN && !p->saturate && !p->finite_nan &&
          !p->finite_only && p->subnormals;
@@ -403,6 +433,25 @@ void tq_avx2_float(const tq_quantizer *q, const float *in, float *out,
     __m256i bias = _mm256_set1_epi32((1 << (sh - 1)) - 1);
     __m256i keep = _mm256_set1_epi32((int)(~0u << sh));
     RUN_VECTORS(q, in, out, n, rng, 0, rne8_one(x, bias, keep, sh));
+    return;
+  }
+  if (p->round == TQ_ROUND_EVEN && p->man_bits >= 1 && p->man_bits < 23) {
+    int sh = 23 - p->man_bits;
+    float over = (p->saturate || p->finite_only) ? q->fl.max_f
+                 : p->finite_nan                 ? NAN
+                                                 : INFINITY;
+    rne_vec c = {
+        .bias = _mm256_set1_epi32((1 << (sh - 1)) - 1),
+        .keep = _mm256_set1_epi32((int)(~0u << sh)),
+        .sh = sh,
+        .min_normal = _mm256_set1_ps(ldexpf(1.0f, q->fl.emin)),
+        .magic = _mm256_set1_ps(ldexpf(1.0f, q->fl.emin - p->man_bits + 23)),
+        .max_f = _mm256_set1_ps(q->fl.max_f),
+        .over = _mm256_set1_ps(over),
+        .flush_below = _mm256_set1_ps(q->fl.min_normal),
+        .flush = !p->subnormals,
+    };
+    RUN_VECTORS(q, in, out, n, rng, 0, rne_one(&c, x));
     return;
   }
   /* Overflow results as magnitudes, by sign (the same table as ref.c). */
@@ -515,8 +564,44 @@ void tq_avx2_ternary(const tq_quantizer *q, const float *in, float *out,
   RUN_VECTORS(q, in, out, n, rng, 0, ternary_one(x, t, m));
 }
 
+/* A vector loop rather than memcpy: glibc's `rep movsb` path runs at a
+ * fraction of memory speed on some virtualized AMD CPUs. */
 void tq_avx2_copy(const tq_quantizer *q, const float *in, float *out, size_t n,
                   tq_rng_pos rng, double threshold) {
-  (void)q, (void)rng, (void)threshold;
-  if (in != out) memcpy(out, in, n * sizeof *in);
+  (void)q, (void)threshold;
+  if (in != out) RUN_VECTORS(q, in, out, n, rng, 0, x);
+}
+
+/* The ternary threshold's reduction in the order of tq_ref_abs_sum: lane j
+ * of lo/hi holds accumulator j/j+4, fed elements 8k+j/8k+4+j. NaNs add 0
+ * and are not counted. */
+void tq_avx2_abs_sum(const float *x, size_t n, double *sum, size_t *count) {
+  const __m256d abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(INT64_MAX));
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  __m256i cnt = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    __m256 ok = _mm256_cmp_ps(v, v, _CMP_ORD_Q);
+    cnt = _mm256_sub_epi32(cnt, _mm256_castps_si256(ok));
+    v = _mm256_and_ps(v, ok); /* NaN -> +0 */
+    lo = _mm256_add_pd(lo, _mm256_and_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), abs_mask));
+    hi = _mm256_add_pd(hi, _mm256_and_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), abs_mask));
+  }
+  double acc[8];
+  _mm256_storeu_pd(acc, lo);
+  _mm256_storeu_pd(acc + 4, hi);
+  uint32_t c8[8];
+  _mm256_storeu_si256((__m256i *)c8, cnt);
+  size_t total = 0;
+  for (int j = 0; j < 8; j++) total += c8[j];
+  for (; i < n; i++) {
+    double v = fabs((double)x[i]);
+    if (v != v) continue;
+    acc[i % 8] += v;
+    total++;
+  }
+  *sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+         ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  *count = total;
 }

@@ -78,6 +78,11 @@ void tq_ref_ternary(const tq_quantizer *, const float *, float *, size_t,
 float tq_ref_fixed_one(const tq_quantizer *q, float x, double u);
 float tq_ref_float_one(const tq_quantizer *q, float x, double u);
 
+/* Sum and count of |x| over the non-NaN elements of one chunk, in the
+ * documented order (dispatch.c): the ternary threshold's reduction. */
+void tq_ref_abs_sum(const float *x, size_t n, double *sum, size_t *count);
+void tq_avx2_abs_sum(const float *x, size_t n, double *sum, size_t *count);
+
 /* AVX2 kernels (kernels_avx2.c); only called when the CPU has AVX2+FMA. */
 void tq_avx2_fixed(const tq_quantizer *, const float *, float *, size_t,
                    tq_rng_pos, double);
