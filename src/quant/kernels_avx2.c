@@ -95,6 +95,59 @@ static void philox16_u24(uint64_t seed, uint64_t stream, uint64_t b0,
   store_u24(b, out + 32);
 }
 
+/* Philox4x32-10 for the 8 blocks b0 .. b0+7 in "slot" form: each 64-bit
+ * slot holds one block's word in its low half, so _mm256_mul_epu32 gives a
+ * full 32x32 -> 64 product per block with no lane shuffling; the high
+ * halves carry junk that no multiply ever reads. Two groups of four blocks
+ * run interleaved so their latency chains overlap. Returns u for elements
+ * 4*b0 .. 4*b0+31 as four float vectors in element order. */
+ALWAYS_INLINE void philox_slots_u(uint64_t seed, uint64_t stream, uint64_t b0,
+                                  __m256 u[4]) {
+  const __m256i m0 = _mm256_set1_epi64x(0xD2511F53);
+  const __m256i m1 = _mm256_set1_epi64x(0xCD9E8D57);
+  __m256i a0 = _mm256_setr_epi64x((long long)b0, (long long)(b0 + 1),
+                                  (long long)(b0 + 2), (long long)(b0 + 3));
+  __m256i b0v = _mm256_add_epi64(a0, _mm256_set1_epi64x(4));
+  __m256i a1 = _mm256_srli_epi64(a0, 32), b1 = _mm256_srli_epi64(b0v, 32);
+  __m256i a2 = _mm256_set1_epi64x((long long)(uint32_t)stream), b2 = a2;
+  __m256i a3 = _mm256_set1_epi64x((long long)(stream >> 32)), b3 = a3;
+  __m256i k0 = _mm256_set1_epi64x((long long)(uint32_t)seed);
+  __m256i k1 = _mm256_set1_epi64x((long long)(seed >> 32));
+  const __m256i bump0 = _mm256_set1_epi64x(0x9E3779B9);
+  const __m256i bump1 = _mm256_set1_epi64x(0xBB67AE85);
+  for (int round = 0; round < 10; round++) {
+    __m256i pa0 = _mm256_mul_epu32(a0, m0), pa1 = _mm256_mul_epu32(a2, m1);
+    __m256i pb0 = _mm256_mul_epu32(b0v, m0), pb1 = _mm256_mul_epu32(b2, m1);
+    a0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pa1, 32), a1), k0);
+    a2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pa0, 32), a3), k1);
+    a1 = pa1;
+    a3 = pa0;
+    b0v = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pb1, 32), b1), k0);
+    b2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pb0, 32), b3), k1);
+    b1 = pb1;
+    b3 = pb0;
+    /* The key adds carry into the junk halves only. */
+    k0 = _mm256_add_epi32(k0, bump0);
+    k1 = _mm256_add_epi32(k1, bump1);
+  }
+  /* Words 0,1 and 2,3 of each block side by side, then blocks in order. */
+  __m256i a01 = _mm256_blend_epi32(a0, _mm256_slli_epi64(a1, 32), 0xAA);
+  __m256i a23 = _mm256_blend_epi32(a2, _mm256_slli_epi64(a3, 32), 0xAA);
+  __m256i b01 = _mm256_blend_epi32(b0v, _mm256_slli_epi64(b1, 32), 0xAA);
+  __m256i b23 = _mm256_blend_epi32(b2, _mm256_slli_epi64(b3, 32), 0xAA);
+  __m256i a02 = _mm256_unpacklo_epi64(a01, a23); /* blocks 0 | 2 */
+  __m256i a13 = _mm256_unpackhi_epi64(a01, a23); /* blocks 1 | 3 */
+  __m256i b02 = _mm256_unpacklo_epi64(b01, b23);
+  __m256i b13 = _mm256_unpackhi_epi64(b01, b23);
+  __m256i w[4] = {_mm256_permute2x128_si256(a02, a13, 0x20),
+                  _mm256_permute2x128_si256(a02, a13, 0x31),
+                  _mm256_permute2x128_si256(b02, b13, 0x20),
+                  _mm256_permute2x128_si256(b02, b13, 0x31)};
+  const __m256 scale = _mm256_set1_ps(0x1p-24f);
+  for (int k = 0; k < 4; k++)
+    u[k] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w[k], 8)), scale);
+}
+
 #define TILE 1024
 
 /* u24[i] for elements first .. first+n-1 (n <= TILE, rounded up to 8). */
@@ -164,9 +217,37 @@ ALWAYS_INLINE __m256 pow2_ps(__m256i e) { /* 2^e for -126 <= e <= 127 */
 
 /* Runs body over n elements in vectors of 8; the tail through a padded copy.
  * `body(x, u)` returns the quantized vector; u is only meaningful when the
- * quantizer rounds stochastically. */
+ * quantizer rounds stochastically. Stochastic calls whose first element
+ * starts a Philox block keep the random numbers in registers, 32 elements
+ * per 8 blocks; others go through a buffer of 24-bit words. */
 #define RUN_VECTORS(q, in, out, n, rng, stochastic, BODY)                    \
   do {                                                                       \
+    if ((stochastic) && ((rng).first & 3) == 0) {                            \
+      for (size_t g_ = 0; g_ < (n); g_ += 32) {                              \
+        __m256 ug_[4];                                                       \
+        philox_slots_u((rng).seed, (rng).stream, ((rng).first + g_) >> 2,    \
+                       ug_);                                                 \
+        if (g_ + 32 <= (n)) {                                                \
+          for (int k_ = 0; k_ < 4; k_++) {                                   \
+            __m256 x = _mm256_loadu_ps((in) + g_ + 8 * k_);                  \
+            __m256 u = ug_[k_];                                              \
+            (void)u;                                                         \
+            _mm256_storeu_ps((out) + g_ + 8 * k_, BODY);                     \
+          }                                                                  \
+        } else {                                                             \
+          float pin_[32] = {0}, pout_[32];                                   \
+          memcpy(pin_, (in) + g_, ((n) - g_) * sizeof(float));               \
+          for (int k_ = 0; k_ < 4; k_++) {                                   \
+            __m256 x = _mm256_loadu_ps(pin_ + 8 * k_);                       \
+            __m256 u = ug_[k_];                                              \
+            (void)u;                                                         \
+            _mm256_storeu_ps(pout_ + 8 * k_, BODY);                          \
+          }                                                                  \
+          memcpy((out) + g_, pout_, ((n) - g_) * sizeof(float));             \
+        }                                                                    \
+      }                                                                      \
+      break;                                                                 \
+    }                                                                        \
     uint32_t u24_[TILE];                                                     \
     for (size_t t0_ = 0; t0_ < (n); t0_ += TILE) {                           \
       size_t tn_ = (n) - t0_ < TILE ? (n) - t0_ : TILE;                      \
@@ -406,6 +487,51 @@ ALWAYS_INLINE __m256 rne_one(const rne_vec *c, __m256 x) {
   return _mm256_blendv_ps(y, x, nan_mask(x));
 }
 
+/* Stochastic rounding of float(e, m), 1 <= m < 23. Where the target is
+ * normal, floor(t + u) on the magnitude is an integer add on the bit
+ * pattern followed by truncation: with sh = 23 - m dropped bits and
+ * R = U >> (m + 1) (the top sh bits of U), rounding up happens iff
+ * rem + R >= 2^sh for t >= 0 and iff R < rem for t < 0, i.e. when adding
+ * 2^sh - 1 - R carries; both are exactly the reference's comparisons
+ * fr >= 1 - u and u < fr, because 2^sh - rem and rem are multiples of
+ * 2^(24-sh) once scaled to 24 bits. For e = 8 this holds down through
+ * float32's subnormals (same exponent range); for e < 8, values below
+ * 2^emin are scaled by 2^(m - emin) (exact) and rounded like fixed point. */
+typedef struct sr_vec {
+  __m256i keep, low;
+  __m256i r_shift;
+  __m256 min_normal, up_scale, down_scale, max_f, over, flush_below;
+  int small_exponent, flush;
+} sr_vec;
+
+ALWAYS_INLINE __m256 sr_one(const sr_vec *c, __m256 x, __m256 u) {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  __m256 ax = _mm256_andnot_ps(sign_bit, x);
+  __m256 neg = _mm256_castsi256_ps(
+      _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_castps_si256(x)));
+  __m256i big_u = _mm256_cvttps_epi32(_mm256_mul_ps(u, _mm256_set1_ps(0x1p24f)));
+  __m256i r = _mm256_srlv_epi32(big_u, c->r_shift);
+  r = _mm256_xor_si256(r, _mm256_and_si256(_mm256_castps_si256(neg), c->low));
+  __m256 mag = _mm256_castsi256_ps(_mm256_and_si256(
+      _mm256_add_epi32(_mm256_castps_si256(ax), r), c->keep));
+  if (c->small_exponent) {
+    __m256 t = _mm256_mul_ps(ax, c->up_scale);
+    __m256 ip = _mm256_round_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m256 fr = _mm256_sub_ps(t, ip);
+    __m256 up = _mm256_blendv_ps(
+        _mm256_cmp_ps(fr, _mm256_sub_ps(_mm256_set1_ps(1.0f), u), _CMP_GE_OQ),
+        _mm256_cmp_ps(u, fr, _CMP_LT_OQ), neg);
+    __m256 sub = _mm256_mul_ps(
+        _mm256_add_ps(ip, _mm256_and_ps(up, _mm256_set1_ps(1.0f))), c->down_scale);
+    mag = _mm256_blendv_ps(mag, sub, _mm256_cmp_ps(ax, c->min_normal, _CMP_LT_OQ));
+  }
+  mag = _mm256_blendv_ps(mag, c->over, _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ));
+  if (c->flush)
+    mag = _mm256_andnot_ps(_mm256_cmp_ps(mag, c->flush_below, _CMP_LT_OQ), mag);
+  __m256 y = _mm256_or_ps(mag, _mm256_and_ps(x, sign_bit));
+  return _mm256_blendv_ps(y, x, nan_mask(x));
+}
+
 static int float_defaults(const tq_quant_params *p) {
   return p->round == TQ_ROUND_EVEN && !p->saturate && !p->finite_nan &&
          !p->finite_only && p->subnormals;
@@ -452,6 +578,29 @@ void tq_avx2_float(const tq_quantizer *q, const float *in, float *out,
         .flush = !p->subnormals,
     };
     RUN_VECTORS(q, in, out, n, rng, 0, rne_one(&c, x));
+    return;
+  }
+  if (p->round == TQ_ROUND_STOCHASTIC && p->man_bits >= 1 &&
+      p->man_bits < 23) {
+    int sh = 23 - p->man_bits;
+    float over = (p->saturate || p->finite_only) ? q->fl.max_f
+                 : p->finite_nan                 ? NAN
+                                                 : INFINITY;
+    int small = p->exp_bits < 8;
+    sr_vec c = {
+        .keep = _mm256_set1_epi32((int)(~0u << sh)),
+        .low = _mm256_set1_epi32((int)((1u << sh) - 1)),
+        .r_shift = _mm256_set1_epi32(p->man_bits + 1),
+        .min_normal = _mm256_set1_ps(small ? ldexpf(1.0f, q->fl.emin) : 0.0f),
+        .up_scale = _mm256_set1_ps(small ? ldexpf(1.0f, p->man_bits - q->fl.emin) : 1.0f),
+        .down_scale = _mm256_set1_ps(small ? ldexpf(1.0f, q->fl.emin - p->man_bits) : 1.0f),
+        .max_f = _mm256_set1_ps(q->fl.max_f),
+        .over = _mm256_set1_ps(over),
+        .flush_below = _mm256_set1_ps(q->fl.min_normal),
+        .small_exponent = small,
+        .flush = !p->subnormals,
+    };
+    RUN_VECTORS(q, in, out, n, rng, 1, sr_one(&c, x, u));
     return;
   }
   /* Overflow results as magnitudes, by sign (the same table as ref.c). */
