@@ -28,9 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                sizeof(tq_quant_params)) != 0)
       abort();
     tq_quantizer_destroy(q2);
-    float in[19] = {0.0f, -0.0f, 1.0f, -1.5f, 0.5f, 1e-40f, -1e-45f,
-                    3e38f, -3e38f, INFINITY, -INFINITY, NAN, 0.1f,
-                    65520.0f, 448.0f, 465.0f, -7.75f, 123.456f, 2.5f};
+    float in[19] = {0.0f,   -0.0f,  1.0f,     -1.5f,     0.5f, 1e-40f, -1e-45f,
+                    3e38f,  -3e38f, INFINITY, -INFINITY, NAN,  0.1f,   65520.0f,
+                    448.0f, 465.0f, -7.75f,   123.456f,  2.5f};
     float fast[19], ref[19];
     tq_quant_opts o = {.seed = 1, .threads = 1};
     tq_quantize(ctx, q, in, fast, 19, &o);

@@ -85,7 +85,10 @@ static void test_params(void **state) {
   assert_true(hi == 448.0 && lo == -448.0);
   tq_quantizer_destroy(q);
 
-  static const struct { const char *spec; double max; } maxes[] = {
+  static const struct {
+    const char *spec;
+    double max;
+  } maxes[] = {
       {"fp16", 65504.0}, {"fp8e5m2", 57344.0}, {"fp6e3m2", 28.0},
       {"fp6e2m3", 7.5},  {"fp4e2m1", 6.0},     {"bf16", 0x1.fep127},
   };
@@ -118,8 +121,7 @@ static void test_bad_specs(void **state) {
        "did you mean 'nearest'"},
       {"fp8e4m2", TQ_ERR_PARSE, "unknown quantizer", "did you mean"},
       {"NEAREST,8,4", TQ_ERR_PARSE, "unknown quantizer", "'nearest'"},
-      {"nearest,8", TQ_ERR_PARSE, "takes 2 numeric arguments, got 1",
-       "usage"},
+      {"nearest,8", TQ_ERR_PARSE, "takes 2 numeric arguments, got 1", "usage"},
       {"nearest", TQ_ERR_PARSE, "takes 2 numeric arguments, got 0", NULL},
       {"nearest,8,4,2", TQ_ERR_PARSE, "takes 2 numeric arguments, got 3",
        "position 13"},
@@ -142,8 +144,7 @@ static void test_bad_specs(void **state) {
        NULL},
       {"nearest,8,4,signed=maybe", TQ_ERR_PARSE, "true or false", NULL},
       {"nearest,8,4,round=even", TQ_ERR_PARSE, "does not apply", NULL},
-      {"nearest,8,4,seed=3", TQ_ERR_PARSE, "does not apply",
-       NULL},
+      {"nearest,8,4,seed=3", TQ_ERR_PARSE, "does not apply", NULL},
       {"stochastic,8,4,seed=-1", TQ_ERR_PARSE, "seed must be", NULL},
       {"stochastic,8,4,seed=abc", TQ_ERR_PARSE, "seed must be", NULL},
       {"nearest,8,4,signed=false,overflow=sat_sym", TQ_ERR_RANGE,
@@ -197,15 +198,13 @@ static void test_bad_specs(void **state) {
     if (!strstr(msg, cases[i].phrase1) ||
         (cases[i].phrase2 && !strstr(msg, cases[i].phrase2)))
       fail_msg("'%s': message lacks '%s'/'%s': %s", cases[i].spec,
-               cases[i].phrase1, cases[i].phrase2 ? cases[i].phrase2 : "",
-               msg);
+               cases[i].phrase1, cases[i].phrase2 ? cases[i].phrase2 : "", msg);
     /* Every message quotes the spec it rejects. */
     char quoted[160];
     snprintf(quoted, sizeof quoted, "'%s'", cases[i].spec);
     if (cases[i].spec[0] && !strchr(cases[i].spec, '\x01') &&
         !strstr(msg, quoted))
-      fail_msg("'%s': message does not quote the spec: %s", cases[i].spec,
-               msg);
+      fail_msg("'%s': message does not quote the spec: %s", cases[i].spec, msg);
     assert_int_equal(tq_context_error_info(ctx)->status, st);
   }
   /* A very long spec is rejected, not truncated. */

@@ -130,8 +130,7 @@ TQ_API tq_status tq_qmap_set_put(tq_context *ctx, tq_qmap_set *set,
                                  tq_qmap *map);
 
 /* The map of a kind, or NULL when the set has none. Owned by the set. */
-TQ_API const tq_qmap *tq_qmap_set_get(const tq_qmap_set *set,
-                                      tq_map_kind kind);
+TQ_API const tq_qmap *tq_qmap_set_get(const tq_qmap_set *set, tq_map_kind kind);
 
 TQ_API void tq_qmap_set_destroy(tq_qmap_set *set);
 

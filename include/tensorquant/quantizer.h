@@ -61,25 +61,25 @@ typedef enum tq_overflow {
 typedef struct tq_quant_params {
   tq_quant_kind kind;
   /* fixed point */
-  int width;          /* w, 1..32 */
-  int frac;           /* f, -64..64 */
-  int is_signed;      /* 1 signed, 0 unsigned */
+  int width;     /* w, 1..32 */
+  int frac;      /* f, -64..64 */
+  int is_signed; /* 1 signed, 0 unsigned */
   tq_overflow overflow;
   /* floating point */
-  int exp_bits;       /* e, 2..8 */
-  int man_bits;       /* m, 0..23 */
-  int saturate;       /* sat: overflow clamps to +-max instead of inf/NaN */
-  int finite_nan;     /* fn: no infinities, only the all-ones code is NaN */
-  int finite_only;    /* finite: no inf and no NaN codes (OCP MX fp6/fp4) */
-  int subnormals;     /* 1 keep subnormals, 0 flush them to zero */
+  int exp_bits;    /* e, 2..8 */
+  int man_bits;    /* m, 0..23 */
+  int saturate;    /* sat: overflow clamps to +-max instead of inf/NaN */
+  int finite_nan;  /* fn: no infinities, only the all-ones code is NaN */
+  int finite_only; /* finite: no inf and no NaN codes (OCP MX fp6/fp4) */
+  int subnormals;  /* 1 keep subnormals, 0 flush them to zero */
   /* fixed and floating point */
   tq_round round;
-  int has_seed;       /* seed= given in the spec: it overrides the call's seed */
+  int has_seed; /* seed= given in the spec: it overrides the call's seed */
   uint64_t seed;
   /* others */
-  double threshold;   /* sparse T; ternary T when has_threshold */
-  int has_threshold;  /* ternary: 0 -> T = 0.7 * mean|x| over the tensor */
-  double magnitude;   /* binary/ternary m */
+  double threshold;  /* sparse T; ternary T when has_threshold */
+  int has_threshold; /* ternary: 0 -> T = 0.7 * mean|x| over the tensor */
+  double magnitude;  /* binary/ternary m */
 } tq_quant_params;
 
 typedef struct tq_quantizer tq_quantizer;
@@ -112,12 +112,12 @@ TQ_API void tq_quantizer_range(const tq_quantizer *q, double *lo, double *hi);
 
 /* Options for one quantization call. Zero-initialise for the defaults. */
 typedef struct tq_quant_opts {
-  uint64_t seed;   /* stochastic rounding seed (a seed= in the spec wins) */
-  uint64_t stream; /* independent random stream, e.g. a layer or step ID */
-  uint64_t offset; /* index of in[0] in the whole tensor: element i uses the
-                      random number of (seed, stream, offset + i), so a tensor
-                      quantized in pieces gives the same bits as in one go */
-  int threads;     /* 0: the context's setting */
+  uint64_t seed;       /* stochastic rounding seed (a seed= in the spec wins) */
+  uint64_t stream;     /* independent random stream, e.g. a layer or step ID */
+  uint64_t offset;     /* index of in[0] in the whole tensor: element i uses the
+                          random number of (seed, stream, offset + i), so a tensor
+                          quantized in pieces gives the same bits as in one go */
+  int threads;         /* 0: the context's setting */
   int force_reference; /* 1: use the scalar reference kernel (for testing) */
 } tq_quant_opts;
 
@@ -130,16 +130,16 @@ TQ_API tq_status tq_quantize(tq_context *ctx, const tq_quantizer *q,
 
 /* Error statistics of one quantization, comparing out with in. */
 typedef struct tq_quant_stats {
-  size_t count;            /* elements */
-  size_t nan_count;        /* NaN inputs (left out of the error figures) */
-  double sqnr_db;          /* 10 log10(sum x^2 / sum (x - q)^2) over finite
-                              inputs; +inf if exact, -inf if some finite
-                              input became inf or NaN */
-  double max_abs_error;    /* over finite inputs */
-  double mean_abs_error;   /* over finite inputs */
-  double frac_saturated;   /* inputs outside the quantizer's range */
-  double frac_zero;        /* outputs equal to zero */
-  size_t distinct_values;  /* different output values (+0 and -0 count once) */
+  size_t count;           /* elements */
+  size_t nan_count;       /* NaN inputs (left out of the error figures) */
+  double sqnr_db;         /* 10 log10(sum x^2 / sum (x - q)^2) over finite
+                             inputs; +inf if exact, -inf if some finite
+                             input became inf or NaN */
+  double max_abs_error;   /* over finite inputs */
+  double mean_abs_error;  /* over finite inputs */
+  double frac_saturated;  /* inputs outside the quantizer's range */
+  double frac_zero;       /* outputs equal to zero */
+  size_t distinct_values; /* different output values (+0 and -0 count once) */
 } tq_quant_stats;
 
 /* tq_quantize() plus statistics. in and out must not alias here. */

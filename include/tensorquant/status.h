@@ -42,7 +42,7 @@ typedef struct tq_error_info {
   tq_status status; /* TQ_OK when no error has been recorded */
   char source[256]; /* file name, spec string or layer ID; "" if none */
   long line;        /* 1-based line in source; 0 if not applicable */
-  long column;      /* 1-based column (character position in a spec); 0 if n/a */
+  long column; /* 1-based column (character position in a spec); 0 if n/a */
   char message[1024]; /* complete message, including the location */
 } tq_error_info;
 

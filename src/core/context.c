@@ -40,7 +40,9 @@ tq_status tq_context_create(tq_context **out) {
   return TQ_OK;
 }
 
-void tq_context_destroy(tq_context *ctx) { free(ctx); }
+void tq_context_destroy(tq_context *ctx) {
+  free(ctx);
+}
 
 tq_status tq_context_set_threads(tq_context *ctx, int threads) {
   if (!ctx) return TQ_ERR_INVALID_ARGUMENT;
@@ -67,7 +69,9 @@ void tq_context_clear_error(tq_context *ctx) {
   if (ctx) memset(&ctx->last, 0, sizeof ctx->last);
 }
 
-void tq_free(void *ptr) { free(ptr); }
+void tq_free(void *ptr) {
+  free(ptr);
+}
 
 tq_status tq_error(tq_context *ctx, tq_status status, const char *source,
                    long line, long column, const char *fmt, ...) {

@@ -606,12 +606,8 @@ static tq_status hdr_dict(hdr_parser *hp, npy_header *h) {
                           "are not supported; save a plain numeric array");
         st = hdr_string(hp, "the value of 'descr'", h->descr);
         break;
-      case KEY_FORTRAN:
-        st = hdr_bool(hp, &h->fortran_order);
-        break;
-      default:
-        st = hdr_shape(hp, h);
-        break;
+      case KEY_FORTRAN: st = hdr_bool(hp, &h->fortran_order); break;
+      default: st = hdr_shape(hp, h); break;
     }
     if (st != TQ_OK) return st;
     hdr_skip_ws(hp);
@@ -646,31 +642,19 @@ static tq_status hdr_dict(hdr_parser *hp, npy_header *h) {
 
 static const char *kind_name(char kind) {
   switch (kind) {
-    case 'c':
-      return "complex";
-    case 'U':
-      return "unicode string";
+    case 'c': return "complex";
+    case 'U': return "unicode string";
     case 'S':
-    case 'a':
-      return "byte string";
-    case 'O':
-      return "Python object";
-    case 'M':
-      return "datetime";
-    case 'm':
-      return "timedelta";
-    case 'V':
-      return "void (raw or structured)";
-    case 'f':
-      return "floating-point";
-    case 'i':
-      return "signed integer";
-    case 'u':
-      return "unsigned integer";
-    case 'b':
-      return "bool";
-    default:
-      return NULL;
+    case 'a': return "byte string";
+    case 'O': return "Python object";
+    case 'M': return "datetime";
+    case 'm': return "timedelta";
+    case 'V': return "void (raw or structured)";
+    case 'f': return "floating-point";
+    case 'i': return "signed integer";
+    case 'u': return "unsigned integer";
+    case 'b': return "bool";
+    default: return NULL;
   }
 }
 

@@ -53,14 +53,18 @@ static int detect_avx2(void) {
  * process-wide state: a fact about the CPU, written once, never changed. */
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 static int isa_avx2;
-static void isa_init(void) { isa_avx2 = detect_avx2(); }
+static void isa_init(void) {
+  isa_avx2 = detect_avx2();
+}
 
 static int cpu_has_avx2(void) {
   pthread_once(&isa_once, isa_init);
   return isa_avx2;
 }
 
-const char *tq_kernel_isa(void) { return cpu_has_avx2() ? "avx2" : "scalar"; }
+const char *tq_kernel_isa(void) {
+  return cpu_has_avx2() ? "avx2" : "scalar";
+}
 
 /* Sum and count of |x| over the non-NaN elements of one chunk, in a fixed
  * order: element j of the chunk goes to double accumulator j mod 8, and the
@@ -128,9 +132,9 @@ tq_status tq_quantize(tq_context *ctx, const tq_quantizer *q, const float *in,
   const tq_kind_traits *tr = tq_kind_traits_get(q->p.kind);
   if (!tr)
     return tq_error(ctx, TQ_ERR_INTERNAL, NULL, 0, 0, "corrupt quantizer");
-  tq_kernel_fn kernel =
-      (!o.force_reference && tr->avx2 && cpu_has_avx2()) ? tr->avx2
-                                                         : tr->reference;
+  tq_kernel_fn kernel = (!o.force_reference && tr->avx2 && cpu_has_avx2())
+                            ? tr->avx2
+                            : tr->reference;
   double threshold = q->p.threshold;
   if (tr->needs_tensor_threshold && !q->p.has_threshold) {
     double mean;

@@ -46,8 +46,10 @@ ALWAYS_INLINE void store_u24(const __m256i c[4], uint32_t *out) {
   __m256i t1 = _mm256_unpacklo_epi32(c[2], c[3]);
   __m256i t2 = _mm256_unpackhi_epi32(c[0], c[1]);
   __m256i t3 = _mm256_unpackhi_epi32(c[2], c[3]);
-  __m256i a0 = _mm256_unpacklo_epi64(t0, t1), a1 = _mm256_unpackhi_epi64(t0, t1);
-  __m256i a2 = _mm256_unpacklo_epi64(t2, t3), a3 = _mm256_unpackhi_epi64(t2, t3);
+  __m256i a0 = _mm256_unpacklo_epi64(t0, t1),
+          a1 = _mm256_unpackhi_epi64(t0, t1);
+  __m256i a2 = _mm256_unpacklo_epi64(t2, t3),
+          a3 = _mm256_unpackhi_epi64(t2, t3);
   __m256i v0 = _mm256_permute2x128_si256(a0, a1, 0x20);
   __m256i v1 = _mm256_permute2x128_si256(a2, a3, 0x20);
   __m256i v2 = _mm256_permute2x128_si256(a0, a1, 0x31);
@@ -59,17 +61,17 @@ ALWAYS_INLINE void store_u24(const __m256i c[4], uint32_t *out) {
 }
 
 /* Counters of blocks b0 .. b0+7: {block low, block high, stream, stream}. */
-ALWAYS_INLINE void philox_counters(uint64_t b0, uint64_t stream,
-                                   __m256i c[4]) {
+ALWAYS_INLINE void philox_counters(uint64_t b0, uint64_t stream, __m256i c[4]) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   __m256i lo = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)b0), lane);
   /* Carry into the high word where the low word wrapped around. */
-  __m256i wrapped = _mm256_cmpgt_epi32(
-      _mm256_xor_si256(_mm256_set1_epi32((int)(uint32_t)b0),
-                       _mm256_set1_epi32(INT32_MIN)),
-      _mm256_xor_si256(lo, _mm256_set1_epi32(INT32_MIN)));
+  __m256i wrapped =
+      _mm256_cmpgt_epi32(_mm256_xor_si256(_mm256_set1_epi32((int)(uint32_t)b0),
+                                          _mm256_set1_epi32(INT32_MIN)),
+                         _mm256_xor_si256(lo, _mm256_set1_epi32(INT32_MIN)));
   c[0] = lo;
-  c[1] = _mm256_sub_epi32(_mm256_set1_epi32((int)(uint32_t)(b0 >> 32)), wrapped);
+  c[1] =
+      _mm256_sub_epi32(_mm256_set1_epi32((int)(uint32_t)(b0 >> 32)), wrapped);
   c[2] = _mm256_set1_epi32((int)(uint32_t)stream);
   c[3] = _mm256_set1_epi32((int)(uint32_t)(stream >> 32));
 }
@@ -122,7 +124,8 @@ ALWAYS_INLINE void philox_slots_u(uint64_t seed, uint64_t stream, uint64_t b0,
     a2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pa0, 32), a3), k1);
     a1 = pa1;
     a3 = pa0;
-    b0v = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pb1, 32), b1), k0);
+    b0v =
+        _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pb1, 32), b1), k0);
     b2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pb0, 32), b3), k1);
     b1 = pb1;
     b3 = pb0;
@@ -156,7 +159,8 @@ static void fill_u24(uint64_t seed, uint64_t stream, uint64_t first,
   size_t skip = (size_t)(first & 3);
   uint64_t b0 = first >> 2;
   if (skip == 0 && n % 64 == 0) { /* the usual case: straight into place */
-    for (size_t w = 0; w < n; w += 64) philox16_u24(seed, stream, b0 + w / 4, u24 + w);
+    for (size_t w = 0; w < n; w += 64)
+      philox16_u24(seed, stream, b0 + w / 4, u24 + w);
     return;
   }
   uint32_t buf[TILE + 128];
@@ -179,14 +183,15 @@ ALWAYS_INLINE __m256 round_up_mask(tq_round r, __m256 fr, __m256i ip_odd,
     case TQ_ROUND_NEAREST: return ge;
     case TQ_ROUND_EVEN: {
       __m256 tie = _mm256_cmp_ps(fr, half, _CMP_EQ_OQ);
-      __m256 odd = _mm256_castsi256_ps(
-          _mm256_cmpeq_epi32(ip_odd, _mm256_set1_epi32(1)));
+      __m256 odd =
+          _mm256_castsi256_ps(_mm256_cmpeq_epi32(ip_odd, _mm256_set1_epi32(1)));
       return _mm256_or_ps(gt, _mm256_and_ps(tie, odd));
     }
     case TQ_ROUND_HALF_UP: return _mm256_blendv_ps(ge, gt, neg);
     case TQ_ROUND_HALF_DOWN: return _mm256_blendv_ps(gt, ge, neg);
     case TQ_ROUND_HALF_ZERO: return gt;
-    case TQ_ROUND_DOWN: return _mm256_and_ps(neg, _mm256_cmp_ps(fr, zero, _CMP_GT_OQ));
+    case TQ_ROUND_DOWN:
+      return _mm256_and_ps(neg, _mm256_cmp_ps(fr, zero, _CMP_GT_OQ));
     case TQ_ROUND_UP:
       return _mm256_andnot_ps(neg, _mm256_cmp_ps(fr, zero, _CMP_GT_OQ));
     case TQ_ROUND_ZERO: return zero;
@@ -208,7 +213,9 @@ ALWAYS_INLINE __m256 load_u(const uint32_t *u24) {
   return _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_set1_ps(0x1p-24f));
 }
 
-ALWAYS_INLINE __m256 nan_mask(__m256 x) { return _mm256_cmp_ps(x, x, _CMP_UNORD_Q); }
+ALWAYS_INLINE __m256 nan_mask(__m256 x) {
+  return _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+}
 
 ALWAYS_INLINE __m256 pow2_ps(__m256i e) { /* 2^e for -126 <= e <= 127 */
   return _mm256_castsi256_ps(
@@ -220,59 +227,61 @@ ALWAYS_INLINE __m256 pow2_ps(__m256i e) { /* 2^e for -126 <= e <= 127 */
  * quantizer rounds stochastically. Stochastic calls whose first element
  * starts a Philox block keep the random numbers in registers, 32 elements
  * per 8 blocks; others go through a buffer of 24-bit words. */
-#define RUN_VECTORS(q, in, out, n, rng, stochastic, BODY)                    \
-  do {                                                                       \
-    if ((stochastic) && ((rng).first & 3) == 0) {                            \
-      for (size_t g_ = 0; g_ < (n); g_ += 32) {                              \
-        __m256 ug_[4];                                                       \
-        philox_slots_u((rng).seed, (rng).stream, ((rng).first + g_) >> 2,    \
-                       ug_);                                                 \
-        if (g_ + 32 <= (n)) {                                                \
-          for (int k_ = 0; k_ < 4; k_++) {                                   \
-            __m256 x = _mm256_loadu_ps((in) + g_ + 8 * k_);                  \
-            __m256 u = ug_[k_];                                              \
-            (void)u;                                                         \
-            _mm256_storeu_ps((out) + g_ + 8 * k_, BODY);                     \
-          }                                                                  \
-        } else {                                                             \
-          float pin_[32] = {0}, pout_[32];                                   \
-          memcpy(pin_, (in) + g_, ((n) - g_) * sizeof(float));               \
-          for (int k_ = 0; k_ < 4; k_++) {                                   \
-            __m256 x = _mm256_loadu_ps(pin_ + 8 * k_);                       \
-            __m256 u = ug_[k_];                                              \
-            (void)u;                                                         \
-            _mm256_storeu_ps(pout_ + 8 * k_, BODY);                          \
-          }                                                                  \
-          memcpy((out) + g_, pout_, ((n) - g_) * sizeof(float));             \
-        }                                                                    \
-      }                                                                      \
-      break;                                                                 \
-    }                                                                        \
-    uint32_t u24_[TILE];                                                     \
-    for (size_t t0_ = 0; t0_ < (n); t0_ += TILE) {                           \
-      size_t tn_ = (n) - t0_ < TILE ? (n) - t0_ : TILE;                      \
-      if (stochastic) fill_u24((rng).seed, (rng).stream, (rng).first + t0_,  \
-                               u24_, (tn_ + 7) & ~(size_t)7);                \
-      size_t i_ = 0;                                                         \
-      for (; i_ + 8 <= tn_; i_ += 8) {                                       \
-        __m256 x = _mm256_loadu_ps((in) + t0_ + i_);                         \
-        __m256 u = stochastic ? load_u(u24_ + i_) : _mm256_setzero_ps();     \
-        (void)u;                                                             \
-        _mm256_storeu_ps((out) + t0_ + i_, BODY);                            \
-      }                                                                      \
-      if (i_ < tn_) {                                                        \
-        float pin_[8] = {0}, pout_[8];                                       \
-        memcpy(pin_, (in) + t0_ + i_, (tn_ - i_) * sizeof(float));           \
-        __m256 x = _mm256_loadu_ps(pin_);                                    \
-        __m256 u = stochastic ? load_u(u24_ + i_) : _mm256_setzero_ps();     \
-        (void)u;                                                             \
-        _mm256_storeu_ps(pout_, BODY);                                       \
-        memcpy((out) + t0_ + i_, pout_, (tn_ - i_) * sizeof(float));         \
-      }                                                                      \
-    }                                                                        \
+#define RUN_VECTORS(q, in, out, n, rng, stochastic, BODY)                 \
+  do {                                                                    \
+    if ((stochastic) && ((rng).first & 3) == 0) {                         \
+      for (size_t g_ = 0; g_ < (n); g_ += 32) {                           \
+        __m256 ug_[4];                                                    \
+        philox_slots_u((rng).seed, (rng).stream, ((rng).first + g_) >> 2, \
+                       ug_);                                              \
+        if (g_ + 32 <= (n)) {                                             \
+          for (int k_ = 0; k_ < 4; k_++) {                                \
+            __m256 x = _mm256_loadu_ps((in) + g_ + 8 * k_);               \
+            __m256 u = ug_[k_];                                           \
+            (void)u;                                                      \
+            _mm256_storeu_ps((out) + g_ + 8 * k_, BODY);                  \
+          }                                                               \
+        } else {                                                          \
+          float pin_[32] = {0}, pout_[32];                                \
+          memcpy(pin_, (in) + g_, ((n)-g_) * sizeof(float));              \
+          for (int k_ = 0; k_ < 4; k_++) {                                \
+            __m256 x = _mm256_loadu_ps(pin_ + 8 * k_);                    \
+            __m256 u = ug_[k_];                                           \
+            (void)u;                                                      \
+            _mm256_storeu_ps(pout_ + 8 * k_, BODY);                       \
+          }                                                               \
+          memcpy((out) + g_, pout_, ((n)-g_) * sizeof(float));            \
+        }                                                                 \
+      }                                                                   \
+      break;                                                              \
+    }                                                                     \
+    uint32_t u24_[TILE];                                                  \
+    for (size_t t0_ = 0; t0_ < (n); t0_ += TILE) {                        \
+      size_t tn_ = (n)-t0_ < TILE ? (n)-t0_ : TILE;                       \
+      if (stochastic)                                                     \
+        fill_u24((rng).seed, (rng).stream, (rng).first + t0_, u24_,       \
+                 (tn_ + 7) & ~(size_t)7);                                 \
+      size_t i_ = 0;                                                      \
+      for (; i_ + 8 <= tn_; i_ += 8) {                                    \
+        __m256 x = _mm256_loadu_ps((in) + t0_ + i_);                      \
+        __m256 u = stochastic ? load_u(u24_ + i_) : _mm256_setzero_ps();  \
+        (void)u;                                                          \
+        _mm256_storeu_ps((out) + t0_ + i_, BODY);                         \
+      }                                                                   \
+      if (i_ < tn_) {                                                     \
+        float pin_[8] = {0}, pout_[8];                                    \
+        memcpy(pin_, (in) + t0_ + i_, (tn_ - i_) * sizeof(float));        \
+        __m256 x = _mm256_loadu_ps(pin_);                                 \
+        __m256 u = stochastic ? load_u(u24_ + i_) : _mm256_setzero_ps();  \
+        (void)u;                                                          \
+        _mm256_storeu_ps(pout_, BODY);                                    \
+        memcpy((out) + t0_ + i_, pout_, (tn_ - i_) * sizeof(float));      \
+      }                                                                   \
+    }                                                                     \
   } while (0)
 
-/* ---- fixed point -----------------------------------------------------------*/
+/* ---- fixed point
+ * -----------------------------------------------------------*/
 
 typedef struct fixed_vec {
   __m256 scale, inv_scale, hi_lim, lo_lim, hi_out, lo_out;
@@ -290,13 +299,14 @@ ALWAYS_INLINE __m256 fixed_one(const fixed_vec *c, __m256 x, __m256 u,
   /* |x| * 2^f is exact unless it drops below 2^-126; then only "nonzero"
    * matters to every rounding decision, so keep a nonzero stand-in. */
   __m256 a = _mm256_mul_ps(ax, c->scale);
-  __m256 lost = _mm256_andnot_ps(
-      _mm256_cmp_ps(ax, _mm256_setzero_ps(), _CMP_EQ_OQ),
-      _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_EQ_OQ));
+  __m256 lost =
+      _mm256_andnot_ps(_mm256_cmp_ps(ax, _mm256_setzero_ps(), _CMP_EQ_OQ),
+                       _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_EQ_OQ));
   a = _mm256_blendv_ps(a, _mm256_set1_ps(0x1p-149f), lost);
   __m256 ip = _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
   __m256 fr = _mm256_sub_ps(a, ip); /* exact: the bits of a below 2^0 */
-  __m256i ip_odd = _mm256_and_si256(_mm256_cvttps_epi32(ip), _mm256_set1_epi32(1));
+  __m256i ip_odd =
+      _mm256_and_si256(_mm256_cvttps_epi32(ip), _mm256_set1_epi32(1));
   __m256 inc = round_up_mask(r, fr, ip_odd, neg, u);
   /* ip + 1 is exact: fr > 0 implies a < 2^23. */
   __m256 rm = _mm256_add_ps(ip, _mm256_and_ps(inc, _mm256_set1_ps(1.0f)));
@@ -315,9 +325,11 @@ ALWAYS_INLINE __m256 fixed_one(const fixed_vec *c, __m256 x, __m256 u,
      * the significand shifted by its exponent (a shift >= 32 gives 0, as
      * does +inf: its exact value is a multiple of 2^32). */
     __m256i bits = _mm256_castps_si256(rm);
-    __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(150));
-    __m256i sig = _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x7fffff)),
-                                  _mm256_set1_epi32(0x800000));
+    __m256i e =
+        _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(150));
+    __m256i sig =
+        _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x7fffff)),
+                        _mm256_set1_epi32(0x800000));
     __m256i big = _mm256_sllv_epi32(sig, e);
     __m256i small = _mm256_cvttps_epi32(rm);
     __m256 is_small = _mm256_cmp_ps(rm, _mm256_set1_ps(0x1p31f), _CMP_LT_OQ);
@@ -325,7 +337,8 @@ ALWAYS_INLINE __m256 fixed_one(const fixed_vec *c, __m256 x, __m256 u,
         _mm256_castsi256_ps(big), _mm256_castsi256_ps(small), is_small));
     __m256i v = _mm256_castps_si256(_mm256_blendv_ps(
         _mm256_castsi256_ps(low),
-        _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_setzero_si256(), low)), neg));
+        _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_setzero_si256(), low)),
+        neg));
     __m256 vf;
     if (c->is_signed) {
       __m256i q = _mm256_srav_epi32(_mm256_sllv_epi32(v, c->shift), c->shift);
@@ -335,28 +348,30 @@ ALWAYS_INLINE __m256 fixed_one(const fixed_vec *c, __m256 x, __m256 u,
     } else { /* unsigned 32-bit: two exact halves, one rounding */
       __m256 hi = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(v, 16)),
                                 _mm256_set1_ps(65536.0f));
-      __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)));
+      __m256 lo =
+          _mm256_cvtepi32_ps(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)));
       vf = _mm256_add_ps(hi, lo);
     }
     y = _mm256_add_ps(_mm256_mul_ps(vf, c->inv_scale), _mm256_setzero_ps());
     __m256 is_inf = _mm256_cmp_ps(ax, _mm256_set1_ps(INFINITY), _CMP_EQ_OQ);
-    y = _mm256_blendv_ps(y, _mm256_blendv_ps(c->hi_out, c->lo_out, neg), is_inf);
+    y = _mm256_blendv_ps(y, _mm256_blendv_ps(c->hi_out, c->lo_out, neg),
+                         is_inf);
   }
   return _mm256_blendv_ps(y, x, nan_mask(x));
 }
 
-#define FIXED_CASE(R)                                                        \
-  case R:                                                                    \
-    if (wrap)                                                                \
-      RUN_VECTORS(q, in, out, n, rng, R == TQ_ROUND_STOCHASTIC,              \
-                  fixed_one(&c, x, u, R, 1));                                \
-    else                                                                     \
-      RUN_VECTORS(q, in, out, n, rng, R == TQ_ROUND_STOCHASTIC,              \
-                  fixed_one(&c, x, u, R, 0));                                \
+#define FIXED_CASE(R)                                           \
+  case R:                                                       \
+    if (wrap)                                                   \
+      RUN_VECTORS(q, in, out, n, rng, R == TQ_ROUND_STOCHASTIC, \
+                  fixed_one(&c, x, u, R, 1));                   \
+    else                                                        \
+      RUN_VECTORS(q, in, out, n, rng, R == TQ_ROUND_STOCHASTIC, \
+                  fixed_one(&c, x, u, R, 0));                   \
     break;
 
-void tq_avx2_fixed(const tq_quantizer *q, const float *in, float *out,
-                   size_t n, tq_rng_pos rng, double threshold) {
+void tq_avx2_fixed(const tq_quantizer *q, const float *in, float *out, size_t n,
+                   tq_rng_pos rng, double threshold) {
   (void)threshold;
   const tq_fixed_consts *k = &q->fx;
   fixed_vec c = {
@@ -367,7 +382,8 @@ void tq_avx2_fixed(const tq_quantizer *q, const float *in, float *out,
       .hi_out = _mm256_set1_ps(k->hi_out),
       .lo_out = _mm256_set1_ps(k->lo_out),
       .shift = _mm256_set1_epi32(32 - q->p.width),
-      .mask = _mm256_set1_epi32(q->p.width >= 32 ? -1 : (int)((1u << q->p.width) - 1)),
+      .mask = _mm256_set1_epi32(
+          q->p.width >= 32 ? -1 : (int)((1u << q->p.width) - 1)),
       .lo_inclusive = k->lo_inclusive,
       .is_signed = q->p.is_signed,
       .width = q->p.width,
@@ -401,14 +417,17 @@ ALWAYS_INLINE __m256 float_one(const float_vec *c, __m256 x, __m256 u,
   const __m256i one = _mm256_set1_epi32(1);
   __m256i xi = _mm256_castps_si256(x);
   __m256 sign = _mm256_and_ps(x, _mm256_set1_ps(-0.0f));
-  __m256 neg = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_setzero_si256(), xi));
+  __m256 neg =
+      _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_setzero_si256(), xi));
   __m256i abits = _mm256_and_si256(xi, _mm256_set1_epi32(0x7fffffff));
   __m256i be = _mm256_srli_epi32(abits, 23);
   /* True exponent (float32 subnormals count as 2^-126) and significand. */
-  __m256i e = _mm256_sub_epi32(_mm256_max_epi32(be, one), _mm256_set1_epi32(127));
+  __m256i e =
+      _mm256_sub_epi32(_mm256_max_epi32(be, one), _mm256_set1_epi32(127));
   __m256i has_lead = _mm256_cmpgt_epi32(be, _mm256_setzero_si256());
-  __m256i sig = _mm256_or_si256(_mm256_and_si256(abits, _mm256_set1_epi32(0x7fffff)),
-                                _mm256_and_si256(has_lead, _mm256_set1_epi32(0x800000)));
+  __m256i sig =
+      _mm256_or_si256(_mm256_and_si256(abits, _mm256_set1_epi32(0x7fffff)),
+                      _mm256_and_si256(has_lead, _mm256_set1_epi32(0x800000)));
   /* The target quantum is 2^(max(e, emin) - m): drop sh low bits of sig.
    * Beyond 49 bits only "nonzero" matters (see ref.c), so clamp there to
    * keep 2^-sh a normal float. */
@@ -416,19 +435,23 @@ ALWAYS_INLINE __m256 float_one(const float_vec *c, __m256 x, __m256 u,
   __m256i sh = _mm256_add_epi32(c->shift_base, _mm256_sub_epi32(ee, e));
   sh = _mm256_min_epi32(sh, _mm256_set1_epi32(49));
   __m256i ip = _mm256_srlv_epi32(sig, sh);
-  __m256i rem = _mm256_and_si256(sig, _mm256_sub_epi32(_mm256_sllv_epi32(one, sh), one));
-  __m256 fr = _mm256_mul_ps(_mm256_cvtepi32_ps(rem),
-                            pow2_ps(_mm256_sub_epi32(_mm256_setzero_si256(), sh)));
+  __m256i rem =
+      _mm256_and_si256(sig, _mm256_sub_epi32(_mm256_sllv_epi32(one, sh), one));
+  __m256 fr =
+      _mm256_mul_ps(_mm256_cvtepi32_ps(rem),
+                    pow2_ps(_mm256_sub_epi32(_mm256_setzero_si256(), sh)));
   __m256 inc = round_up_mask(r, fr, _mm256_and_si256(ip, one), neg, u);
-  __m256i rm = _mm256_sub_epi32(ip, _mm256_castps_si256(inc)); /* + 1 where set */
+  __m256i rm =
+      _mm256_sub_epi32(ip, _mm256_castps_si256(inc)); /* + 1 where set */
   /* rm * 2^qe, qe = max(e, emin) - m in [-149, 127]: two exact scalings. */
   __m256i qe = _mm256_sub_epi32(ee, c->man_bits);
   __m256i qe1 = _mm256_max_epi32(qe, _mm256_set1_epi32(-126));
   __m256i qe2 = _mm256_sub_epi32(qe, qe1);
-  __m256 mag = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(rm), pow2_ps(qe1)),
-                             pow2_ps(qe2));
+  __m256 mag = _mm256_mul_ps(
+      _mm256_mul_ps(_mm256_cvtepi32_ps(rm), pow2_ps(qe1)), pow2_ps(qe2));
   __m256 over = _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ);
-  mag = _mm256_blendv_ps(mag, _mm256_blendv_ps(c->pos_over, c->neg_over, neg), over);
+  mag = _mm256_blendv_ps(mag, _mm256_blendv_ps(c->pos_over, c->neg_over, neg),
+                         over);
   if (c->flush) {
     __m256 tiny = _mm256_cmp_ps(mag, c->min_normal, _CMP_LT_OQ);
     mag = _mm256_andnot_ps(tiny, mag);
@@ -452,7 +475,8 @@ ALWAYS_INLINE __m256 fp16_one(__m256 x) {
  * mantissa moves to the next binade (or to inf) exactly as IEEE rounds. */
 ALWAYS_INLINE __m256 rne8_one(__m256 x, __m256i bias, __m256i keep, int sh) {
   __m256i b = _mm256_castps_si256(x);
-  __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, sh), _mm256_set1_epi32(1));
+  __m256i lsb =
+      _mm256_and_si256(_mm256_srli_epi32(b, sh), _mm256_set1_epi32(1));
   b = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(b, bias), lsb), keep);
   return _mm256_blendv_ps(_mm256_castsi256_ps(b), x, nan_mask(x));
 }
@@ -475,12 +499,15 @@ ALWAYS_INLINE __m256 rne_one(const rne_vec *c, __m256 x) {
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
   __m256 ax = _mm256_andnot_ps(sign_bit, x);
   __m256i b = _mm256_castps_si256(ax);
-  __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, c->sh), _mm256_set1_epi32(1));
-  __m256 normal = _mm256_castsi256_ps(
-      _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(b, c->bias), lsb), c->keep));
+  __m256i lsb =
+      _mm256_and_si256(_mm256_srli_epi32(b, c->sh), _mm256_set1_epi32(1));
+  __m256 normal = _mm256_castsi256_ps(_mm256_and_si256(
+      _mm256_add_epi32(_mm256_add_epi32(b, c->bias), lsb), c->keep));
   __m256 sub = _mm256_sub_ps(_mm256_add_ps(ax, c->magic), c->magic);
-  __m256 mag = _mm256_blendv_ps(normal, sub, _mm256_cmp_ps(ax, c->min_normal, _CMP_LT_OQ));
-  mag = _mm256_blendv_ps(mag, c->over, _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ));
+  __m256 mag = _mm256_blendv_ps(normal, sub,
+                                _mm256_cmp_ps(ax, c->min_normal, _CMP_LT_OQ));
+  mag =
+      _mm256_blendv_ps(mag, c->over, _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ));
   if (c->flush)
     mag = _mm256_andnot_ps(_mm256_cmp_ps(mag, c->flush_below, _CMP_LT_OQ), mag);
   __m256 y = _mm256_or_ps(mag, _mm256_and_ps(x, sign_bit));
@@ -509,11 +536,12 @@ ALWAYS_INLINE __m256 sr_one(const sr_vec *c, __m256 x, __m256 u) {
   __m256 ax = _mm256_andnot_ps(sign_bit, x);
   __m256 neg = _mm256_castsi256_ps(
       _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_castps_si256(x)));
-  __m256i big_u = _mm256_cvttps_epi32(_mm256_mul_ps(u, _mm256_set1_ps(0x1p24f)));
+  __m256i big_u =
+      _mm256_cvttps_epi32(_mm256_mul_ps(u, _mm256_set1_ps(0x1p24f)));
   __m256i r = _mm256_srlv_epi32(big_u, c->r_shift);
   r = _mm256_xor_si256(r, _mm256_and_si256(_mm256_castps_si256(neg), c->low));
-  __m256 mag = _mm256_castsi256_ps(_mm256_and_si256(
-      _mm256_add_epi32(_mm256_castps_si256(ax), r), c->keep));
+  __m256 mag = _mm256_castsi256_ps(
+      _mm256_and_si256(_mm256_add_epi32(_mm256_castps_si256(ax), r), c->keep));
   if (c->small_exponent) {
     __m256 t = _mm256_mul_ps(ax, c->up_scale);
     __m256 ip = _mm256_round_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
@@ -522,10 +550,13 @@ ALWAYS_INLINE __m256 sr_one(const sr_vec *c, __m256 x, __m256 u) {
         _mm256_cmp_ps(fr, _mm256_sub_ps(_mm256_set1_ps(1.0f), u), _CMP_GE_OQ),
         _mm256_cmp_ps(u, fr, _CMP_LT_OQ), neg);
     __m256 sub = _mm256_mul_ps(
-        _mm256_add_ps(ip, _mm256_and_ps(up, _mm256_set1_ps(1.0f))), c->down_scale);
-    mag = _mm256_blendv_ps(mag, sub, _mm256_cmp_ps(ax, c->min_normal, _CMP_LT_OQ));
+        _mm256_add_ps(ip, _mm256_and_ps(up, _mm256_set1_ps(1.0f))),
+        c->down_scale);
+    mag = _mm256_blendv_ps(mag, sub,
+                           _mm256_cmp_ps(ax, c->min_normal, _CMP_LT_OQ));
   }
-  mag = _mm256_blendv_ps(mag, c->over, _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ));
+  mag =
+      _mm256_blendv_ps(mag, c->over, _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ));
   if (c->flush)
     mag = _mm256_andnot_ps(_mm256_cmp_ps(mag, c->flush_below, _CMP_LT_OQ), mag);
   __m256 y = _mm256_or_ps(mag, _mm256_and_ps(x, sign_bit));
@@ -537,14 +568,14 @@ static int float_defaults(const tq_quant_params *p) {
          !p->finite_only && p->subnormals;
 }
 
-#define FLOAT_CASE(R)                                                        \
-  case R:                                                                    \
-    RUN_VECTORS(q, in, out, n, rng, R == TQ_ROUND_STOCHASTIC,                \
-                float_one(&c, x, u, R));                                     \
+#define FLOAT_CASE(R)                                         \
+  case R:                                                     \
+    RUN_VECTORS(q, in, out, n, rng, R == TQ_ROUND_STOCHASTIC, \
+                float_one(&c, x, u, R));                      \
     break;
 
-void tq_avx2_float(const tq_quantizer *q, const float *in, float *out,
-                   size_t n, tq_rng_pos rng, double threshold) {
+void tq_avx2_float(const tq_quantizer *q, const float *in, float *out, size_t n,
+                   tq_rng_pos rng, double threshold) {
   (void)threshold;
   const tq_quant_params *p = &q->p;
   if (float_defaults(p) && p->exp_bits == 5 && p->man_bits == 10) {
@@ -580,8 +611,7 @@ void tq_avx2_float(const tq_quantizer *q, const float *in, float *out,
     RUN_VECTORS(q, in, out, n, rng, 0, rne_one(&c, x));
     return;
   }
-  if (p->round == TQ_ROUND_STOCHASTIC && p->man_bits >= 1 &&
-      p->man_bits < 23) {
+  if (p->round == TQ_ROUND_STOCHASTIC && p->man_bits >= 1 && p->man_bits < 23) {
     int sh = 23 - p->man_bits;
     float over = (p->saturate || p->finite_only) ? q->fl.max_f
                  : p->finite_nan                 ? NAN
@@ -592,8 +622,10 @@ void tq_avx2_float(const tq_quantizer *q, const float *in, float *out,
         .low = _mm256_set1_epi32((int)((1u << sh) - 1)),
         .r_shift = _mm256_set1_epi32(p->man_bits + 1),
         .min_normal = _mm256_set1_ps(small ? ldexpf(1.0f, q->fl.emin) : 0.0f),
-        .up_scale = _mm256_set1_ps(small ? ldexpf(1.0f, p->man_bits - q->fl.emin) : 1.0f),
-        .down_scale = _mm256_set1_ps(small ? ldexpf(1.0f, q->fl.emin - p->man_bits) : 1.0f),
+        .up_scale = _mm256_set1_ps(
+            small ? ldexpf(1.0f, p->man_bits - q->fl.emin) : 1.0f),
+        .down_scale = _mm256_set1_ps(
+            small ? ldexpf(1.0f, q->fl.emin - p->man_bits) : 1.0f),
         .max_f = _mm256_set1_ps(q->fl.max_f),
         .over = _mm256_set1_ps(over),
         .flush_below = _mm256_set1_ps(q->fl.min_normal),
@@ -638,7 +670,8 @@ void tq_avx2_float(const tq_quantizer *q, const float *in, float *out,
   }
 }
 
-/* ---- the others ------------------------------------------------------------*/
+/* ---- the others
+ * ------------------------------------------------------------*/
 
 ALWAYS_INLINE __m256 log_one(__m256 x) {
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
@@ -646,8 +679,10 @@ ALWAYS_INLINE __m256 log_one(__m256 x) {
   /* Subnormal inputs: scale into the normal range first (exact), keep the
    * exponent, scale back (exact: the result is a power of two >= 2^-149). */
   __m256 sub = _mm256_cmp_ps(ax, _mm256_set1_ps(0x1p-126f), _CMP_LT_OQ);
-  __m256 scaled = _mm256_blendv_ps(ax, _mm256_mul_ps(ax, _mm256_set1_ps(0x1p64f)), sub);
-  __m256 p2 = _mm256_and_ps(scaled, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)));
+  __m256 scaled =
+      _mm256_blendv_ps(ax, _mm256_mul_ps(ax, _mm256_set1_ps(0x1p64f)), sub);
+  __m256 p2 =
+      _mm256_and_ps(scaled, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)));
   p2 = _mm256_blendv_ps(p2, _mm256_mul_ps(p2, _mm256_set1_ps(0x1p-64f)), sub);
   __m256 y = _mm256_or_ps(p2, _mm256_and_ps(x, sign_bit));
   __m256 zero = _mm256_cmp_ps(ax, _mm256_setzero_ps(), _CMP_EQ_OQ);
@@ -680,10 +715,10 @@ void tq_avx2_sparse(const tq_quantizer *q, const float *in, float *out,
   (void)threshold;
   const __m256 t = _mm256_set1_ps(float_up(q->p.threshold));
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
-  RUN_VECTORS(q, in, out, n, rng, 0,
-              _mm256_andnot_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign_bit, x), t,
-                                             _CMP_LT_OQ),
-                               x));
+  RUN_VECTORS(
+      q, in, out, n, rng, 0,
+      _mm256_andnot_ps(
+          _mm256_cmp_ps(_mm256_andnot_ps(sign_bit, x), t, _CMP_LT_OQ), x));
 }
 
 void tq_avx2_binary(const tq_quantizer *q, const float *in, float *out,
@@ -691,16 +726,18 @@ void tq_avx2_binary(const tq_quantizer *q, const float *in, float *out,
   (void)threshold;
   const __m256 m = _mm256_set1_ps((float)q->p.magnitude);
   const __m256 mneg = _mm256_set1_ps(-(float)q->p.magnitude);
-  RUN_VECTORS(q, in, out, n, rng, 0,
-              _mm256_blendv_ps(
-                  _mm256_blendv_ps(mneg, m,
-                                   _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ)),
-                  x, nan_mask(x)));
+  RUN_VECTORS(
+      q, in, out, n, rng, 0,
+      _mm256_blendv_ps(
+          _mm256_blendv_ps(mneg, m,
+                           _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ)),
+          x, nan_mask(x)));
 }
 
 ALWAYS_INLINE __m256 ternary_one(__m256 x, __m256 t, __m256 m) {
   __m256 gt = _mm256_cmp_ps(x, t, _CMP_GT_OQ);
-  __m256 lt = _mm256_cmp_ps(x, _mm256_sub_ps(_mm256_setzero_ps(), t), _CMP_LT_OQ);
+  __m256 lt =
+      _mm256_cmp_ps(x, _mm256_sub_ps(_mm256_setzero_ps(), t), _CMP_LT_OQ);
   __m256 mneg = _mm256_sub_ps(_mm256_setzero_ps(), m);
   __m256 y = _mm256_or_ps(_mm256_and_ps(gt, m), _mm256_and_ps(lt, mneg));
   return _mm256_blendv_ps(y, x, nan_mask(x));
@@ -734,8 +771,12 @@ void tq_avx2_abs_sum(const float *x, size_t n, double *sum, size_t *count) {
     __m256 ok = _mm256_cmp_ps(v, v, _CMP_ORD_Q);
     cnt = _mm256_sub_epi32(cnt, _mm256_castps_si256(ok));
     v = _mm256_and_ps(v, ok); /* NaN -> +0 */
-    lo = _mm256_add_pd(lo, _mm256_and_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), abs_mask));
-    hi = _mm256_add_pd(hi, _mm256_and_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), abs_mask));
+    lo = _mm256_add_pd(
+        lo,
+        _mm256_and_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), abs_mask));
+    hi = _mm256_add_pd(
+        hi,
+        _mm256_and_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), abs_mask));
   }
   double acc[8];
   _mm256_storeu_pd(acc, lo);

@@ -19,8 +19,8 @@ typedef struct tq_fixed_consts {
   float hi_lim;    /* r >= hi_lim  <=>  r > qmax */
   float lo_lim;    /* r < lo_lim (sat) or r <= lo_lim (sat_sym) <=> r < low */
   int lo_inclusive;
-  float hi_out;    /* float32(qmax * 2^-f) */
-  float lo_out;    /* float32(low * 2^-f), low = qmin or -qmax */
+  float hi_out;      /* float32(qmax * 2^-f) */
+  float lo_out;      /* float32(low * 2^-f), low = qmin or -qmax */
   double qmax, qlow; /* exact integer bounds */
 } tq_fixed_consts;
 
@@ -46,14 +46,13 @@ typedef struct tq_rng_pos {
 } tq_rng_pos;
 
 /* A kernel quantizes n elements. threshold is the resolved ternary T. */
-typedef void (*tq_kernel_fn)(const tq_quantizer *q, const float *in,
-                             float *out, size_t n, tq_rng_pos rng,
-                             double threshold);
+typedef void (*tq_kernel_fn)(const tq_quantizer *q, const float *in, float *out,
+                             size_t n, tq_rng_pos rng, double threshold);
 
 typedef struct tq_kind_traits {
   const char *name;
-  tq_kernel_fn reference; /* scalar reference kernel: the definition */
-  tq_kernel_fn avx2;      /* NULL where none: the reference is used */
+  tq_kernel_fn reference;     /* scalar reference kernel: the definition */
+  tq_kernel_fn avx2;          /* NULL where none: the reference is used */
   int needs_tensor_threshold; /* 1: T depends on the whole tensor */
 } tq_kind_traits;
 

@@ -58,9 +58,12 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
         return tq_error(ctx, TQ_ERR_RANGE, src, 0, 0,
                         "option fn needs at least one mantissa bit");
       switch (p->round) {
-        case TQ_ROUND_EVEN: case TQ_ROUND_NEAREST: case TQ_ROUND_ZERO:
-        case TQ_ROUND_DOWN: case TQ_ROUND_UP: case TQ_ROUND_STOCHASTIC:
-          break;
+        case TQ_ROUND_EVEN:
+        case TQ_ROUND_NEAREST:
+        case TQ_ROUND_ZERO:
+        case TQ_ROUND_DOWN:
+        case TQ_ROUND_UP:
+        case TQ_ROUND_STOCHASTIC: break;
         default:
           return tq_error(ctx, TQ_ERR_PARSE, src, 0, 0,
                           "floating point supports round=even, nearest, "
@@ -87,8 +90,7 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
                         "ternary threshold T must be finite and >= 0, got %g",
                         p->threshold);
       break;
-    default:
-      break;
+    default: break;
   }
   return TQ_OK;
 }
@@ -178,9 +180,13 @@ tq_status tq_quantizer_create(tq_context *ctx, const tq_quant_params *params,
   return TQ_OK;
 }
 
-void tq_quantizer_destroy(tq_quantizer *q) { free(q); }
+void tq_quantizer_destroy(tq_quantizer *q) {
+  free(q);
+}
 
-const char *tq_quantizer_spec(const tq_quantizer *q) { return q ? q->spec : ""; }
+const char *tq_quantizer_spec(const tq_quantizer *q) {
+  return q ? q->spec : "";
+}
 
 const tq_quant_params *tq_quantizer_params(const tq_quantizer *q) {
   return q ? &q->p : NULL;

@@ -149,8 +149,8 @@ void tq_ref_log(const tq_quantizer *q, const float *in, float *out, size_t n,
   }
 }
 
-void tq_ref_sparse(const tq_quantizer *q, const float *in, float *out,
-                   size_t n, tq_rng_pos rng, double threshold) {
+void tq_ref_sparse(const tq_quantizer *q, const float *in, float *out, size_t n,
+                   tq_rng_pos rng, double threshold) {
   (void)rng, (void)threshold;
   double t = q->p.threshold;
   for (size_t i = 0; i < n; i++) {
@@ -159,8 +159,8 @@ void tq_ref_sparse(const tq_quantizer *q, const float *in, float *out,
   }
 }
 
-void tq_ref_binary(const tq_quantizer *q, const float *in, float *out,
-                   size_t n, tq_rng_pos rng, double threshold) {
+void tq_ref_binary(const tq_quantizer *q, const float *in, float *out, size_t n,
+                   tq_rng_pos rng, double threshold) {
   (void)rng, (void)threshold;
   float m = (float)q->p.magnitude;
   for (size_t i = 0; i < n; i++) {
@@ -175,9 +175,6 @@ void tq_ref_ternary(const tq_quantizer *q, const float *in, float *out,
   float m = (float)q->p.magnitude;
   for (size_t i = 0; i < n; i++) {
     double x = in[i];
-    out[i] = isnan(x)          ? in[i]
-             : x > threshold   ? m
-             : x < -threshold  ? -m
-                               : 0.0f;
+    out[i] = isnan(x) ? in[i] : x > threshold ? m : x < -threshold ? -m : 0.0f;
   }
 }

@@ -15,8 +15,13 @@
 #include "quant/quant_internal.h"
 
 enum positional_kind { POS_NONE, POS_FIXED, POS_FLOAT, POS_REALS };
-enum { OPT_OVERFLOW = 1, OPT_SIGNED = 2, OPT_SEED = 4, OPT_ROUND = 8,
-       OPT_FLOATFLAGS = 16 };
+enum {
+  OPT_OVERFLOW = 1,
+  OPT_SIGNED = 2,
+  OPT_SEED = 4,
+  OPT_ROUND = 8,
+  OPT_FLOATFLAGS = 16
+};
 
 typedef struct spec_name {
   tq_format_info info;
@@ -28,15 +33,22 @@ typedef struct spec_name {
   int exp_bits, man_bits, finite_nan, finite_only; /* named float formats */
 } spec_name;
 
-#define FIXED_ROW(nm, rnd, desc)                                           \
-  {{nm, nm ",W,F[,overflow=sat|sat_sym|wrap][,signed=true|false]", desc}, \
-   TQ_QUANT_FIXED, POS_FIXED, 2, 2, OPT_OVERFLOW | OPT_SIGNED, rnd, 0, 0, 0, 0}
-#define FLOAT_ROW(nm, e, m, fn, fin, desc)                                  \
-  {{nm, nm "[,round=even|nearest|zero|down|up|stochastic][,sat]"            \
-           "[,subnormals=false][,seed=N]",                                  \
-    desc},                                                                  \
-   TQ_QUANT_FLOAT, POS_NONE, 0, 0, OPT_ROUND | OPT_FLOATFLAGS | OPT_SEED,  \
-   TQ_ROUND_EVEN, e, m, fn, fin}
+#define FIXED_ROW(nm, rnd, desc)                                               \
+  {                                                                            \
+    {nm, nm ",W,F[,overflow=sat|sat_sym|wrap][,signed=true|false]", desc},     \
+        TQ_QUANT_FIXED, POS_FIXED, 2, 2, OPT_OVERFLOW | OPT_SIGNED, rnd, 0, 0, \
+        0, 0                                                                   \
+  }
+#define FLOAT_ROW(nm, e, m, fn, fin, desc)                                     \
+  {                                                                            \
+    {nm,                                                                       \
+     nm                                                                        \
+     "[,round=even|nearest|zero|down|up|stochastic][,sat]"                     \
+     "[,subnormals=false][,seed=N]",                                           \
+     desc},                                                                    \
+        TQ_QUANT_FLOAT, POS_NONE, 0, 0, OPT_ROUND | OPT_FLOATFLAGS | OPT_SEED, \
+        TQ_ROUND_EVEN, e, m, fn, fin                                           \
+  }
 
 static const spec_name spec_names[] = {
     FIXED_ROW("nearest", TQ_ROUND_NEAREST,
@@ -63,14 +75,30 @@ static const spec_name spec_names[] = {
       "[,seed=N]",
       "fixed point, stochastic rounding floor(x*2^F + u), u uniform "
       "(TensorQuant)"},
-     TQ_QUANT_FIXED, POS_FIXED, 2, 2, OPT_OVERFLOW | OPT_SIGNED | OPT_SEED,
-     TQ_ROUND_STOCHASTIC, 0, 0, 0, 0},
+     TQ_QUANT_FIXED,
+     POS_FIXED,
+     2,
+     2,
+     OPT_OVERFLOW | OPT_SIGNED | OPT_SEED,
+     TQ_ROUND_STOCHASTIC,
+     0,
+     0,
+     0,
+     0},
     {{"float",
       "float,E,M[,round=even|nearest|zero|down|up|stochastic][,sat][,fn]"
       "[,finite][,subnormals=false][,seed=N]",
       "floating point with E exponent and M mantissa bits, IEEE 754 style"},
-     TQ_QUANT_FLOAT, POS_FLOAT, 2, 2, OPT_ROUND | OPT_FLOATFLAGS | OPT_SEED,
-     TQ_ROUND_EVEN, 0, 0, 0, 0},
+     TQ_QUANT_FLOAT,
+     POS_FLOAT,
+     2,
+     2,
+     OPT_ROUND | OPT_FLOATFLAGS | OPT_SEED,
+     TQ_ROUND_EVEN,
+     0,
+     0,
+     0,
+     0},
     FLOAT_ROW("fp16", 5, 10, 0, 0, "IEEE half precision = float,5,10"),
     FLOAT_ROW("bf16", 8, 7, 0, 0, "bfloat16 = float,8,7"),
     FLOAT_ROW("tf32", 8, 10, 0, 0, "NVIDIA TensorFloat-32 = float,8,10"),
@@ -85,25 +113,75 @@ static const spec_name spec_names[] = {
               "OCP MX FP4 E2M1 = float,2,1,finite (saturating, max 6)"),
     {{"logarithmic", "logarithmic",
       "power of two: sign(x)*2^floor(log2|x|) (TensorQuant)"},
-     TQ_QUANT_LOGARITHMIC, POS_NONE, 0, 0, 0, TQ_ROUND_DOWN, 0, 0, 0, 0},
+     TQ_QUANT_LOGARITHMIC,
+     POS_NONE,
+     0,
+     0,
+     0,
+     TQ_ROUND_DOWN,
+     0,
+     0,
+     0,
+     0},
     {{"sparse", "sparse,T", "|x| < T becomes 0, else x (TensorQuant)"},
-     TQ_QUANT_SPARSE, POS_REALS, 1, 1, 0, TQ_ROUND_NEAREST, 0, 0, 0, 0},
+     TQ_QUANT_SPARSE,
+     POS_REALS,
+     1,
+     1,
+     0,
+     TQ_ROUND_NEAREST,
+     0,
+     0,
+     0,
+     0},
     {{"binary", "binary[,M]", "x >= 0 -> +M, else -M; M = 1 by default"},
-     TQ_QUANT_BINARY, POS_REALS, 0, 1, 0, TQ_ROUND_NEAREST, 0, 0, 0, 0},
+     TQ_QUANT_BINARY,
+     POS_REALS,
+     0,
+     1,
+     0,
+     TQ_ROUND_NEAREST,
+     0,
+     0,
+     0,
+     0},
     {{"ternary", "ternary[,M[,T]]",
       "x > T -> +M, x < -T -> -M, else 0; T = 0.7*mean|x| when omitted"},
-     TQ_QUANT_TERNARY, POS_REALS, 0, 2, 0, TQ_ROUND_NEAREST, 0, 0, 0, 0},
+     TQ_QUANT_TERNARY,
+     POS_REALS,
+     0,
+     2,
+     0,
+     TQ_ROUND_NEAREST,
+     0,
+     0,
+     0,
+     0},
     {{"none", "none", "identity: no quantization"},
-     TQ_QUANT_NONE, POS_NONE, 0, 0, 0, TQ_ROUND_NEAREST, 0, 0, 0, 0},
+     TQ_QUANT_NONE,
+     POS_NONE,
+     0,
+     0,
+     0,
+     TQ_ROUND_NEAREST,
+     0,
+     0,
+     0,
+     0},
 };
 enum { SPEC_NAME_COUNT = sizeof spec_names / sizeof spec_names[0] };
 
 static const char *const round_names[] = {
-    [TQ_ROUND_NEAREST] = "nearest",     [TQ_ROUND_EVEN] = "even",
-    [TQ_ROUND_HALF_UP] = "half_up",     [TQ_ROUND_HALF_DOWN] = "half_down",
-    [TQ_ROUND_HALF_ZERO] = "half_zero", [TQ_ROUND_DOWN] = "down",
-    [TQ_ROUND_UP] = "up",               [TQ_ROUND_ZERO] = "zero",
-    [TQ_ROUND_AWAY] = "away",           [TQ_ROUND_STOCHASTIC] = "stochastic",
+    [TQ_ROUND_NEAREST] = "nearest",
+    [TQ_ROUND_EVEN] = "even",
+    [TQ_ROUND_HALF_UP] = "half_up",
+    [TQ_ROUND_HALF_DOWN] = "half_down",
+    [TQ_ROUND_HALF_ZERO] = "half_zero",
+    [TQ_ROUND_DOWN] = "down",
+    [TQ_ROUND_UP] = "up",
+    [TQ_ROUND_ZERO] = "zero",
+    [TQ_ROUND_AWAY] = "away",
+    [TQ_ROUND_STOCHASTIC] = "stochastic",
 };
 _Static_assert(sizeof round_names / sizeof round_names[0] == TQ_ROUND_COUNT,
                "every rounding mode needs a name");
@@ -124,7 +202,9 @@ const char *tq_overflow_name(tq_overflow o) {
   return (unsigned)o < TQ_OVERFLOW_COUNT ? overflow_names[o] : "?";
 }
 
-size_t tq_format_count(void) { return SPEC_NAME_COUNT; }
+size_t tq_format_count(void) {
+  return SPEC_NAME_COUNT;
+}
 
 const tq_format_info *tq_format_get(size_t i) {
   return i < SPEC_NAME_COUNT ? &spec_names[i].info : NULL;
@@ -142,10 +222,10 @@ static size_t edit_distance(const char *a, const char *b) {
     row[0] = i;
     for (size_t j = 1; j <= lb; j++) {
       size_t up = row[j];
-      size_t cost = tolower((unsigned char)a[i - 1]) ==
-                            tolower((unsigned char)b[j - 1])
-                        ? 0
-                        : 1;
+      size_t cost =
+          tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1])
+              ? 0
+              : 1;
       size_t best = diag + cost;
       if (up + 1 < best) best = up + 1;
       if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
@@ -258,8 +338,8 @@ static tq_status parse_int(parser *ps, const token *t, const char *what,
                 t->text, t->column);
   if (v < lo || v > hi)
     return fail(ps, TQ_ERR_RANGE, t->column,
-                "%s must be between %ld and %ld, got %ld at position %ld",
-                what, lo, hi, v, t->column);
+                "%s must be between %ld and %ld, got %ld at position %ld", what,
+                lo, hi, v, t->column);
   *out = (int)v;
   return TQ_OK;
 }
@@ -301,14 +381,13 @@ static tq_status parse_enum(parser *ps, const token *t, const char *key,
       if (i + 1 < n) strncat(list, "|", sizeof list - strlen(list) - 1);
     }
   return fail(ps, TQ_ERR_PARSE, t->column,
-              "unknown %s '%s' at position %ld (expected %s)%s%s%s", key,
-              value, t->column, list, hint ? "; did you mean '" : "",
-              hint ? hint : "", hint ? "'?" : "");
+              "unknown %s '%s' at position %ld (expected %s)%s%s%s", key, value,
+              t->column, list, hint ? "; did you mean '" : "", hint ? hint : "",
+              hint ? "'?" : "");
 }
 
-static const char *const option_keys[] = {"overflow", "signed", "seed",
-                                          "round",    "sat",    "fn",
-                                          "finite",   "subnormals"};
+static const char *const option_keys[] = {
+    "overflow", "signed", "seed", "round", "sat", "fn", "finite", "subnormals"};
 
 static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
                               tq_quant_params *p, unsigned *seen) {
@@ -323,13 +402,13 @@ static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
   for (size_t i = 0; i < sizeof option_keys / sizeof *option_keys; i++)
     if (!strcmp(key, option_keys[i])) known = (int)i;
   static const unsigned option_class[] = {
-      OPT_OVERFLOW, OPT_SIGNED, OPT_SEED, OPT_ROUND, OPT_FLOATFLAGS,
-      OPT_FLOATFLAGS, OPT_FLOATFLAGS, OPT_FLOATFLAGS};
+      OPT_OVERFLOW,   OPT_SIGNED,     OPT_SEED,       OPT_ROUND,
+      OPT_FLOATFLAGS, OPT_FLOATFLAGS, OPT_FLOATFLAGS, OPT_FLOATFLAGS};
   if (known < 0) {
     if (!allowed)
       return fail(ps, TQ_ERR_PARSE, t->column,
-                  "unexpected field '%s' at position %ld: '%s' takes %s", t->text,
-                  t->column, sn->info.name,
+                  "unexpected field '%s' at position %ld: '%s' takes %s",
+                  t->text, t->column, sn->info.name,
                   sn->max_args ? "only numeric arguments" : "no arguments");
     const char *cands[8];
     size_t nc = 0;
@@ -351,14 +430,15 @@ static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
                 "option '%s' given twice (again at position %ld)", key,
                 t->column);
   *seen |= 1u << known;
-  int is_flag = option_class[known] == OPT_FLOATFLAGS && strcmp(key, "subnormals");
+  int is_flag =
+      option_class[known] == OPT_FLOATFLAGS && strcmp(key, "subnormals");
   if (!value && !is_flag)
     return fail(ps, TQ_ERR_PARSE, t->column,
                 "option '%s' at position %ld needs a value (%s=...)", key,
                 t->column, key);
   int b = 1;
-  if (value && !parse_bool_text(value, &b) && option_class[known] !=
-      OPT_OVERFLOW && option_class[known] != OPT_ROUND &&
+  if (value && !parse_bool_text(value, &b) &&
+      option_class[known] != OPT_OVERFLOW && option_class[known] != OPT_ROUND &&
       option_class[known] != OPT_SEED)
     return fail(ps, TQ_ERR_PARSE, t->column,
                 "option '%s' expects true or false, got '%s' at position %ld",
@@ -464,7 +544,8 @@ static tq_status parse_params(parser *ps, tq_quant_params *p) {
       if (p->kind == TQ_QUANT_SPARSE) {
         st = parse_real(ps, &args[0], "threshold T", &p->threshold);
       } else {
-        if (nargs >= 1) st = parse_real(ps, &args[0], "magnitude m", &p->magnitude);
+        if (nargs >= 1)
+          st = parse_real(ps, &args[0], "magnitude m", &p->magnitude);
         if (st == TQ_OK && nargs >= 2) {
           st = parse_real(ps, &args[1], "threshold T", &p->threshold);
           p->has_threshold = 1;
@@ -490,8 +571,9 @@ static tq_status parse_params(parser *ps, tq_quant_params *p) {
 
 tq_status tq_quantizer_parse(tq_context *ctx, const char *spec,
                              tq_quantizer **out) {
-  if (!out) return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                            "tq_quantizer_parse: out is NULL");
+  if (!out)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "tq_quantizer_parse: out is NULL");
   *out = NULL;
   if (!spec)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
@@ -570,8 +652,7 @@ void tq_spec_format(const tq_quant_params *p, char *buf, size_t size) {
         append(buf, size, p->magnitude == 1.0 ? "ternary" : "ternary,%s", r1);
       return;
     case TQ_QUANT_FIXED:
-      append(buf, size, "%s,%d,%d", tq_round_name(p->round), p->width,
-             p->frac);
+      append(buf, size, "%s,%d,%d", tq_round_name(p->round), p->width, p->frac);
       if (p->overflow != TQ_OVERFLOW_SAT)
         append(buf, size, ",overflow=%s", tq_overflow_name(p->overflow));
       if (!p->is_signed) append(buf, size, ",signed=false");
@@ -600,6 +681,5 @@ void tq_spec_format(const tq_quant_params *p, char *buf, size_t size) {
     }
     case TQ_QUANT_KIND_COUNT: return;
   }
-  if (p->has_seed)
-    append(buf, size, ",seed=%llu", (unsigned long long)p->seed);
+  if (p->has_seed) append(buf, size, ",seed=%llu", (unsigned long long)p->seed);
 }

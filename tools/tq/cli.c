@@ -78,4 +78,6 @@ const char *tq_cli_value(const char *cmd, int argc, char **argv, int *i) {
   return argv[++*i];
 }
 
-int tq_cli_stderr_is_tty(void) { return isatty(STDERR_FILENO); }
+int tq_cli_stderr_is_tty(void) {
+  return isatty(STDERR_FILENO);
+}

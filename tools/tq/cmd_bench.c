@@ -114,14 +114,14 @@ typedef enum bench_stat { STAT_BEST = 0, STAT_MEDIAN } bench_stat;
 
 /* Everything the command line says, for every benchmark. */
 typedef struct bench_opts {
-  const char *name;       /* first positional: which benchmark */
-  const char *extra;      /* first unexpected further positional, or NULL */
+  const char *name;  /* first positional: which benchmark */
+  const char *extra; /* first unexpected further positional, or NULL */
   double size_mib;
-  int threads;            /* 0: 1 and 2 */
+  int threads; /* 0: 1 and 2 */
   int repeat;
   bench_stat stat;
   int json;
-  int progress;           /* show progress on stderr */
+  int progress; /* show progress on stderr */
 } bench_opts;
 
 /* One line of the result table. */
@@ -188,8 +188,8 @@ static void touch_output(float *x, size_t n, int threads) {
  * come from the caller, which reads the output afterwards, so the compiler
  * can neither drop nor hoist the loop; it may turn the inner loop into
  * memcpy or vector moves, which is the point: the fastest plain copy. */
-static void copy_chunks(const float *restrict in, float *restrict out,
-                        size_t n, int threads) {
+static void copy_chunks(const float *restrict in, float *restrict out, size_t n,
+                        int threads) {
   size_t chunks = chunk_count(n);
 #pragma omp parallel for schedule(static) num_threads(threads) if (chunks > 1)
   for (size_t c = 0; c < chunks; c++) {
@@ -238,8 +238,8 @@ static void show_progress(const bench_opts *o, int done, int total,
                           const char *spec, int threads) {
   if (!o->progress) return;
   /* pad so that a shorter line overwrites a longer one */
-  fprintf(stderr, "\rtq bench: [%2d/%d] %s, %d thread%s%-24s", done + 1,
-          total, spec, threads, threads == 1 ? "" : "s", "");
+  fprintf(stderr, "\rtq bench: [%2d/%d] %s, %d thread%s%-24s", done + 1, total,
+          spec, threads, threads == 1 ? "" : "s", "");
   fflush(stderr);
 }
 
@@ -256,13 +256,14 @@ static int print_table(const bench_opts *o, const bench_row *rows, int count,
     int w = (int)strlen(rows[i].spec);
     if (w > width) width = w;
   }
-  printf("tq bench quantizers: kernels %s, %g MiB float32 (%zu elements), "
-         "%s of %d run%s after a warm-up\n",
-         tq_kernel_isa(), o->size_mib, n,
-         o->stat == STAT_BEST ? "best" : "median", o->repeat,
-         o->repeat == 1 ? "" : "s");
-  printf("GB/s = (bytes read + written) / time / 1e9; copy = plain parallel "
-         "copy loop,\nsame buffers and threads; ratio = GB/s / copy GB/s\n\n");
+  printf(
+      "tq bench quantizers: kernels %s, %g MiB float32 (%zu elements), "
+      "%s of %d run%s after a warm-up\n",
+      tq_kernel_isa(), o->size_mib, n, o->stat == STAT_BEST ? "best" : "median",
+      o->repeat, o->repeat == 1 ? "" : "s");
+  printf(
+      "GB/s = (bytes read + written) / time / 1e9; copy = plain parallel "
+      "copy loop,\nsame buffers and threads; ratio = GB/s / copy GB/s\n\n");
   printf("%-*s  %7s  %8s  %9s  %5s\n", width, "spec", "threads", "GB/s",
          "copy GB/s", "ratio");
   for (int i = 0; i < count; i++)
@@ -276,10 +277,10 @@ static int print_json(const bench_row *rows, int count) {
   json_t *arr = json_array();
   if (!arr) return 0;
   for (int i = 0; i < count; i++) {
-    json_t *obj = json_pack("{s:s, s:i, s:f, s:f, s:f}", "spec", rows[i].spec,
-                            "threads", rows[i].threads, "gbps", rows[i].gbps,
-                            "copy_gbps", rows[i].copy_gbps, "ratio",
-                            rows[i].gbps / rows[i].copy_gbps);
+    json_t *obj =
+        json_pack("{s:s, s:i, s:f, s:f, s:f}", "spec", rows[i].spec, "threads",
+                  rows[i].threads, "gbps", rows[i].gbps, "copy_gbps",
+                  rows[i].copy_gbps, "ratio", rows[i].gbps / rows[i].copy_gbps);
     if (!obj || json_array_append_new(arr, obj) != 0) {
       json_decref(arr);
       return 0;
@@ -298,8 +299,8 @@ static int print_json(const bench_row *rows, int count) {
  * same state of the machine. */
 static tq_status time_one(tq_context *ctx, const tq_quantizer *q,
                           const bench_opts *o, int threads, const float *in,
-                          float *out, size_t n, double *t_quant,
-                          double *t_copy, bench_row *row) {
+                          float *out, size_t n, double *t_quant, double *t_copy,
+                          bench_row *row) {
   tq_quant_opts qo = {0};
   qo.seed = 1;
   qo.threads = threads;
@@ -329,8 +330,10 @@ static tq_status time_one(tq_context *ctx, const tq_quantizer *q,
 
 static int bench_quantizers(const bench_opts *o) {
   if (o->extra) {
-    tq_cli_error(CMD, "unexpected argument '%s' after 'quantizers' (see tq "
-                      "bench --help)", o->extra);
+    tq_cli_error(CMD,
+                 "unexpected argument '%s' after 'quantizers' (see tq "
+                 "bench --help)",
+                 o->extra);
     return TQ_EXIT_USAGE;
   }
   int thread_list[MAX_THREAD_COUNTS], thread_counts = 0, max_threads = 1;
@@ -379,8 +382,8 @@ static int bench_quantizers(const bench_opts *o) {
       bench_row *row = &rows[done_rows];
       row->spec = quantizer_specs[s];
       show_progress(o, done_rows, row_count, row->spec, thread_list[t]);
-      st = time_one(ctx, quantizers[s], o, thread_list[t], in, out, n,
-                    t_quant, t_copy, row);
+      st = time_one(ctx, quantizers[s], o, thread_list[t], in, out, n, t_quant,
+                    t_copy, row);
       if (st != TQ_OK) {
         end_progress(o);
         if (st != TQ_ERR_INTERNAL || *tq_context_last_error(ctx))
@@ -483,14 +486,17 @@ static int run(int argc, char **argv) {
   if (!parse_args(argc, argv, &o)) return TQ_EXIT_USAGE;
   if (o.json || !tq_cli_stderr_is_tty()) o.progress = 0;
   if (!o.name) {
-    tq_cli_error(CMD, "which benchmark? usage: tq bench quantizers "
-                      "[options] (see tq bench --help)");
+    tq_cli_error(CMD,
+                 "which benchmark? usage: tq bench quantizers "
+                 "[options] (see tq bench --help)");
     return TQ_EXIT_USAGE;
   }
   for (int k = 0; k < BENCH_KIND_COUNT; k++)
     if (!strcmp(o.name, bench_kinds[k].name)) return bench_kinds[k].run(&o);
-  tq_cli_error(CMD, "unknown benchmark '%s': the only one is 'quantizers' "
-                    "(see tq bench --help)", o.name);
+  tq_cli_error(CMD,
+               "unknown benchmark '%s': the only one is 'quantizers' "
+               "(see tq bench --help)",
+               o.name);
   return TQ_EXIT_USAGE;
 }
 

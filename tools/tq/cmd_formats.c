@@ -40,14 +40,15 @@ static int run(int argc, char **argv) {
              f->usage);
   }
   if (!names_only)
-    printf("Fixed point: W = word width 1..32, F = fractional bits -64..64;\n"
-           "values are q * 2^-F with q in [-2^(W-1), 2^(W-1)-1] (signed) or\n"
-           "[0, 2^W-1] (signed=false). overflow=sat clamps, sat_sym clamps\n"
-           "to [-qmax, qmax], wrap wraps modulo 2^W; +-inf saturate.\n"
-           "Floating point: E = exponent bits 2..8, M = mantissa bits 0..23;\n"
-           "sat clamps overflow to +-max, fn has no infinities (all-ones is\n"
-           "NaN), finite has neither, subnormals=false flushes them to zero.\n"
-           "seed=N fixes the stochastic rounding seed (else --seed).\n");
+    printf(
+        "Fixed point: W = word width 1..32, F = fractional bits -64..64;\n"
+        "values are q * 2^-F with q in [-2^(W-1), 2^(W-1)-1] (signed) or\n"
+        "[0, 2^W-1] (signed=false). overflow=sat clamps, sat_sym clamps\n"
+        "to [-qmax, qmax], wrap wraps modulo 2^W; +-inf saturate.\n"
+        "Floating point: E = exponent bits 2..8, M = mantissa bits 0..23;\n"
+        "sat clamps overflow to +-max, fn has no infinities (all-ones is\n"
+        "NaN), finite has neither, subnormals=false flushes them to zero.\n"
+        "seed=N fixes the stochastic rounding seed (else --seed).\n");
   return TQ_EXIT_OK;
 }
 

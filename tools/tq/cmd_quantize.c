@@ -38,11 +38,12 @@ static void print_stats(const char *spec, const tq_shape *shape,
       printf("\"sqnr_db\": \"%s\", ", s->sqnr_db > 0 ? "inf" : "-inf");
     else
       printf("\"sqnr_db\": %.6g, ", s->sqnr_db);
-    printf("\"max_abs_error\": %.9g, \"mean_abs_error\": %.9g, "
-           "\"frac_saturated\": %.9g, \"frac_zero\": %.9g, "
-           "\"distinct_values\": %zu}\n",
-           s->max_abs_error, s->mean_abs_error, s->frac_saturated,
-           s->frac_zero, s->distinct_values);
+    printf(
+        "\"max_abs_error\": %.9g, \"mean_abs_error\": %.9g, "
+        "\"frac_saturated\": %.9g, \"frac_zero\": %.9g, "
+        "\"distinct_values\": %zu}\n",
+        s->max_abs_error, s->mean_abs_error, s->frac_saturated, s->frac_zero,
+        s->distinct_values);
     return;
   }
   printf("spec             %s\n", spec);
@@ -64,8 +65,7 @@ static void print_stats(const char *spec, const tq_shape *shape,
 }
 
 static int run(int argc, char **argv) {
-  const char *cmd = "quantize", *spec = NULL, *in_path = NULL,
-             *out_path = NULL;
+  const char *cmd = "quantize", *spec = NULL, *in_path = NULL, *out_path = NULL;
   tq_quant_opts opts = {0};
   int want_stats = 0, json = 0;
   long threads = 0;
@@ -99,8 +99,9 @@ static int run(int argc, char **argv) {
     }
   }
   if (!spec || !in_path || (!out_path && !want_stats)) {
-    tq_cli_error(cmd, "needs --spec, -i and -o (or --stats) "
-                      "(see tq quantize --help)");
+    tq_cli_error(cmd,
+                 "needs --spec, -i and -o (or --stats) "
+                 "(see tq quantize --help)");
     return TQ_EXIT_USAGE;
   }
   opts.threads = (int)threads;

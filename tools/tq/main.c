@@ -13,11 +13,12 @@ static const tq_command *const commands[] = {
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
 
 static void print_usage(FILE *out) {
-  fprintf(out,
-          "tq %s: see what quantization does to deep neural networks\n\n"
-          "usage: tq <command> [options]    (tq <command> --help for details)\n\n"
-          "commands:\n",
-          TQ_VERSION_STRING);
+  fprintf(
+      out,
+      "tq %s: see what quantization does to deep neural networks\n\n"
+      "usage: tq <command> [options]    (tq <command> --help for details)\n\n"
+      "commands:\n",
+      TQ_VERSION_STRING);
   for (int i = 0; i < COMMAND_COUNT; i++)
     fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
   fprintf(out, "  %-10s %s\n", "help", "this list, or `tq help <command>`");
