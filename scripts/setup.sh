@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config ninja-build
-  libjansson-dev librandom123-dev zlib1g-dev
+  libjansson-dev librandom123-dev zlib1g-dev libopenblas-openmp-dev
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libcmocka-dev clang libclang-rt-14-dev valgrind
-  python3 python3-numpy python3-venv
+  python3 python3-numpy python3-venv python3-onnx
+  python3-torch python3-torchvision
 )
 
 missing=()

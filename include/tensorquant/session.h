@@ -1,0 +1,91 @@
+/* Running a graph, with quantization hooks.
+ *
+ * A session plans a graph for given input shapes (shape arithmetic such as
+ * Shape/Gather/Concat is evaluated then, once), attaches quantizer maps, and
+ * runs batches. For each configuration of maps it resolves every node's
+ * quantizers once and quantizes the weights once (the graph keeps the float
+ * masters); each run then quantizes every node's outputs after the node
+ * (extrinsic) and, for Conv/ConvTranspose/Gemm/MatMul, the arithmetic
+ * inside (intrinsic). Maps can be swapped between runs without rebuilding.
+ *
+ * Ownership: the session borrows the graph and the maps (they must outlive
+ * it, or the next tq_session_set_maps call); outputs of tq_session_run are
+ * new tensors the caller destroys. Thread-safety: one thread per session;
+ * several sessions may share a graph. */
+#ifndef TENSORQUANT_SESSION_H
+#define TENSORQUANT_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export.h"
+#include "graph.h"
+#include "qmap.h"
+#include "status.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tq_session tq_session;
+
+/* Checks the graph (tq_graph_validate) and creates a session for it. */
+TQ_API tq_status tq_session_create(tq_context *ctx, const tq_graph *g,
+                                   tq_session **out);
+TQ_API void tq_session_destroy(tq_session *s);
+
+/* Attaches the maps of a set (extrinsic, weights, intrinsic; NULL or
+ * missing kinds: float). Resolves every node's quantizers and quantizes
+ * the weights now. */
+TQ_API tq_status tq_session_set_maps(tq_context *ctx, tq_session *s,
+                                     const tq_qmap_set *maps);
+
+/* Seed of stochastic rounding in this session (default 0). */
+TQ_API void tq_session_set_seed(tq_session *s, uint64_t seed);
+
+/* Plans the graph for these input shapes (also done by the first run with
+ * new shapes): shapes of every value, load-time evaluation of shape
+ * arithmetic, memory plan. Errors name the node and the shapes. */
+TQ_API tq_status tq_session_plan(tq_context *ctx, tq_session *s,
+                                 const tq_shape *input_shapes,
+                                 size_t n_inputs);
+
+/* Shape of a value after planning (NULL when unknown or not planned). */
+TQ_API const tq_shape *tq_session_value_shape(const tq_session *s,
+                                              const char *name);
+
+typedef struct tq_run_opts {
+  /* Index of the batch's first sample in the whole data set: stochastic
+   * rounding of sample k uses the random numbers of sample
+   * sample_offset + k, so results do not depend on how data is batched. */
+  uint64_t sample_offset;
+} tq_run_opts;
+
+/* Called after each node with each of its outputs (after extrinsic
+ * quantization). Return nonzero to stop the run (TQ_ERR_INVALID_ARGUMENT
+ * "stopped by observer"). */
+typedef int (*tq_value_observer)(void *user, size_t node_index,
+                                 const char *node_id, size_t output_index,
+                                 const char *value_name,
+                                 const tq_tensor *value);
+
+TQ_API void tq_session_set_observer(tq_session *s, tq_value_observer fn,
+                                    void *user);
+
+/* Runs the graph: inputs in graph input order (n_inputs of them); writes
+ * n_outputs new tensors (graph output order) to outputs. opts may be
+ * NULL. */
+TQ_API tq_status tq_session_run(tq_context *ctx, tq_session *s,
+                                const tq_tensor *const *inputs,
+                                size_t n_inputs, tq_tensor **outputs,
+                                size_t n_outputs, const tq_run_opts *opts);
+
+/* Which map entry applies to node i for a kind (after set_maps). */
+TQ_API int tq_session_node_match(const tq_session *s, size_t node,
+                                 tq_map_kind kind, tq_qmap_match *match);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
