@@ -5,10 +5,14 @@
 #define TENSORQUANT_H
 
 #include "export.h"
+#include "graph.h"
 #include "npy.h"
+#include "op.h"
 #include "qmap.h"
 #include "quantizer.h"
+#include "session.h"
 #include "status.h"
+#include "tensor.h"
 #include "tensorquant/version.h"
 
 #endif

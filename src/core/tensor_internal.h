@@ -10,6 +10,8 @@ struct tq_tensor {
   size_t numel;
   void *data;    /* float * or int64_t *; at least one element allocated */
   int owns_data; /* 0: data belongs to someone else (a view) */
+  int lazy;      /* executor planning: shape only, data attached at run */
+  size_t cap_bytes; /* executor: capacity of the attached pool buffer */
 };
 
 static inline float *tq_f32(tq_tensor *t) { return (float *)t->data; }

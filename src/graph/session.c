@@ -1,0 +1,478 @@
+/* The executor: plans a graph for input shapes, resolves quantizer maps,
+ * quantizes weights once per configuration, and runs batches with the
+ * extrinsic and intrinsic hooks. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "graph/graph_internal.h"
+#include "tensorquant/session.h"
+
+/* Random streams: the kind of quantization in the top bits, the node and
+ * the slot (output or input index) below, so no two hooks share numbers. */
+#define STREAM(kind, node, slot) \
+  (((uint64_t)(kind) << 60) | ((uint64_t)(node) << 8) | (uint64_t)(slot))
+enum { STREAM_EXTRINSIC = 0, STREAM_WEIGHTS = 1, STREAM_INTRINSIC = 2 };
+
+typedef struct node_rt {
+  const tq_op_def *def;
+  const tq_op_entry *entry; /* NULL for user ops */
+  unsigned flags;
+  int folded; /* evaluated at plan time */
+  tq_qmap_match match[TQ_MAP_KIND_COUNT];
+  tq_tensor **wq; /* per input: quantized weight (owned) or NULL */
+} node_rt;
+
+/* A free buffer, kept for reuse by later values and later runs. */
+typedef struct pool_buf {
+  void *data;
+  size_t bytes;
+} pool_buf;
+
+struct tq_session {
+  const tq_graph *g;
+  node_rt *nodes;
+  const tq_qmap_set *maps;
+  uint64_t seed;
+  /* plan */
+  int planned;
+  tq_shape *plan_shapes;
+  tq_tensor **values;     /* per value */
+  unsigned char *is_const; /* value known at plan time (no run-time data) */
+  unsigned char *owned;    /* values[i] struct owned by the session */
+  int *last_use;           /* last node reading the value; -1: none */
+  unsigned char *is_output;
+  pool_buf *pool;
+  size_t n_pool, cap_pool;
+  tq_value_observer observer;
+  void *observer_user;
+};
+
+tq_status tq_session_create(tq_context *ctx, const tq_graph *g,
+                            tq_session **out) {
+  if (!g || !out)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "tq_session_create: NULL argument");
+  *out = NULL;
+  tq_status st = tq_graph_validate(ctx, g);
+  if (st != TQ_OK) return st;
+  tq_session *s = calloc(1, sizeof *s);
+  if (!s) return tq_error_nomem(ctx);
+  s->g = g;
+  s->nodes = calloc(g->n_nodes ? g->n_nodes : 1, sizeof *s->nodes);
+  if (!s->nodes) {
+    free(s);
+    return tq_error_nomem(ctx);
+  }
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    node_rt *n = &s->nodes[i];
+    n->def = tq_graph_lookup_op(g, g->nodes[i].op_type, &n->flags, &n->entry);
+  }
+  *out = s;
+  return TQ_OK;
+}
+
+static void free_weights(tq_session *s) {
+  for (size_t i = 0; i < s->g->n_nodes; i++) {
+    node_rt *n = &s->nodes[i];
+    if (!n->wq) continue;
+    for (size_t k = 0; k < s->g->nodes[i].n_in; k++) tq_tensor_destroy(n->wq[k]);
+    free(n->wq);
+    n->wq = NULL;
+  }
+}
+
+static void free_plan(tq_session *s) {
+  if (s->values)
+    for (size_t v = 0; v < s->g->n_values; v++)
+      if (s->owned[v]) tq_tensor_destroy(s->values[v]);
+  free(s->values);
+  free(s->is_const);
+  free(s->owned);
+  free(s->last_use);
+  free(s->is_output);
+  free(s->plan_shapes);
+  s->values = NULL;
+  s->is_const = s->owned = s->is_output = NULL;
+  s->last_use = NULL;
+  s->plan_shapes = NULL;
+  s->planned = 0;
+  for (size_t i = 0; i < s->g->n_nodes; i++) s->nodes[i].folded = 0;
+}
+
+void tq_session_destroy(tq_session *s) {
+  if (!s) return;
+  free_plan(s);
+  free_weights(s);
+  for (size_t i = 0; i < s->n_pool; i++) free(s->pool[i].data);
+  free(s->pool);
+  free(s->nodes);
+  free(s);
+}
+
+void tq_session_set_seed(tq_session *s, uint64_t seed) { s->seed = seed; }
+
+void tq_session_set_observer(tq_session *s, tq_value_observer fn, void *user) {
+  s->observer = fn;
+  s->observer_user = user;
+}
+
+int tq_session_node_match(const tq_session *s, size_t node, tq_map_kind kind,
+                          tq_qmap_match *match) {
+  if (node >= s->g->n_nodes || (unsigned)kind >= TQ_MAP_KIND_COUNT) {
+    if (match) memset(match, 0, sizeof *match);
+    return 0;
+  }
+  if (match) *match = s->nodes[node].match[kind];
+  return s->nodes[node].match[kind].matched;
+}
+
+/* ---- maps -----------------------------------------------------------------*/
+
+static tq_status quantize_weight(tq_context *ctx, tq_session *s, size_t node,
+                                 size_t input, const tq_quantizer *q) {
+  const tq_graph *g = s->g;
+  const tq_tensor *w = g->inits[g->values[g->nodes[node].in[input]].init_index];
+  if (w->dtype != TQ_DTYPE_FLOAT32) return TQ_OK;
+  node_rt *n = &s->nodes[node];
+  if (!n->wq) {
+    n->wq = calloc(g->nodes[node].n_in, sizeof *n->wq);
+    if (!n->wq) return tq_error_nomem(ctx);
+  }
+  tq_status st = tq_tensor_clone(ctx, w, &n->wq[input]);
+  if (st != TQ_OK) return st;
+  tq_quant_opts o = {.seed = s->seed,
+                     .stream = STREAM(STREAM_WEIGHTS, node, input)};
+  return tq_quantize(ctx, q, tq_cf32(w), tq_f32(n->wq[input]), w->numel, &o);
+}
+
+tq_status tq_session_set_maps(tq_context *ctx, tq_session *s,
+                              const tq_qmap_set *maps) {
+  const tq_graph *g = s->g;
+  free_weights(s);
+  s->maps = maps;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const tq_node *gn = &g->nodes[i];
+    node_rt *n = &s->nodes[i];
+    for (int k = 0; k < TQ_MAP_KIND_COUNT; k++)
+      tq_qmap_resolve(maps ? tq_qmap_set_get(maps, (tq_map_kind)k) : NULL,
+                      gn->id, (const char *const *)gn->weight_names,
+                      gn->n_weights, &n->match[k]);
+    if (!(n->flags & TQ_OPF_INTRINSIC)) n->match[TQ_MAP_INTRINSIC].matched = 0;
+    const tq_qmap_match *wm = &n->match[TQ_MAP_WEIGHTS];
+    if (wm->matched && wm->value->quantizer && (n->flags & TQ_OPF_WEIGHTS))
+      for (size_t k = 1; k < gn->n_in; k++)
+        if (gn->in[k] >= 0 && g->values[gn->in[k]].init_index >= 0) {
+          tq_status st = quantize_weight(ctx, s, i, k, wm->value->quantizer);
+          if (st != TQ_OK) return st;
+        }
+  }
+  return TQ_OK;
+}
+
+/* ---- buffers --------------------------------------------------------------*/
+
+/* Attaches memory for t from the pool (smallest buffer that fits). */
+static tq_status attach(tq_context *ctx, tq_session *s, tq_tensor *t) {
+  size_t bytes = (t->numel ? t->numel : 1) * tq_dtype_size(t->dtype);
+  size_t best = s->n_pool;
+  for (size_t i = 0; i < s->n_pool; i++)
+    if (s->pool[i].bytes >= bytes &&
+        (best == s->n_pool || s->pool[i].bytes < s->pool[best].bytes))
+      best = i;
+  t->owns_data = 0; /* the pool owns it */
+  if (best < s->n_pool) {
+    t->data = s->pool[best].data;
+    t->cap_bytes = s->pool[best].bytes;
+    s->pool[best] = s->pool[--s->n_pool];
+    return TQ_OK;
+  }
+  t->data = malloc(bytes);
+  if (!t->data) return tq_error_nomem(ctx);
+  t->cap_bytes = bytes;
+  return TQ_OK;
+}
+
+/* Returns t's memory to the pool. */
+static void release(tq_session *s, tq_tensor *t) {
+  if (!t->data) return;
+  size_t bytes = t->cap_bytes;
+  if (s->n_pool == s->cap_pool) {
+    size_t cap = s->cap_pool ? 2 * s->cap_pool : 16;
+    pool_buf *p = realloc(s->pool, cap * sizeof *p);
+    if (!p) { /* cannot keep it: just free */
+      free(t->data);
+      t->data = NULL;
+      return;
+    }
+    s->pool = p;
+    s->cap_pool = cap;
+  }
+  s->pool[s->n_pool].data = t->data;
+  s->pool[s->n_pool].bytes = bytes;
+  s->n_pool++;
+  t->data = NULL;
+  t->cap_bytes = 0;
+}
+
+/* ---- planning -------------------------------------------------------------*/
+
+static void fill_call(tq_session *s, tq_context *ctx, size_t i,
+                      const tq_tensor **in, tq_tensor **out, tq_op_call *c) {
+  const tq_graph *g = s->g;
+  const tq_node *gn = &g->nodes[i];
+  memset(c, 0, sizeof *c);
+  c->ctx = ctx;
+  c->node_id = gn->id;
+  c->op_type = gn->op_type;
+  c->opset = g->opset;
+  c->attrs = gn->attrs;
+  c->n_attrs = gn->n_attrs;
+  for (size_t k = 0; k < gn->n_in; k++) {
+    int v = gn->in[k];
+    in[k] = v < 0 ? NULL : s->values[v];
+  }
+  for (size_t k = 0; k < gn->n_out; k++) out[k] = s->values[gn->out[k]];
+  c->in = in;
+  c->n_in = gn->n_in;
+  c->out = out;
+  c->n_out = gn->n_out;
+  c->threads = tq_context_threads(ctx);
+  c->seed = s->seed;
+  c->stream = STREAM(STREAM_INTRINSIC, i, 0);
+  c->user = s->nodes[i].def->user;
+}
+
+#define MAX_IO 64
+
+tq_status tq_session_plan(tq_context *ctx, tq_session *s,
+                          const tq_shape *input_shapes, size_t n_inputs) {
+  const tq_graph *g = s->g;
+  if (n_inputs != g->n_inputs)
+    return tq_error(ctx, TQ_ERR_SHAPE, NULL, 0, 0,
+                    "the model has %zu input(s), got %zu", g->n_inputs,
+                    n_inputs);
+  for (size_t i = 0; i < n_inputs; i++) {
+    const tq_shape *want = &g->input_shapes[i], *got = &input_shapes[i];
+    int ok = want->ndim == got->ndim;
+    for (int d = 0; ok && d < want->ndim; d++)
+      ok = want->dims[d] < 0 || want->dims[d] == got->dims[d];
+    if (!ok) {
+      char a[128], b[128];
+      tq_shape_format(want, a, sizeof a);
+      tq_shape_format(got, b, sizeof b);
+      return tq_error(ctx, TQ_ERR_SHAPE, NULL, 0, 0,
+                      "input '%s' must have shape %s (-1: any size), got %s",
+                      g->values[g->inputs[i]].name, a, b);
+    }
+  }
+  free_plan(s);
+  size_t nv = g->n_values;
+  s->values = calloc(nv ? nv : 1, sizeof *s->values);
+  s->is_const = calloc(nv ? nv : 1, 1);
+  s->owned = calloc(nv ? nv : 1, 1);
+  s->is_output = calloc(nv ? nv : 1, 1);
+  s->last_use = malloc((nv ? nv : 1) * sizeof *s->last_use);
+  s->plan_shapes = malloc((n_inputs ? n_inputs : 1) * sizeof *s->plan_shapes);
+  if (!s->values || !s->is_const || !s->owned || !s->is_output ||
+      !s->last_use || !s->plan_shapes) {
+    free_plan(s);
+    return tq_error_nomem(ctx);
+  }
+  if (n_inputs) memcpy(s->plan_shapes, input_shapes, n_inputs * sizeof *input_shapes);
+  for (size_t v = 0; v < nv; v++) s->last_use[v] = -1;
+  for (size_t i = 0; i < g->n_outputs; i++) s->is_output[g->outputs[i]] = 1;
+  for (size_t i = 0; i < g->n_inits; i++) {
+    s->values[g->init_values[i]] = g->inits[i]; /* borrowed, read-only */
+    s->is_const[g->init_values[i]] = 1;
+  }
+  tq_status st = TQ_OK;
+  for (size_t i = 0; i < n_inputs && st == TQ_OK; i++) {
+    tq_tensor *t = calloc(1, sizeof *t);
+    if (!t) {
+      st = tq_error_nomem(ctx);
+      break;
+    }
+    t->lazy = 1;
+    t->dtype = TQ_DTYPE_FLOAT32;
+    t->shape = input_shapes[i];
+    tq_shape_check(NULL, &t->shape, &t->numel);
+    s->values[g->inputs[i]] = t;
+    s->owned[g->inputs[i]] = 1;
+  }
+  for (size_t i = 0; i < g->n_nodes && st == TQ_OK; i++) {
+    const tq_node *gn = &g->nodes[i];
+    node_rt *n = &s->nodes[i];
+    if (gn->n_in > MAX_IO || gn->n_out > MAX_IO) {
+      st = tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
+                    "node '%s' (%s) has more than %d inputs or outputs",
+                    gn->id, gn->op_type, MAX_IO);
+      break;
+    }
+    int all_const = 1, any_int = 0;
+    for (size_t k = 0; k < gn->n_in; k++) {
+      int v = gn->in[k];
+      if (v < 0) continue;
+      all_const &= s->is_const[v];
+      any_int |= s->values[v]->dtype == TQ_DTYPE_INT64;
+      s->last_use[v] = (int)i;
+    }
+    n->folded = (n->flags & TQ_OPF_SHAPE_ONLY) ||
+                (all_const && (gn->n_in == 0 || any_int));
+    for (size_t k = 0; k < gn->n_out; k++) {
+      tq_tensor *t = calloc(1, sizeof *t);
+      if (!t) {
+        st = tq_error_nomem(ctx);
+        break;
+      }
+      t->lazy = !n->folded;
+      s->values[gn->out[k]] = t;
+      s->owned[gn->out[k]] = 1;
+    }
+    if (st != TQ_OK) break;
+    const tq_tensor *in[MAX_IO];
+    tq_tensor *out[MAX_IO];
+    tq_op_call c;
+    fill_call(s, ctx, i, in, out, &c);
+    c.plan_time = n->folded;
+    st = n->def->infer(&c);
+    if (st == TQ_OK && n->folded) {
+      st = n->def->forward(&c);
+      for (size_t k = 0; k < gn->n_out; k++) s->is_const[gn->out[k]] = 1;
+    }
+    for (size_t k = 0; st == TQ_OK && k < gn->n_out; k++) {
+      const tq_tensor *t = s->values[gn->out[k]];
+      if (!n->folded && t->dtype != TQ_DTYPE_FLOAT32)
+        st = tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
+                      "node '%s' (%s) computes integer values from run-time "
+                      "data, which this runtime does not support",
+                      gn->id, gn->op_type);
+    }
+  }
+  if (st != TQ_OK) {
+    free_plan(s);
+    return st;
+  }
+  s->planned = 1;
+  return TQ_OK;
+}
+
+const tq_shape *tq_session_value_shape(const tq_session *s, const char *name) {
+  if (!s->planned) return NULL;
+  int v = tq_graph_find_value(s->g, name);
+  return v < 0 || !s->values[v] ? NULL : &s->values[v]->shape;
+}
+
+/* ---- running --------------------------------------------------------------*/
+
+static tq_status extrinsic(tq_context *ctx, tq_session *s, size_t node,
+                           size_t k, tq_tensor *t, const tq_quantizer *q,
+                           uint64_t sample_offset) {
+  if (t->dtype != TQ_DTYPE_FLOAT32 || !t->numel) return TQ_OK;
+  size_t per_sample = t->numel;
+  if (t->shape.ndim >= 1 && t->shape.dims[0] > 0)
+    per_sample = t->numel / (size_t)t->shape.dims[0];
+  tq_quant_opts o = {.seed = s->seed,
+                     .stream = STREAM(STREAM_EXTRINSIC, node, k),
+                     .offset = sample_offset * per_sample};
+  return tq_quantize(ctx, q, tq_cf32(t), tq_f32(t), t->numel, &o);
+}
+
+tq_status tq_session_run(tq_context *ctx, tq_session *s,
+                         const tq_tensor *const *inputs, size_t n_inputs,
+                         tq_tensor **outputs, size_t n_outputs,
+                         const tq_run_opts *opts) {
+  const tq_graph *g = s->g;
+  if (n_inputs != g->n_inputs || n_outputs > g->n_outputs ||
+      (n_inputs && !inputs) || (n_outputs && !outputs))
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "the model takes %zu input(s) and gives %zu output(s); "
+                    "the call passed %zu and asked for %zu",
+                    g->n_inputs, g->n_outputs, n_inputs, n_outputs);
+  for (size_t i = 0; i < n_outputs; i++) outputs[i] = NULL;
+  tq_shape shapes[16];
+  if (n_inputs > 16)
+    return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
+                    "more than 16 model inputs");
+  for (size_t i = 0; i < n_inputs; i++) {
+    if (!inputs[i] || inputs[i]->dtype != TQ_DTYPE_FLOAT32)
+      return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                      "input %zu must be a float32 tensor", i);
+    shapes[i] = inputs[i]->shape;
+  }
+  int replan = !s->planned;
+  for (size_t i = 0; !replan && i < n_inputs; i++)
+    replan = !tq_shape_equal(&shapes[i], &s->plan_shapes[i]);
+  if (replan) {
+    tq_status st = tq_session_plan(ctx, s, shapes, n_inputs);
+    if (st != TQ_OK) return st;
+  }
+  uint64_t sample_offset = opts ? opts->sample_offset : 0;
+  /* Inputs are used in place: the graph never writes them. */
+  for (size_t i = 0; i < n_inputs; i++) {
+    tq_tensor *t = s->values[g->inputs[i]];
+    t->data = inputs[i]->data;
+    t->owns_data = 0;
+  }
+  tq_status st = TQ_OK;
+  for (size_t i = 0; i < g->n_nodes && st == TQ_OK; i++) {
+    node_rt *n = &s->nodes[i];
+    if (n->folded) continue;
+    const tq_node *gn = &g->nodes[i];
+    const tq_tensor *in[MAX_IO];
+    tq_tensor *out[MAX_IO];
+    tq_op_call c;
+    fill_call(s, ctx, i, in, out, &c);
+    if (n->wq)
+      for (size_t k = 0; k < gn->n_in; k++)
+        if (n->wq[k]) in[k] = n->wq[k];
+    if (n->match[TQ_MAP_INTRINSIC].matched)
+      c.intrinsic = n->match[TQ_MAP_INTRINSIC].value;
+    c.sample_offset = sample_offset;
+    for (size_t k = 0; k < gn->n_out && st == TQ_OK; k++)
+      st = attach(ctx, s, out[k]);
+    if (st != TQ_OK) break;
+    st = n->def->forward(&c);
+    const tq_qmap_match *em = &n->match[TQ_MAP_EXTRINSIC];
+    for (size_t k = 0; k < gn->n_out && st == TQ_OK; k++) {
+      if (em->matched && em->value->quantizer)
+        st = extrinsic(ctx, s, i, k, out[k], em->value->quantizer,
+                       sample_offset);
+      if (st == TQ_OK && s->observer &&
+          s->observer(s->observer_user, i, gn->id, k,
+                      g->values[gn->out[k]].name, out[k]))
+        st = tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                      "run stopped by the observer at node '%s'", gn->id);
+    }
+    /* Values whose last reader this was go back to the pool. */
+    for (size_t k = 0; k < gn->n_in; k++) {
+      int v = gn->in[k];
+      if (v >= 0 && s->last_use[v] == (int)i && !s->is_const[v] &&
+          !s->is_output[v] && g->values[v].input_index < 0)
+        release(s, s->values[v]);
+    }
+    for (size_t k = 0; k < gn->n_out; k++) {
+      int v = gn->out[k];
+      if (s->last_use[v] < 0 && !s->is_output[v]) release(s, out[k]);
+    }
+  }
+  for (size_t i = 0; i < n_outputs && st == TQ_OK; i++)
+    st = tq_tensor_clone(ctx, s->values[g->outputs[i]], &outputs[i]);
+  /* Leave no run-time memory attached: outputs too go back to the pool. */
+  for (size_t v = 0; v < g->n_values; v++) {
+    tq_tensor *t = s->values[v];
+    if (!t || s->is_const[v]) continue;
+    if (g->values[v].input_index >= 0) {
+      t->data = NULL;
+      continue;
+    }
+    release(s, t);
+  }
+  if (st != TQ_OK)
+    for (size_t i = 0; i < n_outputs; i++) {
+      tq_tensor_destroy(outputs[i]);
+      outputs[i] = NULL;
+    }
+  return st;
+}

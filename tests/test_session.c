@@ -1,0 +1,224 @@
+/* The executor with user-defined operators: planning, extrinsic and weight
+ * quantization, map swaps, observers, errors. Independent of the built-in
+ * operators on purpose. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+#include "tensorquant/op.h"
+#include "tensorquant/session.h"
+
+/* y = x * w elementwise (w broadcast when it has one element). */
+static tq_status scale_infer(tq_op_call *c) {
+  const tq_tensor *x = tq_op_input(c, 0);
+  return tq_op_set_output(c, 0, TQ_DTYPE_FLOAT32, tq_tensor_shape(x));
+}
+static tq_status scale_forward(tq_op_call *c) {
+  const tq_tensor *x = tq_op_input(c, 0), *w = tq_op_input(c, 1);
+  const float *xd = tq_tensor_cdata(x), *wd = tq_tensor_cdata(w);
+  float *y = tq_tensor_data(tq_op_output(c, 0));
+  size_t n = tq_tensor_numel(x), nw = tq_tensor_numel(w);
+  for (size_t i = 0; i < n; i++) y[i] = xd[i] * wd[nw == 1 ? 0 : i % nw];
+  return TQ_OK;
+}
+/* y = x + 1, no weights; fails on request (attribute fail=1). */
+static tq_status inc_forward(tq_op_call *c) {
+  const tq_attr *a = tq_op_attr(c, "fail");
+  if (a && a->i) return tq_op_error(c, TQ_ERR_RANGE, "asked to fail");
+  const tq_tensor *x = tq_op_input(c, 0);
+  const float *xd = tq_tensor_cdata(x);
+  float *y = tq_tensor_data(tq_op_output(c, 0));
+  for (size_t i = 0; i < tq_tensor_numel(x); i++) y[i] = xd[i] + 1.0f;
+  return TQ_OK;
+}
+
+static tq_graph *build(tq_context *ctx, int fail) {
+  tq_graph *g;
+  assert_int_equal(tq_graph_create(ctx, &g), TQ_OK);
+  tq_op_def scale = {"Scale", 1, scale_infer, scale_forward, NULL};
+  tq_op_def inc = {"Inc", 0, scale_infer, inc_forward, NULL};
+  assert_int_equal(tq_graph_register_op(ctx, g, &scale), TQ_OK);
+  assert_int_equal(tq_graph_register_op(ctx, g, &inc), TQ_OK);
+  assert_int_equal(tq_graph_register_op(ctx, g, &inc), TQ_ERR_INVALID_ARGUMENT);
+  tq_shape in_shape = {2, {-1, 4}};
+  assert_int_equal(tq_graph_add_input(ctx, g, "x", &in_shape), TQ_OK);
+  tq_shape ws = {1, {4}};
+  float w[4] = {0.3f, -0.55f, 1.26f, 2.0f};
+  tq_tensor *wt;
+  assert_int_equal(tq_tensor_from_floats(ctx, &ws, w, &wt), TQ_OK);
+  assert_int_equal(tq_graph_add_initializer(ctx, g, "block1.scale.weight", wt),
+                   TQ_OK);
+  tq_tensor_destroy(wt);
+  assert_int_equal(tq_graph_push_scope(ctx, g, "Net"), TQ_OK);
+  assert_int_equal(tq_graph_push_scope(ctx, g, "Block1"), TQ_OK);
+  const char *sin[] = {"x", "block1.scale.weight"}, *sout[] = {"s"};
+  assert_int_equal(tq_graph_add_node(ctx, g, "Scale", "Scale1", sin, 2, sout, 1,
+                                     NULL, 0),
+                   TQ_OK);
+  assert_int_equal(tq_graph_pop_scope(ctx, g), TQ_OK);
+  const char *iin[] = {"s"}, *iout[] = {"y"};
+  tq_attr fa = {.name = "fail", .type = TQ_ATTR_INT, .i = fail};
+  assert_int_equal(
+      tq_graph_add_node(ctx, g, "Inc", "Inc1", iin, 1, iout, 1, &fa, 1), TQ_OK);
+  assert_int_equal(tq_graph_pop_scope(ctx, g), TQ_OK);
+  assert_int_equal(tq_graph_add_output(ctx, g, "y"), TQ_OK);
+  return g;
+}
+
+typedef struct seen {
+  int calls;
+  char ids[4][64];
+  float first[4];
+} seen;
+
+static int observe(void *user, size_t node, const char *id, size_t k,
+                   const char *value, const tq_tensor *t) {
+  (void)k, (void)value;
+  seen *s = user;
+  if (node < 4) {
+    snprintf(s->ids[node], sizeof s->ids[node], "%s", id);
+    s->first[node] = ((const float *)tq_tensor_cdata(t))[0];
+  }
+  s->calls++;
+  return 0;
+}
+
+static void test_run_float_and_quantized(void **state) {
+  (void)state;
+  tq_context *ctx;
+  assert_int_equal(tq_context_create(&ctx), TQ_OK);
+  tq_graph *g = build(ctx, 0);
+  tq_node_info info;
+  assert_int_equal(tq_graph_node_info(g, 0, &info), TQ_OK);
+  assert_string_equal(info.id, "Net/Block1/Scale1");
+  assert_int_equal(info.n_weights, 1);
+  assert_string_equal(info.weights[0], "block1.scale.weight");
+  assert_int_equal(tq_graph_node_info(g, 1, &info), TQ_OK);
+  assert_string_equal(info.id, "Net/Inc1");
+  assert_int_equal(info.n_weights, 0);
+
+  tq_session *s;
+  assert_int_equal(tq_session_create(ctx, g, &s), TQ_OK);
+  tq_shape xs = {2, {2, 4}};
+  float x[8] = {1, 1, 1, 1, 0.5f, -1, 2, 0.1f};
+  tq_tensor *xt, *y = NULL;
+  assert_int_equal(tq_tensor_from_floats(ctx, &xs, x, &xt), TQ_OK);
+  const tq_tensor *ins[] = {xt};
+  seen obs = {0};
+  tq_session_set_observer(s, observe, &obs);
+  assert_int_equal(tq_session_run(ctx, s, ins, 1, &y, 1, NULL), TQ_OK);
+  const float *yd = tq_tensor_cdata(y);
+  assert_true(yd[0] == 0.3f + 1.0f);
+  assert_true(yd[1] == -0.55f + 1.0f);
+  assert_true(yd[5] == 0.55f + 1.0f);
+  assert_int_equal(obs.calls, 2);
+  assert_string_equal(obs.ids[0], "Net/Block1/Scale1");
+  tq_tensor_destroy(y);
+
+  /* Weights map through the weight's name, extrinsic map through a scope. */
+  tq_qmap_set *set;
+  tq_qmap *wm, *em;
+  assert_int_equal(tq_qmap_set_create(ctx, &set), TQ_OK);
+  assert_int_equal(tq_qmap_create(ctx, TQ_MAP_WEIGHTS, &wm), TQ_OK);
+  assert_int_equal(tq_qmap_add(ctx, wm, "block1.scale", "nearest,8,2"), TQ_OK);
+  assert_int_equal(tq_qmap_set_put(ctx, set, wm), TQ_OK);
+  assert_int_equal(tq_qmap_create(ctx, TQ_MAP_EXTRINSIC, &em), TQ_OK);
+  assert_int_equal(tq_qmap_add(ctx, em, "Block1", "zero,8,1"), TQ_OK);
+  assert_int_equal(tq_qmap_set_put(ctx, set, em), TQ_OK);
+  assert_int_equal(tq_session_set_maps(ctx, s, set), TQ_OK);
+  tq_qmap_match m;
+  assert_true(tq_session_node_match(s, 0, TQ_MAP_WEIGHTS, &m));
+  assert_string_equal(m.key, "block1.scale");
+  assert_string_equal(m.via, "block1.scale.weight");
+  assert_true(tq_session_node_match(s, 0, TQ_MAP_EXTRINSIC, &m));
+  assert_false(tq_session_node_match(s, 1, TQ_MAP_EXTRINSIC, &m));
+  assert_int_equal(tq_session_run(ctx, s, ins, 1, &y, 1, NULL), TQ_OK);
+  yd = tq_tensor_cdata(y);
+  /* w -> {0.25, -0.5, 1.25, 2}; s = x*w truncated to halves; y = s + 1. */
+  assert_true(yd[0] == 1.0f);  /* 0.25 -> 0 */
+  assert_true(yd[1] == 0.5f);  /* -0.5 */
+  assert_true(yd[2] == 2.0f);  /* 1.25 -> 1 */
+  assert_true(yd[4] == 1.0f);  /* 0.125 -> 0 */
+  assert_true(yd[5] == 1.5f);  /* 0.5 */
+  assert_true(yd[6] == 3.5f);  /* 2.5 */
+  tq_tensor_destroy(y);
+  /* The graph's float master is untouched. */
+  const float *wmaster = tq_tensor_cdata(tq_graph_initializer(g, "block1.scale.weight"));
+  assert_true(wmaster[0] == 0.3f);
+
+  /* Swap back to float without rebuilding. */
+  assert_int_equal(tq_session_set_maps(ctx, s, NULL), TQ_OK);
+  assert_int_equal(tq_session_run(ctx, s, ins, 1, &y, 1, NULL), TQ_OK);
+  assert_true(((const float *)tq_tensor_cdata(y))[0] == 0.3f + 1.0f);
+  tq_tensor_destroy(y);
+
+  /* A new batch size re-plans; a wrong rank is an error naming the input. */
+  tq_shape xs3 = {2, {3, 4}};
+  tq_tensor *x3;
+  assert_int_equal(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &xs3, &x3), TQ_OK);
+  const tq_tensor *ins3[] = {x3};
+  assert_int_equal(tq_session_run(ctx, s, ins3, 1, &y, 1, NULL), TQ_OK);
+  assert_int_equal(tq_tensor_shape(y)->dims[0], 3);
+  tq_tensor_destroy(y);
+  tq_tensor_destroy(x3);
+  tq_shape bad = {3, {1, 2, 4}};
+  tq_tensor *xb;
+  assert_int_equal(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bad, &xb), TQ_OK);
+  const tq_tensor *insb[] = {xb};
+  assert_int_equal(tq_session_run(ctx, s, insb, 1, &y, 1, NULL), TQ_ERR_SHAPE);
+  assert_non_null(strstr(tq_context_last_error(ctx), "input 'x'"));
+  assert_null(y);
+  tq_tensor_destroy(xb);
+
+  tq_session_destroy(s);
+  tq_qmap_set_destroy(set);
+  tq_tensor_destroy(xt);
+  tq_graph_destroy(g);
+  tq_context_destroy(ctx);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  tq_context *ctx;
+  assert_int_equal(tq_context_create(&ctx), TQ_OK);
+  tq_graph *g = build(ctx, 1);
+  tq_session *s;
+  assert_int_equal(tq_session_create(ctx, g, &s), TQ_OK);
+  tq_shape xs = {2, {1, 4}};
+  tq_tensor *xt, *y = (tq_tensor *)1;
+  assert_int_equal(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &xs, &xt), TQ_OK);
+  const tq_tensor *ins[] = {xt};
+  assert_int_equal(tq_session_run(ctx, s, ins, 1, &y, 1, NULL), TQ_ERR_RANGE);
+  assert_null(y);
+  assert_non_null(strstr(tq_context_last_error(ctx), "Net/Inc1"));
+  assert_non_null(strstr(tq_context_last_error(ctx), "asked to fail"));
+  tq_session_destroy(s);
+  tq_tensor_destroy(xt);
+
+  /* Unknown ops: every one is listed, with its node. */
+  const char *in[] = {"x"}, *o1[] = {"a"}, *o2[] = {"b"};
+  assert_int_equal(tq_graph_add_node(ctx, g, "Frobnicate", "F1", in, 1, o1, 1, NULL, 0), TQ_OK);
+  assert_int_equal(tq_graph_add_node(ctx, g, "Zorch", "Z1", in, 1, o2, 1, NULL, 0), TQ_OK);
+  assert_int_equal(tq_session_create(ctx, g, &s), TQ_ERR_UNSUPPORTED);
+  const char *msg = tq_context_last_error(ctx);
+  assert_non_null(strstr(msg, "'F1' (Frobnicate"));
+  assert_non_null(strstr(msg, "'Z1' (Zorch"));
+  /* Undefined inputs and duplicate outputs are refused at build time. */
+  const char *bad_in[] = {"nope"};
+  assert_int_equal(tq_graph_add_node(ctx, g, "Inc", "I", bad_in, 1, o1, 1, NULL, 0),
+                   TQ_ERR_NOT_FOUND);
+  assert_int_equal(tq_graph_add_node(ctx, g, "Inc", "I", in, 1, o1, 1, NULL, 0),
+                   TQ_ERR_INVALID_ARGUMENT);
+  assert_int_equal(tq_graph_pop_scope(ctx, g), TQ_ERR_INVALID_ARGUMENT);
+  tq_graph_destroy(g);
+  tq_context_destroy(ctx);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_run_float_and_quantized),
+      cmocka_unit_test(test_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
