@@ -3,16 +3,6 @@
 
 #include "ops/op_internal.h"
 
-/* TEMPORARY while the operator files are being written: empty weak tables
- * so the library links. Must go before release: with a static library a
- * weak definition would hide the real table. */
-__attribute__((weak)) const tq_op_entry tq_ops_nn[1];
-__attribute__((weak)) const size_t tq_ops_nn_count = 0;
-__attribute__((weak)) const tq_op_entry tq_ops_elementwise[1];
-__attribute__((weak)) const size_t tq_ops_elementwise_count = 0;
-__attribute__((weak)) const tq_op_entry tq_ops_shape[1];
-__attribute__((weak)) const size_t tq_ops_shape_count = 0;
-
 typedef struct op_group {
   const tq_op_entry *ops;
   const size_t *count;

@@ -110,4 +110,12 @@ void tq_spec_format(const tq_quant_params *p, char *buf, size_t size);
 const char *tq_round_name(tq_round r);
 const char *tq_overflow_name(tq_overflow o);
 
+/* A quantizer applied to a double x (quantize_double.c), for the intrinsic
+ * accumulator (DESIGN.md 3): DESIGN.md 2 on the exact value of x, without
+ * rounding x to float32 first. u is the stochastic rounding number (ignored
+ * otherwise). Results are exact grid values as doubles (fixed point keeps
+ * all of r * 2^-f). Ternary uses its given threshold (callers reject
+ * ternary without one). */
+double tq_quantize_double_one(const tq_quantizer *q, double x, double u);
+
 #endif

@@ -67,7 +67,10 @@ enum {
 };
 
 static const char help[] =
-    "usage: tq bench quantizers [--size MiB] [--threads N] [--repeat N]\n"
+    "usage: tq bench MODEL.onnx [--batch N] [--threads N] [--repeat N]\n"
+    "                [--extr MAP] [--weights MAP] [--intr MAP] [--map FILE]\n"
+    "                [--json]\n"
+    "       tq bench quantizers [--size MiB] [--threads N] [--repeat N]\n"
     "                           [--stat best|median] [--json] [--quiet]\n"
     "\n"
     "Measures how fast the quantizer kernels run on this machine.\n"
@@ -478,6 +481,9 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
 }
 
 static int run(int argc, char **argv) {
+  /* `tq bench MODEL.onnx ...` is the model benchmark (bench_model.c). */
+  if (argc >= 2 && argv[1][0] != '-' && strcmp(argv[1], "quantizers") != 0)
+    return tq_bench_model(argc, argv);
   bench_opts o = {0};
   o.size_mib = 64.0;
   o.repeat = 5;
@@ -501,5 +507,5 @@ static int run(int argc, char **argv) {
 }
 
 const tq_command tq_cmd_bench = {
-    "bench", "measure quantizer throughput against memory bandwidth", run,
+    "bench", "measure quantizer or model throughput", run,
     help};

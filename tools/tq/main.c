@@ -8,6 +8,9 @@ static const tq_command *const commands[] = {
     &tq_cmd_quantize,
     &tq_cmd_formats,
     &tq_cmd_map,
+    &tq_cmd_info,
+    &tq_cmd_run,
+    &tq_cmd_export,
     &tq_cmd_bench,
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
@@ -26,6 +29,8 @@ static void print_usage(FILE *out) {
           "\nexamples:\n"
           "  tq formats\n"
           "  tq quantize --spec nearest,8,4 -i x.npy -o xq.npy --stats\n"
+          "  tq info model.onnx\n"
+          "  tq run model.onnx -i x.npy -o y.npy --extr nearest,8,4\n"
           "  tq map check maps/lenet.json --layer LeNet/Conv1\n"
           "  tq bench quantizers --size 64\n");
 }

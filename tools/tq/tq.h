@@ -20,6 +20,37 @@ extern const tq_command tq_cmd_quantize;
 extern const tq_command tq_cmd_formats;
 extern const tq_command tq_cmd_map;
 extern const tq_command tq_cmd_bench;
+extern const tq_command tq_cmd_info;
+extern const tq_command tq_cmd_run;
+extern const tq_command tq_cmd_export;
+
+/* `tq bench MODEL.onnx ...` (bench_model.c); argv[0] is "bench". */
+int tq_bench_model(int argc, char **argv);
+
+/* Quantizer map options shared by every command that takes maps:
+ * --extr MAP, --weights MAP, --intr MAP (a flat JSON file or one spec for
+ * all layers) and --map FILE (a sectioned file). */
+typedef struct tq_cli_maps {
+  const char *extr, *weights, *intr, *sectioned;
+} tq_cli_maps;
+
+/* If argv[*i] is a map option, takes its value (advancing *i) and returns
+ * 1; returns 0 if it is not one; -1 on a missing value (error printed). */
+int tq_cli_maps_option(const char *cmd, tq_cli_maps *m, int argc, char **argv,
+                       int *i);
+
+/* Loads the maps given (NULL *out when none). Prints errors. */
+int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
+                     tq_qmap_set **out);
+
+/* Help text lines describing the map options. */
+#define TQ_CLI_MAPS_HELP                                                     \
+  "      --extr MAP     quantize layer outputs: a flat JSON map file or one\n" \
+  "                     spec for all layers (e.g. nearest,8,4)\n"            \
+  "      --weights MAP  quantize layer weights (same forms)\n"               \
+  "      --intr MAP     quantize products and sums inside Conv/Gemm/MatMul\n" \
+  "      --map FILE     a sectioned map file: {\"extrinsic\": {...},\n"      \
+  "                     \"weights\": {...}, \"intrinsic\": {...}}\n"
 
 /* Exit codes. */
 enum { TQ_EXIT_OK = 0, TQ_EXIT_FAILURE = 1, TQ_EXIT_USAGE = 2 };

@@ -1,0 +1,105 @@
+"""Model inference benchmark: tq against ONNX Runtime and PyTorch, same run.
+
+For each model and batch size: median latency and images/s of
+  - tq (float), tq with --extr/--weights quantization,
+  - ONNX Runtime (PyPI onnxruntime, CPU provider, all graph optimizations),
+  - PyTorch (Debian python3-torch, eval mode, no_grad),
+each at the same thread count, each in its own process so that peak RSS is
+its own. Prints a table with ratios against tq float.
+
+  .venv/bin/python bench/bench_models.py --tq build/tq [--threads 2]
+      [--batch 1 16] [--models resnet18] [--repeat 20]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+SNIPPET = r"""
+import json, resource, sys, time
+import numpy as np
+engine, path, name, batch, threads, repeat = sys.argv[1:7]
+batch, threads, repeat = int(batch), int(threads), int(repeat)
+shape = (batch, 3, 224, 224) if name != "tiny_cnn" else (batch, 1, 28, 28)
+x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+if engine == "ort":
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    run = lambda: s.run(None, {"input": x})
+else:
+    import torch
+    sys.path.insert(0, sys.argv[7])
+    from model_check import make_model
+    torch.set_num_threads(threads)
+    m, _ = make_model(name)
+    t = torch.from_numpy(x)
+    def run():
+        with torch.no_grad():
+            return m(t)
+for _ in range(3):
+    run()
+ts = []
+for _ in range(repeat):
+    t0 = time.perf_counter(); run(); ts.append(time.perf_counter() - t0)
+ts.sort()
+med = ts[len(ts) // 2]
+print(json.dumps({"latency_median_s": med, "images_per_s": batch / med,
+                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tq", default="build/tq")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, nargs="+", default=[1, 16])
+    ap.add_argument("--models", nargs="+", default=["resnet18"])
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--spec", default="nearest,8,4")
+    args = ap.parse_args()
+    here = os.path.dirname(os.path.abspath(__file__))
+    tests_py = os.path.join(here, "..", "tests", "python")
+    sys.path.insert(0, tests_py)
+    from model_check import make_model, export
+    work = tempfile.mkdtemp(prefix="tq-bench-")
+    rows = []
+    for name in args.models:
+        model, shape = make_model(name)
+        path = os.path.join(work, name + ".onnx")
+        export(model, shape, path, 13)
+        for batch in args.batch:
+            res = {}
+            def tq(extra, key):
+                out = subprocess.run([args.tq, "bench", path, "--batch", str(batch),
+                                      "--threads", str(args.threads), "--repeat",
+                                      str(args.repeat), "--json", *extra],
+                                     capture_output=True, text=True, check=True)
+                res[key] = json.loads(out.stdout)
+            tq([], "tq float")
+            tq(["--extr", args.spec, "--weights", args.spec], "tq extr+weights")
+            for engine, key in (("ort", "ONNX Runtime"), ("torch", "PyTorch")):
+                out = subprocess.run([sys.executable, "-c", SNIPPET, engine, path, name,
+                                      str(batch), str(args.threads), str(args.repeat),
+                                      tests_py], capture_output=True, text=True, check=True)
+                res[key] = json.loads(out.stdout.strip().splitlines()[-1])
+            base = res["tq float"]["latency_median_s"]
+            for key, r in res.items():
+                rows.append((name, batch, key, r["latency_median_s"] * 1e3,
+                             r["images_per_s"], r["latency_median_s"] / base,
+                             r["peak_rss_bytes"] / 2**20))
+    print(f"threads = {args.threads}, median of {args.repeat} runs after warm-up; "
+          f"'time / tq' > 1 means slower than tq float")
+    print(f"{'model':12s}{'batch':>6s}  {'engine':18s}{'ms':>10s}{'img/s':>10s}"
+          f"{'time / tq':>11s}{'peak MiB':>10s}")
+    for r in rows:
+        print(f"{r[0]:12s}{r[1]:>6d}  {r[2]:18s}{r[3]:>10.2f}{r[4]:>10.1f}"
+              f"{r[5]:>11.2f}{r[6]:>10.0f}")
+
+
+if __name__ == "__main__":
+    main()

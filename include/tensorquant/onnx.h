@@ -1,0 +1,63 @@
+/* ONNX models: loading into a tq_graph, saving a tq_graph.
+ *
+ * Loading accepts ONNX files of IR version TQ_ONNX_MIN_IR_VERSION to
+ * TQ_ONNX_MAX_IR_VERSION whose nodes use the default ONNX domain ("" or
+ * "ai.onnx") at opset TQ_ONNX_MIN_OPSET to TQ_ONNX_MAX_OPSET. Initializers
+ * become float32 (FLOAT, DOUBLE, FLOAT16, BFLOAT16) or int64 (every integer
+ * type and BOOL) tensors, from raw_data, the typed fields or external data
+ * files; Constant nodes become initializers. Node IDs are the ONNX node
+ * names (the first output's name for unnamed nodes), and quantizer maps also
+ * match a node through the names of its weight initializers (DESIGN.md 3).
+ * Every problem is reported with the file name and the node, value or
+ * initializer concerned; when nodes use operators this build does not
+ * implement, the message lists all of them. docs/onnx.md has the details.
+ *
+ * Ownership: graphs returned through out belong to the caller (free them
+ * with tq_graph_destroy). Thread-safety: all functions are reentrant. */
+#ifndef TENSORQUANT_ONNX_H
+#define TENSORQUANT_ONNX_H
+
+#include <stddef.h>
+
+#include "export.h"
+#include "graph.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Range of ModelProto.ir_version accepted by the loader. */
+#define TQ_ONNX_MIN_IR_VERSION 3
+#define TQ_ONNX_MAX_IR_VERSION 11
+/* Range of default-domain opsets accepted by the loader. */
+#define TQ_ONNX_MIN_OPSET 7
+#define TQ_ONNX_MAX_OPSET 21
+
+/* Loads the ONNX model at path. Tensors stored as external data are read
+ * from files relative to the model's directory (absolute paths and paths
+ * leaving that directory are refused). On failure *out is NULL and the
+ * context's last error says what is wrong and where. */
+TQ_API tq_status tq_onnx_load(tq_context *ctx, const char *path,
+                              tq_graph **out);
+
+/* Same from the bytes of a model in memory; source names it in messages
+ * (NULL: "<memory>"). Models with external data are refused, as there is
+ * no directory to resolve them against. */
+TQ_API tq_status tq_onnx_parse(tq_context *ctx, const void *bytes, size_t len,
+                               const char *source, tq_graph **out);
+
+/* Writes g as an ONNX model (IR version 8, or the lowest one that allows
+ * the graph's opset; producer "tensorquant"): its nodes, its initializers
+ * as held now (so weights replaced with tq_graph_set_initializer, e.g.
+ * quantized ones, are baked in) as little-endian raw_data, its inputs with
+ * their shapes (dynamic dims as symbolic dims: "N" for the first) and its
+ * outputs as float tensors. The file is written atomically: on failure no
+ * file at path is created or changed. */
+TQ_API tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g,
+                              const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,843 @@
+/* Conv and ConvTranspose (ONNX opsets 1-17), float32, NCHW, 1 to 3 spatial
+ * dimensions.
+ *
+ * Float path: Conv is im2col + GEMM per (image, group), in tiles of output
+ * rows small enough for the im2col block to stay in cache, each tile one
+ * single-threaded OpenBLAS call, tiles spread over threads; 1x1 kernels
+ * with unit stride and no padding multiply the input directly, and convs
+ * with one input channel per group (depthwise) are computed directly.
+ * ConvTranspose is GEMM (W^T X) + col2im.
+ *
+ * Intrinsic quantization: both become tq_intrinsic_gemm over operands in
+ * the documented term order (input channel, then kernel depth, row,
+ * column): for Conv, A = the group's weights (out channels x K) and B =
+ * the im2col matrix (K x output positions); for ConvTranspose, A = the
+ * weights permuted to (out channels x K) and B = a "transposed im2col"
+ * gathering, for every output position, its K possible input terms (zero
+ * where the stride skips it or it falls outside the input), so each output
+ * element sees exactly its terms in order. Random numbers follow
+ * tq_nn_index_base (the flat output index). */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "ops/nn_internal.h"
+
+typedef struct conv_geom {
+  tq_nn_window w;
+  int64_t N, C, M, G, Cg, Mg; /* batch, in/out channels, groups, per group */
+  int64_t kvol, K;            /* kernel volume, K = Cg * kvol */
+  int64_t Pin, P;             /* input and output positions per channel */
+} conv_geom;
+
+static int64_t dim_prod(const int64_t *d, int n) {
+  int64_t p = 1;
+  for (int i = 0; i < n; i++) p *= d[i];
+  return p;
+}
+
+/* Checks W's spatial dims against kernel_shape when the node has one. */
+static tq_status check_kernel_shape(tq_op_call *c, int nsp, const int64_t *wk) {
+  size_t n = 0;
+  const int64_t *ks = tq_attr_ints(c, "kernel_shape", &n);
+  if (!ks || n == 0) return TQ_OK;
+  if (n != (size_t)nsp)
+    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
+                         "attribute kernel_shape has %zu values, expected %d",
+                         n, nsp);
+  for (int d = 0; d < nsp; d++)
+    if (ks[d] != wk[d])
+      return tq_call_error(c, TQ_ERR_SHAPE,
+                           "kernel_shape[%d] = %lld does not match W's "
+                           "spatial size %lld",
+                           d, (long long)ks[d], (long long)wk[d]);
+  return TQ_OK;
+}
+
+static tq_status read_group(tq_op_call *c, int64_t *group) {
+  *group = tq_attr_int(c, "group", 1);
+  if (*group < 1)
+    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
+                         "group is %lld; expected >= 1", (long long)*group);
+  return TQ_OK;
+}
+
+static tq_status check_bias(tq_op_call *c, int64_t M) {
+  if (c->n_in < 3 || !c->in[2]) return TQ_OK;
+  tq_status st = tq_nn_check_input(c, 2, "B", 1, 1);
+  if (st) return st;
+  if (c->in[2]->shape.dims[0] != M)
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "bias B has %lld values, expected %lld (one per "
+                         "output channel)",
+                         (long long)c->in[2]->shape.dims[0], (long long)M);
+  return TQ_OK;
+}
+
+/* Checks W against X's rank (both have batch/channel dims + nsp). */
+static tq_status check_w_rank(tq_op_call *c) {
+  tq_status st = tq_nn_check_input(c, 1, "W", 3, 5);
+  if (st) return st;
+  if (c->in[1]->shape.ndim != c->in[0]->shape.ndim) {
+    char xb[128], wb[128];
+    tq_shape_format(&c->in[0]->shape, xb, sizeof xb);
+    tq_shape_format(&c->in[1]->shape, wb, sizeof wb);
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "W has shape %s but X has shape %s: expected the "
+                         "same rank",
+                         wb, xb);
+  }
+  return TQ_OK;
+}
+
+/* The GEMMs take int sizes. */
+static tq_status check_int_sizes(tq_op_call *c, const int64_t *v, int n) {
+  for (int i = 0; i < n; i++)
+    if (v[i] > INT_MAX)
+      return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                           "a matrix dimension of %lld exceeds the GEMM "
+                           "limit of %d",
+                           (long long)v[i], INT_MAX);
+  return TQ_OK;
+}
+
+/* ---- Conv ------------------------------------------------------------ */
+
+static tq_status conv_prepare(tq_op_call *c, conv_geom *g) {
+  tq_status st;
+  if ((st = tq_nn_check_input(c, 0, "X", 3, 5)) || (st = check_w_rank(c)))
+    return st;
+  const tq_shape *xs = &c->in[0]->shape, *ws = &c->in[1]->shape;
+  const int nsp = xs->ndim - 2;
+  int64_t group;
+  if ((st = read_group(c, &group))) return st;
+  memset(g, 0, sizeof *g);
+  g->N = xs->dims[0];
+  g->C = xs->dims[1];
+  g->M = ws->dims[0];
+  g->G = group;
+  if (g->C % group)
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "X has %lld channels, not divisible by group %lld",
+                         (long long)g->C, (long long)group);
+  g->Cg = g->C / group;
+  if (ws->dims[1] != g->Cg)
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "W expects %lld input channels per group but X has "
+                         "%lld channels in %lld group(s) (%lld per group)",
+                         (long long)ws->dims[1], (long long)g->C,
+                         (long long)group, (long long)g->Cg);
+  if (g->M % group)
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "W has %lld output channels, not divisible by group "
+                         "%lld",
+                         (long long)g->M, (long long)group);
+  g->Mg = g->M / group;
+  if ((st = check_kernel_shape(c, nsp, ws->dims + 2)) ||
+      (st = check_bias(c, g->M)) ||
+      (st = tq_nn_window_read(c, TQ_NN_WIN_CONV, nsp, xs->dims + 2,
+                              ws->dims + 2, &g->w)))
+    return st;
+  g->kvol = dim_prod(g->w.kernel, 3);
+  g->K = g->Cg * g->kvol;
+  g->Pin = dim_prod(g->w.in, 3);
+  g->P = dim_prod(g->w.out, 3);
+  const int64_t sizes[] = {g->K, g->P, g->Mg, g->Pin};
+  return check_int_sizes(c, sizes, 4);
+}
+
+static void conv_out_shape(const conv_geom *g, tq_shape *s) {
+  memset(s, 0, sizeof *s);
+  s->ndim = g->w.nsp + 2;
+  s->dims[0] = g->N;
+  s->dims[1] = g->M;
+  for (int d = 0; d < g->w.nsp; d++)
+    s->dims[2 + d] = g->w.out[TQ_NN_MAX_SPATIAL - g->w.nsp + d];
+}
+
+tq_status tq_nn_conv_infer(tq_op_call *c) {
+  conv_geom g;
+  tq_status st = conv_prepare(c, &g);
+  if (st) return st;
+  tq_shape s;
+  conv_out_shape(&g, &s);
+  return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &s);
+}
+
+/* Output positions [lo, hi) along one axis whose input position
+ * o * stride + off lies inside [0, in). */
+static void valid_range(int64_t off, int64_t stride, int64_t in, int64_t out,
+                        int64_t *lo, int64_t *hi) {
+  int64_t a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  int64_t b = in - off <= 0 ? 0 : (in - off + stride - 1) / stride;
+  if (a > out) a = out;
+  if (b > out) b = out;
+  if (b < a) b = a;
+  *lo = a;
+  *hi = b;
+}
+
+/* im2col of input channels [c0, c1) of one group for output rows
+ * [r0, r1) (a row: one (depth, height) output pair, OW positions). x
+ * points at the group's first channel; col row k = (channel - c0) * kvol
+ * + tap holds ld floats. Branches are per row and tap, never per
+ * element. */
+static void im2col_rows(const conv_geom *g, const float *x, int64_t c0,
+                        int64_t c1, int64_t r0, int64_t r1, float *col,
+                        int64_t ld) {
+  const tq_nn_window *w = &g->w;
+  const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];
+  const int64_t OH = w->out[1], OW = w->out[2];
+  const int64_t sw = w->stride[2];
+  float *dst = col;
+  for (int64_t ch = c0; ch < c1; ch++) {
+    const float *xc = x + ch * g->Pin;
+    for (int64_t i = 0; i < w->kernel[0]; i++) {
+      for (int64_t j = 0; j < w->kernel[1]; j++) {
+        for (int64_t l = 0; l < w->kernel[2]; l++, dst += ld) {
+          const int64_t off = l * w->dil[2] - w->pad_lo[2];
+          int64_t lo, hi;
+          valid_range(off, sw, IW, OW, &lo, &hi);
+          float *d = dst;
+          int64_t od = r0 / OH, oh = r0 % OH;
+          for (int64_t r = r0; r < r1; r++, d += OW) {
+            const int64_t id = od * w->stride[0] - w->pad_lo[0] + i * w->dil[0];
+            const int64_t ih = oh * w->stride[1] - w->pad_lo[1] + j * w->dil[1];
+            if (++oh == OH) {
+              oh = 0;
+              od++;
+            }
+            if (id < 0 || id >= ID || ih < 0 || ih >= IH) {
+              memset(d, 0, (size_t)OW * sizeof *d);
+              continue;
+            }
+            const float *src = xc + (id * IH + ih) * IW;
+            if (lo > 0) memset(d, 0, (size_t)lo * sizeof *d);
+            if (sw == 1) {
+              if (hi > lo)
+                memcpy(d + lo, src + lo + off, (size_t)(hi - lo) * sizeof *d);
+            } else {
+              for (int64_t o = lo; o < hi; o++) d[o] = src[o * sw + off];
+            }
+            if (hi < OW) memset(d + hi, 0, (size_t)(OW - hi) * sizeof *d);
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Sets rows [0, M) x [0, n) of y (row stride ld) to bias[m], or 0. */
+static void fill_bias(float *y, int64_t M, int64_t n, int64_t ld,
+                      const float *bias) {
+  for (int64_t m = 0; m < M; m++) {
+    float *row = y + m * ld;
+    const float v = bias ? bias[m] : 0.0f;
+    for (int64_t i = 0; i < n; i++) row[i] = v;
+  }
+}
+
+/* No input channels (K = 0): every output is its bias. */
+static void fill_planes(float *y, int64_t N, int64_t M, int64_t P,
+                        const float *bias) {
+  for (int64_t n = 0; n < N; n++) fill_bias(y + n * M * P, M, P, P, bias);
+}
+
+/* One input channel per group: no GEMM is worth its packing; accumulate
+ * tap by tap along output rows (vectorizes over the row). */
+static tq_status conv_direct(tq_op_call *c, const conv_geom *g, const float *x,
+                             const float *wt, const float *b, float *y) {
+  const tq_nn_window *w = &g->w;
+  const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
+  const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];
+  const int64_t sw = w->stride[2];
+  const int64_t items = g->N * g->M;
+  int nt = tq_nn_threads(c);
+  if (nt > items) nt = (int)(items > 0 ? items : 1);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t it = 0; it < items; it++) {
+    const int64_t n = it / g->M, oc = it % g->M, gi = oc / g->Mg;
+    const float *xp = x + (n * g->C + gi) * g->Pin;
+    const float *wk = wt + oc * g->kvol;
+    float *yp = y + it * g->P;
+    fill_bias(yp, 1, g->P, g->P, b ? b + oc : NULL);
+    for (int64_t od = 0; od < OD; od++) {
+      for (int64_t oh = 0; oh < OH; oh++) {
+        float *yr = yp + (od * OH + oh) * OW;
+        for (int64_t i = 0; i < w->kernel[0]; i++) {
+          const int64_t id = od * w->stride[0] - w->pad_lo[0] + i * w->dil[0];
+          if (id < 0 || id >= ID) continue;
+          for (int64_t j = 0; j < w->kernel[1]; j++) {
+            const int64_t ih = oh * w->stride[1] - w->pad_lo[1] + j * w->dil[1];
+            if (ih < 0 || ih >= IH) continue;
+            const float *xr = xp + (id * IH + ih) * IW;
+            const float *wr = wk + (i * w->kernel[1] + j) * w->kernel[2];
+            for (int64_t l = 0; l < w->kernel[2]; l++) {
+              const int64_t off = l * w->dil[2] - w->pad_lo[2];
+              int64_t lo, hi;
+              valid_range(off, sw, IW, OW, &lo, &hi);
+              const float wv = wr[l];
+              if (sw == 1) {
+                for (int64_t o = lo; o < hi; o++) yr[o] += wv * xr[o + off];
+              } else {
+                for (int64_t o = lo; o < hi; o++)
+                  yr[o] += wv * xr[o * sw + off];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return TQ_OK;
+}
+
+/* Tiling of the float Conv. The output columns of one group, over the
+ * whole batch, are rows of output positions (an output row: one (depth,
+ * height) pair, OW positions) concatenated image after image; a tile is a
+ * run of whole rows, possibly spanning images. A tile has at least
+ * CONV_MIN_COLS columns, or OpenBLAS would spend more time packing the
+ * weights than multiplying them, and its im2col block fills at most
+ * CONV_L2_BYTES when it can, so that the GEMM reads it from cache. With at
+ * least CONV_MIN_TILES such tiles, each thread takes whole tiles (im2col
+ * and a single-threaded GEMM); with fewer, tiles grow to CONV_BIG_FLOATS
+ * im2col floats and each is one GEMM threaded by OpenBLAS. Tile bounds
+ * depend only on the shapes. */
+#define CONV_MIN_COLS 256
+#define CONV_L2_BYTES ((int64_t)384 * 1024)
+#define CONV_MIN_TILES 8
+#define CONV_BIG_FLOATS ((int64_t)4 * 1024 * 1024)
+
+static int is_pointwise(const tq_nn_window *w) {
+  for (int d = 0; d < TQ_NN_MAX_SPATIAL; d++)
+    if (w->kernel[d] != 1 || w->stride[d] != 1 || w->pad_lo[d] != 0 ||
+        w->pad_hi[d] != 0)
+      return 0;
+  return 1;
+}
+
+/* One tile: global rows [gr0, gr1) of group gi. col holds K x ncols
+ * floats, out Mg x ncols (used when the tile spans images). big: the tile
+ * is split over `threads` (im2col by channel, the GEMM in fixed tiles);
+ * else it runs on the calling thread. */
+static void conv_tile(const conv_geom *g, int64_t gi, int64_t gr0, int64_t gr1,
+                      const float *x, const float *wt, const float *b, float *y,
+                      float *col, float *out, int big, int threads) {
+  const tq_nn_window *w = &g->w;
+  const int64_t OW = w->out[2], R = w->out[0] * w->out[1];
+  const int64_t ncols = (gr1 - gr0) * OW;
+  const int64_t n0 = gr0 / R, n1 = (gr1 - 1) / R;
+  const float *wg = wt + gi * g->Mg * g->K;
+  const float *bg = b ? b + gi * g->Mg : NULL;
+  const float *bm = col;
+  int64_t ldb = ncols;
+  if (n0 == n1 && is_pointwise(w)) {
+    /* 1x1: the input rows are the im2col matrix */
+    bm = x + (n0 * g->C + gi * g->Cg) * g->Pin + (gr0 % R) * OW;
+    ldb = g->Pin;
+  } else {
+    int64_t off = 0;
+    for (int64_t gr = gr0; gr < gr1;) {
+      const int64_t n = gr / R, r0 = gr % R;
+      const int64_t r1 = r0 + (gr1 - gr) < R ? r0 + (gr1 - gr) : R;
+      const float *xg = x + (n * g->C + gi * g->Cg) * g->Pin;
+      if (big) {
+        int nt = threads > g->Cg ? (int)g->Cg : threads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t ch = 0; ch < g->Cg; ch++)
+          im2col_rows(g, xg, ch, ch + 1, r0, r1,
+                      col + ch * g->kvol * ncols + off, ncols);
+      } else {
+        im2col_rows(g, xg, 0, g->Cg, r0, r1, col + off, ncols);
+      }
+      off += (r1 - r0) * OW;
+      gr += r1 - r0;
+    }
+  }
+  if (n0 == n1) {
+    float *yt = y + (n0 * g->M + gi * g->Mg) * g->P + (gr0 % R) * OW;
+    if (bg) fill_bias(yt, g->Mg, ncols, g->P, bg);
+    if (big)
+      tq_nn_sgemm(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb,
+                  bg ? 1.0f : 0.0f, yt, g->P, threads);
+    else
+      tq_nn_sgemm1(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb,
+                   bg ? 1.0f : 0.0f, yt, g->P);
+    return;
+  }
+  if (big)
+    tq_nn_sgemm(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb, 0.0f, out,
+                ncols, threads);
+  else
+    tq_nn_sgemm1(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb, 0.0f, out,
+                 ncols);
+  /* scatter the images' pieces, adding the bias */
+  int64_t off = 0;
+  for (int64_t gr = gr0; gr < gr1;) {
+    const int64_t n = gr / R, r0 = gr % R;
+    const int64_t r1 = r0 + (gr1 - gr) < R ? r0 + (gr1 - gr) : R;
+    const int64_t len = (r1 - r0) * OW;
+    for (int64_t m = 0; m < g->Mg; m++) {
+      float *yr = y + (n * g->M + gi * g->Mg + m) * g->P + r0 * OW;
+      const float *src = out + m * ncols + off;
+      const float bv = bg ? bg[m] : 0.0f;
+      for (int64_t i = 0; i < len; i++) yr[i] = src[i] + bv;
+    }
+    off += len;
+    gr += r1 - r0;
+  }
+}
+
+static tq_status conv_forward_float(tq_op_call *c, const conv_geom *g,
+                                    const float *x, const float *wt,
+                                    const float *b, float *y) {
+  const tq_nn_window *w = &g->w;
+  if (g->Cg == 1 && g->Mg <= 4) return conv_direct(c, g, x, wt, b, y);
+  const int threads = tq_nn_threads(c);
+  const int64_t OW = w->out[2], rows_all = g->N * w->out[0] * w->out[1];
+  int64_t rows = CONV_L2_BYTES / (int64_t)sizeof(float) / g->K / OW;
+  const int64_t min_rows = (CONV_MIN_COLS + OW - 1) / OW;
+  if (rows < min_rows) rows = min_rows;
+  if (rows > rows_all) rows = rows_all;
+  int64_t tiles = (rows_all + rows - 1) / rows;
+  int big = g->G * tiles < CONV_MIN_TILES;
+  if (big) {
+    rows = CONV_BIG_FLOATS / g->K / OW;
+    if (rows < min_rows) rows = min_rows;
+    if (rows > rows_all) rows = rows_all;
+    tiles = (rows_all + rows - 1) / rows;
+  }
+  const int64_t ncols = rows * OW;
+  const int64_t items = g->G * tiles;
+  int nt = big ? 1 : threads > items ? (int)items : threads;
+  /* per thread: im2col block and output block */
+  const int64_t per = g->K * ncols + g->Mg * ncols;
+  float *scratch = malloc((size_t)(per * nt + 1) * sizeof *scratch);
+  if (!scratch)
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for %lld x %lld im2col buffers",
+                         (long long)g->K, (long long)ncols);
+  if (big) {
+    for (int64_t it = 0; it < items; it++) {
+      const int64_t gi = it / tiles, t = it % tiles;
+      const int64_t r0 = t * rows,
+                    r1 = r0 + rows < rows_all ? r0 + rows : rows_all;
+      conv_tile(g, gi, r0, r1, x, wt, b, y, scratch, scratch + g->K * ncols, 1,
+                threads);
+    }
+    free(scratch);
+    return TQ_OK;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    tq_nn_blas_single_thread();
+#ifdef _OPENMP
+    float *mine = scratch + per * omp_get_thread_num();
+#else
+    float *mine = scratch;
+#endif
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; it++) {
+      const int64_t gi = it / tiles, t = it % tiles;
+      const int64_t r0 = t * rows,
+                    r1 = r0 + rows < rows_all ? r0 + rows : rows_all;
+      conv_tile(g, gi, r0, r1, x, wt, b, y, mine, mine + g->K * ncols, 0, 1);
+    }
+  }
+  free(scratch);
+  return TQ_OK;
+}
+
+/* Runs tq_intrinsic_gemm and puts the node in front of its error. */
+static tq_status run_intrinsic(tq_op_call *c, const tq_intrinsic_gemm_args *a) {
+  tq_status st = tq_intrinsic_gemm(c->ctx, a);
+  if (st == TQ_OK) return TQ_OK;
+  const char *msg = tq_context_last_error(c->ctx);
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", msg ? msg : "");
+  return tq_call_error(c, st, "intrinsic quantization: %s", buf);
+}
+
+static tq_status conv_forward_intrinsic(tq_op_call *c, const conv_geom *g,
+                                        const float *x, const float *wt,
+                                        const float *b, float *y) {
+  const tq_nn_window *w = &g->w;
+  const int threads = tq_nn_threads(c);
+  const int pointwise = is_pointwise(w);
+  const int64_t R = w->out[0] * w->out[1];
+  float *col = NULL;
+  if (!pointwise) {
+    col = malloc((size_t)(g->K * g->P + 1) * sizeof *col);
+    if (!col)
+      return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                           "out of memory for a %lld x %lld im2col buffer",
+                           (long long)g->K, (long long)g->P);
+  }
+  tq_status st = TQ_OK;
+  const tq_shape *ys = &c->out[0]->shape;
+  for (int64_t n = 0; n < g->N && !st; n++) {
+    for (int64_t gi = 0; gi < g->G && !st; gi++) {
+      const float *xg = x + (n * g->C + gi * g->Cg) * g->Pin;
+      const int64_t e0 = (n * g->M + gi * g->Mg) * g->P;
+      const float *bm = xg;
+      if (!pointwise) {
+        int nt = threads > g->Cg ? (int)g->Cg : threads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t ch = 0; ch < g->Cg; ch++)
+          im2col_rows(g, xg, ch, ch + 1, 0, R, col + ch * g->kvol * g->P, g->P);
+        bm = col;
+      }
+      tq_intrinsic_gemm_args a = {
+          .M = (int)g->Mg,
+          .N = (int)g->P,
+          .K = (int)g->K,
+          .A = wt + gi * g->Mg * g->K,
+          .lda = (size_t)g->K,
+          .B = bm,
+          .ldb = (size_t)g->P,
+          .bias = b ? b + gi * g->Mg : NULL,
+          .bias_rs = 1,
+          .bias_cs = 0,
+          .C = y + e0,
+          .ldc = (size_t)g->P,
+          .iq = c->intrinsic,
+          .seed = c->seed,
+          .stream = c->stream,
+          .index_base = tq_nn_index_base(c, ys, (uint64_t)e0, g->K),
+          .threads = threads,
+      };
+      st = run_intrinsic(c, &a);
+    }
+  }
+  free(col);
+  return st;
+}
+
+tq_status tq_nn_conv_forward(tq_op_call *c) {
+  conv_geom g;
+  tq_status st = conv_prepare(c, &g);
+  if (st) return st;
+  if (g.N * g.M * g.P == 0) return TQ_OK;
+  const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);
+  const float *b = c->n_in > 2 && c->in[2] ? tq_cf32(c->in[2]) : NULL;
+  float *y = tq_f32(c->out[0]);
+  if (c->intrinsic) return conv_forward_intrinsic(c, &g, x, wt, b, y);
+  if (g.K == 0) {
+    fill_planes(y, g.N, g.M, g.P, b);
+    return TQ_OK;
+  }
+  return conv_forward_float(c, &g, x, wt, b, y);
+}
+
+/* ---- ConvTranspose ----------------------------------------------------- */
+
+/* W is (C, M / group, kernel...); the output has M channels. */
+static tq_status convt_prepare(tq_op_call *c, conv_geom *g) {
+  tq_status st;
+  if ((st = tq_nn_check_input(c, 0, "X", 3, 5)) || (st = check_w_rank(c)))
+    return st;
+  const tq_shape *xs = &c->in[0]->shape, *ws = &c->in[1]->shape;
+  const int nsp = xs->ndim - 2;
+  int64_t group;
+  if ((st = read_group(c, &group))) return st;
+  memset(g, 0, sizeof *g);
+  g->N = xs->dims[0];
+  g->C = xs->dims[1];
+  g->G = group;
+  if (ws->dims[0] != g->C)
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "W has %lld input channels (dimension 0) but X has "
+                         "%lld channels",
+                         (long long)ws->dims[0], (long long)g->C);
+  if (g->C % group)
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "X has %lld channels, not divisible by group %lld",
+                         (long long)g->C, (long long)group);
+  g->Cg = g->C / group;
+  g->Mg = ws->dims[1];
+  g->M = g->Mg * group;
+  if ((st = check_kernel_shape(c, nsp, ws->dims + 2)) ||
+      (st = check_bias(c, g->M)))
+    return st;
+
+  int64_t strides[3], dil[3], pads[6], opad[3];
+  int mode;
+  if ((st = tq_nn_read_ints(c, "strides", nsp, 1, 1, strides)) ||
+      (st = tq_nn_read_ints(c, "dilations", nsp, 1, 1, dil)) ||
+      (st = tq_nn_read_ints(c, "pads", 2 * nsp, 0, 0, pads)) ||
+      (st = tq_nn_read_ints(c, "output_padding", nsp, 0, 0, opad)) ||
+      (st = tq_nn_auto_pad(c, &mode)))
+    return st;
+  const tq_attr *osa = tq_call_attr(c, "output_shape");
+  size_t n_os = 0;
+  const int64_t *os = tq_attr_ints(c, "output_shape", &n_os);
+  if (osa && osa->type != TQ_ATTR_INTS)
+    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
+                         "attribute output_shape must be a list of integers");
+  if (os && n_os) {
+    /* As ONNX Runtime: the spatial sizes, or a whole N, C, ... shape. */
+    if (n_os == (size_t)nsp + 2) {
+      os += 2;
+    } else if (n_os != (size_t)nsp) {
+      return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
+                           "attribute output_shape has %zu values, expected "
+                           "%d (one per spatial dimension)",
+                           n_os, nsp);
+    }
+  } else {
+    os = NULL;
+  }
+
+  tq_nn_window *w = &g->w;
+  w->nsp = nsp;
+  for (int d = 0; d < TQ_NN_MAX_SPATIAL; d++)
+    w->in[d] = w->out[d] = w->kernel[d] = w->stride[d] = w->dil[d] = 1;
+  const int o = TQ_NN_MAX_SPATIAL - nsp;
+  for (int d = 0; d < nsp; d++) {
+    const int D = o + d;
+    const int64_t in = xs->dims[2 + d], k = ws->dims[2 + d], s = strides[d];
+    if (k < 1)
+      return tq_call_error(c, TQ_ERR_SHAPE,
+                           "kernel size %lld along spatial axis %d; expected "
+                           ">= 1",
+                           (long long)k, d);
+    const int64_t natural = s * (in - 1) + opad[d] + (k - 1) * dil[d] + 1;
+    int64_t lo, hi, out;
+    if (os) {
+      /* ONNX: pads follow from output_shape; the odd unit goes to the
+       * start unless auto_pad is SAME_UPPER. */
+      out = os[d];
+      const int64_t total = natural - out;
+      if (total < 0 || out < 1)
+        return tq_call_error(c, TQ_ERR_SHAPE,
+                             "output_shape[%d] = %lld is not reachable: the "
+                             "unpadded output size is %lld",
+                             d, (long long)out, (long long)natural);
+      lo = mode == TQ_NN_SAME_UPPER ? total / 2 : total - total / 2;
+      hi = total - lo;
+    } else if (mode == TQ_NN_SAME_UPPER || mode == TQ_NN_SAME_LOWER) {
+      int64_t total = natural - in * s;
+      if (total < 0) total = 0;
+      lo = mode == TQ_NN_SAME_UPPER ? total / 2 : total - total / 2;
+      hi = total - lo;
+      out = natural - total;
+    } else {
+      lo = mode == TQ_NN_VALID ? 0 : pads[d];
+      hi = mode == TQ_NN_VALID ? 0 : pads[d + nsp];
+      out = natural - lo - hi;
+      if (out < 1)
+        return tq_call_error(c, TQ_ERR_SHAPE,
+                             "pads %lld+%lld along spatial axis %d leave no "
+                             "output (unpadded size %lld)",
+                             (long long)lo, (long long)hi, d,
+                             (long long)natural);
+    }
+    w->in[D] = in;
+    w->out[D] = out;
+    w->kernel[D] = k;
+    w->stride[D] = s;
+    w->dil[D] = dil[d];
+    w->pad_lo[D] = lo;
+    w->pad_hi[D] = hi;
+  }
+  g->kvol = dim_prod(w->kernel, 3);
+  g->K = g->Cg * g->kvol;
+  g->Pin = dim_prod(w->in, 3);
+  g->P = dim_prod(w->out, 3);
+  const int64_t sizes[] = {g->K, g->P, g->Mg * g->kvol, g->Pin, g->Mg};
+  return check_int_sizes(c, sizes, 5);
+}
+
+tq_status tq_nn_conv_transpose_infer(tq_op_call *c) {
+  conv_geom g;
+  tq_status st = convt_prepare(c, &g);
+  if (st) return st;
+  tq_shape s;
+  conv_out_shape(&g, &s);
+  return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &s);
+}
+
+/* Adds the columns of col (rows: out channel, tap; columns: input
+ * positions) into the output planes of out channels [0, Mg) of one group:
+ * the input position p and tap t land on output position p * stride -
+ * pad + t * dilation. */
+static void col2im(const conv_geom *g, const float *col, float *y,
+                   const float *bias, int threads) {
+  const tq_nn_window *w = &g->w;
+  const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];
+  const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
+  const int64_t sw = w->stride[2];
+  int nt = threads > g->Mg ? (int)g->Mg : threads;
+  if (nt < 1) nt = 1;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t oc = 0; oc < g->Mg; oc++) {
+    float *yp = y + oc * g->P;
+    fill_bias(yp, 1, g->P, g->P, bias ? bias + oc : NULL);
+    const float *crow = col + oc * g->kvol * g->Pin;
+    for (int64_t i = 0; i < w->kernel[0]; i++) {
+      for (int64_t j = 0; j < w->kernel[1]; j++) {
+        for (int64_t l = 0; l < w->kernel[2]; l++, crow += g->Pin) {
+          const int64_t off = l * w->dil[2] - w->pad_lo[2];
+          /* iw valid when 0 <= iw * sw + off < OW */
+          int64_t lo, hi;
+          valid_range(off, sw, OW, IW, &lo, &hi);
+          for (int64_t id = 0; id < ID; id++) {
+            const int64_t od = id * w->stride[0] - w->pad_lo[0] + i * w->dil[0];
+            if (od < 0 || od >= OD) continue;
+            for (int64_t ih = 0; ih < IH; ih++) {
+              const int64_t oh =
+                  ih * w->stride[1] - w->pad_lo[1] + j * w->dil[1];
+              if (oh < 0 || oh >= OH) continue;
+              float *yr = yp + (od * OH + oh) * OW;
+              const float *xr = crow + (id * IH + ih) * IW;
+              for (int64_t iw = lo; iw < hi; iw++) yr[iw * sw + off] += xr[iw];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+static tq_status convt_forward_float(tq_op_call *c, const conv_geom *g,
+                                     const float *x, const float *wt,
+                                     const float *b, float *y) {
+  const int threads = tq_nn_threads(c);
+  const int64_t rows = g->Mg * g->kvol;
+  float *col = malloc((size_t)(rows * g->Pin + 1) * sizeof *col);
+  if (!col)
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for a %lld x %lld column buffer",
+                         (long long)rows, (long long)g->Pin);
+  for (int64_t n = 0; n < g->N; n++) {
+    for (int64_t gi = 0; gi < g->G; gi++) {
+      const float *xg = x + (n * g->C + gi * g->Cg) * g->Pin;
+      const float *wg = wt + gi * g->Cg * rows;
+      tq_nn_sgemm(1, 0, rows, g->Pin, g->Cg, 1.0f, wg, rows, xg, g->Pin, 0.0f,
+                  col, g->Pin, threads);
+      col2im(g, col, y + (n * g->M + gi * g->Mg) * g->P,
+             b ? b + gi * g->Mg : NULL, threads);
+    }
+  }
+  free(col);
+  return TQ_OK;
+}
+
+/* Tap indices t in [0, k) and input positions q with q * stride =
+ * o + pad - t * dil, 0 <= q < in: the one input term of output position o
+ * for tap t, or -1. */
+static int64_t convt_source(int64_t o, int64_t t, int64_t pad, int64_t dil,
+                            int64_t stride, int64_t in) {
+  const int64_t v = o + pad - t * dil;
+  if (v < 0 || v % stride) return -1;
+  const int64_t q = v / stride;
+  return q < in ? q : -1;
+}
+
+static tq_status convt_forward_intrinsic(tq_op_call *c, const conv_geom *g,
+                                         const float *x, const float *wt,
+                                         const float *b, float *y) {
+  const tq_nn_window *w = &g->w;
+  const int threads = tq_nn_threads(c);
+  const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
+  const int64_t IH = w->in[1], IW = w->in[2];
+  float *A = malloc((size_t)(g->Mg * g->K + 1) * sizeof *A);
+  float *col = malloc((size_t)(g->K * g->P + 1) * sizeof *col);
+  if (!A || !col) {
+    free(A);
+    free(col);
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for a %lld x %lld gathered input",
+                         (long long)g->K, (long long)g->P);
+  }
+  tq_status st = TQ_OK;
+  const tq_shape *ys = &c->out[0]->shape;
+  for (int64_t gi = 0; gi < g->G && !st; gi++) {
+    /* A[oc][ic * kvol + t] = W[gi * Cg + ic][oc][t] */
+    const float *wg = wt + gi * g->Cg * g->Mg * g->kvol;
+    for (int64_t oc = 0; oc < g->Mg; oc++)
+      for (int64_t ic = 0; ic < g->Cg; ic++)
+        memcpy(A + oc * g->K + ic * g->kvol, wg + (ic * g->Mg + oc) * g->kvol,
+               (size_t)g->kvol * sizeof *A);
+    for (int64_t n = 0; n < g->N && !st; n++) {
+      const float *xg = x + (n * g->C + gi * g->Cg) * g->Pin;
+      int nt = threads > g->Cg ? (int)g->Cg : threads;
+      if (nt < 1) nt = 1;
+#pragma omp parallel for num_threads(nt) schedule(static)
+      for (int64_t ic = 0; ic < g->Cg; ic++) {
+        const float *xc = xg + ic * g->Pin;
+        float *dst = col + ic * g->kvol * g->P;
+        for (int64_t i = 0; i < w->kernel[0]; i++) {
+          for (int64_t j = 0; j < w->kernel[1]; j++) {
+            for (int64_t l = 0; l < w->kernel[2]; l++, dst += g->P) {
+              float *d = dst;
+              for (int64_t od = 0; od < OD; od++) {
+                const int64_t id = convt_source(od, i, w->pad_lo[0], w->dil[0],
+                                                w->stride[0], w->in[0]);
+                for (int64_t oh = 0; oh < OH; oh++, d += OW) {
+                  const int64_t ih = convt_source(oh, j, w->pad_lo[1],
+                                                  w->dil[1], w->stride[1], IH);
+                  if (id < 0 || ih < 0) {
+                    memset(d, 0, (size_t)OW * sizeof *d);
+                    continue;
+                  }
+                  const float *xr = xc + (id * IH + ih) * IW;
+                  for (int64_t ow = 0; ow < OW; ow++) {
+                    const int64_t iw = convt_source(
+                        ow, l, w->pad_lo[2], w->dil[2], w->stride[2], IW);
+                    d[ow] = iw < 0 ? 0.0f : xr[iw];
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      const int64_t e0 = (n * g->M + gi * g->Mg) * g->P;
+      tq_intrinsic_gemm_args a = {
+          .M = (int)g->Mg,
+          .N = (int)g->P,
+          .K = (int)g->K,
+          .A = A,
+          .lda = (size_t)g->K,
+          .B = col,
+          .ldb = (size_t)g->P,
+          .bias = b ? b + gi * g->Mg : NULL,
+          .bias_rs = 1,
+          .bias_cs = 0,
+          .C = y + e0,
+          .ldc = (size_t)g->P,
+          .iq = c->intrinsic,
+          .seed = c->seed,
+          .stream = c->stream,
+          .index_base = tq_nn_index_base(c, ys, (uint64_t)e0, g->K),
+          .threads = threads,
+      };
+      st = run_intrinsic(c, &a);
+    }
+  }
+  free(A);
+  free(col);
+  return st;
+}
+
+tq_status tq_nn_conv_transpose_forward(tq_op_call *c) {
+  conv_geom g;
+  tq_status st = convt_prepare(c, &g);
+  if (st) return st;
+  if (g.N * g.M * g.P == 0) return TQ_OK;
+  const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);
+  const float *b = c->n_in > 2 && c->in[2] ? tq_cf32(c->in[2]) : NULL;
+  float *y = tq_f32(c->out[0]);
+  if (c->intrinsic) return convt_forward_intrinsic(c, &g, x, wt, b, y);
+  if (g.K == 0) {
+    fill_planes(y, g.N, g.M, g.P, b);
+    return TQ_OK;
+  }
+  return convt_forward_float(c, &g, x, wt, b, y);
+}

@@ -1,0 +1,1205 @@
+/* AVX2 implementation of intrinsic quantization (DESIGN.md 3); compiled
+ * with -mavx2 -mfma -mf16c and only called after the run-time CPU check.
+ * It must give the bits of tq_intrinsic_ref_element (intrinsic_ref.c) for
+ * every output; docs/intrinsic.md explains the shortcuts and why each is
+ * exact, and tests/test_intrinsic.c compares the two on every path.
+ *
+ * Layout of the work: the columns are cut into panels of up to NB = 16
+ * outputs (two vectors of 8), the rows into blocks; one task packs its
+ * panel of B (K x 16, zero padded) and runs its rows. Each output's
+ * arithmetic is independent of every other's, and k always runs 0..K-1 in
+ * order inside a vector lane, so neither the split nor the thread count
+ * can change a bit.
+ *
+ * Paths, chosen per call (and per row x panel where the data decide):
+ *  - sum form, products unquantized or fixed point: one fused loop, the
+ *    fixed-point rounding inlined and the sum kept in units of P's grid;
+ *  - sum form, other product quantizers: products into a buffer, quantized
+ *    by the quantizer's own AVX2 kernel, then summed;
+ *  - accumulator form, fixed-point accumulator, products on its grid: exact
+ *    int32 arithmetic (saturating or modulo 2^32) instead of doubles;
+ *  - accumulator form otherwise: a vector double loop (fixed-point,
+ *    identity or IEEE float32 accumulators) or, for other accumulator
+ *    formats, the reference's double quantizer per lane.
+ *
+ * No FMA is used for arithmetic (-ffp-contract=off keeps the compiler from
+ * fusing), and every comparison with NaN inputs is arranged so NaN stays
+ * NaN; NaN outputs are made canonical at the end as in the reference. */
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/error.h"
+#include "ops/intrinsic_internal.h"
+#include "quant/philox.h"
+#include "quant/quant_internal.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+enum {
+  NB = 16,  /* outputs per panel: two vectors */
+  KC = 256, /* k per chunk of the product buffer */
+};
+
+/* ---- Philox4x32-10 for eight blocks at once ------------------------------
+ * The generator of philox.h (its scalar version is the definition and the
+ * reference uses it), vectorized like kernels_avx2.c: the tests compare
+ * every stochastic path with the reference, which pins this copy. */
+
+ALWAYS_INLINE void mulhilo(__m256i a, __m256i m, __m256i *hi, __m256i *lo) {
+  __m256i even = _mm256_mul_epu32(a, m);
+  __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+  *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
+/* Words of blocks b0 .. b0+7, top 24 bits, in element order:
+ * out[4*j + w] = word w of block b0 + j, >> 8. */
+static void philox8_u24(uint64_t seed, uint64_t stream, uint64_t b0,
+                        uint32_t out[32]) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i flip = _mm256_set1_epi32(INT32_MIN);
+  __m256i lo = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)b0), lane);
+  /* Carry into the high word where the low word wrapped around. */
+  __m256i wrapped = _mm256_cmpgt_epi32(
+      _mm256_xor_si256(_mm256_set1_epi32((int)(uint32_t)b0), flip),
+      _mm256_xor_si256(lo, flip));
+  __m256i c[4] = {
+      lo,
+      _mm256_sub_epi32(_mm256_set1_epi32((int)(uint32_t)(b0 >> 32)), wrapped),
+      _mm256_set1_epi32((int)(uint32_t)stream),
+      _mm256_set1_epi32((int)(uint32_t)(stream >> 32))};
+  __m256i key0 = _mm256_set1_epi32((int)(uint32_t)seed);
+  __m256i key1 = _mm256_set1_epi32((int)(uint32_t)(seed >> 32));
+  const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53);
+  const __m256i m1 = _mm256_set1_epi32((int)0xCD9E8D57);
+  for (int round = 0; round < 10; round++) {
+    __m256i h0, l0, h1, l1;
+    mulhilo(c[0], m0, &h0, &l0);
+    mulhilo(c[2], m1, &h1, &l1);
+    c[0] = _mm256_xor_si256(_mm256_xor_si256(h1, c[1]), key0);
+    c[1] = l1;
+    c[2] = _mm256_xor_si256(_mm256_xor_si256(h0, c[3]), key1);
+    c[3] = l0;
+    key0 = _mm256_add_epi32(key0, _mm256_set1_epi32((int)0x9E3779B9u));
+    key1 = _mm256_add_epi32(key1, _mm256_set1_epi32((int)0xBB67AE85u));
+  }
+  __m256i t0 = _mm256_unpacklo_epi32(c[0], c[1]);
+  __m256i t1 = _mm256_unpacklo_epi32(c[2], c[3]);
+  __m256i t2 = _mm256_unpackhi_epi32(c[0], c[1]);
+  __m256i t3 = _mm256_unpackhi_epi32(c[2], c[3]);
+  __m256i a0 = _mm256_unpacklo_epi64(t0, t1), a1 = _mm256_unpackhi_epi64(t0, t1);
+  __m256i a2 = _mm256_unpacklo_epi64(t2, t3), a3 = _mm256_unpackhi_epi64(t2, t3);
+  __m256i v[4] = {_mm256_permute2x128_si256(a0, a1, 0x20),
+                  _mm256_permute2x128_si256(a2, a3, 0x20),
+                  _mm256_permute2x128_si256(a0, a1, 0x31),
+                  _mm256_permute2x128_si256(a2, a3, 0x31)};
+  for (int i = 0; i < 4; i++)
+    _mm256_storeu_si256((__m256i *)(out + 8 * i), _mm256_srli_epi32(v[i], 8));
+}
+
+/* u24[i] of elements first .. first+n-1, as tq_philox_fill_u24. */
+static void philox_fill(uint64_t seed, uint64_t stream, uint64_t first,
+                        uint32_t *u24, size_t n) {
+  uint32_t buf[32];
+  size_t skip = (size_t)(first & 3), done = 0;
+  uint64_t block = first >> 2;
+  while (done < n) {
+    philox8_u24(seed, stream, block, buf);
+    size_t take = 32 - skip < n - done ? 32 - skip : n - done;
+    memcpy(u24 + done, buf + skip, take * sizeof *u24);
+    done += take;
+    skip = 0;
+    block += 8;
+  }
+}
+
+/* u of element `index` as a double (one scalar Philox: for the few
+ * once-per-output steps). */
+static double u_at(uint64_t seed, uint64_t stream, uint64_t index) {
+  uint32_t u24;
+  tq_philox_fill_u24(seed, stream, index, &u24, 1);
+  return ldexp((double)u24, -24);
+}
+
+/* u of lanes j = 0..7 at step k from a buffer laid out [lane][K+1]. */
+ALWAYS_INLINE __m256 u_gather(const uint32_t *u24, __m256i lane_offsets,
+                              int k) {
+  __m256i w = _mm256_i32gather_epi32((const int *)(u24 + k), lane_offsets, 4);
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(w), _mm256_set1_ps(0x1p-24f));
+}
+
+/* ---- rounding to integers, float and double -------------------------------
+ * Mirror of round_signed() in ref.c on an exact t. The directed modes and
+ * even are one instruction; nearest (ties away) is trunc(t) plus
+ * trunc(2 * (t - trunc(t))), which is -1, 0 or 1 exactly when the
+ * fraction reaches a half (t - trunc(t) and the doubling are exact); the
+ * rest decide on the magnitude's fraction as the reference does (ip + 1 is
+ * exact: a nonzero fraction means |t| < 2^23, resp. 2^52). */
+
+ALWAYS_INLINE __m256 round_ps(__m256 t, __m256 u, tq_round R) {
+  const __m256 sgn = _mm256_set1_ps(-0.0f);
+  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+  switch (R) {
+    case TQ_ROUND_EVEN:
+      return _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_DOWN:
+      return _mm256_round_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_UP:
+      return _mm256_round_ps(t, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_ZERO:
+      return _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_NEAREST: {
+      __m256 i = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      __m256 f = _mm256_sub_ps(t, i);
+      return _mm256_add_ps(
+          i, _mm256_round_ps(_mm256_add_ps(f, f),
+                             _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
+    }
+    default: break;
+  }
+  __m256 sign = _mm256_and_ps(t, sgn);
+  __m256 neg = _mm256_castsi256_ps(
+      _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_castps_si256(t)));
+  __m256 a = _mm256_andnot_ps(sgn, t);
+  __m256 ip = _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __m256 fr = _mm256_sub_ps(a, ip);
+  __m256 gt = _mm256_cmp_ps(fr, half, _CMP_GT_OQ);
+  __m256 ge = _mm256_cmp_ps(fr, half, _CMP_GE_OQ);
+  __m256 inc;
+  switch (R) {
+    case TQ_ROUND_HALF_UP: inc = _mm256_blendv_ps(ge, gt, neg); break;
+    case TQ_ROUND_HALF_DOWN: inc = _mm256_blendv_ps(gt, ge, neg); break;
+    case TQ_ROUND_HALF_ZERO: inc = gt; break;
+    case TQ_ROUND_AWAY:
+      inc = _mm256_cmp_ps(fr, _mm256_setzero_ps(), _CMP_GT_OQ);
+      break;
+    default: /* stochastic: floor(t + u) without forming t + u */
+      inc = _mm256_blendv_ps(
+          _mm256_cmp_ps(fr, _mm256_sub_ps(one, u), _CMP_GE_OQ),
+          _mm256_cmp_ps(u, fr, _CMP_LT_OQ), neg);
+      break;
+  }
+  return _mm256_or_ps(_mm256_add_ps(ip, _mm256_and_ps(inc, one)), sign);
+}
+
+ALWAYS_INLINE __m256d round_pd(__m256d t, __m256d u, tq_round R) {
+  const __m256d sgn = _mm256_set1_pd(-0.0);
+  const __m256d half = _mm256_set1_pd(0.5), one = _mm256_set1_pd(1.0);
+  switch (R) {
+    case TQ_ROUND_EVEN:
+      return _mm256_round_pd(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_DOWN:
+      return _mm256_round_pd(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_UP:
+      return _mm256_round_pd(t, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_ZERO:
+      return _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_NEAREST: {
+      __m256d i = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      __m256d f = _mm256_sub_pd(t, i);
+      return _mm256_add_pd(
+          i, _mm256_round_pd(_mm256_add_pd(f, f),
+                             _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
+    }
+    default: break;
+  }
+  __m256d sign = _mm256_and_pd(t, sgn);
+  __m256d neg = _mm256_castsi256_pd(
+      _mm256_cmpgt_epi64(_mm256_setzero_si256(), _mm256_castpd_si256(t)));
+  __m256d a = _mm256_andnot_pd(sgn, t);
+  __m256d ip = _mm256_round_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __m256d fr = _mm256_sub_pd(a, ip);
+  __m256d gt = _mm256_cmp_pd(fr, half, _CMP_GT_OQ);
+  __m256d ge = _mm256_cmp_pd(fr, half, _CMP_GE_OQ);
+  __m256d inc;
+  switch (R) {
+    case TQ_ROUND_HALF_UP: inc = _mm256_blendv_pd(ge, gt, neg); break;
+    case TQ_ROUND_HALF_DOWN: inc = _mm256_blendv_pd(gt, ge, neg); break;
+    case TQ_ROUND_HALF_ZERO: inc = gt; break;
+    case TQ_ROUND_AWAY:
+      inc = _mm256_cmp_pd(fr, _mm256_setzero_pd(), _CMP_GT_OQ);
+      break;
+    default:
+      inc = _mm256_blendv_pd(
+          _mm256_cmp_pd(fr, _mm256_sub_pd(one, u), _CMP_GE_OQ),
+          _mm256_cmp_pd(u, fr, _CMP_LT_OQ), neg);
+      break;
+  }
+  return _mm256_or_pd(_mm256_add_pd(ip, _mm256_and_pd(inc, one)), sign);
+}
+
+/* ---- fixed point on float32 inputs, result in units of the grid ----------
+ * qfix_units(p) = Q(p) * 2^f for a fixed-point Q, as an integer-valued
+ * float: exactly tq_ref_fixed_one(p) * 2^f. Why it is exact:
+ *  - t = p * 2^f is exact unless it overflows (then |t| >= 2^128, which
+ *    saturates, or wraps to 0 being a multiple of 2^32) or drops below
+ *    2^-126 (possible only for f < 0; then the modes that care only about
+ *    "nonzero and its sign" get the stand-in 2^-149, the others give 0);
+ *  - saturation is applied before rounding: rounding is monotone and
+ *    leaves the integer bounds alone, so round(clamp(t)) = clamp(round(t)).
+ *    The bounds are qmax and qlow rounded to float32; that changes nothing
+ *    because the reference rounds r * 2^-f to float32 too (for w > 24 the
+ *    float nearest to 2^n - 1 is 2^n, and no float lies between them);
+ *  - wrap: |t| is first limited to 2^56 (any float beyond is a multiple of
+ *    2^33, which wraps to 0, as does 2^56), then the low 32 bits of the
+ *    integer come from its significand and exponent, are sign-extended
+ *    from w bits (or masked) and converted to float32 with one rounding,
+ *    as the reference's (float)(r * 2^-f);
+ *  - max/min take the NaN operand second so NaN stays NaN; infinite inputs
+ *    saturate in every overflow mode. */
+typedef struct qfix {
+  __m256 scale, lo, hi, inf_hi, inf_lo;
+  __m256i shift, mask;
+  float inv_scale;
+  int is_signed, width, standin, wrap;
+  tq_round round;
+} qfix;
+
+static void qfix_init(qfix *c, const tq_quantizer *q) {
+  const tq_quant_params *p = &q->p;
+  const tq_fixed_consts *k = &q->fx;
+  c->scale = _mm256_set1_ps(k->scale);
+  c->inv_scale = k->inv_scale;
+  c->lo = _mm256_set1_ps((float)k->qlow);
+  c->hi = _mm256_set1_ps((float)k->qmax);
+  c->inf_hi = c->hi;
+  c->inf_lo = c->lo;
+  c->shift = _mm256_set1_epi32(32 - p->width);
+  c->mask =
+      _mm256_set1_epi32(p->width >= 32 ? -1 : (int)((1u << p->width) - 1));
+  c->is_signed = p->is_signed;
+  c->width = p->width;
+  c->standin = p->frac < 0;
+  c->wrap = p->overflow == TQ_OVERFLOW_WRAP;
+  c->round = p->round;
+}
+
+ALWAYS_INLINE __m256 qfix_units(const qfix *c, __m256 p, __m256 u, tq_round R,
+                                int WRAP) {
+  const __m256 sgn = _mm256_set1_ps(-0.0f);
+  __m256 t = _mm256_mul_ps(p, c->scale);
+  if ((R == TQ_ROUND_DOWN || R == TQ_ROUND_UP || R == TQ_ROUND_AWAY ||
+       R == TQ_ROUND_STOCHASTIC) &&
+      c->standin) {
+    __m256 zero = _mm256_setzero_ps();
+    __m256 lost = _mm256_andnot_ps(_mm256_cmp_ps(p, zero, _CMP_EQ_OQ),
+                                   _mm256_cmp_ps(t, zero, _CMP_EQ_OQ));
+    t = _mm256_blendv_ps(
+        t, _mm256_or_ps(_mm256_and_ps(p, sgn), _mm256_set1_ps(0x1p-149f)),
+        lost);
+  }
+  if (!WRAP)
+    return round_ps(_mm256_min_ps(c->hi, _mm256_max_ps(c->lo, t)), u, R);
+  const __m256 lim = _mm256_set1_ps(0x1p56f);
+  t = _mm256_min_ps(lim, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), lim),
+                                       t));
+  __m256 r = round_ps(t, u, R);
+  __m256 ar = _mm256_andnot_ps(sgn, r);
+  __m256i bits = _mm256_castps_si256(ar);
+  __m256i e =
+      _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(150));
+  __m256i sig =
+      _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x7fffff)),
+                      _mm256_set1_epi32(0x800000));
+  __m256i big = _mm256_sllv_epi32(sig, e); /* counts >= 32 give 0 */
+  __m256i small = _mm256_cvttps_epi32(ar);
+  __m256 is_small = _mm256_cmp_ps(ar, _mm256_set1_ps(0x1p31f), _CMP_LT_OQ);
+  __m256i low = _mm256_castps_si256(_mm256_blendv_ps(
+      _mm256_castsi256_ps(big), _mm256_castsi256_ps(small), is_small));
+  __m256i negm =
+      _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_castps_si256(r));
+  __m256i v = _mm256_sub_epi32(_mm256_xor_si256(low, negm), negm);
+  __m256 y;
+  if (c->is_signed) {
+    y = _mm256_cvtepi32_ps(
+        _mm256_srav_epi32(_mm256_sllv_epi32(v, c->shift), c->shift));
+  } else if (c->width < 32) {
+    y = _mm256_cvtepi32_ps(_mm256_and_si256(v, c->mask));
+  } else { /* unsigned 32 bits: two exact halves, one rounding */
+    y = _mm256_add_ps(
+        _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(v, 16)),
+                      _mm256_set1_ps(65536.0f)),
+        _mm256_cvtepi32_ps(_mm256_and_si256(v, _mm256_set1_epi32(0xffff))));
+  }
+  __m256 is_inf = _mm256_cmp_ps(_mm256_andnot_ps(sgn, p),
+                                _mm256_set1_ps(INFINITY), _CMP_EQ_OQ);
+  y = _mm256_blendv_ps(y, _mm256_blendv_ps(c->inf_hi, c->inf_lo, p), is_inf);
+  return _mm256_blendv_ps(y, t, _mm256_cmp_ps(t, t, _CMP_UNORD_Q));
+}
+
+/* ---- fixed point on doubles (the accumulator) -----------------------------
+ * qfixd(v) = tq_quantize_double_one(Q, v, u) for a fixed-point Q. The
+ * values reaching it are sums of grid values, float32 values, exact
+ * products of float32 values and biases: multiples of 2^-298 below 2^257,
+ * so t = v * 2^f (|f| <= 64) is exact and never near double's limits, and
+ * no stand-in is needed. Saturation clamps before rounding (as above);
+ * wrap limits |t| to 2^100 (a multiple of 2^48 beyond) and reduces with
+ * r - 2^w * floor(r * 2^-w), every step exact (the difference is an
+ * integer below 2^w). Infinite v saturate in every mode. */
+typedef struct qfixd {
+  __m256d scale, inv, lo, hi, two_w, inv_two_w, half_w;
+  int is_signed;
+} qfixd;
+
+static void qfixd_init(qfixd *c, const tq_quantizer *q) {
+  const tq_quant_params *p = &q->p;
+  c->scale = _mm256_set1_pd(ldexp(1.0, p->frac));
+  c->inv = _mm256_set1_pd(ldexp(1.0, -p->frac));
+  c->lo = _mm256_set1_pd(q->fx.qlow);
+  c->hi = _mm256_set1_pd(q->fx.qmax);
+  c->two_w = _mm256_set1_pd(ldexp(1.0, p->width));
+  c->inv_two_w = _mm256_set1_pd(ldexp(1.0, -p->width));
+  c->half_w = _mm256_set1_pd(ldexp(1.0, p->width - 1));
+  c->is_signed = p->is_signed;
+}
+
+ALWAYS_INLINE __m256d qfixd_apply(const qfixd *c, __m256d v, __m256d u,
+                                  tq_round R, int WRAP) {
+  __m256d t = _mm256_mul_pd(v, c->scale);
+  __m256d r;
+  if (!WRAP) {
+    r = round_pd(_mm256_min_pd(c->hi, _mm256_max_pd(c->lo, t)), u, R);
+  } else {
+    const __m256d lim = _mm256_set1_pd(0x1p100);
+    __m256d tl = _mm256_min_pd(
+        lim, _mm256_max_pd(_mm256_sub_pd(_mm256_setzero_pd(), lim), t));
+    r = round_pd(tl, u, R);
+    __m256d q = _mm256_round_pd(_mm256_mul_pd(r, c->inv_two_w),
+                                _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    r = _mm256_sub_pd(r, _mm256_mul_pd(q, c->two_w));
+    if (c->is_signed)
+      r = _mm256_sub_pd(
+          r, _mm256_and_pd(_mm256_cmp_pd(r, c->half_w, _CMP_GE_OQ), c->two_w));
+    __m256d is_inf =
+        _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), t),
+                      _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
+    r = _mm256_blendv_pd(r, _mm256_blendv_pd(c->hi, c->lo, t), is_inf);
+  }
+  /* + 0 turns -0 into +0: fixed point has no negative zero. */
+  return _mm256_add_pd(_mm256_mul_pd(r, c->inv), _mm256_setzero_pd());
+}
+
+/* ---- the call's constants ------------------------------------------------*/
+
+enum { P_NONE, P_FIXED, P_KERNEL };
+enum { S_NONE, S_FIXED, S_KERNEL };
+enum { A_NONE, A_FIXED, A_F32, A_OTHER };
+
+typedef struct job {
+  const tq_intrinsic_gemm_args *a;
+  const tq_intrinsic_plan *pl;
+  int M, N, K;
+  int p_kind, p_stoch;
+  qfix pq;
+  tq_kernel_fn p_fn;
+  int s_kind, s_stoch;
+  qfix sq;
+  tq_kernel_fn s_fn;
+  int a_kind, a_stoch, a_wrap;
+  tq_round a_round;
+  qfixd aq;
+  /* Exact int32 accumulation (A fixed): products in units of A's grid are
+   * y * units_scale; the running value is clamped to [int_lo, int_hi]
+   * (sat) or kept modulo 2^32 (wrap: the bounds are int32's own). */
+  int int_fixed_p; /* P fixed and its values on A's grid, int32-safe */
+  int int_absent_p; /* P absent: decided per row x panel from the data */
+  int int_bits_max; /* P absent: largest log2 bound of |units| allowed */
+  float units_scale;
+  int32_t int_lo, int_hi;
+  /* Per row of A: all finite; bit range of the nonzero elements. */
+  unsigned char *row_finite;
+  short *row_lo, *row_hi;
+} job;
+
+/* Per-thread scratch. */
+typedef struct scratch {
+  float *bp;     /* packed panel, K x NB */
+  float *prod;   /* quantized products, KC x NB */
+  float *lane;   /* one lane's products, KC */
+  uint32_t *up;  /* u of the product quantizer, [lane][K+1] */
+  uint32_t *ua;  /* u of the accumulator, [lane][K+1] */
+  int p_finite;  /* panel: all finite */
+  int p_lo, p_hi; /* panel: bit range of the nonzero elements */
+} scratch;
+
+/* Lowest and highest set bit (as powers of two) of the nonzero finite
+ * elements: x = X * 2^lo with |X| < 2^(hi - lo + 1). */
+static void bit_range(const float *v, size_t n, size_t stride, int *finite,
+                      int *lo, int *hi) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t b;
+    memcpy(&b, &v[i * stride], sizeof b);
+    b &= 0x7fffffffu;
+    if (b >= 0x7f800000u) {
+      *finite = 0;
+      continue;
+    }
+    if (b == 0) continue;
+    int e = (int)(b >> 23);
+    uint32_t sig = b & 0x7fffffu;
+    int e0 = e ? e - 150 : -149; /* weight of the significand's bit 0 */
+    if (e) sig |= 0x800000u;
+    int l = e0 + __builtin_ctz(sig), h = e0 + 31 - __builtin_clz(sig);
+    if (l < *lo) *lo = l;
+    if (h > *hi) *hi = h;
+  }
+}
+
+/* Packs columns n0 .. n0+nl-1 of B into s->bp (zero padded to NB) and
+ * records whether they are finite (and their bit range when needed). */
+static void pack_panel(const job *j, scratch *s, int n0, int nl) {
+  const tq_intrinsic_gemm_args *a = j->a;
+  const __m256 sgn = _mm256_set1_ps(-0.0f);
+  __m256 bad = _mm256_setzero_ps();
+  for (int k = 0; k < j->K; k++) {
+    const float *src = a->B + (size_t)k * a->ldb + (size_t)n0;
+    float *dst = s->bp + (size_t)k * NB;
+    if (nl == NB) {
+      memcpy(dst, src, NB * sizeof *dst);
+    } else {
+      memcpy(dst, src, (size_t)nl * sizeof *dst);
+      memset(dst + nl, 0, (size_t)(NB - nl) * sizeof *dst);
+    }
+    for (int v = 0; v < NB; v += 8)
+      bad = _mm256_or_ps(
+          bad, _mm256_cmp_ps(_mm256_andnot_ps(sgn, _mm256_loadu_ps(dst + v)),
+                             _mm256_set1_ps(INFINITY), _CMP_NLT_UQ));
+  }
+  s->p_finite = _mm256_movemask_ps(bad) == 0;
+  s->p_lo = 1000;
+  s->p_hi = -1000;
+  if (j->int_absent_p && s->p_finite)
+    bit_range(s->bp, (size_t)j->K * NB, 1, &s->p_finite, &s->p_lo, &s->p_hi);
+}
+
+/* ---- sum form, fused: products unquantized or fixed point ---------------*/
+
+/* s[v] = sum over k of Q_P(x_k * b_k) in lanes 8v..8v+7, in units of P's
+ * grid when P is fixed point. Float32 addition is invariant under scaling
+ * by 2^f here: every partial sum is a multiple of 2^-f >= 2^-64 (normal)
+ * and below K * 2^32 * 2^64 (finite), so summing units and scaling once
+ * gives the reference's bits. The sum starts at +0, so the sign of a zero
+ * product never shows (the reference's -0 and +0 products add alike). */
+ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp,
+                                  const float *x, const uint32_t *up, int nv,
+                                  __m256 s[2], int PK, tq_round R, int WRAP) {
+  const int K = j->K;
+  const qfix *c = &j->pq;
+  const __m256i off0 = _mm256_mullo_epi32(
+      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K + 1));
+  const __m256i off1 =
+      _mm256_add_epi32(off0, _mm256_set1_epi32(8 * (K + 1)));
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  __m256 u0 = _mm256_setzero_ps(), u1 = _mm256_setzero_ps();
+  if (nv == 2) {
+    for (int k = 0; k < K; k++) {
+      __m256 xb = _mm256_broadcast_ss(x + k);
+      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
+      __m256 p1 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB + 8));
+      if (PK == P_FIXED) {
+        if (R == TQ_ROUND_STOCHASTIC) {
+          u0 = u_gather(up, off0, k);
+          u1 = u_gather(up, off1, k);
+        }
+        p0 = qfix_units(c, p0, u0, R, WRAP);
+        p1 = qfix_units(c, p1, u1, R, WRAP);
+      }
+      s0 = _mm256_add_ps(s0, p0);
+      s1 = _mm256_add_ps(s1, p1);
+    }
+  } else {
+    for (int k = 0; k < K; k++) {
+      __m256 xb = _mm256_broadcast_ss(x + k);
+      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
+      if (PK == P_FIXED) {
+        if (R == TQ_ROUND_STOCHASTIC) u0 = u_gather(up, off0, k);
+        p0 = qfix_units(c, p0, u0, R, WRAP);
+      }
+      s0 = _mm256_add_ps(s0, p0);
+    }
+  }
+  s[0] = s0;
+  s[1] = s1;
+}
+
+#define ROUND_CASES(CASE)                                                 \
+  CASE(TQ_ROUND_NEAREST)                                                  \
+  CASE(TQ_ROUND_EVEN)                                                     \
+  CASE(TQ_ROUND_HALF_UP)                                                  \
+  CASE(TQ_ROUND_HALF_DOWN) CASE(TQ_ROUND_HALF_ZERO) CASE(TQ_ROUND_DOWN)   \
+      CASE(TQ_ROUND_UP) CASE(TQ_ROUND_ZERO) CASE(TQ_ROUND_AWAY)           \
+          CASE(TQ_ROUND_STOCHASTIC)
+
+static void sum_fused(const job *j, const float *bp, const float *x,
+                      const uint32_t *up, int nv, __m256 s[2]) {
+  if (j->p_kind == P_NONE) {
+    sum_fused_body(j, bp, x, up, nv, s, P_NONE, TQ_ROUND_NEAREST, 0);
+    return;
+  }
+  int wrap = j->pq.wrap;
+#define SUM_CASE(R)                                             \
+  case R:                                                       \
+    if (wrap)                                                   \
+      sum_fused_body(j, bp, x, up, nv, s, P_FIXED, R, 1);       \
+    else                                                        \
+      sum_fused_body(j, bp, x, up, nv, s, P_FIXED, R, 0);       \
+    break;
+  switch (j->pq.round) {
+    ROUND_CASES(SUM_CASE)
+    case TQ_ROUND_COUNT: break;
+  }
+#undef SUM_CASE
+}
+
+/* ---- products into a buffer ----------------------------------------------*/
+
+/* prod[kk][lane] = Q_P(x_k * b_k) for k = k0 .. k0+kc-1 (P present): fixed
+ * point inline (as float values: units * 2^-f, exact), other kinds by the
+ * quantizer's AVX2 kernel (bit-identical to its reference). Stochastic
+ * kernels get each lane's K products as one call, so element k of output
+ * (m, n) uses the index the definition gives it. */
+ALWAYS_INLINE void fill_fixed_body(const job *j, scratch *s, const float *x,
+                                   int nv, int k0, int kc, tq_round R,
+                                   int WRAP) {
+  const int K = j->K;
+  const qfix *c = &j->pq;
+  const __m256 inv = _mm256_set1_ps(c->inv_scale);
+  const __m256i off0 = _mm256_mullo_epi32(
+      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K + 1));
+  for (int kk = 0; kk < kc; kk++) {
+    int k = k0 + kk;
+    __m256 xb = _mm256_broadcast_ss(x + k);
+    for (int v = 0; v < nv; v++) {
+      __m256 u = _mm256_setzero_ps();
+      if (R == TQ_ROUND_STOCHASTIC)
+        u = u_gather(s->up,
+                     _mm256_add_epi32(off0, _mm256_set1_epi32(8 * v * (K + 1))),
+                     k);
+      __m256 p =
+          _mm256_mul_ps(xb, _mm256_loadu_ps(s->bp + (size_t)k * NB + 8 * v));
+      __m256 y = _mm256_mul_ps(qfix_units(c, p, u, R, WRAP), inv);
+      _mm256_storeu_ps(s->prod + (size_t)kk * NB + 8 * v,
+                       _mm256_add_ps(y, _mm256_setzero_ps()));
+    }
+  }
+}
+
+static void fill_products(const job *j, scratch *s, const float *x, int m,
+                          int n0, int nl, int k0, int kc) {
+  int nv = (nl + 7) / 8;
+  if (j->p_kind == P_FIXED) {
+    int wrap = j->pq.wrap;
+#define FILL_CASE(R)                                      \
+  case R:                                                 \
+    if (wrap)                                             \
+      fill_fixed_body(j, s, x, nv, k0, kc, R, 1);         \
+    else                                                  \
+      fill_fixed_body(j, s, x, nv, k0, kc, R, 0);         \
+    break;
+    switch (j->pq.round) {
+      ROUND_CASES(FILL_CASE)
+      case TQ_ROUND_COUNT: break;
+    }
+#undef FILL_CASE
+    return;
+  }
+  for (int kk = 0; kk < kc; kk++) {
+    __m256 xb = _mm256_broadcast_ss(x + k0 + kk);
+    for (int v = 0; v < nv; v++)
+      _mm256_storeu_ps(
+          s->prod + (size_t)kk * NB + 8 * v,
+          _mm256_mul_ps(xb, _mm256_loadu_ps(s->bp + (size_t)(k0 + kk) * NB +
+                                            8 * v)));
+  }
+  const tq_quantizer *q = j->pl->product;
+  double thr = q->p.threshold;
+  if (!j->p_stoch) {
+    tq_rng_pos rng = {0, 0, 0};
+    j->p_fn(q, s->prod, s->prod, (size_t)kc * NB, rng, thr);
+    return;
+  }
+  for (int l = 0; l < nl; l++) {
+    for (int kk = 0; kk < kc; kk++) s->lane[kk] = s->prod[(size_t)kk * NB + l];
+    tq_rng_pos rng = {j->pl->seed_product, j->a->stream,
+                      tq_intrinsic_index(j->a, m, n0 + l, k0)};
+    j->p_fn(q, s->lane, s->lane, (size_t)kc, rng, thr);
+    for (int kk = 0; kk < kc; kk++) s->prod[(size_t)kk * NB + l] = s->lane[kk];
+  }
+}
+
+static void sum_buffered(const job *j, scratch *s, const float *x, int m,
+                         int n0, int nl, __m256 sv[2]) {
+  int nv = (nl + 7) / 8;
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int k0 = 0; k0 < j->K; k0 += KC) {
+    int kc = j->K - k0 < KC ? j->K - k0 : KC;
+    fill_products(j, s, x, m, n0, nl, k0, kc);
+    for (int v = 0; v < nv; v++)
+      for (int kk = 0; kk < kc; kk++)
+        acc[v] = _mm256_add_ps(
+            acc[v], _mm256_loadu_ps(s->prod + (size_t)kk * NB + 8 * v));
+  }
+  sv[0] = acc[0];
+  sv[1] = acc[1];
+}
+
+/* Sum form: s (lanes of the panel row) -> Q_S -> + bias -> C. */
+static void sum_finish(const job *j, int m, int n0, int nl, __m256 sv[2],
+                       int units) {
+  const tq_intrinsic_gemm_args *a = j->a;
+  float s[NB];
+  for (int v = 0; v < 2; v++) {
+    __m256 x = sv[v];
+    if (units) x = _mm256_mul_ps(x, _mm256_set1_ps(j->pq.inv_scale));
+    _mm256_storeu_ps(s + 8 * v, x);
+  }
+  const tq_quantizer *S = j->pl->sum;
+  if (j->s_kind != S_NONE && !j->s_stoch) {
+    if (j->s_kind == S_FIXED) {
+      tq_round R = j->sq.round;
+      for (int v = 0; v < 2; v++) {
+        __m256 x = _mm256_loadu_ps(s + 8 * v), y;
+#define S_CASE(RR)                                                     \
+  case RR:                                                             \
+    y = j->sq.wrap ? qfix_units(&j->sq, x, _mm256_setzero_ps(), RR, 1) \
+                   : qfix_units(&j->sq, x, _mm256_setzero_ps(), RR, 0); \
+    break;
+        switch (R) {
+          ROUND_CASES(S_CASE)
+          default: y = x; break;
+        }
+#undef S_CASE
+        y = _mm256_mul_ps(y, _mm256_set1_ps(j->sq.inv_scale));
+        _mm256_storeu_ps(s + 8 * v, _mm256_add_ps(y, _mm256_setzero_ps()));
+      }
+    } else {
+      tq_rng_pos rng = {0, 0, 0};
+      j->s_fn(S, s, s, NB, rng, S->p.threshold);
+    }
+  } else if (j->s_kind != S_NONE) {
+    for (int l = 0; l < nl; l++) {
+      tq_rng_pos rng = {j->pl->seed_sum, a->stream,
+                        tq_intrinsic_index(a, m, n0 + l, j->K)};
+      j->s_fn(S, &s[l], &s[l], 1, rng, S->p.threshold);
+    }
+  }
+  float *out = a->C + (size_t)m * a->ldc + (size_t)n0;
+  for (int l = 0; l < nl; l++) {
+    float y = s[l];
+    if (a->bias) y += tq_intrinsic_bias(a, m, n0 + l);
+    out[l] = tq_intrinsic_canon(y);
+  }
+}
+
+/* ---- accumulator form: exact int32 arithmetic ----------------------------
+ * When A is fixed point and every product Q_P(x_k * w_k) lies on A's grid
+ * (P fixed point with f_P <= f_A, or P absent with data whose exact
+ * products are float32 values on the grid), the reference's double
+ * additions are exact (integers below 2^33 in units of 2^-f_A) and Q_A
+ * only applies its overflow mode (an integer rounds to itself in every
+ * mode, stochastic included: floor(t + u) = t for u < 1). So in units:
+ *   sat:  a = min(max(a + u_k, qlow), qmax), in int32 without overflow
+ *         because |qlow|, qmax and |u_k| are bounded so that a + u_k fits;
+ *   wrap: a = (a + u_k) mod 2^w = (sum of all u_k) mod 2^w, summed modulo
+ *         2^32 in int32 lanes and reduced once at the end (2^w | 2^32).
+ * u_k = Q_P(p) * 2^f_A is an integer below 2^30 (checked from the
+ * quantizer's range or the data's bit range), exact in float32. */
+ALWAYS_INLINE void acc_int_body(const job *j, const float *bp, const float *x,
+                                const uint32_t *up, int nv, __m256i acc[2],
+                                int PK, tq_round R, int WRAP) {
+  const int K = j->K;
+  const qfix *c = &j->pq;
+  const __m256 us = _mm256_set1_ps(j->units_scale);
+  const __m256i lo = _mm256_set1_epi32(j->int_lo), hi =
+                                                       _mm256_set1_epi32(
+                                                           j->int_hi);
+  const __m256i off0 = _mm256_mullo_epi32(
+      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K + 1));
+  const __m256i off1 =
+      _mm256_add_epi32(off0, _mm256_set1_epi32(8 * (K + 1)));
+  __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+  __m256 u0 = _mm256_setzero_ps(), u1 = _mm256_setzero_ps();
+  if (nv == 2) {
+    for (int k = 0; k < K; k++) {
+      __m256 xb = _mm256_broadcast_ss(x + k);
+      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
+      __m256 p1 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB + 8));
+      if (PK == P_FIXED) {
+        if (R == TQ_ROUND_STOCHASTIC) {
+          u0 = u_gather(up, off0, k);
+          u1 = u_gather(up, off1, k);
+        }
+        p0 = qfix_units(c, p0, u0, R, WRAP);
+        p1 = qfix_units(c, p1, u1, R, WRAP);
+      }
+      a0 = _mm256_add_epi32(a0, _mm256_cvttps_epi32(_mm256_mul_ps(p0, us)));
+      a1 = _mm256_add_epi32(a1, _mm256_cvttps_epi32(_mm256_mul_ps(p1, us)));
+      a0 = _mm256_min_epi32(hi, _mm256_max_epi32(lo, a0));
+      a1 = _mm256_min_epi32(hi, _mm256_max_epi32(lo, a1));
+    }
+  } else {
+    for (int k = 0; k < K; k++) {
+      __m256 xb = _mm256_broadcast_ss(x + k);
+      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
+      if (PK == P_FIXED) {
+        if (R == TQ_ROUND_STOCHASTIC) u0 = u_gather(up, off0, k);
+        p0 = qfix_units(c, p0, u0, R, WRAP);
+      }
+      a0 = _mm256_add_epi32(a0, _mm256_cvttps_epi32(_mm256_mul_ps(p0, us)));
+      a0 = _mm256_min_epi32(hi, _mm256_max_epi32(lo, a0));
+    }
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+}
+
+static void acc_int(const job *j, const float *bp, const float *x,
+                    const uint32_t *up, int nv, __m256i acc[2]) {
+  if (j->p_kind == P_NONE) {
+    acc_int_body(j, bp, x, up, nv, acc, P_NONE, TQ_ROUND_NEAREST, 0);
+    return;
+  }
+  int wrap = j->pq.wrap;
+#define INT_CASE(R)                                          \
+  case R:                                                    \
+    if (wrap)                                                \
+      acc_int_body(j, bp, x, up, nv, acc, P_FIXED, R, 1);    \
+    else                                                     \
+      acc_int_body(j, bp, x, up, nv, acc, P_FIXED, R, 0);    \
+    break;
+  switch (j->pq.round) {
+    ROUND_CASES(INT_CASE)
+    case TQ_ROUND_COUNT: break;
+  }
+#undef INT_CASE
+}
+
+/* int32 units -> the accumulator's value as doubles (4 lanes each): wrap
+ * reduces modulo 2^w to the format's range; r * 2^-f_A is exact. */
+static void int_to_double(const job *j, const __m256i acc[2],
+                          __m256d out[4]) {
+  const tq_quant_params *p = &j->pl->acc->p;
+  for (int v = 0; v < 2; v++) {
+    __m256i a = acc[v];
+    int unsigned32 = 0;
+    if (j->a_wrap) {
+      if (p->is_signed) {
+        __m256i sh = _mm256_set1_epi32(32 - p->width);
+        a = _mm256_srav_epi32(_mm256_sllv_epi32(a, sh), sh);
+      } else if (p->width < 32) {
+        a = _mm256_and_si256(a, _mm256_set1_epi32((int)((1u << p->width) - 1)));
+      } else {
+        unsigned32 = 1;
+      }
+    }
+    for (int h = 0; h < 2; h++) {
+      __m128i part = h ? _mm256_extracti128_si256(a, 1)
+                       : _mm256_castsi256_si128(a);
+      __m256d d = _mm256_cvtepi32_pd(part);
+      if (unsigned32) /* the int32 reading of a uint32 lane: add 2^32 */
+        d = _mm256_add_pd(
+            d, _mm256_and_pd(_mm256_cmp_pd(d, _mm256_setzero_pd(), _CMP_LT_OQ),
+                             _mm256_set1_pd(0x1p32)));
+      out[2 * v + h] = _mm256_mul_pd(d, j->aq.inv);
+    }
+  }
+}
+
+/* ---- accumulator form: sequential double arithmetic ---------------------*/
+
+/* Doubles of lanes 4h .. 4h+3 of a float vector. */
+ALWAYS_INLINE __m256d half_pd(__m256 x, int h) {
+  return _mm256_cvtps_pd(h ? _mm256_extractf128_ps(x, 1)
+                           : _mm256_castps256_ps128(x));
+}
+
+ALWAYS_INLINE __m256d u_pd(const uint32_t *u24, int lane0, int K, int k) {
+  __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 0, 0, 0, 0),
+                                   _mm256_set1_epi32(K + 1));
+  __m128i w = _mm_i32gather_epi32((const int *)(u24 + (size_t)lane0 * (K + 1) + k),
+                                  _mm256_castsi256_si128(off), 4);
+  return _mm256_mul_pd(_mm256_cvtepi32_pd(w), _mm256_set1_pd(0x1p-24));
+}
+
+/* The product of step k in lanes 4q .. 4q+3, as the definition has it:
+ * Q_P's float32 result, or without P the exact double product. */
+ALWAYS_INLINE __m256d product_pd(const job *j, const scratch *s,
+                                 const float *x, int k, int kk, int q) {
+  if (j->p_kind != P_NONE)
+    return _mm256_cvtps_pd(_mm_loadu_ps(s->prod + (size_t)kk * NB + 4 * q));
+  return _mm256_mul_pd(
+      _mm256_set1_pd((double)x[k]),
+      _mm256_cvtps_pd(_mm_loadu_ps(s->bp + (size_t)k * NB + 4 * q)));
+}
+
+ALWAYS_INLINE void acc_fixed_chunk(const job *j, const scratch *s,
+                                   const float *x, int nq, int k0, int kc,
+                                   __m256d acc[4], tq_round R, int WRAP) {
+  for (int kk = 0; kk < kc; kk++) {
+    int k = k0 + kk;
+    for (int q = 0; q < nq; q++) {
+      __m256d u = _mm256_setzero_pd();
+      if (R == TQ_ROUND_STOCHASTIC) u = u_pd(s->ua, 4 * q, j->K, k);
+      __m256d v = _mm256_add_pd(acc[q], product_pd(j, s, x, k, kk, q));
+      acc[q] = qfixd_apply(&j->aq, v, u, R, WRAP);
+    }
+  }
+}
+
+static void acc_fixed(const job *j, const scratch *s, const float *x, int nq,
+                      int k0, int kc, __m256d acc[4]) {
+#define ACCF_CASE(R)                                        \
+  case R:                                                   \
+    if (j->a_wrap)                                          \
+      acc_fixed_chunk(j, s, x, nq, k0, kc, acc, R, 1);      \
+    else                                                    \
+      acc_fixed_chunk(j, s, x, nq, k0, kc, acc, R, 0);      \
+    break;
+  switch (j->a_round) {
+    ROUND_CASES(ACCF_CASE)
+    case TQ_ROUND_COUNT: break;
+  }
+#undef ACCF_CASE
+}
+
+/* Q_A of v with the accumulator's u of step k (bias step: k = K), by kind.
+ * Lanes >= nl are don't-care. */
+static void acc_step_vec(const job *j, __m256d v[4], int nq, int nl, int m,
+                         int n0, int k) {
+  const tq_intrinsic_gemm_args *a = j->a;
+  const tq_quantizer *A = j->pl->acc;
+  double u[NB] = {0};
+  if (j->a_stoch) {
+    for (int l = 0; l < nl; l++)
+      u[l] = u_at(j->pl->seed_acc, a->stream,
+                  tq_intrinsic_index(a, m, n0 + l, k));
+  }
+  switch (j->a_kind) {
+    case A_NONE: break;
+    case A_FIXED:
+      for (int q = 0; q < nq; q++) {
+        __m256d uq = _mm256_loadu_pd(u + 4 * q);
+#define STEP_CASE(R)                                                        \
+  case R:                                                                   \
+    v[q] = j->a_wrap ? qfixd_apply(&j->aq, v[q], uq, R, 1)                  \
+                     : qfixd_apply(&j->aq, v[q], uq, R, 0);                 \
+    break;
+        switch (j->a_round) {
+          ROUND_CASES(STEP_CASE)
+          case TQ_ROUND_COUNT: break;
+        }
+#undef STEP_CASE
+      }
+      break;
+    case A_F32: /* the double sum rounded to float32 is Q_A (see below) */
+      for (int q = 0; q < nq; q++)
+        v[q] = _mm256_cvtps_pd(_mm256_cvtpd_ps(v[q]));
+      break;
+    default: {
+      double t[NB];
+      for (int q = 0; q < nq; q++) _mm256_storeu_pd(t + 4 * q, v[q]);
+      for (int l = 0; l < nl; l++) t[l] = tq_quantize_double_one(A, t[l], u[l]);
+      for (int q = 0; q < nq; q++) v[q] = _mm256_loadu_pd(t + 4 * q);
+      break;
+    }
+  }
+}
+
+/* Accumulator form after the k loop: bias step, float32, C. */
+static void acc_finish(const job *j, int m, int n0, int nl, __m256d acc[4]) {
+  const tq_intrinsic_gemm_args *a = j->a;
+  int nq = (nl + 3) / 4;
+  if (a->bias) {
+    double b[NB] = {0};
+    for (int l = 0; l < nl; l++) b[l] = tq_intrinsic_bias(a, m, n0 + l);
+    for (int q = 0; q < nq; q++)
+      acc[q] = _mm256_add_pd(acc[q], _mm256_loadu_pd(b + 4 * q));
+    acc_step_vec(j, acc, nq, nl, m, n0, j->K);
+  }
+  float out[NB];
+  for (int q = 0; q < nq; q++)
+    _mm_storeu_ps(out + 4 * q, _mm256_cvtpd_ps(acc[q]));
+  float *c = a->C + (size_t)m * a->ldc + (size_t)n0;
+  for (int l = 0; l < nl; l++) c[l] = tq_intrinsic_canon(out[l]);
+}
+
+/* IEEE float32 accumulator (float,8,23 with the defaults): Q_A is rounding
+ * a double to float32, so with P present acc = Q_A(acc + y) of two float32
+ * values is float32 addition: the double sum rounded to float32 is the
+ * correctly rounded float32 sum, because 53 >= 2 * 24 + 2 makes double
+ * rounding innocuous for addition (Figueroa), and float32 sums in the
+ * subnormal range are exact. Without P the product has up to 48 bits, so
+ * the double sum is formed and rounded as the definition says. */
+static void acc_f32(const job *j, const scratch *s, const float *x, int nv,
+                    int k0, int kc, __m256 accf[2]) {
+  for (int kk = 0; kk < kc; kk++) {
+    int k = k0 + kk;
+    for (int v = 0; v < nv; v++) {
+      if (j->p_kind != P_NONE) {
+        accf[v] = _mm256_add_ps(
+            accf[v], _mm256_loadu_ps(s->prod + (size_t)kk * NB + 8 * v));
+      } else {
+        __m128 r[2];
+        for (int h = 0; h < 2; h++) {
+          __m256d sum = _mm256_add_pd(half_pd(accf[v], h),
+                                      product_pd(j, s, x, k, kk, 2 * v + h));
+          r[h] = _mm256_cvtpd_ps(sum);
+        }
+        accf[v] = _mm256_set_m128(r[1], r[0]);
+      }
+    }
+  }
+}
+
+static void acc_generic(const job *j, scratch *s, const float *x, int m,
+                        int n0, int nl) {
+  const int K = j->K;
+  int nv = (nl + 7) / 8, nq = (nl + 3) / 4;
+  if (j->a_stoch)
+    philox_fill(j->pl->seed_acc, j->a->stream, tq_intrinsic_index(j->a, m, n0, 0),
+                s->ua, (size_t)nl * (size_t)(K + 1));
+  __m256d acc[4];
+  for (int q = 0; q < 4; q++) acc[q] = _mm256_setzero_pd();
+  __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    int kc = K - k0 < KC ? K - k0 : KC;
+    if (j->p_kind != P_NONE) fill_products(j, s, x, m, n0, nl, k0, kc);
+    switch (j->a_kind) {
+      case A_FIXED: acc_fixed(j, s, x, nq, k0, kc, acc); break;
+      case A_F32: acc_f32(j, s, x, nv, k0, kc, accf); break;
+      case A_NONE:
+        for (int kk = 0; kk < kc; kk++)
+          for (int q = 0; q < nq; q++)
+            acc[q] =
+                _mm256_add_pd(acc[q], product_pd(j, s, x, k0 + kk, kk, q));
+        break;
+      default: {
+        double t[NB];
+        for (int kk = 0; kk < kc; kk++) {
+          for (int q = 0; q < nq; q++)
+            _mm256_storeu_pd(t + 4 * q,
+                             _mm256_add_pd(acc[q],
+                                           product_pd(j, s, x, k0 + kk, kk, q)));
+          for (int l = 0; l < nl; l++) {
+            double u = j->a_stoch ? ldexp((double)s->ua[(size_t)l * (K + 1) +
+                                                        (size_t)(k0 + kk)],
+                                          -24)
+                                  : 0.0;
+            t[l] = tq_quantize_double_one(j->pl->acc, t[l], u);
+          }
+          for (int q = 0; q < nq; q++) acc[q] = _mm256_loadu_pd(t + 4 * q);
+        }
+        break;
+      }
+    }
+  }
+  if (j->a_kind == A_F32)
+    for (int q = 0; q < nq; q++) acc[q] = half_pd(accf[q / 2], q % 2);
+  acc_finish(j, m, n0, nl, acc);
+}
+
+/* ---- one row of one panel -------------------------------------------------*/
+
+static int int_path_ok(const job *j, const scratch *s, int m) {
+  if (j->a_kind != A_FIXED || !s->p_finite || !j->row_finite[m]) return 0;
+  if (j->int_fixed_p) return 1;
+  if (!j->int_absent_p) return 0;
+  int xl = j->row_lo[m], xh = j->row_hi[m];
+  if (xl > xh || s->p_lo > s->p_hi) return 1; /* all products are zero */
+  /* x = X 2^xl, w = W 2^wl: the product X W 2^(xl+wl) is a float32 when
+   * |X W| < 2^24; on A's grid when xl + wl >= -f_A; its units below
+   * 2^(xh + wh + 2 + f_A). */
+  const tq_quant_params *ap = &j->pl->acc->p;
+  return (xh - xl + 1) + (s->p_hi - s->p_lo + 1) <= 24 &&
+         xl + s->p_lo >= -ap->frac &&
+         xh + s->p_hi + 2 + ap->frac <= j->int_bits_max;
+}
+
+static void row_panel(const job *j, scratch *s, int m, int n0, int nl) {
+  const tq_intrinsic_gemm_args *a = j->a;
+  const float *x = a->A + (size_t)m * a->lda;
+  int nv = (nl + 7) / 8;
+  if (j->p_kind == P_FIXED && j->p_stoch)
+    philox_fill(j->pl->seed_product, a->stream, tq_intrinsic_index(a, m, n0, 0),
+                s->up, (size_t)nl * (size_t)(j->K + 1));
+  if (!j->pl->acc) {
+    __m256 sv[2];
+    if (j->p_kind == P_KERNEL)
+      sum_buffered(j, s, x, m, n0, nl, sv);
+    else
+      sum_fused(j, s->bp, x, s->up, nv, sv);
+    sum_finish(j, m, n0, nl, sv, j->p_kind == P_FIXED);
+    return;
+  }
+  if (int_path_ok(j, s, m)) {
+    __m256i acc[2];
+    acc_int(j, s->bp, x, s->up, nv, acc);
+    __m256d d[4];
+    int_to_double(j, acc, d);
+    acc_finish(j, m, n0, nl, d);
+    return;
+  }
+  acc_generic(j, s, x, m, n0, nl);
+}
+
+/* ---- setup and threads -----------------------------------------------------*/
+
+static void job_init(job *j, const tq_intrinsic_gemm_args *a,
+                     const tq_intrinsic_plan *pl) {
+  memset(j, 0, sizeof *j);
+  j->a = a;
+  j->pl = pl;
+  j->M = a->M;
+  j->N = a->N;
+  j->K = a->K;
+  const tq_quantizer *P = pl->product, *S = pl->sum, *A = pl->acc;
+  j->p_kind = !P ? P_NONE : P->p.kind == TQ_QUANT_FIXED ? P_FIXED : P_KERNEL;
+  if (P) {
+    j->p_stoch = P->p.round == TQ_ROUND_STOCHASTIC &&
+                 (P->p.kind == TQ_QUANT_FIXED || P->p.kind == TQ_QUANT_FLOAT);
+    j->p_fn = tq_kind_traits_get(P->p.kind)->avx2;
+    if (j->p_kind == P_FIXED) qfix_init(&j->pq, P);
+  }
+  j->s_kind = !S ? S_NONE : S->p.kind == TQ_QUANT_FIXED ? S_FIXED : S_KERNEL;
+  if (S) {
+    j->s_stoch = S->p.round == TQ_ROUND_STOCHASTIC &&
+                 (S->p.kind == TQ_QUANT_FIXED || S->p.kind == TQ_QUANT_FLOAT);
+    j->s_fn = tq_kind_traits_get(S->p.kind)->avx2;
+    if (j->s_kind == S_FIXED) qfix_init(&j->sq, S);
+  }
+  if (!A) return;
+  const tq_quant_params *ap = &A->p;
+  if (ap->kind == TQ_QUANT_NONE) {
+    j->a_kind = A_NONE;
+  } else if (ap->kind == TQ_QUANT_FIXED) {
+    j->a_kind = A_FIXED;
+  } else if (ap->kind == TQ_QUANT_FLOAT && ap->exp_bits == 8 &&
+             ap->man_bits == 23 && ap->round == TQ_ROUND_EVEN &&
+             !ap->saturate && !ap->finite_nan && !ap->finite_only &&
+             ap->subnormals) {
+    j->a_kind = A_F32;
+  } else {
+    j->a_kind = A_OTHER;
+  }
+  j->a_stoch = ap->round == TQ_ROUND_STOCHASTIC &&
+               (ap->kind == TQ_QUANT_FIXED || ap->kind == TQ_QUANT_FLOAT);
+  j->a_round = ap->round;
+  j->a_wrap = ap->kind == TQ_QUANT_FIXED && ap->overflow == TQ_OVERFLOW_WRAP;
+  if (j->a_kind != A_FIXED) return;
+  qfixd_init(&j->aq, A);
+  /* Exact int32 accumulation: bounds. |u_k| <= 2^30 for every product;
+   * sat needs qlow - 2^30 and qmax + 2^30 inside int32, wrap only w <= 32
+   * (always). */
+  double qlow = A->fx.qlow, qmax = A->fx.qmax;
+  int sat_ok = qlow - 0x1p30 >= -0x1p31 && qmax + 0x1p30 <= 0x1p31 - 1;
+  if (!j->a_wrap && !sat_ok) return;
+  j->int_lo = j->a_wrap ? INT32_MIN : (int32_t)qlow;
+  j->int_hi = j->a_wrap ? INT32_MAX : (int32_t)qmax;
+  if (j->p_kind == P_NONE) {
+    j->int_absent_p = 1;
+    j->int_bits_max = 30;
+    j->units_scale = (float)ldexp(1.0, ap->frac);
+  } else if (j->p_kind == P_FIXED && P->p.frac <= ap->frac) {
+    /* Largest |Q_P| as float32 (the reference's outputs), in A's units. */
+    double lo, hi;
+    tq_quantizer_range(P, &lo, &hi);
+    double big = fmax(fabs((double)(float)lo), fabs((double)(float)hi));
+    if (ldexp(big, ap->frac) <= 0x1p30) {
+      j->int_fixed_p = 1;
+      j->units_scale = (float)ldexp(1.0, ap->frac - P->p.frac);
+    }
+  }
+}
+
+/* Per row of A: finite, and the bit range (for the P-absent int path). */
+static void row_stats(job *j) {
+  const tq_intrinsic_gemm_args *a = j->a;
+  for (int m = 0; m < j->M; m++) {
+    int fin = 1, lo = 1000, hi = -1000;
+    const float *x = a->A + (size_t)m * a->lda;
+    if (j->int_absent_p) {
+      bit_range(x, (size_t)j->K, 1, &fin, &lo, &hi);
+    } else {
+      for (int k = 0; k < j->K; k++)
+        if (!isfinite(x[k])) fin = 0;
+    }
+    j->row_finite[m] = (unsigned char)fin;
+    j->row_lo[m] = (short)lo;
+    j->row_hi[m] = (short)hi;
+  }
+}
+
+tq_status tq_intrinsic_gemm_avx2(tq_context *ctx,
+                                 const tq_intrinsic_gemm_args *a,
+                                 const tq_intrinsic_plan *pl) {
+  job j;
+  job_init(&j, a, pl);
+  const int M = a->M, N = a->N, K = a->K;
+  int threads = pl->threads;
+  int panels = (N + NB - 1) / NB;
+  /* Enough tasks to balance the threads; otherwise whole columns of rows,
+   * so that each packed panel serves many rows. */
+  int row_blocks = 1;
+  if (threads > 1 && panels < 4 * threads) {
+    row_blocks = (4 * threads + panels - 1) / panels;
+    if (row_blocks > M) row_blocks = M;
+  }
+  int rows_per = (M + row_blocks - 1) / row_blocks;
+  row_blocks = (M + rows_per - 1) / rows_per;
+  long tasks = (long)panels * row_blocks;
+  if (threads > tasks) threads = (int)tasks;
+
+  size_t kp = (size_t)K + 1;
+  size_t per_thread = (size_t)K * NB + (size_t)KC * NB + KC +
+                      2 * NB * kp; /* floats and uint32s alike */
+  float *mem = calloc(per_thread * (size_t)threads, sizeof *mem);
+  unsigned char *rf = malloc((size_t)M);
+  short *rl = malloc((size_t)M * sizeof *rl);
+  short *rh = malloc((size_t)M * sizeof *rh);
+  if (!mem || !rf || !rl || !rh) {
+    free(mem);
+    free(rf);
+    free(rl);
+    free(rh);
+    return tq_error_nomem(ctx);
+  }
+  j.row_finite = rf;
+  j.row_lo = rl;
+  j.row_hi = rh;
+  row_stats(&j);
+
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    int t = 0;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+#endif
+    float *base = mem + per_thread * (size_t)t;
+    scratch s = {
+        .bp = base,
+        .prod = base + (size_t)K * NB,
+        .lane = base + (size_t)K * NB + (size_t)KC * NB,
+        .up = (uint32_t *)(base + (size_t)K * NB + (size_t)KC * NB + KC),
+        .ua = (uint32_t *)(base + (size_t)K * NB + (size_t)KC * NB + KC) +
+              NB * kp,
+    };
+#pragma omp for schedule(dynamic, 1)
+    for (long task = 0; task < tasks; task++) {
+      int panel = (int)(task / row_blocks), rb = (int)(task % row_blocks);
+      int n0 = panel * NB, nl = N - n0 < NB ? N - n0 : NB;
+      int m0 = rb * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
+      pack_panel(&j, &s, n0, nl);
+      for (int m = m0; m < m1; m++) row_panel(&j, &s, m, n0, nl);
+    }
+  }
+  free(mem);
+  free(rf);
+  free(rl);
+  free(rh);
+  return TQ_OK;
+}

@@ -1,0 +1,303 @@
+/* BatchNormalization (inference), InstanceNormalization and
+ * LayerNormalization, float32.
+ *
+ * BatchNormalization folds its four parameters into one scale and shift
+ * per channel in float32, in ONNX Runtime's order of operations.
+ * Instance and layer normalization compute their statistics in double
+ * (two passes), then normalize in float32. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/nn_internal.h"
+
+static const char *const bn_names[] = {"X", "scale", "B", "input_mean",
+                                       "input_var"};
+
+/* Elements per channel position of X for per-activation (spatial = 0)
+ * parameters: X's shape without N. */
+static int64_t inner_numel(const tq_shape *s, int from) {
+  int64_t n = 1;
+  for (int d = from; d < s->ndim; d++) n *= s->dims[d];
+  return n;
+}
+
+/* BatchNormalization: per_act = 1 when the parameters cover C x D1 x ...
+ * (opsets < 9 with spatial = 0). */
+static tq_status bn_prepare(tq_op_call *c, int *per_act) {
+  tq_status st = tq_nn_check_input(c, 0, "X", 2, TQ_TENSOR_MAX_DIMS);
+  if (st) return st;
+  if (c->n_out > 1)
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "only output Y is supported: the running or saved "
+                         "statistics outputs (%zu outputs given) belong to "
+                         "training",
+                         c->n_out);
+  if (tq_attr_int(c, "training_mode", 0) != 0)
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "training_mode = 1 is not supported (inference "
+                         "only)");
+  const tq_shape *xs = &c->in[0]->shape;
+  const int64_t C = xs->dims[1];
+  const int64_t spatial = c->opset < 9 ? tq_attr_int(c, "spatial", 1) : 1;
+  const int64_t act = inner_numel(xs, 1);
+  *per_act = 0;
+  for (size_t i = 1; i < 5; i++) {
+    if ((st = tq_nn_check_input(c, i, bn_names[i], 1, TQ_TENSOR_MAX_DIMS)))
+      return st;
+    const tq_tensor *p = c->in[i];
+    const int per_channel = p->shape.ndim == 1 && p->shape.dims[0] == C;
+    if (per_channel) continue;
+    if (!spatial && (int64_t)p->numel == act) {
+      *per_act = 1;
+      continue;
+    }
+    char pb[128], xb[128];
+    tq_shape_format(&p->shape, pb, sizeof pb);
+    tq_shape_format(xs, xb, sizeof xb);
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "%s has shape %s; expected [%lld] (one per channel "
+                         "of X %s)%s",
+                         bn_names[i], pb, (long long)C, xb,
+                         spatial ? "" : " or X's shape without N");
+  }
+  /* Per-channel and per-activation parameters mixed would need both
+   * layouts; exporters never write that. */
+  if (*per_act)
+    for (size_t i = 1; i < 5; i++)
+      if ((int64_t)c->in[i]->numel != act)
+        return tq_call_error(c, TQ_ERR_SHAPE,
+                             "with spatial = 0 every parameter must have "
+                             "X's shape without N; %s does not",
+                             bn_names[i]);
+  return TQ_OK;
+}
+
+tq_status tq_nn_batchnorm_infer(tq_op_call *c) {
+  int per_act = 0;
+  tq_status st = bn_prepare(c, &per_act);
+  if (st) return st;
+  return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &c->in[0]->shape);
+}
+
+tq_status tq_nn_batchnorm_forward(tq_op_call *c) {
+  int per_act = 0;
+  tq_status st = bn_prepare(c, &per_act);
+  if (st) return st;
+  const tq_shape *xs = &c->in[0]->shape;
+  const float eps = tq_attr_float(c, "epsilon", 1e-5f);
+  const int64_t N = xs->dims[0], C = xs->dims[1];
+  /* np parameters, each applied to `inner` consecutive elements. */
+  const int64_t np = per_act ? inner_numel(xs, 1) : C;
+  const int64_t inner = per_act ? 1 : inner_numel(xs, 2);
+  float *ab = malloc((size_t)(2 * np + 1) * sizeof *ab);
+  if (!ab)
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for %lld parameters", (long long)np);
+  const float *scale = tq_cf32(c->in[1]), *bias = tq_cf32(c->in[2]);
+  const float *mean = tq_cf32(c->in[3]), *var = tq_cf32(c->in[4]);
+  for (int64_t i = 0; i < np; i++) {
+    const float a = 1.0f / sqrtf(var[i] + eps) * scale[i];
+    ab[2 * i] = a;
+    ab[2 * i + 1] = bias[i] - mean[i] * a;
+  }
+  const float *x = tq_cf32(c->in[0]);
+  float *y = tq_f32(c->out[0]);
+  const int64_t rows = N * np;
+  int nt = tq_nn_threads(c);
+  if (nt > rows) nt = (int)(rows > 0 ? rows : 1);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float a = ab[2 * (r % np)], b = ab[2 * (r % np) + 1];
+    const float *xr = x + r * inner;
+    float *yr = y + r * inner;
+    for (int64_t i = 0; i < inner; i++) yr[i] = xr[i] * a + b;
+  }
+  free(ab);
+  return TQ_OK;
+}
+
+/* Mean and 1 / sqrt(variance + eps) of n values, in double. */
+static void moments(const float *x, int64_t n, double eps, double *mean,
+                    double *inv_std) {
+  double s = 0.0;
+  for (int64_t i = 0; i < n; i++) s += x[i];
+  const double m = n ? s / (double)n : 0.0;
+  double v = 0.0;
+  for (int64_t i = 0; i < n; i++) {
+    const double d = x[i] - m;
+    v += d * d;
+  }
+  v = n ? v / (double)n : 0.0;
+  *mean = m;
+  *inv_std = 1.0 / sqrt(v + eps);
+}
+
+/* ---- InstanceNormalization -------------------------------------------- */
+
+static tq_status in_prepare(tq_op_call *c) {
+  tq_status st;
+  if ((st = tq_nn_check_input(c, 0, "input", 3, TQ_TENSOR_MAX_DIMS)) ||
+      (st = tq_nn_check_input(c, 1, "scale", 1, 1)) ||
+      (st = tq_nn_check_input(c, 2, "B", 1, 1)))
+    return st;
+  const int64_t C = c->in[0]->shape.dims[1];
+  for (size_t i = 1; i < 3; i++)
+    if (c->in[i]->shape.dims[0] != C)
+      return tq_call_error(c, TQ_ERR_SHAPE,
+                           "%s has %lld values; expected %lld (one per "
+                           "channel)",
+                           i == 1 ? "scale" : "B",
+                           (long long)c->in[i]->shape.dims[0], (long long)C);
+  return TQ_OK;
+}
+
+tq_status tq_nn_instancenorm_infer(tq_op_call *c) {
+  tq_status st = in_prepare(c);
+  if (st) return st;
+  return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &c->in[0]->shape);
+}
+
+tq_status tq_nn_instancenorm_forward(tq_op_call *c) {
+  tq_status st = in_prepare(c);
+  if (st) return st;
+  const tq_shape *xs = &c->in[0]->shape;
+  const double eps = tq_attr_float(c, "epsilon", 1e-5f);
+  const int64_t C = xs->dims[1], planes = xs->dims[0] * C;
+  const int64_t n = inner_numel(xs, 2);
+  const float *x = tq_cf32(c->in[0]);
+  const float *scale = tq_cf32(c->in[1]), *bias = tq_cf32(c->in[2]);
+  float *y = tq_f32(c->out[0]);
+  int nt = tq_nn_threads(c);
+  if (nt > planes) nt = (int)(planes > 0 ? planes : 1);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < planes; p++) {
+    double mean, inv;
+    moments(x + p * n, n, eps, &mean, &inv);
+    const float a = (float)(scale[p % C] * inv);
+    const float b = (float)(bias[p % C] - mean * scale[p % C] * inv);
+    const float *xp = x + p * n;
+    float *yp = y + p * n;
+    for (int64_t i = 0; i < n; i++) yp[i] = xp[i] * a + b;
+  }
+  return TQ_OK;
+}
+
+/* ---- LayerNormalization ----------------------------------------------- */
+
+typedef struct ln_geom {
+  int axis;
+  int64_t rows, n; /* rows of n normalized elements */
+} ln_geom;
+
+/* Checks that p broadcasts (unidirectionally) to X's dims [axis, rank). */
+static tq_status ln_check_param(tq_op_call *c, size_t i, const char *what,
+                                int axis) {
+  tq_status st = tq_nn_check_input(c, i, what, 0, TQ_TENSOR_MAX_DIMS);
+  if (st) return st;
+  const tq_shape *xs = &c->in[0]->shape, *ps = &c->in[i]->shape;
+  const int nd = xs->ndim - axis;
+  int ok = ps->ndim <= nd;
+  for (int d = 0; ok && d < ps->ndim; d++) {
+    const int64_t pd = ps->dims[ps->ndim - 1 - d];
+    ok = pd == 1 || pd == xs->dims[xs->ndim - 1 - d];
+  }
+  if (!ok) {
+    char pb[128], xb[128];
+    tq_shape_format(ps, pb, sizeof pb);
+    tq_shape_format(xs, xb, sizeof xb);
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "%s has shape %s, which does not broadcast to the "
+                         "normalized dimensions %d.. of X %s",
+                         what, pb, axis, xb);
+  }
+  return TQ_OK;
+}
+
+static tq_status ln_prepare(tq_op_call *c, ln_geom *g) {
+  tq_status st = tq_nn_check_input(c, 0, "X", 1, TQ_TENSOR_MAX_DIMS);
+  if (st) return st;
+  const tq_shape *xs = &c->in[0]->shape;
+  if ((st = tq_call_axis(c, tq_attr_int(c, "axis", -1), xs->ndim, &g->axis)))
+    return st;
+  if ((st = ln_check_param(c, 1, "Scale", g->axis))) return st;
+  if (c->n_in > 2 && c->in[2] && (st = ln_check_param(c, 2, "B", g->axis)))
+    return st;
+  g->n = inner_numel(xs, g->axis);
+  g->rows = g->n ? (int64_t)c->in[0]->numel / g->n : 0;
+  return TQ_OK;
+}
+
+tq_status tq_nn_layernorm_infer(tq_op_call *c) {
+  ln_geom g;
+  tq_status st = ln_prepare(c, &g);
+  if (st) return st;
+  const tq_shape *xs = &c->in[0]->shape;
+  if ((st = tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, xs))) return st;
+  /* Mean and InvStdDev: X's shape with the normalized dims set to 1. */
+  tq_shape ss = *xs;
+  for (int d = g.axis; d < ss.ndim; d++) ss.dims[d] = 1;
+  for (size_t i = 1; i < c->n_out && i < 3; i++)
+    if (c->out[i] && (st = tq_call_set_output(c, i, TQ_DTYPE_FLOAT32, &ss)))
+      return st;
+  return TQ_OK;
+}
+
+/* Expands a parameter broadcast over the normalized dims to n values. */
+static void ln_expand(const tq_tensor *p, const tq_shape *xs, int axis,
+                      float *dst, int64_t n) {
+  const float *v = tq_cf32(p);
+  const int nd = xs->ndim - axis;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t rem = i, off = 0, stride = 1;
+    for (int d = 0; d < nd; d++) {
+      const int64_t xd = xs->dims[xs->ndim - 1 - d];
+      const int64_t idx = rem % xd;
+      rem /= xd;
+      if (d < p->shape.ndim) {
+        const int64_t pd = p->shape.dims[p->shape.ndim - 1 - d];
+        if (pd != 1) off += idx * stride;
+        stride *= pd;
+      }
+    }
+    dst[i] = v[off];
+  }
+}
+
+tq_status tq_nn_layernorm_forward(tq_op_call *c) {
+  ln_geom g;
+  tq_status st = ln_prepare(c, &g);
+  if (st) return st;
+  const tq_shape *xs = &c->in[0]->shape;
+  const double eps = tq_attr_float(c, "epsilon", 1e-5f);
+  float *sb = malloc((size_t)(2 * g.n + 1) * sizeof *sb);
+  if (!sb)
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for %lld parameters", (long long)g.n);
+  float *scale = sb, *bias = sb + g.n;
+  ln_expand(c->in[1], xs, g.axis, scale, g.n);
+  if (c->n_in > 2 && c->in[2])
+    ln_expand(c->in[2], xs, g.axis, bias, g.n);
+  else
+    for (int64_t i = 0; i < g.n; i++) bias[i] = 0.0f;
+  const float *x = tq_cf32(c->in[0]);
+  float *y = tq_f32(c->out[0]);
+  float *mean_out = c->n_out > 1 && c->out[1] ? tq_f32(c->out[1]) : NULL;
+  float *inv_out = c->n_out > 2 && c->out[2] ? tq_f32(c->out[2]) : NULL;
+  int nt = tq_nn_threads(c);
+  if (nt > g.rows) nt = (int)(g.rows > 0 ? g.rows : 1);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t r = 0; r < g.rows; r++) {
+    double mean, inv;
+    moments(x + r * g.n, g.n, eps, &mean, &inv);
+    const float m = (float)mean, is = (float)inv;
+    const float *xr = x + r * g.n;
+    float *yr = y + r * g.n;
+    for (int64_t i = 0; i < g.n; i++)
+      yr[i] = (xr[i] - m) * is * scale[i] + bias[i];
+    if (mean_out) mean_out[r] = m;
+    if (inv_out) inv_out[r] = is;
+  }
+  free(sb);
+  return TQ_OK;
+}

@@ -1,0 +1,277 @@
+/* MaxPool, AveragePool (ONNX opsets 1-19 semantics: ceil_mode, dilations,
+ * count_include_pad, auto_pad), GlobalAveragePool and GlobalMaxPool;
+ * float32, NCHW, 1 to 3 spatial dimensions.
+ *
+ * Windows follow ONNX Runtime and PyTorch: with ceil_mode the last window
+ * must start inside the input or its left padding; a window may reach past
+ * the right padding, and count_include_pad then counts only the taps inside
+ * the padded extent [-pad_begin, size + pad_end). Each output row is built
+ * tap by tap over the whole row, so the loops carry no per-element bounds
+ * checks; every output element still sees its taps in window order. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/nn_internal.h"
+
+typedef struct pool_geom {
+  tq_nn_window w;
+  int64_t N, C, Pin, P;
+} pool_geom;
+
+static tq_status pool_prepare(tq_op_call *c, pool_geom *g) {
+  tq_status st = tq_nn_check_input(c, 0, "X", 3, 5);
+  if (st) return st;
+  const tq_shape *xs = &c->in[0]->shape;
+  const int nsp = xs->ndim - 2;
+  size_t nk = 0;
+  const int64_t *ks = tq_attr_ints(c, "kernel_shape", &nk);
+  if (!ks || nk == 0)
+    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
+                         "attribute kernel_shape is required");
+  if (nk != (size_t)nsp) {
+    char buf[128];
+    tq_shape_format(xs, buf, sizeof buf);
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "kernel_shape has %zu values but X %s has %d spatial "
+                         "dimensions",
+                         nk, buf, nsp);
+  }
+  memset(g, 0, sizeof *g);
+  if ((st = tq_nn_window_read(c, TQ_NN_WIN_POOL, nsp, xs->dims + 2, ks, &g->w)))
+    return st;
+  g->N = xs->dims[0];
+  g->C = xs->dims[1];
+  g->Pin = g->w.in[0] * g->w.in[1] * g->w.in[2];
+  g->P = g->w.out[0] * g->w.out[1] * g->w.out[2];
+  return TQ_OK;
+}
+
+static tq_status pool_set_output(tq_op_call *c, const pool_geom *g) {
+  tq_shape s;
+  memset(&s, 0, sizeof s);
+  s.ndim = g->w.nsp + 2;
+  s.dims[0] = g->N;
+  s.dims[1] = g->C;
+  for (int d = 0; d < g->w.nsp; d++)
+    s.dims[2 + d] = g->w.out[TQ_NN_MAX_SPATIAL - g->w.nsp + d];
+  return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &s);
+}
+
+/* Per axis and output position: taps [lo, hi) that land in the input, and
+ * the divisor factor (taps in the input, or in the padded extent). */
+typedef struct pool_axis {
+  int64_t *lo, *hi, *count;
+} pool_axis;
+
+static tq_status axes_alloc(tq_op_call *c, const pool_geom *g, int include_pad,
+                            pool_axis ax[3], int64_t **buf) {
+  const int64_t total = g->w.out[0] + g->w.out[1] + g->w.out[2];
+  *buf = malloc((size_t)(3 * total) * sizeof **buf);
+  if (!*buf)
+    return tq_call_error(c, TQ_ERR_NO_MEMORY, "out of memory for pooling");
+  int64_t *p = *buf;
+  for (int d = 0; d < 3; d++) {
+    const int64_t out = g->w.out[d], in = g->w.in[d], k = g->w.kernel[d];
+    const int64_t s = g->w.stride[d], dl = g->w.dil[d];
+    const int64_t plo = g->w.pad_lo[d], phi = g->w.pad_hi[d];
+    ax[d].lo = p;
+    ax[d].hi = p + out;
+    ax[d].count = p + 2 * out;
+    p += 3 * out;
+    for (int64_t o = 0; o < out; o++) {
+      const int64_t start = o * s - plo;
+      /* first tap at or after position 0, first tap at or after `in` */
+      int64_t lo = start >= 0 ? 0 : (-start + dl - 1) / dl;
+      int64_t hi = in - start <= 0 ? 0 : (in - start + dl - 1) / dl;
+      if (lo > k) lo = k;
+      if (hi > k) hi = k;
+      if (hi < lo) hi = lo;
+      ax[d].lo[o] = lo;
+      ax[d].hi[o] = hi;
+      if (include_pad) {
+        /* start >= -plo always; taps before in + phi */
+        const int64_t end = in + phi - start;
+        int64_t n = end <= 0 ? 0 : (end + dl - 1) / dl;
+        ax[d].count[o] = n > k ? k : n;
+      } else {
+        ax[d].count[o] = hi - lo;
+      }
+    }
+  }
+  return TQ_OK;
+}
+
+/* Output positions [lo, hi) along the width whose input position
+ * o * stride + off lies in [0, in). */
+static void row_range(int64_t off, int64_t stride, int64_t in, int64_t out,
+                      int64_t *lo, int64_t *hi) {
+  int64_t a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  int64_t b = in - off <= 0 ? 0 : (in - off + stride - 1) / stride;
+  if (a > out) a = out;
+  if (b > out) b = out;
+  if (b < a) b = a;
+  *lo = a;
+  *hi = b;
+}
+
+/* One (image, channel) plane. Max: NaN wins (as PyTorch), and among equal
+ * values the first tap in window order. */
+static void pool_plane(const pool_geom *g, const pool_axis ax[3], int is_max,
+                       const float *x, float *y) {
+  const tq_nn_window *w = &g->w;
+  const int64_t IH = w->in[1], IW = w->in[2];
+  const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
+  const int64_t sw = w->stride[2];
+  for (int64_t od = 0; od < OD; od++) {
+    for (int64_t oh = 0; oh < OH; oh++) {
+      float *yr = y + (od * OH + oh) * OW;
+      const float init = is_max ? -INFINITY : 0.0f;
+      for (int64_t o = 0; o < OW; o++) yr[o] = init;
+      for (int64_t i = ax[0].lo[od]; i < ax[0].hi[od]; i++) {
+        const int64_t id = od * w->stride[0] - w->pad_lo[0] + i * w->dil[0];
+        for (int64_t j = ax[1].lo[oh]; j < ax[1].hi[oh]; j++) {
+          const int64_t ih = oh * w->stride[1] - w->pad_lo[1] + j * w->dil[1];
+          const float *xr = x + (id * IH + ih) * IW;
+          for (int64_t l = 0; l < w->kernel[2]; l++) {
+            const int64_t off = l * w->dil[2] - w->pad_lo[2];
+            int64_t lo, hi;
+            row_range(off, sw, IW, OW, &lo, &hi);
+            if (is_max) {
+              for (int64_t o = lo; o < hi; o++) {
+                const float v = xr[o * sw + off];
+                yr[o] = (v > yr[o] || v != v) ? v : yr[o];
+              }
+            } else if (sw == 1) {
+              for (int64_t o = lo; o < hi; o++) yr[o] += xr[o + off];
+            } else {
+              for (int64_t o = lo; o < hi; o++) yr[o] += xr[o * sw + off];
+            }
+          }
+        }
+      }
+      if (!is_max) {
+        const int64_t cdh = ax[0].count[od] * ax[1].count[oh];
+        for (int64_t o = 0; o < OW; o++) yr[o] /= (float)(cdh * ax[2].count[o]);
+      }
+    }
+  }
+}
+
+static tq_status pool_forward(tq_op_call *c, int is_max, int include_pad) {
+  pool_geom g;
+  tq_status st = pool_prepare(c, &g);
+  if (st) return st;
+  const int64_t planes = g.N * g.C;
+  if (planes == 0 || g.P == 0) return TQ_OK;
+  pool_axis ax[3];
+  int64_t *buf;
+  if ((st = axes_alloc(c, &g, include_pad, ax, &buf))) return st;
+  const float *x = tq_cf32(c->in[0]);
+  float *y = tq_f32(c->out[0]);
+  int nt = tq_nn_threads(c);
+  if (nt > planes) nt = (int)planes;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < planes; p++)
+    pool_plane(&g, ax, is_max, x + p * g.Pin, y + p * g.P);
+  free(buf);
+  return TQ_OK;
+}
+
+tq_status tq_nn_maxpool_infer(tq_op_call *c) {
+  if (c->n_out > 1)
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "the second output of MaxPool (Indices) is not "
+                         "supported");
+  pool_geom g;
+  tq_status st = pool_prepare(c, &g);
+  if (st) return st;
+  const int64_t order = tq_attr_int(c, "storage_order", 0);
+  if (order != 0 && order != 1)
+    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
+                         "storage_order is %lld; expected 0 or 1",
+                         (long long)order);
+  return pool_set_output(c, &g);
+}
+
+tq_status tq_nn_maxpool_forward(tq_op_call *c) {
+  if (c->n_out > 1)
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "the second output of MaxPool (Indices) is not "
+                         "supported");
+  return pool_forward(c, 1, 0);
+}
+
+static tq_status read_count_include_pad(tq_op_call *c, int *out) {
+  const int64_t v = tq_attr_int(c, "count_include_pad", 0);
+  if (v != 0 && v != 1)
+    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
+                         "count_include_pad is %lld; expected 0 or 1",
+                         (long long)v);
+  *out = (int)v;
+  return TQ_OK;
+}
+
+tq_status tq_nn_avgpool_infer(tq_op_call *c) {
+  int cip = 0;
+  tq_status st = read_count_include_pad(c, &cip);
+  if (st) return st;
+  pool_geom g;
+  if ((st = pool_prepare(c, &g))) return st;
+  return pool_set_output(c, &g);
+}
+
+tq_status tq_nn_avgpool_forward(tq_op_call *c) {
+  int cip = 0;
+  tq_status st = read_count_include_pad(c, &cip);
+  if (st) return st;
+  return pool_forward(c, 0, cip);
+}
+
+/* ---- global pools ------------------------------------------------------ */
+
+tq_status tq_nn_global_pool_infer(tq_op_call *c) {
+  tq_status st = tq_nn_check_input(c, 0, "X", 2, TQ_TENSOR_MAX_DIMS);
+  if (st) return st;
+  tq_shape s = c->in[0]->shape;
+  for (int d = 2; d < s.ndim; d++) s.dims[d] = 1;
+  return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &s);
+}
+
+static tq_status global_pool(tq_op_call *c, int is_max) {
+  tq_status st = tq_nn_check_input(c, 0, "X", 2, TQ_TENSOR_MAX_DIMS);
+  if (st) return st;
+  const tq_shape *xs = &c->in[0]->shape;
+  const int64_t planes = xs->dims[0] * xs->dims[1];
+  int64_t n = 1;
+  for (int d = 2; d < xs->ndim; d++) n *= xs->dims[d];
+  const float *x = tq_cf32(c->in[0]);
+  float *y = tq_f32(c->out[0]);
+  if (planes == 0) return TQ_OK;
+  int nt = tq_nn_threads(c);
+  if (nt > planes) nt = (int)planes;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < planes; p++) {
+    const float *xp = x + p * n;
+    if (is_max) {
+      float m = -INFINITY;
+      for (int64_t i = 0; i < n; i++)
+        m = (xp[i] > m || xp[i] != xp[i]) ? xp[i] : m;
+      y[p] = m;
+    } else {
+      /* double: exact enough that the order of the sum does not show */
+      double s = 0.0;
+      for (int64_t i = 0; i < n; i++) s += xp[i];
+      y[p] = n ? (float)(s / (double)n) : NAN;
+    }
+  }
+  return TQ_OK;
+}
+
+tq_status tq_nn_global_avgpool_forward(tq_op_call *c) {
+  return global_pool(c, 0);
+}
+
+tq_status tq_nn_global_maxpool_forward(tq_op_call *c) {
+  return global_pool(c, 1);
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Real models: tq run against PyTorch (float) and against ONNX Runtime with
+# the quantizer written in ONNX ops (quantized). Models come from Debian's
+# torchvision with random weights, exported by torch.onnx.export.
+# TQ_ALL_TORCHVISION=1 checks every torchvision classification model.
+set -euo pipefail
+tq="$1"
+root="${TQ_SOURCE_DIR:?}"
+venv="${TQ_VENV:-$root/.venv}"
+[[ -x "$venv/bin/python" ]] || bash "$root/scripts/setup-venv.sh" "$venv" >/dev/null
+py="$venv/bin/python"
+work="$PWD/models-work"
+mkdir -p "$work"
+models=(tiny_cnn resnet18 mobilenet_v2 squeezenet1_1)
+if [[ "${TQ_ALL_TORCHVISION:-0}" == 1 ]]; then
+  models+=(alexnet vgg11 vgg11_bn resnet34 resnet50 resnext50_32x4d wide_resnet50_2
+           densenet121 googlenet inception_v3 mobilenet_v3_small mobilenet_v3_large
+           shufflenet_v2_x1_0 mnasnet1_0 efficientnet_b0 regnet_x_400mf regnet_y_400mf
+           squeezenet1_0 convnext_tiny)
+fi
+"$py" "$root/tests/python/model_check.py" float "${models[@]}" --tq "$tq" --dir "$work"
+"$py" "$root/tests/python/model_check.py" float tiny_cnn resnet18 --opset 11 --tq "$tq" --dir "$work"
+"$py" "$root/tests/python/model_check.py" quant tiny_cnn resnet18 --spec even,16,10 --tq "$tq" --dir "$work"
+"$py" "$root/tests/python/model_check.py" quant tiny_cnn --spec even,8,4 --tq "$tq" --dir "$work"
+echo "models: all checks passed"

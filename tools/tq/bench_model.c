@@ -1,0 +1,141 @@
+/* tq bench MODEL.onnx: inference throughput and latency. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "model_util.h"
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int tq_bench_model(int argc, char **argv) {
+  const char *cmd = "bench", *path = argv[1];
+  tq_cli_maps maps = {0};
+  long batch = 1, threads = 0, repeat = 10, warmup = 2;
+  int json = 0;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i], *v;
+    int m = tq_cli_maps_option(cmd, &maps, argc, argv, &i);
+    if (m < 0) return TQ_EXIT_USAGE;
+    if (m) continue;
+    if (!strcmp(a, "--batch")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 1 << 16, &batch))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--threads")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 4096, &threads))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--repeat")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 100000, &repeat))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--warmup")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 0, 1000, &warmup))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--json")) {
+      json = 1;
+    } else {
+      tq_cli_error(cmd, "unexpected argument '%s' (see tq bench --help)", a);
+      return TQ_EXIT_USAGE;
+    }
+  }
+  tq_context *ctx;
+  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
+  if (threads) tq_context_set_threads(ctx, (int)threads);
+  int rc = TQ_EXIT_FAILURE;
+  tq_graph *g = NULL;
+  tq_session *s = NULL;
+  tq_qmap_set *set = NULL;
+  tq_tensor *inputs[16] = {0};
+  double *times = NULL;
+  tq_status st;
+  if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto done;
+  if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
+  if ((st = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
+  size_t n_in = tq_graph_input_count(g);
+  if (n_in > 16) {
+    tq_cli_error(cmd, "more than 16 model inputs");
+    goto done;
+  }
+  tq_shape shapes[16];
+  tq_cli_input_shapes(g, batch, shapes);
+  uint64_t rng = 0x9E3779B97F4A7C15ull;
+  for (size_t i = 0; i < n_in; i++) {
+    if ((st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &shapes[i],
+                               &inputs[i])) != TQ_OK)
+      goto fail;
+    float *d = tq_tensor_data(inputs[i]);
+    for (size_t k = 0; k < tq_tensor_numel(inputs[i]); k++) {
+      rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+      d[k] = (float)(rng >> 40) * 0x1p-24f * 2.0f - 1.0f;
+    }
+  }
+  times = malloc((size_t)repeat * sizeof *times);
+  if (!times) goto done;
+  size_t n_out = tq_graph_output_count(g);
+  tq_tensor *outs[16];
+  if (n_out > 16) n_out = 16;
+  for (long r = -warmup; r < repeat; r++) {
+    double t0 = now_s();
+    st = tq_session_run(ctx, s, (const tq_tensor *const *)inputs, n_in, outs,
+                        n_out, NULL);
+    double t = now_s() - t0;
+    if (st != TQ_OK) goto fail;
+    for (size_t k = 0; k < n_out; k++) tq_tensor_destroy(outs[k]);
+    if (r >= 0) times[r] = t;
+  }
+  qsort(times, (size_t)repeat, sizeof *times, cmp_double);
+  double median = repeat % 2 ? times[repeat / 2]
+                             : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double peak = (double)ru.ru_maxrss * 1024.0;
+  double ips = (double)batch / median;
+  if (json) {
+    json_t *o = json_pack(
+        "{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:b}", "model", path,
+        "batch", (json_int_t)batch, "threads",
+        (json_int_t)tq_context_threads(ctx), "images_per_s", ips,
+        "latency_median_s", median, "latency_min_s", times[0],
+        "latency_max_s", times[repeat - 1], "peak_rss_bytes", peak,
+        "quantized", set != NULL);
+    char *text = json_dumps(o, 0);
+    if (text) puts(text);
+    free(text);
+    json_decref(o);
+  } else {
+    printf("model %s, batch %ld, %d threads, %s, median of %ld runs after "
+           "%ld warm-up\n",
+           path, batch, tq_context_threads(ctx), set ? "quantized" : "float",
+           repeat, warmup);
+    printf("latency median %.3f ms (min %.3f, max %.3f), %.1f images/s, "
+           "peak RSS %.1f MiB\n",
+           1e3 * median, 1e3 * times[0], 1e3 * times[repeat - 1], ips,
+           peak / 1048576.0);
+  }
+  rc = TQ_EXIT_OK;
+  goto done;
+fail:
+  tq_cli_status_error(cmd, ctx, st);
+done:
+  free(times);
+  for (size_t i = 0; i < 16; i++) tq_tensor_destroy(inputs[i]);
+  tq_session_destroy(s);
+  tq_graph_destroy(g);
+  tq_qmap_set_destroy(set);
+  tq_context_destroy(ctx);
+  return rc;
+}

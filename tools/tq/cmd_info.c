@@ -1,0 +1,143 @@
+/* tq info: what a model is made of, so that users can write maps. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "model_util.h"
+
+static const char help[] =
+    "usage: tq info MODEL.onnx [--batch N] [--json]\n"
+    "\n"
+    "Prints a table of the model's nodes: ID (what quantizer map keys\n"
+    "match), operator, input and output shapes, parameter count and the\n"
+    "names of the weights the node owns (map keys also match these), then\n"
+    "totals: parameters and multiply-accumulates (MACs) per input sample.\n"
+    "\n"
+    "options:\n"
+    "  --batch N   batch size used for dynamic dimensions (default 1)\n"
+    "  --json      one JSON object instead of the table\n"
+    "\n"
+    "examples:\n"
+    "  tq info resnet18.onnx\n"
+    "  tq info models/lenet-fashion-mnist.onnx --json | jq '.nodes[].id'\n";
+
+static void shape_str(const tq_shape *s, char *buf, size_t n) {
+  if (!s)
+    snprintf(buf, n, "?");
+  else
+    tq_shape_format(s, buf, n);
+}
+
+static int run(int argc, char **argv) {
+  const char *cmd = "info", *path = NULL;
+  long batch = 1;
+  int json = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    if (!strcmp(argv[i], "--batch")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, "--batch", v, 1, 1 << 20, &batch))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(argv[i], "--json")) {
+      json = 1;
+    } else if (argv[i][0] == '-' || path) {
+      tq_cli_error(cmd, "unexpected argument '%s' (see tq info --help)",
+                   argv[i]);
+      return TQ_EXIT_USAGE;
+    } else {
+      path = argv[i];
+    }
+  }
+  if (!path) {
+    tq_cli_error(cmd, "which model? usage: tq info MODEL.onnx");
+    return TQ_EXIT_USAGE;
+  }
+  tq_context *ctx;
+  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
+  tq_graph *g;
+  tq_session *s;
+  int rc = TQ_EXIT_FAILURE;
+  if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto out;
+  tq_shape shapes[16];
+  if (tq_graph_input_count(g) > 16) {
+    tq_cli_error(cmd, "more than 16 model inputs");
+    goto done;
+  }
+  tq_cli_input_shapes(g, batch, shapes);
+  tq_status st = tq_session_plan(ctx, s, shapes, tq_graph_input_count(g));
+  if (st != TQ_OK) {
+    tq_cli_status_error(cmd, ctx, st);
+    goto done;
+  }
+  double total_params = 0, total_macs = 0;
+  json_t *jnodes = json ? json_array() : NULL;
+  if (!json)
+    printf("%-4s %-40s %-18s %-26s %-20s %10s  %s\n", "#", "node ID", "op",
+           "input", "output", "params", "weights");
+  for (size_t i = 0; i < tq_graph_node_count(g); i++) {
+    tq_node_info info;
+    tq_graph_node_info(g, i, &info);
+    double params = 0;
+    for (size_t k = 0; k < info.n_weights; k++) {
+      const tq_tensor *w = tq_graph_initializer(g, info.weights[k]);
+      if (w) params += (double)tq_tensor_numel(w);
+    }
+    double macs = tq_cli_node_macs(g, s, i);
+    total_params += params;
+    total_macs += macs;
+    char in[128] = "", out[128] = "";
+    if (info.n_inputs && info.inputs[0][0])
+      shape_str(tq_session_value_shape(s, info.inputs[0]), in, sizeof in);
+    shape_str(tq_session_value_shape(s, info.outputs[0]), out, sizeof out);
+    if (json) {
+      json_t *jw = json_array();
+      for (size_t k = 0; k < info.n_weights; k++)
+        json_array_append_new(jw, json_string(info.weights[k]));
+      json_array_append_new(
+          jnodes, json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "id",
+                            info.id, "op", info.op_type, "input", in, "output",
+                            out, "params", params, "macs", macs, "weights",
+                            jw));
+      continue;
+    }
+    printf("%-4zu %-40s %-18s %-26s %-20s %10.0f  ", i, info.id, info.op_type,
+           in, out, params);
+    for (size_t k = 0; k < info.n_weights; k++)
+      printf("%s%s", k ? ", " : "", info.weights[k]);
+    printf("\n");
+  }
+  if (json) {
+    json_t *root = json_pack("{s:s, s:i, s:o, s:f, s:f}", "model", path,
+                             "batch", (json_int_t)batch, "nodes", jnodes,
+                             "params", total_params, "macs_per_sample",
+                             total_macs / (double)batch);
+    char *text = json_dumps(root, JSON_INDENT(2));
+    if (text) puts(text);
+    free(text);
+    json_decref(root);
+  } else {
+    printf("\n%zu nodes, %zu inputs (", tq_graph_node_count(g),
+           tq_graph_input_count(g));
+    for (size_t i = 0; i < tq_graph_input_count(g); i++) {
+      char buf[128];
+      tq_shape_format(tq_graph_input_shape(g, i), buf, sizeof buf);
+      printf("%s%s %s", i ? ", " : "", tq_graph_input_name(g, i), buf);
+    }
+    printf("), %zu outputs\n", tq_graph_output_count(g));
+    printf("parameters: %.0f (%.2f M)\n", total_params, total_params / 1e6);
+    printf("MACs per input sample: %.0f (%.3f G)\n",
+           total_macs / (double)batch, total_macs / (double)batch / 1e9);
+  }
+  rc = TQ_EXIT_OK;
+done:
+  tq_session_destroy(s);
+  tq_graph_destroy(g);
+out:
+  tq_context_destroy(ctx);
+  return rc;
+}
+
+const tq_command tq_cmd_info = {
+    "info", "list a model's nodes, shapes, weights, parameters and MACs", run,
+    help};

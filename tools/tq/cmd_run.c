@@ -1,0 +1,245 @@
+/* tq run: run a model on an input batch, float or quantized. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model_util.h"
+
+static const char help[] =
+    "usage: tq run MODEL.onnx -i X.npy -o Y.npy [options]\n"
+    "\n"
+    "Runs the model on the inputs in X.npy (first dimension = batch) and\n"
+    "writes its first output to Y.npy, in float or under quantizer maps.\n"
+    "\n"
+    "options:\n"
+    "  -i, --input FILE   input .npy (any numeric dtype, read as float32)\n"
+    "  -o, --output FILE  output .npy (float32), written atomically\n" TQ_CLI_MAPS_HELP
+    "      --seed N       seed for stochastic rounding (default 0)\n"
+    "      --threads N    threads to use\n"
+    "      --batch N      run N samples at a time (default: all at once);\n"
+    "                     results do not depend on it\n"
+    "      --dump DIR     write every node's output (first batch) as\n"
+    "                     DIR/<node-id>.npy, IDs made file-safe\n"
+    "      --compare REF  compare the output with REF.npy: max and mean\n"
+    "                     absolute error, argmax agreement\n"
+    "\n"
+    "examples:\n"
+    "  tq run resnet18.onnx -i images.npy -o logits.npy\n"
+    "  tq run resnet18.onnx -i images.npy -o q.npy --extr nearest,8,4 \\\n"
+    "      --weights nearest,8,6 --compare logits.npy\n"
+    "  tq run lenet.onnx -i x.npy -o y.npy --map maps.json --dump layers/\n";
+
+typedef struct dump_ctx {
+  const char *dir;
+  tq_context *ctx;
+  int failed;
+} dump_ctx;
+
+static int dump_value(void *user, size_t node, const char *id, size_t k,
+                      const char *value, const tq_tensor *t) {
+  (void)node, (void)value;
+  dump_ctx *d = user;
+  if (tq_tensor_dtype(t) != TQ_DTYPE_FLOAT32) return 0;
+  char name[512];
+  size_t n = 0;
+  for (const char *p = id; *p && n + 1 < 400; p++) {
+    char c = *p;
+    int safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+    name[n++] = safe ? c : '_';
+  }
+  name[n] = '\0';
+  if (n == 0 || name[0] == '.') name[0] = '_';
+  char path[1024];
+  if (k)
+    snprintf(path, sizeof path, "%s/%s__%zu.npy", d->dir, name, k);
+  else
+    snprintf(path, sizeof path, "%s/%s.npy", d->dir, name);
+  if (tq_npy_write(d->ctx, path, tq_tensor_cdata(t), tq_tensor_shape(t)) !=
+      TQ_OK) {
+    d->failed = 1;
+    return 1;
+  }
+  return 0;
+}
+
+static void compare(const float *y, const tq_shape *ys, const char *ref_path,
+                    tq_context *ctx) {
+  float *r = NULL;
+  tq_shape rs;
+  tq_status st = tq_npy_read(ctx, ref_path, &r, &rs);
+  if (st != TQ_OK) {
+    tq_cli_status_error("run", ctx, st);
+    return;
+  }
+  size_t n = tq_shape_numel(ys, NULL), rn = tq_shape_numel(&rs, NULL);
+  if (n != rn) {
+    tq_cli_error("run", "--compare: %s has %zu values, the output %zu",
+                 ref_path, rn, n);
+    tq_free(r);
+    return;
+  }
+  double max_err = 0, sum_err = 0, max_ref = 0;
+  for (size_t i = 0; i < n; i++) {
+    double e = fabs((double)y[i] - (double)r[i]);
+    if (e > max_err || isnan(e)) max_err = e;
+    sum_err += e;
+    if (fabs(r[i]) > max_ref) max_ref = fabs(r[i]);
+  }
+  printf("compare with %s: max abs error %.6g (%.3g of max |ref| %.6g), "
+         "mean abs error %.6g\n",
+         ref_path, max_err, max_ref > 0 ? max_err / max_ref : 0.0, max_ref,
+         n ? sum_err / (double)n : 0.0);
+  if (ys->ndim >= 2 && ys->dims[0] > 0) {
+    size_t rows = (size_t)ys->dims[0], cols = n / rows, agree = 0;
+    for (size_t i = 0; i < rows; i++) {
+      size_t ay = 0, ar = 0;
+      for (size_t j = 1; j < cols; j++) {
+        if (y[i * cols + j] > y[i * cols + ay]) ay = j;
+        if (r[i * cols + j] > r[i * cols + ar]) ar = j;
+      }
+      agree += ay == ar;
+    }
+    printf("argmax agreement: %zu of %zu (%.2f %%)\n", agree, rows,
+           100.0 * (double)agree / (double)rows);
+  }
+  tq_free(r);
+}
+
+static int run(int argc, char **argv) {
+  const char *cmd = "run", *path = NULL, *in_path = NULL, *out_path = NULL,
+             *dump_dir = NULL, *ref_path = NULL;
+  tq_cli_maps maps = {0};
+  uint64_t seed = 0;
+  long threads = 0, batch = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    int m = tq_cli_maps_option(cmd, &maps, argc, argv, &i);
+    if (m < 0) return TQ_EXIT_USAGE;
+    if (m) continue;
+    if (!strcmp(a, "-i") || !strcmp(a, "--input")) {
+      if (!(in_path = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+      if (!(out_path = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--dump")) {
+      if (!(dump_dir = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--compare")) {
+      if (!(ref_path = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--seed")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_u64(cmd, a, v, &seed))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--threads")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 4096, &threads))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--batch")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 1 << 24, &batch))
+        return TQ_EXIT_USAGE;
+    } else if (a[0] == '-' || path) {
+      tq_cli_error(cmd, "unexpected argument '%s' (see tq run --help)", a);
+      return TQ_EXIT_USAGE;
+    } else {
+      path = a;
+    }
+  }
+  if (!path || !in_path || (!out_path && !ref_path)) {
+    tq_cli_error(cmd, "needs MODEL.onnx, -i X.npy and -o Y.npy (see tq run "
+                      "--help)");
+    return TQ_EXIT_USAGE;
+  }
+  tq_context *ctx;
+  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
+  if (threads) tq_context_set_threads(ctx, (int)threads);
+  int rc = TQ_EXIT_FAILURE;
+  tq_graph *g = NULL;
+  tq_session *s = NULL;
+  tq_qmap_set *set = NULL;
+  float *x = NULL, *y = NULL;
+  tq_tensor *xt = NULL, *yt = NULL;
+  tq_shape xs, ys = {0};
+  tq_status st;
+  if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto done;
+  if (tq_graph_input_count(g) != 1) {
+    tq_cli_error(cmd, "%s has %zu inputs; tq run feeds models with one input",
+                 path, tq_graph_input_count(g));
+    goto done;
+  }
+  if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
+  tq_session_set_seed(s, seed);
+  if ((st = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
+  if ((st = tq_npy_read(ctx, in_path, &x, &xs)) != TQ_OK) goto fail;
+  if (xs.ndim < 1 || xs.ndim > TQ_TENSOR_MAX_DIMS) {
+    tq_cli_error(cmd, "%s: expected a batch of inputs (rank 1..%d)", in_path,
+                 TQ_TENSOR_MAX_DIMS);
+    goto done;
+  }
+  if (dump_dir && mkdir(dump_dir, 0777) != 0 && errno != EEXIST) {
+    tq_cli_error(cmd, "cannot create --dump directory %s: %s", dump_dir,
+                 strerror(errno));
+    goto done;
+  }
+  dump_ctx dump = {dump_dir, ctx, 0};
+  size_t total = (size_t)xs.dims[0], step = batch ? (size_t)batch : total;
+  size_t per_in = total ? tq_shape_numel(&xs, NULL) / total : 0;
+  size_t per_out = 0;
+  if (step == 0) step = 1;
+  for (size_t first = 0; first < total || (total == 0 && first == 0);
+       first += step) {
+    size_t count = total - first < step ? total - first : step;
+    tq_shape bs = xs;
+    bs.dims[0] = (int64_t)count;
+    if ((st = tq_tensor_from_floats(ctx, &bs, x + first * per_in, &xt)) != TQ_OK)
+      goto fail;
+    tq_session_set_observer(s, dump_dir && first == 0 ? dump_value : NULL,
+                            &dump);
+    tq_run_opts ro = {.sample_offset = first};
+    const tq_tensor *ins[] = {xt};
+    st = tq_session_run(ctx, s, ins, 1, &yt, 1, &ro);
+    if (dump.failed) goto fail;
+    if (st != TQ_OK) goto fail;
+    if (!y) {
+      ys = *tq_tensor_shape(yt);
+      per_out = count ? tq_tensor_numel(yt) / count : 0;
+      if (ys.ndim >= 1) ys.dims[0] = (int64_t)total;
+      size_t out_elems = total * per_out;
+      y = malloc((out_elems ? out_elems : 1) * sizeof *y);
+      if (!y) {
+        tq_cli_error(cmd, "out of memory for the output");
+        goto done;
+      }
+    }
+    if (tq_tensor_numel(yt) != count * per_out) {
+      tq_cli_error(cmd, "the output size changes between batches");
+      goto done;
+    }
+    memcpy(y + first * per_out, tq_tensor_cdata(yt),
+           count * per_out * sizeof *y);
+    tq_tensor_destroy(xt);
+    tq_tensor_destroy(yt);
+    xt = yt = NULL;
+    if (total == 0) break;
+  }
+  if (out_path && (st = tq_npy_write(ctx, out_path, y, &ys)) != TQ_OK) goto fail;
+  if (ref_path) compare(y, &ys, ref_path, ctx);
+  rc = TQ_EXIT_OK;
+  goto done;
+fail:
+  tq_cli_status_error(cmd, ctx, st);
+done:
+  tq_tensor_destroy(xt);
+  tq_tensor_destroy(yt);
+  free(y);
+  tq_free(x);
+  tq_session_destroy(s);
+  tq_graph_destroy(g);
+  tq_qmap_set_destroy(set);
+  tq_context_destroy(ctx);
+  return rc;
+}
+
+const tq_command tq_cmd_run = {
+    "run", "run a model on an input batch, float or quantized", run, help};

@@ -1,0 +1,57 @@
+#include <string.h>
+
+#include "model_util.h"
+
+int tq_cli_open_model(const char *cmd, tq_context *ctx, const char *path,
+                      tq_graph **g, tq_session **s) {
+  *g = NULL;
+  *s = NULL;
+  tq_status st = tq_onnx_load(ctx, path, g);
+  if (st == TQ_OK) st = tq_session_create(ctx, *g, s);
+  if (st != TQ_OK) {
+    tq_cli_status_error(cmd, ctx, st);
+    tq_graph_destroy(*g);
+    *g = NULL;
+    return 0;
+  }
+  return 1;
+}
+
+void tq_cli_input_shapes(const tq_graph *g, int64_t batch, tq_shape *shapes) {
+  for (size_t i = 0; i < tq_graph_input_count(g) && i < 16; i++) {
+    shapes[i] = *tq_graph_input_shape(g, i);
+    for (int d = 0; d < shapes[i].ndim; d++)
+      if (shapes[i].dims[d] < 0) shapes[i].dims[d] = d == 0 ? batch : 1;
+  }
+}
+
+static double numel(const tq_shape *s) {
+  double n = 1;
+  for (int d = 0; s && d < s->ndim; d++) n *= (double)s->dims[d];
+  return s ? n : 0;
+}
+
+double tq_cli_node_macs(const tq_graph *g, const tq_session *s, size_t i) {
+  tq_node_info info;
+  if (tq_graph_node_info(g, i, &info) != TQ_OK || info.n_inputs < 2) return 0;
+  const tq_shape *x = tq_session_value_shape(s, info.inputs[0]);
+  const tq_shape *w = tq_session_value_shape(s, info.inputs[1]);
+  const tq_shape *y = tq_session_value_shape(s, info.outputs[0]);
+  if (!x || !w || !y) return 0;
+  if (!strcmp(info.op_type, "Conv") && w->ndim >= 3) {
+    double per_out = 1;
+    for (int d = 1; d < w->ndim; d++) per_out *= (double)w->dims[d];
+    return numel(y) * per_out;
+  }
+  if (!strcmp(info.op_type, "ConvTranspose") && w->ndim >= 3) {
+    double per_in = 1;
+    for (int d = 1; d < w->ndim; d++) per_in *= (double)w->dims[d];
+    return numel(x) * per_in;
+  }
+  if (!strcmp(info.op_type, "Gemm") && w->ndim == 2 && y->ndim == 2 &&
+      y->dims[1] > 0) /* B is K x N or N x K (transB): K = |B| / N */
+    return numel(y) * numel(w) / (double)y->dims[1];
+  if (!strcmp(info.op_type, "MatMul") && x->ndim >= 1)
+    return numel(y) * (double)x->dims[x->ndim - 1];
+  return 0;
+}

@@ -1,0 +1,20 @@
+/* Internal to the tq tool: loading a model and planning it for a batch. */
+#ifndef TQ_TOOL_MODEL_UTIL_H
+#define TQ_TOOL_MODEL_UTIL_H
+
+#include "tensorquant/onnx.h"
+#include "tq.h"
+
+/* Loads path and creates a session; prints errors. Returns 1 on success. */
+int tq_cli_open_model(const char *cmd, tq_context *ctx, const char *path,
+                      tq_graph **g, tq_session **s);
+
+/* The graph's input shapes with dynamic dims set to batch (first dim) or 1;
+ * shapes must hold tq_graph_input_count(g) entries (at most 16). */
+void tq_cli_input_shapes(const tq_graph *g, int64_t batch, tq_shape *shapes);
+
+/* Multiply-accumulates of node i per batch, from planned shapes (0 for
+ * nodes without products). */
+double tq_cli_node_macs(const tq_graph *g, const tq_session *s, size_t i);
+
+#endif
