@@ -106,9 +106,10 @@ int main(int argc, char **argv) {
 
   printf("intrinsic GEMM vs OpenBLAS sgemm, %d threads, best of %d (%s)\n",
          threads, repeat, tq_kernel_isa());
-  printf("specs: [1] \"nearest,16,8\"  [2] {product: nearest,16,8, "
-         "accumulator: nearest,24,8,overflow=wrap}  [3] {..., accumulator: "
-         "nearest,24,8}\n\n");
+  printf(
+      "specs: [1] \"nearest,16,8\"  [2] {product: nearest,16,8, "
+      "accumulator: nearest,24,8,overflow=wrap}  [3] {..., accumulator: "
+      "nearest,24,8}\n\n");
   printf("%-38s %5s %5s %6s %9s %16s %16s %16s\n", "shape", "M", "K", "N",
          "sgemm ms", "[1] ms (ratio)", "[2] ms (ratio)", "[3] ms (ratio)");
   int status = 0;
@@ -137,11 +138,20 @@ int main(int argc, char **argv) {
     printf("%-38s %5d %5d %6d %9.3f", sh->name, sh->M, sh->K, sh->N,
            1e3 * sgemm);
     for (int q = 0; q < nspecs; q++) {
-      tq_intrinsic_gemm_args a = {
-          .M = sh->M, .N = sh->N, .K = sh->K, .A = A, .lda = (size_t)sh->K,
-          .B = B, .ldb = (size_t)sh->N, .bias = bias, .bias_rs = 1,
-          .C = C, .ldc = (size_t)sh->N, .iq = &specs[q].v, .seed = 1,
-          .threads = threads};
+      tq_intrinsic_gemm_args a = {.M = sh->M,
+                                  .N = sh->N,
+                                  .K = sh->K,
+                                  .A = A,
+                                  .lda = (size_t)sh->K,
+                                  .B = B,
+                                  .ldb = (size_t)sh->N,
+                                  .bias = bias,
+                                  .bias_rs = 1,
+                                  .C = C,
+                                  .ldc = (size_t)sh->N,
+                                  .iq = &specs[q].v,
+                                  .seed = 1,
+                                  .threads = threads};
       best = INFINITY;
       for (int r = 0; r < repeat + 1; r++) {
         double t0 = now();

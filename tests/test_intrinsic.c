@@ -76,7 +76,9 @@ static void config_object(config *c, const char *product, const char *sum,
   c->v.accumulator = c->qa;
   snprintf(c->name, sizeof c->name, "{product: %s, %s: %s}",
            product ? product : "-", acc ? "accumulator" : "sum",
-           acc ? acc : sum ? sum : "-");
+           acc   ? acc
+           : sum ? sum
+                 : "-");
 }
 
 static void config_free(config *c) {
@@ -109,23 +111,25 @@ static float random_value(uint64_t *rng, enum data_kind kind) {
   } else {
     v = (float)ldexp((double)((r >> 8) % 41) - 20.0, -(int)((r >> 16) % 4));
     if (kind == DATA_SPECIAL && (r >> 24) % 16 == 0) {
-      static const float SPECIALS[] = {0.0f,      -0.0f,   0x1p-149f,
-                                       -0x1p-140f, 1e30f,   -3e38f,
-                                       INFINITY,  -INFINITY, NAN};
+      static const float SPECIALS[] = {0.0f,       -0.0f,     0x1p-149f,
+                                       -0x1p-140f, 1e30f,     -3e38f,
+                                       INFINITY,   -INFINITY, NAN};
       v = SPECIALS[(r >> 32) % (sizeof SPECIALS / sizeof *SPECIALS)];
     }
   }
   return (r >> 63) ? -v : v;
 }
 
-static void problem_make(problem *p, uint64_t seed, enum data_kind kind,
-                         int max_dim) {
+/* Sizes from min_dim to max_dim. */
+static void problem_make_sized(problem *p, uint64_t seed, enum data_kind kind,
+                               int min_dim, int max_dim) {
   uint64_t rng = seed;
   memset(p, 0, sizeof *p);
   tq_intrinsic_gemm_args *a = &p->a;
-  a->M = 1 + (int)(tq_test_rand(&rng) % (uint64_t)max_dim);
-  a->N = 1 + (int)(tq_test_rand(&rng) % (uint64_t)max_dim);
-  a->K = 1 + (int)(tq_test_rand(&rng) % (uint64_t)max_dim);
+  uint64_t span = (uint64_t)(max_dim - min_dim + 1);
+  a->M = min_dim + (int)(tq_test_rand(&rng) % span);
+  a->N = min_dim + (int)(tq_test_rand(&rng) % span);
+  a->K = min_dim + (int)(tq_test_rand(&rng) % span);
   a->lda = (size_t)a->K + tq_test_rand(&rng) % 3;
   a->ldb = (size_t)a->N + tq_test_rand(&rng) % 3;
   a->ldc = (size_t)a->N + tq_test_rand(&rng) % 3;
@@ -134,8 +138,15 @@ static void problem_make(problem *p, uint64_t seed, enum data_kind kind,
   p->B = malloc(nb * sizeof *p->B);
   assert_non_null(p->A);
   assert_non_null(p->B);
-  for (size_t i = 0; i < na; i++) p->A[i] = random_value(&rng, kind);
-  for (size_t i = 0; i < nb; i++) p->B[i] = random_value(&rng, kind);
+  /* Random data at a random scale per matrix, so that some sums fall
+   * into the subnormal ranges of the small float formats. */
+  float sa = 1.0f, sb = 1.0f;
+  if (kind == DATA_RANDOM) {
+    sa = ldexpf(1.0f, -(int)(tq_test_rand(&rng) % 10));
+    sb = ldexpf(1.0f, -(int)(tq_test_rand(&rng) % 10));
+  }
+  for (size_t i = 0; i < na; i++) p->A[i] = sa * random_value(&rng, kind);
+  for (size_t i = 0; i < nb; i++) p->B[i] = sb * random_value(&rng, kind);
   switch (tq_test_rand(&rng) % 4) {
     case 0: break;
     case 1: a->bias_rs = 1; break; /* per row (output channel) */
@@ -163,6 +174,11 @@ static void problem_make(problem *p, uint64_t seed, enum data_kind kind,
   a->seed = tq_test_rand(&rng);
   a->stream = tq_test_rand(&rng) % 1000;
   a->index_base = tq_test_rand(&rng) % 100000;
+}
+
+static void problem_make(problem *p, uint64_t seed, enum data_kind kind,
+                         int max_dim) {
+  problem_make_sized(p, seed, kind, 1, max_dim);
 }
 
 static void problem_free(problem *p) {
@@ -207,10 +223,11 @@ static void compare(const problem *p, const config *c, const char *what,
       uint32_t r = tq_test_bits(p->C_ref[i]), f = tq_test_bits(p->C_fast[i]);
       if (r == f) continue;
       if (bad++ == 0 && mismatches_reported++ < 20)
-        printf("MISMATCH %s [%s] threads=%d M=%d N=%d K=%d at (%d,%d): ref "
-               "%a (0x%08x) fast %a (0x%08x)\n",
-               c->name, what, threads, a->M, a->N, a->K, m, n,
-               (double)p->C_ref[i], r, (double)p->C_fast[i], f);
+        printf(
+            "MISMATCH %s [%s] threads=%d M=%d N=%d K=%d at (%d,%d): ref "
+            "%a (0x%08x) fast %a (0x%08x)\n",
+            c->name, what, threads, a->M, a->N, a->K, m, n, (double)p->C_ref[i],
+            r, (double)p->C_fast[i], f);
     }
   assert_int_equal(bad, 0);
 }
@@ -305,6 +322,15 @@ static void test_fixed_all_modes(void **state) {
         config_object(&c, s2, NULL, s3);
         check_config(&c, seed + 2, 2, 50);
         config_free(&c);
+        /* Mixed overflow modes: a wrapping product into a saturating
+         * accumulator and the other way round. */
+        fixed_spec(s2, sizeof s2, r, o, sg, 7, 1);
+        fixed_spec(s4, sizeof s4, r,
+                   o == TQ_OVERFLOW_WRAP ? TQ_OVERFLOW_SAT : TQ_OVERFLOW_WRAP,
+                   sg, 8, 2);
+        config_object(&c, s2, NULL, s4);
+        check_config(&c, seed + 9, 1, 50);
+        config_free(&c);
         /* product finer than the accumulator (rounds at every step). */
         fixed_spec(s2, sizeof s2, r, o, sg, 9, 4);
         fixed_spec(s4, sizeof s4, r, o, sg, 7, 1);
@@ -357,18 +383,19 @@ static void test_fixed_all_modes(void **state) {
           problem_free(&p);
         }
       }
-  printf("accumulator overflows seen: wrap %zu (%zu mid-sum), saturation %zu "
-         "(%zu mid-sum)\n",
-         wraps, wraps_inside, sats, sats_inside);
+  printf(
+      "accumulator overflows seen: wrap %zu (%zu mid-sum), saturation %zu "
+      "(%zu mid-sum)\n",
+      wraps, wraps_inside, sats, sats_inside);
   assert_true(wraps > 100 && wraps_inside > 10);
   assert_true(sats > 100 && sats_inside > 10);
 }
 
 static void test_float_formats(void **state) {
   (void)state;
-  static const char *const P[] = {"fp8e4m3", "fp16", "bf16",
-                                  "float,3,2,round=stochastic", "fp8e5m2",
-                                  "float,4,3,round=zero,sat"};
+  static const char *const P[] = {"fp8e4m3", "fp16",
+                                  "bf16",    "float,3,2,round=stochastic",
+                                  "fp8e5m2", "float,4,3,round=zero,sat"};
   config c;
   for (size_t i = 0; i < sizeof P / sizeof *P; i++) {
     config_string(&c, P[i]);
@@ -390,9 +417,17 @@ static void test_float_formats(void **state) {
     check_config(&c, 50 + i, 1, 40);
     config_free(&c);
   }
-  static const char *const A[] = {"float,8,23", "bf16", "fp8e4m3",
+  /* Accumulators of every float rounding mode and option. */
+  static const char *const A[] = {"float,8,23",
+                                  "bf16",
+                                  "fp8e4m3",
+                                  "fp8e5m2,round=down",
                                   "float,5,4,round=stochastic",
-                                  "float,8,23,round=up"};
+                                  "float,8,23,round=up",
+                                  "float,4,3,round=nearest,sat",
+                                  "float,5,2,round=zero,subnormals=false",
+                                  "fp6e2m3",
+                                  "float,3,5,round=up,fn"};
   for (size_t i = 0; i < sizeof A / sizeof *A; i++) {
     config_object(&c, NULL, NULL, A[i]);
     check_config(&c, 60 + i, 2, 40);
@@ -405,7 +440,7 @@ static void test_float_formats(void **state) {
 
 static void test_other_kinds(void **state) {
   (void)state;
-  static const char *const Q[] = {"logarithmic", "sparse,0.5", "binary",
+  static const char *const Q[] = {"logarithmic", "sparse,0.5",    "binary",
                                   "binary,0.25", "ternary,1,0.3", "none"};
   config c;
   for (size_t i = 0; i < sizeof Q / sizeof *Q; i++) {
@@ -457,31 +492,36 @@ static void test_stochastic(void **state) {
   }
 }
 
-/* Larger problems: several panels and row blocks per thread. */
+/* Larger problems: several panel groups and row blocks, and enough work
+ * that the fast path really runs in parallel; every path once. */
 static void test_larger(void **state) {
   (void)state;
   static const char *const SPECS[][3] = {
       {"nearest,16,8", NULL, NULL},
+      {"nearest,6,2", NULL, NULL},
       {"nearest,16,8", NULL, "nearest,24,8,overflow=wrap"},
       {"nearest,16,8", NULL, "nearest,24,8"},
+      {"nearest,8,2", NULL, "nearest,10,3"},
       {"stochastic,12,6", NULL, "nearest,20,8"},
+      {"nearest,12,6", NULL, "stochastic,12,4"},
+      {NULL, NULL, "nearest,16,4"},
       {"fp16", NULL, "float,8,23"},
+      {"fp8e4m3", "bf16", NULL},
+      {"float,3,2,round=stochastic", NULL, "bf16"},
   };
   config c;
   for (size_t i = 0; i < sizeof SPECS / sizeof *SPECS; i++) {
-    if (!SPECS[i][2])
+    if (!SPECS[i][1] && !SPECS[i][2])
       config_string(&c, SPECS[i][0]);
     else
-      config_object(&c, SPECS[i][0], NULL, SPECS[i][2]);
-    for (int j = 0; j < 2; j++) {
-      problem p;
-      problem_make(&p, 300 + i * 10 + (size_t)j, DATA_GRID, 150);
-      for (int threads = 1; threads <= 3; threads++) {
-        run_both(&p, &c.v, threads);
-        compare(&p, &c, "large", threads);
-      }
-      problem_free(&p);
+      config_object(&c, SPECS[i][0], SPECS[i][1], SPECS[i][2]);
+    problem p;
+    problem_make_sized(&p, 300 + i, i % 3 ? DATA_GRID : DATA_SPECIAL, 70, 150);
+    for (int threads = 1; threads <= 3; threads++) {
+      run_both(&p, &c.v, threads);
+      compare(&p, &c, "large", threads);
     }
+    problem_free(&p);
     config_free(&c);
   }
 }
@@ -491,17 +531,26 @@ static void test_larger(void **state) {
 /* out = one output of a 1 x 1 GEMM with K = n (x = xs, w = ws). Both
  * implementations must give `expect`. */
 static void expect_one(const char *product, const char *sum, const char *acc,
-                       int string_form, const float *xs, const float *ws,
-                       int n, const float *bias, float expect) {
+                       int string_form, const float *xs, const float *ws, int n,
+                       const float *bias, float expect) {
   config c;
   if (string_form)
     config_string(&c, product);
   else
     config_object(&c, product, sum, acc);
   float out[2];
-  tq_intrinsic_gemm_args a = {.M = 1, .N = 1, .K = n, .A = xs, .lda =
-                              (size_t)n, .B = ws, .ldb = 1, .bias = bias,
-                              .C = out, .ldc = 1, .iq = &c.v, .threads = 1};
+  tq_intrinsic_gemm_args a = {.M = 1,
+                              .N = 1,
+                              .K = n,
+                              .A = xs,
+                              .lda = (size_t)n,
+                              .B = ws,
+                              .ldb = 1,
+                              .bias = bias,
+                              .C = out,
+                              .ldc = 1,
+                              .iq = &c.v,
+                              .threads = 1};
   assert_int_equal(tq_intrinsic_gemm_ref(ctx_, &a), TQ_OK);
   a.C = out + 1;
   assert_int_equal(tq_intrinsic_gemm(ctx_, &a), TQ_OK);
@@ -525,8 +574,8 @@ static void test_hand_computed(void **state) {
    * the middle and came back (the unsaturated sum would be 8 -> 7). */
   expect_one(NULL, NULL, "nearest,4,0", 0, x1, ones, 3, NULL, 4.0f);
   /* Unsigned 3-bit wrap [0, 7]: 5 -> 5, 11 -> 3, 0 -> 0. */
-  expect_one(NULL, NULL, "nearest,3,0,overflow=wrap,signed=false", 0, x1,
-             ones, 3, NULL, 0.0f);
+  expect_one(NULL, NULL, "nearest,3,0,overflow=wrap,signed=false", 0, x1, ones,
+             3, NULL, 0.0f);
   /* sat_sym [-7, 7]: -3 - 3 - 3 = -9 -> -7 (sat would give -8). */
   const float x2[] = {-3, -3, -3};
   expect_one(NULL, NULL, "nearest,4,0,overflow=sat_sym", 0, x2, ones, 3, NULL,
@@ -548,6 +597,16 @@ static void test_hand_computed(void **state) {
   expect_one(NULL, NULL, "nearest,8,0", 0, x5, ones, 2, NULL, 2.0f);
   expect_one(NULL, NULL, "even,8,0", 0, x5, ones, 2, NULL, 0.0f);
 
+  /* A float accumulator without subnormals flushes 2^-15 (below fp16's
+   * 2^-14) to zero, one with subnormals keeps it. */
+  const float x9[] = {0x1p-15f, 0x1p-17f};
+  expect_one(NULL, NULL, "float,5,2,subnormals=false", 0, x9, ones, 1, NULL,
+             0.0f);
+  expect_one(NULL, NULL, "float,5,2", 0, x9, ones, 1, NULL, 0x1p-15f);
+  /* ... and rounds 2^-15 + 2^-17 to its subnormal quantum 2^-16 (a tie:
+   * to even, 2^-15). */
+  expect_one(NULL, NULL, "float,5,2", 0, x9, ones, 2, NULL, 0x1p-15f);
+
   /* The documented order: the float32 sum runs k = 0, 1, 2.
    * (2^25 + 1) rounds to 2^25 in float32, so the sum is 0; any other
    * order would give 1. The accumulator form adds exactly. */
@@ -566,8 +625,7 @@ static void test_hand_computed(void **state) {
    * to 2^24 + 2; a float32 sum would have rounded it to even (2^24)
    * first. */
   const float x8[] = {0x1p24f, 1.0f};
-  expect_one(NULL, NULL, "nearest,32,-1", 0, x8, ones, 2, NULL,
-             0x1p24f + 2.0f);
+  expect_one(NULL, NULL, "nearest,32,-1", 0, x8, ones, 2, NULL, 0x1p24f + 2.0f);
 }
 
 /* Element index of output (m, n), step k: index_base + (m*N + n)*(K+1) + k;
@@ -576,8 +634,8 @@ static void test_random_indices(void **state) {
   (void)state;
   tq_quantizer *q = parse("stochastic,8,0");
   const int M = 2, N = 3, K = 2;
-  float A[4] = {0.3f, 0.6f, 0.45f, 0.1f};   /* 2 x 2 */
-  float B[6] = {1, 1, 1, 1, 1, 1};          /* 2 x 3 */
+  float A[4] = {0.3f, 0.6f, 0.45f, 0.1f}; /* 2 x 2 */
+  float B[6] = {1, 1, 1, 1, 1, 1};        /* 2 x 3 */
   float bias[6] = {0.2f, 0.2f, 0.2f, 0.2f, 0.2f, 0.2f};
   float C[6], F[6];
   for (uint64_t seed = 0; seed < 40; seed++) {
@@ -585,10 +643,20 @@ static void test_random_indices(void **state) {
     /* Products only: step k of (m, n) rounds A[m][k] up iff
      * u(index) >= 1 - A[m][k]. */
     tq_qmap_value v = {.product = q};
-    tq_intrinsic_gemm_args a = {.M = M, .N = N, .K = K, .A = A, .lda = 2,
-                                .B = B, .ldb = 3, .C = C, .ldc = 3, .iq = &v,
-                                .seed = seed, .stream = stream,
-                                .index_base = base, .threads = 1};
+    tq_intrinsic_gemm_args a = {.M = M,
+                                .N = N,
+                                .K = K,
+                                .A = A,
+                                .lda = 2,
+                                .B = B,
+                                .ldb = 3,
+                                .C = C,
+                                .ldc = 3,
+                                .iq = &v,
+                                .seed = seed,
+                                .stream = stream,
+                                .index_base = base,
+                                .threads = 1};
     assert_int_equal(tq_intrinsic_gemm_ref(ctx_, &a), TQ_OK);
     a.C = F;
     assert_int_equal(tq_intrinsic_gemm(ctx_, &a), TQ_OK);
@@ -654,29 +722,38 @@ static void test_stochastic_boundary(void **state) {
   tq_quantizer *q = parse("stochastic,8,0");
   const uint64_t seed = 11, stream = 2, base = 500;
   for (int acc_form = 0; acc_form <= 1; acc_form++) {
-      /* Output (0, n) of a 1 x 16 GEMM with K = 1 uses index base + 2n. */
-      float A[1] = {1.0f}, B[16], C[16], F[16];
-      for (int n = 0; n < 16; n++) {
-        float u = tq_stochastic_u(seed, stream, base + 2 * (uint64_t)n);
-        B[n] = n % 2 ? -u : 1.0f - u; /* both exact in float32 */
-      }
-      tq_qmap_value v = {.product = q};
-      tq_qmap_value va = {.accumulator = q};
-      tq_intrinsic_gemm_args a = {.M = 1, .N = 16, .K = 1, .A = A, .lda = 1,
-                                  .B = B, .ldb = 16, .C = C, .ldc = 16,
-                                  .iq = acc_form ? &va : &v, .seed = seed,
-                                  .stream = stream, .index_base = base,
-                                  .threads = 1};
-      assert_int_equal(tq_intrinsic_gemm_ref(ctx_, &a), TQ_OK);
-      a.C = F;
-      assert_int_equal(tq_intrinsic_gemm(ctx_, &a), TQ_OK);
-      for (int n = 0; n < 16; n++) {
-        /* -u + u = 0 stays 0; (1 - u) + u = 1 rounds up. */
-        float e = n % 2 ? 0.0f : 1.0f;
-        assert_true(C[n] == e);
-        assert_true(F[n] == e);
-      }
+    /* Output (0, n) of a 1 x 16 GEMM with K = 1 uses index base + 2n. */
+    float A[1] = {1.0f}, B[16], C[16], F[16];
+    for (int n = 0; n < 16; n++) {
+      float u = tq_stochastic_u(seed, stream, base + 2 * (uint64_t)n);
+      B[n] = n % 2 ? -u : 1.0f - u; /* both exact in float32 */
     }
+    tq_qmap_value v = {.product = q};
+    tq_qmap_value va = {.accumulator = q};
+    tq_intrinsic_gemm_args a = {.M = 1,
+                                .N = 16,
+                                .K = 1,
+                                .A = A,
+                                .lda = 1,
+                                .B = B,
+                                .ldb = 16,
+                                .C = C,
+                                .ldc = 16,
+                                .iq = acc_form ? &va : &v,
+                                .seed = seed,
+                                .stream = stream,
+                                .index_base = base,
+                                .threads = 1};
+    assert_int_equal(tq_intrinsic_gemm_ref(ctx_, &a), TQ_OK);
+    a.C = F;
+    assert_int_equal(tq_intrinsic_gemm(ctx_, &a), TQ_OK);
+    for (int n = 0; n < 16; n++) {
+      /* -u + u = 0 stays 0; (1 - u) + u = 1 rounds up. */
+      float e = n % 2 ? 0.0f : 1.0f;
+      assert_true(C[n] == e);
+      assert_true(F[n] == e);
+    }
+  }
   tq_quantizer_destroy(q);
 }
 
@@ -685,8 +762,16 @@ static void test_errors(void **state) {
   tq_quantizer *t = parse("ternary");
   float A[1] = {1}, B[1] = {1}, C[1];
   tq_qmap_value v = {.quantizer = t, .product = t, .sum = t};
-  tq_intrinsic_gemm_args a = {.M = 1, .N = 1, .K = 1, .A = A, .lda = 1,
-                              .B = B, .ldb = 1, .C = C, .ldc = 1, .iq = &v};
+  tq_intrinsic_gemm_args a = {.M = 1,
+                              .N = 1,
+                              .K = 1,
+                              .A = A,
+                              .lda = 1,
+                              .B = B,
+                              .ldb = 1,
+                              .C = C,
+                              .ldc = 1,
+                              .iq = &v};
   assert_int_equal(tq_intrinsic_gemm(ctx_, &a), TQ_ERR_UNSUPPORTED);
   assert_non_null(strstr(tq_context_last_error(ctx_), "threshold"));
   assert_int_equal(tq_intrinsic_gemm_ref(ctx_, &a), TQ_ERR_UNSUPPORTED);
@@ -711,7 +796,8 @@ static void test_errors(void **state) {
   tq_quantizer_destroy(t);
 }
 
-/* ---- the double quantizer ---------------------------------------------------*/
+/* ---- the double quantizer
+ * ---------------------------------------------------*/
 
 static void test_quantize_double(void **state) {
   (void)state;
@@ -730,13 +816,18 @@ static void test_quantize_double(void **state) {
         double u = ldexp((double)((bits >> 40) & 0xffffff), -24);
         float a = (float)tq_quantize_double_one(q, x, u);
         float b = tq_ref_fixed_one(q, x, u);
-        assert_true(tq_test_bits(a) == tq_test_bits(b) || (isnan(a) && isnan(b)));
+        assert_true(tq_test_bits(a) == tq_test_bits(b) ||
+                    (isnan(a) && isnan(b)));
       }
       tq_quantizer_destroy(q);
     }
-  static const char *const F[] = {"fp16", "bf16", "fp8e4m3", "fp8e5m2",
+  static const char *const F[] = {"fp16",
+                                  "bf16",
+                                  "fp8e4m3",
+                                  "fp8e5m2",
                                   "float,3,2,round=stochastic",
-                                  "float,5,4,round=up,sat", "fp4e2m1"};
+                                  "float,5,4,round=up,sat",
+                                  "fp4e2m1"};
   for (size_t s = 0; s < sizeof F / sizeof *F; s++) {
     tq_quantizer *q = parse(F[s]);
     for (int i = 0; i < 20000; i++) {

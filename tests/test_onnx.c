@@ -5,6 +5,7 @@
  * the Python onnx package, those models against what onnx and ONNX Runtime
  * say about them. Also leaves models under TQ_TEST_TMP_DIR for that script
  * to run in ONNX Runtime. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -187,8 +188,7 @@ static void expect_same_graph(const tq_graph *a, const tq_graph *b) {
     assert_string_equal(tq_graph_output_name(a, i), tq_graph_output_name(b, i));
 }
 
-/* ---- a minimal protobuf encoder for hand-made models
- * ------------------------*/
+/* ---- a minimal protobuf encoder for hand-made models ----------------------*/
 
 typedef struct pb {
   unsigned char *b;
@@ -417,8 +417,7 @@ static tq_status parse(tq_context *ctx, const unsigned char *b, size_t n,
     free(b);                                                    \
   } while (0)
 
-/* ---- export and import round trips
- * -----------------------------------------*/
+/* ---- export and import round trips ----------------------------------------*/
 
 static void test_roundtrip_structure(void **state) {
   (void)state;
@@ -570,6 +569,19 @@ static void test_save_atomic(void **state) {
   tq_graph *h = NULL;
   expect_ok(ctx, tq_onnx_load(ctx, path, &h));
   tq_graph_destroy(h);
+  /* A failure after the temporary file exists (the rename onto a
+   * directory) removes it again. */
+  char *dir_target = tq_test_tmp_path("onnx_dir_target");
+  mkdir(dir_target, 0755);
+  expect_error(ctx, tq_onnx_save(ctx, g, dir_target), TQ_ERR_IO,
+               "onnx_dir_target", (const char *)NULL);
+  DIR *d = opendir(TQ_TEST_TMP_DIR);
+  assert_non_null(d);
+  for (struct dirent *e; (e = readdir(d));)
+    if (strncmp(e->d_name, "onnx_dir_target.tmp", 19) == 0)
+      fail_msg("temporary file %s left behind", e->d_name);
+  closedir(d);
+  free(dir_target);
   expect_error(ctx, tq_onnx_save(ctx, NULL, path), TQ_ERR_INVALID_ARGUMENT,
                (const char *)NULL);
   expect_error(ctx, tq_onnx_save(ctx, g, ""), TQ_ERR_INVALID_ARGUMENT,
@@ -616,8 +628,7 @@ static void test_save_for_onnxruntime(void **state) {
   tq_context_destroy(ctx);
 }
 
-/* ---- hand-made models: what loads
- * -------------------------------------------*/
+/* ---- hand-made models: what loads -----------------------------------------*/
 
 static void test_typed_initializers(void **state) {
   (void)state;
@@ -853,8 +864,7 @@ static void test_external_data(void **state) {
   tq_context_destroy(ctx);
 }
 
-/* ---- hand-made models: errors
- * ----------------------------------------------*/
+/* ---- hand-made models: errors ---------------------------------------------*/
 
 static void test_truncated_and_garbage(void **state) {
   (void)state;
@@ -1245,8 +1255,7 @@ static void test_deep_nesting(void **state) {
   tq_context_destroy(ctx);
 }
 
-/* ---- models made by the Python onnx package (tests/cli/onnx_models.sh)
- * -----*/
+/* ---- models made by the Python onnx package (tests/cli/onnx_models.sh) ----*/
 
 /* Values of an initializer as listed by make_onnx_models.py: "name f v..."
  * or "name i v...". */

@@ -11,9 +11,12 @@
 #include "ops/op_internal.h"
 #include "testutil.h"
 
-/* ---- harness ---------------------------------------------------------------*/
+/* ---- harness
+ * ---------------------------------------------------------------*/
 
 static tq_context *g_ctx;
+/* 1: calls are evaluated at plan time (int64 booleans), 0: at run time. */
+static int g_plan_time = 1;
 
 static int setup(void **state) {
   (void)state;
@@ -56,7 +59,8 @@ static tq_tensor *trand(int nd, const int64_t *dims, uint64_t seed) {
   float *p = tq_f32(t);
   for (size_t i = 0; i < t->numel; i++) {
     uint64_t r = tq_test_rand(&seed);
-    p[i] = (r % 17 == 0) ? 0.0f : (float)((double)(r >> 11) * 0x1p-53 * 8.0 - 4.0);
+    p[i] =
+        (r % 17 == 0) ? 0.0f : (float)((double)(r >> 11) * 0x1p-53 * 8.0 - 4.0);
   }
   return t;
 }
@@ -112,7 +116,7 @@ static tq_status run_op_n(const char *op, int64_t opset,
   c.out = out;
   c.n_out = n_out;
   c.threads = threads;
-  c.plan_time = 1;
+  c.plan_time = g_plan_time;
   c.user = e->def.user;
   tq_context_clear_error(g_ctx);
   tq_status st = e->def.infer(&c);
@@ -137,9 +141,8 @@ static tq_tensor *run1(const char *op, int64_t opset,
 
 /* Expects failure with status st and a message naming the node and
  * containing needle. */
-static void run_fail(const char *op, int64_t opset,
-                     const tq_tensor *const *in, size_t n_in,
-                     const tq_attr_store *attrs, size_t n_attrs,
+static void run_fail(const char *op, int64_t opset, const tq_tensor *const *in,
+                     size_t n_in, const tq_attr_store *attrs, size_t n_attrs,
                      tq_status want, const char *needle) {
   tq_tensor *out = NULL;
   tq_status st = run_op_n(op, opset, in, n_in, attrs, n_attrs, &out, 1, 1);
@@ -181,7 +184,8 @@ static void check_i(const tq_tensor *t, const int64_t *want, size_t n) {
                (long long)tq_ci64(t)[i], (long long)want[i]);
 }
 
-/* ---- broadcasting against a naive reference --------------------------------*/
+/* ---- broadcasting against a naive reference
+ * --------------------------------*/
 
 /* Flat index into a tensor of shape s broadcast into out's coordinates. */
 static size_t bidx(const tq_shape *s, const tq_shape *out, size_t flat) {
@@ -211,8 +215,8 @@ static float ref_bin(const char *op, float x, float y) {
   return NAN;
 }
 
-static void check_broadcast(const char *op, int na, const int64_t *da,
-                            int nb, const int64_t *db, int threads) {
+static void check_broadcast(const char *op, int na, const int64_t *da, int nb,
+                            const int64_t *db, int threads) {
   tq_tensor *a = trand(na, da, 11 + (uint64_t)na);
   tq_tensor *b = trand(nb, db, 97 + (uint64_t)nb);
   if (!strcmp(op, "Pow"))
@@ -242,20 +246,20 @@ static void test_broadcast_kinds(void **state) {
     int nb;
     int64_t db[6];
   } cases[] = {
-      {4, {2, 3, 4, 5}, 4, {2, 3, 4, 5}}, /* same shape */
-      {4, {2, 3, 4, 5}, 0, {0}},          /* scalar */
-      {0, {0}, 3, {2, 3, 4}},             /* scalar first */
-      {4, {2, 3, 4, 5}, 4, {1, 3, 1, 1}}, /* per channel */
-      {4, {1, 3, 1, 1}, 4, {2, 3, 4, 5}}, /* per channel first */
-      {4, {2, 3, 4, 5}, 3, {3, 1, 1}},    /* channel, lower rank */
-      {2, {3, 1}, 2, {1, 4}},             /* outer product */
-      {3, {2, 3, 5}, 1, {5}},             /* trailing vector */
-      {3, {2, 1, 4}, 2, {3, 1}},          /* both sides */
-      {4, {2, 3, 4, 5}, 4, {2, 1, 4, 1}}, /* interleaved */
+      {4, {2, 3, 4, 5}, 4, {2, 3, 4, 5}},          /* same shape */
+      {4, {2, 3, 4, 5}, 0, {0}},                   /* scalar */
+      {0, {0}, 3, {2, 3, 4}},                      /* scalar first */
+      {4, {2, 3, 4, 5}, 4, {1, 3, 1, 1}},          /* per channel */
+      {4, {1, 3, 1, 1}, 4, {2, 3, 4, 5}},          /* per channel first */
+      {4, {2, 3, 4, 5}, 3, {3, 1, 1}},             /* channel, lower rank */
+      {2, {3, 1}, 2, {1, 4}},                      /* outer product */
+      {3, {2, 3, 5}, 1, {5}},                      /* trailing vector */
+      {3, {2, 1, 4}, 2, {3, 1}},                   /* both sides */
+      {4, {2, 3, 4, 5}, 4, {2, 1, 4, 1}},          /* interleaved */
       {6, {2, 1, 3, 1, 2, 2}, 5, {2, 1, 3, 2, 1}}, /* rank 6 */
-      {2, {0, 3}, 1, {3}},                /* empty */
-      {1, {1}, 1, {1}},                   /* one element */
-      {2, {3, 17}, 2, {3, 17}},           /* odd lengths */
+      {2, {0, 3}, 1, {3}},                         /* empty */
+      {1, {1}, 1, {1}},                            /* one element */
+      {2, {3, 17}, 2, {3, 17}},                    /* odd lengths */
   };
   static const char *const ops[] = {"Add", "Sub", "Mul", "Div",
                                     "Pow", "Max", "Min"};
@@ -274,8 +278,8 @@ static void test_broadcast_kinds(void **state) {
  * several rows per task. */
 static void test_broadcast_large(void **state) {
   (void)state;
-  const int64_t big[4] = {2, 64, 56, 56}, ch[4] = {1, 64, 1, 1},
-                vec[1] = {56}, one[4] = {2, 1, 56, 56};
+  const int64_t big[4] = {2, 64, 56, 56}, ch[4] = {1, 64, 1, 1}, vec[1] = {56},
+                one[4] = {2, 1, 56, 56};
   check_broadcast("Add", 4, big, 4, big, 4);
   check_broadcast("Add", 4, big, 4, ch, 4);
   check_broadcast("Mul", 4, ch, 4, big, 3);
@@ -310,11 +314,9 @@ static void test_broadcast_errors(void **state) {
   run_fail("Add", 17, in, 2, NULL, 0, TQ_ERR_SHAPE, "[2, 3] and [4]");
   tq_tensor *i = ti(1, db, NULL);
   const tq_tensor *mixed[2] = {a, i};
-  run_fail("Mul", 17, mixed, 2, NULL, 0, TQ_ERR_UNSUPPORTED,
-           "different types");
+  run_fail("Mul", 17, mixed, 2, NULL, 0, TQ_ERR_UNSUPPORTED, "different types");
   const tq_tensor *one[1] = {a};
-  run_fail("Sub", 17, one, 1, NULL, 0, TQ_ERR_INVALID_ARGUMENT,
-           "two inputs");
+  run_fail("Sub", 17, one, 1, NULL, 0, TQ_ERR_INVALID_ARGUMENT, "two inputs");
   tq_tensor_destroy(a);
   tq_tensor_destroy(b);
   tq_tensor_destroy(i);
@@ -342,7 +344,8 @@ static void test_legacy_broadcast(void **state) {
   tq_tensor_destroy(b);
 }
 
-/* ---- int64 shape arithmetic ------------------------------------------------*/
+/* ---- int64 shape arithmetic
+ * ------------------------------------------------*/
 
 static void test_int64_arith(void **state) {
   (void)state;
@@ -355,7 +358,7 @@ static void test_int64_arith(void **state) {
     int64_t want[3];
   } cases[] = {
       {"Add", {9, -5, 256}}, {"Sub", {5, -9, 192}}, {"Mul", {14, -14, 7168}},
-      {"Div", {3, -3, 7}},   /* truncates, as ONNX Runtime */
+      {"Div", {3, -3, 7}}, /* truncates, as ONNX Runtime */
       {"Equal", {0, 0, 0}},  {"Less", {0, 1, 0}},   {"Greater", {1, 0, 1}},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -439,12 +442,53 @@ static void test_compare_where(void **state) {
   check_f(r, want, 8, 0);
   tq_tensor_destroy(r);
   tq_tensor_destroy(o);
-  tq_tensor_destroy(xw);
-  tq_tensor_destroy(x);
-  tq_tensor_destroy(y);
+  /* Logic on plan-time booleans. */
+  const int64_t bv1[4] = {0, 1, 1, 0}, bv2[4] = {0, 0, 1, 1};
+  tq_tensor *b1 = ti(1, d4, bv1), *b2 = ti(1, d4, bv2);
+  const tq_tensor *bb[2] = {b1, b2};
+  static const struct {
+    const char *op;
+    int64_t want[4];
+  } logic[] = {
+      {"And", {0, 0, 1, 0}}, {"Or", {0, 1, 1, 1}}, {"Xor", {0, 1, 0, 1}}};
+  for (size_t k = 0; k < 3; k++) {
+    o = run1(logic[k].op, 7, bb, 2, NULL, 0);
+    check_i(o, logic[k].want, 4);
+    tq_tensor_destroy(o);
+  }
+  const tq_tensor *nb[1] = {b1};
+  o = run1("Not", 1, nb, 1, NULL, 0);
+  const int64_t notw[4] = {1, 0, 0, 1};
+  check_i(o, notw, 4);
+  tq_tensor_destroy(o);
+  /* At run time every value is float32: booleans become 0/1 floats, and
+   * Where, Not, And accept them (a masked_fill on activations). */
+  g_plan_time = 0;
+  o = run1("Equal", 13, in, 2, NULL, 0);
+  const float eqf[4] = {1, 0, 0, 0};
+  check_f(o, eqf, 4, 0);
+  const tq_tensor *nf[1] = {o};
+  tq_tensor *no = run1("Not", 1, nf, 1, NULL, 0);
+  const float notf[4] = {0, 1, 1, 1};
+  check_f(no, notf, 4, 0);
+  const tq_tensor *af[2] = {o, no};
+  tq_tensor *ao = run1("Or", 7, af, 2, NULL, 0);
+  const float orf[4] = {1, 1, 1, 1};
+  check_f(ao, orf, 4, 0);
+  const float fill = -100.0f;
+  tq_tensor *tfill = tf(0, NULL, &fill);
+  const tq_tensor *wf[3] = {no, tfill, x};
+  tq_tensor *wo = run1("Where", 16, wf, 3, NULL, 0);
+  const float wfw[4] = {1, -100, -100, -100};
+  check_f(wo, wfw, 4, 0);
+  g_plan_time = 1;
+  tq_tensor *ints[] = {o, no, ao, tfill, wo, b1, b2, xw, x, y};
+  for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
+    tq_tensor_destroy(ints[k]);
 }
 
-/* ---- variadic, unary, identity, cast ---------------------------------------*/
+/* ---- variadic, unary, identity, cast
+ * ---------------------------------------*/
 
 static void test_variadic(void **state) {
   (void)state;
@@ -460,8 +504,8 @@ static void test_variadic(void **state) {
   o = run1("Mean", 13, in, 3, NULL, 0);
   /* Sum times 1/n in float (ONNX Runtime's formula). */
   const float third = 1.0f / 3.0f;
-  const float mean[6] = {111.0f * third, 82.0f * third, 133.0f * third,
-                         NAN,            NAN,           NAN};
+  const float mean[6] = {
+      111.0f * third, 82.0f * third, 133.0f * third, NAN, NAN, NAN};
   check_f(o, mean, 6, 0);
   tq_tensor_destroy(o);
   /* NaN propagates through Max and Min. */
@@ -489,9 +533,9 @@ static void test_unary(void **state) {
   const float round_even[6] = {-2.0f, -0.0f, 0.0f, 0.0f, 2.0f, 4.0f};
   tq_tensor *x = tf(1, d, xv);
   const tq_tensor *in[1] = {x};
-  static const char *const ops[] = {"Sqrt", "Exp",  "Log",   "Abs",
-                                    "Neg",  "Reciprocal", "Floor", "Ceil",
-                                    "Round", "Sign", "Erf"};
+  static const char *const ops[] = {"Sqrt",  "Exp",        "Log",   "Abs",
+                                    "Neg",   "Reciprocal", "Floor", "Ceil",
+                                    "Round", "Sign",       "Erf"};
   for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
     tq_tensor *o = run1(ops[k], 13, in, 1, NULL, 0);
     for (int i = 0; i < 6; i++) {
@@ -595,6 +639,19 @@ static void test_cast(void **state) {
   bo = run1("CastLike", 15, cl, 2, NULL, 0);
   check_i(bo, trunc, 6);
   tq_tensor_destroy(bo);
+  /* At run time integer and bool targets give float32 integer values. */
+  g_plan_time = 0;
+  to = a_int("to", 7);
+  bo = run1("Cast", 13, in, 1, &to, 1);
+  const float tf32[6] = {2, -2, 0, 0, 1e30f, -0.0f};
+  check_f(bo, tf32, 6, 0);
+  tq_tensor_destroy(bo);
+  to = a_int("to", 9);
+  bo = run1("Cast", 13, in, 1, &to, 1);
+  const float bf32[6] = {1, 1, 0, 1, 1, 1};
+  check_f(bo, bf32, 6, 0);
+  tq_tensor_destroy(bo);
+  g_plan_time = 1;
   to = a_int("to", 10);
   run_fail("Cast", 13, in, 1, &to, 1, TQ_ERR_UNSUPPORTED, "float16");
   to = a_int("to", 8);
@@ -604,12 +661,13 @@ static void test_cast(void **state) {
   tq_tensor_destroy(x);
 }
 
-/* ---- activations -----------------------------------------------------------*/
+/* ---- activations
+ * -----------------------------------------------------------*/
 
 static void test_activations(void **state) {
   (void)state;
   const int64_t d[1] = {9};
-  const float xv[9] = {-1000.0f, -20.0f, -1.0f, -0.0f, 0.0f,
+  const float xv[9] = {-1000.0f, -20.0f, -1.0f,  -0.0f, 0.0f,
                        0.25f,    3.0f,   100.0f, NAN};
   tq_tensor *x = tf(1, d, xv);
   const tq_tensor *in[1] = {x};
@@ -623,8 +681,7 @@ static void test_activations(void **state) {
 
   tq_attr_store al = a_float("alpha", 0.1f);
   o = run1("LeakyRelu", 16, in, 1, &al, 1);
-  const float leaky[9] = {-100.0f, -2.0f, -0.1f, -0.0f, 0,
-                          0.25f,   3,     100,   NAN};
+  const float leaky[9] = {-100.0f, -2.0f, -0.1f, -0.0f, 0, 0.25f, 3, 100, NAN};
   check_f(o, leaky, 9, 1e-7f);
   tq_tensor_destroy(o);
 
@@ -634,7 +691,8 @@ static void test_activations(void **state) {
     float want = (float)(1.0 / (1.0 + exp(-(double)xv[i])));
     float g = tq_cf32(o)[i];
     assert_false(isnan(g));
-    if (fabsf(g - want) > 2e-7f * fmaxf(want, 1e-30f) && fabsf(g - want) > 1e-37f)
+    if (fabsf(g - want) > 2e-7f * fmaxf(want, 1e-30f) &&
+        fabsf(g - want) > 1e-37f)
       fail_msg("sigmoid(%g) = %.9g, expected %.9g", xv[i], g, want);
   }
   assert_true(isnan(tq_cf32(o)[8]));
@@ -781,8 +839,8 @@ static void check_softmax(const char *op, int64_t opset, int nd,
     double g = tq_cf32(o)[i];
     double tol = logsm ? 2e-6 * fmax(1.0, fabs(ref[i])) : 2e-6 * ref[i] + 1e-30;
     if (fabs(g - ref[i]) > tol)
-      fail_msg("%s opset %lld element %zu: %.9g vs %.9g", op,
-               (long long)opset, i, g, ref[i]);
+      fail_msg("%s opset %lld element %zu: %.9g vs %.9g", op, (long long)opset,
+               i, g, ref[i]);
   }
   free(ref);
   tq_tensor_destroy(o);
@@ -845,11 +903,14 @@ static void test_softmax_opsets(void **state) {
 static void test_registry(void **state) {
   (void)state;
   static const char *const ops[] = {
-      "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Exp", "Log", "Abs", "Neg",
-      "Reciprocal", "Floor", "Ceil", "Min", "Max", "Sum", "Mean", "Identity",
-      "Dropout", "Cast", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh",
-      "HardSigmoid", "HardSwish", "Softmax", "LogSoftmax", "PRelu", "Elu",
-      "Selu", "Softplus", "Gelu", "Erf", "Equal", "Where"};
+      "Add",         "Sub",       "Mul",      "Div",        "Pow",
+      "Sqrt",        "Exp",       "Log",      "Abs",        "Neg",
+      "Reciprocal",  "Floor",     "Ceil",     "Min",        "Max",
+      "Sum",         "Mean",      "Identity", "Dropout",    "Cast",
+      "Relu",        "LeakyRelu", "Clip",     "Sigmoid",    "Tanh",
+      "HardSigmoid", "HardSwish", "Softmax",  "LogSoftmax", "PRelu",
+      "Elu",         "Selu",      "Softplus", "Gelu",       "Erf",
+      "Equal",       "Where"};
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
     if (!tq_builtin_op(ops[i])) fail_msg("%s is not registered", ops[i]);
 }

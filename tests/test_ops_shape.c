@@ -10,7 +10,8 @@
 #include "ops/op_internal.h"
 #include "testutil.h"
 
-/* ---- harness ---------------------------------------------------------------*/
+/* ---- harness
+ * ---------------------------------------------------------------*/
 
 static tq_context *g_ctx;
 
@@ -55,7 +56,8 @@ static tq_tensor *trand(int nd, const int64_t *dims, uint64_t seed) {
   float *p = tq_f32(t);
   for (size_t i = 0; i < t->numel; i++) {
     uint64_t r = tq_test_rand(&seed);
-    p[i] = (r % 17 == 0) ? 0.0f : (float)((double)(r >> 11) * 0x1p-53 * 8.0 - 4.0);
+    p[i] =
+        (r % 17 == 0) ? 0.0f : (float)((double)(r >> 11) * 0x1p-53 * 8.0 - 4.0);
   }
   return t;
 }
@@ -136,9 +138,8 @@ static tq_tensor *run1(const char *op, int64_t opset,
 
 /* Expects failure with status st and a message naming the node and
  * containing needle. */
-static void run_fail(const char *op, int64_t opset,
-                     const tq_tensor *const *in, size_t n_in,
-                     const tq_attr_store *attrs, size_t n_attrs,
+static void run_fail(const char *op, int64_t opset, const tq_tensor *const *in,
+                     size_t n_in, const tq_attr_store *attrs, size_t n_attrs,
                      tq_status want, const char *needle) {
   tq_tensor *out = NULL;
   tq_status st = run_op_n(op, opset, in, n_in, attrs, n_attrs, &out, 1, 1);
@@ -221,7 +222,9 @@ static tq_tensor *ivec(size_t n, const int64_t *v) {
   return ti(1, d, v);
 }
 
-static tq_tensor *iscalar(int64_t v) { return ti(0, NULL, &v); }
+static tq_tensor *iscalar(int64_t v) {
+  return ti(0, NULL, &v);
+}
 
 static void destroy_all(tq_tensor **t, size_t n) {
   for (size_t i = 0; i < n; i++) tq_tensor_destroy(t[i]);
@@ -237,11 +240,13 @@ static void unravel(const tq_shape *s, size_t i, int64_t *coord) {
 
 static size_t ravel(const tq_shape *s, const int64_t *coord) {
   size_t i = 0;
-  for (int d = 0; d < s->ndim; d++) i = i * (size_t)s->dims[d] + (size_t)coord[d];
+  for (int d = 0; d < s->ndim; d++)
+    i = i * (size_t)s->dims[d] + (size_t)coord[d];
   return i;
 }
 
-/* ---- Shape, Size, Gather, Concat -------------------------------------------*/
+/* ---- Shape, Size, Gather, Concat
+ * -------------------------------------------*/
 
 static void test_shape_size(void **state) {
   (void)state;
@@ -357,7 +362,8 @@ static void test_concat(void **state) {
   destroy_all((tq_tensor *[]){a, b, e, i1, i2}, 5);
 }
 
-/* ---- Split -----------------------------------------------------------------*/
+/* ---- Split
+ * -----------------------------------------------------------------*/
 
 static void check_split(tq_tensor **outs, size_t n, const int64_t *sizes,
                         int64_t rows, int64_t cols) {
@@ -420,10 +426,18 @@ static void test_split(void **state) {
                    TQ_ERR_SHAPE);
   assert_non_null(strstr(tq_context_last_error(g_ctx), "add up to 7"));
   destroy_all(o3, 2);
-  destroy_all((tq_tensor *[]){x, sp, x7, bs}, 4);
+  const int64_t negsz[2] = {-1, 8};
+  tq_tensor *ns = ivec(2, negsz);
+  const tq_tensor *in5[2] = {x7, ns};
+  assert_int_equal(run_op_n("Split", 13, in5, 2, at, 1, o3, 2, 1),
+                   TQ_ERR_RANGE);
+  assert_non_null(strstr(tq_context_last_error(g_ctx), "-1 is negative"));
+  destroy_all(o3, 2);
+  destroy_all((tq_tensor *[]){x, sp, x7, bs, ns}, 5);
 }
 
-/* ---- Slice -----------------------------------------------------------------*/
+/* ---- Slice
+ * -----------------------------------------------------------------*/
 
 static void slice1(int64_t opset, int64_t s, int64_t e, int64_t step,
                    const float *want, size_t n) {
@@ -441,9 +455,9 @@ static void slice1(int64_t opset, int64_t s, int64_t e, int64_t step,
 
 static void test_slice_1d(void **state) {
   (void)state;
-  const float a[] = {1, 2, 3, 4, 5, 6, 7}, b[] = {7, 8, 9},
-              c[] = {8, 6, 4, 2}, rev[] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0},
-              e[] = {0, 3, 6, 9}, f[] = {2}, g[] = {9, 6};
+  const float a[] = {1, 2, 3, 4, 5, 6, 7}, b[] = {7, 8, 9}, c[] = {8, 6, 4, 2},
+              rev[] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, e[] = {0, 3, 6, 9},
+              f[] = {2}, g[] = {9, 6};
   slice1(13, 1, 8, 1, a, 7);
   slice1(13, -3, INT64_MAX, 1, b, 3);
   slice1(13, 8, 1, -2, c, 4);
@@ -545,7 +559,8 @@ static void test_slice_large(void **state) {
   destroy_all((tq_tensor *[]){x, s, e, a, st, o}, 6);
 }
 
-/* ---- Flatten, Reshape, Transpose, Squeeze, Unsqueeze -----------------------*/
+/* ---- Flatten, Reshape, Transpose, Squeeze, Unsqueeze
+ * -----------------------*/
 
 static void test_flatten(void **state) {
   (void)state;
@@ -615,8 +630,7 @@ static void test_reshape(void **state) {
   const tq_tensor *e1[2] = {x, t1}, *e2[2] = {x, t2}, *e3[2] = {x, t3},
                   *e4[2] = {x, t4};
   run_fail("Reshape", 13, e1, 2, NULL, 0, TQ_ERR_SHAPE, "more than one -1");
-  run_fail("Reshape", 13, e2, 2, NULL, 0, TQ_ERR_SHAPE,
-           "not a multiple of 5");
+  run_fail("Reshape", 13, e2, 2, NULL, 0, TQ_ERR_SHAPE, "not a multiple of 5");
   run_fail("Reshape", 13, e3, 2, NULL, 0, TQ_ERR_SHAPE,
            "cannot reshape [2, 3, 4] (24 elements) to [7, 4]");
   tq_attr_store az = a_int("allowzero", 1);
@@ -738,7 +752,8 @@ static void test_squeeze_unsqueeze(void **state) {
   destroy_all((tq_tensor *[]){x, ta, t1, s, tz, v, tax, tdup, tm}, 9);
 }
 
-/* ---- Pad -------------------------------------------------------------------*/
+/* ---- Pad
+ * -------------------------------------------------------------------*/
 
 static void pad_case(int64_t opset, const char *mode, const int64_t *pads,
                      size_t np, const float *cval, int nd, const int64_t *od,
@@ -862,7 +877,8 @@ static void test_pad_large(void **state) {
   tq_tensor_destroy(x);
 }
 
-/* ---- Reduce ----------------------------------------------------------------*/
+/* ---- Reduce
+ * ----------------------------------------------------------------*/
 
 /* Naive reduction of x over the flagged axes, in double. */
 static void ref_reduce(const char *op, const tq_tensor *x, const int *red,
@@ -886,11 +902,10 @@ static void ref_reduce(const char *op, const tq_tensor *x, const int *red,
         if (!red[d] && c[d] != kc[d]) match = 0;
       if (!match) continue;
       double v = tq_cf32(x)[i];
-      acc += !strcmp(op, "ReduceL1")          ? fabs(v)
-             : !strcmp(op, "ReduceL2") ||
-                     !strcmp(op, "ReduceSumSquare") ? v * v
+      acc += !strcmp(op, "ReduceL1") ? fabs(v)
+             : !strcmp(op, "ReduceL2") || !strcmp(op, "ReduceSumSquare") ? v * v
              : !strcmp(op, "ReduceLogSumExp") ? exp(v)
-                                               : v;
+                                              : v;
       mx = fmax(mx, v);
       mn = fmin(mn, v);
       prod *= v;
@@ -944,8 +959,8 @@ static void check_reduce(const char *op, int64_t opset, int nd,
 
 static void test_reduce(void **state) {
   (void)state;
-  const int64_t d[3] = {2, 3, 4}, a1[1] = {1}, am1[1] = {-1},
-                a02[2] = {0, 2}, a12[2] = {1, 2};
+  const int64_t d[3] = {2, 3, 4}, a1[1] = {1}, am1[1] = {-1}, a02[2] = {0, 2},
+                a12[2] = {1, 2};
   check_reduce("ReduceMean", 13, 3, d, a1, 1, 1, 0);
   check_reduce("ReduceMean", 18, 3, d, a12, 2, 0, 1);
   check_reduce("ReduceSum", 11, 3, d, am1, 1, 0, 0);
@@ -997,7 +1012,8 @@ static void test_reduce(void **state) {
   destroy_all((tq_tensor *[]){x, s, tt, t0, td}, 5);
 }
 
-/* ---- Constant, ConstantOfShape, Range, Expand, Tile ------------------------*/
+/* ---- Constant, ConstantOfShape, Range, Expand, Tile
+ * ------------------------*/
 
 static void test_constants(void **state) {
   (void)state;
@@ -1180,7 +1196,8 @@ static void test_flatten_pattern(void **state) {
   flatten_pattern(17);
 }
 
-/* ---- Resize, Upsample ------------------------------------------------------*/
+/* ---- Resize, Upsample
+ * ------------------------------------------------------*/
 
 static tq_tensor *img22(void) {
   const int64_t d[4] = {1, 1, 2, 2};
@@ -1223,13 +1240,12 @@ static void test_resize(void **state) {
   tq_tensor_destroy(o);
 
   /* Bilinear, half_pixel = torch align_corners=False. */
-  tq_attr_store lin[2] = {a_str("mode", "linear"),
-                          a_str("coordinate_transformation_mode",
-                                "pytorch_half_pixel")};
+  tq_attr_store lin[2] = {
+      a_str("mode", "linear"),
+      a_str("coordinate_transformation_mode", "pytorch_half_pixel")};
   o = run1("Resize", 13, in3, 3, lin, 2);
-  const float bil[16] = {1.0f,  1.25f, 1.75f, 2.0f, 1.5f, 1.75f,
-                         2.25f, 2.5f,  2.5f,  2.75f, 3.25f, 3.5f,
-                         3.0f,  3.25f, 3.75f, 4.0f};
+  const float bil[16] = {1.0f, 1.25f, 1.75f, 2.0f, 1.5f, 1.75f, 2.25f, 2.5f,
+                         2.5f, 2.75f, 3.25f, 3.5f, 3.0f, 3.25f, 3.75f, 4.0f};
   check_f(o, bil, 16, 0);
   tq_tensor_destroy(o);
   o = run1("Resize", 13, in3, 3, lin, 1); /* half_pixel: the same here */
@@ -1263,6 +1279,8 @@ static void test_resize(void **state) {
   check_f(o, dn, 4, 0);
   tq_tensor_destroy(o);
   /* Errors. */
+  tq_attr_store aa[2] = {a_str("mode", "linear"), a_int("antialias", 1)};
+  run_fail("Resize", 18, in3, 3, aa, 2, TQ_ERR_UNSUPPORTED, "antialias");
   tq_attr_store cub = a_str("mode", "cubic");
   run_fail("Resize", 13, in3, 3, &cub, 1, TQ_ERR_UNSUPPORTED, "'cubic'");
   const tq_tensor *both[4] = {x, empty, scales, sizes};
@@ -1274,13 +1292,57 @@ static void test_resize(void **state) {
   destroy_all((tq_tensor *[]){x, scales, empty, sizes, big, sh}, 6);
 }
 
+/* ---- ScatterND (slice assignment) -----------------------------------------*/
+
+static void test_scatternd(void **state) {
+  (void)state;
+  const int64_t d43[2] = {4, 3};
+  tq_tensor *x = tseq(2, d43);
+  /* Whole rows: indices [2, 1], updates [2, 3]; a negative index. */
+  const int64_t rows[2] = {1, -1}, d21[2] = {2, 1}, d23[2] = {2, 3};
+  const float uv[6] = {-1, -2, -3, -4, -5, -6};
+  tq_tensor *ir = ti(2, d21, rows), *u = tf(2, d23, uv);
+  const tq_tensor *in[3] = {x, ir, u};
+  tq_tensor *o = run1("ScatterND", 13, in, 3, NULL, 0);
+  const float w1[12] = {0, 1, 2, -1, -2, -3, 6, 7, 8, -4, -5, -6};
+  check_shape(o, 2, d43);
+  check_f(o, w1, 12, 0);
+  tq_tensor_destroy(o);
+  tq_attr_store red = a_str("reduction", "add");
+  o = run1("ScatterND", 16, in, 3, &red, 1);
+  const float w2[12] = {0, 1, 2, 2, 2, 2, 6, 7, 8, 5, 5, 5};
+  check_f(o, w2, 12, 0);
+  tq_tensor_destroy(o);
+  /* Single elements: indices [2, 2], updates [2]; int64 data. */
+  const int64_t el[4] = {0, 2, 3, 0}, d22[2] = {2, 2}, iu[2] = {70, 80};
+  tq_tensor *ie = ti(2, d22, el), *xi = ti(2, d43, NULL), *ui = ivec(2, iu);
+  const tq_tensor *in2[3] = {xi, ie, ui};
+  o = run1("ScatterND", 13, in2, 3, NULL, 0);
+  const int64_t w3[12] = {0, 0, 70, 0, 0, 0, 0, 0, 0, 80, 0, 0};
+  check_i(o, w3, 12);
+  tq_tensor_destroy(o);
+  /* Errors. */
+  const int64_t far[2] = {1, 4};
+  tq_tensor *ifar = ti(2, d21, far);
+  const tq_tensor *in3[3] = {x, ifar, u};
+  run_fail("ScatterND", 13, in3, 3, NULL, 0, TQ_ERR_RANGE,
+           "index 4 is out of range for axis 0 of size 4");
+  const tq_tensor *in4[3] = {x, ie, u};
+  run_fail("ScatterND", 13, in4, 3, NULL, 0, TQ_ERR_SHAPE, "do not fit data");
+  red = a_str("reduction", "none2");
+  run_fail("ScatterND", 18, in, 3, &red, 1, TQ_ERR_UNSUPPORTED, "'none2'");
+  destroy_all((tq_tensor *[]){x, ir, u, ie, xi, ui, ifar}, 7);
+}
+
 static void test_registry(void **state) {
   (void)state;
   static const char *const ops[] = {
-      "Shape", "Size", "Gather", "Concat", "Split", "Slice", "Flatten",
-      "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Pad", "ReduceMean",
-      "ReduceSum", "ReduceMax", "Constant", "ConstantOfShape", "Range",
-      "Expand", "Tile", "Resize", "Upsample"};
+      "Shape",           "Size",      "Gather",    "Concat",
+      "Split",           "Slice",     "Flatten",   "Reshape",
+      "Transpose",       "Squeeze",   "Unsqueeze", "Pad",
+      "ReduceMean",      "ReduceSum", "ReduceMax", "Constant",
+      "ConstantOfShape", "Range",     "Expand",    "Tile",
+      "Resize",          "Upsample",  "ScatterND"};
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
     const tq_op_entry *e = tq_builtin_op(ops[i]);
     if (!e) fail_msg("%s is not registered", ops[i]);
@@ -1310,6 +1372,7 @@ int main(void) {
       cmocka_unit_test(test_expand_tile),
       cmocka_unit_test(test_flatten_pattern),
       cmocka_unit_test(test_resize),
+      cmocka_unit_test(test_scatternd),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

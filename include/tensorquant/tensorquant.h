@@ -7,6 +7,7 @@
 #include "export.h"
 #include "graph.h"
 #include "npy.h"
+#include "onnx.h"
 #include "op.h"
 #include "qmap.h"
 #include "quantizer.h"

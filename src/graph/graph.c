@@ -494,7 +494,7 @@ tq_status tq_graph_validate(tq_context *ctx, const tq_graph *g) {
     } else if (e && ((int)n->n_in < e->min_inputs ||
                      (e->max_inputs >= 0 && (int)n->n_in > e->max_inputs) ||
                      (int)n->n_out < e->min_outputs ||
-                     (int)n->n_out > e->max_outputs)) {
+                     (e->max_outputs >= 0 && (int)n->n_out > e->max_outputs))) {
       bad_arity++;
       problem = 1;
       if (used < sizeof msg)

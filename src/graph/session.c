@@ -318,8 +318,13 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
       any_int |= s->values[v]->dtype == TQ_DTYPE_INT64;
       s->last_use[v] = (int)i;
     }
+    /* Fold what is known now: shape arithmetic, and any node whose inputs
+     * are all constants (scales built from Constant/Div chains...) -
+     * except operators with weights, which must stay run-time nodes so the
+     * weights map applies to them. */
     n->folded = (n->flags & TQ_OPF_SHAPE_ONLY) ||
-                (all_const && (gn->n_in == 0 || any_int));
+                (all_const && (gn->n_in == 0 || any_int ||
+                               !(n->flags & TQ_OPF_WEIGHTS)));
     for (size_t k = 0; k < gn->n_out; k++) {
       tq_tensor *t = calloc(1, sizeof *t);
       if (!t) {

@@ -76,8 +76,7 @@ static char *str(const char *s) {
   return (char *)(uintptr_t)s;
 }
 
-/* ---- tensors
- * -----------------------------------------------------------------*/
+/* ---- tensors --------------------------------------------------------------*/
 
 static int host_is_little_endian(void) {
   const uint16_t one = 1;
@@ -118,8 +117,7 @@ static void fill_tensor(arena *a, Onnx__TensorProto *tp, const char *name,
   tp->raw_data.data = dst;
 }
 
-/* ---- graph parts
- * ---------------------------------------------------------------*/
+/* ---- graph parts ----------------------------------------------------------*/
 
 static Onnx__AttributeProto *make_attr(arena *a, const tq_attr *at) {
   Onnx__AttributeProto *p = arena_alloc(a, 1, sizeof *p);
@@ -247,8 +245,7 @@ static Onnx__TypeProto *tensor_type(arena *a, int32_t elem,
   return tp;
 }
 
-/* ---- output shapes
- * ---------------------------------------------------------*/
+/* ---- output shapes --------------------------------------------------------*/
 
 /* Shapes of the outputs after planning with every dynamic input dim set
  * to size; 0 when planning fails (unknown or user ops, shapes that
@@ -324,8 +321,7 @@ static Onnx__ValueInfoProto *value_info(arena *a, const char *name,
   return vi;
 }
 
-/* ---- writing
- * ------------------------------------------------------------------*/
+/* ---- writing --------------------------------------------------------------*/
 
 typedef struct file_buffer {
   ProtobufCBuffer base; /* first: protobuf-c sees only this */

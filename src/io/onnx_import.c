@@ -28,10 +28,9 @@
 #include "onnx.pb-c.h"
 #include "tensorquant/onnx.h"
 
-/* Names quoted in messages are cut to this many bytes, so that one huge
- * (or hostile) name cannot push the rest of the message out of the
- * context's fixed-size buffer. */
-#define Q "%.120s"
+/* Names quoted in messages are cut to 120 bytes ("%.120s"), op types and
+ * attribute names to 60, so that one huge (or hostile) name cannot push
+ * the rest of the message out of the context's fixed-size buffer. */
 
 /* Deepest nesting of protobuf messages accepted. protobuf-c unpacks
  * recursively; a crafted file of a few kilobytes could otherwise nest
@@ -304,8 +303,7 @@ static size_t typed_count(const Onnx__TensorProto *tp, typed_field field) {
   return 0;
 }
 
-/* ---- value names
- * ------------------------------------------------------------*/
+/* ---- value names ----------------------------------------------------------*/
 
 typedef enum name_kind {
   NAME_INITIALIZER,
@@ -384,8 +382,7 @@ static const name_entry *map_insert(name_map *m, const char *name,
   return NULL;
 }
 
-/* ---- the loader
- * ------------------------------------------------------------*/
+/* ---- the loader -----------------------------------------------------------*/
 
 typedef struct loader {
   tq_context *ctx;
@@ -458,8 +455,7 @@ static void format_dims(const int64_t *dims, size_t n, char *buf, size_t cap) {
   snprintf(buf + used, cap - used, "]");
 }
 
-/* ---- model-level checks
- * ----------------------------------------------------*/
+/* ---- model-level checks ---------------------------------------------------*/
 
 static tq_status check_versions(loader *L) {
   const Onnx__ModelProto *m = L->model;
@@ -548,27 +544,22 @@ static void report_add(report *r, const char *fmt, ...) {
  * and other domains), so that one load shows the whole gap. */
 static tq_status check_operators(loader *L) {
   report r = {.used = 0};
-  size_t n_domain = 0;
   for (size_t i = 0; i < L->graph->n_node; i++) {
     const Onnx__NodeProto *n = L->graph->node[i];
     const char *op = str_or_empty(n->op_type);
     if (!*op)
-      return fail(L, TQ_ERR_FORMAT, "node '" Q "' (node %zu) has no op_type",
+      return fail(L, TQ_ERR_FORMAT, "node '%.120s' (node %zu) has no op_type",
                   node_label(n), i);
     if (!is_default_domain(n->domain)) {
-      n_domain++;
       report_add(&r,
-                 "node '" Q
-                 "' (%.60s, domain '%.60s': only the default "
+                 "node '%.120s' (%.60s, domain '%.60s': only the default "
                  "ONNX domain is supported)",
                  node_label(n), op, n->domain);
       continue;
     }
     if (is_constant(n)) continue; /* becomes an initializer */
-    unsigned flags = 0;
-    const tq_op_entry *builtin = NULL;
-    if (!tq_graph_lookup_op(L->g, op, &flags, &builtin))
-      report_add(&r, "node '" Q "' (%.60s, opset %" PRId64 ")", node_label(n),
+    if (!tq_graph_lookup_op(L->g, op, NULL, NULL))
+      report_add(&r, "node '%.120s' (%.60s, opset %" PRId64 ")", node_label(n),
                  op, L->opset);
   }
   if (!r.items) return TQ_OK;
@@ -580,8 +571,7 @@ static tq_status check_operators(loader *L) {
               more);
 }
 
-/* ---- names and references
- * --------------------------------------------------*/
+/* ---- names and references -------------------------------------------------*/
 
 static const char *kind_text(const loader *L, const name_entry *e, char *buf,
                              size_t cap) {
@@ -590,7 +580,7 @@ static const char *kind_text(const loader *L, const name_entry *e, char *buf,
     case NAME_INPUT: snprintf(buf, cap, "a graph input"); break;
     case NAME_CONSTANT:
     case NAME_NODE:
-      snprintf(buf, cap, "an output of node '" Q "'",
+      snprintf(buf, cap, "an output of node '%.120s'",
                node_label(L->graph->node[e->index]));
       break;
   }
@@ -605,7 +595,7 @@ static tq_status define(loader *L, const char *name, name_kind kind,
   if (!prev) return TQ_OK;
   char had[200];
   return fail(L, TQ_ERR_FORMAT,
-              "duplicate value name '" Q "': %s, but already %s", name, what,
+              "duplicate value name '%.120s': %s, but already %s", name, what,
               kind_text(L, prev, had, sizeof had));
 }
 
@@ -645,8 +635,7 @@ static tq_status register_names(loader *L) {
   if (gp->n_node > (size_t)INT_MAX / 4 ||
       gp->n_initializer > (size_t)INT_MAX / 4)
     return fail(L, TQ_ERR_RANGE,
-                "the graph has too many nodes or "
-                "initializers");
+                "the graph has too many nodes or initializers");
   for (size_t i = 0; i < gp->n_initializer; i++) {
     const char *name = str_or_empty(gp->initializer[i]->name);
     if (!*name) return fail(L, TQ_ERR_FORMAT, "initializer %zu has no name", i);
@@ -662,7 +651,7 @@ static tq_status register_names(loader *L) {
     /* Trailing "" outputs are optional outputs the model does not use. */
     while (k > 0 && !*str_or_empty(n->output[k - 1])) k--;
     if (k == 0)
-      return fail(L, TQ_ERR_FORMAT, "node '" Q "' (%.60s) has no outputs%s",
+      return fail(L, TQ_ERR_FORMAT, "node '%.120s' (%.60s) has no outputs%s",
                   node_label(n), str_or_empty(n->op_type),
                   n->n_output ? " (all its output names are empty)" : "");
     L->n_outs[i] = k;
@@ -672,8 +661,7 @@ static tq_status register_names(loader *L) {
     if (is_constant(n)) {
       if (k != 1 || n->n_input != 0)
         return fail(L, TQ_ERR_FORMAT,
-                    "Constant node '" Q
-                    "' must have no inputs and one "
+                    "Constant node '%.120s' must have no inputs and one "
                     "output (it has %zu and %zu)",
                     node_label(n), n->n_input, k);
       if ((st = define(L, L->outs[i][0], NAME_CONSTANT, i,
@@ -697,7 +685,7 @@ static tq_status register_names(loader *L) {
     for (size_t j = 0; j < L->n_outs[i]; j++) {
       if (!*L->outs[i][j]) continue; /* named below, once all are known */
       char what[200];
-      snprintf(what, sizeof what, "an output of node '" Q "'", node_label(n));
+      snprintf(what, sizeof what, "an output of node '%.120s'", node_label(n));
       if ((st = define(L, L->outs[i][j], NAME_NODE, i, what)) != TQ_OK)
         return st;
     }
@@ -758,8 +746,8 @@ static tq_status sort_nodes(loader *L) {
       const name_entry *e = map_find(&L->names, in);
       if (!e)
         return fail(L, TQ_ERR_FORMAT,
-                    "node '" Q "' (%.60s): input '" Q
-                    "' is not defined (it is no graph input, initializer or "
+                    "node '%.120s' (%.60s): input '%.120s' is not defined (it "
+                    "is no graph input, initializer or "
                     "node output)",
                     node_label(nd), str_or_empty(nd->op_type), in);
       if (e->kind == NAME_NODE) n_edges++;
@@ -811,7 +799,7 @@ static tq_status sort_nodes(loader *L) {
     report r = {.used = 0};
     for (size_t i = 0; i < n; i++)
       if (!is_constant(gp->node[i]) && pending[i])
-        report_add(&r, "'" Q "' (%.60s)", node_label(gp->node[i]),
+        report_add(&r, "'%.120s' (%.60s)", node_label(gp->node[i]),
                    str_or_empty(gp->node[i]->op_type));
     char more[64] = "";
     if (r.dropped) snprintf(more, sizeof more, "; and %zu more", r.dropped);
@@ -828,8 +816,7 @@ done:
   return st;
 }
 
-/* ---- tensors
- * ---------------------------------------------------------------*/
+/* ---- tensors --------------------------------------------------------------*/
 
 /* Parses a decimal uint64 (the external_data offset and length). */
 static int parse_u64(const char *s, uint64_t *out) {
@@ -852,11 +839,11 @@ static tq_status check_location(loader *L, const char *what, const char *name,
                                 const char *loc) {
   if (!*loc)
     return fail(L, TQ_ERR_FORMAT,
-                "%s '" Q "': external data has an empty location", what, name);
+                "%s '%.120s': external data has an empty location", what, name);
   if (loc[0] == '/' || loc[0] == '\\')
     return fail(L, TQ_ERR_FORMAT,
-                "%s '" Q "': external data location '" Q
-                "' is an absolute path; only paths relative to the model's "
+                "%s '%.120s': external data location '%.120s' is an absolute "
+                "path; only paths relative to the model's "
                 "directory are allowed",
                 what, name, loc);
   const char *p = loc;
@@ -864,8 +851,8 @@ static tq_status check_location(loader *L, const char *what, const char *name,
     size_t len = strcspn(p, "/\\");
     if (len == 2 && p[0] == '.' && p[1] == '.')
       return fail(L, TQ_ERR_FORMAT,
-                  "%s '" Q "': external data location '" Q
-                  "' leaves the model's directory ('..' is not allowed)",
+                  "%s '%.120s': external data location '%.120s' leaves the "
+                  "model's directory ('..' is not allowed)",
                   what, name, loc);
     p += len;
     if (*p) p++;
@@ -889,8 +876,7 @@ static tq_status read_external(loader *L, const Onnx__TensorProto *tp,
       uint64_t *dst = k[0] == 'o' ? &offset : &length;
       if (parse_u64(v, dst) != 0)
         return fail(L, TQ_ERR_FORMAT,
-                    "%s '" Q
-                    "': external data %s '%.40s' is not a "
+                    "%s '%.120s': external data %s '%.40s' is not a "
                     "non-negative integer",
                     what, name, k, v);
       if (k[0] == 'l') has_length = 1;
@@ -898,14 +884,14 @@ static tq_status read_external(loader *L, const Onnx__TensorProto *tp,
   }
   if (!loc)
     return fail(L, TQ_ERR_FORMAT,
-                "%s '" Q "': external data has no 'location' entry", what,
+                "%s '%.120s': external data has no 'location' entry", what,
                 name);
   tq_status st = check_location(L, what, name, loc);
   if (st != TQ_OK) return st;
   if (!L->base_dir)
     return fail(L, TQ_ERR_UNSUPPORTED,
-                "%s '" Q "': external data ('" Q
-                "') cannot be read when a model is parsed from memory; load "
+                "%s '%.120s': external data ('%.120s') cannot be read when a "
+                "model is parsed from memory; load "
                 "it from its file",
                 what, name, loc);
   size_t blen = strlen(L->base_dir), llen = strlen(loc);
@@ -915,7 +901,7 @@ static tq_status read_external(loader *L, const Onnx__TensorProto *tp,
   FILE *fp = fopen(path, "rb");
   if (!fp) {
     st = fail(L, TQ_ERR_IO,
-              "%s '" Q "': cannot open external data file '" Q "': %s", what,
+              "%s '%.120s': cannot open external data file '%.120s': %s", what,
               name, path, strerror(errno));
     free(path);
     return st;
@@ -923,39 +909,38 @@ static tq_status read_external(loader *L, const Onnx__TensorProto *tp,
   struct stat sb;
   if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
     st = fail(L, TQ_ERR_IO,
-              "%s '" Q "': external data file '" Q "' is not a regular file",
+              "%s '%.120s': external data file '%.120s' is not a regular file",
               what, name, path);
     goto done;
   }
   uint64_t size = (uint64_t)sb.st_size;
   if (offset > size) {
     st = fail(L, TQ_ERR_FORMAT,
-              "%s '" Q "': external data offset %" PRIu64
-              " is beyond the end of '" Q "' (%" PRIu64 " bytes)",
+              "%s '%.120s': external data offset %" PRIu64
+              " is beyond the end of '%.120s' (%" PRIu64 " bytes)",
               what, name, offset, path, size);
     goto done;
   }
   if (!has_length) length = size - offset;
   if (length != need) {
     st = fail(L, TQ_ERR_FORMAT,
-              "%s '" Q
-              "' (%s): expected %zu bytes of external data, found "
-              "%" PRIu64 " (%s in '" Q "')",
+              "%s '%.120s' (%s): expected %zu bytes of external data, found "
+              "%" PRIu64 " (%s in '%.120s')",
               what, name, ty->name, need, length,
               has_length ? "its length entry" : "the rest of the file", path);
     goto done;
   }
   if (length > size - offset) {
     st = fail(L, TQ_ERR_FORMAT,
-              "%s '" Q "': external data [%" PRIu64 ", +%" PRIu64
-              ") goes beyond the end of '" Q "' (%" PRIu64
+              "%s '%.120s': external data [%" PRIu64 ", +%" PRIu64
+              ") goes beyond the end of '%.120s' (%" PRIu64
               " bytes; truncated file?)",
               what, name, offset, length, path, size);
     goto done;
   }
-  if (offset > (uint64_t)INT64_MAX ||
+  if ((uint64_t)(off_t)offset != offset ||
       fseeko(fp, (off_t)offset, SEEK_SET) != 0) {
-    st = fail(L, TQ_ERR_IO, "%s '" Q "': cannot seek in '" Q "': %s", what,
+    st = fail(L, TQ_ERR_IO, "%s '%.120s': cannot seek in '%.120s': %s", what,
               name, path, strerror(errno));
     goto done;
   }
@@ -972,11 +957,11 @@ static tq_status read_external(loader *L, const Onnx__TensorProto *tp,
     uint64_t bad = 0;
     if (fread(chunk, ty->size, k, fp) != k)
       st = fail(L, TQ_ERR_IO,
-                "%s '" Q "': cannot read external data from '" Q "'%s", what,
+                "%s '%.120s': cannot read external data from '%.120s'%s", what,
                 name, path, ferror(fp) ? "" : ": the file ended early");
     else if (decode_raw(ty, chunk, k, t, at, &bad))
       st = fail(L, TQ_ERR_RANGE,
-                "%s '" Q "': UINT64 value %" PRIu64 " does not fit in int64",
+                "%s '%.120s': UINT64 value %" PRIu64 " does not fit in int64",
                 what, name, bad);
   }
   free(chunk);
@@ -998,31 +983,31 @@ static tq_status convert_tensor(loader *L, Onnx__TensorProto *tp,
   const onnx_type *ty = find_type(code);
   if (!ty)
     return fail(L, TQ_ERR_UNSUPPORTED,
-                "%s '" Q "' has element type %s (%" PRId64
+                "%s '%.120s' has element type %s (%" PRId64
                 "), which is not supported (supported: " SUPPORTED_TYPES ")",
                 what, name, type_name(code), code);
   if (tp->segment)
     return fail(L, TQ_ERR_UNSUPPORTED,
-                "%s '" Q "' is split into segments, which is not supported",
+                "%s '%.120s' is split into segments, which is not supported",
                 what, name);
   if (tp->n_dims > TQ_TENSOR_MAX_DIMS)
     return fail(L, TQ_ERR_UNSUPPORTED,
-                "%s '" Q "' has %zu dimensions; at most %d are supported", what,
-                name, tp->n_dims, TQ_TENSOR_MAX_DIMS);
+                "%s '%.120s' has %zu dimensions; at most %d are supported",
+                what, name, tp->n_dims, TQ_TENSOR_MAX_DIMS);
   char dims[160];
   format_dims(tp->dims, tp->n_dims, dims, sizeof dims);
   tq_shape shape = {.ndim = (int)tp->n_dims};
   for (size_t i = 0; i < tp->n_dims; i++) {
     if (tp->dims[i] < 0)
       return fail(L, TQ_ERR_FORMAT,
-                  "%s '" Q "' has a negative dimension: dims %s", what, name,
+                  "%s '%.120s' has a negative dimension: dims %s", what, name,
                   dims);
     shape.dims[i] = tp->dims[i];
   }
   int overflow = 0;
   size_t numel = tq_shape_numel(&shape, &overflow);
   if (overflow || numel > SIZE_MAX / 8)
-    return fail(L, TQ_ERR_RANGE, "%s '" Q "': dims %s are too large", what,
+    return fail(L, TQ_ERR_RANGE, "%s '%.120s': dims %s are too large", what,
                 name, dims);
   size_t need = numel * ty->size;
   int external =
@@ -1034,14 +1019,12 @@ static tq_status convert_tensor(loader *L, Onnx__TensorProto *tp,
     if (tp->has_raw_data) {
       if (tp->raw_data.len != need)
         return fail(L, TQ_ERR_FORMAT,
-                    "%s '" Q
-                    "' (%s, dims %s): raw_data has the wrong size: "
+                    "%s '%.120s' (%s, dims %s): raw_data has the wrong size: "
                     "expected %zu bytes, found %zu",
                     what, name, ty->name, dims, need, tp->raw_data.len);
     } else if (typed != numel) {
       return fail(L, TQ_ERR_FORMAT,
-                  "%s '" Q
-                  "' (%s, dims %s): expected %zu values in %s, "
+                  "%s '%.120s' (%s, dims %s): expected %zu values in %s, "
                   "found %zu%s",
                   what, name, ty->name, dims, numel,
                   typed_field_names[ty->field], typed,
@@ -1057,7 +1040,7 @@ static tq_status convert_tensor(loader *L, Onnx__TensorProto *tp,
   } else if (tp->has_raw_data) {
     if (decode_raw(ty, tp->raw_data.data, numel, t, 0, &bad))
       st = fail(L, TQ_ERR_RANGE,
-                "%s '" Q "': UINT64 value %" PRIu64 " does not fit in int64",
+                "%s '%.120s': UINT64 value %" PRIu64 " does not fit in int64",
                 what, name, bad);
     if (release) {
       /* Unpacked with the malloc allocator (loader.alloc): each bytes
@@ -1069,7 +1052,7 @@ static tq_status convert_tensor(loader *L, Onnx__TensorProto *tp,
     }
   } else if (decode_typed(ty, tp, t, numel, &bad)) {
     st = fail(L, TQ_ERR_RANGE,
-              "%s '" Q "': UINT64 value %" PRIu64 " does not fit in int64",
+              "%s '%.120s': UINT64 value %" PRIu64 " does not fit in int64",
               what, name, bad);
   }
   if (st != TQ_OK) {
@@ -1099,8 +1082,7 @@ static tq_status constant_value(loader *L, const Onnx__NodeProto *n,
   const char *label = node_label(n);
   if (n->n_attribute != 1)
     return fail(L, TQ_ERR_FORMAT,
-                "Constant node '" Q
-                "' must have exactly one attribute (the "
+                "Constant node '%.120s' must have exactly one attribute (the "
                 "value), it has %zu",
                 label, n->n_attribute);
   Onnx__AttributeProto *a = n->attribute[0];
@@ -1118,13 +1100,11 @@ static tq_status constant_value(loader *L, const Onnx__NodeProto *n,
   if (strcmp(an, "value_string") == 0 || strcmp(an, "value_strings") == 0 ||
       strcmp(an, "sparse_value") == 0)
     return fail(L, TQ_ERR_UNSUPPORTED,
-                "Constant node '" Q
-                "': attribute '%s' is not supported "
+                "Constant node '%.120s': attribute '%s' is not supported "
                 "(only numeric dense values are)",
                 label, an);
   return fail(L, TQ_ERR_FORMAT,
-              "Constant node '" Q
-              "' has attribute '%.60s', which holds no "
+              "Constant node '%.120s' has attribute '%.60s', which holds no "
               "value of the kind its name says",
               label, an);
 }
@@ -1153,8 +1133,7 @@ static tq_status add_initializers(loader *L) {
   return TQ_OK;
 }
 
-/* ---- inputs and outputs
- * ------------------------------------------------------*/
+/* ---- inputs and outputs ---------------------------------------------------*/
 
 static tq_status add_inputs(loader *L) {
   const Onnx__GraphProto *gp = L->graph;
@@ -1166,28 +1145,24 @@ static tq_status add_inputs(loader *L) {
     if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
         !tp->tensor_type)
       return fail(L, TQ_ERR_UNSUPPORTED,
-                  "graph input '" Q
-                  "' is not a tensor (or has no type); "
+                  "graph input '%.120s' is not a tensor (or has no type); "
                   "only float tensor inputs are supported",
                   vi->name);
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     int64_t et = tt->has_elem_type ? tt->elem_type : 0;
     if (et != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
       return fail(L, TQ_ERR_UNSUPPORTED,
-                  "graph input '" Q
-                  "' has element type %s; only FLOAT "
+                  "graph input '%.120s' has element type %s; only FLOAT "
                   "inputs are supported",
                   vi->name, type_name(et));
     if (!tt->shape)
       return fail(L, TQ_ERR_UNSUPPORTED,
-                  "graph input '" Q
-                  "' has no shape (unknown rank); give it "
+                  "graph input '%.120s' has no shape (unknown rank); give it "
                   "one, with symbolic dims where sizes vary",
                   vi->name);
     if (tt->shape->n_dim > TQ_TENSOR_MAX_DIMS)
       return fail(L, TQ_ERR_UNSUPPORTED,
-                  "graph input '" Q
-                  "' has %zu dimensions; at most %d are "
+                  "graph input '%.120s' has %zu dimensions; at most %d are "
                   "supported",
                   vi->name, tt->shape->n_dim, TQ_TENSOR_MAX_DIMS);
     tq_shape shape = {.ndim = (int)tt->shape->n_dim};
@@ -1200,7 +1175,7 @@ static tq_status add_inputs(loader *L) {
         /* Some exporters write -1 for "unknown" in dim_value. */
         if (v < -1)
           return fail(L, TQ_ERR_FORMAT,
-                      "graph input '" Q "': dimension %zu is %" PRId64,
+                      "graph input '%.120s': dimension %zu is %" PRId64,
                       vi->name, d, v);
       }
       shape.dims[d] = v;
@@ -1221,8 +1196,7 @@ static tq_status add_outputs(loader *L) {
       return fail(L, TQ_ERR_FORMAT, "graph output %zu has no name", i);
     if (!map_find(&L->names, name))
       return fail(L, TQ_ERR_FORMAT,
-                  "graph output '" Q
-                  "' is not produced by any node (nor an "
+                  "graph output '%.120s' is not produced by any node (nor an "
                   "input or initializer)",
                   name);
     tq_status st = tq_graph_add_output(L->ctx, L->g, name);
@@ -1231,8 +1205,7 @@ static tq_status add_outputs(loader *L) {
   return TQ_OK;
 }
 
-/* ---- nodes
- * -----------------------------------------------------------------*/
+/* ---- nodes ----------------------------------------------------------------*/
 
 static const char *attr_type_name(Onnx__AttributeProto__AttributeType t) {
   switch (t) {
@@ -1296,6 +1269,10 @@ static void node_attrs_free(node_attrs *na) {
   memset(na, 0, sizeof *na);
 }
 
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static tq_status convert_attrs(loader *L, const Onnx__NodeProto *n,
                                node_attrs *na) {
   const char *label = node_label(n), *op = str_or_empty(n->op_type);
@@ -1310,17 +1287,11 @@ static tq_status convert_attrs(loader *L, const Onnx__NodeProto *n,
     const char *an = str_or_empty(a->name);
     if (!*an)
       return fail(L, TQ_ERR_FORMAT,
-                  "node '" Q "' (%.60s): attribute %zu has no name", label, op,
+                  "node '%.120s' (%.60s): attribute %zu has no name", label, op,
                   i);
-    for (size_t j = 0; j < i; j++)
-      if (strcmp(na->a[j].name, an) == 0)
-        return fail(L, TQ_ERR_FORMAT,
-                    "node '" Q "' (%.60s): attribute '%.60s' is given twice",
-                    label, op, an);
     if (a->ref_attr_name && *a->ref_attr_name)
       return fail(L, TQ_ERR_UNSUPPORTED,
-                  "node '" Q
-                  "' (%.60s): attribute '%.60s' refers to a "
+                  "node '%.120s' (%.60s): attribute '%.60s' refers to a "
                   "function attribute, which is not supported",
                   label, op, an);
     tq_attr *t = &na->a[i];
@@ -1339,8 +1310,7 @@ static tq_status convert_attrs(loader *L, const Onnx__NodeProto *n,
         size_t len = a->s.len;
         if (len && memchr(a->s.data, '\0', len))
           return fail(L, TQ_ERR_FORMAT,
-                      "node '" Q
-                      "' (%.60s): string attribute '%.60s' "
+                      "node '%.120s' (%.60s): string attribute '%.60s' "
                       "contains a NUL byte",
                       label, op, an);
         char *s = malloc(len + 1);
@@ -1365,8 +1335,7 @@ static tq_status convert_attrs(loader *L, const Onnx__NodeProto *n,
       case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
         if (!a->t)
           return fail(L, TQ_ERR_FORMAT,
-                      "node '" Q
-                      "' (%.60s): tensor attribute '%.60s' has no "
+                      "node '%.120s' (%.60s): tensor attribute '%.60s' has no "
                       "tensor",
                       label, op, an);
         char what[200];
@@ -1380,26 +1349,36 @@ static tq_status convert_attrs(loader *L, const Onnx__NodeProto *n,
       case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH:
       case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPHS:
         return fail(L, TQ_ERR_UNSUPPORTED,
-                    "node '" Q
-                    "' (%.60s): attribute '%.60s' is a subgraph "
+                    "node '%.120s' (%.60s): attribute '%.60s' is a subgraph "
                     "(%s); control flow with subgraphs is not supported",
                     label, op, an, attr_type_name(ty));
       case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED:
         return fail(L, TQ_ERR_FORMAT,
-                    "node '" Q
-                    "' (%.60s): attribute '%.60s' has no type and "
+                    "node '%.120s' (%.60s): attribute '%.60s' has no type and "
                     "no value",
                     label, op, an);
       default:
         return fail(L, TQ_ERR_UNSUPPORTED,
-                    "node '" Q
-                    "' (%.60s): attribute '%.60s' has type %s, "
+                    "node '%.120s' (%.60s): attribute '%.60s' has type %s, "
                     "which is not supported (INT, FLOAT, STRING, INTS, "
                     "FLOATS and TENSOR are)",
                     label, op, an, attr_type_name(ty));
     }
   }
-  return TQ_OK;
+  /* Duplicates, by sorting the names: a crafted node may carry many
+   * thousands of attributes, too many to compare pairwise. */
+  const char **names = malloc((k ? k : 1) * sizeof *names);
+  if (!names) return nomem(L);
+  for (size_t i = 0; i < k; i++) names[i] = na->a[i].name;
+  qsort(names, k, sizeof *names, compare_names);
+  tq_status st = TQ_OK;
+  for (size_t i = 1; i < k && st == TQ_OK; i++)
+    if (strcmp(names[i - 1], names[i]) == 0)
+      st = fail(L, TQ_ERR_FORMAT,
+                "node '%.120s' (%.60s): attribute '%.60s' is given twice",
+                label, op, names[i]);
+  free(names);
+  return st;
 }
 
 static tq_status add_nodes(loader *L) {
@@ -1432,8 +1411,7 @@ static tq_status add_nodes(loader *L) {
   return st;
 }
 
-/* ---- nesting guard
- * -----------------------------------------------------------*/
+/* ---- nesting guard --------------------------------------------------------*/
 
 static int read_varint(const uint8_t *b, size_t len, size_t *pos, uint64_t *v) {
   uint64_t r = 0;
@@ -1504,8 +1482,7 @@ static int nesting_too_deep(const uint8_t *b, size_t len) {
   }
 }
 
-/* ---- entry points
- * --------------------------------------------------------------*/
+/* ---- entry points ---------------------------------------------------------*/
 
 static void *pb_alloc(void *data, size_t size) {
   (void)data;

@@ -14,7 +14,8 @@
 #include "core/error.h"
 #include "ops/elementwise.h"
 
-/* ---- pointwise activations -------------------------------------------------*/
+/* ---- pointwise activations
+ * -------------------------------------------------*/
 
 enum {
   ACT_RELU,
@@ -138,9 +139,7 @@ static void act_chunk(void *arg, size_t first, size_t n) {
     case ACT_SELU:
       ACT_LOOP(v > 0.0f ? gamma * v : gamma * (alpha * expf(v) - alpha));
       break;
-    case ACT_CELU:
-      ACT_LOOP(v >= 0.0f ? v : alpha * expm1f(v / alpha));
-      break;
+    case ACT_CELU: ACT_LOOP(v >= 0.0f ? v : alpha * expm1f(v / alpha)); break;
     case ACT_SOFTPLUS: ACT_LOOP(softplus_f(v)); break;
     case ACT_SOFTSIGN: ACT_LOOP(v / (1.0f + fabsf(v))); break;
     case ACT_GELU:
@@ -178,7 +177,8 @@ tq_status tq_act_unary_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Clip ------------------------------------------------------------------*/
+/* ---- Clip
+ * ------------------------------------------------------------------*/
 
 tq_status tq_act_clip_infer(tq_op_call *c) {
   if (c->n_in < 1 || !c->in[0])
@@ -198,16 +198,14 @@ tq_status tq_act_clip_infer(tq_op_call *c) {
     const tq_tensor *b = c->in[i];
     if (!b) continue;
     if (b->dtype != x->dtype)
-      return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                           "'%s' is %s but the input is %s", names[i],
-                           tq_ew_dtype_name(b->dtype),
-                           tq_ew_dtype_name(x->dtype));
+      return tq_call_error(
+          c, TQ_ERR_UNSUPPORTED, "'%s' is %s but the input is %s", names[i],
+          tq_ew_dtype_name(b->dtype), tq_ew_dtype_name(x->dtype));
     if (b->numel != 1) {
       char s[96];
       tq_shape_format(&b->shape, s, sizeof s);
       return tq_call_error(c, TQ_ERR_SHAPE,
-                           "'%s' must be a scalar, got shape %s", names[i],
-                           s);
+                           "'%s' must be a scalar, got shape %s", names[i], s);
     }
   }
   return tq_call_set_output(c, 0, x->dtype, &x->shape);
@@ -252,7 +250,8 @@ tq_status tq_act_clip_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Softmax, LogSoftmax, Hardmax ------------------------------------------*/
+/* ---- Softmax, LogSoftmax, Hardmax
+ * ------------------------------------------*/
 
 enum { SM_SOFTMAX, SM_LOG_SOFTMAX, SM_HARDMAX };
 

@@ -1,12 +1,12 @@
 /* Conv and ConvTranspose (ONNX opsets 1-17), float32, NCHW, 1 to 3 spatial
  * dimensions.
  *
- * Float path: Conv is im2col + GEMM per (image, group), in tiles of output
- * rows small enough for the im2col block to stay in cache, each tile one
- * single-threaded OpenBLAS call, tiles spread over threads; 1x1 kernels
- * with unit stride and no padding multiply the input directly, and convs
- * with one input channel per group (depthwise) are computed directly.
- * ConvTranspose is GEMM (W^T X) + col2im.
+ * Float path: Conv is im2col + OpenBLAS GEMM per group, in tiles of whole
+ * output rows (over the batch; see conv_forward_float); 1x1 kernels with
+ * unit stride and no padding multiply the input directly, and convs with
+ * one input channel and few outputs per group (depthwise) are computed
+ * directly. ConvTranspose is GEMM (W^T X) + col2im. Every split depends on
+ * the shapes only, so results are the same bits at any thread count.
  *
  * Intrinsic quantization: both become tq_intrinsic_gemm over operands in
  * the documented term order (input channel, then kernel depth, row,
@@ -306,8 +306,9 @@ static tq_status conv_direct(tq_op_call *c, const conv_geom *g, const float *x,
  * CONV_L2_BYTES when it can, so that the GEMM reads it from cache. With at
  * least CONV_MIN_TILES such tiles, each thread takes whole tiles (im2col
  * and a single-threaded GEMM); with fewer, tiles grow to CONV_BIG_FLOATS
- * im2col floats and each is one GEMM threaded by OpenBLAS. Tile bounds
- * depend only on the shapes. */
+ * im2col floats and each is split over the threads (im2col by channel, the
+ * GEMM in tq_nn_sgemm's fixed sub-tiles). Tile bounds depend only on the
+ * shapes. */
 #define CONV_MIN_COLS 256
 #define CONV_L2_BYTES ((int64_t)384 * 1024)
 #define CONV_MIN_TILES 8

@@ -12,7 +12,12 @@
  *
  * int64 tensors carry shape arithmetic at plan time (Shape -> Gather ->
  * Mul -> Concat ...): they take a simple serial path that reports division
- * by zero instead of trapping. */
+ * by zero instead of trapping.
+ *
+ * Booleans (comparisons, And/Or/Xor/Not, Where's condition) are int64 0/1
+ * at plan time and float32 0/1 at run time, where every value is float32
+ * (masked_fill patterns such as Swin's attention mask compare float data
+ * and feed Where). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,7 +27,8 @@
 #include "core/threads.h"
 #include "ops/elementwise.h"
 
-/* ---- shared helpers --------------------------------------------------------*/
+/* ---- shared helpers
+ * --------------------------------------------------------*/
 
 int tq_ew_threads(const tq_op_call *c) {
   return c->threads > 0 ? c->threads : 1;
@@ -77,7 +83,8 @@ tq_status tq_ew_broadcast_shape(tq_op_call *c, const tq_shape *a,
   return TQ_OK;
 }
 
-/* ---- broadcasting plan -----------------------------------------------------*/
+/* ---- broadcasting plan
+ * -----------------------------------------------------*/
 
 enum { EW_MAXIN = 3 };
 
@@ -216,8 +223,8 @@ static void copy_row(void *arg, size_t of, const int64_t *first,
   }
 }
 
-void tq_ew_broadcast_copy(const void *src, const tq_shape *src_shape,
-                          void *dst, const tq_shape *dst_shape, size_t esize,
+void tq_ew_broadcast_copy(const void *src, const tq_shape *src_shape, void *dst,
+                          const tq_shape *dst_shape, size_t esize,
                           int threads) {
   ew_plan p;
   const tq_shape *ins[1] = {src_shape};
@@ -226,7 +233,8 @@ void tq_ew_broadcast_copy(const void *src, const tq_shape *src_shape,
   ew_run(&p, threads, copy_row, &g);
 }
 
-/* ---- binary operators ------------------------------------------------------*/
+/* ---- binary operators
+ * ------------------------------------------------------*/
 
 enum {
   EW_ADD,
@@ -321,16 +329,13 @@ static tq_status bin_shapes(tq_op_call *c, int cls, const tq_tensor *a,
   return TQ_OK;
 }
 
+/* The dtype booleans have in this call (see the top of the file). */
+static tq_dtype bool_dtype(const tq_op_call *c) {
+  return c->plan_time ? TQ_DTYPE_INT64 : TQ_DTYPE_FLOAT32;
+}
+
 static tq_status bin_types(tq_op_call *c, int op, int cls, tq_dtype ta,
                            tq_dtype tb, tq_dtype *out) {
-  if (cls == CLS_LOGIC) {
-    if (ta != TQ_DTYPE_INT64 || tb != TQ_DTYPE_INT64)
-      return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                           "expects boolean (int64) inputs, got %s and %s",
-                           tq_ew_dtype_name(ta), tq_ew_dtype_name(tb));
-    *out = TQ_DTYPE_INT64;
-    return TQ_OK;
-  }
   if (op == EW_POW) {
     if (ta != TQ_DTYPE_FLOAT32)
       return tq_call_error(c, TQ_ERR_UNSUPPORTED,
@@ -344,49 +349,54 @@ static tq_status bin_types(tq_op_call *c, int op, int cls, tq_dtype ta,
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "inputs have different types (%s and %s)",
                          tq_ew_dtype_name(ta), tq_ew_dtype_name(tb));
-  *out = cls == CLS_CMP ? TQ_DTYPE_INT64 : ta;
+  *out = cls == CLS_ARITH ? ta : bool_dtype(c);
   return TQ_OK;
 }
 
 /* Three loops for the three broadcast patterns of a row; expr uses x
  * (from a) and y (from b). */
-#define EW_LOOPS(expr)                                  \
-  do {                                                  \
-    if (sa && sb) {                                     \
-      for (size_t i = 0; i < n; i++) {                  \
-        const float x = a[i], y = b[i];                 \
-        o[i] = (expr);                                  \
-      }                                                 \
-    } else if (sa) {                                    \
-      const float y = b[0];                             \
-      for (size_t i = 0; i < n; i++) {                  \
-        const float x = a[i];                           \
-        o[i] = (expr);                                  \
-      }                                                 \
-    } else if (sb) {                                    \
-      const float x = a[0];                             \
-      for (size_t i = 0; i < n; i++) {                  \
-        const float y = b[i];                           \
-        o[i] = (expr);                                  \
-      }                                                 \
-    } else {                                            \
-      const float x = a[0], y = b[0];                   \
-      for (size_t i = 0; i < n; i++) o[i] = (expr);     \
-    }                                                   \
+#define EW_LOOPS(expr)                              \
+  do {                                              \
+    if (sa && sb) {                                 \
+      for (size_t i = 0; i < n; i++) {              \
+        const float x = a[i], y = b[i];             \
+        o[i] = (expr);                              \
+      }                                             \
+    } else if (sa) {                                \
+      const float y = b[0];                         \
+      for (size_t i = 0; i < n; i++) {              \
+        const float x = a[i];                       \
+        o[i] = (expr);                              \
+      }                                             \
+    } else if (sb) {                                \
+      const float x = a[0];                         \
+      for (size_t i = 0; i < n; i++) {              \
+        const float y = b[i];                       \
+        o[i] = (expr);                              \
+      }                                             \
+    } else {                                        \
+      const float x = a[0], y = b[0];               \
+      for (size_t i = 0; i < n; i++) o[i] = (expr); \
+    }                                               \
   } while (0)
 
 typedef struct bin_arg {
   int op;
   int fmod_attr;
-  tq_dtype dt; /* inputs' dtype (generic path) */
+  tq_dtype dt;     /* inputs' dtype (generic path) */
+  tq_dtype out_dt; /* output dtype (generic path) */
   void *o;
   const void *a, *b;
   const float *bf; /* Pow: the exponent as float */
   int err;         /* generic path: 1 division by zero */
 } bin_arg;
 
-static float min_f(float x, float y) { return (x < y || x != x) ? x : y; }
-static float max_f(float x, float y) { return (x > y || x != x) ? x : y; }
+static float min_f(float x, float y) {
+  return (x < y || x != x) ? x : y;
+}
+static float max_f(float x, float y) {
+  return (x > y || x != x) ? x : y;
+}
 
 /* Float arithmetic: the hot path. */
 static void bin_row_f32(void *arg, size_t of, const int64_t *first,
@@ -454,47 +464,48 @@ static int i64_op(int op, int fmod_attr, int64_t x, int64_t y, int64_t *r) {
   }
 }
 
-static int64_t f32_cmp(int op, float x, float y) {
+/* Comparisons and logic on floats (logic: non-zero is true). */
+static int64_t f32_bool(int op, float x, float y) {
   switch (op) {
     case EW_EQ: return x == y;
     case EW_LT: return x < y;
     case EW_GT: return x > y;
     case EW_LE: return x <= y;
     case EW_GE: return x >= y;
+    case EW_AND: return x != 0.0f && y != 0.0f;
+    case EW_OR: return x != 0.0f || y != 0.0f;
+    case EW_XOR: return (x != 0.0f) != (y != 0.0f);
     default: return 0;
   }
 }
 
-/* Comparisons of floats (int64 result) and everything on int64. */
+/* Comparisons and logic (int64 or float32 result), and everything on
+ * int64. */
 static void bin_row_generic(void *arg, size_t of, const int64_t *first,
                             const int64_t *step, size_t n) {
   bin_arg *g = arg;
-  int64_t *o = (int64_t *)g->o + of;
-  if (g->dt == TQ_DTYPE_FLOAT32) {
-    const float *a = (const float *)g->a + first[0];
-    const float *b = (const float *)g->b + first[1];
-    for (size_t i = 0; i < n; i++)
-      o[i] = f32_cmp(g->op, a[(int64_t)i * step[0]], b[(int64_t)i * step[1]]);
-    return;
-  }
-  const int64_t *a = (const int64_t *)g->a + first[0];
-  const int64_t *b = (const int64_t *)g->b + first[1];
   for (size_t i = 0; i < n; i++) {
+    int64_t ia = first[0] + (int64_t)i * step[0];
+    int64_t ib = first[1] + (int64_t)i * step[1];
     int64_t r;
-    if (i64_op(g->op, g->fmod_attr, a[(int64_t)i * step[0]],
-               b[(int64_t)i * step[1]], &r)) {
+    if (g->dt == TQ_DTYPE_FLOAT32) {
+      r = f32_bool(g->op, ((const float *)g->a)[ia], ((const float *)g->b)[ib]);
+    } else if (i64_op(g->op, g->fmod_attr, ((const int64_t *)g->a)[ia],
+                      ((const int64_t *)g->b)[ib], &r)) {
       g->err = 1;
       r = 0;
     }
-    o[i] = r;
+    if (g->out_dt == TQ_DTYPE_INT64)
+      ((int64_t *)g->o)[of + i] = r;
+    else
+      ((float *)g->o)[of + i] = (float)r;
   }
 }
 
 tq_status tq_ew_binary_infer(tq_op_call *c) {
   int cls;
   int op = bin_lookup(c->op_type, &cls);
-  if (op < 0)
-    return tq_call_error(c, TQ_ERR_INTERNAL, "not a binary operator");
+  if (op < 0) return tq_call_error(c, TQ_ERR_INTERNAL, "not a binary operator");
   if (c->n_in != 2 || !c->in[0] || !c->in[1])
     return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
                          "expects two inputs (A, B), got %zu", c->n_in);
@@ -519,8 +530,15 @@ tq_status tq_ew_binary_forward(tq_op_call *c) {
   ew_plan p;
   const tq_shape *ins[2] = {&sa, &sb};
   ew_plan_build(&p, &so, ins, 2);
-  bin_arg g = {op, (int)tq_attr_int(c, "fmod", 0), a->dtype, c->out[0]->data,
-               a->data, b->data, NULL, 0};
+  bin_arg g = {op,
+               (int)tq_attr_int(c, "fmod", 0),
+               a->dtype,
+               c->out[0]->dtype,
+               c->out[0]->data,
+               a->data,
+               b->data,
+               NULL,
+               0};
   if (cls == CLS_ARITH && a->dtype == TQ_DTYPE_FLOAT32) {
     float *tmp = NULL;
     g.bf = tq_cf32(b);
@@ -542,12 +560,12 @@ tq_status tq_ew_binary_forward(tq_op_call *c) {
    * recorded safely. */
   int threads = a->dtype == TQ_DTYPE_INT64 ? 1 : tq_ew_threads(c);
   ew_run(&p, threads, bin_row_generic, &g);
-  if (g.err)
-    return tq_call_error(c, TQ_ERR_RANGE, "integer division by zero");
+  if (g.err) return tq_call_error(c, TQ_ERR_RANGE, "integer division by zero");
   return TQ_OK;
 }
 
-/* ---- PRelu -----------------------------------------------------------------*/
+/* ---- PRelu
+ * -----------------------------------------------------------------*/
 
 tq_status tq_act_prelu_infer(tq_op_call *c) {
   if (c->n_in != 2 || !c->in[0] || !c->in[1])
@@ -555,13 +573,12 @@ tq_status tq_act_prelu_infer(tq_op_call *c) {
                          "expects two inputs (X, slope), got %zu", c->n_in);
   const tq_tensor *x = c->in[0], *s = c->in[1];
   if (x->dtype != TQ_DTYPE_FLOAT32 || s->dtype != TQ_DTYPE_FLOAT32)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "expects float32 X and slope, got %s and %s",
-                         tq_ew_dtype_name(x->dtype),
-                         tq_ew_dtype_name(s->dtype));
+    return tq_call_error(
+        c, TQ_ERR_UNSUPPORTED, "expects float32 X and slope, got %s and %s",
+        tq_ew_dtype_name(x->dtype), tq_ew_dtype_name(s->dtype));
   tq_shape so;
-  tq_status st = tq_ew_broadcast_shape(c, &x->shape, &s->shape,
-                                       "X and slope", &so);
+  tq_status st =
+      tq_ew_broadcast_shape(c, &x->shape, &s->shape, "X and slope", &so);
   if (st != TQ_OK) return st;
   if (!tq_shape_equal(&so, &x->shape)) {
     char s1[96], s2[96];
@@ -580,13 +597,21 @@ tq_status tq_act_prelu_forward(tq_op_call *c) {
   ew_plan p;
   const tq_shape *ins[2] = {&x->shape, &s->shape};
   ew_plan_build(&p, &x->shape, ins, 2);
-  bin_arg g = {EW_PRELU, 0, TQ_DTYPE_FLOAT32, c->out[0]->data, x->data,
-               s->data, tq_cf32(s), 0};
+  bin_arg g = {EW_PRELU,
+               0,
+               TQ_DTYPE_FLOAT32,
+               TQ_DTYPE_FLOAT32,
+               c->out[0]->data,
+               x->data,
+               s->data,
+               tq_cf32(s),
+               0};
   ew_run(&p, tq_ew_threads(c), bin_row_f32, &g);
   return TQ_OK;
 }
 
-/* ---- variadic: Sum Mean Min Max --------------------------------------------*/
+/* ---- variadic: Sum Mean Min Max
+ * --------------------------------------------*/
 
 static int variadic_op(const char *name) {
   if (strcmp(name, "Sum") == 0) return EW_ADD;
@@ -609,8 +634,7 @@ tq_status tq_ew_variadic_infer(tq_op_call *c) {
     const tq_tensor *t = c->in[i];
     if (!t)
       return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                           "input %zu is missing (inputs are not optional)",
-                           i);
+                           "input %zu is missing (inputs are not optional)", i);
     if (i == 0) {
       dt = t->dtype;
       so = t->shape;
@@ -646,8 +670,8 @@ tq_status tq_ew_variadic_forward(tq_op_call *c) {
   tq_tensor *out = c->out[0];
   int threads = out->dtype == TQ_DTYPE_INT64 ? 1 : tq_ew_threads(c);
   size_t es = tq_dtype_size(out->dtype);
-  tq_ew_broadcast_copy(c->in[0]->data, &c->in[0]->shape, out->data,
-                       &out->shape, es, threads);
+  tq_ew_broadcast_copy(c->in[0]->data, &c->in[0]->shape, out->data, &out->shape,
+                       es, threads);
   int acc = op == EW_DIV ? EW_ADD : op;
   /* Left to right, in place: out = op(out, in[i]). */
   for (size_t i = 1; i < c->n_in; i++) {
@@ -655,21 +679,21 @@ tq_status tq_ew_variadic_forward(tq_op_call *c) {
     ew_plan p;
     const tq_shape *ins[2] = {&out->shape, &t->shape};
     ew_plan_build(&p, &out->shape, ins, 2);
-    bin_arg g = {acc, 0, out->dtype, out->data, out->data, t->data,
-                 tq_cf32(t), 0};
-    ew_run(&p, threads, out->dtype == TQ_DTYPE_FLOAT32 ? bin_row_f32
-                                                       : bin_row_generic,
-           &g);
+    bin_arg g = {acc,       0,       out->dtype, out->dtype, out->data,
+                 out->data, t->data, tq_cf32(t), 0};
+    ew_run(&p, threads,
+           out->dtype == TQ_DTYPE_FLOAT32 ? bin_row_f32 : bin_row_generic, &g);
   }
   if (op == EW_DIV) {
     const float r = 1.0f / (float)c->n_in;
-    bin_arg g = {0, 0, out->dtype, out->data, NULL, NULL, &r, 0};
+    bin_arg g = {0, 0, out->dtype, out->dtype, out->data, NULL, NULL, &r, 0};
     tq_ew_for_chunks(out->numel, threads, mean_scale, &g);
   }
   return TQ_OK;
 }
 
-/* ---- unary math ------------------------------------------------------------*/
+/* ---- unary math
+ * ------------------------------------------------------------*/
 
 enum {
   UN_SQRT,
@@ -699,7 +723,7 @@ static const struct {
     {"Floor", UN_FLOOR, 1, 0}, {"Ceil", UN_CEIL, 1, 0},
     {"Round", UN_ROUND, 1, 0}, {"Sign", UN_SIGN, 1, 1},
     {"Erf", UN_ERF, 1, 0},     {"Sin", UN_SIN, 1, 0},
-    {"Cos", UN_COS, 1, 0},     {"Not", UN_NOT, 0, 1},
+    {"Cos", UN_COS, 1, 0},     {"Not", UN_NOT, 1, 1},
 };
 
 static int un_lookup(const char *name) {
@@ -717,8 +741,8 @@ tq_status tq_ew_unary_infer(tq_op_call *c) {
   tq_dtype dt = c->in[0]->dtype;
   if ((dt == TQ_DTYPE_FLOAT32 && !un_ops[k].f32) ||
       (dt == TQ_DTYPE_INT64 && !un_ops[k].i64))
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "%s input is not supported", tq_ew_dtype_name(dt));
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED, "%s input is not supported",
+                         tq_ew_dtype_name(dt));
   return tq_call_set_output(c, 0, dt, &c->in[0]->shape);
 }
 
@@ -728,10 +752,10 @@ typedef struct un_arg {
   void *y;
 } un_arg;
 
-#define UN_LOOP(expr)                  \
-  for (size_t i = 0; i < n; i++) {     \
-    const float v = x[i];              \
-    y[i] = (expr);                     \
+#define UN_LOOP(expr)              \
+  for (size_t i = 0; i < n; i++) { \
+    const float v = x[i];          \
+    y[i] = (expr);                 \
   }
 
 static void un_chunk_f32(void *arg, size_t first, size_t n) {
@@ -753,6 +777,7 @@ static void un_chunk_f32(void *arg, size_t first, size_t n) {
     case UN_ERF: UN_LOOP(erff(v)); break;
     case UN_SIN: UN_LOOP(sinf(v)); break;
     case UN_COS: UN_LOOP(cosf(v)); break;
+    case UN_NOT: UN_LOOP(v == 0.0f ? 1.0f : 0.0f); break; /* run-time bool */
     default: break;
   }
 }
@@ -785,7 +810,8 @@ tq_status tq_ew_unary_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Identity, Dropout -----------------------------------------------------*/
+/* ---- Identity, Dropout
+ * -----------------------------------------------------*/
 
 tq_status tq_ew_identity_infer(tq_op_call *c) {
   if (c->n_in < 1 || !c->in[0])
@@ -808,7 +834,8 @@ static void copy_chunk(void *arg, size_t first, size_t n) {
 tq_status tq_ew_identity_forward(tq_op_call *c) {
   const tq_tensor *x = c->in[0];
   copy_arg g = {x->data, c->out[0]->data, tq_dtype_size(x->dtype)};
-  if (g.dst != g.src) tq_ew_for_chunks(x->numel, tq_ew_threads(c), copy_chunk, &g);
+  if (g.dst != g.src)
+    tq_ew_for_chunks(x->numel, tq_ew_threads(c), copy_chunk, &g);
   if (c->n_out > 1 && c->out[1]) {
     float *m = tq_f32(c->out[1]);
     for (size_t i = 0; i < c->out[1]->numel; i++) m[i] = 1.0f;
@@ -816,7 +843,8 @@ tq_status tq_ew_identity_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Cast, CastLike --------------------------------------------------------*/
+/* ---- Cast, CastLike
+ * --------------------------------------------------------*/
 
 /* ONNX TensorProto.DataType ids. */
 enum {
@@ -836,16 +864,17 @@ enum {
   ONNX_BFLOAT16 = 16,
 };
 
-/* The dtype a Cast target maps to; *is_bool for BOOL (values become 0/1).
- * Integer targets of every width are int64 here: they only carry shape
- * arithmetic, whose values fit. */
-static tq_status cast_target(tq_op_call *c, int64_t to, tq_dtype *dt,
-                             int *is_bool) {
-  *is_bool = 0;
+/* What a Cast target asks for: a real value, an integer, or a bool. */
+enum { CAST_REAL, CAST_INT, CAST_BOOL };
+
+/* Integer targets of every width are one kind here: they carry shape
+ * arithmetic, whose values fit in int64. */
+static tq_status cast_target(tq_op_call *c, int64_t to, int *kind) {
+  *kind = CAST_REAL;
   switch (to) {
     case ONNX_FLOAT:
-    case ONNX_DOUBLE: *dt = TQ_DTYPE_FLOAT32; return TQ_OK;
-    case ONNX_BOOL: *is_bool = 1; /* fall through */
+    case ONNX_DOUBLE: *kind = CAST_REAL; return TQ_OK;
+    case ONNX_BOOL: *kind = CAST_BOOL; return TQ_OK;
     case ONNX_UINT8:
     case ONNX_INT8:
     case ONNX_UINT16:
@@ -853,7 +882,7 @@ static tq_status cast_target(tq_op_call *c, int64_t to, tq_dtype *dt,
     case ONNX_INT32:
     case ONNX_INT64:
     case ONNX_UINT32:
-    case ONNX_UINT64: *dt = TQ_DTYPE_INT64; return TQ_OK;
+    case ONNX_UINT64: *kind = CAST_INT; return TQ_OK;
     case ONNX_FLOAT16:
     case ONNX_BFLOAT16:
       return tq_call_error(c, TQ_ERR_UNSUPPORTED,
@@ -872,28 +901,33 @@ static tq_status cast_target(tq_op_call *c, int64_t to, tq_dtype *dt,
   }
 }
 
-static tq_status cast_params(tq_op_call *c, tq_dtype *dt, int *is_bool) {
+/* The kind of conversion and the output dtype: integers and bools are
+ * int64 at plan time and float32 holding integer values (bools 0/1) at
+ * run time, where every value is float32. */
+static tq_status cast_params(tq_op_call *c, int *kind, tq_dtype *dt) {
   if (c->n_in < 1 || !c->in[0])
     return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT, "expects an input");
   if (strcmp(c->op_type, "CastLike") == 0) {
     if (c->n_in < 2 || !c->in[1])
       return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
                            "expects two inputs (input, target_type)");
-    *dt = c->in[1]->dtype;
-    *is_bool = 0;
-    return TQ_OK;
+    *kind = c->in[1]->dtype == TQ_DTYPE_INT64 ? CAST_INT : CAST_REAL;
+  } else {
+    const tq_attr *to = tq_call_attr(c, "to");
+    if (!to || to->type != TQ_ATTR_INT)
+      return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
+                           "the integer attribute 'to' is required");
+    tq_status st = cast_target(c, to->i, kind);
+    if (st != TQ_OK) return st;
   }
-  const tq_attr *to = tq_call_attr(c, "to");
-  if (!to || to->type != TQ_ATTR_INT)
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "the integer attribute 'to' is required");
-  return cast_target(c, to->i, dt, is_bool);
+  *dt = *kind == CAST_REAL || !c->plan_time ? TQ_DTYPE_FLOAT32 : TQ_DTYPE_INT64;
+  return TQ_OK;
 }
 
 tq_status tq_ew_cast_infer(tq_op_call *c) {
+  int kind = CAST_REAL;
   tq_dtype dt = TQ_DTYPE_FLOAT32;
-  int is_bool;
-  tq_status st = cast_params(c, &dt, &is_bool);
+  tq_status st = cast_params(c, &kind, &dt);
   if (st != TQ_OK) return st;
   return tq_call_set_output(c, 0, dt, &c->in[0]->shape);
 }
@@ -908,36 +942,43 @@ static int64_t f32_to_i64(float v) {
 }
 
 tq_status tq_ew_cast_forward(tq_op_call *c) {
+  int kind = CAST_REAL;
   tq_dtype dt = TQ_DTYPE_FLOAT32;
-  int is_bool;
-  tq_status st = cast_params(c, &dt, &is_bool);
+  tq_status st = cast_params(c, &kind, &dt);
   if (st != TQ_OK) return st;
   const tq_tensor *x = c->in[0];
   tq_tensor *y = c->out[0];
   size_t n = x->numel;
-  if (x->dtype == dt && !is_bool) {
+  int same = x->dtype == dt &&
+             (kind == CAST_REAL || (kind == CAST_INT && dt == TQ_DTYPE_INT64));
+  if (same) {
     copy_arg g = {x->data, y->data, tq_dtype_size(dt)};
     if (g.dst != g.src) tq_ew_for_chunks(n, tq_ew_threads(c), copy_chunk, &g);
     return TQ_OK;
   }
-  if (x->dtype == TQ_DTYPE_FLOAT32) { /* dt is int64 */
-    const float *xs = tq_cf32(x);
-    int64_t *ys = tq_i64(y);
-    for (size_t i = 0; i < n; i++)
-      ys[i] = is_bool ? (xs[i] != 0.0f) : f32_to_i64(xs[i]);
-  } else if (dt == TQ_DTYPE_FLOAT32) {
-    const int64_t *xs = tq_ci64(x);
-    float *ys = tq_f32(y);
-    for (size_t i = 0; i < n; i++) ys[i] = (float)xs[i];
-  } else { /* int64 -> bool */
-    const int64_t *xs = tq_ci64(x);
-    int64_t *ys = tq_i64(y);
-    for (size_t i = 0; i < n; i++) ys[i] = xs[i] != 0;
+  for (size_t i = 0; i < n; i++) {
+    if (x->dtype == TQ_DTYPE_FLOAT32) {
+      float v = tq_cf32(x)[i];
+      if (dt == TQ_DTYPE_INT64)
+        tq_i64(y)[i] = kind == CAST_BOOL ? v != 0.0f : f32_to_i64(v);
+      else /* run time: integer values as float */
+        tq_f32(y)[i] = kind == CAST_BOOL ? (v != 0.0f ? 1.0f : 0.0f)
+                       : v != v          ? 0.0f
+                                         : truncf(v);
+    } else {
+      int64_t v = tq_ci64(x)[i];
+      if (kind == CAST_BOOL) v = v != 0;
+      if (dt == TQ_DTYPE_INT64)
+        tq_i64(y)[i] = v;
+      else
+        tq_f32(y)[i] = (float)v;
+    }
   }
   return TQ_OK;
 }
 
-/* ---- Where -----------------------------------------------------------------*/
+/* ---- Where
+ * -----------------------------------------------------------------*/
 
 tq_status tq_ew_where_infer(tq_op_call *c) {
   if (c->n_in != 3 || !c->in[0] || !c->in[1] || !c->in[2])
@@ -946,10 +987,9 @@ tq_status tq_ew_where_infer(tq_op_call *c) {
                          c->n_in);
   const tq_tensor *x = c->in[1], *y = c->in[2];
   if (x->dtype != y->dtype)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "X and Y have different types (%s and %s)",
-                         tq_ew_dtype_name(x->dtype),
-                         tq_ew_dtype_name(y->dtype));
+    return tq_call_error(
+        c, TQ_ERR_UNSUPPORTED, "X and Y have different types (%s and %s)",
+        tq_ew_dtype_name(x->dtype), tq_ew_dtype_name(y->dtype));
   tq_shape s1, s2;
   tq_status st = tq_ew_broadcast_shape(c, &c->in[0]->shape, &x->shape,
                                        "condition and X", &s1);

@@ -13,7 +13,8 @@
 
 #include "ops/op_internal.h"
 
-/* ---- shared machinery (elementwise.c) --------------------------------------*/
+/* ---- shared machinery (elementwise.c)
+ * --------------------------------------*/
 
 /* numpy (multidirectional) broadcasting of shapes a and b into *out; an
  * error naming both shapes when they do not fit. what names the operands in
@@ -25,9 +26,8 @@ tq_status tq_ew_broadcast_shape(tq_op_call *c, const tq_shape *a,
 /* Copies src (shape src_shape, broadcastable to dst_shape: every dim equal
  * or 1) into the contiguous dst of shape dst_shape; esize bytes per
  * element. */
-void tq_ew_broadcast_copy(const void *src, const tq_shape *src_shape,
-                          void *dst, const tq_shape *dst_shape, size_t esize,
-                          int threads);
+void tq_ew_broadcast_copy(const void *src, const tq_shape *src_shape, void *dst,
+                          const tq_shape *dst_shape, size_t esize, int threads);
 
 /* Calls fn(arg, first, len) on consecutive chunks covering [0, n), in
  * parallel when n spans several chunks. Chunk boundaries depend on n only. */
@@ -40,7 +40,8 @@ int tq_ew_threads(const tq_op_call *c);
 /* The name of a dtype for messages ("float32", "int64"). */
 const char *tq_ew_dtype_name(tq_dtype dtype);
 
-/* ---- elementwise.c ---------------------------------------------------------*/
+/* ---- elementwise.c
+ * ---------------------------------------------------------*/
 
 /* Add Sub Mul Div Pow Mod Equal Less Greater LessOrEqual GreaterOrEqual
  * And Or Xor: two inputs, numpy broadcasting. */
@@ -66,7 +67,8 @@ tq_status tq_ew_where_forward(tq_op_call *c);
 tq_status tq_act_prelu_infer(tq_op_call *c);
 tq_status tq_act_prelu_forward(tq_op_call *c);
 
-/* ---- activation.c ----------------------------------------------------------*/
+/* ---- activation.c
+ * ----------------------------------------------------------*/
 
 /* Relu LeakyRelu Sigmoid Tanh HardSigmoid HardSwish Elu Selu Celu Softplus
  * Softsign Gelu Mish ThresholdedRelu: one float input, attributes. */

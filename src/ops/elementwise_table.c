@@ -2,87 +2,75 @@
  * activation.c): op_type, functions, flags, input and output counts. */
 #include "ops/elementwise.h"
 
-#define BIN(name, flags)                                                 \
-  {{name, 0, tq_ew_binary_infer, tq_ew_binary_forward, NULL}, flags, 2, 2, \
-   1, 1}
-#define VAR(name, flags)                                                     \
-  {{name, 0, tq_ew_variadic_infer, tq_ew_variadic_forward, NULL}, flags, 1, \
-   -1, 1, 1}
-#define UN(name, flags) \
-  {{name, 0, tq_ew_unary_infer, tq_ew_unary_forward, NULL}, flags, 1, 1, 1, 1}
-#define ACT(name) \
-  {{name, 0, tq_act_unary_infer, tq_act_unary_forward, NULL}, 0, 1, 1, 1, 1}
+/* An entry of family fam (tq_<fam>_infer, tq_<fam>_forward); w: the
+ * initializer inputs after the first are weights. */
+#define E(name, fam, w, flags, min_in, max_in, min_out, max_out)          \
+  {                                                                       \
+    {name, w, tq_##fam##_infer, tq_##fam##_forward, NULL}, flags, min_in, \
+        max_in, min_out, max_out                                          \
+  }
+#define I64 TQ_OPF_INT64
 
 const tq_op_entry tq_ops_elementwise[] = {
-    BIN("Add", TQ_OPF_INT64),
-    BIN("Sub", TQ_OPF_INT64),
-    BIN("Mul", TQ_OPF_INT64),
-    BIN("Div", TQ_OPF_INT64),
-    BIN("Pow", TQ_OPF_INT64), /* int64 exponents */
-    BIN("Mod", TQ_OPF_INT64),
-    BIN("Equal", TQ_OPF_INT64),
-    BIN("Less", TQ_OPF_INT64),
-    BIN("Greater", TQ_OPF_INT64),
-    BIN("LessOrEqual", TQ_OPF_INT64),
-    BIN("GreaterOrEqual", TQ_OPF_INT64),
-    BIN("And", TQ_OPF_INT64),
-    BIN("Or", TQ_OPF_INT64),
-    BIN("Xor", TQ_OPF_INT64),
-    VAR("Sum", TQ_OPF_INT64),
-    VAR("Mean", 0),
-    VAR("Min", TQ_OPF_INT64),
-    VAR("Max", TQ_OPF_INT64),
-    UN("Sqrt", 0),
-    UN("Exp", 0),
-    UN("Log", 0),
-    UN("Abs", TQ_OPF_INT64),
-    UN("Neg", TQ_OPF_INT64),
-    UN("Reciprocal", 0),
-    UN("Floor", 0),
-    UN("Ceil", 0),
-    UN("Round", 0),
-    UN("Sign", TQ_OPF_INT64),
-    UN("Erf", 0),
-    UN("Sin", 0),
-    UN("Cos", 0),
-    UN("Not", TQ_OPF_INT64),
-    {{"Identity", 0, tq_ew_identity_infer, tq_ew_identity_forward, NULL},
-     TQ_OPF_INT64, 1, 1, 1, 1},
+    E("Add", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("Sub", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("Mul", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("Div", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("Pow", ew_binary, 0, I64, 2, 2, 1, 1), /* int64 exponents */
+    E("Mod", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("Equal", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("Less", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("Greater", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("LessOrEqual", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("GreaterOrEqual", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("And", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("Or", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("Xor", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("Sum", ew_variadic, 0, I64, 1, -1, 1, 1),
+    E("Mean", ew_variadic, 0, 0, 1, -1, 1, 1),
+    E("Min", ew_variadic, 0, I64, 1, -1, 1, 1),
+    E("Max", ew_variadic, 0, I64, 1, -1, 1, 1),
+    E("Sqrt", ew_unary, 0, 0, 1, 1, 1, 1),
+    E("Exp", ew_unary, 0, 0, 1, 1, 1, 1),
+    E("Log", ew_unary, 0, 0, 1, 1, 1, 1),
+    E("Abs", ew_unary, 0, I64, 1, 1, 1, 1),
+    E("Neg", ew_unary, 0, I64, 1, 1, 1, 1),
+    E("Reciprocal", ew_unary, 0, 0, 1, 1, 1, 1),
+    E("Floor", ew_unary, 0, 0, 1, 1, 1, 1),
+    E("Ceil", ew_unary, 0, 0, 1, 1, 1, 1),
+    E("Round", ew_unary, 0, 0, 1, 1, 1, 1),
+    E("Sign", ew_unary, 0, I64, 1, 1, 1, 1),
+    E("Erf", ew_unary, 0, 0, 1, 1, 1, 1),
+    E("Sin", ew_unary, 0, 0, 1, 1, 1, 1),
+    E("Cos", ew_unary, 0, 0, 1, 1, 1, 1),
+    E("Not", ew_unary, 0, I64, 1, 1, 1, 1),
+    E("Identity", ew_identity, 0, I64, 1, 1, 1, 1),
     /* Dropout(data, ratio, training_mode) -> (output, mask): inference. */
-    {{"Dropout", 0, tq_ew_identity_infer, tq_ew_identity_forward, NULL},
-     TQ_OPF_INT64, 1, 3, 1, 2},
-    {{"Cast", 0, tq_ew_cast_infer, tq_ew_cast_forward, NULL}, TQ_OPF_INT64, 1,
-     1, 1, 1},
-    {{"CastLike", 0, tq_ew_cast_infer, tq_ew_cast_forward, NULL}, TQ_OPF_INT64,
-     2, 2, 1, 1},
-    {{"Where", 0, tq_ew_where_infer, tq_ew_where_forward, NULL}, TQ_OPF_INT64,
-     3, 3, 1, 1},
-    ACT("Relu"),
-    ACT("LeakyRelu"),
-    ACT("Sigmoid"),
-    ACT("Tanh"),
-    ACT("HardSigmoid"),
-    ACT("HardSwish"),
-    ACT("Elu"),
-    ACT("Selu"),
-    ACT("Celu"),
-    ACT("Softplus"),
-    ACT("Softsign"),
-    ACT("Gelu"),
-    ACT("Mish"),
-    ACT("ThresholdedRelu"),
+    E("Dropout", ew_identity, 0, I64, 1, 3, 1, 2),
+    E("Cast", ew_cast, 0, I64, 1, 1, 1, 1),
+    E("CastLike", ew_cast, 0, I64, 2, 2, 1, 1),
+    E("Where", ew_where, 0, I64, 3, 3, 1, 1),
+    E("Relu", act_unary, 0, 0, 1, 1, 1, 1),
+    E("LeakyRelu", act_unary, 0, 0, 1, 1, 1, 1),
+    E("Sigmoid", act_unary, 0, 0, 1, 1, 1, 1),
+    E("Tanh", act_unary, 0, 0, 1, 1, 1, 1),
+    E("HardSigmoid", act_unary, 0, 0, 1, 1, 1, 1),
+    E("HardSwish", act_unary, 0, 0, 1, 1, 1, 1),
+    E("Elu", act_unary, 0, 0, 1, 1, 1, 1),
+    E("Selu", act_unary, 0, 0, 1, 1, 1, 1),
+    E("Celu", act_unary, 0, 0, 1, 1, 1, 1),
+    E("Softplus", act_unary, 0, 0, 1, 1, 1, 1),
+    E("Softsign", act_unary, 0, 0, 1, 1, 1, 1),
+    E("Gelu", act_unary, 0, 0, 1, 1, 1, 1),
+    E("Mish", act_unary, 0, 0, 1, 1, 1, 1),
+    E("ThresholdedRelu", act_unary, 0, 0, 1, 1, 1, 1),
     /* Clip(input, min, max): int64 at plan time from opset 12. */
-    {{"Clip", 0, tq_act_clip_infer, tq_act_clip_forward, NULL}, TQ_OPF_INT64,
-     1, 3, 1, 1},
-    {{"Softmax", 0, tq_act_softmax_infer, tq_act_softmax_forward, NULL}, 0, 1,
-     1, 1, 1},
-    {{"LogSoftmax", 0, tq_act_softmax_infer, tq_act_softmax_forward, NULL}, 0,
-     1, 1, 1, 1},
-    {{"Hardmax", 0, tq_act_softmax_infer, tq_act_softmax_forward, NULL}, 0, 1,
-     1, 1, 1},
+    E("Clip", act_clip, 0, I64, 1, 3, 1, 1),
+    E("Softmax", act_softmax, 0, 0, 1, 1, 1, 1),
+    E("LogSoftmax", act_softmax, 0, 0, 1, 1, 1, 1),
+    E("Hardmax", act_softmax, 0, 0, 1, 1, 1, 1),
     /* PRelu(X, slope): the slope is a weight (DESIGN.md 3). */
-    {{"PRelu", 1, tq_act_prelu_infer, tq_act_prelu_forward, NULL},
-     TQ_OPF_WEIGHTS, 2, 2, 1, 1},
+    E("PRelu", act_prelu, 1, TQ_OPF_WEIGHTS, 2, 2, 1, 1),
 };
 const size_t tq_ops_elementwise_count =
     sizeof tq_ops_elementwise / sizeof tq_ops_elementwise[0];

@@ -33,8 +33,8 @@ tq_status tq_intrinsic_prepare(tq_context *ctx, const tq_intrinsic_gemm_args *a,
                     "intrinsic gemm: NULL arguments");
   if (a->M < 0 || a->N < 0 || a->K < 0)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                    "intrinsic gemm: negative size M=%d N=%d K=%d", a->M,
-                    a->N, a->K);
+                    "intrinsic gemm: negative size M=%d N=%d K=%d", a->M, a->N,
+                    a->K);
   if (a->M == 0 || a->N == 0) return TQ_OK;
   if (!a->C || (a->M > 1 && a->ldc < (size_t)a->N))
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
@@ -79,8 +79,8 @@ tq_status tq_intrinsic_prepare(tq_context *ctx, const tq_intrinsic_gemm_args *a,
  * bits. */
 static void ref_rows(const tq_intrinsic_gemm_args *a,
                      const tq_intrinsic_plan *plan) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(plan->threads) if ( \
-        plan->threads > 1 && a->M > 1)
+#pragma omp parallel for schedule(dynamic, 1) \
+    num_threads(plan->threads) if (plan->threads > 1 && a->M > 1)
   for (int m = 0; m < a->M; m++)
     for (int n = 0; n < a->N; n++)
       a->C[(size_t)m * a->ldc + (size_t)n] =

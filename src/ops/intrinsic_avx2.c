@@ -41,8 +41,10 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 enum {
-  NB = 16,  /* outputs per panel: two vectors */
-  KC = 256, /* k per chunk of the product buffer */
+  NB = 16,        /* outputs per panel: two vectors */
+  KC = 256,       /* k per chunk of the product buffer */
+  GROUP = 8,      /* most panels one task packs (for fewer page walks in B) */
+  PACKED = 65536, /* floats of packed panels per task, at most (256 KiB) */
 };
 
 /* ---- Philox4x32-10 for eight blocks at once ------------------------------
@@ -92,8 +94,10 @@ static void philox8_u24(uint64_t seed, uint64_t stream, uint64_t b0,
   __m256i t1 = _mm256_unpacklo_epi32(c[2], c[3]);
   __m256i t2 = _mm256_unpackhi_epi32(c[0], c[1]);
   __m256i t3 = _mm256_unpackhi_epi32(c[2], c[3]);
-  __m256i a0 = _mm256_unpacklo_epi64(t0, t1), a1 = _mm256_unpackhi_epi64(t0, t1);
-  __m256i a2 = _mm256_unpacklo_epi64(t2, t3), a3 = _mm256_unpackhi_epi64(t2, t3);
+  __m256i a0 = _mm256_unpacklo_epi64(t0, t1),
+          a1 = _mm256_unpackhi_epi64(t0, t1);
+  __m256i a2 = _mm256_unpacklo_epi64(t2, t3),
+          a3 = _mm256_unpackhi_epi64(t2, t3);
   __m256i v[4] = {_mm256_permute2x128_si256(a0, a1, 0x20),
                   _mm256_permute2x128_si256(a2, a3, 0x20),
                   _mm256_permute2x128_si256(a0, a1, 0x31),
@@ -179,9 +183,9 @@ ALWAYS_INLINE __m256 round_ps(__m256 t, __m256 u, tq_round R) {
       inc = _mm256_cmp_ps(fr, _mm256_setzero_ps(), _CMP_GT_OQ);
       break;
     default: /* stochastic: floor(t + u) without forming t + u */
-      inc = _mm256_blendv_ps(
-          _mm256_cmp_ps(fr, _mm256_sub_ps(one, u), _CMP_GE_OQ),
-          _mm256_cmp_ps(u, fr, _CMP_LT_OQ), neg);
+      inc =
+          _mm256_blendv_ps(_mm256_cmp_ps(fr, _mm256_sub_ps(one, u), _CMP_GE_OQ),
+                           _mm256_cmp_ps(u, fr, _CMP_LT_OQ), neg);
       break;
   }
   return _mm256_or_ps(_mm256_add_ps(ip, _mm256_and_ps(inc, one)), sign);
@@ -225,9 +229,9 @@ ALWAYS_INLINE __m256d round_pd(__m256d t, __m256d u, tq_round R) {
       inc = _mm256_cmp_pd(fr, _mm256_setzero_pd(), _CMP_GT_OQ);
       break;
     default:
-      inc = _mm256_blendv_pd(
-          _mm256_cmp_pd(fr, _mm256_sub_pd(one, u), _CMP_GE_OQ),
-          _mm256_cmp_pd(u, fr, _CMP_LT_OQ), neg);
+      inc =
+          _mm256_blendv_pd(_mm256_cmp_pd(fr, _mm256_sub_pd(one, u), _CMP_GE_OQ),
+                           _mm256_cmp_pd(u, fr, _CMP_LT_OQ), neg);
       break;
   }
   return _mm256_or_pd(_mm256_add_pd(ip, _mm256_and_pd(inc, one)), sign);
@@ -279,9 +283,16 @@ static void qfix_init(qfix *c, const tq_quantizer *q) {
   c->round = p->round;
 }
 
+/* How the overflow of a fixed-point product quantizer is handled in a
+ * loop: clamp (sat, sat_sym), wrap, or nothing at all (PV_FREE: the data
+ * bound every product inside the range, and the loop's x is pre-scaled by
+ * 2^f so that p already is t; see row_panel for when that is exact). */
+enum { PV_CLAMP, PV_WRAP, PV_FREE };
+
 ALWAYS_INLINE __m256 qfix_units(const qfix *c, __m256 p, __m256 u, tq_round R,
-                                int WRAP) {
+                                int PV) {
   const __m256 sgn = _mm256_set1_ps(-0.0f);
+  if (PV == PV_FREE) return round_ps(p, u, R);
   __m256 t = _mm256_mul_ps(p, c->scale);
   if ((R == TQ_ROUND_DOWN || R == TQ_ROUND_UP || R == TQ_ROUND_AWAY ||
        R == TQ_ROUND_STOCHASTIC) &&
@@ -293,11 +304,11 @@ ALWAYS_INLINE __m256 qfix_units(const qfix *c, __m256 p, __m256 u, tq_round R,
         t, _mm256_or_ps(_mm256_and_ps(p, sgn), _mm256_set1_ps(0x1p-149f)),
         lost);
   }
-  if (!WRAP)
+  if (PV == PV_CLAMP)
     return round_ps(_mm256_min_ps(c->hi, _mm256_max_ps(c->lo, t)), u, R);
   const __m256 lim = _mm256_set1_ps(0x1p56f);
-  t = _mm256_min_ps(lim, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), lim),
-                                       t));
+  t = _mm256_min_ps(lim,
+                    _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), lim), t));
   __m256 r = round_ps(t, u, R);
   __m256 ar = _mm256_andnot_ps(sgn, r);
   __m256i bits = _mm256_castps_si256(ar);
@@ -375,20 +386,157 @@ ALWAYS_INLINE __m256d qfixd_apply(const qfixd *c, __m256d v, __m256d u,
     if (c->is_signed)
       r = _mm256_sub_pd(
           r, _mm256_and_pd(_mm256_cmp_pd(r, c->half_w, _CMP_GE_OQ), c->two_w));
-    __m256d is_inf =
-        _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), t),
-                      _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
+    __m256d is_inf = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), t),
+                                   _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
     r = _mm256_blendv_pd(r, _mm256_blendv_pd(c->hi, c->lo, t), is_inf);
   }
   /* + 0 turns -0 into +0: fixed point has no negative zero. */
   return _mm256_add_pd(_mm256_mul_pd(r, c->inv), _mm256_setzero_pd());
 }
 
+/* ---- floating point on doubles (the accumulator) --------------------------
+ * qfltd(v) = tq_quantize_double_one(Q, v, u) for a float(e, m) Q, step by
+ * step as the reference: the exponent of v (its double exponent field,
+ * raised to emin) gives the quantum 2^(max(e, emin) - m); t = v 2^-quantum
+ * and r 2^quantum are exact power-of-two scalings (t and r 2^quantum stay
+ * normal doubles for the accumulator's values, multiples of 2^-298 below
+ * 2^257; the exponent is capped at 1000, which only matters beyond 2^1000
+ * where both give the overflow value); the rounding is round_pd; then the
+ * overflow value by sign and mode, the flush of subnormals, the sign of v
+ * (also on zeros), infinities and NaN as the format says. */
+typedef struct qfltd {
+  __m256i emin, man;
+  __m256d max, over_pos, over_neg, inf_mag, min_normal;
+  int flush;
+} qfltd;
+
+static void qfltd_init(qfltd *c, const tq_quantizer *q) {
+  const tq_quant_params *p = &q->p;
+  double max = q->fl.max, inf = p->finite_nan ? NAN : INFINITY;
+  double pos = inf, neg = inf; /* as ref.c's float_overflow */
+  if (p->saturate || p->finite_only || p->round == TQ_ROUND_ZERO) {
+    pos = neg = max;
+  } else if (p->round == TQ_ROUND_UP) {
+    neg = max;
+  } else if (p->round == TQ_ROUND_DOWN) {
+    pos = max;
+  }
+  c->emin = _mm256_set1_epi64x(q->fl.emin);
+  c->man = _mm256_set1_epi64x(p->man_bits);
+  c->max = _mm256_set1_pd(max);
+  c->over_pos = _mm256_set1_pd(pos);
+  c->over_neg = _mm256_set1_pd(neg);
+  c->inf_mag = _mm256_set1_pd((p->saturate || p->finite_only) ? max : inf);
+  c->min_normal = _mm256_set1_pd(ldexp(1.0, q->fl.emin));
+  c->flush = !p->subnormals;
+}
+
+ALWAYS_INLINE __m256d qfltd_apply(const qfltd *c, __m256d v, __m256d u,
+                                  tq_round R) {
+  const __m256d sgn = _mm256_set1_pd(-0.0);
+  const __m256i bias = _mm256_set1_epi64x(1023), cap = _mm256_set1_epi64x(1000);
+  __m256i e = _mm256_sub_epi64(
+      _mm256_and_si256(_mm256_srli_epi64(_mm256_castpd_si256(v), 52),
+                       _mm256_set1_epi64x(0x7ff)),
+      bias);
+  e = _mm256_blendv_epi8(e, c->emin, _mm256_cmpgt_epi64(c->emin, e));
+  e = _mm256_blendv_epi8(e, cap, _mm256_cmpgt_epi64(e, cap));
+  __m256i quantum = _mm256_sub_epi64(e, c->man);
+  __m256d down = _mm256_castsi256_pd(
+      _mm256_slli_epi64(_mm256_sub_epi64(bias, quantum), 52));
+  __m256d up = _mm256_castsi256_pd(
+      _mm256_slli_epi64(_mm256_add_epi64(bias, quantum), 52));
+  __m256d r = _mm256_mul_pd(round_pd(_mm256_mul_pd(v, down), u, R), up);
+  __m256d mag = _mm256_andnot_pd(sgn, r);
+  mag = _mm256_blendv_pd(mag, _mm256_blendv_pd(c->over_pos, c->over_neg, v),
+                         _mm256_cmp_pd(mag, c->max, _CMP_GT_OQ));
+  if (c->flush)
+    (void)0;
+  __m256d is_inf = _mm256_cmp_pd(_mm256_andnot_pd(sgn, v),
+                                 _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
+  mag = _mm256_blendv_pd(mag, c->inf_mag, is_inf);
+  __m256d y = _mm256_or_pd(mag, _mm256_and_pd(v, sgn));
+  return _mm256_blendv_pd(y, v, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+}
+
 /* ---- the call's constants ------------------------------------------------*/
 
 enum { P_NONE, P_FIXED, P_KERNEL };
 enum { S_NONE, S_FIXED, S_KERNEL };
-enum { A_NONE, A_FIXED, A_F32, A_OTHER };
+enum { A_NONE, A_FIXED, A_F32, A_FLOAT, A_OTHER };
+
+/* What the data allow, for a row of A or a panel of B: all finite, and
+ * bounds on the nonzero elements v: 2^lead <= |v| < 2^(hi + 1), and v a
+ * multiple of 2^bit (lead, hi: exponents; bit: the lowest set bit). Empty
+ * (all zero): hi = -1000, lead = bit = 1000. */
+typedef struct vstats {
+  int finite, hi, lead, bit;
+} vstats;
+
+static void scan_stats(const float *v, size_t n, vstats *st) {
+  const __m256i e_mask = _mm256_set1_epi32(0xff);
+  const __m256i none_hi = _mm256_set1_epi32(-1000);
+  const __m256i none_lo = _mm256_set1_epi32(1000);
+  __m256i hi = none_hi, lead = none_lo, bit = none_lo;
+  __m256i bad = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i b = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(v + i)),
+                                 _mm256_set1_epi32(0x7fffffff));
+    bad = _mm256_or_si256(bad,
+                          _mm256_cmpgt_epi32(b, _mm256_set1_epi32(0x7f7fffff)));
+    __m256i nz = _mm256_cmpgt_epi32(b, _mm256_setzero_si256());
+    __m256i e = _mm256_and_si256(_mm256_srli_epi32(b, 23), e_mask);
+    __m256i normal = _mm256_cmpgt_epi32(e, _mm256_setzero_si256());
+    /* Exponent of the leading bit: e - 127, at most -127 for subnormals;
+     * at least e - 127 for normals and -149 for subnormals. */
+    __m256i up = _mm256_sub_epi32(e, _mm256_set1_epi32(127));
+    __m256i down = _mm256_blendv_epi8(_mm256_set1_epi32(-149), up, normal);
+    /* Lowest set bit: isolate it in the significand and read its exponent
+     * from its (exact) float conversion. */
+    __m256i sig =
+        _mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x7fffff)),
+                        _mm256_and_si256(normal, _mm256_set1_epi32(0x800000)));
+    __m256i low =
+        _mm256_and_si256(sig, _mm256_sub_epi32(_mm256_setzero_si256(), sig));
+    __m256i low_e = _mm256_sub_epi32(
+        _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(low)), 23),
+        _mm256_set1_epi32(127));
+    __m256i e0 = _mm256_sub_epi32(_mm256_max_epi32(e, _mm256_set1_epi32(1)),
+                                  _mm256_set1_epi32(150));
+    __m256i trail = _mm256_add_epi32(e0, low_e);
+    hi = _mm256_max_epi32(hi, _mm256_blendv_epi8(none_hi, up, nz));
+    lead = _mm256_min_epi32(lead, _mm256_blendv_epi8(none_lo, down, nz));
+    bit = _mm256_min_epi32(bit, _mm256_blendv_epi8(none_lo, trail, nz));
+  }
+  int h[8], l[8], t[8], bd[8];
+  _mm256_storeu_si256((__m256i *)h, hi);
+  _mm256_storeu_si256((__m256i *)l, lead);
+  _mm256_storeu_si256((__m256i *)t, bit);
+  _mm256_storeu_si256((__m256i *)bd, bad);
+  st->finite = 1;
+  st->hi = -1000;
+  st->lead = st->bit = 1000;
+  for (int k = 0; k < 8; k++) {
+    if (bd[k]) st->finite = 0;
+    if (h[k] > st->hi) st->hi = h[k];
+    if (l[k] < st->lead) st->lead = l[k];
+    if (t[k] < st->bit) st->bit = t[k];
+  }
+  for (; i < n; i++) {
+    uint32_t b;
+    memcpy(&b, &v[i], sizeof b);
+    b &= 0x7fffffffu;
+    if (b >= 0x7f800000u) st->finite = 0;
+    if (b == 0 || b >= 0x7f800000u) continue;
+    int e = (int)(b >> 23);
+    uint32_t sig = (b & 0x7fffffu) | (e ? 0x800000u : 0);
+    int e0 = (e ? e : 1) - 150;
+    if (e - 127 > st->hi) st->hi = e - 127;
+    if ((e ? e - 127 : -149) < st->lead) st->lead = e ? e - 127 : -149;
+    if (e0 + __builtin_ctz(sig) < st->bit) st->bit = e0 + __builtin_ctz(sig);
+  }
+}
 
 typedef struct job {
   const tq_intrinsic_gemm_args *a;
@@ -403,78 +551,52 @@ typedef struct job {
   int a_kind, a_stoch, a_wrap;
   tq_round a_round;
   qfixd aq;
-  /* Exact int32 accumulation (A fixed): products in units of A's grid are
-   * y * units_scale; the running value is clamped to [int_lo, int_hi]
-   * (sat) or kept modulo 2^32 (wrap: the bounds are int32's own). */
-  int int_fixed_p; /* P fixed and its values on A's grid, int32-safe */
-  int int_absent_p; /* P absent: decided per row x panel from the data */
-  int int_bits_max; /* P absent: largest log2 bound of |units| allowed */
-  float units_scale;
-  int32_t int_lo, int_hi;
-  /* Per row of A: all finite; bit range of the nonzero elements. */
-  unsigned char *row_finite;
-  short *row_lo, *row_hi;
+  qfltd af;
+  /* Exact int32 accumulation (A fixed point, see acc_int_body). */
+  int int_fixed_p;  /* P fixed point, its values on A's grid, int32-safe */
+  int int_absent_p; /* no P: decided per row x panel from the data */
+  int int_clamp_ok; /* the clamped (saturating) int32 loop is safe */
+  int units_shift;  /* f_A - f_P: P's units to A's */
+  double p_big;     /* largest |Q_P| in P's units */
+  int32_t int_lo, int_hi; /* A's range in units (sat) */
+  vstats *rows;           /* per row of A */
+  /* A scaled by 2^xs_exp (M x K), for the loops that take x pre-scaled;
+   * only used for rows where that is exact (p_free, absent_int_ok). */
+  float *xs;
+  int xs_exp;
 } job;
 
 /* Per-thread scratch. */
 typedef struct scratch {
-  float *bp;     /* packed panel, K x NB */
-  float *prod;   /* quantized products, KC x NB */
-  float *lane;   /* one lane's products, KC */
-  uint32_t *up;  /* u of the product quantizer, [lane][K+1] */
-  uint32_t *ua;  /* u of the accumulator, [lane][K+1] */
-  int p_finite;  /* panel: all finite */
-  int p_lo, p_hi; /* panel: bit range of the nonzero elements */
+  float *bp;        /* packed panels, GROUP x K x NB */
+  const float *cur; /* the panel row_panel works on */
+  float *prod;      /* quantized products, KC x NB */
+  float *lane;      /* one lane's products, KC */
+  uint32_t *up;     /* u of the product quantizer, [lane][K+1] */
+  uint32_t *ua;     /* u of the accumulator, [lane][K+1] */
+  vstats ps[GROUP]; /* the packed panels' */
 } scratch;
 
-/* Lowest and highest set bit (as powers of two) of the nonzero finite
- * elements: x = X * 2^lo with |X| < 2^(hi - lo + 1). */
-static void bit_range(const float *v, size_t n, size_t stride, int *finite,
-                      int *lo, int *hi) {
-  for (size_t i = 0; i < n; i++) {
-    uint32_t b;
-    memcpy(&b, &v[i * stride], sizeof b);
-    b &= 0x7fffffffu;
-    if (b >= 0x7f800000u) {
-      *finite = 0;
-      continue;
-    }
-    if (b == 0) continue;
-    int e = (int)(b >> 23);
-    uint32_t sig = b & 0x7fffffu;
-    int e0 = e ? e - 150 : -149; /* weight of the significand's bit 0 */
-    if (e) sig |= 0x800000u;
-    int l = e0 + __builtin_ctz(sig), h = e0 + 31 - __builtin_clz(sig);
-    if (l < *lo) *lo = l;
-    if (h > *hi) *hi = h;
-  }
-}
-
-/* Packs columns n0 .. n0+nl-1 of B into s->bp (zero padded to NB) and
- * records whether they are finite (and their bit range when needed). */
-static void pack_panel(const job *j, scratch *s, int n0, int nl) {
+/* Packs columns n0 .. n0+nc-1 of B as panels of NB columns, each K x NB
+ * (the last zero padded): row k of B is read once for all of them. */
+static void pack_panels(const job *j, scratch *s, int n0, int nc) {
   const tq_intrinsic_gemm_args *a = j->a;
-  const __m256 sgn = _mm256_set1_ps(-0.0f);
-  __m256 bad = _mm256_setzero_ps();
+  int np = (nc + NB - 1) / NB;
   for (int k = 0; k < j->K; k++) {
     const float *src = a->B + (size_t)k * a->ldb + (size_t)n0;
-    float *dst = s->bp + (size_t)k * NB;
-    if (nl == NB) {
-      memcpy(dst, src, NB * sizeof *dst);
-    } else {
-      memcpy(dst, src, (size_t)nl * sizeof *dst);
-      memset(dst + nl, 0, (size_t)(NB - nl) * sizeof *dst);
+    for (int p = 0; p < np; p++) {
+      float *dst = s->bp + ((size_t)p * j->K + (size_t)k) * NB;
+      int nl = nc - p * NB < NB ? nc - p * NB : NB;
+      if (nl == NB) {
+        memcpy(dst, src + p * NB, NB * sizeof *dst);
+      } else {
+        memcpy(dst, src + p * NB, (size_t)nl * sizeof *dst);
+        memset(dst + nl, 0, (size_t)(NB - nl) * sizeof *dst);
+      }
     }
-    for (int v = 0; v < NB; v += 8)
-      bad = _mm256_or_ps(
-          bad, _mm256_cmp_ps(_mm256_andnot_ps(sgn, _mm256_loadu_ps(dst + v)),
-                             _mm256_set1_ps(INFINITY), _CMP_NLT_UQ));
   }
-  s->p_finite = _mm256_movemask_ps(bad) == 0;
-  s->p_lo = 1000;
-  s->p_hi = -1000;
-  if (j->int_absent_p && s->p_finite)
-    bit_range(s->bp, (size_t)j->K * NB, 1, &s->p_finite, &s->p_lo, &s->p_hi);
+  for (int p = 0; p < np; p++)
+    scan_stats(s->bp + (size_t)p * j->K * NB, (size_t)j->K * NB, &s->ps[p]);
 }
 
 /* ---- sum form, fused: products unquantized or fixed point ---------------*/
@@ -485,15 +607,14 @@ static void pack_panel(const job *j, scratch *s, int n0, int nl) {
  * and below K * 2^32 * 2^64 (finite), so summing units and scaling once
  * gives the reference's bits. The sum starts at +0, so the sign of a zero
  * product never shows (the reference's -0 and +0 products add alike). */
-ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp,
-                                  const float *x, const uint32_t *up, int nv,
-                                  __m256 s[2], int PK, tq_round R, int WRAP) {
+ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp, const float *x,
+                                  const uint32_t *up, int nv, __m256 s[2],
+                                  int PK, tq_round R, int PV) {
   const int K = j->K;
   const qfix *c = &j->pq;
   const __m256i off0 = _mm256_mullo_epi32(
       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K + 1));
-  const __m256i off1 =
-      _mm256_add_epi32(off0, _mm256_set1_epi32(8 * (K + 1)));
+  const __m256i off1 = _mm256_add_epi32(off0, _mm256_set1_epi32(8 * (K + 1)));
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   __m256 u0 = _mm256_setzero_ps(), u1 = _mm256_setzero_ps();
   if (nv == 2) {
@@ -506,8 +627,8 @@ ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp,
           u0 = u_gather(up, off0, k);
           u1 = u_gather(up, off1, k);
         }
-        p0 = qfix_units(c, p0, u0, R, WRAP);
-        p1 = qfix_units(c, p1, u1, R, WRAP);
+        p0 = qfix_units(c, p0, u0, R, PV);
+        p1 = qfix_units(c, p1, u1, R, PV);
       }
       s0 = _mm256_add_ps(s0, p0);
       s1 = _mm256_add_ps(s1, p1);
@@ -518,7 +639,7 @@ ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp,
       __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
       if (PK == P_FIXED) {
         if (R == TQ_ROUND_STOCHASTIC) u0 = u_gather(up, off0, k);
-        p0 = qfix_units(c, p0, u0, R, WRAP);
+        p0 = qfix_units(c, p0, u0, R, PV);
       }
       s0 = _mm256_add_ps(s0, p0);
     }
@@ -527,27 +648,40 @@ ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp,
   s[1] = s1;
 }
 
-#define ROUND_CASES(CASE)                                                 \
-  CASE(TQ_ROUND_NEAREST)                                                  \
-  CASE(TQ_ROUND_EVEN)                                                     \
-  CASE(TQ_ROUND_HALF_UP)                                                  \
-  CASE(TQ_ROUND_HALF_DOWN) CASE(TQ_ROUND_HALF_ZERO) CASE(TQ_ROUND_DOWN)   \
-      CASE(TQ_ROUND_UP) CASE(TQ_ROUND_ZERO) CASE(TQ_ROUND_AWAY)           \
-          CASE(TQ_ROUND_STOCHASTIC)
+#define FLOAT_ROUND_CASES(CASE)                                         \
+  CASE(TQ_ROUND_EVEN)                                                   \
+  CASE(TQ_ROUND_NEAREST)                                                \
+  CASE(TQ_ROUND_ZERO)                                                   \
+  CASE(TQ_ROUND_DOWN)                                                   \
+  CASE(TQ_ROUND_UP)                                                     \
+  CASE(TQ_ROUND_STOCHASTIC)
+
+#define ROUND_CASES(CASE)  \
+  CASE(TQ_ROUND_NEAREST)   \
+  CASE(TQ_ROUND_EVEN)      \
+  CASE(TQ_ROUND_HALF_UP)   \
+  CASE(TQ_ROUND_HALF_DOWN) \
+  CASE(TQ_ROUND_HALF_ZERO) \
+  CASE(TQ_ROUND_DOWN)      \
+  CASE(TQ_ROUND_UP)        \
+  CASE(TQ_ROUND_ZERO)      \
+  CASE(TQ_ROUND_AWAY)      \
+  CASE(TQ_ROUND_STOCHASTIC)
 
 static void sum_fused(const job *j, const float *bp, const float *x,
-                      const uint32_t *up, int nv, __m256 s[2]) {
+                      const uint32_t *up, int nv, int pv, __m256 s[2]) {
   if (j->p_kind == P_NONE) {
-    sum_fused_body(j, bp, x, up, nv, s, P_NONE, TQ_ROUND_NEAREST, 0);
+    sum_fused_body(j, bp, x, up, nv, s, P_NONE, TQ_ROUND_NEAREST, PV_CLAMP);
     return;
   }
-  int wrap = j->pq.wrap;
-#define SUM_CASE(R)                                             \
-  case R:                                                       \
-    if (wrap)                                                   \
-      sum_fused_body(j, bp, x, up, nv, s, P_FIXED, R, 1);       \
-    else                                                        \
-      sum_fused_body(j, bp, x, up, nv, s, P_FIXED, R, 0);       \
+#define SUM_CASE(R)                                              \
+  case R:                                                        \
+    if (pv == PV_FREE)                                           \
+      sum_fused_body(j, bp, x, up, nv, s, P_FIXED, R, PV_FREE);  \
+    else if (pv == PV_WRAP)                                      \
+      sum_fused_body(j, bp, x, up, nv, s, P_FIXED, R, PV_WRAP);  \
+    else                                                         \
+      sum_fused_body(j, bp, x, up, nv, s, P_FIXED, R, PV_CLAMP); \
     break;
   switch (j->pq.round) {
     ROUND_CASES(SUM_CASE)
@@ -581,7 +715,7 @@ ALWAYS_INLINE void fill_fixed_body(const job *j, scratch *s, const float *x,
                      _mm256_add_epi32(off0, _mm256_set1_epi32(8 * v * (K + 1))),
                      k);
       __m256 p =
-          _mm256_mul_ps(xb, _mm256_loadu_ps(s->bp + (size_t)k * NB + 8 * v));
+          _mm256_mul_ps(xb, _mm256_loadu_ps(s->cur + (size_t)k * NB + 8 * v));
       __m256 y = _mm256_mul_ps(qfix_units(c, p, u, R, WRAP), inv);
       _mm256_storeu_ps(s->prod + (size_t)kk * NB + 8 * v,
                        _mm256_add_ps(y, _mm256_setzero_ps()));
@@ -594,12 +728,12 @@ static void fill_products(const job *j, scratch *s, const float *x, int m,
   int nv = (nl + 7) / 8;
   if (j->p_kind == P_FIXED) {
     int wrap = j->pq.wrap;
-#define FILL_CASE(R)                                      \
-  case R:                                                 \
-    if (wrap)                                             \
-      fill_fixed_body(j, s, x, nv, k0, kc, R, 1);         \
-    else                                                  \
-      fill_fixed_body(j, s, x, nv, k0, kc, R, 0);         \
+#define FILL_CASE(R)                              \
+  case R:                                         \
+    if (wrap)                                     \
+      fill_fixed_body(j, s, x, nv, k0, kc, R, 1); \
+    else                                          \
+      fill_fixed_body(j, s, x, nv, k0, kc, R, 0); \
     break;
     switch (j->pq.round) {
       ROUND_CASES(FILL_CASE)
@@ -613,8 +747,8 @@ static void fill_products(const job *j, scratch *s, const float *x, int m,
     for (int v = 0; v < nv; v++)
       _mm256_storeu_ps(
           s->prod + (size_t)kk * NB + 8 * v,
-          _mm256_mul_ps(xb, _mm256_loadu_ps(s->bp + (size_t)(k0 + kk) * NB +
-                                            8 * v)));
+          _mm256_mul_ps(
+              xb, _mm256_loadu_ps(s->cur + (size_t)(k0 + kk) * NB + 8 * v)));
   }
   const tq_quantizer *q = j->pl->product;
   double thr = q->p.threshold;
@@ -648,51 +782,79 @@ static void sum_buffered(const job *j, scratch *s, const float *x, int m,
   sv[1] = acc[1];
 }
 
+/* Bias of lanes 8v .. 8v+7 of output row m from column n0 (lanes >= nl
+ * are don't-care). */
+static __m256 bias_vec(const tq_intrinsic_gemm_args *a, int m, int n0, int v,
+                       int nl) {
+  if (a->bias_cs == 0) return _mm256_set1_ps(tq_intrinsic_bias(a, m, n0));
+  if (a->bias_cs == 1 && 8 * v + 8 <= nl)
+    return _mm256_loadu_ps(&a->bias[(ptrdiff_t)m * a->bias_rs + n0 + 8 * v]);
+  float t[8] = {0};
+  for (int l = 8 * v; l < nl && l < 8 * v + 8; l++)
+    t[l - 8 * v] = tq_intrinsic_bias(a, m, n0 + l);
+  return _mm256_loadu_ps(t);
+}
+
+/* Stores lanes 8v .. min(8v+8, nl)-1 of y to row m of C, NaN canonical. */
+static void store_out(const tq_intrinsic_gemm_args *a, int m, int n0, int v,
+                      int nl, __m256 y) {
+  const __m256 nan = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000));
+  y = _mm256_blendv_ps(y, nan, _mm256_cmp_ps(y, y, _CMP_UNORD_Q));
+  float *c = a->C + (size_t)m * a->ldc + (size_t)n0 + 8 * v;
+  if (8 * v + 8 <= nl) {
+    _mm256_storeu_ps(c, y);
+  } else {
+    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(
+        c, _mm256_cmpgt_epi32(_mm256_set1_epi32(nl - 8 * v), lane), y);
+  }
+}
+
 /* Sum form: s (lanes of the panel row) -> Q_S -> + bias -> C. */
 static void sum_finish(const job *j, int m, int n0, int nl, __m256 sv[2],
                        int units) {
   const tq_intrinsic_gemm_args *a = j->a;
-  float s[NB];
-  for (int v = 0; v < 2; v++) {
-    __m256 x = sv[v];
-    if (units) x = _mm256_mul_ps(x, _mm256_set1_ps(j->pq.inv_scale));
-    _mm256_storeu_ps(s + 8 * v, x);
+  int nv = (nl + 7) / 8;
+  __m256 y[2];
+  for (int v = 0; v < nv; v++) {
+    y[v] = sv[v];
+    if (units) y[v] = _mm256_mul_ps(y[v], _mm256_set1_ps(j->pq.inv_scale));
   }
   const tq_quantizer *S = j->pl->sum;
-  if (j->s_kind != S_NONE && !j->s_stoch) {
-    if (j->s_kind == S_FIXED) {
-      tq_round R = j->sq.round;
-      for (int v = 0; v < 2; v++) {
-        __m256 x = _mm256_loadu_ps(s + 8 * v), y;
-#define S_CASE(RR)                                                     \
-  case RR:                                                             \
-    y = j->sq.wrap ? qfix_units(&j->sq, x, _mm256_setzero_ps(), RR, 1) \
-                   : qfix_units(&j->sq, x, _mm256_setzero_ps(), RR, 0); \
+  if (j->s_kind == S_FIXED && !j->s_stoch) {
+    for (int v = 0; v < nv; v++) {
+      __m256 r = y[v];
+#define S_CASE(RR)                                                             \
+  case RR:                                                                     \
+    r = j->sq.wrap ? qfix_units(&j->sq, r, _mm256_setzero_ps(), RR, PV_WRAP)   \
+                   : qfix_units(&j->sq, r, _mm256_setzero_ps(), RR, PV_CLAMP); \
     break;
-        switch (R) {
-          ROUND_CASES(S_CASE)
-          default: y = x; break;
-        }
-#undef S_CASE
-        y = _mm256_mul_ps(y, _mm256_set1_ps(j->sq.inv_scale));
-        _mm256_storeu_ps(s + 8 * v, _mm256_add_ps(y, _mm256_setzero_ps()));
+      switch (j->sq.round) {
+        ROUND_CASES(S_CASE)
+        case TQ_ROUND_COUNT: break;
       }
-    } else {
-      tq_rng_pos rng = {0, 0, 0};
-      j->s_fn(S, s, s, NB, rng, S->p.threshold);
+#undef S_CASE
+      y[v] = _mm256_add_ps(_mm256_mul_ps(r, _mm256_set1_ps(j->sq.inv_scale)),
+                           _mm256_setzero_ps());
     }
   } else if (j->s_kind != S_NONE) {
-    for (int l = 0; l < nl; l++) {
-      tq_rng_pos rng = {j->pl->seed_sum, a->stream,
-                        tq_intrinsic_index(a, m, n0 + l, j->K)};
-      j->s_fn(S, &s[l], &s[l], 1, rng, S->p.threshold);
+    float t[NB];
+    for (int v = 0; v < nv; v++) _mm256_storeu_ps(t + 8 * v, y[v]);
+    if (!j->s_stoch) {
+      tq_rng_pos rng = {0, 0, 0};
+      j->s_fn(S, t, t, (size_t)(8 * nv), rng, S->p.threshold);
+    } else {
+      for (int l = 0; l < nl; l++) {
+        tq_rng_pos rng = {j->pl->seed_sum, a->stream,
+                          tq_intrinsic_index(a, m, n0 + l, j->K)};
+        j->s_fn(S, &t[l], &t[l], 1, rng, S->p.threshold);
+      }
     }
+    for (int v = 0; v < nv; v++) y[v] = _mm256_loadu_ps(t + 8 * v);
   }
-  float *out = a->C + (size_t)m * a->ldc + (size_t)n0;
-  for (int l = 0; l < nl; l++) {
-    float y = s[l];
-    if (a->bias) y += tq_intrinsic_bias(a, m, n0 + l);
-    out[l] = tq_intrinsic_canon(y);
+  for (int v = 0; v < nv; v++) {
+    if (a->bias) y[v] = _mm256_add_ps(y[v], bias_vec(a, m, n0, v, nl));
+    store_out(a, m, n0, v, nl, y[v]);
   }
 }
 
@@ -702,26 +864,29 @@ static void sum_finish(const job *j, int m, int n0, int nl, __m256 sv[2],
  * products are float32 values on the grid), the reference's double
  * additions are exact (integers below 2^33 in units of 2^-f_A) and Q_A
  * only applies its overflow mode (an integer rounds to itself in every
- * mode, stochastic included: floor(t + u) = t for u < 1). So in units:
+ * mode, stochastic included: floor(t + u) = t for u < 1). So in units,
+ * with u_k = Q_P(p) * 2^f_A = r_k * 2^(f_A - f_P), an integer below 2^30
+ * (checked from P's range or the data):
  *   sat:  a = min(max(a + u_k, qlow), qmax), in int32 without overflow
- *         because |qlow|, qmax and |u_k| are bounded so that a + u_k fits;
- *   wrap: a = (a + u_k) mod 2^w = (sum of all u_k) mod 2^w, summed modulo
- *         2^32 in int32 lanes and reduced once at the end (2^w | 2^32).
- * u_k = Q_P(p) * 2^f_A is an integer below 2^30 (checked from the
- * quantizer's range or the data's bit range), exact in float32. */
+ *         because qlow - 2^30 and qmax + 2^30 fit (CLAMP_A);
+ *   wrap: a = (a + u_k) mod 2^w = (sum of all u_k) mod 2^w; and since
+ *         2^w divides 2^32, that is (2^(f_A - f_P) * sum of r_k mod 2^32)
+ *         mod 2^w: the r_k are summed modulo 2^32 in int32 lanes, shifted
+ *         and reduced once at the end;
+ *   sat where the data bound K * max|u_k| inside [qlow, qmax]: no partial
+ *         sum can saturate, so it is the plain sum, computed as for wrap
+ *         (and then already in range). */
 ALWAYS_INLINE void acc_int_body(const job *j, const float *bp, const float *x,
                                 const uint32_t *up, int nv, __m256i acc[2],
-                                int PK, tq_round R, int WRAP) {
+                                int PK, tq_round R, int PV, int CLAMP_A) {
   const int K = j->K;
   const qfix *c = &j->pq;
-  const __m256 us = _mm256_set1_ps(j->units_scale);
-  const __m256i lo = _mm256_set1_epi32(j->int_lo), hi =
-                                                       _mm256_set1_epi32(
-                                                           j->int_hi);
+  const __m256i shift = _mm256_set1_epi32(j->units_shift);
+  const __m256i lo = _mm256_set1_epi32(j->int_lo);
+  const __m256i hi = _mm256_set1_epi32(j->int_hi);
   const __m256i off0 = _mm256_mullo_epi32(
       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K + 1));
-  const __m256i off1 =
-      _mm256_add_epi32(off0, _mm256_set1_epi32(8 * (K + 1)));
+  const __m256i off1 = _mm256_add_epi32(off0, _mm256_set1_epi32(8 * (K + 1)));
   __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
   __m256 u0 = _mm256_setzero_ps(), u1 = _mm256_setzero_ps();
   if (nv == 2) {
@@ -734,13 +899,21 @@ ALWAYS_INLINE void acc_int_body(const job *j, const float *bp, const float *x,
           u0 = u_gather(up, off0, k);
           u1 = u_gather(up, off1, k);
         }
-        p0 = qfix_units(c, p0, u0, R, WRAP);
-        p1 = qfix_units(c, p1, u1, R, WRAP);
+        p0 = qfix_units(c, p0, u0, R, PV);
+        p1 = qfix_units(c, p1, u1, R, PV);
       }
-      a0 = _mm256_add_epi32(a0, _mm256_cvttps_epi32(_mm256_mul_ps(p0, us)));
-      a1 = _mm256_add_epi32(a1, _mm256_cvttps_epi32(_mm256_mul_ps(p1, us)));
-      a0 = _mm256_min_epi32(hi, _mm256_max_epi32(lo, a0));
-      a1 = _mm256_min_epi32(hi, _mm256_max_epi32(lo, a1));
+      __m256i i0 = _mm256_cvttps_epi32(p0), i1 = _mm256_cvttps_epi32(p1);
+      if (CLAMP_A) {
+        i0 = _mm256_sllv_epi32(i0, shift);
+        i1 = _mm256_sllv_epi32(i1, shift);
+        a0 = _mm256_min_epi32(hi,
+                              _mm256_max_epi32(lo, _mm256_add_epi32(a0, i0)));
+        a1 = _mm256_min_epi32(hi,
+                              _mm256_max_epi32(lo, _mm256_add_epi32(a1, i1)));
+      } else {
+        a0 = _mm256_add_epi32(a0, i0);
+        a1 = _mm256_add_epi32(a1, i1);
+      }
     }
   } else {
     for (int k = 0; k < K; k++) {
@@ -748,29 +921,47 @@ ALWAYS_INLINE void acc_int_body(const job *j, const float *bp, const float *x,
       __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
       if (PK == P_FIXED) {
         if (R == TQ_ROUND_STOCHASTIC) u0 = u_gather(up, off0, k);
-        p0 = qfix_units(c, p0, u0, R, WRAP);
+        p0 = qfix_units(c, p0, u0, R, PV);
       }
-      a0 = _mm256_add_epi32(a0, _mm256_cvttps_epi32(_mm256_mul_ps(p0, us)));
-      a0 = _mm256_min_epi32(hi, _mm256_max_epi32(lo, a0));
+      __m256i i0 = _mm256_cvttps_epi32(p0);
+      if (CLAMP_A)
+        a0 = _mm256_min_epi32(
+            hi, _mm256_max_epi32(
+                    lo, _mm256_add_epi32(a0, _mm256_sllv_epi32(i0, shift))));
+      else
+        a0 = _mm256_add_epi32(a0, i0);
     }
+  }
+  if (!CLAMP_A) {
+    a0 = _mm256_sllv_epi32(a0, shift); /* counts >= 32 give 0: right */
+    a1 = _mm256_sllv_epi32(a1, shift);
   }
   acc[0] = a0;
   acc[1] = a1;
 }
 
 static void acc_int(const job *j, const float *bp, const float *x,
-                    const uint32_t *up, int nv, __m256i acc[2]) {
+                    const uint32_t *up, int nv, int pv, int clamp_a,
+                    __m256i acc[2]) {
   if (j->p_kind == P_NONE) {
-    acc_int_body(j, bp, x, up, nv, acc, P_NONE, TQ_ROUND_NEAREST, 0);
+    if (clamp_a)
+      acc_int_body(j, bp, x, up, nv, acc, P_NONE, TQ_ROUND_NEAREST, PV_FREE, 1);
+    else
+      acc_int_body(j, bp, x, up, nv, acc, P_NONE, TQ_ROUND_NEAREST, PV_FREE, 0);
     return;
   }
-  int wrap = j->pq.wrap;
-#define INT_CASE(R)                                          \
-  case R:                                                    \
-    if (wrap)                                                \
-      acc_int_body(j, bp, x, up, nv, acc, P_FIXED, R, 1);    \
-    else                                                     \
-      acc_int_body(j, bp, x, up, nv, acc, P_FIXED, R, 0);    \
+#define INT_CASE(R)                                                 \
+  case R:                                                           \
+    if (clamp_a && pv == PV_WRAP)                                   \
+      acc_int_body(j, bp, x, up, nv, acc, P_FIXED, R, PV_WRAP, 1);  \
+    else if (clamp_a)                                               \
+      acc_int_body(j, bp, x, up, nv, acc, P_FIXED, R, PV_CLAMP, 1); \
+    else if (pv == PV_FREE)                                         \
+      acc_int_body(j, bp, x, up, nv, acc, P_FIXED, R, PV_FREE, 0);  \
+    else if (pv == PV_WRAP)                                         \
+      acc_int_body(j, bp, x, up, nv, acc, P_FIXED, R, PV_WRAP, 0);  \
+    else                                                            \
+      acc_int_body(j, bp, x, up, nv, acc, P_FIXED, R, PV_CLAMP, 0); \
     break;
   switch (j->pq.round) {
     ROUND_CASES(INT_CASE)
@@ -781,8 +972,7 @@ static void acc_int(const job *j, const float *bp, const float *x,
 
 /* int32 units -> the accumulator's value as doubles (4 lanes each): wrap
  * reduces modulo 2^w to the format's range; r * 2^-f_A is exact. */
-static void int_to_double(const job *j, const __m256i acc[2],
-                          __m256d out[4]) {
+static void int_to_double(const job *j, const __m256i acc[2], __m256d out[4]) {
   const tq_quant_params *p = &j->pl->acc->p;
   for (int v = 0; v < 2; v++) {
     __m256i a = acc[v];
@@ -798,8 +988,8 @@ static void int_to_double(const job *j, const __m256i acc[2],
       }
     }
     for (int h = 0; h < 2; h++) {
-      __m128i part = h ? _mm256_extracti128_si256(a, 1)
-                       : _mm256_castsi256_si128(a);
+      __m128i part =
+          h ? _mm256_extracti128_si256(a, 1) : _mm256_castsi256_si128(a);
       __m256d d = _mm256_cvtepi32_pd(part);
       if (unsigned32) /* the int32 reading of a uint32 lane: add 2^32 */
         d = _mm256_add_pd(
@@ -821,20 +1011,21 @@ ALWAYS_INLINE __m256d half_pd(__m256 x, int h) {
 ALWAYS_INLINE __m256d u_pd(const uint32_t *u24, int lane0, int K, int k) {
   __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 0, 0, 0, 0),
                                    _mm256_set1_epi32(K + 1));
-  __m128i w = _mm_i32gather_epi32((const int *)(u24 + (size_t)lane0 * (K + 1) + k),
-                                  _mm256_castsi256_si128(off), 4);
+  __m128i w =
+      _mm_i32gather_epi32((const int *)(u24 + (size_t)lane0 * (K + 1) + k),
+                          _mm256_castsi256_si128(off), 4);
   return _mm256_mul_pd(_mm256_cvtepi32_pd(w), _mm256_set1_pd(0x1p-24));
 }
 
 /* The product of step k in lanes 4q .. 4q+3, as the definition has it:
  * Q_P's float32 result, or without P the exact double product. */
-ALWAYS_INLINE __m256d product_pd(const job *j, const scratch *s,
-                                 const float *x, int k, int kk, int q) {
+ALWAYS_INLINE __m256d product_pd(const job *j, const scratch *s, const float *x,
+                                 int k, int kk, int q) {
   if (j->p_kind != P_NONE)
     return _mm256_cvtps_pd(_mm_loadu_ps(s->prod + (size_t)kk * NB + 4 * q));
   return _mm256_mul_pd(
       _mm256_set1_pd((double)x[k]),
-      _mm256_cvtps_pd(_mm_loadu_ps(s->bp + (size_t)k * NB + 4 * q)));
+      _mm256_cvtps_pd(_mm_loadu_ps(s->cur + (size_t)k * NB + 4 * q)));
 }
 
 ALWAYS_INLINE void acc_fixed_chunk(const job *j, const scratch *s,
@@ -853,18 +1044,43 @@ ALWAYS_INLINE void acc_fixed_chunk(const job *j, const scratch *s,
 
 static void acc_fixed(const job *j, const scratch *s, const float *x, int nq,
                       int k0, int kc, __m256d acc[4]) {
-#define ACCF_CASE(R)                                        \
-  case R:                                                   \
-    if (j->a_wrap)                                          \
-      acc_fixed_chunk(j, s, x, nq, k0, kc, acc, R, 1);      \
-    else                                                    \
-      acc_fixed_chunk(j, s, x, nq, k0, kc, acc, R, 0);      \
+#define ACCF_CASE(R)                                   \
+  case R:                                              \
+    if (j->a_wrap)                                     \
+      acc_fixed_chunk(j, s, x, nq, k0, kc, acc, R, 1); \
+    else                                               \
+      acc_fixed_chunk(j, s, x, nq, k0, kc, acc, R, 0); \
     break;
   switch (j->a_round) {
     ROUND_CASES(ACCF_CASE)
     case TQ_ROUND_COUNT: break;
   }
 #undef ACCF_CASE
+}
+
+ALWAYS_INLINE void acc_float_chunk(const job *j, const scratch *s,
+                                   const float *x, int nq, int k0, int kc,
+                                   __m256d acc[4], tq_round R) {
+  for (int kk = 0; kk < kc; kk++) {
+    int k = k0 + kk;
+    for (int q = 0; q < nq; q++) {
+      __m256d u = _mm256_setzero_pd();
+      if (R == TQ_ROUND_STOCHASTIC) u = u_pd(s->ua, 4 * q, j->K, k);
+      __m256d v = _mm256_add_pd(acc[q], product_pd(j, s, x, k, kk, q));
+      acc[q] = qfltd_apply(&j->af, v, u, R);
+    }
+  }
+}
+
+static void acc_float(const job *j, const scratch *s, const float *x, int nq,
+                      int k0, int kc, __m256d acc[4]) {
+#define ACCFL_CASE(R) \
+  case R: acc_float_chunk(j, s, x, nq, k0, kc, acc, R); break;
+  switch (j->a_round) {
+    FLOAT_ROUND_CASES(ACCFL_CASE)
+    default: break;
+  }
+#undef ACCFL_CASE
 }
 
 /* Q_A of v with the accumulator's u of step k (bias step: k = K), by kind.
@@ -876,18 +1092,18 @@ static void acc_step_vec(const job *j, __m256d v[4], int nq, int nl, int m,
   double u[NB] = {0};
   if (j->a_stoch) {
     for (int l = 0; l < nl; l++)
-      u[l] = u_at(j->pl->seed_acc, a->stream,
-                  tq_intrinsic_index(a, m, n0 + l, k));
+      u[l] =
+          u_at(j->pl->seed_acc, a->stream, tq_intrinsic_index(a, m, n0 + l, k));
   }
   switch (j->a_kind) {
     case A_NONE: break;
     case A_FIXED:
       for (int q = 0; q < nq; q++) {
         __m256d uq = _mm256_loadu_pd(u + 4 * q);
-#define STEP_CASE(R)                                                        \
-  case R:                                                                   \
-    v[q] = j->a_wrap ? qfixd_apply(&j->aq, v[q], uq, R, 1)                  \
-                     : qfixd_apply(&j->aq, v[q], uq, R, 0);                 \
+#define STEP_CASE(R)                                        \
+  case R:                                                   \
+    v[q] = j->a_wrap ? qfixd_apply(&j->aq, v[q], uq, R, 1)  \
+                     : qfixd_apply(&j->aq, v[q], uq, R, 0); \
     break;
         switch (j->a_round) {
           ROUND_CASES(STEP_CASE)
@@ -899,6 +1115,18 @@ static void acc_step_vec(const job *j, __m256d v[4], int nq, int nl, int m,
     case A_F32: /* the double sum rounded to float32 is Q_A (see below) */
       for (int q = 0; q < nq; q++)
         v[q] = _mm256_cvtps_pd(_mm256_cvtpd_ps(v[q]));
+      break;
+    case A_FLOAT:
+      for (int q = 0; q < nq; q++) {
+        __m256d uq = _mm256_loadu_pd(u + 4 * q);
+#define FSTEP_CASE(R) \
+  case R: v[q] = qfltd_apply(&j->af, v[q], uq, R); break;
+        switch (j->a_round) {
+          FLOAT_ROUND_CASES(FSTEP_CASE)
+          default: break;
+        }
+#undef FSTEP_CASE
+      }
       break;
     default: {
       double t[NB];
@@ -913,19 +1141,19 @@ static void acc_step_vec(const job *j, __m256d v[4], int nq, int nl, int m,
 /* Accumulator form after the k loop: bias step, float32, C. */
 static void acc_finish(const job *j, int m, int n0, int nl, __m256d acc[4]) {
   const tq_intrinsic_gemm_args *a = j->a;
-  int nq = (nl + 3) / 4;
+  int nv = (nl + 7) / 8, nq = 2 * nv;
   if (a->bias) {
-    double b[NB] = {0};
-    for (int l = 0; l < nl; l++) b[l] = tq_intrinsic_bias(a, m, n0 + l);
-    for (int q = 0; q < nq; q++)
-      acc[q] = _mm256_add_pd(acc[q], _mm256_loadu_pd(b + 4 * q));
+    for (int v = 0; v < nv; v++) {
+      __m256 b = bias_vec(a, m, n0, v, nl);
+      acc[2 * v] = _mm256_add_pd(acc[2 * v], half_pd(b, 0));
+      acc[2 * v + 1] = _mm256_add_pd(acc[2 * v + 1], half_pd(b, 1));
+    }
     acc_step_vec(j, acc, nq, nl, m, n0, j->K);
   }
-  float out[NB];
-  for (int q = 0; q < nq; q++)
-    _mm_storeu_ps(out + 4 * q, _mm256_cvtpd_ps(acc[q]));
-  float *c = a->C + (size_t)m * a->ldc + (size_t)n0;
-  for (int l = 0; l < nl; l++) c[l] = tq_intrinsic_canon(out[l]);
+  for (int v = 0; v < nv; v++)
+    store_out(a, m, n0, v, nl,
+              _mm256_set_m128(_mm256_cvtpd_ps(acc[2 * v + 1]),
+                              _mm256_cvtpd_ps(acc[2 * v])));
 }
 
 /* IEEE float32 accumulator (float,8,23 with the defaults): Q_A is rounding
@@ -956,13 +1184,14 @@ static void acc_f32(const job *j, const scratch *s, const float *x, int nv,
   }
 }
 
-static void acc_generic(const job *j, scratch *s, const float *x, int m,
-                        int n0, int nl) {
+static void acc_generic(const job *j, scratch *s, const float *x, int m, int n0,
+                        int nl) {
   const int K = j->K;
   int nv = (nl + 7) / 8, nq = (nl + 3) / 4;
   if (j->a_stoch)
-    philox_fill(j->pl->seed_acc, j->a->stream, tq_intrinsic_index(j->a, m, n0, 0),
-                s->ua, (size_t)nl * (size_t)(K + 1));
+    philox_fill(j->pl->seed_acc, j->a->stream,
+                tq_intrinsic_index(j->a, m, n0, 0), s->ua,
+                (size_t)nl * (size_t)(K + 1));
   __m256d acc[4];
   for (int q = 0; q < 4; q++) acc[q] = _mm256_setzero_pd();
   __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -972,24 +1201,26 @@ static void acc_generic(const job *j, scratch *s, const float *x, int m,
     switch (j->a_kind) {
       case A_FIXED: acc_fixed(j, s, x, nq, k0, kc, acc); break;
       case A_F32: acc_f32(j, s, x, nv, k0, kc, accf); break;
+      case A_FLOAT: acc_float(j, s, x, nq, k0, kc, acc); break;
       case A_NONE:
         for (int kk = 0; kk < kc; kk++)
           for (int q = 0; q < nq; q++)
-            acc[q] =
-                _mm256_add_pd(acc[q], product_pd(j, s, x, k0 + kk, kk, q));
+            acc[q] = _mm256_add_pd(acc[q], product_pd(j, s, x, k0 + kk, kk, q));
         break;
       default: {
         double t[NB];
         for (int kk = 0; kk < kc; kk++) {
           for (int q = 0; q < nq; q++)
-            _mm256_storeu_pd(t + 4 * q,
-                             _mm256_add_pd(acc[q],
-                                           product_pd(j, s, x, k0 + kk, kk, q)));
+            _mm256_storeu_pd(
+                t + 4 * q,
+                _mm256_add_pd(acc[q], product_pd(j, s, x, k0 + kk, kk, q)));
           for (int l = 0; l < nl; l++) {
-            double u = j->a_stoch ? ldexp((double)s->ua[(size_t)l * (K + 1) +
-                                                        (size_t)(k0 + kk)],
-                                          -24)
-                                  : 0.0;
+            double u =
+                j->a_stoch
+                    ? ldexp((double)
+                                s->ua[(size_t)l * (K + 1) + (size_t)(k0 + kk)],
+                            -24)
+                    : 0.0;
             t[l] = tq_quantize_double_one(j->pl->acc, t[l], u);
           }
           for (int q = 0; q < nq; q++) acc[q] = _mm256_loadu_pd(t + 4 * q);
@@ -1005,49 +1236,121 @@ static void acc_generic(const job *j, scratch *s, const float *x, int m,
 
 /* ---- one row of one panel -------------------------------------------------*/
 
-static int int_path_ok(const job *j, const scratch *s, int m) {
-  if (j->a_kind != A_FIXED || !s->p_finite || !j->row_finite[m]) return 0;
-  if (j->int_fixed_p) return 1;
-  if (!j->int_absent_p) return 0;
-  int xl = j->row_lo[m], xh = j->row_hi[m];
-  if (xl > xh || s->p_lo > s->p_hi) return 1; /* all products are zero */
-  /* x = X 2^xl, w = W 2^wl: the product X W 2^(xl+wl) is a float32 when
-   * |X W| < 2^24; on A's grid when xl + wl >= -f_A; its units below
-   * 2^(xh + wh + 2 + f_A). */
-  const tq_quant_params *ap = &j->pl->acc->p;
-  return (xh - xl + 1) + (s->p_hi - s->p_lo + 1) <= 24 &&
-         xl + s->p_lo >= -ap->frac &&
-         xh + s->p_hi + 2 + ap->frac <= j->int_bits_max;
+/* Nonzero products exist. */
+static int any_products(const vstats *r, const vstats *c) {
+  return r->hi > -1000 && c->hi > -1000;
 }
 
-static void row_panel(const job *j, scratch *s, int m, int n0, int nl) {
+/* A fixed-point P needs no overflow handling and may take x pre-scaled by
+ * 2^f_P (PV_FREE) when, for this row and panel:
+ *  - the data are finite, so no product is NaN;
+ *  - |fl(x b)| <= 2^E with E = hi_x + hi_b + 2, so |t| <= 2^(E + f_P) and
+ *    |round(t)| <= max(2^(E + f_P), 1) <= qmax (signed P: -qmax >= qmin):
+ *    no product reaches the overflow, in any mode;
+ *  - x * 2^f_P is exact and finite, and every nonzero product is a normal
+ *    float before and after scaling (2^(lead_x + lead_b) and that times
+ *    2^f_P >= 2^-126, 2^(E + max(f_P, 0)) <= 2^127): scaling by a power of
+ *    two then commutes with rounding, fl(x 2^f b) = fl(x b) 2^f = t, and no
+ *    product underflows (so no stand-in is needed). */
+static int p_free(const job *j, const vstats *r, const vstats *c) {
+  const tq_quantizer *P = j->pl->product;
+  int f = P->p.frac;
+  if (!r->finite || !c->finite || !P->p.is_signed) return 0;
+  if (r->hi > -1000 && (r->lead + f < -126 || r->hi + 1 + f > 127)) return 0;
+  if (!any_products(r, c)) return 1;
+  int E = r->hi + c->hi + 2, low = r->lead + c->lead;
+  return E + (f > 0 ? f : 0) <= 127 && low >= -126 && low + f >= -126 &&
+         ldexp(1.0, E + f) <= P->fx.qmax;
+}
+
+/* Without P, the int32 path needs every exact product x b to be a float32
+ * on A's grid whose units fit, and x * 2^f_A exact: with x = X 2^bit_x,
+ * |X| < 2^(hi_x - bit_x + 1) (and the same for b), X W < 2^24 makes x b a
+ * float32; bit_x + bit_b >= -f_A puts it on the grid; |x b| 2^f_A <
+ * 2^(E + f_A) <= 2^30 bounds the units. Then fl(x 2^f_A b) is exactly the
+ * integer x b 2^f_A. */
+static int absent_int_ok(const job *j, const vstats *r, const vstats *c) {
+  int f = j->pl->acc->p.frac;
+  if (!r->finite || !c->finite) return 0;
+  if (r->hi > -1000 && (r->lead + f < -126 || r->hi + 1 + f > 127)) return 0;
+  if (!any_products(r, c)) return 1;
+  return (r->hi - r->bit + 1) + (c->hi - c->bit + 1) <= 24 &&
+         r->bit + c->bit >= -f && r->hi + c->hi + 2 + f <= 30;
+}
+
+/* A saturating A can never saturate when K max|u_k| <= qmax (signed A):
+ * then the running sum is the plain sum. */
+static int acc_free(const job *j, const vstats *r, const vstats *c) {
+  const tq_quantizer *A = j->pl->acc;
+  if (!A->p.is_signed) return 0;
+  if (!any_products(r, c)) return 1;
+  int E = r->hi + c->hi + 2;
+  double U;
+  if (j->p_kind == P_FIXED) {
+    int f = j->pl->product->p.frac;
+    U = fmin(j->p_big, fmax(ldexp(1.0, E + f), 1.0)) *
+        ldexp(1.0, j->units_shift);
+  } else {
+    U = ldexp(1.0, E + A->p.frac);
+  }
+  return (double)j->K * U <= A->fx.qmax;
+}
+
+/* Output row m, columns n0 .. n0+nl-1: the packed panel bp, its stats
+ * ps. */
+static void row_panel(const job *j, scratch *s, const float *bp,
+                      const vstats *ps, int m, int n0, int nl) {
   const tq_intrinsic_gemm_args *a = j->a;
   const float *x = a->A + (size_t)m * a->lda;
+  const float *xs = j->xs ? j->xs + (size_t)m * (size_t)j->K : NULL;
+  const vstats *rs = &j->rows[m];
   int nv = (nl + 7) / 8;
+  s->cur = bp;
   if (j->p_kind == P_FIXED && j->p_stoch)
     philox_fill(j->pl->seed_product, a->stream, tq_intrinsic_index(a, m, n0, 0),
                 s->up, (size_t)nl * (size_t)(j->K + 1));
+  int pv = PV_CLAMP;
+  if (j->p_kind == P_FIXED)
+    pv = p_free(j, rs, ps) ? PV_FREE : j->pq.wrap ? PV_WRAP : PV_CLAMP;
   if (!j->pl->acc) {
     __m256 sv[2];
-    if (j->p_kind == P_KERNEL)
+    if (j->p_kind == P_KERNEL) {
       sum_buffered(j, s, x, m, n0, nl, sv);
-    else
-      sum_fused(j, s->bp, x, s->up, nv, sv);
+    } else {
+      sum_fused(j, bp, pv == PV_FREE ? xs : x, s->up, nv, pv, sv);
+    }
     sum_finish(j, m, n0, nl, sv, j->p_kind == P_FIXED);
     return;
   }
-  if (int_path_ok(j, s, m)) {
-    __m256i acc[2];
-    acc_int(j, s->bp, x, s->up, nv, acc);
-    __m256d d[4];
-    int_to_double(j, acc, d);
-    acc_finish(j, m, n0, nl, d);
-    return;
+  if (j->a_kind == A_FIXED) {
+    int ok = 0;
+    const float *xp = x;
+    if (j->p_kind == P_FIXED && j->int_fixed_p && rs->finite && ps->finite) {
+      ok = 1;
+    } else if (j->p_kind == P_NONE && j->int_absent_p &&
+               absent_int_ok(j, rs, ps)) {
+      ok = 1;
+      xp = xs;
+    }
+    int clamp_a = !j->a_wrap && !acc_free(j, rs, ps);
+    if (ok && clamp_a && !j->int_clamp_ok) ok = 0;
+    if (ok) {
+      /* The clamped loops are the rare, slow case: no PV_FREE version. */
+      if (clamp_a && pv == PV_FREE) pv = j->pq.wrap ? PV_WRAP : PV_CLAMP;
+      if (pv == PV_FREE) xp = xs;
+      __m256i acc[2];
+      acc_int(j, bp, xp, s->up, nv, pv, clamp_a, acc);
+      __m256d d[4];
+      int_to_double(j, acc, d);
+      acc_finish(j, m, n0, nl, d);
+      return;
+    }
   }
   acc_generic(j, s, x, m, n0, nl);
 }
 
-/* ---- setup and threads -----------------------------------------------------*/
+/* ---- setup and threads
+ * -----------------------------------------------------*/
 
 static void job_init(job *j, const tq_intrinsic_gemm_args *a,
                      const tq_intrinsic_plan *pl) {
@@ -1083,6 +1386,9 @@ static void job_init(job *j, const tq_intrinsic_gemm_args *a,
              !ap->saturate && !ap->finite_nan && !ap->finite_only &&
              ap->subnormals) {
     j->a_kind = A_F32;
+  } else if (ap->kind == TQ_QUANT_FLOAT) {
+    j->a_kind = A_FLOAT;
+    qfltd_init(&j->af, A);
   } else {
     j->a_kind = A_OTHER;
   }
@@ -1092,45 +1398,24 @@ static void job_init(job *j, const tq_intrinsic_gemm_args *a,
   j->a_wrap = ap->kind == TQ_QUANT_FIXED && ap->overflow == TQ_OVERFLOW_WRAP;
   if (j->a_kind != A_FIXED) return;
   qfixd_init(&j->aq, A);
-  /* Exact int32 accumulation: bounds. |u_k| <= 2^30 for every product;
-   * sat needs qlow - 2^30 and qmax + 2^30 inside int32, wrap only w <= 32
-   * (always). */
+  /* Exact int32 accumulation. Every |u_k| <= 2^30; the clamped loop needs
+   * qlow - 2^30 and qmax + 2^30 inside int32 (int_clamp_ok); wrap needs
+   * nothing more (w <= 32), nor does a sum the data keep in range. */
   double qlow = A->fx.qlow, qmax = A->fx.qmax;
-  int sat_ok = qlow - 0x1p30 >= -0x1p31 && qmax + 0x1p30 <= 0x1p31 - 1;
-  if (!j->a_wrap && !sat_ok) return;
-  j->int_lo = j->a_wrap ? INT32_MIN : (int32_t)qlow;
-  j->int_hi = j->a_wrap ? INT32_MAX : (int32_t)qmax;
+  j->int_clamp_ok = qlow - 0x1p30 >= -0x1p31 && qmax + 0x1p30 <= 0x1p31 - 1;
+  j->int_lo = j->int_clamp_ok ? (int32_t)qlow : 0;
+  j->int_hi = j->int_clamp_ok ? (int32_t)qmax : 0;
   if (j->p_kind == P_NONE) {
     j->int_absent_p = 1;
-    j->int_bits_max = 30;
-    j->units_scale = (float)ldexp(1.0, ap->frac);
   } else if (j->p_kind == P_FIXED && P->p.frac <= ap->frac) {
-    /* Largest |Q_P| as float32 (the reference's outputs), in A's units. */
+    /* Largest |Q_P| as float32 (the reference's outputs), in P's units;
+     * in A's units it must stay below 2^30. */
     double lo, hi;
     tq_quantizer_range(P, &lo, &hi);
-    double big = fmax(fabs((double)(float)lo), fabs((double)(float)hi));
-    if (ldexp(big, ap->frac) <= 0x1p30) {
-      j->int_fixed_p = 1;
-      j->units_scale = (float)ldexp(1.0, ap->frac - P->p.frac);
-    }
-  }
-}
-
-/* Per row of A: finite, and the bit range (for the P-absent int path). */
-static void row_stats(job *j) {
-  const tq_intrinsic_gemm_args *a = j->a;
-  for (int m = 0; m < j->M; m++) {
-    int fin = 1, lo = 1000, hi = -1000;
-    const float *x = a->A + (size_t)m * a->lda;
-    if (j->int_absent_p) {
-      bit_range(x, (size_t)j->K, 1, &fin, &lo, &hi);
-    } else {
-      for (int k = 0; k < j->K; k++)
-        if (!isfinite(x[k])) fin = 0;
-    }
-    j->row_finite[m] = (unsigned char)fin;
-    j->row_lo[m] = (short)lo;
-    j->row_hi[m] = (short)hi;
+    j->p_big = ldexp(fmax(fabs((double)(float)lo), fabs((double)(float)hi)),
+                     P->p.frac);
+    j->units_shift = ap->frac - P->p.frac;
+    j->int_fixed_p = ldexp(j->p_big, j->units_shift) <= 0x1p30;
   }
 }
 
@@ -1141,37 +1426,62 @@ tq_status tq_intrinsic_gemm_avx2(tq_context *ctx,
   job_init(&j, a, pl);
   const int M = a->M, N = a->N, K = a->K;
   int threads = pl->threads;
+  /* Below about 0.1 ms of work, waking a team costs more than it saves. */
+  if ((double)M * N * K < 0x1p18) threads = 1;
   int panels = (N + NB - 1) / NB;
-  /* Enough tasks to balance the threads; otherwise whole columns of rows,
-   * so that each packed panel serves many rows. */
+  /* A task packs a group of panels (one pass over the rows of B for all of
+   * them), then runs its rows over each. Enough tasks to balance the
+   * threads; otherwise whole columns of rows, so that each packed panel
+   * serves many rows. */
+  int group = K > 0 ? PACKED / (K * NB) : GROUP;
+  if (group > GROUP) group = GROUP;
+  if (group < 1) group = 1;
+  int groups = (panels + group - 1) / group;
+  if (threads > 1 && groups < 2 * threads && panels >= 2 * threads) {
+    group = (panels + 2 * threads - 1) / (2 * threads);
+    groups = (panels + group - 1) / group;
+  }
   int row_blocks = 1;
-  if (threads > 1 && panels < 4 * threads) {
-    row_blocks = (4 * threads + panels - 1) / panels;
+  if (threads > 1 && groups < 4 * threads) {
+    row_blocks = (4 * threads + groups - 1) / groups;
     if (row_blocks > M) row_blocks = M;
   }
   int rows_per = (M + row_blocks - 1) / row_blocks;
   row_blocks = (M + rows_per - 1) / rows_per;
-  long tasks = (long)panels * row_blocks;
+  long tasks = (long)groups * row_blocks;
   if (threads > tasks) threads = (int)tasks;
 
   size_t kp = (size_t)K + 1;
-  size_t per_thread = (size_t)K * NB + (size_t)KC * NB + KC +
-                      2 * NB * kp; /* floats and uint32s alike */
+  /* bp, prod, lane, up, ua: floats and uint32s alike. */
+  size_t per_thread =
+      (size_t)group * K * NB + (size_t)KC * NB + KC + 2 * NB * kp;
   float *mem = calloc(per_thread * (size_t)threads, sizeof *mem);
-  unsigned char *rf = malloc((size_t)M);
-  short *rl = malloc((size_t)M * sizeof *rl);
-  short *rh = malloc((size_t)M * sizeof *rh);
-  if (!mem || !rf || !rl || !rh) {
+  vstats *rows = malloc((size_t)M * sizeof *rows);
+  /* The pre-scaled copy of A (x 2^f_P, or 2^f_A without P). */
+  int scaled = j.p_kind == P_FIXED || (j.p_kind == P_NONE && j.int_absent_p);
+  float *xs = scaled ? malloc((size_t)M * K * sizeof *xs + 1) : NULL;
+  if (!mem || !rows || (scaled && !xs)) {
     free(mem);
-    free(rf);
-    free(rl);
-    free(rh);
+    free(rows);
+    free(xs);
     return tq_error_nomem(ctx);
   }
-  j.row_finite = rf;
-  j.row_lo = rl;
-  j.row_hi = rh;
-  row_stats(&j);
+  j.rows = rows;
+  j.xs = xs;
+  j.xs_exp = j.p_kind == P_FIXED ? pl->product->p.frac
+             : scaled            ? pl->acc->p.frac
+                                 : 0;
+#pragma omp parallel for schedule(static) \
+    num_threads(threads) if (threads > 1 && (size_t)M * K > 65536)
+  for (int m = 0; m < M; m++) {
+    const float *x = a->A + (size_t)m * a->lda;
+    scan_stats(x, (size_t)K, &rows[m]);
+    if (xs) {
+      /* Exact where used: see p_free and absent_int_ok. */
+      const float f = ldexpf(1.0f, j.xs_exp);
+      for (int k = 0; k < K; k++) xs[(size_t)m * K + k] = x[k] * f;
+    }
+  }
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
@@ -1179,27 +1489,29 @@ tq_status tq_intrinsic_gemm_avx2(tq_context *ctx,
 #ifdef _OPENMP
     t = omp_get_thread_num();
 #endif
-    float *base = mem + per_thread * (size_t)t;
-    scratch s = {
-        .bp = base,
-        .prod = base + (size_t)K * NB,
-        .lane = base + (size_t)K * NB + (size_t)KC * NB,
-        .up = (uint32_t *)(base + (size_t)K * NB + (size_t)KC * NB + KC),
-        .ua = (uint32_t *)(base + (size_t)K * NB + (size_t)KC * NB + KC) +
-              NB * kp,
-    };
+    scratch s = {.bp = mem + per_thread * (size_t)t};
+    s.prod = s.bp + (size_t)group * K * NB;
+    s.lane = s.prod + (size_t)KC * NB;
+    s.up = (uint32_t *)(s.lane + KC);
+    s.ua = s.up + NB * kp;
 #pragma omp for schedule(dynamic, 1)
     for (long task = 0; task < tasks; task++) {
-      int panel = (int)(task / row_blocks), rb = (int)(task % row_blocks);
-      int n0 = panel * NB, nl = N - n0 < NB ? N - n0 : NB;
+      int g = (int)(task / row_blocks), rb = (int)(task % row_blocks);
+      int n0 = g * group * NB;
+      int nc = N - n0 < group * NB ? N - n0 : group * NB;
       int m0 = rb * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
-      pack_panel(&j, &s, n0, nl);
-      for (int m = m0; m < m1; m++) row_panel(&j, &s, m, n0, nl);
+      pack_panels(&j, &s, n0, nc);
+      /* Panel by panel: one panel stays in L1/L2 for all the rows. */
+      for (int p = 0; p * NB < nc; p++) {
+        int nl = nc - p * NB < NB ? nc - p * NB : NB;
+        for (int m = m0; m < m1; m++)
+          row_panel(&j, &s, s.bp + (size_t)p * K * NB, &s.ps[p], m, n0 + p * NB,
+                    nl);
+      }
     }
   }
+  free(xs);
   free(mem);
-  free(rf);
-  free(rl);
-  free(rh);
+  free(rows);
   return TQ_OK;
 }

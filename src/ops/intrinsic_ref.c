@@ -59,8 +59,8 @@ float tq_intrinsic_ref_element(const tq_intrinsic_gemm_args *a,
     float s = 0.0f;
     for (int k = 0; k < K; k++) {
       float p = x[k] * a->B[(size_t)k * a->ldb + (size_t)n];
-      s += quantize_float(P, plan->seed_product, a->stream, i0 + (uint64_t)k,
-                          p);
+      s +=
+          quantize_float(P, plan->seed_product, a->stream, i0 + (uint64_t)k, p);
     }
     s = quantize_float(plan->sum, plan->seed_sum, a->stream, i0 + (uint64_t)K,
                        s);

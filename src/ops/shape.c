@@ -73,9 +73,8 @@ static tq_status input_ints(tq_op_call *c, size_t i, const char *what,
                          "input '%s' must be int64, got %s", what,
                          tq_ew_dtype_name(t->dtype));
   if (t->shape.ndim > 1)
-    return tq_call_error(c, TQ_ERR_SHAPE,
-                         "input '%s' must be 1-D, got rank %d", what,
-                         t->shape.ndim);
+    return tq_call_error(c, TQ_ERR_SHAPE, "input '%s' must be 1-D, got rank %d",
+                         what, t->shape.ndim);
   if (t->numel > max)
     return tq_call_error(c, TQ_ERR_SHAPE,
                          "input '%s' has %zu values, at most %zu supported",
@@ -110,8 +109,8 @@ static tq_status attr_ints(tq_op_call *c, const char *name, int64_t *v,
 }
 
 /* Axes of a rank-r tensor, normalized; duplicates are an error. */
-static tq_status norm_axes(tq_op_call *c, const int64_t *axes, size_t n,
-                           int r, int *out) {
+static tq_status norm_axes(tq_op_call *c, const int64_t *axes, size_t n, int r,
+                           int *out) {
   int seen[TQ_MAX_DIMS] = {0};
   for (size_t k = 0; k < n; k++) {
     int a;
@@ -143,7 +142,8 @@ static void strides_of(const tq_shape *s, int64_t *st) {
   }
 }
 
-/* ---- data movement ---------------------------------------------------------*/
+/* ---- data movement
+ * ---------------------------------------------------------*/
 
 typedef struct cp_arg {
   const unsigned char *src;
@@ -187,8 +187,8 @@ enum { SC_MAXD = 2 * TQ_MAX_DIMS };
  * 0 over the repeats). Dimensions that continue each other are merged
  * first so that the inner loop is as long as possible. */
 static void strided_copy(const tq_op_call *c, const void *src, int64_t base,
-                         const int64_t *istride, const int64_t *odims,
-                         int nd, void *dst, size_t es) {
+                         const int64_t *istride, const int64_t *odims, int nd,
+                         void *dst, size_t es) {
   int64_t dims[SC_MAXD], st[SC_MAXD];
   int m = 0;
   size_t total = 1;
@@ -215,8 +215,8 @@ static void strided_copy(const tq_op_call *c, const void *src, int64_t base,
   const unsigned char *s = src;
   unsigned char *o = dst;
   int threads = tq_ew_threads(c);
-#pragma omp parallel for schedule(static) num_threads(threads) if \
-    (total >= TQ_CHUNK_ELEMS && rows > 1)
+#pragma omp parallel for schedule(static) \
+    num_threads(threads) if (total >= TQ_CHUNK_ELEMS && rows > 1)
   for (size_t r = 0; r < rows; r++) {
     size_t q = r;
     int64_t off = base;
@@ -229,7 +229,8 @@ static void strided_copy(const tq_op_call *c, const void *src, int64_t base,
   }
 }
 
-/* ---- Shape, Size -----------------------------------------------------------*/
+/* ---- Shape, Size
+ * -----------------------------------------------------------*/
 
 static void shape_range(const tq_op_call *c, int r, int64_t *start,
                         int64_t *end) {
@@ -273,7 +274,8 @@ static tq_status size_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Gather ----------------------------------------------------------------*/
+/* ---- Gather
+ * ----------------------------------------------------------------*/
 
 static tq_status gather_params(tq_op_call *c, int *axis, tq_shape *out) {
   tq_status st = need_input(c, 0, "data");
@@ -281,8 +283,7 @@ static tq_status gather_params(tq_op_call *c, int *axis, tq_shape *out) {
   if (st != TQ_OK) return st;
   const tq_tensor *x = c->in[0], *ind = c->in[1];
   if (ind->dtype != TQ_DTYPE_INT64)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "indices must be int64, got %s",
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED, "indices must be int64, got %s",
                          tq_ew_dtype_name(ind->dtype));
   if (x->shape.ndim < 1)
     return tq_call_error(c, TQ_ERR_SHAPE, "data must have rank >= 1");
@@ -332,8 +333,8 @@ static tq_status gather_forward(tq_op_call *c) {
   unsigned char *dst = c->out[0]->data;
   size_t tasks = outer * ni;
   int threads = tq_ew_threads(c);
-#pragma omp parallel for schedule(static) num_threads(threads) if \
-    (tasks * inner >= TQ_CHUNK_ELEMS && tasks > 1)
+#pragma omp parallel for schedule(static) \
+    num_threads(threads) if (tasks * inner >= TQ_CHUNK_ELEMS && tasks > 1)
   for (size_t t = 0; t < tasks; t++) {
     size_t oi = t / (ni ? ni : 1), j = t % (ni ? ni : 1);
     int64_t v = iv[j] < 0 ? iv[j] + dim : iv[j];
@@ -342,7 +343,8 @@ static tq_status gather_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Concat ----------------------------------------------------------------*/
+/* ---- Concat
+ * ----------------------------------------------------------------*/
 
 static tq_status concat_params(tq_op_call *c, int *axis, tq_shape *out) {
   if (c->n_in < 1)
@@ -350,8 +352,8 @@ static tq_status concat_params(tq_op_call *c, int *axis, tq_shape *out) {
                          "expects at least one input");
   for (size_t i = 0; i < c->n_in; i++)
     if (!c->in[i])
-      return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                           "input %zu is missing", i);
+      return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT, "input %zu is missing",
+                           i);
   const tq_tensor *x0 = c->in[0];
   const tq_attr *a = tq_call_attr(c, "axis");
   if (!a && c->opset >= 4)
@@ -368,10 +370,9 @@ static tq_status concat_params(tq_op_call *c, int *axis, tq_shape *out) {
   for (size_t i = 1; i < c->n_in; i++) {
     const tq_tensor *t = c->in[i];
     if (t->dtype != x0->dtype)
-      return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                           "input %zu is %s, input 0 is %s", i,
-                           tq_ew_dtype_name(t->dtype),
-                           tq_ew_dtype_name(x0->dtype));
+      return tq_call_error(
+          c, TQ_ERR_UNSUPPORTED, "input %zu is %s, input 0 is %s", i,
+          tq_ew_dtype_name(t->dtype), tq_ew_dtype_name(x0->dtype));
     int ok = t->shape.ndim == r;
     for (int d = 0; d < r && ok; d++)
       if (d != *axis && t->shape.dims[d] != o.dims[d]) ok = 0;
@@ -414,8 +415,8 @@ static tq_status concat_forward(tq_op_call *c) {
     const tq_tensor *t = c->in[i];
     size_t irow = (size_t)t->shape.dims[axis] * inner * es;
     const unsigned char *s = t->data;
-#pragma omp parallel for schedule(static) num_threads(threads) if \
-    (outer > 1 && t->numel >= TQ_CHUNK_ELEMS)
+#pragma omp parallel for schedule(static) \
+    num_threads(threads) if (outer > 1 && t->numel >= TQ_CHUNK_ELEMS)
     for (size_t q = 0; q < outer; q++)
       memcpy(dst + q * orow + at, s + q * irow, irow);
     at += irow;
@@ -423,7 +424,8 @@ static tq_status concat_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Split -----------------------------------------------------------------*/
+/* ---- Split
+ * -----------------------------------------------------------------*/
 
 static tq_status split_params(tq_op_call *c, int *axis, int64_t *sizes) {
   tq_status st = need_input(c, 0, "input");
@@ -505,9 +507,9 @@ static tq_status split_params(tq_op_call *c, int *axis, int64_t *sizes) {
   int64_t total = 0;
   for (size_t i = 0; i < n; i++) {
     if (v[i] < 0) {
+      long long bad = (long long)v[i];
       free(v);
-      return tq_call_error(c, TQ_ERR_RANGE, "split size %lld is negative",
-                           (long long)v[i]);
+      return tq_call_error(c, TQ_ERR_RANGE, "split size %lld is negative", bad);
     }
     total += v[i];
   }
@@ -567,7 +569,8 @@ static tq_status split_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Slice -----------------------------------------------------------------*/
+/* ---- Slice
+ * -----------------------------------------------------------------*/
 
 typedef struct slice_p {
   int64_t start[TQ_MAX_DIMS], step[TQ_MAX_DIMS];
@@ -616,8 +619,8 @@ static tq_status slice_params(tq_op_call *c, slice_p *p) {
                          "length (%zu, %zu, %zu, %zu)",
                          ns, ne, has_axes ? na : ns, nst ? nst : ns);
   if ((int)ns > r)
-    return tq_call_error(c, TQ_ERR_SHAPE,
-                         "%zu starts for a tensor of rank %d", ns, r);
+    return tq_call_error(c, TQ_ERR_SHAPE, "%zu starts for a tensor of rank %d",
+                         ns, r);
   if (!has_axes)
     for (size_t k = 0; k < ns; k++) axes[k] = (int64_t)k;
   int ax[MAXV];
@@ -630,8 +633,8 @@ static tq_status slice_params(tq_op_call *c, slice_p *p) {
     int64_t dim = x->shape.dims[d];
     int64_t s = starts[k], e = ends[k], sp = nst ? steps[k] : 1, len;
     if (sp == 0)
-      return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                           "step for axis %d is 0", d);
+      return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT, "step for axis %d is 0",
+                           d);
     if (sp == INT64_MIN) sp = -INT64_MAX; /* |step| >= dim: same result */
     if (s < 0) s += dim;
     if (e < 0) e += dim;
@@ -727,8 +730,7 @@ static tq_status reshape_infer(tq_op_call *c) {
     int64_t dv = v[d];
     if (dv == -1) {
       if (infer_at >= 0)
-        return tq_call_error(c, TQ_ERR_SHAPE,
-                             "shape has more than one -1");
+        return tq_call_error(c, TQ_ERR_SHAPE, "shape has more than one -1");
       infer_at = (int)d;
       continue;
     }
@@ -767,8 +769,8 @@ static tq_status reshape_infer(tq_op_call *c) {
     fmt_shape(&x->shape, s1, sizeof s1);
     fmt_shape(&o, s2, sizeof s2);
     return tq_call_error(c, TQ_ERR_SHAPE,
-                         "cannot reshape %s (%zu elements) to %s", s1,
-                         x->numel, s2);
+                         "cannot reshape %s (%zu elements) to %s", s1, x->numel,
+                         s2);
   }
   return tq_call_set_output(c, 0, x->dtype, &o);
 }
@@ -825,8 +827,7 @@ static tq_status unsqueeze_infer(tq_op_call *c) {
   st = axes_arg(c, v, &n, &given);
   if (st != TQ_OK) return st;
   if (!given || n == 0)
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "'axes' is required (%s)",
+    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT, "'axes' is required (%s)",
                          c->opset >= 13 ? "input 1" : "attribute");
   int r = s->ndim + (int)n;
   st = check_rank(c, r);
@@ -841,7 +842,8 @@ static tq_status unsqueeze_infer(tq_op_call *c) {
   return tq_call_set_output(c, 0, c->in[0]->dtype, &o);
 }
 
-/* ---- Transpose -------------------------------------------------------------*/
+/* ---- Transpose
+ * -------------------------------------------------------------*/
 
 static tq_status transpose_params(tq_op_call *c, int *perm, tq_shape *out) {
   tq_status st = need_input(c, 0, "data");
@@ -897,7 +899,8 @@ static tq_status transpose_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Pad -------------------------------------------------------------------*/
+/* ---- Pad
+ * -------------------------------------------------------------------*/
 
 enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP };
 
@@ -1048,8 +1051,8 @@ static tq_status pad_forward(tq_op_call *c) {
   const int64_t *ml = map[r - 1];
   int threads = tq_ew_threads(c);
   int is_f32 = x->dtype == TQ_DTYPE_FLOAT32;
-#pragma omp parallel for schedule(static) num_threads(threads) if \
-    (y->numel >= TQ_CHUNK_ELEMS && rows > 1)
+#pragma omp parallel for schedule(static) \
+    num_threads(threads) if (y->numel >= TQ_CHUNK_ELEMS && rows > 1)
   for (size_t row = 0; row < rows; row++) {
     size_t q = row;
     int64_t off = 0;
@@ -1076,7 +1079,8 @@ static tq_status pad_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Reduce ----------------------------------------------------------------*/
+/* ---- Reduce
+ * ----------------------------------------------------------------*/
 
 enum {
   RD_SUM,
@@ -1095,10 +1099,14 @@ static const struct {
   int op;
   int i64; /* meaningful on int64 shape values */
 } rd_ops[] = {
-    {"ReduceSum", RD_SUM, 1},         {"ReduceMean", RD_MEAN, 0},
-    {"ReduceMax", RD_MAX, 1},         {"ReduceMin", RD_MIN, 1},
-    {"ReduceProd", RD_PROD, 1},       {"ReduceL1", RD_L1, 0},
-    {"ReduceL2", RD_L2, 0},           {"ReduceSumSquare", RD_SUMSQ, 0},
+    {"ReduceSum", RD_SUM, 1},
+    {"ReduceMean", RD_MEAN, 0},
+    {"ReduceMax", RD_MAX, 1},
+    {"ReduceMin", RD_MIN, 1},
+    {"ReduceProd", RD_PROD, 1},
+    {"ReduceL1", RD_L1, 0},
+    {"ReduceL2", RD_L2, 0},
+    {"ReduceSumSquare", RD_SUMSQ, 0},
     {"ReduceLogSumExp", RD_LOGSUMEXP, 0},
 };
 
@@ -1113,8 +1121,7 @@ static tq_status red_params(tq_op_call *c, red_p *p) {
   int k = -1;
   for (size_t i = 0; i < sizeof rd_ops / sizeof rd_ops[0]; i++)
     if (strcmp(rd_ops[i].name, c->op_type) == 0) k = (int)i;
-  if (k < 0)
-    return tq_call_error(c, TQ_ERR_INTERNAL, "not a reduce operator");
+  if (k < 0) return tq_call_error(c, TQ_ERR_INTERNAL, "not a reduce operator");
   tq_status st = need_input(c, 0, "data");
   if (st != TQ_OK) return st;
   const tq_tensor *x = c->in[0];
@@ -1174,8 +1181,7 @@ typedef struct red_acc {
   float shift; /* LogSumExp: the maximum */
 } red_acc;
 
-static void red_f32(int op, const float *x, size_t n, int64_t s,
-                    red_acc *a) {
+static void red_f32(int op, const float *x, size_t n, int64_t s, red_acc *a) {
   switch (op) {
     case RD_SUM:
     case RD_MEAN:
@@ -1325,8 +1331,8 @@ static tq_status reduce_forward(tq_op_call *c) {
   }
   size_t nout = y->numel;
   int threads = x->dtype == TQ_DTYPE_INT64 ? 1 : tq_ew_threads(c);
-#pragma omp parallel for schedule(static) num_threads(threads) if \
-    (x->numel >= TQ_CHUNK_ELEMS && nout > 1)
+#pragma omp parallel for schedule(static) \
+    num_threads(threads) if (x->numel >= TQ_CHUNK_ELEMS && nout > 1)
   for (size_t j = 0; j < nout; j++) {
     size_t q = j;
     int64_t off = 0;
@@ -1343,7 +1349,8 @@ static tq_status reduce_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Constant, ConstantOfShape, Range --------------------------------------*/
+/* ---- Constant, ConstantOfShape, Range
+ * --------------------------------------*/
 
 static tq_status constant_source(tq_op_call *c, const tq_attr **src) {
   static const char *const ok[] = {"value", "value_float", "value_floats",
@@ -1370,14 +1377,12 @@ static tq_status constant_source(tq_op_call *c, const tq_attr **src) {
                          "needs a value attribute (value, value_float, "
                          "value_floats, value_int or value_ints)");
   const tq_attr *a = *src;
-  int good = (strcmp(a->name, "value") == 0 && a->type == TQ_ATTR_TENSOR &&
-              a->t) ||
-             (strcmp(a->name, "value_float") == 0 &&
-              a->type == TQ_ATTR_FLOAT) ||
-             (strcmp(a->name, "value_floats") == 0 &&
-              a->type == TQ_ATTR_FLOATS) ||
-             (strcmp(a->name, "value_int") == 0 && a->type == TQ_ATTR_INT) ||
-             (strcmp(a->name, "value_ints") == 0 && a->type == TQ_ATTR_INTS);
+  int good =
+      (strcmp(a->name, "value") == 0 && a->type == TQ_ATTR_TENSOR && a->t) ||
+      (strcmp(a->name, "value_float") == 0 && a->type == TQ_ATTR_FLOAT) ||
+      (strcmp(a->name, "value_floats") == 0 && a->type == TQ_ATTR_FLOATS) ||
+      (strcmp(a->name, "value_int") == 0 && a->type == TQ_ATTR_INT) ||
+      (strcmp(a->name, "value_ints") == 0 && a->type == TQ_ATTR_INTS);
   if (!good)
     return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
                          "attribute '%s' has the wrong type", a->name);
@@ -1438,8 +1443,8 @@ static tq_status cos_params(tq_op_call *c, tq_shape *out, tq_dtype *dt,
   tq_shape o = shape_of_rank((int)n);
   for (size_t d = 0; d < n; d++) {
     if (v[d] < 0)
-      return tq_call_error(c, TQ_ERR_SHAPE,
-                           "shape value %lld is negative", (long long)v[d]);
+      return tq_call_error(c, TQ_ERR_SHAPE, "shape value %lld is negative",
+                           (long long)v[d]);
     o.dims[d] = v[d];
   }
   *dt = TQ_DTYPE_FLOAT32;
@@ -1556,7 +1561,8 @@ static tq_status range_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Expand, Tile ----------------------------------------------------------*/
+/* ---- Expand, Tile
+ * ----------------------------------------------------------*/
 
 static tq_status expand_params(tq_op_call *c, tq_shape *out) {
   tq_status st = need_input(c, 0, "input");
@@ -1570,12 +1576,11 @@ static tq_status expand_params(tq_op_call *c, tq_shape *out) {
   tq_shape s = shape_of_rank((int)n);
   for (size_t d = 0; d < n; d++) {
     if (v[d] < 0)
-      return tq_call_error(c, TQ_ERR_SHAPE,
-                           "shape value %lld is negative", (long long)v[d]);
+      return tq_call_error(c, TQ_ERR_SHAPE, "shape value %lld is negative",
+                           (long long)v[d]);
     s.dims[d] = v[d];
   }
-  st = tq_ew_broadcast_shape(c, &c->in[0]->shape, &s, "input and 'shape'",
-                             out);
+  st = tq_ew_broadcast_shape(c, &c->in[0]->shape, &s, "input and 'shape'", out);
   if (st != TQ_OK) return st;
   return check_rank(c, out->ndim);
 }
@@ -1650,7 +1655,8 @@ static tq_status tile_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- Resize, Upsample ------------------------------------------------------*/
+/* ---- Resize, Upsample
+ * ------------------------------------------------------*/
 
 enum { RS_NEAREST, RS_LINEAR };
 enum {
@@ -1662,8 +1668,13 @@ enum {
 };
 /* NM_SIMPLE: Upsample and Resize-10, as ONNX Runtime: truncate when
  * upsampling, ceil when downsampling. */
-enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL,
-       NM_SIMPLE };
+enum {
+  NM_ROUND_PREFER_FLOOR,
+  NM_ROUND_PREFER_CEIL,
+  NM_FLOOR,
+  NM_CEIL,
+  NM_SIMPLE
+};
 
 typedef struct resize_p {
   int mode, ctm, nm;
@@ -1695,8 +1706,7 @@ static tq_status resize_params(tq_op_call *c, resize_p *p) {
     p->mode = RS_LINEAR;
   else
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "mode '%s' is not supported (nearest, linear)",
-                         mode);
+                         "mode '%s' is not supported (nearest, linear)", mode);
   if (legacy) {
     p->ctm = CT_ASYMMETRIC;
     p->nm = NM_SIMPLE;
@@ -1704,8 +1714,8 @@ static tq_status resize_params(tq_op_call *c, resize_p *p) {
     static const char *const ctms[] = {"half_pixel", "asymmetric",
                                        "align_corners", "pytorch_half_pixel",
                                        "tf_half_pixel_for_nn"};
-    static const char *const nms[] = {"round_prefer_floor",
-                                      "round_prefer_ceil", "floor", "ceil"};
+    static const char *const nms[] = {"round_prefer_floor", "round_prefer_ceil",
+                                      "floor", "ceil"};
     const char *ct =
         tq_attr_string(c, "coordinate_transformation_mode", "half_pixel");
     const char *nm = tq_attr_string(c, "nearest_mode", "round_prefer_floor");
@@ -1722,6 +1732,9 @@ static tq_status resize_params(tq_op_call *c, resize_p *p) {
     if (tq_call_attr(c, "axes"))
       return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                            "the 'axes' attribute is not supported");
+    if (tq_attr_int(c, "antialias", 0) != 0)
+      return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                           "antialias=1 is not supported");
     const char *kar = tq_attr_string(c, "keep_aspect_ratio_policy", "stretch");
     if (strcmp(kar, "stretch") != 0)
       return tq_call_error(c, TQ_ERR_UNSUPPORTED,
@@ -1792,11 +1805,11 @@ static tq_status resize_params(tq_op_call *c, resize_p *p) {
       int64_t v = tq_ci64(tz)[d];
       if (v < 0)
         return tq_call_error(c, TQ_ERR_RANGE,
-                             "size %lld for axis %d is negative",
-                             (long long)v, d);
+                             "size %lld for axis %d is negative", (long long)v,
+                             d);
       p->out.dims[d] = v;
-      p->scale[d] = x->shape.dims[d] ? (float)v / (float)x->shape.dims[d]
-                                     : 1.0f;
+      p->scale[d] =
+          x->shape.dims[d] ? (float)v / (float)x->shape.dims[d] : 1.0f;
     }
   }
   size_t numel;
@@ -1804,8 +1817,8 @@ static tq_status resize_params(tq_op_call *c, resize_p *p) {
     return tq_call_error(c, TQ_ERR_SHAPE, "the output would be too large");
   for (int d = 0; d < r; d++)
     if (x->shape.dims[d] == 0 && p->out.dims[d] > 0)
-      return tq_call_error(c, TQ_ERR_SHAPE,
-                           "cannot resize axis %d of size 0", d);
+      return tq_call_error(c, TQ_ERR_SHAPE, "cannot resize axis %d of size 0",
+                           d);
   return TQ_OK;
 }
 
@@ -1915,8 +1928,8 @@ static tq_status resize_forward(tq_op_call *c) {
   const float *xd = tq_cf32(x);
   float *yd = tq_f32(y);
   int threads = tq_ew_threads(c);
-#pragma omp parallel for schedule(static) num_threads(threads) if \
-    (y->numel >= TQ_CHUNK_ELEMS && rows > 1)
+#pragma omp parallel for schedule(static) \
+    num_threads(threads) if (y->numel >= TQ_CHUNK_ELEMS && rows > 1)
   for (size_t row = 0; row < rows; row++) {
     int64_t od[TQ_MAX_DIMS];
     size_t q = row;
@@ -1956,18 +1969,142 @@ static tq_status resize_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ---- the table -------------------------------------------------------------*/
+/* ---- ScatterND
+ * -------------------------------------------------------------*/
+
+/* torch exports slice assignments (x[:, a:b] = v, e.g. Swin's attention
+ * mask) as ScatterND; mostly on constants, so at plan time. */
+enum { SC_NONE, SC_ADD, SC_MUL, SC_MAX, SC_MIN };
+
+static tq_status scatternd_params(tq_op_call *c, int *red, size_t *k,
+                                  size_t *n_upd, size_t *slice) {
+  tq_status st = need_input(c, 0, "data");
+  if (st == TQ_OK) st = need_input(c, 1, "indices");
+  if (st == TQ_OK) st = need_input(c, 2, "updates");
+  if (st != TQ_OK) return st;
+  const tq_tensor *x = c->in[0], *ind = c->in[1], *upd = c->in[2];
+  static const char *const reds[] = {"none", "add", "mul", "max", "min"};
+  const char *r = tq_attr_string(c, "reduction", "none");
+  *red = str_index(r, reds, 5);
+  if (*red < 0)
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "reduction '%s' is not supported (none, add, mul, "
+                         "max, min)",
+                         r);
+  if (ind->dtype != TQ_DTYPE_INT64)
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED, "indices must be int64, got %s",
+                         tq_ew_dtype_name(ind->dtype));
+  if (upd->dtype != x->dtype)
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED, "updates are %s but data is %s",
+                         tq_ew_dtype_name(upd->dtype),
+                         tq_ew_dtype_name(x->dtype));
+  int q = ind->shape.ndim;
+  if (q < 1)
+    return tq_call_error(c, TQ_ERR_SHAPE, "indices must have rank >= 1");
+  int64_t kk = ind->shape.dims[q - 1];
+  if (kk < 1 || kk > x->shape.ndim)
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "the last dimension of indices (%lld) must be 1 to "
+                         "the data's rank (%d)",
+                         (long long)kk, x->shape.ndim);
+  /* updates.shape = indices.shape[:-1] + data.shape[k:] */
+  int ok = upd->shape.ndim == q - 1 + x->shape.ndim - (int)kk;
+  for (int d = 0; ok && d < q - 1; d++)
+    ok = upd->shape.dims[d] == ind->shape.dims[d];
+  for (int d = (int)kk; ok && d < x->shape.ndim; d++)
+    ok = upd->shape.dims[q - 1 + d - (int)kk] == x->shape.dims[d];
+  if (!ok) {
+    char a[96], b[96], u[96];
+    fmt_shape(&x->shape, a, sizeof a);
+    fmt_shape(&ind->shape, b, sizeof b);
+    fmt_shape(&upd->shape, u, sizeof u);
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "updates of shape %s do not fit data %s and indices "
+                         "%s (expected indices.shape[:-1] + data.shape[k:])",
+                         u, a, b);
+  }
+  *k = (size_t)kk;
+  *n_upd = ind->numel / (size_t)kk;
+  *slice = 1;
+  for (int d = (int)kk; d < x->shape.ndim; d++)
+    *slice *= (size_t)x->shape.dims[d];
+  return TQ_OK;
+}
+
+static tq_status scatternd_infer(tq_op_call *c) {
+  int red;
+  size_t k, n, slice;
+  tq_status st = scatternd_params(c, &red, &k, &n, &slice);
+  if (st != TQ_OK) return st;
+  return tq_call_set_output(c, 0, c->in[0]->dtype, &c->in[0]->shape);
+}
+
+static tq_status scatternd_forward(tq_op_call *c) {
+  int red;
+  size_t k, n, slice;
+  tq_status st = scatternd_params(c, &red, &k, &n, &slice);
+  if (st != TQ_OK) return st;
+  const tq_tensor *x = c->in[0], *ind = c->in[1], *upd = c->in[2];
+  tq_tensor *y = c->out[0];
+  size_t es = tq_dtype_size(x->dtype);
+  copy_elems(c, x->data, y->data, x->numel, es);
+  int64_t xs[TQ_MAX_DIMS];
+  strides_of(&x->shape, xs);
+  const int64_t *iv = tq_ci64(ind);
+  /* Serial and in index order: with reduction none, later updates of the
+   * same element win, deterministically. */
+  for (size_t j = 0; j < n; j++) {
+    int64_t off = 0;
+    for (size_t d = 0; d < k; d++) {
+      int64_t dim = x->shape.dims[d], v = iv[j * k + d];
+      if (v < -dim || v >= dim)
+        return tq_call_error(c, TQ_ERR_RANGE,
+                             "index %lld is out of range for axis %zu of "
+                             "size %lld",
+                             (long long)v, d, (long long)dim);
+      off += (v < 0 ? v + dim : v) * xs[d];
+    }
+    if (red == SC_NONE) {
+      memcpy((unsigned char *)y->data + (size_t)off * es,
+             (const unsigned char *)upd->data + j * slice * es, slice * es);
+      continue;
+    }
+    for (size_t i = 0; i < slice; i++) {
+      if (x->dtype == TQ_DTYPE_FLOAT32) {
+        float *o = tq_f32(y) + off + (int64_t)i;
+        float u = tq_cf32(upd)[j * slice + i];
+        *o = red == SC_ADD   ? *o + u
+             : red == SC_MUL ? *o * u
+             : red == SC_MAX ? (u > *o ? u : *o)
+                             : (u < *o ? u : *o);
+      } else {
+        int64_t *o = tq_i64(y) + off + (int64_t)i;
+        int64_t u = tq_ci64(upd)[j * slice + i];
+        uint64_t a = (uint64_t)*o, b = (uint64_t)u, r;
+        r = red == SC_ADD   ? a + b
+            : red == SC_MUL ? a * b
+            : red == SC_MAX ? (u > *o ? b : a)
+                            : (u < *o ? b : a);
+        memcpy(o, &r, sizeof r);
+      }
+    }
+  }
+  return TQ_OK;
+}
+
+/* ---- the table
+ * -------------------------------------------------------------*/
 
 #define OP(name, infer, fwd, flags, mi, ma, mo, mx) \
-  {{name, 0, infer, fwd, NULL}, flags, mi, ma, mo, mx}
+  { {name, 0, infer, fwd, NULL}, flags, mi, ma, mo, mx }
 #define RED(name, flags) \
   OP(name, reduce_infer, reduce_forward, flags, 1, 2, 1, 1)
 
 const tq_op_entry tq_ops_shape[] = {
-    OP("Shape", shape_infer, shape_forward, TQ_OPF_SHAPE_ONLY | TQ_OPF_INT64,
-       1, 1, 1, 1),
-    OP("Size", size_infer, size_forward, TQ_OPF_SHAPE_ONLY | TQ_OPF_INT64, 1,
+    OP("Shape", shape_infer, shape_forward, TQ_OPF_SHAPE_ONLY | TQ_OPF_INT64, 1,
        1, 1, 1),
+    OP("Size", size_infer, size_forward, TQ_OPF_SHAPE_ONLY | TQ_OPF_INT64, 1, 1,
+       1, 1),
     OP("Gather", gather_infer, gather_forward, TQ_OPF_INT64, 2, 2, 1, 1),
     OP("Concat", concat_infer, concat_forward, TQ_OPF_INT64, 1, -1, 1, 1),
     /* Outputs: as many as split_params accepts. */
@@ -1996,5 +2133,7 @@ const tq_op_entry tq_ops_shape[] = {
     OP("Tile", tile_infer, tile_forward, TQ_OPF_INT64, 2, 2, 1, 1),
     OP("Resize", resize_infer, resize_forward, 0, 1, 4, 1, 1),
     OP("Upsample", resize_infer, resize_forward, 0, 1, 2, 1, 1),
+    OP("ScatterND", scatternd_infer, scatternd_forward, TQ_OPF_INT64, 3, 3, 1,
+       1),
 };
 const size_t tq_ops_shape_count = sizeof tq_ops_shape / sizeof tq_ops_shape[0];

@@ -9,8 +9,8 @@
 #  2. models written by tq_onnx_save (left in the test build directory by
 #     test_onnx) pass onnx.checker and run in ONNX Runtime with the results
 #     their weights imply;
-#  3. tq info accepts the good models and reports the errors of the bad
-#     ones.
+#  3. tq info describes the good models (node and input counts, dynamic
+#     dims, weights) and reports the errors of the bad ones.
 # Usage: onnx_models.sh PATH_TO_TQ
 # Env: TQ_VENV, a virtualenv with onnxruntime (default: .venv in the source
 # tree; made with scripts/setup-venv.sh when missing); TQ_TEST_ONNX, the
@@ -124,14 +124,16 @@ EOF
 fi
 
 # ---- 3. tq info -----------------------------------------------------------------
-# TODO(lead): tq info is not written yet. Once it is, this block runs; add
-# checks of what it prints (opset, node count, inputs with dynamic dims)
-# next to the exit-status and error-message checks below.
+# Exit status and errors for every model; for the good ones the summary
+# line ("2 nodes, 1 inputs (x [-1, 4]), 1 outputs") against the manifest,
+# and the weights of the Gemm nodes. Skipped (with a note) while a tq
+# without the info command is being built.
 if "$TQ" info --help >/dev/null 2>&1; then
   while IFS=$'\t' read -r file expect rest; do
     [[ -z $file || $file == \#* ]] && continue
     status=0
     "$TQ" info "$models/$file" >"$tmp/out.txt" 2>"$tmp/err.txt" || status=$?
+    out=$(<"$tmp/out.txt")
     if [[ $expect == ok && $status != 0 ]]; then
       fail "tq info $file exited with $status: $(<"$tmp/err.txt")"
     elif [[ $expect == error ]]; then
@@ -140,10 +142,23 @@ if "$TQ" info --help >/dev/null 2>&1; then
       elif ! grep -qF -- "$rest" "$tmp/err.txt"; then
         fail "tq info $file: expected '$rest' in: $(<"$tmp/err.txt")"
       fi
+      continue
     fi
+    declare -A kv=()
+    for pair in $rest; do kv[${pair%%=*}]=${pair#*=}; done
+    want="${kv[nodes]} nodes, ${kv[inputs]} inputs"
+    [[ $out == *"$want"* ]] || fail "tq info $file: expected '$want' in: $out"
+    if [[ -n ${kv[input0]:-} ]]; then
+      dims="[${kv[input0]//x/, }]"
+      [[ $out == *"$dims"* ]] || fail "tq info $file: expected '$dims' in: $out"
+    fi
+    if [[ $file == gemm_* && $out != *"fc.weight, fc.bias"* ]]; then
+      fail "tq info $file: the Gemm node's weights are not listed: $out"
+    fi
+    unset kv
   done <"$models/manifest.tsv"
 else
-  echo "NOTE: tq info is not available yet; skipped its checks"
+  echo "NOTE: this tq has no info command; skipped its checks"
 fi
 
 if [[ $failures == 0 ]]; then
