@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 /* ---- shapes ---------------------------------------------------------------*/
@@ -981,55 +982,31 @@ static size_t build_header(const tq_shape *shape, unsigned char *buf) {
   return prefix + hlen + pad;
 }
 
-/* Creates "<path>.tmp.XXXXXX" exclusively. Not mkstemp: that creates mode
- * 0600, and learning the umask to fix it needs umask(), which changes
- * process-wide state under other threads. open() with 0644 applies the
- * umask by itself. The name only has to be unlikely to collide; O_EXCL
- * makes a collision a retry, not a clobber. */
-static int create_temp(char *tmp, size_t suffix_at) {
-  static const char chars[] =
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  struct timespec ts;
-  uint64_t seed = 0;
-  if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
-    seed = (uint64_t)ts.tv_sec * 1000000007u + (uint64_t)ts.tv_nsec;
-  seed ^= (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)&ts;
-  for (int attempt = 0; attempt < 100; attempt++) {
-    uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    for (int i = 0; i < 6; i++, z /= 62) tmp[suffix_at + i] = chars[z % 62];
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0 || errno != EEXIST) return fd;
-  }
-  return -1;
-}
-
-static tq_status write_fail(tq_context *ctx, const char *path, const char *what,
-                            int err) {
-  return tq_error(ctx, TQ_ERR_IO, path, 0, 0, "%s failed: %s", what,
-                  strerror(err));
-}
+/* What tq_atomic_write_file writes: the header, then the data in
+ * little-endian order. */
+typedef struct npy_contents {
+  const unsigned char *hdr;
+  size_t hlen;
+  const float *data;
+  size_t numel;
+} npy_contents;
 
 /* Writes header and data to fp; returns 0 or an errno value. */
-static int write_contents(FILE *fp, const unsigned char *hdr, size_t hlen,
-                          const float *data, size_t numel) {
-  if (fwrite(hdr, 1, hlen, fp) != hlen) return errno ? errno : EIO;
+static int write_contents(FILE *fp, void *user) {
+  const npy_contents *c = user;
+  if (fwrite(c->hdr, 1, c->hlen, fp) != c->hlen) return errno ? errno : EIO;
   unsigned char chunk[1 << 14];
   size_t per = sizeof chunk / 4;
-  for (size_t done = 0; done < numel;) {
-    size_t n = numel - done < per ? numel - done : per;
+  for (size_t done = 0; done < c->numel;) {
+    size_t n = c->numel - done < per ? c->numel - done : per;
     for (size_t i = 0; i < n; i++) {
       uint32_t u;
-      memcpy(&u, data + done + i, 4);
+      memcpy(&u, c->data + done + i, 4);
       store_le32(chunk + 4 * i, u);
     }
     if (fwrite(chunk, 4, n, fp) != n) return errno ? errno : EIO;
     done += n;
   }
-  if (fflush(fp) != 0) return errno ? errno : EIO;
-  if (fsync(fileno(fp)) != 0) return errno ? errno : EIO;
   return 0;
 }
 
@@ -1062,38 +1039,6 @@ tq_status tq_npy_write(tq_context *ctx, const char *path, const float *data,
   unsigned char hdr[HEADER_MAX + 16];
   size_t hlen = build_header(shape, hdr);
 
-  size_t plen = strlen(path);
-  static const char suffix[] = ".tmp.XXXXXX";
-  char *tmp = malloc(plen + sizeof suffix);
-  if (!tmp) return tq_error_nomem(ctx);
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, suffix, sizeof suffix);
-  int fd = create_temp(tmp, plen + sizeof suffix - 7);
-  if (fd < 0) {
-    int err = errno;
-    free(tmp);
-    return tq_error(ctx, TQ_ERR_IO, path, 0, 0,
-                    "cannot create a temporary file next to it: %s",
-                    strerror(err));
-  }
-  tq_status st = TQ_OK;
-  FILE *fp = fdopen(fd, "wb");
-  if (!fp) {
-    st = write_fail(ctx, path, "opening the temporary file", errno);
-    close(fd);
-  } else {
-    errno = 0;
-    int err = write_contents(fp, hdr, hlen, data, numel);
-    if (err) st = write_fail(ctx, path, "writing the temporary file", err);
-    errno = 0;
-    if (fclose(fp) != 0 && st == TQ_OK)
-      st = write_fail(ctx, path, "closing the temporary file",
-                      errno ? errno : EIO);
-  }
-  if (st == TQ_OK && rename(tmp, path) != 0)
-    st = tq_error(ctx, TQ_ERR_IO, path, 0, 0,
-                  "cannot replace it with the new file: %s", strerror(errno));
-  if (st != TQ_OK) unlink(tmp);
-  free(tmp);
-  return st;
+  npy_contents contents = {hdr, hlen, data, numel};
+  return tq_atomic_write_file(ctx, path, write_contents, &contents);
 }
