@@ -9,10 +9,12 @@
  *   accumulator, sat   {..., accumulator: nearest,24,8}
  * and prints the times and their ratios to sgemm. Best of --repeat runs.
  *
- *   bench_intrinsic [--threads T] [--repeat R] [--check]
+ *   bench_intrinsic [--threads T] [--repeat R] [--check] [--extra]
  *
  * --check also runs the scalar reference on the smallest shape and
  * compares bits (a sanity check; tests/test_intrinsic.c is the real one).
+ * --extra adds configurations that take the slower paths (stochastic
+ * rounding, float formats, rounding at every accumulator step).
  * docs/intrinsic.md lists measured figures. */
 #include <cblas.h>
 #include <math.h>
@@ -61,19 +63,43 @@ static void fill(float *v, size_t n, float lo, float hi, uint64_t seed) {
     v[i] = lo + (hi - lo) * (float)(splitmix(&seed) >> 40) * 0x1p-24f;
 }
 
+/* An intrinsic configuration: a spec string (TensorQuant form) when only
+ * `product` is given with string = 1, else an object. */
 typedef struct spec {
   const char *label;
-  tq_qmap_value v;
+  int string;
+  const char *product, *sum, *acc;
 } spec;
 
+static const spec SPECS[] = {
+    {"[1] \"nearest,16,8\"", 1, "nearest,16,8", NULL, NULL},
+    {"[2] {product: nearest,16,8, accumulator: nearest,24,8,overflow=wrap}", 0,
+     "nearest,16,8", NULL, "nearest,24,8,overflow=wrap"},
+    {"[3] {product: nearest,16,8, accumulator: nearest,24,8}", 0,
+     "nearest,16,8", NULL, "nearest,24,8"},
+    /* --extra: the slower paths. */
+    {"[4] \"stochastic,16,8\"", 1, "stochastic,16,8", NULL, NULL},
+    {"[5] \"fp16\"", 1, "fp16", NULL, NULL},
+    {"[6] {product: nearest,16,12, accumulator: nearest,24,8} (rounds at "
+     "every step)",
+     0, "nearest,16,12", NULL, "nearest,24,8"},
+    {"[7] {accumulator: nearest,32,16} (exact products of unquantized data)", 0,
+     NULL, NULL, "nearest,32,16"},
+    {"[8] {product: fp16, accumulator: float,8,23}", 0, "fp16", NULL,
+     "float,8,23"},
+    {"[9] {product: fp16, accumulator: fp16}", 0, "fp16", NULL, "fp16"},
+};
+enum { MAIN_SPECS = 3 };
+
 static int parse(tq_context *ctx, const char *s, tq_quantizer **q) {
-  if (tq_quantizer_parse(ctx, s, q) == TQ_OK) return 0;
+  *q = NULL;
+  if (!s || tq_quantizer_parse(ctx, s, q) == TQ_OK) return 0;
   fprintf(stderr, "bad spec %s: %s\n", s, tq_context_last_error(ctx));
   return 1;
 }
 
 int main(int argc, char **argv) {
-  int threads = 2, repeat = 5, check = 0;
+  int threads = 2, repeat = 5, check = 0, extra = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc)
       threads = atoi(argv[++i]);
@@ -81,9 +107,12 @@ int main(int argc, char **argv) {
       repeat = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--check"))
       check = 1;
+    else if (!strcmp(argv[i], "--extra"))
+      extra = 1;
     else {
       fprintf(stderr,
-              "usage: bench_intrinsic [--threads T] [--repeat R] [--check]\n");
+              "usage: bench_intrinsic [--threads T] [--repeat R] [--check] "
+              "[--extra]\n");
       return 2;
     }
   }
@@ -92,26 +121,26 @@ int main(int argc, char **argv) {
   if (tq_context_create(&ctx) != TQ_OK) return 1;
   openblas_set_num_threads(threads);
 
-  tq_quantizer *p16, *acc_wrap, *acc_sat;
-  if (parse(ctx, "nearest,16,8", &p16) ||
-      parse(ctx, "nearest,24,8,overflow=wrap", &acc_wrap) ||
-      parse(ctx, "nearest,24,8", &acc_sat))
-    return 1;
-  spec specs[3] = {
-      {"nearest,16,8", {.quantizer = p16, .product = p16, .sum = p16}},
-      {"acc wrap", {.product = p16, .accumulator = acc_wrap}},
-      {"acc sat", {.product = p16, .accumulator = acc_sat}},
-  };
-  const int nspecs = 3;
+  const int nspecs = extra ? (int)(sizeof SPECS / sizeof *SPECS) : MAIN_SPECS;
+  tq_quantizer *q[sizeof SPECS / sizeof *SPECS][3];
+  tq_qmap_value v[sizeof SPECS / sizeof *SPECS];
+  for (int i = 0; i < nspecs; i++) {
+    if (parse(ctx, SPECS[i].product, &q[i][0]) ||
+        parse(ctx, SPECS[i].sum, &q[i][1]) ||
+        parse(ctx, SPECS[i].acc, &q[i][2]))
+      return 1;
+    tq_qmap_value x = {
+        .product = q[i][0], .sum = q[i][1], .accumulator = q[i][2]};
+    if (SPECS[i].string) x.quantizer = x.sum = q[i][0];
+    v[i] = x;
+  }
 
   printf("intrinsic GEMM vs OpenBLAS sgemm, %d threads, best of %d (%s)\n",
          threads, repeat, tq_kernel_isa());
-  printf(
-      "specs: [1] \"nearest,16,8\"  [2] {product: nearest,16,8, "
-      "accumulator: nearest,24,8,overflow=wrap}  [3] {..., accumulator: "
-      "nearest,24,8}\n\n");
-  printf("%-38s %5s %5s %6s %9s %16s %16s %16s\n", "shape", "M", "K", "N",
-         "sgemm ms", "[1] ms (ratio)", "[2] ms (ratio)", "[3] ms (ratio)");
+  for (int i = 0; i < nspecs; i++) printf("  %s\n", SPECS[i].label);
+  printf("\n%-38s %5s %5s %6s %9s", "shape", "M", "K", "N", "sgemm ms");
+  for (int i = 0; i < nspecs; i++) printf("   [%d] ms (ratio)", i + 1);
+  printf("\n");
   int status = 0;
   for (size_t s = 0; s < sizeof SHAPES / sizeof *SHAPES; s++) {
     const shape *sh = &SHAPES[s];
@@ -137,7 +166,7 @@ int main(int argc, char **argv) {
     double sgemm = best;
     printf("%-38s %5d %5d %6d %9.3f", sh->name, sh->M, sh->K, sh->N,
            1e3 * sgemm);
-    for (int q = 0; q < nspecs; q++) {
+    for (int i = 0; i < nspecs; i++) {
       tq_intrinsic_gemm_args a = {.M = sh->M,
                                   .N = sh->N,
                                   .K = sh->K,
@@ -149,7 +178,7 @@ int main(int argc, char **argv) {
                                   .bias_rs = 1,
                                   .C = C,
                                   .ldc = (size_t)sh->N,
-                                  .iq = &specs[q].v,
+                                  .iq = &v[i],
                                   .seed = 1,
                                   .threads = threads};
       best = INFINITY;
@@ -163,6 +192,7 @@ int main(int argc, char **argv) {
         if (r > 0 && t < best) best = t;
       }
       printf(" %8.3f (%5.1fx)", 1e3 * best, best / sgemm);
+      fflush(stdout);
       if (check && s == 0) {
         a.C = R;
         tq_intrinsic_gemm_ref(ctx, &a);
@@ -179,9 +209,8 @@ int main(int argc, char **argv) {
     free(R);
     free(bias);
   }
-  tq_quantizer_destroy(p16);
-  tq_quantizer_destroy(acc_wrap);
-  tq_quantizer_destroy(acc_sat);
+  for (int i = 0; i < nspecs; i++)
+    for (int k = 0; k < 3; k++) tq_quantizer_destroy(q[i][k]);
   tq_context_destroy(ctx);
   return status;
 }

@@ -356,6 +356,12 @@ static void test_fixed_all_modes(void **state) {
         config_string(&c, s4);
         check_config(&c, seed + 8, 1, 30);
         config_free(&c);
+        /* A 32-bit unsigned wrapping accumulator after a small product. */
+        fixed_spec(s2, sizeof s2, r, o, sg, 8, 2);
+        fixed_spec(s4, sizeof s4, r, TQ_OVERFLOW_WRAP, 0, 32, 4);
+        config_object(&c, s2, NULL, s4);
+        check_config(&c, seed + 10, 1, 30);
+        config_free(&c);
         /* accumulator wider than 24 bits, product wrapping at 25 bits. */
         fixed_spec(s2, sizeof s2, r, o, sg, 25, 3);
         fixed_spec(s4, sizeof s4, r, o, sg, 31, 3);
@@ -393,9 +399,14 @@ static void test_fixed_all_modes(void **state) {
 
 static void test_float_formats(void **state) {
   (void)state;
-  static const char *const P[] = {"fp8e4m3", "fp16",
-                                  "bf16",    "float,3,2,round=stochastic",
-                                  "fp8e5m2", "float,4,3,round=zero,sat"};
+  static const char *const P[] = {"fp8e4m3",
+                                  "fp16",
+                                  "bf16",
+                                  "float,3,2,round=stochastic",
+                                  "fp8e5m2",
+                                  "float,4,3,round=zero,sat",
+                                  "float,5,2,subnormals=false",
+                                  "float,8,22"};
   config c;
   for (size_t i = 0; i < sizeof P / sizeof *P; i++) {
     config_string(&c, P[i]);
@@ -784,6 +795,38 @@ static void test_errors(void **state) {
   assert_int_equal(tq_intrinsic_gemm(ctx_, &a), TQ_ERR_INVALID_ARGUMENT);
   a.M = -1;
   assert_int_equal(tq_intrinsic_gemm(ctx_, &a), TQ_ERR_INVALID_ARGUMENT);
+  a.M = 2;
+  a.lda = 1;
+  a.ldc = 0; /* < N */
+  assert_int_equal(tq_intrinsic_gemm(ctx_, &a), TQ_ERR_INVALID_ARGUMENT);
+  a.M = 1;
+  a.ldc = 1;
+  /* A sum and an accumulator at once. */
+  tq_quantizer *f = parse("nearest,8,4");
+  tq_qmap_value both = {.sum = f, .accumulator = f};
+  a.iq = &both;
+  assert_int_equal(tq_intrinsic_gemm(ctx_, &a), TQ_ERR_INVALID_ARGUMENT);
+  /* Only .quantizer given: the string form. */
+  float x[3] = {0.3f, 1.2f, 2.9f}, w[3] = {1, 1, 1}, r[2];
+  tq_qmap_value only = {.quantizer = f};
+  tq_qmap_value full = {.quantizer = f, .product = f, .sum = f};
+  tq_intrinsic_gemm_args g = {.M = 1,
+                              .N = 1,
+                              .K = 3,
+                              .A = x,
+                              .lda = 3,
+                              .B = w,
+                              .ldb = 1,
+                              .C = r,
+                              .ldc = 1,
+                              .iq = &only};
+  assert_int_equal(tq_intrinsic_gemm(ctx_, &g), TQ_OK);
+  g.iq = &full;
+  g.C = r + 1;
+  assert_int_equal(tq_intrinsic_gemm(ctx_, &g), TQ_OK);
+  assert_true(r[0] == r[1] && r[0] == 4.375f); /* 0.3125 + 1.1875 + 2.875 */
+  a.iq = NULL;
+  tq_quantizer_destroy(f);
   assert_int_equal(tq_intrinsic_gemm(ctx_, NULL), TQ_ERR_INVALID_ARGUMENT);
   /* Empty problems are fine, K = 0 gives the bias (or 0). */
   a.M = 1;

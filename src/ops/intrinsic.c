@@ -47,6 +47,14 @@ tq_status tq_intrinsic_prepare(tq_context *ctx, const tq_intrinsic_gemm_args *a,
                     "< N=%d",
                     a->lda, a->K, a->ldb, a->N);
   const tq_qmap_value *iq = a->iq;
+  tq_qmap_value string_form;
+  if (iq && iq->quantizer && !iq->product && !iq->sum && !iq->accumulator) {
+    /* Only the spec string's quantizer given: TensorQuant's form, as a
+     * map's string entry has it. */
+    string_form = *iq;
+    string_form.product = string_form.sum = iq->quantizer;
+    iq = &string_form;
+  }
   if (iq) {
     tq_status st = check_quantizer(ctx, iq->product, "product", &plan->product);
     if (st == TQ_OK)

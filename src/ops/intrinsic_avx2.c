@@ -5,22 +5,28 @@
  * exact, and tests/test_intrinsic.c compares the two on every path.
  *
  * Layout of the work: the columns are cut into panels of up to NB = 16
- * outputs (two vectors of 8), the rows into blocks; one task packs its
- * panel of B (K x 16, zero padded) and runs its rows. Each output's
- * arithmetic is independent of every other's, and k always runs 0..K-1 in
- * order inside a vector lane, so neither the split nor the thread count
- * can change a bit.
+ * outputs (two vectors of 8); a task packs a group of panels of B (K x 16
+ * each, zero padded, read row by row once for the group) and runs a block
+ * of rows over each panel. Each output's arithmetic is independent of
+ * every other's, and k always runs 0..K-1 in order inside a vector lane,
+ * so neither the split nor the thread count can change a bit.
  *
- * Paths, chosen per call (and per row x panel where the data decide):
- *  - sum form, products unquantized or fixed point: one fused loop, the
- *    fixed-point rounding inlined and the sum kept in units of P's grid;
+ * Paths, chosen per call and, where the data decide, per row x panel
+ * (vstats: finite? exponent and lowest-bit ranges):
+ *  - sum form (and an IEEE float32 accumulator after a product quantizer,
+ *    the same arithmetic), products unquantized, fixed point, fp16 or any
+ *    round-to-nearest-even float format: one fused loop with the product
+ *    quantizer inlined; fixed point sums in units of its grid and, where
+ *    the data bound the products inside its range, skips the overflow
+ *    handling and takes x pre-scaled by 2^f (PV_FREE);
  *  - sum form, other product quantizers: products into a buffer, quantized
  *    by the quantizer's own AVX2 kernel, then summed;
  *  - accumulator form, fixed-point accumulator, products on its grid: exact
- *    int32 arithmetic (saturating or modulo 2^32) instead of doubles;
- *  - accumulator form otherwise: a vector double loop (fixed-point,
- *    identity or IEEE float32 accumulators) or, for other accumulator
- *    formats, the reference's double quantizer per lane.
+ *    int32 arithmetic (saturating, modulo 2^32, or plain where the data
+ *    keep every partial sum in range) instead of doubles;
+ *  - accumulator form otherwise: a vector double loop (fixed point, float
+ *    formats, identity, IEEE float32) or, for logarithmic, sparse, binary
+ *    and ternary accumulators, the reference's double quantizer per lane.
  *
  * No FMA is used for arithmetic (-ffp-contract=off keeps the compiler from
  * fusing), and every comparison with NaN inputs is arranged so NaN stays
@@ -451,7 +457,7 @@ ALWAYS_INLINE __m256d qfltd_apply(const qfltd *c, __m256d v, __m256d u,
   mag = _mm256_blendv_pd(mag, _mm256_blendv_pd(c->over_pos, c->over_neg, v),
                          _mm256_cmp_pd(mag, c->max, _CMP_GT_OQ));
   if (c->flush)
-    (void)0;
+    mag = _mm256_andnot_pd(_mm256_cmp_pd(mag, c->min_normal, _CMP_LT_OQ), mag);
   __m256d is_inf = _mm256_cmp_pd(_mm256_andnot_pd(sgn, v),
                                  _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
   mag = _mm256_blendv_pd(mag, c->inf_mag, is_inf);
@@ -459,9 +465,71 @@ ALWAYS_INLINE __m256d qfltd_apply(const qfltd *c, __m256d v, __m256d u,
   return _mm256_blendv_pd(y, v, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
 }
 
+/* ---- float formats with round to nearest even, on float32 inputs --------
+ * For products: the two kernels of kernels_avx2.c for these cases, inlined
+ * (same code, same reasoning; the tests pin them to the reference here
+ * too). fp16 with the defaults is the F16C conversion. Any float(e, m),
+ * 1 <= m < 23, with round to nearest even (sat, fn, finite and flushing
+ * allowed): where the target is normal its quantum equals float32's ulp
+ * scaled by 2^(23-m), so rounding is an integer add on the bit pattern
+ * (a carry moves to the next binade or to inf exactly as IEEE rounds);
+ * below 2^emin the quantum is the fixed 2^(emin-m), and adding C =
+ * 2^(emin-m+23) makes the float32 adder round to exactly that quantum,
+ * ties to even, before C is subtracted again exactly. Infinities pass the
+ * integer trick unchanged and land in the overflow test. */
+ALWAYS_INLINE __m256 fp16_ps(__m256 x) {
+  __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return _mm256_blendv_ps(_mm256_cvtph_ps(h), x,
+                          _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+typedef struct rne_vec {
+  __m256i bias, keep;
+  int sh, flush;
+  __m256 min_normal, magic, max_f, over, flush_below;
+} rne_vec;
+
+static void rne_init(rne_vec *c, const tq_quantizer *q) {
+  const tq_quant_params *p = &q->p;
+  int sh = 23 - p->man_bits;
+  float over = (p->saturate || p->finite_only) ? q->fl.max_f
+               : p->finite_nan                 ? NAN
+                                               : INFINITY;
+  c->bias = _mm256_set1_epi32((1 << (sh - 1)) - 1);
+  c->keep = _mm256_set1_epi32((int)(~0u << sh));
+  c->sh = sh;
+  c->min_normal = _mm256_set1_ps(ldexpf(1.0f, q->fl.emin));
+  c->magic = _mm256_set1_ps(ldexpf(1.0f, q->fl.emin - p->man_bits + 23));
+  c->max_f = _mm256_set1_ps(q->fl.max_f);
+  c->over = _mm256_set1_ps(over);
+  c->flush_below = _mm256_set1_ps(q->fl.min_normal);
+  c->flush = !p->subnormals;
+}
+
+ALWAYS_INLINE __m256 rne_ps(const rne_vec *c, __m256 x) {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  __m256 ax = _mm256_andnot_ps(sign_bit, x);
+  __m256i b = _mm256_castps_si256(ax);
+  __m256i lsb =
+      _mm256_and_si256(_mm256_srli_epi32(b, c->sh), _mm256_set1_epi32(1));
+  __m256 normal = _mm256_castsi256_ps(_mm256_and_si256(
+      _mm256_add_epi32(_mm256_add_epi32(b, c->bias), lsb), c->keep));
+  __m256 sub = _mm256_sub_ps(_mm256_add_ps(ax, c->magic), c->magic);
+  __m256 mag = _mm256_blendv_ps(normal, sub,
+                                _mm256_cmp_ps(ax, c->min_normal, _CMP_LT_OQ));
+  mag =
+      _mm256_blendv_ps(mag, c->over, _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ));
+  if (c->flush)
+    mag = _mm256_andnot_ps(_mm256_cmp_ps(mag, c->flush_below, _CMP_LT_OQ), mag);
+  __m256 y = _mm256_or_ps(mag, _mm256_and_ps(x, sign_bit));
+  return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
 /* ---- the call's constants ------------------------------------------------*/
 
-enum { P_NONE, P_FIXED, P_KERNEL };
+/* Product quantizers: none, fixed point and two float cases inline, the
+ * rest through their AVX2 kernels on a buffer. */
+enum { P_NONE, P_FIXED, P_F16, P_RNE, P_KERNEL };
 enum { S_NONE, S_FIXED, S_KERNEL };
 enum { A_NONE, A_FIXED, A_F32, A_FLOAT, A_OTHER };
 
@@ -544,6 +612,7 @@ typedef struct job {
   int M, N, K;
   int p_kind, p_stoch;
   qfix pq;
+  rne_vec pr;
   tq_kernel_fn p_fn;
   int s_kind, s_stoch;
   qfix sq;
@@ -599,7 +668,7 @@ static void pack_panels(const job *j, scratch *s, int n0, int nc) {
     scan_stats(s->bp + (size_t)p * j->K * NB, (size_t)j->K * NB, &s->ps[p]);
 }
 
-/* ---- sum form, fused: products unquantized or fixed point ---------------*/
+/* ---- sum form, fused: the product quantizer inlined ---------------------*/
 
 /* s[v] = sum over k of Q_P(x_k * b_k) in lanes 8v..8v+7, in units of P's
  * grid when P is fixed point. Float32 addition is invariant under scaling
@@ -629,6 +698,12 @@ ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp, const float *x,
         }
         p0 = qfix_units(c, p0, u0, R, PV);
         p1 = qfix_units(c, p1, u1, R, PV);
+      } else if (PK == P_F16) {
+        p0 = fp16_ps(p0);
+        p1 = fp16_ps(p1);
+      } else if (PK == P_RNE) {
+        p0 = rne_ps(&j->pr, p0);
+        p1 = rne_ps(&j->pr, p1);
       }
       s0 = _mm256_add_ps(s0, p0);
       s1 = _mm256_add_ps(s1, p1);
@@ -640,6 +715,10 @@ ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp, const float *x,
       if (PK == P_FIXED) {
         if (R == TQ_ROUND_STOCHASTIC) u0 = u_gather(up, off0, k);
         p0 = qfix_units(c, p0, u0, R, PV);
+      } else if (PK == P_F16) {
+        p0 = fp16_ps(p0);
+      } else if (PK == P_RNE) {
+        p0 = rne_ps(&j->pr, p0);
       }
       s0 = _mm256_add_ps(s0, p0);
     }
@@ -648,12 +727,12 @@ ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp, const float *x,
   s[1] = s1;
 }
 
-#define FLOAT_ROUND_CASES(CASE)                                         \
-  CASE(TQ_ROUND_EVEN)                                                   \
-  CASE(TQ_ROUND_NEAREST)                                                \
-  CASE(TQ_ROUND_ZERO)                                                   \
-  CASE(TQ_ROUND_DOWN)                                                   \
-  CASE(TQ_ROUND_UP)                                                     \
+#define FLOAT_ROUND_CASES(CASE) \
+  CASE(TQ_ROUND_EVEN)           \
+  CASE(TQ_ROUND_NEAREST)        \
+  CASE(TQ_ROUND_ZERO)           \
+  CASE(TQ_ROUND_DOWN)           \
+  CASE(TQ_ROUND_UP)             \
   CASE(TQ_ROUND_STOCHASTIC)
 
 #define ROUND_CASES(CASE)  \
@@ -670,9 +749,17 @@ ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp, const float *x,
 
 static void sum_fused(const job *j, const float *bp, const float *x,
                       const uint32_t *up, int nv, int pv, __m256 s[2]) {
-  if (j->p_kind == P_NONE) {
-    sum_fused_body(j, bp, x, up, nv, s, P_NONE, TQ_ROUND_NEAREST, PV_CLAMP);
-    return;
+  switch (j->p_kind) {
+    case P_NONE:
+      sum_fused_body(j, bp, x, up, nv, s, P_NONE, TQ_ROUND_NEAREST, PV_CLAMP);
+      return;
+    case P_F16:
+      sum_fused_body(j, bp, x, up, nv, s, P_F16, TQ_ROUND_NEAREST, PV_CLAMP);
+      return;
+    case P_RNE:
+      sum_fused_body(j, bp, x, up, nv, s, P_RNE, TQ_ROUND_NEAREST, PV_CLAMP);
+      return;
+    default: break;
   }
 #define SUM_CASE(R)                                              \
   case R:                                                        \
@@ -698,8 +785,7 @@ static void sum_fused(const job *j, const float *bp, const float *x,
  * kernels get each lane's K products as one call, so element k of output
  * (m, n) uses the index the definition gives it. */
 ALWAYS_INLINE void fill_fixed_body(const job *j, scratch *s, const float *x,
-                                   int nv, int k0, int kc, tq_round R,
-                                   int WRAP) {
+                                   int nv, int k0, int kc, tq_round R, int PV) {
   const int K = j->K;
   const qfix *c = &j->pq;
   const __m256 inv = _mm256_set1_ps(c->inv_scale);
@@ -716,7 +802,7 @@ ALWAYS_INLINE void fill_fixed_body(const job *j, scratch *s, const float *x,
                      k);
       __m256 p =
           _mm256_mul_ps(xb, _mm256_loadu_ps(s->cur + (size_t)k * NB + 8 * v));
-      __m256 y = _mm256_mul_ps(qfix_units(c, p, u, R, WRAP), inv);
+      __m256 y = _mm256_mul_ps(qfix_units(c, p, u, R, PV), inv);
       _mm256_storeu_ps(s->prod + (size_t)kk * NB + 8 * v,
                        _mm256_add_ps(y, _mm256_setzero_ps()));
     }
@@ -728,12 +814,12 @@ static void fill_products(const job *j, scratch *s, const float *x, int m,
   int nv = (nl + 7) / 8;
   if (j->p_kind == P_FIXED) {
     int wrap = j->pq.wrap;
-#define FILL_CASE(R)                              \
-  case R:                                         \
-    if (wrap)                                     \
-      fill_fixed_body(j, s, x, nv, k0, kc, R, 1); \
-    else                                          \
-      fill_fixed_body(j, s, x, nv, k0, kc, R, 0); \
+#define FILL_CASE(R)                                     \
+  case R:                                                \
+    if (wrap)                                            \
+      fill_fixed_body(j, s, x, nv, k0, kc, R, PV_WRAP);  \
+    else                                                 \
+      fill_fixed_body(j, s, x, nv, k0, kc, R, PV_CLAMP); \
     break;
     switch (j->pq.round) {
       ROUND_CASES(FILL_CASE)
@@ -773,8 +859,9 @@ static void sum_buffered(const job *j, scratch *s, const float *x, int m,
   for (int k0 = 0; k0 < j->K; k0 += KC) {
     int kc = j->K - k0 < KC ? j->K - k0 : KC;
     fill_products(j, s, x, m, n0, nl, k0, kc);
-    for (int v = 0; v < nv; v++)
-      for (int kk = 0; kk < kc; kk++)
+    /* Both vectors in each step: two addition chains in flight. */
+    for (int kk = 0; kk < kc; kk++)
+      for (int v = 0; v < nv; v++)
         acc[v] = _mm256_add_ps(
             acc[v], _mm256_loadu_ps(s->prod + (size_t)kk * NB + 8 * v));
   }
@@ -1156,30 +1243,25 @@ static void acc_finish(const job *j, int m, int n0, int nl, __m256d acc[4]) {
                               _mm256_cvtpd_ps(acc[2 * v])));
 }
 
-/* IEEE float32 accumulator (float,8,23 with the defaults): Q_A is rounding
- * a double to float32, so with P present acc = Q_A(acc + y) of two float32
- * values is float32 addition: the double sum rounded to float32 is the
- * correctly rounded float32 sum, because 53 >= 2 * 24 + 2 makes double
- * rounding innocuous for addition (Figueroa), and float32 sums in the
- * subnormal range are exact. Without P the product has up to 48 bits, so
- * the double sum is formed and rounded as the definition says. */
+/* IEEE float32 accumulator (float,8,23 with the defaults): Q_A is the
+ * rounding of a double to float32 (cvtpd2ps, overflow to inf, subnormals
+ * kept, -0 kept). With P present, row_panel runs it as the sum form: acc
+ * = Q_A(acc + y) of two float32 values is float32 addition, because the
+ * double sum rounded to float32 is the correctly rounded float32 sum (53
+ * >= 2 * 24 + 2 makes double rounding innocuous for addition, Figueroa
+ * 1995; float32 sums in the subnormal range are exact). Here, without P,
+ * the exact product has up to 48 bits, so the double sum is formed and
+ * rounded as the definition says. */
 static void acc_f32(const job *j, const scratch *s, const float *x, int nv,
                     int k0, int kc, __m256 accf[2]) {
   for (int kk = 0; kk < kc; kk++) {
     int k = k0 + kk;
     for (int v = 0; v < nv; v++) {
-      if (j->p_kind != P_NONE) {
-        accf[v] = _mm256_add_ps(
-            accf[v], _mm256_loadu_ps(s->prod + (size_t)kk * NB + 8 * v));
-      } else {
-        __m128 r[2];
-        for (int h = 0; h < 2; h++) {
-          __m256d sum = _mm256_add_pd(half_pd(accf[v], h),
-                                      product_pd(j, s, x, k, kk, 2 * v + h));
-          r[h] = _mm256_cvtpd_ps(sum);
-        }
-        accf[v] = _mm256_set_m128(r[1], r[0]);
-      }
+      __m128 r[2];
+      for (int h = 0; h < 2; h++)
+        r[h] = _mm256_cvtpd_ps(_mm256_add_pd(
+            half_pd(accf[v], h), product_pd(j, s, x, k, kk, 2 * v + h)));
+      accf[v] = _mm256_set_m128(r[1], r[0]);
     }
   }
 }
@@ -1207,22 +1289,16 @@ static void acc_generic(const job *j, scratch *s, const float *x, int m, int n0,
           for (int q = 0; q < nq; q++)
             acc[q] = _mm256_add_pd(acc[q], product_pd(j, s, x, k0 + kk, kk, q));
         break;
-      default: {
+      default: { /* A_OTHER: the reference's quantizer per lane */
         double t[NB];
         for (int kk = 0; kk < kc; kk++) {
           for (int q = 0; q < nq; q++)
             _mm256_storeu_pd(
                 t + 4 * q,
                 _mm256_add_pd(acc[q], product_pd(j, s, x, k0 + kk, kk, q)));
-          for (int l = 0; l < nl; l++) {
-            double u =
-                j->a_stoch
-                    ? ldexp((double)
-                                s->ua[(size_t)l * (K + 1) + (size_t)(k0 + kk)],
-                            -24)
-                    : 0.0;
-            t[l] = tq_quantize_double_one(j->pl->acc, t[l], u);
-          }
+          /* logarithmic, sparse, binary, ternary: no rounding mode. */
+          for (int l = 0; l < nl; l++)
+            t[l] = tq_quantize_double_one(j->pl->acc, t[l], 0.0);
           for (int q = 0; q < nq; q++) acc[q] = _mm256_loadu_pd(t + 4 * q);
         }
         break;
@@ -1312,7 +1388,10 @@ static void row_panel(const job *j, scratch *s, const float *bp,
   int pv = PV_CLAMP;
   if (j->p_kind == P_FIXED)
     pv = p_free(j, rs, ps) ? PV_FREE : j->pq.wrap ? PV_WRAP : PV_CLAMP;
-  if (!j->pl->acc) {
+  /* An IEEE float32 accumulator after a product quantizer is the sum form
+   * without Q_S (see acc_f32): acc = fl32(acc + y) step by step, and the
+   * bias step fl32(acc + b). */
+  if (!j->pl->acc || (j->a_kind == A_F32 && j->p_kind != P_NONE)) {
     __m256 sv[2];
     if (j->p_kind == P_KERNEL) {
       sum_buffered(j, s, x, m, n0, nl, sv);
@@ -1332,8 +1411,8 @@ static void row_panel(const job *j, scratch *s, const float *bp,
       ok = 1;
       xp = xs;
     }
-    int clamp_a = !j->a_wrap && !acc_free(j, rs, ps);
-    if (ok && clamp_a && !j->int_clamp_ok) ok = 0;
+    int clamp_a = ok && !j->a_wrap && !acc_free(j, rs, ps);
+    if (clamp_a && !j->int_clamp_ok) ok = 0;
     if (ok) {
       /* The clamped loops are the rare, slow case: no PV_FREE version. */
       if (clamp_a && pv == PV_FREE) pv = j->pq.wrap ? PV_WRAP : PV_CLAMP;
@@ -1349,8 +1428,7 @@ static void row_panel(const job *j, scratch *s, const float *bp,
   acc_generic(j, s, x, m, n0, nl);
 }
 
-/* ---- setup and threads
- * -----------------------------------------------------*/
+/* ---- setup and threads ---------------------------------------------------*/
 
 static void job_init(job *j, const tq_intrinsic_gemm_args *a,
                      const tq_intrinsic_plan *pl) {
@@ -1362,6 +1440,15 @@ static void job_init(job *j, const tq_intrinsic_gemm_args *a,
   j->K = a->K;
   const tq_quantizer *P = pl->product, *S = pl->sum, *A = pl->acc;
   j->p_kind = !P ? P_NONE : P->p.kind == TQ_QUANT_FIXED ? P_FIXED : P_KERNEL;
+  if (P && P->p.kind == TQ_QUANT_FLOAT && P->p.round == TQ_ROUND_EVEN &&
+      P->p.man_bits >= 1 && P->p.man_bits < 23) {
+    const tq_quant_params *pp = &P->p;
+    int defaults =
+        !pp->saturate && !pp->finite_nan && !pp->finite_only && pp->subnormals;
+    j->p_kind =
+        defaults && pp->exp_bits == 5 && pp->man_bits == 10 ? P_F16 : P_RNE;
+    rne_init(&j->pr, P);
+  }
   if (P) {
     j->p_stoch = P->p.round == TQ_ROUND_STOCHASTIC &&
                  (P->p.kind == TQ_QUANT_FIXED || P->p.kind == TQ_QUANT_FLOAT);
