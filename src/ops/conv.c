@@ -322,36 +322,13 @@ static int is_pointwise(const tq_nn_window *w) {
   return 1;
 }
 
-/* How the tiles of one call multiply: with AVX2, by the packed weights
- * (ap, packed once per call: every tile and thread shares them); else by
- * OpenBLAS. big: a tile is split over `threads`. */
-typedef struct conv_mul {
-  const float *ap;
-  size_t ap_group; /* floats of packed weights per group */
-  int big, threads;
-} conv_mul;
-
-/* C (Mg x ncols, row stride ldc) (+)= the group's packed weights times
- * bm. */
-static int conv_gemm(const conv_geom *g, const conv_mul *cm, int64_t gi,
-                     int64_t ncols, const float *bm, int64_t ldb, float beta,
-                     float *C, int64_t ldc, float *bbuf) {
-  const float *ap = cm->ap + cm->ap_group * (size_t)gi;
-  if (cm->big)
-    return tq_nn_gemm_packed_mt(g->Mg, ncols, g->K, 1.0f, ap, bm, ldb, 0, beta,
-                                C, ldc, cm->threads);
-  tq_nn_gemm_packed(g->Mg, 0, g->Mg, ncols, g->K, 1.0f, ap, bm, ldb, 0, beta, C,
-                    ldc, bbuf);
-  return 1;
-}
-
 /* One tile: global rows [gr0, gr1) of group gi. col holds K x ncols
- * floats, out Mg x ncols (used when the tile spans images), bbuf the
- * packed-B buffer (AVX2, not big). Returns 0 when out of memory. */
-static int conv_tile(const conv_geom *g, const conv_mul *cm, int64_t gi,
-                     int64_t gr0, int64_t gr1, const float *x, const float *wt,
-                     const float *b, float *y, float *col, float *out,
-                     float *bbuf) {
+ * floats, out Mg x ncols (used when the tile spans images). big: the tile
+ * is split over `threads` (im2col by channel, the GEMM in fixed tiles);
+ * else it runs on the calling thread. */
+static void conv_tile(const conv_geom *g, int64_t gi, int64_t gr0, int64_t gr1,
+                      const float *x, const float *wt, const float *b, float *y,
+                      float *col, float *out, int big, int threads) {
   const tq_nn_window *w = &g->w;
   const int64_t OW = w->out[2], R = w->out[0] * w->out[1];
   const int64_t ncols = (gr1 - gr0) * OW;
@@ -370,8 +347,8 @@ static int conv_tile(const conv_geom *g, const conv_mul *cm, int64_t gi,
       const int64_t n = gr / R, r0 = gr % R;
       const int64_t r1 = r0 + (gr1 - gr) < R ? r0 + (gr1 - gr) : R;
       const float *xg = x + (n * g->C + gi * g->Cg) * g->Pin;
-      if (cm->big) {
-        int nt = cm->threads > g->Cg ? (int)g->Cg : cm->threads;
+      if (big) {
+        int nt = threads > g->Cg ? (int)g->Cg : threads;
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t ch = 0; ch < g->Cg; ch++)
           im2col_rows(g, xg, ch, ch + 1, r0, r1,
@@ -383,28 +360,23 @@ static int conv_tile(const conv_geom *g, const conv_mul *cm, int64_t gi,
       gr += r1 - r0;
     }
   }
-  float *C = out;
-  int64_t ldc = ncols;
-  float beta = 0.0f;
   if (n0 == n1) {
-    /* inside one image: straight into y, the bias first */
-    C = y + (n0 * g->M + gi * g->Mg) * g->P + (gr0 % R) * OW;
-    ldc = g->P;
-    if (bg) {
-      fill_bias(C, g->Mg, ncols, g->P, bg);
-      beta = 1.0f;
-    }
+    float *yt = y + (n0 * g->M + gi * g->Mg) * g->P + (gr0 % R) * OW;
+    if (bg) fill_bias(yt, g->Mg, ncols, g->P, bg);
+    if (big)
+      tq_nn_sgemm(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb,
+                  bg ? 1.0f : 0.0f, yt, g->P, threads);
+    else
+      tq_nn_sgemm1(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb,
+                   bg ? 1.0f : 0.0f, yt, g->P);
+    return;
   }
-  int ok = 1;
-  if (cm->ap)
-    ok = conv_gemm(g, cm, gi, ncols, bm, ldb, beta, C, ldc, bbuf);
-  else if (cm->big)
-    ok = tq_nn_sgemm(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb, beta, C,
-                     ldc, cm->threads);
+  if (big)
+    tq_nn_sgemm(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb, 0.0f, out,
+                ncols, threads);
   else
-    ok = tq_nn_sgemm1(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb, beta,
-                      C, ldc);
-  if (!ok || n0 == n1) return ok;
+    tq_nn_sgemm1(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb, 0.0f, out,
+                 ncols);
   /* scatter the images' pieces, adding the bias */
   int64_t off = 0;
   for (int64_t gr = gr0; gr < gr1;) {
@@ -420,7 +392,6 @@ static int conv_tile(const conv_geom *g, const conv_mul *cm, int64_t gi,
     off += len;
     gr += r1 - r0;
   }
-  return 1;
 }
 
 static tq_status conv_forward_float(tq_op_call *c, const conv_geom *g,
@@ -435,8 +406,8 @@ static tq_status conv_forward_float(tq_op_call *c, const conv_geom *g,
   if (rows < min_rows) rows = min_rows;
   if (rows > rows_all) rows = rows_all;
   int64_t tiles = (rows_all + rows - 1) / rows;
-  conv_mul cm = {NULL, 0, g->G * tiles < CONV_MIN_TILES, threads};
-  if (cm.big) {
+  int big = g->G * tiles < CONV_MIN_TILES;
+  if (big) {
     rows = CONV_BIG_FLOATS / g->K / OW;
     if (rows < min_rows) rows = min_rows;
     if (rows > rows_all) rows = rows_all;
@@ -444,66 +415,42 @@ static tq_status conv_forward_float(tq_op_call *c, const conv_geom *g,
   }
   const int64_t ncols = rows * OW;
   const int64_t items = g->G * tiles;
-  int nt = cm.big ? 1 : threads > items ? (int)items : threads;
-  float *packed = NULL;
-  if (tq_nn_gemm_avx2_ok()) {
-    cm.ap_group = tq_nn_packa_floats(g->Mg, g->K);
-    packed = tq_nn_alloc(cm.ap_group * (size_t)g->G);
-    if (!packed)
-      return tq_call_error(c, TQ_ERR_NO_MEMORY,
-                           "out of memory for packed weights");
-    const int64_t sl = (g->Mg + TQ_NN_GEMM_MR - 1) / TQ_NN_GEMM_MR;
-    const int64_t units = g->G * sl;
-    int pt = threads > units ? (int)units : threads;
-#pragma omp parallel for num_threads(pt) schedule(static)
-    for (int64_t u = 0; u < units; u++)
-      tq_nn_packa(g->Mg, g->K, wt + (u / sl) * g->Mg * g->K, g->K, 0,
-                  packed + cm.ap_group * (size_t)(u / sl), u % sl, u % sl + 1);
-    cm.ap = packed;
-  }
-  /* per thread: im2col block, output block, packed-B block */
-  const size_t bsz = cm.ap && !cm.big ? tq_nn_bbuf_floats(ncols) : 0;
-  const size_t per = (size_t)((g->K + g->Mg) * ncols + 15) / 16 * 16 + bsz;
-  float *scratch = tq_nn_alloc(per * (size_t)nt);
-  if (!scratch) {
-    free(packed);
+  int nt = big ? 1 : threads > items ? (int)items : threads;
+  /* per thread: im2col block and output block */
+  const int64_t per = g->K * ncols + g->Mg * ncols;
+  float *scratch = malloc((size_t)(per * nt + 1) * sizeof *scratch);
+  if (!scratch)
     return tq_call_error(c, TQ_ERR_NO_MEMORY,
                          "out of memory for %lld x %lld im2col buffers",
                          (long long)g->K, (long long)ncols);
-  }
-  int ok = 1;
-  if (cm.big) {
-    for (int64_t it = 0; it < items && ok; it++) {
+  if (big) {
+    for (int64_t it = 0; it < items; it++) {
       const int64_t gi = it / tiles, t = it % tiles;
       const int64_t r0 = t * rows,
                     r1 = r0 + rows < rows_all ? r0 + rows : rows_all;
-      ok = conv_tile(g, &cm, gi, r0, r1, x, wt, b, y, scratch,
-                     scratch + g->K * ncols, NULL);
+      conv_tile(g, gi, r0, r1, x, wt, b, y, scratch, scratch + g->K * ncols, 1,
+                threads);
     }
-  } else {
-#pragma omp parallel num_threads(nt) reduction(& : ok)
-    {
-      tq_nn_blas_single_thread();
+    free(scratch);
+    return TQ_OK;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    tq_nn_blas_single_thread();
 #ifdef _OPENMP
-      float *mine = scratch + per * (size_t)omp_get_thread_num();
+    float *mine = scratch + per * omp_get_thread_num();
 #else
-      float *mine = scratch;
+    float *mine = scratch;
 #endif
-      float *bbuf = mine + (per - bsz);
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t it = 0; it < items; it++) {
-        const int64_t gi = it / tiles, t = it % tiles;
-        const int64_t r0 = t * rows,
-                      r1 = r0 + rows < rows_all ? r0 + rows : rows_all;
-        ok &= conv_tile(g, &cm, gi, r0, r1, x, wt, b, y, mine,
-                        mine + g->K * ncols, bbuf);
-      }
+    for (int64_t it = 0; it < items; it++) {
+      const int64_t gi = it / tiles, t = it % tiles;
+      const int64_t r0 = t * rows,
+                    r1 = r0 + rows < rows_all ? r0 + rows : rows_all;
+      conv_tile(g, gi, r0, r1, x, wt, b, y, mine, mine + g->K * ncols, 0, 1);
     }
   }
   free(scratch);
-  free(packed);
-  if (!ok)
-    return tq_call_error(c, TQ_ERR_NO_MEMORY, "out of memory for a GEMM");
   return TQ_OK;
 }
 

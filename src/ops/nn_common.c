@@ -2,7 +2,6 @@
  * share (window geometry, the threaded float GEMM, intrinsic numbering). */
 #include <cblas.h>
 #include <limits.h>
-#include <stdlib.h>
 #include <string.h>
 
 #ifdef _OPENMP
@@ -220,82 +219,7 @@ void tq_nn_blas_single_thread(void) {
 #endif
 }
 
-int tq_nn_gemm_avx2_ok(void) {
-  return strcmp(tq_kernel_isa(), "avx2") == 0;
-}
-
-float *tq_nn_alloc(size_t floats) {
-  void *p = NULL;
-  size_t bytes = (floats ? floats : 1) * sizeof(float);
-  bytes = (bytes + 63) / 64 * 64;
-  return posix_memalign(&p, 64, bytes) ? NULL : (float *)p;
-}
-
-size_t tq_nn_bbuf_floats(int64_t N) {
-  const int64_t nr = TQ_NN_GEMM_NR;
-  int64_t n = (N + nr - 1) / nr * nr;
-  const int64_t nc = (TQ_NN_GEMM_NC + nr - 1) / nr * nr;
-  if (n > nc) n = nc;
-  if (n < nr) n = nr;
-  return (size_t)(TQ_NN_GEMM_KC * n);
-}
-
-int tq_nn_gemm_packed_mt(int64_t M, int64_t N, int64_t K, float alpha,
-                         const float *ap, const float *B, int64_t ldb,
-                         int trans_b, float beta, float *C, int64_t ldc,
-                         int threads) {
-  if (M <= 0 || N <= 0) return 1;
-  const int64_t MR = TQ_NN_GEMM_MR, slivers = (M + MR - 1) / MR;
-  /* Columns when each thread gets at least 64 of them, else rows: the
-   * other operand is packed once per thread. */
-  const int64_t NR = TQ_NN_GEMM_NR;
-  const int by_cols = N >= 64 * (int64_t)threads || N >= M;
-  const int64_t units = by_cols ? (N + NR - 1) / NR : slivers;
-  int nt = threads < 1 ? 1 : threads;
-  if (nt > units) nt = (int)units;
-  const int64_t per = (units + nt - 1) / nt;
-  const size_t bsz = tq_nn_bbuf_floats(by_cols ? per * NR : N);
-  float *bbuf = tq_nn_alloc(bsz * (size_t)nt);
-  if (!bbuf) return 0;
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-  for (int t = 0; t < nt; t++) {
-    const int64_t u0 = t * per, u1 = u0 + per < units ? u0 + per : units;
-    if (u0 >= u1) continue;
-    float *mine = bbuf + bsz * (size_t)t;
-    if (by_cols) {
-      const int64_t n0 = u0 * NR, n1 = u1 * NR < N ? u1 * NR : N;
-      tq_nn_gemm_packed(M, 0, M, n1 - n0, K, alpha, ap,
-                        trans_b ? B + n0 * ldb : B + n0, ldb, trans_b, beta,
-                        C + n0, ldc, mine);
-    } else {
-      const int64_t m1 = u1 * MR < M ? u1 * MR : M;
-      tq_nn_gemm_packed(M, u0 * MR, m1, N, K, alpha, ap, B, ldb, trans_b, beta,
-                        C, ldc, mine);
-    }
-  }
-  free(bbuf);
-  return 1;
-}
-
-/* Packs A over `threads` threads into a new buffer (NULL: no memory). */
-static float *packa_mt(int64_t M, int64_t K, const float *A, int64_t lda,
-                       int trans_a, int threads) {
-  float *ap = tq_nn_alloc(tq_nn_packa_floats(M, K));
-  if (!ap) return NULL;
-  const int64_t slivers = (M + TQ_NN_GEMM_MR - 1) / TQ_NN_GEMM_MR;
-  int nt = threads < 1 ? 1 : threads;
-  if (nt > slivers) nt = (int)slivers;
-  const int64_t per = (slivers + nt - 1) / nt;
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-  for (int t = 0; t < nt; t++) {
-    const int64_t s0 = t * per, s1 = s0 + per < slivers ? s0 + per : slivers;
-    if (s0 < s1) tq_nn_packa(M, K, A, lda, trans_a, ap, s0, s1);
-  }
-  return ap;
-}
-
-/* One single-threaded OpenBLAS call. */
-static void blas1(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+void tq_nn_sgemm1(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                   float alpha, const float *A, int64_t lda, const float *B,
                   int64_t ldb, float beta, float *C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
@@ -313,31 +237,7 @@ static void blas1(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
               alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
-int tq_nn_sgemm1(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
-                 float alpha, const float *A, int64_t lda, const float *B,
-                 int64_t ldb, float beta, float *C, int64_t ldc) {
-  if (M <= 0 || N <= 0) return 1;
-  if (!tq_nn_gemm_avx2_ok()) {
-    blas1(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return 1;
-  }
-  float *ap = tq_nn_alloc(tq_nn_packa_floats(M, K));
-  float *bbuf = tq_nn_alloc(tq_nn_bbuf_floats(N));
-  if (!ap || !bbuf) {
-    free(ap);
-    free(bbuf);
-    return 0;
-  }
-  tq_nn_packa(M, K, A, lda, trans_a, ap, 0,
-              (M + TQ_NN_GEMM_MR - 1) / TQ_NN_GEMM_MR);
-  tq_nn_gemm_packed(M, 0, M, N, K, alpha, ap, B, ldb, trans_b, beta, C, ldc,
-                    bbuf);
-  free(ap);
-  free(bbuf);
-  return 1;
-}
-
-/* OpenBLAS tiles: along the longer side of C, so that the operand each
+/* Tiles of a GEMM: along the longer side of C, so that the operand each
  * tile packs again (the other one) is the smaller; an even number of them
  * (2 threads divide them evenly) of about 128 or more rows or columns, as
  * each costs one more packing of that operand. */
@@ -353,18 +253,10 @@ static int64_t sgemm_step(int64_t M, int64_t N, int64_t K) {
   return (step + 15) / 16 * 16;
 }
 
-int tq_nn_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
-                float alpha, const float *A, int64_t lda, const float *B,
-                int64_t ldb, float beta, float *C, int64_t ldc, int threads) {
-  if (M <= 0 || N <= 0) return 1;
-  if (tq_nn_gemm_avx2_ok()) {
-    float *ap = packa_mt(M, K, A, lda, trans_a, threads);
-    if (!ap) return 0;
-    int ok = tq_nn_gemm_packed_mt(M, N, K, alpha, ap, B, ldb, trans_b, beta, C,
-                                  ldc, threads);
-    free(ap);
-    return ok;
-  }
+void tq_nn_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float *A, int64_t lda, const float *B,
+                 int64_t ldb, float beta, float *C, int64_t ldc, int threads) {
+  if (M <= 0 || N <= 0) return;
   const int split_n = N >= M;
   const int64_t dim = split_n ? N : M, step = sgemm_step(M, N, K);
   const int64_t tiles = (dim + step - 1) / step;
@@ -377,16 +269,15 @@ int tq_nn_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
     for (int64_t t = 0; t < tiles; t++) {
       const int64_t lo = t * step, len = dim - lo < step ? dim - lo : step;
       if (split_n) {
-        blas1(trans_a, trans_b, M, len, K, alpha, A, lda,
-              trans_b ? B + lo * ldb : B + lo, ldb, beta, C + lo, ldc);
+        tq_nn_sgemm1(trans_a, trans_b, M, len, K, alpha, A, lda,
+                     trans_b ? B + lo * ldb : B + lo, ldb, beta, C + lo, ldc);
       } else {
-        blas1(trans_a, trans_b, len, N, K, alpha,
-              trans_a ? A + lo : A + lo * lda, lda, B, ldb, beta, C + lo * ldc,
-              ldc);
+        tq_nn_sgemm1(trans_a, trans_b, len, N, K, alpha,
+                     trans_a ? A + lo : A + lo * lda, lda, B, ldb, beta,
+                     C + lo * ldc, ldc);
       }
     }
   }
-  return 1;
 }
 
 uint64_t tq_nn_index_base(const tq_op_call *c, const tq_shape *out, uint64_t e0,

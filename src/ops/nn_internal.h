@@ -51,64 +51,25 @@ tq_status tq_nn_check_input(tq_op_call *c, size_t i, const char *what, int lo,
 /* The thread count of the call (>= 1). */
 int tq_nn_threads(const tq_op_call *c);
 
-/* C = alpha op(A) op(B) + beta C (row major, as cblas_sgemm) over
- * `threads` threads. With AVX2: the packed GEMM below. Else OpenBLAS, cut
- * into tiles whose bounds depend on M, N and K only, each one
- * single-threaded call (OpenBLAS's own threading, or any other split,
- * changes which of its kernels computes which element, and so the bits).
- * Either way the results are the same bits at any thread count. Returns 0
- * when out of memory. */
-int tq_nn_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
-                float alpha, const float *A, int64_t lda, const float *B,
-                int64_t ldb, float beta, float *C, int64_t ldc, int threads);
-
-/* The same on the calling thread only (for callers that thread
- * themselves, from inside a parallel region that called
- * tq_nn_blas_single_thread()). Returns 0 when out of memory. */
-int tq_nn_sgemm1(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+/* C = alpha op(A) op(B) + beta C (row major, as cblas_sgemm), cut into
+ * tiles whose bounds depend on M, N and K only and spread over threads;
+ * each tile is one single-threaded OpenBLAS call, so results are the same
+ * bits at any thread count (OpenBLAS's own threading would not give
+ * that: its split changes which kernels compute which elements). */
+void tq_nn_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                  float alpha, const float *A, int64_t lda, const float *B,
-                 int64_t ldb, float beta, float *C, int64_t ldc);
+                 int64_t ldb, float beta, float *C, int64_t ldc, int threads);
+
+/* One single-threaded OpenBLAS GEMM (for callers that thread themselves:
+ * it must run inside an OpenMP parallel region that called
+ * tq_nn_blas_single_thread()). */
+void tq_nn_sgemm1(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                  float alpha, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* Called at the start of each thread of a parallel region that calls
  * OpenBLAS: keeps OpenBLAS from starting threads of its own there. */
 void tq_nn_blas_single_thread(void);
-
-/* ---- the AVX2 GEMM (nn_gemm_avx2.c) ------------------------------------
- * C = alpha A B + beta C with A packed once (shared by tiles and threads)
- * and B packed per block. Each element's arithmetic is fixed (see the file),
- * so results do not depend on how callers split the work. */
-#define TQ_NN_GEMM_KC 256  /* terms per block: bounds fixed from k = 0 */
-#define TQ_NN_GEMM_NC 2048 /* columns of B packed at once */
-#define TQ_NN_GEMM_MR 4    /* rows per packed A sliver */
-#define TQ_NN_GEMM_NR 24   /* columns per packed B sliver */
-
-/* 1 when the CPU runs the AVX2 GEMM (AVX2 and FMA, as tq_kernel_isa). */
-int tq_nn_gemm_avx2_ok(void);
-
-/* Floats of packed A for M x K. */
-size_t tq_nn_packa_floats(int64_t M, int64_t K);
-/* Packs slivers [s0, s1) (of MR rows each) of A (M x K, or K x M stored
- * when trans_a) into dst (tq_nn_packa_floats). */
-void tq_nn_packa(int64_t M, int64_t K, const float *A, int64_t lda, int trans_a,
-                 float *dst, int64_t s0, int64_t s1);
-/* Rows [m0, m1) of C (m0 a multiple of MR) for packed A of M rows; B is
- * K x N (N x K stored when trans_b); bbuf: tq_nn_bbuf_floats(N) floats,
- * 32-byte aligned. */
-void tq_nn_gemm_packed(int64_t M, int64_t m0, int64_t m1, int64_t N, int64_t K,
-                       float alpha, const float *ap, const float *B,
-                       int64_t ldb, int trans_b, float beta, float *C,
-                       int64_t ldc, float *bbuf);
-/* Floats of the B buffer of tq_nn_gemm_packed for N columns. */
-size_t tq_nn_bbuf_floats(int64_t N);
-/* tq_nn_gemm_packed over `threads` threads (split by columns, or by rows
- * when the columns are few). Returns 0 when out of memory. */
-int tq_nn_gemm_packed_mt(int64_t M, int64_t N, int64_t K, float alpha,
-                         const float *ap, const float *B, int64_t ldb,
-                         int trans_b, float beta, float *C, int64_t ldc,
-                         int threads);
-
-/* 64-byte aligned floats (free with free()), or NULL. */
-float *tq_nn_alloc(size_t floats);
 
 /* Intrinsic quantization numbers its random numbers per output element:
  * term k (k = K: the bias step) of the element at flat index e of the
