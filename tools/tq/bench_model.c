@@ -14,6 +14,24 @@ static double now_s(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* Peak resident memory of this process image. VmHWM, not ru_maxrss: Linux
+ * carries ru_maxrss across execve, so a tool started by a big parent
+ * (Python with torch loaded) would report the parent's peak. */
+static double peak_rss_bytes(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  double kib = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "VmHWM:", 6) == 0) kib = strtod(line + 6, NULL);
+  if (f) fclose(f);
+  if (kib < 0) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    kib = (double)ru.ru_maxrss;
+  }
+  return kib * 1024.0;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -100,9 +118,7 @@ int tq_bench_model(int argc, char **argv) {
   qsort(times, (size_t)repeat, sizeof *times, cmp_double);
   double median = repeat % 2 ? times[repeat / 2]
                              : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  double peak = (double)ru.ru_maxrss * 1024.0;
+  double peak = peak_rss_bytes();
   double ips = (double)batch / median;
   if (json) {
     json_t *o = json_pack(
