@@ -75,6 +75,8 @@ void tq_ref_binary(const tq_quantizer *, const float *, float *, size_t,
 void tq_ref_ternary(const tq_quantizer *, const float *, float *, size_t,
                     tq_rng_pos, double);
 float tq_ref_fixed_one(const tq_quantizer *q, float x, double u);
+/* Rounds t to an integer in mode r (u: stochastic rounding's number). */
+double tq_round_signed(tq_round r, double t, double u);
 float tq_ref_float_one(const tq_quantizer *q, float x, double u);
 
 /* Sum and count of |x| over the non-NaN elements of one chunk, in the

@@ -14,38 +14,6 @@
 
 #include "quant/quant_internal.h"
 
-/* Increment (0 or 1) rounding the magnitude ip + fr (0 <= fr < 1) of a
- * value with sign `neg` in mode r: the table of ref.c, repeated here
- * because that one is private to the reference kernels. */
-static int round_increment(tq_round r, int neg, double ip, double fr,
-                           double u) {
-  switch (r) {
-    case TQ_ROUND_NEAREST: return fr >= 0.5;
-    case TQ_ROUND_EVEN: return fr > 0.5 || (fr == 0.5 && fmod(ip, 2.0) != 0.0);
-    case TQ_ROUND_HALF_UP: return neg ? fr > 0.5 : fr >= 0.5;
-    case TQ_ROUND_HALF_DOWN: return neg ? fr >= 0.5 : fr > 0.5;
-    case TQ_ROUND_HALF_ZERO: return fr > 0.5;
-    case TQ_ROUND_DOWN: return neg && fr > 0.0;
-    case TQ_ROUND_UP: return !neg && fr > 0.0;
-    case TQ_ROUND_ZERO: return 0;
-    case TQ_ROUND_AWAY: return fr > 0.0;
-    case TQ_ROUND_STOCHASTIC: return neg ? u < fr : fr >= 1.0 - u;
-    case TQ_ROUND_COUNT: break;
-  }
-  return 0;
-}
-
-/* Rounds the signed value t to an integer. floor(|t|) and |t| - floor(|t|)
- * are exact for every finite double. */
-static double round_signed(tq_round r, double t, double u) {
-  int neg = signbit(t) != 0;
-  double a = fabs(t);
-  double ip = floor(a);
-  double fr = a - ip;
-  double m = ip + round_increment(r, neg, ip, fr, u);
-  return neg ? -m : m;
-}
-
 /* Scaling by 2^k is exact as long as the result stays a normal double.
  * Nonzero values whose scaled magnitude would fall below 2^-1000 get the
  * stand-in 2^-1000: below 2^-24 every rounding decision (fr >= 0.5,
@@ -69,7 +37,7 @@ static double fixed_double(const tq_quantizer *q, double x, double u) {
       r = t > 0 ? c->qmax : c->qlow;
   } else {
     if (x != 0.0 && fabs(t) < TINY) t = copysign(TINY, x);
-    r = round_signed(p->round, t, u);
+    r = tq_round_signed(p->round, t, u);
     if (p->overflow == TQ_OVERFLOW_WRAP) {
       double m = ldexp(1.0, p->width);
       r = fmod(r, m); /* exact, sign of r */
@@ -119,7 +87,7 @@ static double float_double(const tq_quantizer *q, double x, double u) {
    * lies in [2^-925, 2^(m+1)): a normal double, exactly scaled. */
   int quantum = exponent - p->man_bits;
   double t = ldexp(x, -quantum);
-  double mag = fabs(ldexp(round_signed(p->round, t, u), quantum));
+  double mag = fabs(ldexp(tq_round_signed(p->round, t, u), quantum));
   if (mag > q->fl.max) mag = float_overflow(q, neg);
   if (!p->subnormals && mag != 0.0 && mag < ldexp(1.0, q->fl.emin)) mag = 0.0;
   return neg ? -mag : mag;

@@ -34,8 +34,10 @@ static int round_increment(tq_round r, int neg, double ip, double fr,
   return 0;
 }
 
-/* Rounds the signed value t to an integer (returned as a double). */
-static double round_signed(tq_round r, double t, double u) {
+/* Rounds the signed value t to an integer (returned as a double).
+ * floor(|t|) and |t| - floor(|t|) are exact for every finite double, so
+ * this serves double inputs too (quantize_double.c). */
+double tq_round_signed(tq_round r, double t, double u) {
   int neg = signbit(t) != 0;
   double a = fabs(t);
   double ip = floor(a);
@@ -50,7 +52,7 @@ float tq_ref_fixed_one(const tq_quantizer *q, float x, double u) {
   if (isnan(x)) return x;
   if (isinf(x)) return x > 0 ? c->hi_out : c->lo_out;
   double t = ldexp((double)x, p->frac);
-  double r = round_signed(p->round, t, u);
+  double r = tq_round_signed(p->round, t, u);
   if (p->overflow == TQ_OVERFLOW_WRAP) {
     double m = ldexp(1.0, p->width);
     r = fmod(r, m); /* exact, sign of r */
@@ -97,7 +99,7 @@ float tq_ref_float_one(const tq_quantizer *q, float x, double u) {
   if (exponent < q->fl.emin) exponent = q->fl.emin;
   int quantum = exponent - p->man_bits;
   double t = ldexp((double)x, -quantum);
-  double r = ldexp(round_signed(p->round, t, u), quantum);
+  double r = ldexp(tq_round_signed(p->round, t, u), quantum);
   double mag = fabs(r);
   if (mag > q->fl.max) mag = float_overflow(q, neg);
   if (!p->subnormals && mag != 0.0 && mag < ldexp(1.0, q->fl.emin)) mag = 0.0;
