@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/atomic_file.h"
+#include "core/bytes.h"
 #include "core/error.h"
 
 /* ---- shapes ---------------------------------------------------------------*/
@@ -108,53 +109,6 @@ static const npy_dtype npy_dtypes[] = {
 #define SUPPORTED_DTYPES                                               \
   "'<f2' '<f4' '<f8' '|i1' '<i2' '<i4' '<i8' '|u1' '<u2' '<u4' '<u8' " \
   "'|b1'"
-
-static uint16_t load_le16(const unsigned char *p) {
-  return (uint16_t)((unsigned)p[0] | (unsigned)p[1] << 8);
-}
-
-static uint32_t load_le32(const unsigned char *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
-
-static uint64_t load_le64(const unsigned char *p) {
-  return (uint64_t)load_le32(p) | (uint64_t)load_le32(p + 4) << 32;
-}
-
-static void store_le16(unsigned char *p, uint16_t v) {
-  p[0] = (unsigned char)(v & 0xff);
-  p[1] = (unsigned char)(v >> 8);
-}
-
-static void store_le32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)((v >> (8 * i)) & 0xff);
-}
-
-static float float_from_bits(uint32_t u) {
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-/* IEEE binary16 to binary32 is exact; done by hand because C17 has no
- * portable half type. NaN payloads (and the quiet bit) are kept. */
-static float half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  if (exp == 0x1f) return float_from_bits(sign | 0x7f800000u | mant << 13);
-  if (exp != 0)
-    return float_from_bits(sign | (exp + (127 - 15)) << 23 | mant << 13);
-  if (mant == 0) return float_from_bits(sign);
-  /* Subnormal: mant * 2^-24. Normalize so the leading 1 lands on bit 10. */
-  int e = 127 - 15 + 1;
-  while (!(mant & 0x400u)) {
-    mant <<= 1;
-    e--;
-  }
-  return float_from_bits(sign | (uint32_t)e << 23 | (mant & 0x3ffu) << 13);
-}
 
 /* uint64 to float, rounded to nearest even in integer arithmetic. A plain
  * cast is correct on real hardware, but compilers lower it differently per

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/tensor_internal.h"
 #include "graph/graph_internal.h"
@@ -127,43 +128,6 @@ static const char *type_name(int64_t code) {
   "INT16, INT8, UINT64, UINT32, UINT16, UINT8 and BOOL (read as int64)"
 
 /* ---- little-endian loads and float conversions ----------------------------*/
-
-static uint32_t load_le32(const unsigned char *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
-
-static uint64_t load_le64(const unsigned char *p) {
-  return (uint64_t)load_le32(p) | (uint64_t)load_le32(p + 4) << 32;
-}
-
-static uint16_t load_le16(const unsigned char *p) {
-  return (uint16_t)((unsigned)p[0] | (unsigned)p[1] << 8);
-}
-
-static float float_from_bits(uint32_t u) {
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-/* IEEE binary16 to binary32 is exact; by hand because C17 has no portable
- * half type. NaN payloads are kept. */
-static float half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  if (exp == 0x1f) return float_from_bits(sign | 0x7f800000u | mant << 13);
-  if (exp != 0)
-    return float_from_bits(sign | (exp + (127 - 15)) << 23 | mant << 13);
-  if (mant == 0) return float_from_bits(sign);
-  int e = 127 - 15 + 1; /* subnormal: normalize the leading 1 to bit 10 */
-  while (!(mant & 0x400u)) {
-    mant <<= 1;
-    e--;
-  }
-  return float_from_bits(sign | (uint32_t)e << 23 | (mant & 0x3ffu) << 13);
-}
 
 static float bf16_to_float(uint16_t h) {
   return float_from_bits((uint32_t)h << 16);
