@@ -20,6 +20,10 @@ if [[ "${TQ_ALL_TORCHVISION:-0}" == 1 ]]; then
 fi
 "$py" "$root/tests/python/model_check.py" float "${models[@]}" --tq "$tq" --dir "$work"
 "$py" "$root/tests/python/model_check.py" float tiny_cnn resnet18 --opset 11 --tq "$tq" --dir "$work"
+# Opset 17, no constant folding: BatchNormalization nodes and the
+# exporter's shape subgraphs stay in the file.
+"$py" "$root/tests/python/model_check.py" float tiny_cnn resnet18 --opset 17 --no-fold --tq "$tq" --dir "$work"
+"$py" "$root/tests/python/model_check.py" quant tiny_cnn --opset 17 --no-fold --spec even,8,4 --tq "$tq" --dir "$work"
 "$py" "$root/tests/python/model_check.py" quant tiny_cnn resnet18 --spec even,16,10 --tq "$tq" --dir "$work"
 "$py" "$root/tests/python/model_check.py" quant tiny_cnn --spec even,8,4 --tq "$tq" --dir "$work"
 echo "models: all checks passed"

@@ -60,12 +60,16 @@ def make_model(name):
     return m, shape
 
 
-def export(model, shape, path, opset):
+def export(model, shape, path, opset, fold=True):
     x = torch.randn(*shape)
+    # fold=False keeps the exporter's constant subgraphs (and BatchNorm
+    # nodes) in the file, as other export settings produce them.
     torch.onnx.export(model, x, path, opset_version=opset,
                       input_names=["input"], output_names=["output"],
                       dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
-                      do_constant_folding=True)
+                      do_constant_folding=fold,
+                      training=torch.onnx.TrainingMode.EVAL if fold
+                      else torch.onnx.TrainingMode.PRESERVE)
 
 
 def tq_run(tq, model, x, out, extra=()):
@@ -145,15 +149,18 @@ def main():
     ap.add_argument("--opset", type=int, default=13)
     ap.add_argument("--spec", default="even,16,10")
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--no-fold", action="store_true",
+                    help="export without constant folding, BatchNorm kept")
     args = ap.parse_args()
     work = args.dir or tempfile.mkdtemp(prefix="tq-models-")
     os.makedirs(work, exist_ok=True)
     failures = 0
     for name in args.models:
         model, shape = make_model(name)
-        path = os.path.join(work, f"{name}-op{args.opset}.onnx")
+        tag = "-nofold" if args.no_fold else ""
+        path = os.path.join(work, f"{name}-op{args.opset}{tag}.onnx")
         if not os.path.exists(path):
-            export(model, shape, path, args.opset)
+            export(model, shape, path, args.opset, fold=not args.no_fold)
         rng = np.random.default_rng(7)
         x = rng.standard_normal(shape).astype(np.float32)
         if args.mode == "float":
