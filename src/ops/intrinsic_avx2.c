@@ -41,10 +41,9 @@
 
 #include "core/error.h"
 #include "ops/intrinsic_internal.h"
+#include "quant/avx2_shared.h"
 #include "quant/philox.h"
 #include "quant/quant_internal.h"
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 enum {
   NB = 16,        /* outputs per panel: two vectors */
@@ -52,81 +51,6 @@ enum {
   GROUP = 8,      /* most panels one task packs (for fewer page walks in B) */
   PACKED = 65536, /* floats of packed panels per task, at most (256 KiB) */
 };
-
-/* ---- Philox4x32-10 for eight blocks at once ------------------------------
- * The generator of philox.h (its scalar version is the definition and the
- * reference uses it), vectorized like kernels_avx2.c: the tests compare
- * every stochastic path with the reference, which pins this copy. */
-
-ALWAYS_INLINE void mulhilo(__m256i a, __m256i m, __m256i *hi, __m256i *lo) {
-  __m256i even = _mm256_mul_epu32(a, m);
-  __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
-  *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-  *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-}
-
-/* Words of blocks b0 .. b0+7, top 24 bits, in element order:
- * out[4*j + w] = word w of block b0 + j, >> 8. */
-static void philox8_u24(uint64_t seed, uint64_t stream, uint64_t b0,
-                        uint32_t out[32]) {
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i flip = _mm256_set1_epi32(INT32_MIN);
-  __m256i lo = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)b0), lane);
-  /* Carry into the high word where the low word wrapped around. */
-  __m256i wrapped = _mm256_cmpgt_epi32(
-      _mm256_xor_si256(_mm256_set1_epi32((int)(uint32_t)b0), flip),
-      _mm256_xor_si256(lo, flip));
-  __m256i c[4] = {
-      lo,
-      _mm256_sub_epi32(_mm256_set1_epi32((int)(uint32_t)(b0 >> 32)), wrapped),
-      _mm256_set1_epi32((int)(uint32_t)stream),
-      _mm256_set1_epi32((int)(uint32_t)(stream >> 32))};
-  __m256i key0 = _mm256_set1_epi32((int)(uint32_t)seed);
-  __m256i key1 = _mm256_set1_epi32((int)(uint32_t)(seed >> 32));
-  const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53);
-  const __m256i m1 = _mm256_set1_epi32((int)0xCD9E8D57);
-  for (int round = 0; round < 10; round++) {
-    __m256i h0, l0, h1, l1;
-    mulhilo(c[0], m0, &h0, &l0);
-    mulhilo(c[2], m1, &h1, &l1);
-    c[0] = _mm256_xor_si256(_mm256_xor_si256(h1, c[1]), key0);
-    c[1] = l1;
-    c[2] = _mm256_xor_si256(_mm256_xor_si256(h0, c[3]), key1);
-    c[3] = l0;
-    key0 = _mm256_add_epi32(key0, _mm256_set1_epi32((int)0x9E3779B9u));
-    key1 = _mm256_add_epi32(key1, _mm256_set1_epi32((int)0xBB67AE85u));
-  }
-  __m256i t0 = _mm256_unpacklo_epi32(c[0], c[1]);
-  __m256i t1 = _mm256_unpacklo_epi32(c[2], c[3]);
-  __m256i t2 = _mm256_unpackhi_epi32(c[0], c[1]);
-  __m256i t3 = _mm256_unpackhi_epi32(c[2], c[3]);
-  __m256i a0 = _mm256_unpacklo_epi64(t0, t1),
-          a1 = _mm256_unpackhi_epi64(t0, t1);
-  __m256i a2 = _mm256_unpacklo_epi64(t2, t3),
-          a3 = _mm256_unpackhi_epi64(t2, t3);
-  __m256i v[4] = {_mm256_permute2x128_si256(a0, a1, 0x20),
-                  _mm256_permute2x128_si256(a2, a3, 0x20),
-                  _mm256_permute2x128_si256(a0, a1, 0x31),
-                  _mm256_permute2x128_si256(a2, a3, 0x31)};
-  for (int i = 0; i < 4; i++)
-    _mm256_storeu_si256((__m256i *)(out + 8 * i), _mm256_srli_epi32(v[i], 8));
-}
-
-/* u24[i] of elements first .. first+n-1, as tq_philox_fill_u24. */
-static void philox_fill(uint64_t seed, uint64_t stream, uint64_t first,
-                        uint32_t *u24, size_t n) {
-  uint32_t buf[32];
-  size_t skip = (size_t)(first & 3), done = 0;
-  uint64_t block = first >> 2;
-  while (done < n) {
-    philox8_u24(seed, stream, block, buf);
-    size_t take = 32 - skip < n - done ? 32 - skip : n - done;
-    memcpy(u24 + done, buf + skip, take * sizeof *u24);
-    done += take;
-    skip = 0;
-    block += 8;
-  }
-}
 
 /* u of element `index` as a double (one scalar Philox: for the few
  * once-per-output steps). */
@@ -481,48 +405,6 @@ ALWAYS_INLINE __m256 fp16_ps(__m256 x) {
   __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   return _mm256_blendv_ps(_mm256_cvtph_ps(h), x,
                           _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-}
-
-typedef struct rne_vec {
-  __m256i bias, keep;
-  int sh, flush;
-  __m256 min_normal, magic, max_f, over, flush_below;
-} rne_vec;
-
-static void rne_init(rne_vec *c, const tq_quantizer *q) {
-  const tq_quant_params *p = &q->p;
-  int sh = 23 - p->man_bits;
-  float over = (p->saturate || p->finite_only) ? q->fl.max_f
-               : p->finite_nan                 ? NAN
-                                               : INFINITY;
-  c->bias = _mm256_set1_epi32((1 << (sh - 1)) - 1);
-  c->keep = _mm256_set1_epi32((int)(~0u << sh));
-  c->sh = sh;
-  c->min_normal = _mm256_set1_ps(ldexpf(1.0f, q->fl.emin));
-  c->magic = _mm256_set1_ps(ldexpf(1.0f, q->fl.emin - p->man_bits + 23));
-  c->max_f = _mm256_set1_ps(q->fl.max_f);
-  c->over = _mm256_set1_ps(over);
-  c->flush_below = _mm256_set1_ps(q->fl.min_normal);
-  c->flush = !p->subnormals;
-}
-
-ALWAYS_INLINE __m256 rne_ps(const rne_vec *c, __m256 x) {
-  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
-  __m256 ax = _mm256_andnot_ps(sign_bit, x);
-  __m256i b = _mm256_castps_si256(ax);
-  __m256i lsb =
-      _mm256_and_si256(_mm256_srli_epi32(b, c->sh), _mm256_set1_epi32(1));
-  __m256 normal = _mm256_castsi256_ps(_mm256_and_si256(
-      _mm256_add_epi32(_mm256_add_epi32(b, c->bias), lsb), c->keep));
-  __m256 sub = _mm256_sub_ps(_mm256_add_ps(ax, c->magic), c->magic);
-  __m256 mag = _mm256_blendv_ps(normal, sub,
-                                _mm256_cmp_ps(ax, c->min_normal, _CMP_LT_OQ));
-  mag =
-      _mm256_blendv_ps(mag, c->over, _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ));
-  if (c->flush)
-    mag = _mm256_andnot_ps(_mm256_cmp_ps(mag, c->flush_below, _CMP_LT_OQ), mag);
-  __m256 y = _mm256_or_ps(mag, _mm256_and_ps(x, sign_bit));
-  return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
 /* ---- the call's constants ------------------------------------------------*/
@@ -1271,9 +1153,9 @@ static void acc_generic(const job *j, scratch *s, const float *x, int m, int n0,
   const int K = j->K;
   int nv = (nl + 7) / 8, nq = (nl + 3) / 4;
   if (j->a_stoch)
-    philox_fill(j->pl->seed_acc, j->a->stream,
-                tq_intrinsic_index(j->a, m, n0, 0), s->ua,
-                (size_t)nl * (size_t)(K + 1));
+    tq_avx2_philox_u24(j->pl->seed_acc, j->a->stream,
+                       tq_intrinsic_index(j->a, m, n0, 0), s->ua,
+                       (size_t)nl * (size_t)(K + 1));
   __m256d acc[4];
   for (int q = 0; q < 4; q++) acc[q] = _mm256_setzero_pd();
   __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -1383,8 +1265,9 @@ static void row_panel(const job *j, scratch *s, const float *bp,
   int nv = (nl + 7) / 8;
   s->cur = bp;
   if (j->p_kind == P_FIXED && j->p_stoch)
-    philox_fill(j->pl->seed_product, a->stream, tq_intrinsic_index(a, m, n0, 0),
-                s->up, (size_t)nl * (size_t)(j->K + 1));
+    tq_avx2_philox_u24(j->pl->seed_product, a->stream,
+                       tq_intrinsic_index(a, m, n0, 0), s->up,
+                       (size_t)nl * (size_t)(j->K + 1));
   int pv = PV_CLAMP;
   if (j->p_kind == P_FIXED)
     pv = p_free(j, rs, ps) ? PV_FREE : j->pq.wrap ? PV_WRAP : PV_CLAMP;

@@ -13,9 +13,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "quant/avx2_shared.h"
 #include "quant/quant_internal.h"
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* ---- Philox4x32-10, eight blocks at a time -------------------------------*/
 
@@ -153,20 +152,25 @@ ALWAYS_INLINE void philox_slots_u(uint64_t seed, uint64_t stream, uint64_t b0,
 
 #define TILE 1024
 
-/* u24[i] for elements first .. first+n-1 (n <= TILE, rounded up to 8). */
-static void fill_u24(uint64_t seed, uint64_t stream, uint64_t first,
-                     uint32_t *u24, size_t n) {
-  size_t skip = (size_t)(first & 3);
-  uint64_t b0 = first >> 2;
-  if (skip == 0 && n % 64 == 0) { /* the usual case: straight into place */
-    for (size_t w = 0; w < n; w += 64)
-      philox16_u24(seed, stream, b0 + w / 4, u24 + w);
-    return;
+/* u24[i] for elements first .. first+n-1 (any n, any alignment): the
+ * numbers of tq_philox_fill_u24, 64 at a time. */
+void tq_avx2_philox_u24(uint64_t seed, uint64_t stream, uint64_t first,
+                        uint32_t *u24, size_t n) {
+  size_t skip = (size_t)(first & 3), done = 0;
+  uint64_t block = first >> 2;
+  uint32_t buf[64];
+  while (done < n) {
+    size_t take = 64 - skip < n - done ? 64 - skip : n - done;
+    if (take == 64) {
+      philox16_u24(seed, stream, block, u24 + done);
+    } else {
+      philox16_u24(seed, stream, block, buf);
+      memcpy(u24 + done, buf + skip, take * sizeof *u24);
+    }
+    done += take;
+    skip = 0;
+    block += 16;
   }
-  uint32_t buf[TILE + 128];
-  for (size_t w = 0; w < skip + n; w += 64)
-    philox16_u24(seed, stream, b0 + w / 4, buf + w);
-  memcpy(u24, buf + skip, n * sizeof *u24);
 }
 
 /* ---- rounding decisions --------------------------------------------------*/
@@ -227,57 +231,57 @@ ALWAYS_INLINE __m256 pow2_ps(__m256i e) { /* 2^e for -126 <= e <= 127 */
  * quantizer rounds stochastically. Stochastic calls whose first element
  * starts a Philox block keep the random numbers in registers, 32 elements
  * per 8 blocks; others go through a buffer of 24-bit words. */
-#define RUN_VECTORS(q, in, out, n, rng, stochastic, BODY)                 \
-  do {                                                                    \
-    if ((stochastic) && ((rng).first & 3) == 0) {                         \
-      for (size_t g_ = 0; g_ < (n); g_ += 32) {                           \
-        __m256 ug_[4];                                                    \
-        philox_slots_u((rng).seed, (rng).stream, ((rng).first + g_) >> 2, \
-                       ug_);                                              \
-        if (g_ + 32 <= (n)) {                                             \
-          for (int k_ = 0; k_ < 4; k_++) {                                \
-            __m256 x = _mm256_loadu_ps((in) + g_ + 8 * k_);               \
-            __m256 u = ug_[k_];                                           \
-            (void)u;                                                      \
-            _mm256_storeu_ps((out) + g_ + 8 * k_, BODY);                  \
-          }                                                               \
-        } else {                                                          \
-          float pin_[32] = {0}, pout_[32];                                \
-          memcpy(pin_, (in) + g_, ((n)-g_) * sizeof(float));              \
-          for (int k_ = 0; k_ < 4; k_++) {                                \
-            __m256 x = _mm256_loadu_ps(pin_ + 8 * k_);                    \
-            __m256 u = ug_[k_];                                           \
-            (void)u;                                                      \
-            _mm256_storeu_ps(pout_ + 8 * k_, BODY);                       \
-          }                                                               \
-          memcpy((out) + g_, pout_, ((n)-g_) * sizeof(float));            \
-        }                                                                 \
-      }                                                                   \
-      break;                                                              \
-    }                                                                     \
-    uint32_t u24_[TILE];                                                  \
-    for (size_t t0_ = 0; t0_ < (n); t0_ += TILE) {                        \
-      size_t tn_ = (n)-t0_ < TILE ? (n)-t0_ : TILE;                       \
-      if (stochastic)                                                     \
-        fill_u24((rng).seed, (rng).stream, (rng).first + t0_, u24_,       \
-                 (tn_ + 7) & ~(size_t)7);                                 \
-      size_t i_ = 0;                                                      \
-      for (; i_ + 8 <= tn_; i_ += 8) {                                    \
-        __m256 x = _mm256_loadu_ps((in) + t0_ + i_);                      \
-        __m256 u = stochastic ? load_u(u24_ + i_) : _mm256_setzero_ps();  \
-        (void)u;                                                          \
-        _mm256_storeu_ps((out) + t0_ + i_, BODY);                         \
-      }                                                                   \
-      if (i_ < tn_) {                                                     \
-        float pin_[8] = {0}, pout_[8];                                    \
-        memcpy(pin_, (in) + t0_ + i_, (tn_ - i_) * sizeof(float));        \
-        __m256 x = _mm256_loadu_ps(pin_);                                 \
-        __m256 u = stochastic ? load_u(u24_ + i_) : _mm256_setzero_ps();  \
-        (void)u;                                                          \
-        _mm256_storeu_ps(pout_, BODY);                                    \
-        memcpy((out) + t0_ + i_, pout_, (tn_ - i_) * sizeof(float));      \
-      }                                                                   \
-    }                                                                     \
+#define RUN_VECTORS(q, in, out, n, rng, stochastic, BODY)                     \
+  do {                                                                        \
+    if ((stochastic) && ((rng).first & 3) == 0) {                             \
+      for (size_t g_ = 0; g_ < (n); g_ += 32) {                               \
+        __m256 ug_[4];                                                        \
+        philox_slots_u((rng).seed, (rng).stream, ((rng).first + g_) >> 2,     \
+                       ug_);                                                  \
+        if (g_ + 32 <= (n)) {                                                 \
+          for (int k_ = 0; k_ < 4; k_++) {                                    \
+            __m256 x = _mm256_loadu_ps((in) + g_ + 8 * k_);                   \
+            __m256 u = ug_[k_];                                               \
+            (void)u;                                                          \
+            _mm256_storeu_ps((out) + g_ + 8 * k_, BODY);                      \
+          }                                                                   \
+        } else {                                                              \
+          float pin_[32] = {0}, pout_[32];                                    \
+          memcpy(pin_, (in) + g_, ((n)-g_) * sizeof(float));                  \
+          for (int k_ = 0; k_ < 4; k_++) {                                    \
+            __m256 x = _mm256_loadu_ps(pin_ + 8 * k_);                        \
+            __m256 u = ug_[k_];                                               \
+            (void)u;                                                          \
+            _mm256_storeu_ps(pout_ + 8 * k_, BODY);                           \
+          }                                                                   \
+          memcpy((out) + g_, pout_, ((n)-g_) * sizeof(float));                \
+        }                                                                     \
+      }                                                                       \
+      break;                                                                  \
+    }                                                                         \
+    uint32_t u24_[TILE];                                                      \
+    for (size_t t0_ = 0; t0_ < (n); t0_ += TILE) {                            \
+      size_t tn_ = (n)-t0_ < TILE ? (n)-t0_ : TILE;                           \
+      if (stochastic)                                                         \
+        tq_avx2_philox_u24((rng).seed, (rng).stream, (rng).first + t0_, u24_, \
+                           (tn_ + 7) & ~(size_t)7);                           \
+      size_t i_ = 0;                                                          \
+      for (; i_ + 8 <= tn_; i_ += 8) {                                        \
+        __m256 x = _mm256_loadu_ps((in) + t0_ + i_);                          \
+        __m256 u = stochastic ? load_u(u24_ + i_) : _mm256_setzero_ps();      \
+        (void)u;                                                              \
+        _mm256_storeu_ps((out) + t0_ + i_, BODY);                             \
+      }                                                                       \
+      if (i_ < tn_) {                                                         \
+        float pin_[8] = {0}, pout_[8];                                        \
+        memcpy(pin_, (in) + t0_ + i_, (tn_ - i_) * sizeof(float));            \
+        __m256 x = _mm256_loadu_ps(pin_);                                     \
+        __m256 u = stochastic ? load_u(u24_ + i_) : _mm256_setzero_ps();      \
+        (void)u;                                                              \
+        _mm256_storeu_ps(pout_, BODY);                                        \
+        memcpy((out) + t0_ + i_, pout_, (tn_ - i_) * sizeof(float));          \
+      }                                                                       \
+    }                                                                         \
   } while (0)
 
 /* ---- fixed point
@@ -481,39 +485,6 @@ ALWAYS_INLINE __m256 rne8_one(__m256 x, __m256i bias, __m256i keep, int sh) {
   return _mm256_blendv_ps(_mm256_castsi256_ps(b), x, nan_mask(x));
 }
 
-/* Any float(e, m) with round to nearest even (sat, fn, finite and flushing
- * allowed). Where the target is normal its quantum equals float32's ulp
- * scaled by 2^(23-m), so the integer trick above applies; below 2^emin the
- * quantum is the fixed 2^(emin-m), and adding C = 2^(emin-m+23) makes the
- * float32 adder round to exactly that quantum, ties to even (C is an even
- * multiple of it), before C is subtracted again exactly. Infinities go
- * through the integer trick unchanged and land in the overflow test. */
-typedef struct rne_vec {
-  __m256i bias, keep;
-  int sh;
-  __m256 min_normal, magic, max_f, over, flush_below;
-  int flush;
-} rne_vec;
-
-ALWAYS_INLINE __m256 rne_one(const rne_vec *c, __m256 x) {
-  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
-  __m256 ax = _mm256_andnot_ps(sign_bit, x);
-  __m256i b = _mm256_castps_si256(ax);
-  __m256i lsb =
-      _mm256_and_si256(_mm256_srli_epi32(b, c->sh), _mm256_set1_epi32(1));
-  __m256 normal = _mm256_castsi256_ps(_mm256_and_si256(
-      _mm256_add_epi32(_mm256_add_epi32(b, c->bias), lsb), c->keep));
-  __m256 sub = _mm256_sub_ps(_mm256_add_ps(ax, c->magic), c->magic);
-  __m256 mag = _mm256_blendv_ps(normal, sub,
-                                _mm256_cmp_ps(ax, c->min_normal, _CMP_LT_OQ));
-  mag =
-      _mm256_blendv_ps(mag, c->over, _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ));
-  if (c->flush)
-    mag = _mm256_andnot_ps(_mm256_cmp_ps(mag, c->flush_below, _CMP_LT_OQ), mag);
-  __m256 y = _mm256_or_ps(mag, _mm256_and_ps(x, sign_bit));
-  return _mm256_blendv_ps(y, x, nan_mask(x));
-}
-
 /* Stochastic rounding of float(e, m), 1 <= m < 23. Where the target is
  * normal, floor(t + u) on the magnitude is an integer add on the bit
  * pattern followed by truncation: with sh = 23 - m dropped bits and
@@ -593,22 +564,9 @@ void tq_avx2_float(const tq_quantizer *q, const float *in, float *out, size_t n,
     return;
   }
   if (p->round == TQ_ROUND_EVEN && p->man_bits >= 1 && p->man_bits < 23) {
-    int sh = 23 - p->man_bits;
-    float over = (p->saturate || p->finite_only) ? q->fl.max_f
-                 : p->finite_nan                 ? NAN
-                                                 : INFINITY;
-    rne_vec c = {
-        .bias = _mm256_set1_epi32((1 << (sh - 1)) - 1),
-        .keep = _mm256_set1_epi32((int)(~0u << sh)),
-        .sh = sh,
-        .min_normal = _mm256_set1_ps(ldexpf(1.0f, q->fl.emin)),
-        .magic = _mm256_set1_ps(ldexpf(1.0f, q->fl.emin - p->man_bits + 23)),
-        .max_f = _mm256_set1_ps(q->fl.max_f),
-        .over = _mm256_set1_ps(over),
-        .flush_below = _mm256_set1_ps(q->fl.min_normal),
-        .flush = !p->subnormals,
-    };
-    RUN_VECTORS(q, in, out, n, rng, 0, rne_one(&c, x));
+    rne_vec c; /* avx2_shared.h */
+    rne_init(&c, q);
+    RUN_VECTORS(q, in, out, n, rng, 0, rne_ps(&c, x));
     return;
   }
   if (p->round == TQ_ROUND_STOCHASTIC && p->man_bits >= 1 && p->man_bits < 23) {

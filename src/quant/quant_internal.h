@@ -97,6 +97,10 @@ void tq_avx2_binary(const tq_quantizer *, const float *, float *, size_t,
                     tq_rng_pos, double);
 void tq_avx2_ternary(const tq_quantizer *, const float *, float *, size_t,
                      tq_rng_pos, double);
+/* Stochastic rounding's 24-bit numbers of elements first .. first+n-1
+ * (the values of tq_philox_fill_u24), eight Philox blocks per vector. */
+void tq_avx2_philox_u24(uint64_t seed, uint64_t stream, uint64_t first,
+                        uint32_t *u24, size_t n);
 void tq_avx2_copy(const tq_quantizer *, const float *, float *, size_t,
                   tq_rng_pos, double);
 
