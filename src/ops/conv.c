@@ -455,13 +455,35 @@ static tq_status conv_forward_float(tq_op_call *c, const conv_geom *g,
 }
 
 /* Runs tq_intrinsic_gemm and puts the node in front of its error. */
-static tq_status run_intrinsic(tq_op_call *c, const tq_intrinsic_gemm_args *a) {
-  tq_status st = tq_intrinsic_gemm(c->ctx, a);
-  if (st == TQ_OK) return TQ_OK;
-  const char *msg = tq_context_last_error(c->ctx);
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s", msg ? msg : "");
-  return tq_call_error(c, st, "intrinsic quantization: %s", buf);
+/* One (image, group) of a Conv or ConvTranspose under intrinsic
+ * quantization: out rows = the group's Mg output channels, A its K-term
+ * operand rows, B the K x P matrix of the terms of each output position
+ * (im2col, or its gathered transpose), bias per row. */
+static tq_status group_intrinsic(tq_op_call *c, const conv_geom *g, int64_t n,
+                                 int64_t gi, const float *A, const float *B,
+                                 const float *b, float *y, const tq_shape *ys,
+                                 int threads) {
+  const int64_t e0 = (n * g->M + gi * g->Mg) * g->P;
+  tq_intrinsic_gemm_args a = {
+      .M = (int)g->Mg,
+      .N = (int)g->P,
+      .K = (int)g->K,
+      .A = A,
+      .lda = (size_t)g->K,
+      .B = B,
+      .ldb = (size_t)g->P,
+      .bias = b ? b + gi * g->Mg : NULL,
+      .bias_rs = 1,
+      .bias_cs = 0,
+      .C = y + e0,
+      .ldc = (size_t)g->P,
+      .iq = c->intrinsic,
+      .seed = c->seed,
+      .stream = c->stream,
+      .index_base = tq_nn_index_base(c, ys, (uint64_t)e0, g->K),
+      .threads = threads,
+  };
+  return tq_nn_run_intrinsic(c, &a);
 }
 
 static tq_status conv_forward_intrinsic(tq_op_call *c, const conv_geom *g,
@@ -484,7 +506,6 @@ static tq_status conv_forward_intrinsic(tq_op_call *c, const conv_geom *g,
   for (int64_t n = 0; n < g->N && !st; n++) {
     for (int64_t gi = 0; gi < g->G && !st; gi++) {
       const float *xg = x + (n * g->C + gi * g->Cg) * g->Pin;
-      const int64_t e0 = (n * g->M + gi * g->Mg) * g->P;
       const float *bm = xg;
       if (!pointwise) {
         int nt = threads > g->Cg ? (int)g->Cg : threads;
@@ -493,26 +514,8 @@ static tq_status conv_forward_intrinsic(tq_op_call *c, const conv_geom *g,
           im2col_rows(g, xg, ch, ch + 1, 0, R, col + ch * g->kvol * g->P, g->P);
         bm = col;
       }
-      tq_intrinsic_gemm_args a = {
-          .M = (int)g->Mg,
-          .N = (int)g->P,
-          .K = (int)g->K,
-          .A = wt + gi * g->Mg * g->K,
-          .lda = (size_t)g->K,
-          .B = bm,
-          .ldb = (size_t)g->P,
-          .bias = b ? b + gi * g->Mg : NULL,
-          .bias_rs = 1,
-          .bias_cs = 0,
-          .C = y + e0,
-          .ldc = (size_t)g->P,
-          .iq = c->intrinsic,
-          .seed = c->seed,
-          .stream = c->stream,
-          .index_base = tq_nn_index_base(c, ys, (uint64_t)e0, g->K),
-          .threads = threads,
-      };
-      st = run_intrinsic(c, &a);
+      st = group_intrinsic(c, g, n, gi, wt + gi * g->Mg * g->K, bm, b, y, ys,
+                           threads);
     }
   }
   free(col);
@@ -799,27 +802,7 @@ static tq_status convt_forward_intrinsic(tq_op_call *c, const conv_geom *g,
           }
         }
       }
-      const int64_t e0 = (n * g->M + gi * g->Mg) * g->P;
-      tq_intrinsic_gemm_args a = {
-          .M = (int)g->Mg,
-          .N = (int)g->P,
-          .K = (int)g->K,
-          .A = A,
-          .lda = (size_t)g->K,
-          .B = col,
-          .ldb = (size_t)g->P,
-          .bias = b ? b + gi * g->Mg : NULL,
-          .bias_rs = 1,
-          .bias_cs = 0,
-          .C = y + e0,
-          .ldc = (size_t)g->P,
-          .iq = c->intrinsic,
-          .seed = c->seed,
-          .stream = c->stream,
-          .index_base = tq_nn_index_base(c, ys, (uint64_t)e0, g->K),
-          .threads = threads,
-      };
-      st = run_intrinsic(c, &a);
+      st = group_intrinsic(c, g, n, gi, A, col, b, y, ys, threads);
     }
   }
   free(A);

@@ -22,15 +22,6 @@ static tq_status check_int(tq_op_call *c, int64_t v, const char *what) {
   return TQ_OK;
 }
 
-static tq_status run_intrinsic(tq_op_call *c, const tq_intrinsic_gemm_args *a) {
-  tq_status st = tq_intrinsic_gemm(c->ctx, a);
-  if (st == TQ_OK) return TQ_OK;
-  const char *msg = tq_context_last_error(c->ctx);
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s", msg ? msg : "");
-  return tq_call_error(c, st, "intrinsic quantization: %s", buf);
-}
-
 /* dst (cols x rows) = transpose of src (rows x cols). */
 static void transpose(const float *src, int64_t rows, int64_t cols,
                       float *dst) {
@@ -157,7 +148,7 @@ static tq_status gemm_intrinsic(tq_op_call *c, const gemm_geom *g, float alpha,
       .index_base = tq_nn_index_base(c, &c->out[0]->shape, 0, g->K),
       .threads = tq_nn_threads(c),
   };
-  tq_status st = run_intrinsic(c, &a);
+  tq_status st = tq_nn_run_intrinsic(c, &a);
   free(at);
   free(bt);
   return st;
@@ -313,7 +304,7 @@ tq_status tq_nn_matmul_forward(tq_op_call *c) {
           .index_base = tq_nn_index_base(c, &g.out, (uint64_t)(bi * mn), g.K),
           .threads = threads,
       };
-      if ((st = run_intrinsic(c, &a))) return st;
+      if ((st = tq_nn_run_intrinsic(c, &a))) return st;
     }
     return TQ_OK;
   }

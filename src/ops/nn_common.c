@@ -288,3 +288,12 @@ uint64_t tq_nn_index_base(const tq_op_call *c, const tq_shape *out, uint64_t e0,
   if (out->ndim >= 2 && out->dims[0] > 0) per_sample = numel / out->dims[0];
   return (c->sample_offset * per_sample + e0) * (uint64_t)(K + 1);
 }
+
+tq_status tq_nn_run_intrinsic(tq_op_call *c, const tq_intrinsic_gemm_args *a) {
+  tq_status st = tq_intrinsic_gemm(c->ctx, a);
+  if (st == TQ_OK) return TQ_OK;
+  /* Copy first: tq_call_error overwrites the context's message. */
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", tq_context_last_error(c->ctx));
+  return tq_call_error(c, st, "intrinsic quantization: %s", buf);
+}

@@ -105,4 +105,7 @@ tq_status tq_nn_instancenorm_forward(tq_op_call *c);
 tq_status tq_nn_layernorm_infer(tq_op_call *c);
 tq_status tq_nn_layernorm_forward(tq_op_call *c);
 
+/* tq_intrinsic_gemm, its error reported against the node. */
+tq_status tq_nn_run_intrinsic(tq_op_call *c, const tq_intrinsic_gemm_args *a);
+
 #endif
