@@ -1,0 +1,37 @@
+/* Shared by the operator tests: build tensors and attributes, run an
+ * operator's infer and forward as the executor does, check results and
+ * error messages. */
+#ifndef TQ_TEST_OP_HARNESS_H
+#define TQ_TEST_OP_HARNESS_H
+
+#include "ops/op_internal.h"
+#include "testutil.h"
+
+extern tq_context *g_ctx;
+/* 1: calls are evaluated at plan time (int64 booleans), 0: at run time. */
+extern int g_plan_time;
+
+int setup(void **state);
+int teardown(void **state);
+tq_shape mkshape(int nd, const int64_t *dims);
+tq_tensor *tf(int nd, const int64_t *dims, const float *data);
+tq_tensor *ti(int nd, const int64_t *dims, const int64_t *data);
+tq_tensor *trand(int nd, const int64_t *dims, uint64_t seed);
+tq_attr_store a_int(const char *name, int64_t v);
+tq_attr_store a_float(const char *name, float v);
+tq_attr_store a_str(const char *name, const char *v);
+tq_status run_op_n(const char *op, int64_t opset, const tq_tensor *const *in,
+                   size_t n_in, const tq_attr_store *attrs, size_t n_attrs,
+                   tq_tensor **out, size_t n_out, int threads);
+tq_tensor *run1(const char *op, int64_t opset, const tq_tensor *const *in,
+                size_t n_in, const tq_attr_store *attrs, size_t n_attrs);
+void run_fail(const char *op, int64_t opset, const tq_tensor *const *in,
+              size_t n_in, const tq_attr_store *attrs, size_t n_attrs,
+              tq_status want, const char *needle);
+void check_shape(const tq_tensor *t, int nd, const int64_t *dims);
+void check_f(const tq_tensor *t, const float *want, size_t n, float tol);
+void check_i(const tq_tensor *t, const int64_t *want, size_t n);
+tq_attr_store a_ints(const char *name, const int64_t *v, size_t n);
+tq_attr_store a_floats(const char *name, const float *v, size_t n);
+
+#endif
