@@ -81,6 +81,12 @@ TQ_API tq_status tq_session_run(tq_context *ctx, tq_session *s,
                                 size_t n_inputs, tq_tensor **outputs,
                                 size_t n_outputs, const tq_run_opts *opts);
 
+/* The quantized copy of input `input` of node `node` that the weights map
+ * produced (after set_maps), or NULL when that input is not a quantized
+ * weight. Owned by the session; valid until the next set_maps. */
+TQ_API const tq_tensor *tq_session_quantized_weight(const tq_session *s,
+                                                   size_t node, size_t input);
+
 /* Which map entry applies to node i for a kind (after set_maps). */
 TQ_API int tq_session_node_match(const tq_session *s, size_t node,
                                  tq_map_kind kind, tq_qmap_match *match);

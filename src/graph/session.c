@@ -118,6 +118,13 @@ void tq_session_set_observer(tq_session *s, tq_value_observer fn, void *user) {
   s->observer_user = user;
 }
 
+const tq_tensor *tq_session_quantized_weight(const tq_session *s,
+                                            size_t node, size_t input) {
+  if (node >= s->g->n_nodes || input >= s->g->nodes[node].n_in) return NULL;
+  const node_rt *n = &s->nodes[node];
+  return n->wq ? n->wq[input] : NULL;
+}
+
 int tq_session_node_match(const tq_session *s, size_t node, tq_map_kind kind,
                           tq_qmap_match *match) {
   if (node >= s->g->n_nodes || (unsigned)kind >= TQ_MAP_KIND_COUNT) {

@@ -26,4 +26,10 @@ fi
 "$py" "$root/tests/python/model_check.py" quant tiny_cnn --opset 17 --no-fold --spec even,8,4 --tq "$tq" --dir "$work"
 "$py" "$root/tests/python/model_check.py" quant tiny_cnn resnet18 --spec even,16,10 --tq "$tq" --dir "$work"
 "$py" "$root/tests/python/model_check.py" quant tiny_cnn --spec even,8,4 --tq "$tq" --dir "$work"
+# tq export bakes in exactly the weights tq run uses (stochastic too).
+"$py" -c "import numpy as np; np.save('$work/x.npy', np.random.default_rng(3).standard_normal((3, 1, 28, 28)).astype(np.float32))"
+"$tq" export "$work/tiny_cnn-op13.onnx" -o "$work/tiny_w.onnx" --weights stochastic,8,5 --seed 3 >/dev/null
+"$tq" run "$work/tiny_w.onnx" -i "$work/x.npy" -o "$work/baked.npy"
+"$tq" run "$work/tiny_cnn-op13.onnx" -i "$work/x.npy" -o "$work/live.npy" --weights stochastic,8,5 --seed 3
+cmp -s "$work/baked.npy" "$work/live.npy" || { echo "FAIL: exported weights differ from tq run's"; exit 1; }
 echo "models: all checks passed"

@@ -64,35 +64,19 @@ static int run(int argc, char **argv) {
   tq_status st = TQ_OK;
   if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto done;
   if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
-  const tq_qmap *wmap = set ? tq_qmap_set_get(set, TQ_MAP_WEIGHTS) : NULL;
+  /* The session quantizes the weights exactly as tq run does (same
+   * streams, same seed); bake its copies into the graph. */
+  tq_session_set_seed(s, seed);
+  if ((st = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
   size_t baked = 0;
-  for (size_t i = 0; wmap && i < tq_graph_node_count(g); i++) {
+  for (size_t i = 0; i < tq_graph_node_count(g); i++) {
     tq_node_info info;
     tq_graph_node_info(g, i, &info);
-    tq_qmap_match m;
-    if (!tq_qmap_resolve(wmap, info.id, info.weights, info.n_weights, &m) ||
-        !m.value->quantizer)
-      continue;
-    for (size_t k = 0; k < info.n_weights; k++) {
-      const tq_tensor *w = tq_graph_initializer(g, info.weights[k]);
-      if (!w || tq_tensor_dtype(w) != TQ_DTYPE_FLOAT32) continue;
-      tq_tensor *q;
-      if ((st = tq_tensor_from_floats(ctx, tq_tensor_shape(w),
-                                      tq_tensor_cdata(w), &q)) != TQ_OK)
+    for (size_t k = 1; k < info.n_inputs; k++) {
+      const tq_tensor *q = tq_session_quantized_weight(s, i, k);
+      if (!q) continue;
+      if ((st = tq_graph_set_initializer(ctx, g, info.inputs[k], q)) != TQ_OK)
         goto fail;
-      /* The runtime's weight stream: (weights kind, node, input index), so
-       * stochastic rounding bakes in exactly what tq run computes. */
-      size_t input = 1;
-      while (input < info.n_inputs &&
-             strcmp(info.inputs[input], info.weights[k]) != 0)
-        input++;
-      tq_quant_opts o = {.seed = seed, .stream = ((uint64_t)1 << 60) |
-                                                 ((uint64_t)i << 8) | input};
-      st = tq_quantize(ctx, m.value->quantizer, tq_tensor_cdata(w),
-                       tq_tensor_data(q), tq_tensor_numel(q), &o);
-      if (st == TQ_OK) st = tq_graph_set_initializer(ctx, g, info.weights[k], q);
-      tq_tensor_destroy(q);
-      if (st != TQ_OK) goto fail;
       baked++;
     }
   }
