@@ -482,10 +482,8 @@ tq_status tq_graph_validate(tq_context *ctx, const tq_graph *g) {
     const tq_node *n = &g->nodes[i];
     const tq_op_entry *e = NULL;
     const tq_op_def *def = tq_graph_lookup_op(g, n->op_type, NULL, &e);
-    int problem = 0;
     if (!def) {
       unknown++;
-      problem = 1;
       if (used < sizeof msg)
         used += (size_t)snprintf(msg + used, sizeof msg - used,
                                  "%s'%s' (%s, opset %lld)",
@@ -496,7 +494,6 @@ tq_status tq_graph_validate(tq_context *ctx, const tq_graph *g) {
                      (int)n->n_out < e->min_outputs ||
                      (e->max_outputs >= 0 && (int)n->n_out > e->max_outputs))) {
       bad_arity++;
-      problem = 1;
       if (used < sizeof msg)
         used += (size_t)snprintf(
             msg + used, sizeof msg - used,
@@ -506,7 +503,6 @@ tq_status tq_graph_validate(tq_context *ctx, const tq_graph *g) {
             n->n_out, e->min_inputs, e->max_inputs, e->min_outputs,
             e->max_outputs);
     }
-    (void)problem;
   }
   if (unknown || bad_arity)
     return tq_error(ctx, unknown ? TQ_ERR_UNSUPPORTED : TQ_ERR_FORMAT, NULL, 0,
