@@ -14,6 +14,7 @@ packages=(
   libcmocka-dev clang libclang-rt-14-dev valgrind
   python3 python3-numpy python3-venv python3-onnx
   python3-torch python3-torchvision
+  dataset-fashion-mnist
 )
 
 missing=()

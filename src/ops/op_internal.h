@@ -60,6 +60,14 @@ struct tq_op_call {
   uint64_t sample_offset; /* index of the batch's first sample */
   int threads;
   int plan_time;   /* 1: evaluated while planning (inputs are constants) */
+  /* Training (src/train): 1 for a training-mode forward or a backward:
+   * BatchNormalization normalizes with batch statistics and updates its
+   * running statistics, Dropout drops. */
+  int training;
+  /* Training forward only: mutable views of the inputs that carry state a
+   * training forward updates (BatchNormalization: inputs 3 and 4, the
+   * running mean and variance); NULL or NULL entries otherwise. */
+  tq_tensor *const *state;
   void *user;
 };
 
@@ -96,6 +104,37 @@ extern const tq_op_entry tq_ops_elementwise[]; /* elementwise.c, activation.c */
 extern const size_t tq_ops_elementwise_count;
 extern const tq_op_entry tq_ops_shape[];       /* shape.c, tensor ops */
 extern const size_t tq_ops_shape_count;
+
+/* ---- backward (training) ------------------------------------------------- */
+
+/* Backward of one node. c is the forward call as it ran (same inputs - the
+ * quantized weights where a weights map applies -, same attributes, seed,
+ * stream and sample_offset, training = 1); c->out hold the node's float
+ * outputs before extrinsic quantization. gout[k] is the gradient of the
+ * loss with respect to output k (never NULL: zeros where nothing flows).
+ * For every k with gin[k] != NULL, writes the gradient with respect to
+ * input k into gin[k] (float32, already shaped like input k; overwrite, do
+ * not accumulate). gin[k] is NULL for inputs that need no gradient (absent,
+ * int64, constants). Deterministic: same bits at any thread count. */
+typedef tq_status (*tq_op_backward_fn)(tq_op_call *c,
+                                       const tq_tensor *const *gout,
+                                       tq_tensor **gin);
+
+typedef struct tq_backward_entry {
+  const char *op_type;
+  tq_op_backward_fn backward;
+} tq_backward_entry;
+
+/* The backward of a built-in op_type, or NULL when it has none. */
+tq_op_backward_fn tq_builtin_backward(const char *op_type);
+
+/* Backward tables, one per group (src/ops/backward_*.c). */
+extern const tq_backward_entry tq_backward_nn[]; /* backward_nn.c */
+extern const size_t tq_backward_nn_count;
+extern const tq_backward_entry tq_backward_elementwise[];
+extern const size_t tq_backward_elementwise_count;
+extern const tq_backward_entry tq_backward_shape[];
+extern const size_t tq_backward_shape_count;
 
 /* ---- intrinsic quantization (src/ops/intrinsic.c) --------------------------*/
 

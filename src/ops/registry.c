@@ -36,3 +36,25 @@ const tq_op_entry *tq_builtin_op_at(size_t i) {
   }
   return NULL;
 }
+
+typedef struct backward_group {
+  const tq_backward_entry *entries;
+  const size_t *count;
+} backward_group;
+
+static const backward_group backward_groups[] = {
+    {tq_backward_nn, &tq_backward_nn_count},
+    {tq_backward_elementwise, &tq_backward_elementwise_count},
+    {tq_backward_shape, &tq_backward_shape_count},
+};
+enum {
+  BACKWARD_GROUP_COUNT = sizeof backward_groups / sizeof backward_groups[0]
+};
+
+tq_op_backward_fn tq_builtin_backward(const char *op_type) {
+  for (int g = 0; g < BACKWARD_GROUP_COUNT; g++)
+    for (size_t i = 0; i < *backward_groups[g].count; i++)
+      if (strcmp(backward_groups[g].entries[i].op_type, op_type) == 0)
+        return backward_groups[g].entries[i].backward;
+  return NULL;
+}
