@@ -48,6 +48,11 @@ static void test_canonical_forms(void **state) {
       {"ternary,2", "ternary,2"},
       {"ternary,1,0.05", "ternary,1,0.05"},
       {"none", "none"},
+      {"nearest,8,4,ste=clipped", "nearest,8,4,ste=clipped"},
+      {"nearest,8,4,ste=identity", "nearest,8,4"},
+      {"binary,ste=clipped", "binary,ste=clipped"},
+      {"fp8e4m3,ste=clipped,sat", "fp8e4m3,sat,ste=clipped"},
+      {"none,ste=clipped", "none,ste=clipped"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     tq_quantizer *q = parse_ok(cases[i][0]);
@@ -181,6 +186,8 @@ static void test_bad_specs(void **state) {
       {"logarithmic,2", TQ_ERR_PARSE, "takes 0 numeric arguments", NULL},
       {"none,sat", TQ_ERR_PARSE, "does not apply", NULL},
       {"none,foo", TQ_ERR_PARSE, "takes no arguments", NULL},
+      {"nearest,8,4,ste=clip", TQ_ERR_PARSE, "straight-through", "clipped"},
+      {"nearest,8,4,ste", TQ_ERR_PARSE, "needs a value", NULL},
       {"nearest,8,4,a,b,c,d,e,f,g,h,i,j,k,l,m,n", TQ_ERR_PARSE,
        "too many fields", NULL},
       {"nearest\x01,8,4", TQ_ERR_PARSE, "unexpected character", NULL},

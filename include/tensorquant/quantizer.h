@@ -56,6 +56,14 @@ typedef enum tq_overflow {
   TQ_OVERFLOW_COUNT
 } tq_overflow;
 
+/* The gradient a quantizer passes back in training (straight-through
+ * estimator, DESIGN.md 3): spec option ste=identity|clipped. */
+typedef enum tq_ste {
+  TQ_STE_IDENTITY = 0, /* the gradient passes unchanged (default) */
+  TQ_STE_CLIPPED, /* zero where the input lies outside tq_quantizer_range */
+  TQ_STE_COUNT
+} tq_ste;
+
 /* Everything that defines a quantizer, as plain data. Fields that do not
  * apply to a kind are zero. */
 typedef struct tq_quant_params {
@@ -80,6 +88,8 @@ typedef struct tq_quant_params {
   double threshold;  /* sparse T; ternary T when has_threshold */
   int has_threshold; /* ternary: 0 -> T = 0.7 * mean|x| over the tensor */
   double magnitude;  /* binary/ternary m */
+  /* all kinds */
+  tq_ste ste; /* training-time gradient; does not change the values */
 } tq_quant_params;
 
 typedef struct tq_quantizer tq_quantizer;

@@ -21,6 +21,9 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
   if ((unsigned)p->round >= TQ_ROUND_COUNT)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, src, 0, 0,
                     "unknown rounding mode %d", (int)p->round);
+  if ((unsigned)p->ste >= TQ_STE_COUNT)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, src, 0, 0,
+                    "unknown straight-through estimator %d", (int)p->ste);
   if (p->has_seed && p->round != TQ_ROUND_STOCHASTIC)
     return tq_error(ctx, TQ_ERR_PARSE, src, 0, 0,
                     "seed= only applies to stochastic rounding");

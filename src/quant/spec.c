@@ -20,7 +20,8 @@ enum {
   OPT_SIGNED = 2,
   OPT_SEED = 4,
   OPT_ROUND = 8,
-  OPT_FLOATFLAGS = 16
+  OPT_FLOATFLAGS = 16,
+  OPT_STE = 32 /* every spec: the training-time gradient (DESIGN.md 3) */
 };
 
 typedef struct spec_name {
@@ -386,8 +387,11 @@ static tq_status parse_enum(parser *ps, const token *t, const char *key,
               hint ? "'?" : "");
 }
 
-static const char *const option_keys[] = {
-    "overflow", "signed", "seed", "round", "sat", "fn", "finite", "subnormals"};
+static const char *const option_keys[] = {"overflow", "signed",     "seed",
+                                          "round",    "sat",        "fn",
+                                          "finite",   "subnormals", "ste"};
+static const char *const ste_names[] = {
+    [TQ_STE_IDENTITY] = "identity", [TQ_STE_CLIPPED] = "clipped"};
 
 static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
                               tq_quant_params *p, unsigned *seen) {
@@ -397,15 +401,18 @@ static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
   memcpy(key, t->text, klen);
   key[klen] = '\0';
   const char *value = eq ? eq + 1 : NULL;
-  unsigned allowed = sn->options;
+  unsigned allowed = sn->options | OPT_STE;
   int known = -1;
   for (size_t i = 0; i < sizeof option_keys / sizeof *option_keys; i++)
     if (!strcmp(key, option_keys[i])) known = (int)i;
   static const unsigned option_class[] = {
-      OPT_OVERFLOW,   OPT_SIGNED,     OPT_SEED,       OPT_ROUND,
-      OPT_FLOATFLAGS, OPT_FLOATFLAGS, OPT_FLOATFLAGS, OPT_FLOATFLAGS};
+      OPT_OVERFLOW,   OPT_SIGNED,     OPT_SEED,       OPT_ROUND, OPT_FLOATFLAGS,
+      OPT_FLOATFLAGS, OPT_FLOATFLAGS, OPT_FLOATFLAGS, OPT_STE};
+  _Static_assert(sizeof option_class / sizeof *option_class ==
+                     sizeof option_keys / sizeof *option_keys,
+                 "one class per option");
   if (known < 0) {
-    if (!allowed)
+    if (!sn->options)
       return fail(ps, TQ_ERR_PARSE, t->column,
                   "unexpected field '%s' at position %ld: '%s' takes %s",
                   t->text, t->column, sn->info.name,
@@ -439,7 +446,7 @@ static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
   int b = 1;
   if (value && !parse_bool_text(value, &b) &&
       option_class[known] != OPT_OVERFLOW && option_class[known] != OPT_ROUND &&
-      option_class[known] != OPT_SEED)
+      option_class[known] != OPT_SEED && option_class[known] != OPT_STE)
     return fail(ps, TQ_ERR_PARSE, t->column,
                 "option '%s' expects true or false, got '%s' at position %ld",
                 key, value, t->column);
@@ -476,6 +483,12 @@ static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
     case 5: p->finite_nan = b; break;
     case 6: p->finite_only = b; break;
     case 7: p->subnormals = b; break;
+    case 8:
+      st = parse_enum(ps, t, "straight-through estimator", value, ste_names,
+                      TQ_STE_COUNT, &v);
+      if (st != TQ_OK) return st;
+      p->ste = (tq_ste)v;
+      break;
   }
   return TQ_OK;
 }
@@ -629,9 +642,8 @@ static void append(char *buf, size_t size, const char *fmt, ...) {
   va_end(ap);
 }
 
-void tq_spec_format(const tq_quant_params *p, char *buf, size_t size) {
+static void format_body(const tq_quant_params *p, char *buf, size_t size) {
   char r1[32], r2[32];
-  buf[0] = '\0';
   switch (p->kind) {
     case TQ_QUANT_NONE: append(buf, size, "none"); return;
     case TQ_QUANT_LOGARITHMIC: append(buf, size, "logarithmic"); return;
@@ -682,4 +694,11 @@ void tq_spec_format(const tq_quant_params *p, char *buf, size_t size) {
     case TQ_QUANT_KIND_COUNT: return;
   }
   if (p->has_seed) append(buf, size, ",seed=%llu", (unsigned long long)p->seed);
+}
+
+void tq_spec_format(const tq_quant_params *p, char *buf, size_t size) {
+  buf[0] = '\0';
+  format_body(p, buf, size);
+  if (p->ste != TQ_STE_IDENTITY)
+    append(buf, size, ",ste=%s", ste_names[p->ste]);
 }
