@@ -35,6 +35,9 @@ TQ_API tq_status tq_session_create(tq_context *ctx, const tq_graph *g,
                                    tq_session **out);
 TQ_API void tq_session_destroy(tq_session *s);
 
+/* The graph the session runs (borrowed). */
+TQ_API const tq_graph *tq_session_graph(const tq_session *s);
+
 /* Attaches the maps of a set (extrinsic, weights, intrinsic; NULL or
  * missing kinds: float). Resolves every node's quantizers and quantizes
  * the weights now. */

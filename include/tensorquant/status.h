@@ -30,6 +30,8 @@ typedef enum tq_status {
   TQ_ERR_SHAPE,            /* tensor shapes that do not fit together */
   TQ_ERR_NOT_FOUND,        /* a named thing (layer, key) does not exist */
   TQ_ERR_INTERNAL,         /* a bug in the library: please report it */
+  TQ_ERR_NUMERIC,          /* a computation gave NaN or infinity (training) */
+  TQ_ERR_INTERRUPTED,      /* stopped on request (e.g. SIGINT) */
   TQ_STATUS_COUNT
 } tq_status;
 

@@ -4,8 +4,11 @@
 #ifndef TENSORQUANT_H
 #define TENSORQUANT_H
 
+#include "data.h"
+#include "evaluate.h"
 #include "export.h"
 #include "graph.h"
+#include "models.h"
 #include "npy.h"
 #include "onnx.h"
 #include "op.h"
@@ -14,6 +17,7 @@
 #include "session.h"
 #include "status.h"
 #include "tensor.h"
+#include "train.h"
 #include "tensorquant/version.h"
 
 #endif

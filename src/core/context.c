@@ -23,6 +23,8 @@ static const char *const status_names[] = {
     [TQ_ERR_SHAPE] = "shape mismatch",
     [TQ_ERR_NOT_FOUND] = "not found",
     [TQ_ERR_INTERNAL] = "internal error",
+    [TQ_ERR_NUMERIC] = "numeric error",
+    [TQ_ERR_INTERRUPTED] = "interrupted",
 };
 _Static_assert(sizeof status_names / sizeof status_names[0] == TQ_STATUS_COUNT,
                "every status needs a name");

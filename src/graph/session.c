@@ -6,48 +6,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "graph/graph_internal.h"
+#include "graph/session_internal.h"
 #include "tensorquant/session.h"
-
-/* Random streams: the kind of quantization in the top bits, the node and
- * the slot (output or input index) below, so no two hooks share numbers. */
-#define STREAM(kind, node, slot) \
-  (((uint64_t)(kind) << 60) | ((uint64_t)(node) << 8) | (uint64_t)(slot))
-enum { STREAM_EXTRINSIC = 0, STREAM_WEIGHTS = 1, STREAM_INTRINSIC = 2 };
-
-typedef struct node_rt {
-  const tq_op_def *def;
-  const tq_op_entry *entry; /* NULL for user ops */
-  unsigned flags;
-  int folded; /* evaluated at plan time */
-  tq_qmap_match match[TQ_MAP_KIND_COUNT];
-  tq_tensor **wq; /* per input: quantized weight (owned) or NULL */
-} node_rt;
-
-/* A free buffer, kept for reuse by later values and later runs. */
-typedef struct pool_buf {
-  void *data;
-  size_t bytes;
-} pool_buf;
-
-struct tq_session {
-  const tq_graph *g;
-  node_rt *nodes;
-  const tq_qmap_set *maps;
-  uint64_t seed;
-  /* plan */
-  int planned;
-  tq_shape *plan_shapes;
-  tq_tensor **values;     /* per value */
-  unsigned char *is_const; /* value known at plan time (no run-time data) */
-  unsigned char *owned;    /* values[i] struct owned by the session */
-  int *last_use;           /* last node reading the value; -1: none */
-  unsigned char *is_output;
-  pool_buf *pool;
-  size_t n_pool, cap_pool;
-  tq_value_observer observer;
-  void *observer_user;
-};
 
 tq_status tq_session_create(tq_context *ctx, const tq_graph *g,
                             tq_session **out) {
@@ -113,6 +73,8 @@ void tq_session_destroy(tq_session *s) {
 
 void tq_session_set_seed(tq_session *s, uint64_t seed) { s->seed = seed; }
 
+const tq_graph *tq_session_graph(const tq_session *s) { return s->g; }
+
 void tq_session_set_observer(tq_session *s, tq_value_observer fn, void *user) {
   s->observer = fn;
   s->observer_user = user;
@@ -138,7 +100,8 @@ int tq_session_node_match(const tq_session *s, size_t node, tq_map_kind kind,
 /* ---- maps -----------------------------------------------------------------*/
 
 static tq_status quantize_weight(tq_context *ctx, tq_session *s, size_t node,
-                                 size_t input, const tq_quantizer *q) {
+                                 size_t input, const tq_quantizer *q,
+                                 uint64_t offset) {
   const tq_graph *g = s->g;
   const tq_tensor *w = g->inits[g->values[g->nodes[node].in[input]].init_index];
   if (w->dtype != TQ_DTYPE_FLOAT32) return TQ_OK;
@@ -147,10 +110,13 @@ static tq_status quantize_weight(tq_context *ctx, tq_session *s, size_t node,
     n->wq = calloc(g->nodes[node].n_in, sizeof *n->wq);
     if (!n->wq) return tq_error_nomem(ctx);
   }
-  tq_status st = tq_tensor_clone(ctx, w, &n->wq[input]);
-  if (st != TQ_OK) return st;
+  if (!n->wq[input]) {
+    tq_status st = tq_tensor_clone(ctx, w, &n->wq[input]);
+    if (st != TQ_OK) return st;
+  }
   tq_quant_opts o = {.seed = s->seed,
-                     .stream = STREAM(STREAM_WEIGHTS, node, input)};
+                     .stream = STREAM(STREAM_WEIGHTS, node, input),
+                     .offset = offset};
   return tq_quantize(ctx, q, tq_cf32(w), tq_f32(n->wq[input]), w->numel, &o);
 }
 
@@ -171,9 +137,27 @@ tq_status tq_session_set_maps(tq_context *ctx, tq_session *s,
     if (wm->matched && wm->value->quantizer && (n->flags & TQ_OPF_WEIGHTS))
       for (size_t k = 1; k < gn->n_in; k++)
         if (gn->in[k] >= 0 && g->values[gn->in[k]].init_index >= 0) {
-          tq_status st = quantize_weight(ctx, s, i, k, wm->value->quantizer);
+          tq_status st =
+              quantize_weight(ctx, s, i, k, wm->value->quantizer, 0);
           if (st != TQ_OK) return st;
         }
+  }
+  return TQ_OK;
+}
+
+tq_status tq_session_requantize_weights(tq_context *ctx, tq_session *s,
+                                        uint64_t offset) {
+  const tq_graph *g = s->g;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const node_rt *n = &s->nodes[i];
+    const tq_qmap_match *wm = &n->match[TQ_MAP_WEIGHTS];
+    if (!n->wq || !wm->matched || !wm->value->quantizer) continue;
+    for (size_t k = 1; k < g->nodes[i].n_in; k++)
+      if (n->wq[k]) {
+        tq_status st =
+            quantize_weight(ctx, s, i, k, wm->value->quantizer, offset);
+        if (st != TQ_OK) return st;
+      }
   }
   return TQ_OK;
 }
@@ -225,8 +209,9 @@ static void release(tq_session *s, tq_tensor *t) {
 
 /* ---- planning -------------------------------------------------------------*/
 
-static void fill_call(tq_session *s, tq_context *ctx, size_t i,
-                      const tq_tensor **in, tq_tensor **out, tq_op_call *c) {
+void tq_session_fill_call(tq_session *s, tq_context *ctx, size_t i,
+                          const tq_tensor **in, tq_tensor **out,
+                          tq_op_call *c) {
   const tq_graph *g = s->g;
   const tq_node *gn = &g->nodes[i];
   memset(c, 0, sizeof *c);
@@ -251,7 +236,6 @@ static void fill_call(tq_session *s, tq_context *ctx, size_t i,
   c->user = s->nodes[i].def->user;
 }
 
-#define MAX_IO 64
 
 tq_status tq_session_plan(tq_context *ctx, tq_session *s,
                           const tq_shape *input_shapes, size_t n_inputs) {
@@ -346,7 +330,7 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
     const tq_tensor *in[MAX_IO];
     tq_tensor *out[MAX_IO];
     tq_op_call c;
-    fill_call(s, ctx, i, in, out, &c);
+    tq_session_fill_call(s, ctx, i, in, out, &c);
     c.plan_time = n->folded;
     st = n->def->infer(&c);
     if (st == TQ_OK && n->folded) {
@@ -435,7 +419,7 @@ tq_status tq_session_run(tq_context *ctx, tq_session *s,
     const tq_tensor *in[MAX_IO];
     tq_tensor *out[MAX_IO];
     tq_op_call c;
-    fill_call(s, ctx, i, in, out, &c);
+    tq_session_fill_call(s, ctx, i, in, out, &c);
     if (n->wq)
       for (size_t k = 0; k < gn->n_in; k++)
         if (n->wq[k]) in[k] = n->wq[k];

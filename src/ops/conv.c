@@ -5,7 +5,7 @@
  * output rows (over the batch; see conv_forward_float); 1x1 kernels with
  * unit stride and no padding multiply the input directly, and convs with
  * one input channel and few outputs per group (depthwise) are computed
- * directly. ConvTranspose is GEMM (W^T X) + col2im. Every split depends on
+ * directly. ConvTranspose is GEMM (W^T X) + tq_conv_col2im. Every split depends on
  * the shapes only, so results are the same bits at any thread count.
  *
  * Intrinsic quantization: both become tq_intrinsic_gemm over operands in
@@ -26,14 +26,8 @@
 #include <omp.h>
 #endif
 
-#include "ops/nn_internal.h"
+#include "ops/conv_internal.h"
 
-typedef struct conv_geom {
-  tq_nn_window w;
-  int64_t N, C, M, G, Cg, Mg; /* batch, in/out channels, groups, per group */
-  int64_t kvol, K;            /* kernel volume, K = Cg * kvol */
-  int64_t Pin, P;             /* input and output positions per channel */
-} conv_geom;
 
 static int64_t dim_prod(const int64_t *d, int n) {
   int64_t p = 1;
@@ -108,7 +102,7 @@ static tq_status check_int_sizes(tq_op_call *c, const int64_t *v, int n) {
 
 /* ---- Conv ------------------------------------------------------------ */
 
-static tq_status conv_prepare(tq_op_call *c, conv_geom *g) {
+tq_status tq_conv_prepare(tq_op_call *c, conv_geom *g) {
   tq_status st;
   if ((st = tq_nn_check_input(c, 0, "X", 3, 5)) || (st = check_w_rank(c)))
     return st;
@@ -162,7 +156,7 @@ static void conv_out_shape(const conv_geom *g, tq_shape *s) {
 
 tq_status tq_nn_conv_infer(tq_op_call *c) {
   conv_geom g;
-  tq_status st = conv_prepare(c, &g);
+  tq_status st = tq_conv_prepare(c, &g);
   if (st) return st;
   tq_shape s;
   conv_out_shape(&g, &s);
@@ -187,7 +181,7 @@ static void valid_range(int64_t off, int64_t stride, int64_t in, int64_t out,
  * points at the group's first channel; col row k = (channel - c0) * kvol
  * + tap holds ld floats. Branches are per row and tap, never per
  * element. */
-static void im2col_rows(const conv_geom *g, const float *x, int64_t c0,
+void tq_conv_im2col_rows(const conv_geom *g, const float *x, int64_t c0,
                         int64_t c1, int64_t r0, int64_t r1, float *col,
                         int64_t ld) {
   const tq_nn_window *w = &g->w;
@@ -351,10 +345,10 @@ static void conv_tile(const conv_geom *g, int64_t gi, int64_t gr0, int64_t gr1,
         int nt = threads > g->Cg ? (int)g->Cg : threads;
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t ch = 0; ch < g->Cg; ch++)
-          im2col_rows(g, xg, ch, ch + 1, r0, r1,
+          tq_conv_im2col_rows(g, xg, ch, ch + 1, r0, r1,
                       col + ch * g->kvol * ncols + off, ncols);
       } else {
-        im2col_rows(g, xg, 0, g->Cg, r0, r1, col + off, ncols);
+        tq_conv_im2col_rows(g, xg, 0, g->Cg, r0, r1, col + off, ncols);
       }
       off += (r1 - r0) * OW;
       gr += r1 - r0;
@@ -511,7 +505,7 @@ static tq_status conv_forward_intrinsic(tq_op_call *c, const conv_geom *g,
         int nt = threads > g->Cg ? (int)g->Cg : threads;
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t ch = 0; ch < g->Cg; ch++)
-          im2col_rows(g, xg, ch, ch + 1, 0, R, col + ch * g->kvol * g->P, g->P);
+          tq_conv_im2col_rows(g, xg, ch, ch + 1, 0, R, col + ch * g->kvol * g->P, g->P);
         bm = col;
       }
       st = group_intrinsic(c, g, n, gi, wt + gi * g->Mg * g->K, bm, b, y, ys,
@@ -524,7 +518,7 @@ static tq_status conv_forward_intrinsic(tq_op_call *c, const conv_geom *g,
 
 tq_status tq_nn_conv_forward(tq_op_call *c) {
   conv_geom g;
-  tq_status st = conv_prepare(c, &g);
+  tq_status st = tq_conv_prepare(c, &g);
   if (st) return st;
   if (g.N * g.M * g.P == 0) return TQ_OK;
   const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);
@@ -541,7 +535,7 @@ tq_status tq_nn_conv_forward(tq_op_call *c) {
 /* ---- ConvTranspose ----------------------------------------------------- */
 
 /* W is (C, M / group, kernel...); the output has M channels. */
-static tq_status convt_prepare(tq_op_call *c, conv_geom *g) {
+tq_status tq_convt_prepare(tq_op_call *c, conv_geom *g) {
   tq_status st;
   if ((st = tq_nn_check_input(c, 0, "X", 3, 5)) || (st = check_w_rank(c)))
     return st;
@@ -659,7 +653,7 @@ static tq_status convt_prepare(tq_op_call *c, conv_geom *g) {
 
 tq_status tq_nn_conv_transpose_infer(tq_op_call *c) {
   conv_geom g;
-  tq_status st = convt_prepare(c, &g);
+  tq_status st = tq_convt_prepare(c, &g);
   if (st) return st;
   tq_shape s;
   conv_out_shape(&g, &s);
@@ -670,7 +664,7 @@ tq_status tq_nn_conv_transpose_infer(tq_op_call *c) {
  * positions) into the output planes of out channels [0, Mg) of one group:
  * the input position p and tap t land on output position p * stride -
  * pad + t * dilation. */
-static void col2im(const conv_geom *g, const float *col, float *y,
+void tq_conv_col2im(const conv_geom *g, const float *col, float *y,
                    const float *bias, int threads) {
   const tq_nn_window *w = &g->w;
   const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];
@@ -724,7 +718,7 @@ static tq_status convt_forward_float(tq_op_call *c, const conv_geom *g,
       const float *wg = wt + gi * g->Cg * rows;
       tq_nn_sgemm(1, 0, rows, g->Pin, g->Cg, 1.0f, wg, rows, xg, g->Pin, 0.0f,
                   col, g->Pin, threads);
-      col2im(g, col, y + (n * g->M + gi * g->Mg) * g->P,
+      tq_conv_col2im(g, col, y + (n * g->M + gi * g->Mg) * g->P,
              b ? b + gi * g->Mg : NULL, threads);
     }
   }
@@ -812,7 +806,7 @@ static tq_status convt_forward_intrinsic(tq_op_call *c, const conv_geom *g,
 
 tq_status tq_nn_conv_transpose_forward(tq_op_call *c) {
   conv_geom g;
-  tq_status st = convt_prepare(c, &g);
+  tq_status st = tq_convt_prepare(c, &g);
   if (st) return st;
   if (g.N * g.M * g.P == 0) return TQ_OK;
   const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);

@@ -1,5 +1,7 @@
 /* The elementwise group of built-in operators (elementwise.c,
- * activation.c): op_type, functions, flags, input and output counts. */
+ * activation.c, dropout.c): op_type, functions, flags, input and output counts.
+ */
+#include "ops/backward_internal.h"
 #include "ops/elementwise.h"
 
 /* An entry of family fam (tq_<fam>_infer, tq_<fam>_forward); w: the
@@ -45,8 +47,9 @@ const tq_op_entry tq_ops_elementwise[] = {
     E("Cos", ew_unary, 0, 0, 1, 1, 1, 1),
     E("Not", ew_unary, 0, I64, 1, 1, 1, 1),
     E("Identity", ew_identity, 0, I64, 1, 1, 1, 1),
-    /* Dropout(data, ratio, training_mode) -> (output, mask): inference. */
-    E("Dropout", ew_identity, 0, I64, 1, 3, 1, 2),
+    /* Dropout(data, ratio, training_mode) -> (output, mask): the identity
+     * at inference, drops in training (dropout.c). */
+    E("Dropout", ew_dropout, 0, I64, 1, 3, 1, 2),
     E("Cast", ew_cast, 0, I64, 1, 1, 1, 1),
     E("CastLike", ew_cast, 0, I64, 2, 2, 1, 1),
     E("Where", ew_where, 0, I64, 3, 3, 1, 1),

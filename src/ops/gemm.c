@@ -346,3 +346,86 @@ tq_status tq_nn_matmul_forward(tq_op_call *c) {
   }
   return TQ_OK;
 }
+
+/* ---- backward ----------------------------------------------------------- */
+
+/* Y = alpha op(A) op(B) + beta C:
+ * d op(A) = alpha dY op(B)^T, d op(B) = alpha op(A)^T dY, dC = beta dY
+ * summed over C's broadcast dimensions (in double, row after row). */
+tq_status tq_nn_gemm_backward(tq_op_call *c, const tq_tensor *const *gout,
+                              tq_tensor **gin) {
+  gemm_geom g;
+  tq_status st = gemm_prepare(c, &g);
+  if (st) return st;
+  const float alpha = tq_attr_float(c, "alpha", 1.0f);
+  const float beta = tq_attr_float(c, "beta", 1.0f);
+  const float *A = tq_cf32(c->in[0]), *B = tq_cf32(c->in[1]);
+  const float *dy = tq_cf32(gout[0]);
+  const int threads = tq_nn_threads(c);
+  const int ta = g.trans_a, tb = g.trans_b;
+  const int64_t lda = ta ? g.M : g.K, ldb = tb ? g.K : g.N;
+  if (gin[0]) {
+    float *da = tq_f32(gin[0]);
+    if (g.N == 0 || g.K == 0)
+      memset(da, 0, (size_t)(g.M * g.K) * sizeof *da);
+    else if (!ta)
+      tq_nn_sgemm(0, !tb, g.M, g.K, g.N, alpha, dy, g.N, B, ldb, 0.0f, da,
+                  g.K, threads);
+    else
+      tq_nn_sgemm(tb, 1, g.K, g.M, g.N, alpha, B, ldb, dy, g.N, 0.0f, da, g.M,
+                  threads);
+  }
+  if (gin[1]) {
+    float *db = tq_f32(gin[1]);
+    if (g.M == 0 || g.N == 0)
+      memset(db, 0, (size_t)(g.K * g.N) * sizeof *db);
+    else if (!tb)
+      tq_nn_sgemm(!ta, 0, g.K, g.N, g.M, alpha, A, lda, dy, g.N, 0.0f, db,
+                  g.N, threads);
+    else
+      tq_nn_sgemm(1, ta, g.N, g.K, g.M, alpha, dy, g.N, A, lda, 0.0f, db, g.K,
+                  threads);
+  }
+  if (c->n_in > 2 && gin[2] && g.C) {
+    float *dc = tq_f32(gin[2]);
+    const size_t nc = g.C->numel;
+    double *acc = calloc(nc ? nc : 1, sizeof *acc);
+    if (!acc)
+      return tq_call_error(c, TQ_ERR_NO_MEMORY, "out of memory for dC");
+    for (int64_t m = 0; m < g.M; m++)
+      for (int64_t n = 0; n < g.N; n++)
+        acc[m * g.c_rs + n * g.c_cs] += dy[m * g.N + n];
+    for (size_t i = 0; i < nc; i++) dc[i] = (float)((double)beta * acc[i]);
+    free(acc);
+  }
+  return TQ_OK;
+}
+
+/* Per batch matrix: dA += dY B^T, dB += A^T dY, batches in order (so
+ * broadcast operands sum their gradients deterministically). */
+tq_status tq_nn_matmul_backward(tq_op_call *c, const tq_tensor *const *gout,
+                                tq_tensor **gin) {
+  matmul_geom g;
+  tq_status st = matmul_prepare(c, &g);
+  if (st) return st;
+  const float *A = tq_cf32(c->in[0]), *B = tq_cf32(c->in[1]);
+  const float *dy = tq_cf32(gout[0]);
+  float *da = gin[0] ? tq_f32(gin[0]) : NULL;
+  float *db = gin[1] ? tq_f32(gin[1]) : NULL;
+  if (da) memset(da, 0, c->in[0]->numel * sizeof *da);
+  if (db) memset(db, 0, c->in[1]->numel * sizeof *db);
+  const int threads = tq_nn_threads(c);
+  const int64_t mn = g.M * g.N;
+  if (mn == 0 || g.K == 0) return TQ_OK;
+  for (int64_t bi = 0; bi < g.nbatch; bi++) {
+    int64_t oa, ob;
+    batch_offsets(&g, bi, &oa, &ob);
+    if (da)
+      tq_nn_sgemm(0, 1, g.M, g.K, g.N, 1.0f, dy + bi * mn, g.N, B + ob, g.N,
+                  1.0f, da + oa, g.K, threads);
+    if (db)
+      tq_nn_sgemm(1, 0, g.K, g.N, g.M, 1.0f, A + oa, g.K, dy + bi * mn, g.N,
+                  1.0f, db + ob, g.N, threads);
+  }
+  return TQ_OK;
+}

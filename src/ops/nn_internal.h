@@ -105,6 +105,29 @@ tq_status tq_nn_instancenorm_forward(tq_op_call *c);
 tq_status tq_nn_layernorm_infer(tq_op_call *c);
 tq_status tq_nn_layernorm_forward(tq_op_call *c);
 
+/* Backward of the group (tq_op_backward_fn; backward_nn.c lists them). */
+tq_status tq_nn_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
+                              tq_tensor **gin);
+tq_status tq_nn_conv_transpose_backward(tq_op_call *c,
+                                        const tq_tensor *const *gout,
+                                        tq_tensor **gin);
+tq_status tq_nn_gemm_backward(tq_op_call *c, const tq_tensor *const *gout,
+                              tq_tensor **gin);
+tq_status tq_nn_matmul_backward(tq_op_call *c, const tq_tensor *const *gout,
+                                tq_tensor **gin);
+tq_status tq_nn_maxpool_backward(tq_op_call *c, const tq_tensor *const *gout,
+                                 tq_tensor **gin);
+tq_status tq_nn_avgpool_backward(tq_op_call *c, const tq_tensor *const *gout,
+                                 tq_tensor **gin);
+tq_status tq_nn_global_avgpool_backward(tq_op_call *c,
+                                        const tq_tensor *const *gout,
+                                        tq_tensor **gin);
+tq_status tq_nn_global_maxpool_backward(tq_op_call *c,
+                                        const tq_tensor *const *gout,
+                                        tq_tensor **gin);
+tq_status tq_nn_batchnorm_backward(tq_op_call *c, const tq_tensor *const *gout,
+                                   tq_tensor **gin);
+
 /* tq_intrinsic_gemm, its error reported against the node. */
 tq_status tq_nn_run_intrinsic(tq_op_call *c, const tq_intrinsic_gemm_args *a);
 

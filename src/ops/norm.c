@@ -1,4 +1,4 @@
-/* BatchNormalization (inference), InstanceNormalization and
+/* BatchNormalization (inference and training), InstanceNormalization and
  * LayerNormalization, float32.
  *
  * BatchNormalization folds its four parameters into one scale and shift
@@ -80,10 +80,88 @@ tq_status tq_nn_batchnorm_infer(tq_op_call *c) {
   return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &c->in[0]->shape);
 }
 
+/* Per channel of X (N, C, ...): batch mean and 1 / sqrt(var + eps) in
+ * double (two passes, images in order), and the unbiased variance. */
+static void bn_batch_moments(const float *x, int64_t N, int64_t C,
+                             int64_t inner, double eps, double *mean,
+                             double *inv_std, double *var_unbiased,
+                             int threads) {
+  int nt = threads > C ? (int)(C > 0 ? C : 1) : threads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t ch = 0; ch < C; ch++) {
+    double s = 0.0;
+    for (int64_t n = 0; n < N; n++) {
+      const float *p = x + (n * C + ch) * inner;
+      for (int64_t i = 0; i < inner; i++) s += p[i];
+    }
+    const double cnt = (double)(N * inner);
+    const double m = cnt > 0 ? s / cnt : 0.0;
+    double v = 0.0;
+    for (int64_t n = 0; n < N; n++) {
+      const float *p = x + (n * C + ch) * inner;
+      for (int64_t i = 0; i < inner; i++) {
+        const double d = p[i] - m;
+        v += d * d;
+      }
+    }
+    mean[ch] = m;
+    inv_std[ch] = 1.0 / sqrt((cnt > 0 ? v / cnt : 0.0) + eps);
+    if (var_unbiased) var_unbiased[ch] = cnt > 1 ? v / (cnt - 1) : 0.0;
+  }
+}
+
+/* Training mode: normalize with the batch statistics, and move the running
+ * statistics (when the executor passes them as state) toward them:
+ * running = momentum * running + (1 - momentum) * batch, with the
+ * unbiased batch variance (as PyTorch). */
+static tq_status bn_forward_training(tq_op_call *c) {
+  const tq_shape *xs = &c->in[0]->shape;
+  const float eps = tq_attr_float(c, "epsilon", 1e-5f);
+  const float momentum = tq_attr_float(c, "momentum", 0.9f);
+  const int64_t N = xs->dims[0], C = xs->dims[1], inner = inner_numel(xs, 2);
+  double *mom = malloc((size_t)(3 * C + 1) * sizeof *mom);
+  if (!mom)
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for %lld channels", (long long)C);
+  double *mean = mom, *inv_std = mom + C, *var = mom + 2 * C;
+  const int threads = tq_nn_threads(c);
+  const float *x = tq_cf32(c->in[0]);
+  bn_batch_moments(x, N, C, inner, eps, mean, inv_std, var, threads);
+  const float *scale = tq_cf32(c->in[1]), *bias = tq_cf32(c->in[2]);
+  float *y = tq_f32(c->out[0]);
+  const int64_t rows = N * C;
+  int nt = threads > rows ? (int)(rows > 0 ? rows : 1) : threads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t ch = r % C;
+    const float a = (float)(inv_std[ch] * scale[ch]);
+    const float b = (float)(bias[ch] - mean[ch] * inv_std[ch] * scale[ch]);
+    const float *xr = x + r * inner;
+    float *yr = y + r * inner;
+    for (int64_t i = 0; i < inner; i++) yr[i] = xr[i] * a + b;
+  }
+  if (c->state && c->state[3] && c->state[4]) {
+    float *rm = tq_f32(c->state[3]), *rv = tq_f32(c->state[4]);
+    for (int64_t ch = 0; ch < C; ch++) {
+      rm[ch] = (float)(momentum * (double)rm[ch] + (1.0 - momentum) * mean[ch]);
+      rv[ch] = (float)(momentum * (double)rv[ch] + (1.0 - momentum) * var[ch]);
+    }
+  }
+  free(mom);
+  return TQ_OK;
+}
+
 tq_status tq_nn_batchnorm_forward(tq_op_call *c) {
   int per_act = 0;
   tq_status st = bn_prepare(c, &per_act);
   if (st) return st;
+  if (c->training) {
+    if (per_act)
+      return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                           "training with per-activation parameters "
+                           "(spatial = 0) is not supported");
+    return bn_forward_training(c);
+  }
   const tq_shape *xs = &c->in[0]->shape;
   const float eps = tq_attr_float(c, "epsilon", 1e-5f);
   const int64_t N = xs->dims[0], C = xs->dims[1];
@@ -114,6 +192,81 @@ tq_status tq_nn_batchnorm_forward(tq_op_call *c) {
     for (int64_t i = 0; i < inner; i++) yr[i] = xr[i] * a + b;
   }
   free(ab);
+  return TQ_OK;
+}
+
+/* Backward. Training mode (the statistics are the batch's, recomputed
+ * from X): with xhat = (x - mean) * inv_std and sums over the channel's
+ * N * inner elements, dscale = sum(dy xhat), dB = sum(dy) and
+ * dx = scale * inv_std * (dy - sum(dy) / m - xhat * sum(dy xhat) / m).
+ * Inference mode: the running statistics are constants, dx = dy * scale *
+ * inv_std. The running statistics get no gradient (they are state). */
+tq_status tq_nn_batchnorm_backward(tq_op_call *c, const tq_tensor *const *gout,
+                                   tq_tensor **gin) {
+  int per_act = 0;
+  tq_status st = bn_prepare(c, &per_act);
+  if (st) return st;
+  if (per_act)
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "training with per-activation parameters "
+                         "(spatial = 0) is not supported");
+  const tq_shape *xs = &c->in[0]->shape;
+  const float eps = tq_attr_float(c, "epsilon", 1e-5f);
+  const int64_t N = xs->dims[0], C = xs->dims[1], inner = inner_numel(xs, 2);
+  double *mom = malloc((size_t)(2 * C + 1) * sizeof *mom);
+  if (!mom)
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for %lld channels", (long long)C);
+  double *mean = mom, *inv_std = mom + C;
+  const float *x = tq_cf32(c->in[0]), *dy = tq_cf32(gout[0]);
+  const float *scale = tq_cf32(c->in[1]);
+  const int threads = tq_nn_threads(c);
+  if (c->training) {
+    bn_batch_moments(x, N, C, inner, eps, mean, inv_std, NULL, threads);
+  } else {
+    const float *rm = tq_cf32(c->in[3]), *rv = tq_cf32(c->in[4]);
+    for (int64_t ch = 0; ch < C; ch++) {
+      mean[ch] = rm[ch];
+      inv_std[ch] = 1.0 / sqrt((double)rv[ch] + eps);
+    }
+  }
+  float *dx = gin[0] ? tq_f32(gin[0]) : NULL;
+  float *dscale = gin[1] ? tq_f32(gin[1]) : NULL;
+  float *dbias = gin[2] ? tq_f32(gin[2]) : NULL;
+  const double m = (double)(N * inner);
+  int nt = threads > C ? (int)(C > 0 ? C : 1) : threads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t ch = 0; ch < C; ch++) {
+    double sdy = 0.0, sdyx = 0.0;
+    for (int64_t n = 0; n < N; n++) {
+      const float *xp = x + (n * C + ch) * inner;
+      const float *gp = dy + (n * C + ch) * inner;
+      for (int64_t i = 0; i < inner; i++) {
+        sdy += gp[i];
+        sdyx += gp[i] * ((xp[i] - mean[ch]) * inv_std[ch]);
+      }
+    }
+    if (dscale) dscale[ch] = (float)sdyx;
+    if (dbias) dbias[ch] = (float)sdy;
+    if (!dx) continue;
+    const double k = scale[ch] * inv_std[ch];
+    for (int64_t n = 0; n < N; n++) {
+      const float *xp = x + (n * C + ch) * inner;
+      const float *gp = dy + (n * C + ch) * inner;
+      float *dp = dx + (n * C + ch) * inner;
+      for (int64_t i = 0; i < inner; i++) {
+        if (c->training) {
+          const double xh = (xp[i] - mean[ch]) * inv_std[ch];
+          dp[i] = (float)(k * (gp[i] - sdy / m - xh * sdyx / m));
+        } else {
+          dp[i] = (float)(k * gp[i]);
+        }
+      }
+    }
+  }
+  for (size_t i = 3; i < 5 && i < c->n_in; i++)
+    if (gin[i]) memset(tq_f32(gin[i]), 0, gin[i]->numel * sizeof(float));
+  free(mom);
   return TQ_OK;
 }
 

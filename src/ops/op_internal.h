@@ -123,10 +123,14 @@ typedef tq_status (*tq_op_backward_fn)(tq_op_call *c,
 typedef struct tq_backward_entry {
   const char *op_type;
   tq_op_backward_fn backward;
+  /* Bit k: input k is state a training forward updates (through
+   * tq_op_call.state), not a trainable parameter (BatchNormalization's
+   * running mean and variance). */
+  unsigned state_inputs;
 } tq_backward_entry;
 
-/* The backward of a built-in op_type, or NULL when it has none. */
-tq_op_backward_fn tq_builtin_backward(const char *op_type);
+/* The backward entry of a built-in op_type, or NULL when it has none. */
+const tq_backward_entry *tq_builtin_backward(const char *op_type);
 
 /* Backward tables, one per group (src/ops/backward_*.c). */
 extern const tq_backward_entry tq_backward_nn[]; /* backward_nn.c */

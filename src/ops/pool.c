@@ -228,6 +228,90 @@ tq_status tq_nn_avgpool_forward(tq_op_call *c) {
   return pool_forward(c, 0, cip);
 }
 
+/* ---- backward ----------------------------------------------------------- */
+
+/* Backward of one plane: every output's gradient goes to the tap that won
+ * the forward max (the first maximum in window order; a NaN wins), or is
+ * spread over the window's taps divided as the forward divided. dx must
+ * be zero on entry. */
+static void pool_plane_backward(const pool_geom *g, const pool_axis ax[3],
+                                int is_max, const float *x, const float *dy,
+                                float *dx) {
+  const tq_nn_window *w = &g->w;
+  const int64_t IH = w->in[1], IW = w->in[2];
+  const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
+  for (int64_t od = 0; od < OD; od++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        const float gv = dy[(od * OH + oh) * OW + ow];
+        int64_t best = -1;
+        float bv = -INFINITY;
+        float share = 0.0f;
+        if (!is_max)
+          share = gv / (float)(ax[0].count[od] * ax[1].count[oh] *
+                               ax[2].count[ow]);
+        const int64_t l0 = ow * w->stride[2] - w->pad_lo[2];
+        for (int64_t i = ax[0].lo[od]; i < ax[0].hi[od]; i++) {
+          const int64_t id = od * w->stride[0] - w->pad_lo[0] + i * w->dil[0];
+          for (int64_t j = ax[1].lo[oh]; j < ax[1].hi[oh]; j++) {
+            const int64_t ih = oh * w->stride[1] - w->pad_lo[1] + j * w->dil[1];
+            for (int64_t l = ax[2].lo[ow]; l < ax[2].hi[ow]; l++) {
+              const int64_t at = (id * IH + ih) * IW + l0 + l * w->dil[2];
+              if (!is_max) {
+                dx[at] += share;
+              } else if (best < 0 || x[at] > bv ||
+                         (x[at] != x[at] && bv == bv)) {
+                best = at;
+                bv = x[at];
+              }
+            }
+          }
+        }
+        if (is_max && best >= 0) dx[best] += gv;
+      }
+}
+
+static tq_status pool_backward(tq_op_call *c, const tq_tensor *const *gout,
+                               tq_tensor **gin, int is_max, int include_pad) {
+  if (!gin[0]) return TQ_OK;
+  pool_geom g;
+  tq_status st = pool_prepare(c, &g);
+  if (st) return st;
+  float *dx = tq_f32(gin[0]);
+  memset(dx, 0, (size_t)(g.N * g.C * g.Pin) * sizeof *dx);
+  const int64_t planes = g.N * g.C;
+  if (planes == 0 || g.P == 0) return TQ_OK;
+  pool_axis ax[3];
+  int64_t *buf;
+  if ((st = axes_alloc(c, &g, include_pad, ax, &buf))) return st;
+  const float *x = tq_cf32(c->in[0]), *dy = tq_cf32(gout[0]);
+  int nt = tq_nn_threads(c);
+  if (nt > planes) nt = (int)planes;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < planes; p++)
+    pool_plane_backward(&g, ax, is_max, x + p * g.Pin, dy + p * g.P,
+                        dx + p * g.Pin);
+  free(buf);
+  return TQ_OK;
+}
+
+tq_status tq_nn_maxpool_backward(tq_op_call *c, const tq_tensor *const *gout,
+                                 tq_tensor **gin) {
+  if (c->n_out > 1)
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "training through MaxPool's Indices output is not "
+                         "supported");
+  return pool_backward(c, gout, gin, 1, 0);
+}
+
+tq_status tq_nn_avgpool_backward(tq_op_call *c, const tq_tensor *const *gout,
+                                 tq_tensor **gin) {
+  int include_pad = 0;
+  tq_status st = read_count_include_pad(c, &include_pad);
+  if (st) return st;
+  return pool_backward(c, gout, gin, 0, include_pad);
+}
+
 /* ---- global pools ------------------------------------------------------ */
 
 tq_status tq_nn_global_pool_infer(tq_op_call *c) {
@@ -274,4 +358,50 @@ tq_status tq_nn_global_avgpool_forward(tq_op_call *c) {
 
 tq_status tq_nn_global_maxpool_forward(tq_op_call *c) {
   return global_pool(c, 1);
+}
+
+/* Global pools: the average spreads dy / n over the plane; the max sends
+ * it to the first maximum (a NaN wins, as the forward). */
+static tq_status global_pool_backward(tq_op_call *c,
+                                      const tq_tensor *const *gout,
+                                      tq_tensor **gin, int is_max) {
+  if (!gin[0]) return TQ_OK;
+  const tq_shape *xs = &c->in[0]->shape;
+  const int64_t planes = xs->dims[0] * xs->dims[1];
+  int64_t n = 1;
+  for (int d = 2; d < xs->ndim; d++) n *= xs->dims[d];
+  const float *x = tq_cf32(c->in[0]), *dy = tq_cf32(gout[0]);
+  float *dx = tq_f32(gin[0]);
+  if (planes == 0 || n == 0) return TQ_OK;
+  int nt = tq_nn_threads(c);
+  if (nt > planes) nt = (int)planes;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < planes; p++) {
+    const float *xp = x + p * n;
+    float *dp = dx + p * n;
+    if (is_max) {
+      int64_t best = 0;
+      for (int64_t i = 1; i < n; i++)
+        if ((xp[i] > xp[best] || xp[i] != xp[i]) && xp[best] == xp[best])
+          best = i;
+      memset(dp, 0, (size_t)n * sizeof *dp);
+      dp[best] = dy[p];
+    } else {
+      const float share = dy[p] / (float)n;
+      for (int64_t i = 0; i < n; i++) dp[i] = share;
+    }
+  }
+  return TQ_OK;
+}
+
+tq_status tq_nn_global_avgpool_backward(tq_op_call *c,
+                                        const tq_tensor *const *gout,
+                                        tq_tensor **gin) {
+  return global_pool_backward(c, gout, gin, 0);
+}
+
+tq_status tq_nn_global_maxpool_backward(tq_op_call *c,
+                                        const tq_tensor *const *gout,
+                                        tq_tensor **gin) {
+  return global_pool_backward(c, gout, gin, 1);
 }

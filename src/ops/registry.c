@@ -51,10 +51,10 @@ enum {
   BACKWARD_GROUP_COUNT = sizeof backward_groups / sizeof backward_groups[0]
 };
 
-tq_op_backward_fn tq_builtin_backward(const char *op_type) {
+const tq_backward_entry *tq_builtin_backward(const char *op_type) {
   for (int g = 0; g < BACKWARD_GROUP_COUNT; g++)
     for (size_t i = 0; i < *backward_groups[g].count; i++)
       if (strcmp(backward_groups[g].entries[i].op_type, op_type) == 0)
-        return backward_groups[g].entries[i].backward;
+        return &backward_groups[g].entries[i];
   return NULL;
 }

@@ -10,7 +10,9 @@ int tq_cli_maps_option(const char *cmd, tq_cli_maps *m, int argc, char **argv,
                       : !strcmp(a, "--weights") ? &m->weights
                       : !strcmp(a, "--intr")    ? &m->intr
                       : !strcmp(a, "--map")     ? &m->sectioned
-                                                : NULL;
+                      : m->training && !strcmp(a, "--gradients") ? &m->grads
+                      : m->training && !strcmp(a, "--updates")   ? &m->updates
+                                                                 : NULL;
   if (!slot) return 0;
   const char *v = tq_cli_value(cmd, argc, argv, i);
   if (!v) return -1;
@@ -21,7 +23,9 @@ int tq_cli_maps_option(const char *cmd, tq_cli_maps *m, int argc, char **argv,
 int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
                      tq_qmap_set **out) {
   *out = NULL;
-  if (!m->extr && !m->weights && !m->intr && !m->sectioned) return 1;
+  if (!m->extr && !m->weights && !m->intr && !m->sectioned && !m->grads &&
+      !m->updates)
+    return 1;
   tq_status st;
   if (m->sectioned)
     st = tq_qmap_set_load(ctx, m->sectioned, out);
@@ -31,10 +35,11 @@ int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
     tq_cli_status_error(cmd, ctx, st);
     return 0;
   }
-  const char *flat[] = {m->extr, m->weights, m->intr};
+  const char *flat[] = {m->extr, m->weights, m->intr, m->grads, m->updates};
   const tq_map_kind kinds[] = {TQ_MAP_EXTRINSIC, TQ_MAP_WEIGHTS,
-                               TQ_MAP_INTRINSIC};
-  for (int k = 0; k < 3; k++) {
+                               TQ_MAP_INTRINSIC, TQ_MAP_GRADIENTS,
+                               TQ_MAP_UPDATES};
+  for (int k = 0; k < 5; k++) {
     if (!flat[k]) continue;
     tq_qmap *map;
     if ((st = tq_qmap_load(ctx, flat[k], kinds[k], &map)) != TQ_OK ||

@@ -11,6 +11,8 @@ static const tq_command *const commands[] = {
     &tq_cmd_info,
     &tq_cmd_run,
     &tq_cmd_export,
+    &tq_cmd_train,
+    &tq_cmd_eval,
     &tq_cmd_bench,
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };

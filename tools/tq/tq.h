@@ -23,6 +23,27 @@ extern const tq_command tq_cmd_bench;
 extern const tq_command tq_cmd_info;
 extern const tq_command tq_cmd_run;
 extern const tq_command tq_cmd_export;
+extern const tq_command tq_cmd_train;
+extern const tq_command tq_cmd_eval;
+
+/* A progress line on stderr, redrawn in place (only when stderr is a
+ * terminal and not quiet): "label [#####.....] done/total  extra". */
+typedef struct tq_progress {
+  int enabled;
+  double start;
+  double last_draw;
+} tq_progress;
+void tq_progress_start(tq_progress *p, int enabled);
+void tq_progress_update(tq_progress *p, const char *label, size_t done,
+                        size_t total, const char *extra);
+void tq_progress_end(tq_progress *p);
+/* Seconds on a monotonic clock. */
+double tq_cli_now(void);
+
+/* Installs a SIGINT handler that sets a flag (tq_cli_interrupted) instead
+ * of killing the process, so long commands can stop cleanly. */
+void tq_cli_catch_sigint(void);
+int tq_cli_interrupted(void);
 
 /* `tq bench MODEL.onnx ...` (bench_model.c); argv[0] is "bench". */
 int tq_bench_model(int argc, char **argv);
@@ -32,6 +53,9 @@ int tq_bench_model(int argc, char **argv);
  * all layers) and --map FILE (a sectioned file). */
 typedef struct tq_cli_maps {
   const char *extr, *weights, *intr, *sectioned;
+  /* training only (set `training` to accept --gradients and --updates) */
+  int training;
+  const char *grads, *updates;
 } tq_cli_maps;
 
 /* If argv[*i] is a map option, takes its value (advancing *i) and returns
@@ -51,6 +75,11 @@ int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
   "      --intr MAP     quantize products and sums inside Conv/Gemm/MatMul\n" \
   "      --map FILE     a sectioned map file: {\"extrinsic\": {...},\n"      \
   "                     \"weights\": {...}, \"intrinsic\": {...}}\n"
+
+#define TQ_CLI_TRAIN_MAPS_HELP                                               \
+  "      --gradients MAP quantize the gradients flowing back out of layers\n" \
+  "      --updates MAP  store weights through this quantizer after each\n"   \
+  "                     optimizer step (quantized SGD/Adam)\n"
 
 /* Exit codes. */
 enum { TQ_EXIT_OK = 0, TQ_EXIT_FAILURE = 1, TQ_EXIT_USAGE = 2 };

@@ -1,0 +1,72 @@
+/* Internal: the executor's state, shared with the trainer (src/train),
+ * which plans through a session and then runs its own forward and
+ * backward passes over the planned values. */
+#ifndef TQ_GRAPH_SESSION_INTERNAL_H
+#define TQ_GRAPH_SESSION_INTERNAL_H
+
+#include "graph/graph_internal.h"
+#include "tensorquant/session.h"
+
+/* Random streams: the kind of quantization in the top bits, the node and
+ * the slot (output or input index) below, so no two hooks share numbers. */
+#define STREAM(kind, node, slot) \
+  (((uint64_t)(kind) << 60) | ((uint64_t)(node) << 8) | (uint64_t)(slot))
+enum {
+  STREAM_EXTRINSIC = 0,
+  STREAM_WEIGHTS = 1,
+  STREAM_INTRINSIC = 2,
+  STREAM_GRADIENTS = 3, /* training: gradients map */
+  STREAM_UPDATES = 4,   /* training: updates map */
+  STREAM_DROPOUT = 5,   /* training: Dropout masks */
+};
+
+typedef struct node_rt {
+  const tq_op_def *def;
+  const tq_op_entry *entry; /* NULL for user ops */
+  unsigned flags;
+  int folded; /* evaluated at plan time */
+  tq_qmap_match match[TQ_MAP_KIND_COUNT];
+  tq_tensor **wq; /* per input: quantized weight (owned) or NULL */
+} node_rt;
+
+/* A free buffer, kept for reuse by later values and later runs. */
+typedef struct pool_buf {
+  void *data;
+  size_t bytes;
+} pool_buf;
+
+struct tq_session {
+  const tq_graph *g;
+  node_rt *nodes;
+  const tq_qmap_set *maps;
+  uint64_t seed;
+  /* plan */
+  int planned;
+  tq_shape *plan_shapes;
+  tq_tensor **values;     /* per value */
+  unsigned char *is_const; /* value known at plan time (no run-time data) */
+  unsigned char *owned;    /* values[i] struct owned by the session */
+  int *last_use;           /* last node reading the value; -1: none */
+  unsigned char *is_output;
+  pool_buf *pool;
+  size_t n_pool, cap_pool;
+  tq_value_observer observer;
+  void *observer_user;
+};
+
+/* Most inputs or outputs of one node. */
+#define MAX_IO 64
+
+/* Fills c for node i as a run would (in/out: arrays of MAX_IO the call
+ * points into; weights are the float masters, intrinsic unset). */
+void tq_session_fill_call(tq_session *s, tq_context *ctx, size_t i,
+                          const tq_tensor **in, tq_tensor **out,
+                          tq_op_call *c);
+
+/* Quantizes again every weight the weights map covers, from the current
+ * float masters, with stochastic rounding at index offset `offset` (the
+ * trainer passes a new offset per step). */
+tq_status tq_session_requantize_weights(tq_context *ctx, tq_session *s,
+                                        uint64_t offset);
+
+#endif

@@ -1,0 +1,190 @@
+/* Backward of Conv and ConvTranspose (training), float32.
+ *
+ * Conv, per image and group: col = im2col(x) (K x P); dW += dY col^T;
+ * dcol = W^T dY; dX = col2im(dcol) (the adjoint of im2col). ConvTranspose
+ * is the same with the roles of X and Y swapped: dcol = im2col(dY) in the
+ * mirrored geometry, dX = W dcol, dW += X dcol^T.
+ *
+ * Weight gradients sum over the batch. To keep the bits independent of
+ * the thread count, image n adds into partial sum n % S (S fixed by the
+ * batch size only), each partial is built by one thread in image order,
+ * and the partials are added in slot order. Bias gradients are summed in
+ * double, image after image. */
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "ops/conv_internal.h"
+
+/* At most this many weight-gradient partial sums (and parallel slots). */
+#define CONV_BWD_SLOTS 8
+
+static int64_t slot_count(int64_t N) {
+  return N < CONV_BWD_SLOTS ? (N > 0 ? N : 1) : CONV_BWD_SLOTS;
+}
+
+/* db[m] = sum over images and positions of dy[n][m][p]. */
+static void bias_grad(const float *dy, int64_t N, int64_t M, int64_t P,
+                      float *db, int threads) {
+  int nt = threads > M ? (int)(M > 0 ? M : 1) : threads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t m = 0; m < M; m++) {
+    double s = 0.0;
+    for (int64_t n = 0; n < N; n++) {
+      const float *p = dy + (n * M + m) * P;
+      for (int64_t i = 0; i < P; i++) s += p[i];
+    }
+    db[m] = (float)s;
+  }
+}
+
+/* Adds the slots' partial weight gradients (each wsize floats) into dw in
+ * slot order. */
+static void reduce_slots(const float *parts, int64_t S, int64_t wsize,
+                         float *dw) {
+  memcpy(dw, parts, (size_t)wsize * sizeof *dw);
+  for (int64_t s = 1; s < S; s++) {
+    const float *p = parts + s * wsize;
+    for (int64_t i = 0; i < wsize; i++) dw[i] += p[i];
+  }
+}
+
+/* Mirror of a geometry: input and output swapped, channels per group
+ * `channels` (for col2im of a Conv's dX, im2col of a ConvTranspose's
+ * dY). */
+static conv_geom mirrored(const conv_geom *g, int64_t channels) {
+  conv_geom m = *g;
+  for (int d = 0; d < TQ_NN_MAX_SPATIAL; d++) {
+    m.w.in[d] = g->w.out[d];
+    m.w.out[d] = g->w.in[d];
+  }
+  m.Pin = g->P;
+  m.P = g->Pin;
+  m.Mg = channels;
+  return m;
+}
+
+tq_status tq_nn_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
+                              tq_tensor **gin) {
+  conv_geom g;
+  tq_status st = tq_conv_prepare(c, &g);
+  if (st) return st;
+  const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);
+  const float *dy = tq_cf32(gout[0]);
+  float *dx = gin[0] ? tq_f32(gin[0]) : NULL;
+  float *dw = gin[1] ? tq_f32(gin[1]) : NULL;
+  float *db = c->n_in > 2 && gin[2] ? tq_f32(gin[2]) : NULL;
+  const int threads = tq_nn_threads(c);
+  const int64_t wsize = g.M * g.K;
+  if (db) bias_grad(dy, g.N, g.M, g.P, db, threads);
+  if (!dx && !dw) return TQ_OK;
+  if (dx) memset(dx, 0, (size_t)(g.N * g.C * g.Pin) * sizeof *dx);
+  if (dw) memset(dw, 0, (size_t)wsize * sizeof *dw);
+  if (g.N == 0 || g.K == 0 || g.P == 0) return TQ_OK;
+  const int64_t S = slot_count(g.N);
+  const int64_t per_slot = 2 * g.K * g.P; /* col and dcol */
+  float *scratch = malloc((size_t)(S * per_slot + 1) * sizeof *scratch);
+  float *parts =
+      dw ? malloc((size_t)(S * wsize + 1) * sizeof *parts) : NULL;
+  if (!scratch || (dw && !parts)) {
+    free(scratch);
+    free(parts);
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for the backward im2col buffers");
+  }
+  const conv_geom back = mirrored(&g, g.Cg);
+  const int64_t rows = g.w.out[0] * g.w.out[1];
+  int nt = threads > S ? (int)S : threads;
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int64_t s = 0; s < S; s++) {
+    tq_nn_blas_single_thread();
+    float *col = scratch + s * per_slot, *dcol = col + g.K * g.P;
+    float *part = parts ? parts + s * wsize : NULL;
+    if (part) memset(part, 0, (size_t)wsize * sizeof *part);
+    for (int64_t n = s; n < g.N; n += S) {
+      for (int64_t gi = 0; gi < g.G; gi++) {
+        const float *dyg = dy + (n * g.M + gi * g.Mg) * g.P;
+        const float *wg = wt + gi * g.Mg * g.K;
+        if (part) {
+          const float *xg = x + (n * g.C + gi * g.Cg) * g.Pin;
+          tq_conv_im2col_rows(&g, xg, 0, g.Cg, 0, rows, col, g.P);
+          tq_nn_sgemm1(0, 1, g.Mg, g.K, g.P, 1.0f, dyg, g.P, col, g.P, 1.0f,
+                       part + gi * g.Mg * g.K, g.K);
+        }
+        if (dx) {
+          tq_nn_sgemm1(1, 0, g.K, g.P, g.Mg, 1.0f, wg, g.K, dyg, g.P, 0.0f,
+                       dcol, g.P);
+          tq_conv_col2im(&back, dcol, dx + (n * g.C + gi * g.Cg) * g.Pin,
+                         NULL, 1);
+        }
+      }
+    }
+  }
+  if (dw) reduce_slots(parts, S, wsize, dw);
+  free(scratch);
+  free(parts);
+  return TQ_OK;
+}
+
+tq_status tq_nn_conv_transpose_backward(tq_op_call *c,
+                                        const tq_tensor *const *gout,
+                                        tq_tensor **gin) {
+  conv_geom g;
+  tq_status st = tq_convt_prepare(c, &g);
+  if (st) return st;
+  const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);
+  const float *dy = tq_cf32(gout[0]);
+  float *dx = gin[0] ? tq_f32(gin[0]) : NULL;
+  float *dw = gin[1] ? tq_f32(gin[1]) : NULL;
+  float *db = c->n_in > 2 && gin[2] ? tq_f32(gin[2]) : NULL;
+  const int threads = tq_nn_threads(c);
+  /* W is (C, Mg, kernel...): per group Cg x (Mg * kvol) */
+  const int64_t R = g.Mg * g.kvol, wsize = g.C * R;
+  if (db) bias_grad(dy, g.N, g.M, g.P, db, threads);
+  if (!dx && !dw) return TQ_OK;
+  if (dx) memset(dx, 0, (size_t)(g.N * g.C * g.Pin) * sizeof *dx);
+  if (dw) memset(dw, 0, (size_t)wsize * sizeof *dw);
+  if (g.N == 0 || R == 0 || g.Pin == 0) return TQ_OK;
+  const int64_t S = slot_count(g.N);
+  float *scratch = malloc((size_t)(S * R * g.Pin + 1) * sizeof *scratch);
+  float *parts = dw ? malloc((size_t)(S * wsize + 1) * sizeof *parts) : NULL;
+  if (!scratch || (dw && !parts)) {
+    free(scratch);
+    free(parts);
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for the backward im2col buffers");
+  }
+  /* im2col over dY: ConvTranspose's output is the mirror's input */
+  const conv_geom back = mirrored(&g, g.Mg);
+  const int64_t rows = g.w.in[0] * g.w.in[1];
+  int nt = threads > S ? (int)S : threads;
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int64_t s = 0; s < S; s++) {
+    tq_nn_blas_single_thread();
+    float *dcol = scratch + s * R * g.Pin;
+    float *part = parts ? parts + s * wsize : NULL;
+    if (part) memset(part, 0, (size_t)wsize * sizeof *part);
+    for (int64_t n = s; n < g.N; n += S) {
+      for (int64_t gi = 0; gi < g.G; gi++) {
+        const float *dyg = dy + (n * g.M + gi * g.Mg) * g.P;
+        tq_conv_im2col_rows(&back, dyg, 0, g.Mg, 0, rows, dcol, g.Pin);
+        const float *wg = wt + gi * g.Cg * R;
+        if (dx)
+          tq_nn_sgemm1(0, 0, g.Cg, g.Pin, R, 1.0f, wg, R, dcol, g.Pin, 0.0f,
+                       dx + (n * g.C + gi * g.Cg) * g.Pin, g.Pin);
+        if (part) {
+          const float *xg = x + (n * g.C + gi * g.Cg) * g.Pin;
+          tq_nn_sgemm1(0, 1, g.Cg, R, g.Pin, 1.0f, xg, g.Pin, dcol, g.Pin,
+                       1.0f, part + gi * g.Cg * R, R);
+        }
+      }
+    }
+  }
+  if (dw) reduce_slots(parts, S, wsize, dw);
+  free(scratch);
+  free(parts);
+  return TQ_OK;
+}

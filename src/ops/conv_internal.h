@@ -1,0 +1,34 @@
+/* Internal: what Conv/ConvTranspose forward (conv.c) and backward
+ * (conv_backward.c) share: the geometry and the im2col/col2im pair. */
+#ifndef TQ_OPS_CONV_INTERNAL_H
+#define TQ_OPS_CONV_INTERNAL_H
+
+#include "ops/nn_internal.h"
+
+typedef struct conv_geom {
+  tq_nn_window w;
+  int64_t N, C, M, G, Cg, Mg; /* batch, in/out channels, groups, per group */
+  int64_t kvol, K;            /* kernel volume, K = Cg * kvol */
+  int64_t Pin, P;             /* input and output positions per channel */
+} conv_geom;
+
+/* Reads and checks a Conv (ConvTranspose) node's inputs and attributes. */
+tq_status tq_conv_prepare(tq_op_call *c, conv_geom *g);
+tq_status tq_convt_prepare(tq_op_call *c, conv_geom *g);
+
+/* im2col of input channels [c0, c1) (x: the first channel of the group)
+ * for output rows [r0, r1) (one row: a (depth, height) output pair, OW
+ * positions); col row (channel - c0) * kvol + tap holds ld floats. Uses
+ * w.in, w.out, kernel, stride, dil, pad_lo and Pin. */
+void tq_conv_im2col_rows(const conv_geom *g, const float *x, int64_t c0,
+                         int64_t c1, int64_t r0, int64_t r1, float *col,
+                         int64_t ld);
+
+/* The adjoint scatter: sets the Mg planes of y (P positions each) to bias
+ * (or 0), then adds col (rows: channel, tap; Pin columns) where input
+ * position p and tap t land on p * stride - pad + t * dilation. Threads
+ * over channels (each writes its own plane). */
+void tq_conv_col2im(const conv_geom *g, const float *col, float *y,
+                    const float *bias, int threads);
+
+#endif

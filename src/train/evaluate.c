@@ -1,0 +1,138 @@
+/* Classifier evaluation over a dataset (evaluate.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "graph/graph_internal.h"
+#include "tensorquant/evaluate.h"
+
+typedef enum score_kind { SCORES_LOGITS, SCORES_PROBS, SCORES_LOG_PROBS } score_kind;
+
+static score_kind output_kind(const tq_graph *g) {
+  const int p = g->values[g->outputs[0]].producer;
+  if (p < 0) return SCORES_LOGITS;
+  if (!strcmp(g->nodes[p].op_type, "Softmax")) return SCORES_PROBS;
+  if (!strcmp(g->nodes[p].op_type, "LogSoftmax")) return SCORES_LOG_PROBS;
+  return SCORES_LOGITS;
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Cross-entropy of one row of scores for label y. */
+static double row_loss(score_kind kind, const float *z, int64_t K, int64_t y) {
+  if (kind == SCORES_PROBS) return -log((double)z[y] > 1e-30 ? z[y] : 1e-30);
+  if (kind == SCORES_LOG_PROBS) return -(double)z[y];
+  double mx = -INFINITY;
+  for (int64_t k = 0; k < K; k++) mx = z[k] > mx ? z[k] : mx;
+  double se = 0.0;
+  for (int64_t k = 0; k < K; k++) se += exp(z[k] - mx);
+  return mx + log(se) - z[y];
+}
+
+/* Rank of the label's score: how many classes score strictly higher (ties
+ * go to the label's favour only up to the lower index, as argmax). */
+static int64_t label_rank(const float *z, int64_t K, int64_t y) {
+  int64_t r = 0;
+  for (int64_t k = 0; k < K; k++)
+    if (z[k] > z[y] || (z[k] == z[y] && k < y)) r++;
+  return r;
+}
+
+tq_status tq_evaluate(tq_context *ctx, tq_session *s, const tq_dataset *ds,
+                      const size_t *idx, size_t n, int batch,
+                      tq_eval_progress progress, void *user,
+                      int64_t *predictions, tq_eval_result *res) {
+  if (!s || !ds || !res || batch < 1)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "tq_evaluate: NULL argument or batch < 1");
+  memset(res, 0, sizeof *res);
+  const tq_graph *g = tq_session_graph(s);
+  if (g->n_inputs != 1)
+    return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
+                    "evaluation needs a model with one input (it has %zu)",
+                    g->n_inputs);
+  if (n > tq_dataset_size(ds))
+    return tq_error(ctx, TQ_ERR_RANGE, NULL, 0, 0,
+                    "asked for %zu samples; the dataset has %zu", n,
+                    tq_dataset_size(ds));
+  const tq_shape *ss = tq_dataset_sample_shape(ds);
+  const size_t bmax = (size_t)batch < n ? (size_t)batch : (n ? n : 1);
+  tq_shape bs = *ss;
+  memmove(bs.dims + 1, bs.dims, (size_t)ss->ndim * sizeof bs.dims[0]);
+  bs.ndim = ss->ndim + 1;
+  bs.dims[0] = (int64_t)bmax;
+  tq_tensor *x = NULL;
+  int64_t *labels = malloc(bmax * sizeof *labels);
+  size_t *order = malloc(bmax * sizeof *order);
+  tq_status st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &x);
+  if (st == TQ_OK && (!labels || !order)) st = tq_error_nomem(ctx);
+  const score_kind kind = output_kind(g);
+  double loss = 0.0;
+  size_t hit1 = 0, hit5 = 0, done = 0;
+  const double t0 = now_s();
+  while (st == TQ_OK && done < n) {
+    const size_t b = n - done < bmax ? n - done : bmax;
+    for (size_t i = 0; i < b; i++) order[i] = idx ? idx[done + i] : done + i;
+    if (b != bmax) {
+      tq_tensor_destroy(x);
+      x = NULL;
+      bs.dims[0] = (int64_t)b;
+      if ((st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &x))) break;
+    }
+    if ((st = tq_dataset_gather(ctx, ds, order, b, tq_tensor_data(x), labels)))
+      break;
+    tq_tensor *out = NULL;
+    const tq_tensor *in = x;
+    tq_run_opts ro = {.sample_offset = done};
+    if ((st = tq_session_run(ctx, s, &in, 1, &out, 1, &ro))) break;
+    const tq_shape *os = tq_tensor_shape(out);
+    const int64_t K = os->ndim == 2 ? os->dims[1] : -1;
+    if (os->ndim != 2 || os->dims[0] != (int64_t)b ||
+        K < tq_dataset_classes(ds)) {
+      char buf[128];
+      tq_shape_format(os, buf, sizeof buf);
+      st = tq_error(ctx, TQ_ERR_SHAPE, NULL, 0, 0,
+                    "the model's output '%s' has shape %s; the dataset '%s' "
+                    "needs [batch, classes] with at least %d classes",
+                    g->values[g->outputs[0]].name, buf, tq_dataset_name(ds),
+                    tq_dataset_classes(ds));
+      tq_tensor_destroy(out);
+      break;
+    }
+    const float *z = tq_tensor_cdata(out);
+    for (size_t i = 0; i < b; i++) {
+      const float *row = z + (size_t)K * i;
+      const int64_t r = label_rank(row, K, labels[i]);
+      hit1 += r == 0;
+      hit5 += r < 5;
+      loss += row_loss(kind, row, K, labels[i]);
+      if (predictions) {
+        int64_t arg = 0;
+        for (int64_t k = 1; k < K; k++)
+          if (row[k] > row[arg]) arg = k;
+        predictions[done + i] = arg;
+      }
+    }
+    tq_tensor_destroy(out);
+    done += b;
+    res->n = done;
+    res->top1 = (double)hit1 / (double)done;
+    res->top5 = (double)hit5 / (double)done;
+    res->loss = loss / (double)done;
+    res->seconds = now_s() - t0;
+    res->images_per_s = res->seconds > 0 ? (double)done / res->seconds : 0.0;
+    if (progress && progress(user, done, n, res))
+      st = tq_error(ctx, TQ_ERR_INTERRUPTED, NULL, 0, 0,
+                    "evaluation stopped after %zu of %zu samples", done, n);
+  }
+  tq_tensor_destroy(x);
+  free(labels);
+  free(order);
+  return st;
+}

@@ -1,0 +1,44 @@
+/* Internal: the trainer's state, shared by trainer.c (forward, backward),
+ * optimizer.c (parameter updates) and checkpoint.c. */
+#ifndef TQ_TRAIN_INTERNAL_H
+#define TQ_TRAIN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph/session_internal.h"
+#include "tensorquant/train.h"
+
+typedef struct tq_param {
+  int value;        /* value index of the initializer */
+  int init;         /* initializer index in the graph */
+  size_t node, input; /* first consumer: the maps that apply to it */
+  float *m, *v;     /* optimizer state: SGD momentum buffer; Adam moments */
+} tq_param;
+
+struct tq_trainer {
+  tq_graph *g;
+  tq_session *s; /* plans the graph, resolves maps, quantizes weights */
+  tq_train_config cfg;
+  double lr;
+  uint64_t seed, steps;
+  tq_param *params;
+  size_t n_params;
+  int *param_of_value; /* per value: parameter index or -1 */
+  /* loss head */
+  int logits_value;
+  int head_node; /* Softmax/LogSoftmax folded into the loss, or -1 */
+  /* per plan */
+  int planned;
+  tq_shape plan_shape;
+  unsigned char *needs_grad; /* per value */
+  int *consumers;            /* per value: reading slots on the grad path */
+  tq_tensor **pre;           /* per value: float output before extrinsic */
+  tq_tensor **grad;          /* per value: dLoss/dvalue */
+  tq_tensor ***scratch;      /* per node and input: gradient scratch */
+};
+
+/* Applies one optimizer step to every parameter (gradients in t->grad). */
+void tq_optimizer_step(tq_trainer *t);
+
+#endif

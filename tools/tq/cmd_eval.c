@@ -1,0 +1,160 @@
+/* tq eval: accuracy and loss of a classifier on a dataset, float or
+ * quantized. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_util.h"
+
+static const char help[] =
+    "usage: tq eval MODEL.onnx --data D [options]\n"
+    "\n"
+    "Evaluates a classifier on a dataset: top-1 and top-5 accuracy, mean\n"
+    "cross-entropy and throughput, in float or under quantizer maps.\n"
+    "\n"
+    "options:\n"
+    "  -d, --data D       fashion-mnist, a directory of IDX files, or\n"
+    "                     X.npy,y.npy (see docs/data.md)\n"
+    "      --split S      test (default) or train\n"
+    "      --limit N      evaluate the first N samples only\n"
+    "      --batch N      samples per run (default 256); results do not\n"
+    "                     depend on it\n" TQ_CLI_MAPS_HELP
+    "      --seed N       seed for stochastic rounding (default 0)\n"
+    "      --threads N    threads to use\n"
+    "      --json         print one JSON object (top1, top5, loss, n,\n"
+    "                     images_per_s, seconds)\n"
+    "  -q, --quiet        no progress display\n"
+    "\n"
+    "examples:\n"
+    "  tq eval models/lenet-fashion-mnist.onnx --data fashion-mnist\n"
+    "  tq eval lenet.onnx --data fashion-mnist --extr nearest,8,4 \\\n"
+    "      --weights nearest,8,6 --json\n"
+    "  tq eval model.onnx --data x.npy,y.npy --map maps.json --limit 1000\n";
+
+typedef struct progress_ctx {
+  tq_progress bar;
+} progress_ctx;
+
+static int on_batch(void *user, size_t done, size_t total,
+                    const tq_eval_result *r) {
+  progress_ctx *p = user;
+  char extra[96];
+  snprintf(extra, sizeof extra, "top-1 %.2f %%  %.0f img/s", 100.0 * r->top1,
+           r->images_per_s);
+  tq_progress_update(&p->bar, "eval", done, total, extra);
+  return tq_cli_interrupted();
+}
+
+static int run(int argc, char **argv) {
+  const char *cmd = "eval", *path = NULL, *data = NULL, *split = "test";
+  tq_cli_maps maps = {0};
+  uint64_t seed = 0;
+  long threads = 0, batch = 256, limit = -1;
+  int json = 0, quiet = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    int m = tq_cli_maps_option(cmd, &maps, argc, argv, &i);
+    if (m < 0) return TQ_EXIT_USAGE;
+    if (m) continue;
+    if (!strcmp(a, "-d") || !strcmp(a, "--data")) {
+      if (!(data = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--split")) {
+      if (!(split = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+      if (strcmp(split, "test") && strcmp(split, "train")) {
+        tq_cli_error(cmd, "--split must be test or train, got '%s'", split);
+        return TQ_EXIT_USAGE;
+      }
+    } else if (!strcmp(a, "--limit")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 1L << 40, &limit))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--batch")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 1 << 20, &batch))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--seed")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_u64(cmd, a, v, &seed))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--threads")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 4096, &threads))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--json")) {
+      json = 1;
+    } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+      quiet = 1;
+    } else if (a[0] == '-' || path) {
+      tq_cli_error(cmd, "unexpected argument '%s' (see tq eval --help)", a);
+      return TQ_EXIT_USAGE;
+    } else {
+      path = a;
+    }
+  }
+  if (!path || !data) {
+    tq_cli_error(cmd, "needs MODEL.onnx and --data D (see tq eval --help)");
+    return TQ_EXIT_USAGE;
+  }
+  tq_context *ctx;
+  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
+  if (threads) tq_context_set_threads(ctx, (int)threads);
+  tq_cli_catch_sigint();
+  int rc = TQ_EXIT_FAILURE;
+  tq_graph *g = NULL;
+  tq_session *s = NULL;
+  tq_qmap_set *set = NULL;
+  tq_dataset *ds = NULL;
+  tq_status st;
+  if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto done;
+  if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
+  tq_session_set_seed(s, seed);
+  if ((st = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
+  if ((st = tq_dataset_open(ctx, data,
+                            strcmp(split, "train") ? TQ_SPLIT_TEST
+                                                   : TQ_SPLIT_TRAIN,
+                            &ds)) != TQ_OK)
+    goto fail;
+  size_t n = tq_dataset_size(ds);
+  if (limit > 0 && (size_t)limit < n) n = (size_t)limit;
+  progress_ctx pc;
+  tq_progress_start(&pc.bar, !quiet && !json);
+  tq_eval_result r;
+  st = tq_evaluate(ctx, s, ds, NULL, n, (int)batch, on_batch, &pc, NULL, &r);
+  tq_progress_end(&pc.bar);
+  if (st != TQ_OK) goto fail;
+  if (json) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f}",
+                          "model", path, "data", tq_dataset_name(ds), "split",
+                          split, "n", (json_int_t)r.n, "top1", r.top1, "top5",
+                          r.top5, "loss", r.loss, "images_per_s",
+                          r.images_per_s, "seconds", r.seconds);
+    char *text = o ? json_dumps(o, 0) : NULL;
+    if (text) printf("%s\n", text);
+    free(text);
+    json_decref(o);
+  } else {
+    printf("model     %s\n", path);
+    printf("data      %s, %s split, %zu samples\n", tq_dataset_name(ds), split,
+           r.n);
+    printf("top-1     %.2f %%\n", 100.0 * r.top1);
+    printf("top-5     %.2f %%\n", 100.0 * r.top5);
+    printf("loss      %.4f\n", r.loss);
+    printf("speed     %.0f images/s (%.2f s)\n", r.images_per_s, r.seconds);
+  }
+  rc = TQ_EXIT_OK;
+  goto done;
+fail:
+  tq_cli_status_error(cmd, ctx, st);
+done:
+  tq_dataset_destroy(ds);
+  tq_qmap_set_destroy(set);
+  tq_session_destroy(s);
+  tq_graph_destroy(g);
+  tq_context_destroy(ctx);
+  return rc;
+}
+
+const tq_command tq_cmd_eval = {"eval",
+                                "accuracy and loss of a classifier on a "
+                                "dataset, float or quantized",
+                                run, help};
