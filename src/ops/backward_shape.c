@@ -345,7 +345,7 @@ static tq_status bw_transpose(tq_op_call *c, const tq_tensor *const *gout,
   }
   /* Output dim d is input dim perm[d]: walking gin in order, input dim
    * perm[d] advances the output gradient by its stride of dim d. */
-  int64_t gs[TQ_MAX_DIMS], is[TQ_MAX_DIMS];
+  int64_t gs[TQ_MAX_DIMS] = {0}, is[TQ_MAX_DIMS] = {0};
   strides_of(&gout[0]->shape, gs);
   for (int d = 0; d < r; d++) {
     if (perm[d] < 0 || perm[d] >= r)

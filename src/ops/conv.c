@@ -664,7 +664,7 @@ tq_status tq_nn_conv_transpose_infer(tq_op_call *c) {
  * positions) into the output planes of out channels [0, Mg) of one group:
  * the input position p and tap t land on output position p * stride -
  * pad + t * dilation. */
-void tq_conv_col2im(const conv_geom *g, const float *col, float *y,
+void tq_conv_col2im(const conv_geom *g, const float *col, int64_t ld, float *y,
                    const float *bias, int threads) {
   const tq_nn_window *w = &g->w;
   const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];
@@ -676,10 +676,10 @@ void tq_conv_col2im(const conv_geom *g, const float *col, float *y,
   for (int64_t oc = 0; oc < g->Mg; oc++) {
     float *yp = y + oc * g->P;
     fill_bias(yp, 1, g->P, g->P, bias ? bias + oc : NULL);
-    const float *crow = col + oc * g->kvol * g->Pin;
+    const float *crow = col + oc * g->kvol * ld;
     for (int64_t i = 0; i < w->kernel[0]; i++) {
       for (int64_t j = 0; j < w->kernel[1]; j++) {
-        for (int64_t l = 0; l < w->kernel[2]; l++, crow += g->Pin) {
+        for (int64_t l = 0; l < w->kernel[2]; l++, crow += ld) {
           const int64_t off = l * w->dil[2] - w->pad_lo[2];
           /* iw valid when 0 <= iw * sw + off < OW */
           int64_t lo, hi;
@@ -718,7 +718,7 @@ static tq_status convt_forward_float(tq_op_call *c, const conv_geom *g,
       const float *wg = wt + gi * g->Cg * rows;
       tq_nn_sgemm(1, 0, rows, g->Pin, g->Cg, 1.0f, wg, rows, xg, g->Pin, 0.0f,
                   col, g->Pin, threads);
-      tq_conv_col2im(g, col, y + (n * g->M + gi * g->Mg) * g->P,
+      tq_conv_col2im(g, col, g->Pin, y + (n * g->M + gi * g->Mg) * g->P,
              b ? b + gi * g->Mg : NULL, threads);
     }
   }

@@ -6,9 +6,11 @@
  * mirrored geometry, dX = W dcol, dW += X dcol^T.
  *
  * Weight gradients sum over the batch. To keep the bits independent of
- * the thread count, image n adds into partial sum n % S (S fixed by the
- * batch size only), each partial is built by one thread in image order,
- * and the partials are added in slot order. Bias gradients are summed in
+ * the thread count, the batch is cut into chunks of images (Conv) or
+ * single images (ConvTranspose) fixed by the shapes, chunk c adds into
+ * partial sum c % S (S fixed by the batch size only), each partial is
+ * built by one thread in chunk order, and the partials are added in slot
+ * order. Bias gradients are summed in
  * double, image after image. */
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +69,19 @@ static conv_geom mirrored(const conv_geom *g, int64_t channels) {
   return m;
 }
 
+/* Images per chunk: GEMMs over several images at once (OpenBLAS wastes
+ * most of its time on tiny ones), within CONV_BWD_CHUNK_FLOATS of im2col
+ * per chunk; about CONV_BWD_SLOTS chunks per batch. Depends on the shapes
+ * only. */
+#define CONV_BWD_CHUNK_FLOATS ((int64_t)1 << 20)
+
+static int64_t images_per_chunk(int64_t N, int64_t K, int64_t P) {
+  int64_t nb = (N + CONV_BWD_SLOTS - 1) / CONV_BWD_SLOTS;
+  const int64_t cap = CONV_BWD_CHUNK_FLOATS / (K * P > 0 ? K * P : 1);
+  if (nb > cap) nb = cap;
+  return nb < 1 ? 1 : nb;
+}
+
 tq_status tq_nn_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
                               tq_tensor **gin) {
   conv_geom g;
@@ -84,11 +99,14 @@ tq_status tq_nn_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
   if (dx) memset(dx, 0, (size_t)(g.N * g.C * g.Pin) * sizeof *dx);
   if (dw) memset(dw, 0, (size_t)wsize * sizeof *dw);
   if (g.N == 0 || g.K == 0 || g.P == 0) return TQ_OK;
-  const int64_t S = slot_count(g.N);
-  const int64_t per_slot = 2 * g.K * g.P; /* col and dcol */
+  const int64_t nb = images_per_chunk(g.N, g.K, g.P);
+  const int64_t chunks = (g.N + nb - 1) / nb;
+  const int64_t S = slot_count(chunks);
+  const int64_t cols = nb * g.P;
+  /* per slot: im2col, dcol (K x cols each), gathered dY (Mg x cols) */
+  const int64_t per_slot = 2 * g.K * cols + g.Mg * cols;
   float *scratch = malloc((size_t)(S * per_slot + 1) * sizeof *scratch);
-  float *parts =
-      dw ? malloc((size_t)(S * wsize + 1) * sizeof *parts) : NULL;
+  float *parts = dw ? malloc((size_t)(S * wsize + 1) * sizeof *parts) : NULL;
   if (!scratch || (dw && !parts)) {
     free(scratch);
     free(parts);
@@ -101,24 +119,33 @@ tq_status tq_nn_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
   for (int64_t s = 0; s < S; s++) {
     tq_nn_blas_single_thread();
-    float *col = scratch + s * per_slot, *dcol = col + g.K * g.P;
+    float *col = scratch + s * per_slot, *dcol = col + g.K * cols;
+    float *dyc = dcol + g.K * cols;
     float *part = parts ? parts + s * wsize : NULL;
     if (part) memset(part, 0, (size_t)wsize * sizeof *part);
-    for (int64_t n = s; n < g.N; n += S) {
+    for (int64_t ch = s; ch < chunks; ch += S) {
+      const int64_t n0 = ch * nb, cnt = g.N - n0 < nb ? g.N - n0 : nb;
+      const int64_t ncols = cnt * g.P;
       for (int64_t gi = 0; gi < g.G; gi++) {
-        const float *dyg = dy + (n * g.M + gi * g.Mg) * g.P;
-        const float *wg = wt + gi * g.Mg * g.K;
+        /* dY of the chunk's images side by side: Mg x ncols */
+        for (int64_t j = 0; j < cnt; j++)
+          for (int64_t m = 0; m < g.Mg; m++)
+            memcpy(dyc + m * ncols + j * g.P,
+                   dy + ((n0 + j) * g.M + gi * g.Mg + m) * g.P,
+                   (size_t)g.P * sizeof *dyc);
         if (part) {
-          const float *xg = x + (n * g.C + gi * g.Cg) * g.Pin;
-          tq_conv_im2col_rows(&g, xg, 0, g.Cg, 0, rows, col, g.P);
-          tq_nn_sgemm1(0, 1, g.Mg, g.K, g.P, 1.0f, dyg, g.P, col, g.P, 1.0f,
-                       part + gi * g.Mg * g.K, g.K);
+          for (int64_t j = 0; j < cnt; j++)
+            tq_conv_im2col_rows(&g, x + ((n0 + j) * g.C + gi * g.Cg) * g.Pin,
+                                0, g.Cg, 0, rows, col + j * g.P, ncols);
+          tq_nn_sgemm1(0, 1, g.Mg, g.K, ncols, 1.0f, dyc, ncols, col, ncols,
+                       1.0f, part + gi * g.Mg * g.K, g.K);
         }
         if (dx) {
-          tq_nn_sgemm1(1, 0, g.K, g.P, g.Mg, 1.0f, wg, g.K, dyg, g.P, 0.0f,
-                       dcol, g.P);
-          tq_conv_col2im(&back, dcol, dx + (n * g.C + gi * g.Cg) * g.Pin,
-                         NULL, 1);
+          tq_nn_sgemm1(1, 0, g.K, ncols, g.Mg, 1.0f, wt + gi * g.Mg * g.K,
+                       g.K, dyc, ncols, 0.0f, dcol, ncols);
+          for (int64_t j = 0; j < cnt; j++)
+            tq_conv_col2im(&back, dcol + j * g.P, ncols,
+                           dx + ((n0 + j) * g.C + gi * g.Cg) * g.Pin, NULL, 1);
         }
       }
     }

@@ -25,10 +25,11 @@ void tq_conv_im2col_rows(const conv_geom *g, const float *x, int64_t c0,
                          int64_t ld);
 
 /* The adjoint scatter: sets the Mg planes of y (P positions each) to bias
- * (or 0), then adds col (rows: channel, tap; Pin columns) where input
+ * (or 0), then adds col (rows: channel, tap; Pin columns, row stride ld)
+ * where input
  * position p and tap t land on p * stride - pad + t * dilation. Threads
  * over channels (each writes its own plane). */
-void tq_conv_col2im(const conv_geom *g, const float *col, float *y,
-                    const float *bias, int threads);
+void tq_conv_col2im(const conv_geom *g, const float *col, int64_t ld,
+                    float *y, const float *bias, int threads);
 
 #endif

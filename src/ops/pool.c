@@ -271,6 +271,44 @@ static void pool_plane_backward(const pool_geom *g, const pool_axis ax[3],
       }
 }
 
+/* Windows that tile the input without overlap or padding (2-D MaxPool
+ * 2x2 stride 2, ...): every input element has at most one window. */
+static int is_tiling(const tq_nn_window *w) {
+  for (int d = 0; d < 3; d++)
+    if (w->stride[d] != w->kernel[d] || w->dil[d] != 1 || w->pad_lo[d] ||
+        w->pad_hi[d] || w->out[d] * w->kernel[d] > w->in[d])
+      return 0;
+  return 1;
+}
+
+/* The max backward of one plane for tiling windows: the same winner as
+ * pool_plane_backward (first maximum in window order, a NaN wins), found
+ * window by window without the general bookkeeping. dx zero on entry. */
+static void maxpool_plane_backward_tiled(const tq_nn_window *w, const float *x,
+                                         const float *dy, float *dx) {
+  const int64_t IH = w->in[1], IW = w->in[2];
+  const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
+  const int64_t KD = w->kernel[0], KH = w->kernel[1], KW = w->kernel[2];
+  for (int64_t od = 0; od < OD; od++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        int64_t best = -1;
+        float bv = 0.0f;
+        for (int64_t i = 0; i < KD; i++)
+          for (int64_t j = 0; j < KH; j++) {
+            const int64_t row = ((od * KD + i) * IH + oh * KH + j) * IW + ow * KW;
+            for (int64_t l = 0; l < KW; l++) {
+              const float v = x[row + l];
+              if (best < 0 || v > bv || (v != v && bv == bv)) {
+                best = row + l;
+                bv = v;
+              }
+            }
+          }
+        dx[best] = dy[(od * OH + oh) * OW + ow];
+      }
+}
+
 static tq_status pool_backward(tq_op_call *c, const tq_tensor *const *gout,
                                tq_tensor **gin, int is_max, int include_pad) {
   if (!gin[0]) return TQ_OK;
@@ -287,10 +325,16 @@ static tq_status pool_backward(tq_op_call *c, const tq_tensor *const *gout,
   const float *x = tq_cf32(c->in[0]), *dy = tq_cf32(gout[0]);
   int nt = tq_nn_threads(c);
   if (nt > planes) nt = (int)planes;
+  const int tiled = is_max && is_tiling(&g.w);
 #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t p = 0; p < planes; p++)
-    pool_plane_backward(&g, ax, is_max, x + p * g.Pin, dy + p * g.P,
-                        dx + p * g.Pin);
+  for (int64_t p = 0; p < planes; p++) {
+    if (tiled)
+      maxpool_plane_backward_tiled(&g.w, x + p * g.Pin, dy + p * g.P,
+                                   dx + p * g.Pin);
+    else
+      pool_plane_backward(&g, ax, is_max, x + p * g.Pin, dy + p * g.P,
+                          dx + p * g.Pin);
+  }
   free(buf);
   return TQ_OK;
 }

@@ -98,8 +98,10 @@ tq_status tq_schedule_parse(tq_context *ctx, const char *name,
 /* SGD as PyTorch: buf = momentum * buf + g (g with weight decay added);
  * step = g + momentum * buf (Nesterov) or buf; w -= lr * step. */
 static void sgd(const tq_train_config *cfg, float lr, float *w,
-                const float *grad, float *buf, size_t n) {
+                const float *grad, float *buf, size_t n, int threads) {
   const float mom = (float)cfg->momentum, wd = (float)cfg->weight_decay;
+  if (n < 65536) threads = 1;
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < n; i++) {
     float g = grad[i] + wd * w[i];
     if (mom != 0.0f) {
@@ -112,13 +114,16 @@ static void sgd(const tq_train_config *cfg, float lr, float *w,
 
 /* Adam (Kingma and Ba), bias-corrected, weight decay added to g. */
 static void adam(const tq_train_config *cfg, float lr, uint64_t step, float *w,
-                 const float *grad, float *m, float *v, size_t n) {
+                 const float *grad, float *m, float *v, size_t n,
+                 int threads) {
   const float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2;
   const float wd = (float)cfg->weight_decay, eps = (float)cfg->adam_eps;
   const double c1 = 1.0 - pow(cfg->beta1, (double)step);
   const double c2 = 1.0 - pow(cfg->beta2, (double)step);
   const float step_size = (float)(lr / c1);
   const float inv_sqrt_c2 = (float)(1.0 / sqrt(c2));
+  if (n < 65536) threads = 1;
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < n; i++) {
     const float g = grad[i] + wd * w[i];
     m[i] = b1 * m[i] + (1.0f - b1) * g;
@@ -127,7 +132,8 @@ static void adam(const tq_train_config *cfg, float lr, uint64_t step, float *w,
   }
 }
 
-void tq_optimizer_step(tq_trainer *t) {
+/* Elementwise, so the bits do not depend on the thread count. */
+void tq_optimizer_step(tq_trainer *t, int threads) {
   const tq_graph *g = t->g;
   const float lr = (float)t->lr;
   for (size_t i = 0; i < t->n_params; i++) {
@@ -135,9 +141,10 @@ void tq_optimizer_step(tq_trainer *t) {
     tq_tensor *w = g->inits[p->init];
     const float *grad = tq_cf32(t->grad[p->value]);
     if (t->cfg.optimizer == TQ_OPTIMIZER_ADAM)
-      adam(&t->cfg, lr, t->steps + 1, tq_f32(w), grad, p->m, p->v, w->numel);
+      adam(&t->cfg, lr, t->steps + 1, tq_f32(w), grad, p->m, p->v, w->numel,
+           threads);
     else
-      sgd(&t->cfg, lr, tq_f32(w), grad, p->m, w->numel);
+      sgd(&t->cfg, lr, tq_f32(w), grad, p->m, w->numel, threads);
     const tq_qmap_match *um = &t->s->nodes[p->node].match[TQ_MAP_UPDATES];
     if (um->matched && um->value->quantizer) {
       tq_quant_opts qo = {.seed = t->seed,

@@ -39,6 +39,6 @@ struct tq_trainer {
 };
 
 /* Applies one optimizer step to every parameter (gradients in t->grad). */
-void tq_optimizer_step(tq_trainer *t);
+void tq_optimizer_step(tq_trainer *t, int threads);
 
 #endif

@@ -528,7 +528,7 @@ tq_status tq_trainer_step(tq_context *ctx, tq_trainer *t, const tq_tensor *x,
   if (st == TQ_OK) st = backward(ctx, t, sample_offset);
   xin->data = NULL;
   if (st != TQ_OK) return st;
-  tq_optimizer_step(t);
+  tq_optimizer_step(t, tq_context_threads(ctx));
   t->steps++;
   return tq_session_requantize_weights(ctx, s, t->steps << 32);
 }

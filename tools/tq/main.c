@@ -1,4 +1,5 @@
 /* tq: the TensorQuant command-line tool. Dispatches to one subcommand. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,11 @@ static const tq_command *find_command(const char *name) {
 }
 
 int main(int argc, char **argv) {
+  /* Operators allocate large scratch buffers on every call; keeping them
+   * in the heap instead of fresh mmaps saves the page faults of touching
+   * new memory each time (a tenth of training time otherwise). */
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   if (argc < 2) {
     print_usage(stderr);
     return TQ_EXIT_USAGE;
