@@ -59,9 +59,9 @@ typedef enum tq_schedule {
 typedef struct tq_train_config {
   tq_optimizer optimizer;
   double lr;
-  double momentum;     /* SGD */
-  int nesterov;        /* SGD */
-  double weight_decay; /* both */
+  double momentum;               /* SGD */
+  int nesterov;                  /* SGD */
+  double weight_decay;           /* both */
   double beta1, beta2, adam_eps; /* Adam */
   tq_schedule schedule;
   int step_epochs;   /* step schedule */

@@ -20,6 +20,7 @@ typedef struct builder {
   tq_graph *g;
   uint64_t seed, stream;
   tq_status st;
+  const char *prefix; /* of parameter names ("Block1."), or "" */
 } builder;
 
 static tq_shape shape_of(int nd, const int64_t *dims) {
@@ -40,9 +41,10 @@ static void param(builder *b, const char *name, int nd, const int64_t *dims,
   float *p = tq_tensor_data(t);
   const uint64_t stream = b->stream++;
   for (size_t i = 0; i < tq_tensor_numel(t); i++)
-    p[i] = bound > 0 ? (float)((2.0 * tq_stochastic_u(b->seed, stream, i) - 1.0) *
-                               bound)
-                     : fill;
+    p[i] =
+        bound > 0
+            ? (float)((2.0 * tq_stochastic_u(b->seed, stream, i) - 1.0) * bound)
+            : fill;
   b->st = tq_graph_add_initializer(b->ctx, b->g, name, t);
   tq_tensor_destroy(t);
 }
@@ -69,8 +71,8 @@ static void conv(builder *b, const char *name, const char *x, const char *y,
                  int64_t cin, int64_t cout, int64_t k, int64_t s, int64_t pad,
                  int bias) {
   char w[128], bn[128];
-  snprintf(w, sizeof w, "%s.weight", name);
-  snprintf(bn, sizeof bn, "%s.bias", name);
+  snprintf(w, sizeof w, "%s%s.weight", b->prefix, name);
+  snprintf(bn, sizeof bn, "%s%s.bias", b->prefix, name);
   const int64_t wd[] = {cout, cin, k, k};
   param(b, w, 4, wd, sqrt(6.0 / (double)(cin * k * k)), 0.0f);
   if (bias) param(b, bn, 1, &cout, 0.0, 0.0f);
@@ -88,8 +90,8 @@ static void conv(builder *b, const char *name, const char *x, const char *y,
 static void dense(builder *b, const char *name, const char *x, const char *y,
                   int64_t in_f, int64_t out_f, int relu_init) {
   char w[128], bn[128];
-  snprintf(w, sizeof w, "%s.weight", name);
-  snprintf(bn, sizeof bn, "%s.bias", name);
+  snprintf(w, sizeof w, "%s%s.weight", b->prefix, name);
+  snprintf(bn, sizeof bn, "%s%s.bias", b->prefix, name);
   const int64_t wd[] = {out_f, in_f};
   param(b, w, 2, wd, sqrt((relu_init ? 6.0 : 3.0) / (double)in_f), 0.0f);
   param(b, bn, 1, &out_f, 0.0, 0.0f);
@@ -119,7 +121,7 @@ static void batchnorm(builder *b, const char *name, const char *x,
   static const char *const suffix[] = {"weight", "bias", "running_mean",
                                        "running_var"};
   for (int i = 0; i < 4; i++) {
-    snprintf(n[i], sizeof n[i], "%s.%s", name, suffix[i]);
+    snprintf(n[i], sizeof n[i], "%s%s.%s", b->prefix, name, suffix[i]);
     param(b, n[i], 1, &ch, 0.0, i == 0 || i == 3 ? 1.0f : 0.0f);
   }
   const tq_attr attrs[] = {
@@ -185,6 +187,9 @@ static void basic_block(builder *b, const char *name, const char *x,
                         int64_t stride) {
   char v[6][160];
   for (int i = 0; i < 6; i++) snprintf(v[i], sizeof v[i], "%s_v%d", name, i);
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "%s.", name);
+  b->prefix = prefix;
   scope(b, name);
   conv(b, "Conv1", x, v[0], cin, cout, 3, stride, 1, 0);
   batchnorm(b, "BN1", v[0], v[1], cout);
@@ -204,6 +209,7 @@ static void basic_block(builder *b, const char *name, const char *x,
   node(b, "Add", "Add", add_in, 2, v[5], NULL, 0);
   unary(b, "Relu", "Relu2", v[5], y);
   unscope(b);
+  b->prefix = "";
 }
 
 /* ResNet-8 for 28x28: stem conv3x3 16 + BN + ReLU, three basic blocks
@@ -213,9 +219,11 @@ static void build_resnet8(builder *b) {
   normalize(b, "input", "x");
   scope(b, "ResNet8");
   scope(b, "Stem");
+  b->prefix = "Stem.";
   conv(b, "Conv", "x", "stem_conv", 1, 16, 3, 1, 1, 0);
   batchnorm(b, "BN", "stem_conv", "stem_bn", 16);
   unary(b, "Relu", "Relu", "stem_bn", "stem");
+  b->prefix = "";
   unscope(b);
   basic_block(b, "Block1", "stem", "block1", 16, 16, 1);
   basic_block(b, "Block2", "block1", "block2", 16, 32, 2);
@@ -223,7 +231,9 @@ static void build_resnet8(builder *b) {
   scope(b, "Head");
   unary(b, "GlobalAveragePool", "Pool", "block3", "pooled");
   unary(b, "Flatten", "Flatten", "pooled", "features");
+  b->prefix = "Head.";
   dense(b, "Dense", "features", "logits", 64, 10, 0);
+  b->prefix = "";
   unary(b, "Softmax", "Dense/Softmax", "logits", "probabilities");
   unscope(b);
   unscope(b);
@@ -248,8 +258,12 @@ static const zoo_entry zoo[] = {
 };
 enum { ZOO_COUNT = sizeof zoo / sizeof zoo[0] };
 
-size_t tq_model_count(void) { return ZOO_COUNT; }
-const char *tq_model_name(size_t i) { return i < ZOO_COUNT ? zoo[i].name : NULL; }
+size_t tq_model_count(void) {
+  return ZOO_COUNT;
+}
+const char *tq_model_name(size_t i) {
+  return i < ZOO_COUNT ? zoo[i].name : NULL;
+}
 const char *tq_model_description(size_t i) {
   return i < ZOO_COUNT ? zoo[i].description : NULL;
 }
@@ -267,12 +281,14 @@ tq_status tq_model_build(tq_context *ctx, const char *name, uint64_t seed,
     char list[256] = "";
     for (size_t i = 0; i < ZOO_COUNT; i++) {
       strncat(list, zoo[i].name, sizeof list - strlen(list) - 1);
-      if (i + 1 < ZOO_COUNT) strncat(list, ", ", sizeof list - strlen(list) - 1);
+      if (i + 1 < ZOO_COUNT)
+        strncat(list, ", ", sizeof list - strlen(list) - 1);
     }
     return tq_error(ctx, TQ_ERR_NOT_FOUND, NULL, 0, 0,
                     "unknown model '%s' (the zoo has: %s)", name, list);
   }
-  builder b = {.ctx = ctx, .seed = seed, .stream = 0, .st = TQ_OK};
+  builder b = {
+      .ctx = ctx, .seed = seed, .stream = 0, .st = TQ_OK, .prefix = ""};
   if ((b.st = tq_graph_create(ctx, &b.g))) return b.st;
   e->build(&b);
   if (b.st == TQ_OK) b.st = tq_graph_validate(ctx, b.g);

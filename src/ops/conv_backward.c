@@ -135,14 +135,14 @@ tq_status tq_nn_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
                    (size_t)g.P * sizeof *dyc);
         if (part) {
           for (int64_t j = 0; j < cnt; j++)
-            tq_conv_im2col_rows(&g, x + ((n0 + j) * g.C + gi * g.Cg) * g.Pin,
-                                0, g.Cg, 0, rows, col + j * g.P, ncols);
+            tq_conv_im2col_rows(&g, x + ((n0 + j) * g.C + gi * g.Cg) * g.Pin, 0,
+                                g.Cg, 0, rows, col + j * g.P, ncols);
           tq_nn_sgemm1(0, 1, g.Mg, g.K, ncols, 1.0f, dyc, ncols, col, ncols,
                        1.0f, part + gi * g.Mg * g.K, g.K);
         }
         if (dx) {
-          tq_nn_sgemm1(1, 0, g.K, ncols, g.Mg, 1.0f, wt + gi * g.Mg * g.K,
-                       g.K, dyc, ncols, 0.0f, dcol, ncols);
+          tq_nn_sgemm1(1, 0, g.K, ncols, g.Mg, 1.0f, wt + gi * g.Mg * g.K, g.K,
+                       dyc, ncols, 0.0f, dcol, ncols);
           for (int64_t j = 0; j < cnt; j++)
             tq_conv_col2im(&back, dcol + j * g.P, ncols,
                            dx + ((n0 + j) * g.C + gi * g.Cg) * g.Pin, NULL, 1);
@@ -204,8 +204,8 @@ tq_status tq_nn_conv_transpose_backward(tq_op_call *c,
                        dx + (n * g.C + gi * g.Cg) * g.Pin, g.Pin);
         if (part) {
           const float *xg = x + (n * g.C + gi * g.Cg) * g.Pin;
-          tq_nn_sgemm1(0, 1, g.Cg, R, g.Pin, 1.0f, xg, g.Pin, dcol, g.Pin,
-                       1.0f, part + gi * g.Cg * R, R);
+          tq_nn_sgemm1(0, 1, g.Cg, R, g.Pin, 1.0f, xg, g.Pin, dcol, g.Pin, 1.0f,
+                       part + gi * g.Cg * R, R);
         }
       }
     }

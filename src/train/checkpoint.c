@@ -144,8 +144,8 @@ tq_status tq_trainer_load_checkpoint(tq_context *ctx, tq_trainer *t,
   json_error_t je;
   root = json_loads(header, 0, &je);
   json_t *arr = root ? json_object_get(root, "tensors") : NULL;
-  const char *opt = root ? json_string_value(json_object_get(root, "optimizer"))
-                         : NULL;
+  const char *opt =
+      root ? json_string_value(json_object_get(root, "optimizer")) : NULL;
   if (!json_is_array(arr) || !opt) {
     st = bad(ctx, path, "malformed header");
     goto done;

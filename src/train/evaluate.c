@@ -8,7 +8,11 @@
 #include "graph/graph_internal.h"
 #include "tensorquant/evaluate.h"
 
-typedef enum score_kind { SCORES_LOGITS, SCORES_PROBS, SCORES_LOG_PROBS } score_kind;
+typedef enum score_kind {
+  SCORES_LOGITS,
+  SCORES_PROBS,
+  SCORES_LOG_PROBS
+} score_kind;
 
 static score_kind output_kind(const tq_graph *g) {
   const int p = g->values[g->outputs[0]].producer;

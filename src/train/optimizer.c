@@ -9,15 +9,15 @@
 #include "core/error.h"
 #include "train/train_internal.h"
 
-static const char *const optimizer_names[] = {[TQ_OPTIMIZER_SGD] = "sgd",
-                                              [TQ_OPTIMIZER_ADAM] = "adam"};
+static const char *const optimizer_names[] = {
+    [TQ_OPTIMIZER_SGD] = "sgd", [TQ_OPTIMIZER_ADAM] = "adam"};
 _Static_assert(sizeof optimizer_names / sizeof *optimizer_names ==
                    TQ_OPTIMIZER_COUNT,
                "one name per optimizer");
-static const char *const schedule_names[] = {[TQ_SCHEDULE_CONSTANT] =
-                                                 "constant",
-                                             [TQ_SCHEDULE_STEP] = "step",
-                                             [TQ_SCHEDULE_COSINE] = "cosine"};
+static const char *const schedule_names[] = {
+    [TQ_SCHEDULE_CONSTANT] = "constant",
+    [TQ_SCHEDULE_STEP] = "step",
+    [TQ_SCHEDULE_COSINE] = "cosine"};
 _Static_assert(sizeof schedule_names / sizeof *schedule_names ==
                    TQ_SCHEDULE_COUNT,
                "one name per schedule");
@@ -41,10 +41,12 @@ double tq_train_lr_at(const tq_train_config *cfg, int epoch) {
     case TQ_SCHEDULE_STEP:
       return cfg->lr *
              pow(cfg->step_gamma,
-                 (double)(epoch / (cfg->step_epochs > 0 ? cfg->step_epochs : 1)));
+                 (double)(epoch /
+                          (cfg->step_epochs > 0 ? cfg->step_epochs : 1)));
     case TQ_SCHEDULE_COSINE: {
       const int e = cfg->epochs > 0 ? cfg->epochs : 1;
-      return cfg->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * (double)epoch / (double)e));
+      return cfg->lr * 0.5 *
+             (1.0 + cos(3.14159265358979323846 * (double)epoch / (double)e));
     }
     case TQ_SCHEDULE_CONSTANT:
     case TQ_SCHEDULE_COUNT: break;
@@ -52,9 +54,8 @@ double tq_train_lr_at(const tq_train_config *cfg, int epoch) {
   return cfg->lr;
 }
 
-static tq_status parse_name(tq_context *ctx, const char *what,
-                            const char *name, const char *const *names,
-                            int n, int *out) {
+static tq_status parse_name(tq_context *ctx, const char *what, const char *name,
+                            const char *const *names, int n, int *out) {
   for (int i = 0; i < n; i++)
     if (name && !strcasecmp(name, names[i])) {
       *out = i;
@@ -65,8 +66,9 @@ static tq_status parse_name(tq_context *ctx, const char *what,
     strncat(list, names[i], sizeof list - strlen(list) - 1);
     if (i + 1 < n) strncat(list, "|", sizeof list - strlen(list) - 1);
   }
-  return tq_error(ctx, TQ_ERR_PARSE, NULL, 0, 0, "unknown %s '%s' (expected %s)",
-                  what, name ? name : "(null)", list);
+  return tq_error(ctx, TQ_ERR_PARSE, NULL, 0, 0,
+                  "unknown %s '%s' (expected %s)", what, name ? name : "(null)",
+                  list);
 }
 
 const char *tq_optimizer_name(tq_optimizer o) {
@@ -114,8 +116,7 @@ static void sgd(const tq_train_config *cfg, float lr, float *w,
 
 /* Adam (Kingma and Ba), bias-corrected, weight decay added to g. */
 static void adam(const tq_train_config *cfg, float lr, uint64_t step, float *w,
-                 const float *grad, float *m, float *v, size_t n,
-                 int threads) {
+                 const float *grad, float *m, float *v, size_t n, int threads) {
   const float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2;
   const float wd = (float)cfg->weight_decay, eps = (float)cfg->adam_eps;
   const double c1 = 1.0 - pow(cfg->beta1, (double)step);

@@ -10,10 +10,10 @@
 #include "tensorquant/train.h"
 
 typedef struct tq_param {
-  int value;        /* value index of the initializer */
-  int init;         /* initializer index in the graph */
+  int value;          /* value index of the initializer */
+  int init;           /* initializer index in the graph */
   size_t node, input; /* first consumer: the maps that apply to it */
-  float *m, *v;     /* optimizer state: SGD momentum buffer; Adam moments */
+  float *m, *v;       /* optimizer state: SGD momentum buffer; Adam moments */
 } tq_param;
 
 struct tq_trainer {

@@ -89,7 +89,8 @@ static void mark_grad_path(const tq_trainer *t, const tq_session *s,
     if ((int)i == t->head_node || (s && s->nodes[i].folded)) continue;
     const tq_node *n = &g->nodes[i];
     int any = 0;
-    for (size_t k = 0; k < n->n_in; k++) any |= n->in[k] >= 0 && needs[n->in[k]];
+    for (size_t k = 0; k < n->n_in; k++)
+      any |= n->in[k] >= 0 && needs[n->in[k]];
     if (any)
       for (size_t k = 0; k < n->n_out; k++) needs[n->out[k]] = 1;
   }
@@ -113,8 +114,8 @@ static tq_status check_backward(tq_context *ctx, const tq_trainer *t) {
     if (entry && tq_builtin_backward(n->op_type)) continue;
     if (missing++ < 8) {
       size_t used = strlen(list);
-      snprintf(list + used, sizeof list - used, "%s'%s' (%s)",
-               used ? ", " : "", n->id, n->op_type);
+      snprintf(list + used, sizeof list - used, "%s'%s' (%s)", used ? ", " : "",
+               n->id, n->op_type);
     }
   }
   free(needs);
@@ -230,9 +231,15 @@ void tq_trainer_set_seed(tq_trainer *t, uint64_t seed) {
   tq_session_set_seed(t->s, seed);
 }
 
-void tq_trainer_set_lr(tq_trainer *t, double lr) { t->lr = lr; }
-uint64_t tq_trainer_steps(const tq_trainer *t) { return t->steps; }
-size_t tq_trainer_param_count(const tq_trainer *t) { return t->n_params; }
+void tq_trainer_set_lr(tq_trainer *t, double lr) {
+  t->lr = lr;
+}
+uint64_t tq_trainer_steps(const tq_trainer *t) {
+  return t->steps;
+}
+size_t tq_trainer_param_count(const tq_trainer *t) {
+  return t->n_params;
+}
 
 const char *tq_trainer_param_name(const tq_trainer *t, size_t i) {
   return i < t->n_params ? t->g->values[t->params[i].value].name : NULL;
@@ -243,7 +250,8 @@ const tq_tensor *tq_trainer_param_grad(const tq_trainer *t, size_t i) {
   return t->grad[t->params[i].value];
 }
 
-/* ---- planning --------------------------------------------------------------*/
+/* ---- planning
+ * --------------------------------------------------------------*/
 
 static tq_status new_like(tq_context *ctx, const tq_tensor *like,
                           tq_tensor **out) {
@@ -325,7 +333,8 @@ tq_status tq_trainer_prepare(tq_context *ctx, tq_trainer *t,
   return TQ_OK;
 }
 
-/* ---- forward ---------------------------------------------------------------*/
+/* ---- forward
+ * ---------------------------------------------------------------*/
 
 static size_t per_sample(const tq_tensor *t) {
   if (t->shape.ndim >= 1 && t->shape.dims[0] > 0)
@@ -428,7 +437,8 @@ static tq_status loss_and_grad(tq_context *ctx, tq_trainer *t,
   return TQ_OK;
 }
 
-/* ---- backward --------------------------------------------------------------*/
+/* ---- backward
+ * --------------------------------------------------------------*/
 
 /* ste=clipped: zero g where the quantizer's input x left its range. */
 static void ste_mask(const tq_quantizer *q, const float *x, float *g,
@@ -462,8 +472,8 @@ static tq_status backward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
     for (size_t k = 0; k < gn->n_out; k++) {
       const int v = gn->out[k];
       if (t->pre[v]) out[k] = t->pre[v];
-      if (t->grad[v]) ste_mask(eq, tq_cf32(out[k]), tq_f32(t->grad[v]),
-                               t->grad[v]->numel);
+      if (t->grad[v])
+        ste_mask(eq, tq_cf32(out[k]), tq_f32(t->grad[v]), t->grad[v]->numel);
       gout[k] = t->grad[v];
     }
     for (size_t k = 0; k < gn->n_in; k++) {
@@ -508,7 +518,8 @@ static tq_status backward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
   return TQ_OK;
 }
 
-/* ---- one step --------------------------------------------------------------*/
+/* ---- one step
+ * --------------------------------------------------------------*/
 
 tq_status tq_trainer_step(tq_context *ctx, tq_trainer *t, const tq_tensor *x,
                           const int64_t *labels, uint64_t sample_offset,

@@ -109,10 +109,9 @@ static int run(int argc, char **argv) {
   if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
   tq_session_set_seed(s, seed);
   if ((st = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
-  if ((st = tq_dataset_open(ctx, data,
-                            strcmp(split, "train") ? TQ_SPLIT_TEST
-                                                   : TQ_SPLIT_TRAIN,
-                            &ds)) != TQ_OK)
+  if ((st = tq_dataset_open(
+           ctx, data, strcmp(split, "train") ? TQ_SPLIT_TEST : TQ_SPLIT_TRAIN,
+           &ds)) != TQ_OK)
     goto fail;
   size_t n = tq_dataset_size(ds);
   if (limit > 0 && (size_t)limit < n) n = (size_t)limit;
@@ -123,11 +122,11 @@ static int run(int argc, char **argv) {
   tq_progress_end(&pc.bar);
   if (st != TQ_OK) goto fail;
   if (json) {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f}",
-                          "model", path, "data", tq_dataset_name(ds), "split",
-                          split, "n", (json_int_t)r.n, "top1", r.top1, "top5",
-                          r.top5, "loss", r.loss, "images_per_s",
-                          r.images_per_s, "seconds", r.seconds);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f}", "model",
+                  path, "data", tq_dataset_name(ds), "split", split, "n",
+                  (json_int_t)r.n, "top1", r.top1, "top5", r.top5, "loss",
+                  r.loss, "images_per_s", r.images_per_s, "seconds", r.seconds);
     char *text = o ? json_dumps(o, 0) : NULL;
     if (text) printf("%s\n", text);
     free(text);

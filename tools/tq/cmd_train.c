@@ -37,7 +37,7 @@ static const char help[] =
     "                     (default 1)\n"
     "      --checkpoint FILE  checkpoint path (default OUT.onnx.ckpt)\n"
     "      --resume FILE  continue from a checkpoint\n" TQ_CLI_MAPS_HELP
-    TQ_CLI_TRAIN_MAPS_HELP
+        TQ_CLI_TRAIN_MAPS_HELP
     "      --threads N    threads (results do not depend on it)\n"
     "      --json         one JSON object per epoch on stdout\n"
     "  -q, --quiet        no progress bar\n"
@@ -49,7 +49,8 @@ static const char help[] =
     "      --weights maps/lenet-weights.json\n"
     "  tq train --model lenet --data fashion-mnist -o sr.onnx --optimizer sgd\n"
     "      --updates stochastic,12,10\n"
-    "  tq train --model model.onnx --data x.npy,y.npy -o tuned.onnx --lr 1e-4\n";
+    "  tq train --model model.onnx --data x.npy,y.npy -o tuned.onnx --lr "
+    "1e-4\n";
 
 typedef struct train_opts {
   const char *model, *data, *out, *ckpt, *resume;
@@ -156,8 +157,9 @@ static int parse(int argc, char **argv, train_opts *o) {
   tq_context_destroy(pctx);
   if (!ok) return 0;
   if (!o->model || !o->data || !o->out) {
-    tq_cli_error(cmd, "needs --model, --data and -o OUT.onnx (see tq train "
-                      "--help)");
+    tq_cli_error(cmd,
+                 "needs --model, --data and -o OUT.onnx (see tq train "
+                 "--help)");
     return 0;
   }
   if (!o->lr_given && o->cfg.optimizer == TQ_OPTIMIZER_SGD) o->cfg.lr = 0.05;
@@ -256,10 +258,11 @@ static int run(int argc, char **argv) {
   }
   const size_t steps = n_train / (size_t)o.batch;
   if (!o.json)
-    printf("training %s on %s: %zu samples (%zu held out), batch %ld, %s, "
-           "%ld epochs\n",
-           o.model, tq_dataset_name(ds), n_train, n_val, o.batch,
-           tq_optimizer_name(o.cfg.optimizer), o.epochs);
+    printf(
+        "training %s on %s: %zu samples (%zu held out), batch %ld, %s, "
+        "%ld epochs\n",
+        o.model, tq_dataset_name(ds), n_train, n_val, o.batch,
+        tq_optimizer_name(o.cfg.optimizer), o.epochs);
   for (int epoch = start_epoch; epoch < o.epochs; epoch++) {
     const double lr = tq_train_lr_at(&o.cfg, epoch);
     tq_trainer_set_lr(tr, lr);
@@ -278,13 +281,12 @@ static int run(int argc, char **argv) {
       }
       for (long b = 0; b < o.batch; b++)
         ord[b] = train_idx[perm[s * (size_t)o.batch + (size_t)b]];
-      st = tq_dataset_gather(ctx, ds, ord, (size_t)o.batch,
-                             tq_tensor_data(x), labels);
+      st = tq_dataset_gather(ctx, ds, ord, (size_t)o.batch, tq_tensor_data(x),
+                             labels);
       if (ord != order) free(ord);
       if (st) goto fail;
       tq_step_result r;
-      const uint64_t offset =
-          (uint64_t)epoch * n_train + s * (uint64_t)o.batch;
+      const uint64_t offset = (uint64_t)epoch * n_train + s * (uint64_t)o.batch;
       st = tq_trainer_step(ctx, tr, x, labels, offset, &r);
       if (st == TQ_ERR_NUMERIC) {
         tq_progress_end(&bar);
@@ -326,24 +328,26 @@ static int run(int argc, char **argv) {
     tq_eval_result vr = {0};
     if (n_val) {
       if ((st = tq_session_set_maps(ctx, vs, set))) goto fail;
-      if ((st = tq_evaluate(ctx, vs, ds, val_idx, n_val, 256, NULL, NULL,
-                            NULL, &vr)))
+      if ((st = tq_evaluate(ctx, vs, ds, val_idx, n_val, 256, NULL, NULL, NULL,
+                            &vr)))
         goto fail;
     }
     if ((st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch))) goto fail;
     const double loss = es.loss / (double)es.count;
     const double acc = (double)es.correct / (double)es.count;
     if (o.json)
-      printf("{\"epoch\": %d, \"lr\": %.6g, \"loss\": %.6f, \"train_top1\": "
-             "%.6f, \"val_top1\": %.6f, \"val_loss\": %.6f, \"seconds\": "
-             "%.3f, \"images_per_s\": %.1f}\n",
-             epoch + 1, lr, loss, acc, vr.top1, vr.loss, train_s,
-             (double)es.count / train_s);
+      printf(
+          "{\"epoch\": %d, \"lr\": %.6g, \"loss\": %.6f, \"train_top1\": "
+          "%.6f, \"val_top1\": %.6f, \"val_loss\": %.6f, \"seconds\": "
+          "%.3f, \"images_per_s\": %.1f}\n",
+          epoch + 1, lr, loss, acc, vr.top1, vr.loss, train_s,
+          (double)es.count / train_s);
     else
-      printf("epoch %3d/%ld  lr %.2e  loss %.4f  train %.2f %%  val %.2f %%  "
-             "%.1f s  %.0f img/s\n",
-             epoch + 1, o.epochs, lr, loss, 100.0 * acc, 100.0 * vr.top1,
-             train_s, (double)es.count / train_s);
+      printf(
+          "epoch %3d/%ld  lr %.2e  loss %.4f  train %.2f %%  val %.2f %%  "
+          "%.1f s  %.0f img/s\n",
+          epoch + 1, o.epochs, lr, loss, 100.0 * acc, 100.0 * vr.top1, train_s,
+          (double)es.count / train_s);
     fflush(stdout);
   }
   if ((st = tq_onnx_save(ctx, g, o.out))) goto fail;

@@ -59,4 +59,6 @@ void tq_cli_catch_sigint(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
-int tq_cli_interrupted(void) { return interrupted != 0; }
+int tq_cli_interrupted(void) {
+  return interrupted != 0;
+}
