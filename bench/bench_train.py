@@ -5,7 +5,9 @@ Both engines train the zoo's LeNet (tq's `--model lenet`; here the same
 network as a torch.nn.Module, input normalization included) with softmax
 cross-entropy, Adam at a constant lr of 1e-3, batch 64, on the first
 --samples training images of Fashion-MNIST (default 12800), at the same
-thread count (default 2), for --epochs epochs (default 1), in the same run.
+thread count (default 2), for --epochs epochs (default 1), in the same
+run. --rounds R repeats tq-then-PyTorch R times (default 1), from fresh
+weights each time.
 
   - tq: `tq train --model lenet --data DIR --limit N --val-fraction 0
     --epochs E --schedule constant --json --quiet --threads T`; its
@@ -16,18 +18,19 @@ thread count (default 2), for --epochs epochs (default 1), in the same run.
     (the epoch loop only), torch.set_num_threads(T).
 
 Both drop the last partial batch, so an epoch is N // 64 steps of 64
-images. With several epochs the best epoch counts. The table gives
-images/s, the time a full 60000-image epoch would take at that rate, and
-tq's images/s over PyTorch's (> 1: tq is faster). Loss and training
-accuracy of the (last) epoch are shown as a sanity check that both train
-the same network; the initial weights have the same distribution
-(He-uniform, zero biases), not the same values.
+images. With several epochs or rounds the best epoch counts (the least
+disturbed one on a shared machine). The table gives images/s, the time a
+full 60000-image epoch would take at that rate, and tq's images/s over
+PyTorch's (> 1: tq is faster). Loss and training accuracy of the last epoch
+are shown as a sanity check that both train the same network; the initial
+weights have the same distribution (He-uniform, zero biases), not the same
+values.
 
 Run with Debian's interpreter, which sees Debian's python3-torch (or the
 project venv, which sees it too):
 
     /usr/bin/python3 bench/bench_train.py --tq build/tq
-    /usr/bin/python3 bench/bench_train.py --samples 3200 --epochs 3 --json
+    /usr/bin/python3 bench/bench_train.py --rounds 3 --json
 
 See bench/README.md.
 """
@@ -204,6 +207,9 @@ def main():
                     help="train on the first N training images (default 12800)")
     ap.add_argument("--epochs", type=int, default=1,
                     help="epochs per engine; the best one counts (default 1)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="rounds of tq then PyTorch; the best epoch of all "
+                         "rounds counts (default 1)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
@@ -213,8 +219,8 @@ def main():
     args = ap.parse_args()
     if args.samples < args.batch:
         ap.error("--samples must be at least one batch")
-    if args.epochs < 1:
-        ap.error("--epochs must be at least 1")
+    if args.epochs < 1 or args.rounds < 1:
+        ap.error("--epochs and --rounds must be at least 1")
     try:
         import torch
     except ImportError:
@@ -228,11 +234,18 @@ def main():
         sys.exit(f"bench_train: {data_dir} has only {images.shape[0]} "
                  f"training images")
 
-    # tq first, in its own process: PyTorch's threads are not yet started.
-    tq_rows, tq_cmd = run_tq(args.tq, data_dir, args.samples, args.batch,
-                             args.epochs, args.lr, args.threads, args.seed)
-    torch_rows = run_torch(torch, images, labels, args.batch, args.epochs,
-                           args.lr, args.threads, args.seed)
+    # Rounds alternate the engines, so that both see the same load on a
+    # shared machine; every round starts from fresh weights.
+    load_before = os.getloadavg()
+    tq_rows, torch_rows = [], []
+    for rnd in range(args.rounds):
+        rows, tq_cmd = run_tq(args.tq, data_dir, args.samples, args.batch,
+                              args.epochs, args.lr, args.threads, args.seed)
+        tq_rows += [dict(r, round=rnd + 1) for r in rows]
+        rows = run_torch(torch, images, labels, args.batch, args.epochs,
+                         args.lr, args.threads, args.seed)
+        torch_rows += [dict(r, round=rnd + 1) for r in rows]
+    load_after = os.getloadavg()
 
     def summary(engine, rows):
         best = max(rows, key=lambda r: r["images_per_s"])
@@ -250,6 +263,8 @@ def main():
             "steps_per_epoch": args.samples // args.batch,
             "batch": args.batch, "optimizer": "adam", "lr": args.lr,
             "threads": args.threads, "epochs": args.epochs,
+            "rounds": args.rounds,
+            "loadavg_1min_before_after": [load_before[0], load_after[0]],
             "torch_version": torch.__version__, "cpu": cpu_name(),
             "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
             "tq_command": " ".join(tq_cmd)}
@@ -259,8 +274,10 @@ def main():
     print(f"LeNet training on the first {args.samples} Fashion-MNIST "
           f"training images ({meta['steps_per_epoch']} steps of "
           f"{args.batch}), Adam lr {args.lr:g}, {args.threads} threads, "
-          f"{'best of ' + str(args.epochs) + ' epochs' if args.epochs > 1 else '1 epoch'}")
-    print(f"torch {torch.__version__}, {meta['cpu']}, {meta['cpus']} CPUs")
+          f"best of {args.rounds} x {args.epochs} epoch(s)")
+    print(f"torch {torch.__version__}, {meta['cpu']}, {meta['cpus']} CPUs, "
+          f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} "
+          f"after")
     print(f"{'engine':10s}{'images/s':>10s}{'s / 60000':>11s}{'tq/PyTorch':>12s}"
           f"{'loss':>9s}{'train acc':>11s}")
     for r in results:

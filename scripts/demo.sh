@@ -1,30 +1,36 @@
 #!/usr/bin/env bash
-# The main job (for now): build tq, make a test tensor, and show what a few
-# number formats do to it, side by side.
+# The main job: build tq and evaluate the bundled LeNet
+# (models/lenet-fashion-mnist.onnx) on the Fashion-MNIST test set, in float
+# and under a row of quantizer maps, as one table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${BUILD_DIR:-build}"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target tq >/dev/null
 tq="$build/tq"
-out="${OUT_DIR:-out}"
-mkdir -p "$out"
+model=models/lenet-fashion-mnist.onnx
 
-# A weight-like tensor: a million normal values, a few outliers.
-/usr/bin/python3 - "$out/tensor.npy" <<'PY'
-import sys, numpy as np
-rng = np.random.default_rng(2017)
-x = rng.standard_normal(1_000_000).astype(np.float32) * 0.5
-x[::10007] *= 40.0
-np.save(sys.argv[1], x)
-PY
-
-specs=(nearest,16,12 nearest,8,5 even,8,5 stochastic,8,5 nearest,8,5,overflow=wrap
-       nearest,4,2 fp16 bf16 fp8e5m2 fp8e4m3 fp6e2m3 fp4e2m1 logarithmic
-       ternary binary)
 echo "tq $("$tq" --version | cut -d' ' -f2-)"
-echo "input: $out/tensor.npy (1,000,000 values, N(0, 0.5^2) with outliers)"
+echo "model: $model (LeNet, trained by scripts/train-bundled.sh)"
+echo "data:  Fashion-MNIST test set, 10,000 images"
 echo
-for s in "${specs[@]}"; do
-  "$tq" quantize --spec "$s" -i "$out/tensor.npy" -o "$out/q.npy" --json
-done | /usr/bin/python3 scripts/stats_table.py
+# label | tq eval options
+configs=(
+  "float|"
+  "fixed 16-bit (nearest,16,10) all|--extr nearest,16,10 --weights nearest,16,14"
+  "fixed 8-bit acts (8,4), weights (8,7)|--extr nearest,8,4 --weights nearest,8,7"
+  "fixed 8-bit, stochastic rounding|--extr stochastic,8,4 --weights stochastic,8,7"
+  "fixed 4-bit acts (4,1), weights (4,3)|--extr nearest,4,1 --weights nearest,4,3"
+  "fp8e4m3 acts and weights|--extr fp8e4m3 --weights fp8e4m3"
+  "fp8e5m2 acts and weights|--extr fp8e5m2 --weights fp8e5m2"
+  "bf16 acts and weights|--extr bf16 --weights bf16"
+  "ternary weights (T = 0.7 mean|w|)|--weights ternary"
+  "binary weights (+-0.05)|--weights binary,0.05"
+  "16-bit products, 24-bit wrapping acc|--intr maps/accumulator-24.json"
+)
+for c in "${configs[@]}"; do
+  label="${c%%|*}"
+  opts="${c#*|}"
+  # shellcheck disable=SC2086
+  printf '%s\t%s\n' "$label" "$("$tq" eval "$model" --data fashion-mnist --json --quiet $opts)"
+done | /usr/bin/python3 scripts/eval_table.py

@@ -141,7 +141,9 @@ TQ_API const char *tq_trainer_param_name(const tq_trainer *t, size_t i);
 TQ_API const tq_tensor *tq_trainer_param_grad(const tq_trainer *t, size_t i);
 
 /* Checkpoints: the graph's float initializers (parameters and running
- * statistics), the optimizer state, the step count and `epoch`, written
+ * statistics), the optimizer state, the step count and `epoch` (a number
+ * the caller chooses, e.g. completed epochs; tq train uses the step count
+ * to find where to continue), written
  * atomically to path. Loading checks that the checkpoint belongs to a
  * graph with the same parameters (names and shapes) and the same
  * optimizer. */

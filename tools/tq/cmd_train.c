@@ -245,18 +245,28 @@ static int run(int argc, char **argv) {
   }
   if ((st = tq_session_create(ctx, g, &vs))) goto fail;
   tq_session_set_seed(vs, o.seed);
+  const size_t steps = n_train / (size_t)o.batch;
+  /* Where to start: a checkpoint's step count gives the epoch and the step
+   * inside it (checkpoints written on Ctrl-C stop mid-epoch), so a resumed
+   * run takes exactly the steps an uninterrupted one would. */
   int start_epoch = 0;
+  size_t first_step = 0;
   if (o.resume) {
-    int done_epoch = -1;
-    if ((st = tq_trainer_load_checkpoint(ctx, tr, o.resume, &done_epoch)))
-      goto fail;
-    start_epoch = done_epoch + 1;
+    if ((st = tq_trainer_load_checkpoint(ctx, tr, o.resume, NULL))) goto fail;
+    const uint64_t done_steps = tq_trainer_steps(tr);
+    start_epoch = (int)(done_steps / steps);
+    first_step = (size_t)(done_steps % steps);
     if (!o.quiet && !o.json)
-      fprintf(stderr, "resuming after epoch %d (%llu steps) from %s\n",
-              done_epoch + 1, (unsigned long long)tq_trainer_steps(tr),
+      fprintf(stderr,
+              "resuming at epoch %d, step %zu (%llu steps done) from %s\n",
+              start_epoch + 1, first_step + 1, (unsigned long long)done_steps,
               o.resume);
   }
-  const size_t steps = n_train / (size_t)o.batch;
+  if (start_epoch >= o.epochs)
+    fprintf(stderr,
+            "tq train: %s is already after epoch %d of --epochs %ld: "
+            "nothing to train; writing its weights to %s\n",
+            o.resume, start_epoch, o.epochs, o.out);
   if (!o.json)
     printf(
         "training %s on %s: %zu samples (%zu held out), batch %ld, %s, "
@@ -272,7 +282,7 @@ static int run(int argc, char **argv) {
     tq_progress_start(&bar, !o.quiet && !o.json);
     epoch_stats es = {0};
     const double t0 = tq_cli_now();
-    for (size_t s = 0; s < steps; s++) {
+    for (size_t s = epoch == start_epoch ? first_step : 0; s < steps; s++) {
       size_t order[4096], *ord = order;
       if ((size_t)o.batch > 4096 &&
           !(ord = malloc((size_t)o.batch * sizeof *ord))) {
@@ -313,12 +323,12 @@ static int run(int argc, char **argv) {
       tq_progress_update(&bar, label, s + 1, steps, extra);
       if (tq_cli_interrupted()) {
         tq_progress_end(&bar);
-        st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch - 1);
+        st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch);
         if (st) goto fail;
         fprintf(stderr,
-                "tq train: interrupted in epoch %d; checkpoint saved to %s "
-                "(continue with --resume %s)\n",
-                epoch + 1, o.ckpt, o.ckpt);
+                "tq train: interrupted in epoch %d at step %zu; checkpoint "
+                "saved to %s (continue with --resume %s)\n",
+                epoch + 1, s + 1, o.ckpt, o.ckpt);
         rc = 130;
         goto done;
       }
@@ -332,21 +342,30 @@ static int run(int argc, char **argv) {
                             &vr)))
         goto fail;
     }
-    if ((st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch))) goto fail;
+    if ((st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch + 1)))
+      goto fail;
     const double loss = es.loss / (double)es.count;
     const double acc = (double)es.correct / (double)es.count;
+    /* Without a validation set (--val-fraction 0) there is no val score:
+     * null in JSON and "-" in text, not a misleading 0. */
+    char val_top1[32] = "null", val_loss[32] = "null", val_text[32] = "-";
+    if (n_val) {
+      snprintf(val_top1, sizeof val_top1, "%.6f", vr.top1);
+      snprintf(val_loss, sizeof val_loss, "%.6f", vr.loss);
+      snprintf(val_text, sizeof val_text, "%.2f %%", 100.0 * vr.top1);
+    }
     if (o.json)
       printf(
           "{\"epoch\": %d, \"lr\": %.6g, \"loss\": %.6f, \"train_top1\": "
-          "%.6f, \"val_top1\": %.6f, \"val_loss\": %.6f, \"seconds\": "
+          "%.6f, \"val_top1\": %s, \"val_loss\": %s, \"seconds\": "
           "%.3f, \"images_per_s\": %.1f}\n",
-          epoch + 1, lr, loss, acc, vr.top1, vr.loss, train_s,
+          epoch + 1, lr, loss, acc, val_top1, val_loss, train_s,
           (double)es.count / train_s);
     else
       printf(
-          "epoch %3d/%ld  lr %.2e  loss %.4f  train %.2f %%  val %.2f %%  "
+          "epoch %3d/%ld  lr %.2e  loss %.4f  train %.2f %%  val %s  "
           "%.1f s  %.0f img/s\n",
-          epoch + 1, o.epochs, lr, loss, 100.0 * acc, 100.0 * vr.top1, train_s,
+          epoch + 1, o.epochs, lr, loss, 100.0 * acc, val_text, train_s,
           (double)es.count / train_s);
     fflush(stdout);
   }

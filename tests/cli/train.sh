@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# tq train and tq eval end to end on Fashion-MNIST:
+#  1. one epoch of LeNet on 3000 images prints its epoch line and writes the
+#     model and its checkpoint; tq eval --json gives top-1 > 0.6;
+#  2. ONNX Runtime and tq run agree on the trained model (argmax on 2000 test
+#     images, tests/python/ort_agree.py);
+#  3. --resume continues from the checkpoint with epoch 2;
+#  4. bad inputs fail before training, with an error that names the problem:
+#     a missing dataset, an NPY pair with different counts, labels beyond the
+#     model's classes, an unknown zoo model;
+#  5. --threads 1 and --threads 2 write byte-identical models;
+#  6. when models/lenet-fashion-mnist.onnx is bundled: ORT agreement on all
+#     10000 test images and tq eval top-1 >= 0.905.
+# Usage: train.sh PATH_TO_TQ
+# Env: TQ_SOURCE_DIR (default: two levels up), TQ_VENV (a virtualenv with
+# numpy and onnxruntime, default .venv in the source tree; made with
+# scripts/setup-venv.sh when missing), TQ_FASHION_MNIST_DIR (the dataset;
+# without it the script skips).
+set -euo pipefail
+
+TQ=${1:?usage: train.sh PATH_TO_TQ}
+TQ=$(realpath "$TQ")
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source_dir=${TQ_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
+venv=${TQ_VENV:-$source_dir/.venv}
+agree=$source_dir/tests/python/ort_agree.py
+data_dir=${TQ_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+
+if [[ ! -f $data_dir/train-images-idx3-ubyte.gz && ! -f $data_dir/train-images-idx3-ubyte ]]; then
+  echo "SKIP: no Fashion-MNIST in $data_dir (install dataset-fashion-mnist or set TQ_FASHION_MNIST_DIR)"
+  exit 0
+fi
+
+# Python: any interpreter with numpy for the small checks; the venv with
+# onnxruntime for the ONNX Runtime comparisons (skipped without it).
+py=""
+for p in "$venv/bin/python" /usr/bin/python3; do
+  if [[ -x $p ]] && "$p" -c 'import numpy' 2>/dev/null; then py=$p; break; fi
+done
+ort_py=""
+if ! "$venv/bin/python" -c 'import onnxruntime, numpy' 2>/dev/null; then
+  echo "setting up $venv for onnxruntime"
+  bash "$source_dir/scripts/setup-venv.sh" "$venv" >/dev/null || true
+fi
+if "$venv/bin/python" -c 'import onnxruntime, numpy' 2>/dev/null; then
+  ort_py=$venv/bin/python
+  py=${py:-$ort_py}
+else
+  echo "NOTE: no onnxruntime in $venv: skipping the ONNX Runtime comparisons"
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+# A number from a JSON object on stdin, by key (no jq needed).
+json_get() {
+  local key=$1
+  if [[ -n $py ]]; then
+    "$py" -c 'import json, sys; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$key"
+  else
+    sed -n "s/.*\"$key\": *\([-0-9.eE+]*\).*/\1/p"
+  fi
+}
+# Exit status 0 when awk finds "$1 $2 $3" true (numbers as decimal text).
+num_check() { awk -v a="$1" -v b="$3" "BEGIN { exit !(a $2 b) }"; }
+
+# ---- 1. one epoch on 3000 images ------------------------------------------
+"$TQ" train --model lenet --data fashion-mnist --limit 3000 --epochs 1 \
+  --threads 2 --quiet -o "$tmp/lenet.onnx" >"$tmp/train.out"
+grep -Eq '^epoch +1/1 .*loss [0-9.]+ .*train [0-9.]+ % .*val [0-9.]+ %' "$tmp/train.out" \
+  || fail "no epoch line in tq train's output:
+$(cat "$tmp/train.out")"
+[[ -s $tmp/lenet.onnx ]] || fail "tq train wrote no $tmp/lenet.onnx"
+[[ -s $tmp/lenet.onnx.ckpt ]] || fail "tq train wrote no checkpoint lenet.onnx.ckpt"
+echo "train: 1 epoch on 3000 images: $(grep -E '^epoch' "$tmp/train.out")"
+
+ev=$("$TQ" eval "$tmp/lenet.onnx" --data fashion-mnist --json --quiet --threads 2)
+top1=$(printf '%s' "$ev" | json_get top1)
+n=$(printf '%s' "$ev" | json_get n)
+[[ $n == 10000 ]] || fail "tq eval evaluated $n test images, not 10000: $ev"
+num_check "$top1" '>' 0.6 || fail "tq eval top1 $top1 <= 0.6 after 1 epoch: $ev"
+echo "train: tq eval top-1 $top1 on $n test images"
+
+# ---- 2. ONNX Runtime agrees ------------------------------------------------
+if [[ -n $ort_py ]]; then
+  "$ort_py" "$agree" "$tmp/lenet.onnx" "$TQ" --limit 2000 --threshold 0.999 \
+    --data-dir "$data_dir" || fail "ONNX Runtime and tq disagree on the trained model"
+fi
+
+# ---- 3. --resume continues with epoch 2 ------------------------------------
+"$TQ" train --model lenet --data fashion-mnist --limit 3000 --epochs 2 \
+  --threads 2 --resume "$tmp/lenet.onnx.ckpt" -o "$tmp/lenet2.onnx" \
+  >"$tmp/resume.out" 2>"$tmp/resume.err"
+grep -Eq '^epoch +2/2 ' "$tmp/resume.out" || fail "--resume printed no epoch 2:
+$(cat "$tmp/resume.out" "$tmp/resume.err")"
+! grep -Eq '^epoch +1/2 ' "$tmp/resume.out" || fail "--resume trained epoch 1 again:
+$(cat "$tmp/resume.out")"
+grep -q 'resuming after epoch 1' "$tmp/resume.err" || fail "--resume did not say where it resumed:
+$(cat "$tmp/resume.err")"
+[[ -s $tmp/lenet2.onnx ]] || fail "--resume wrote no model"
+echo "train: --resume: $(grep -E '^epoch' "$tmp/resume.out")"
+
+# ---- 4. bad inputs fail before training ------------------------------------
+# expect_error WHAT PATTERN ARGS...: tq train ARGS must fail with PATTERN in
+# its error, print no epoch line and write no model.
+expect_error() {
+  local what=$1 pattern=$2
+  shift 2
+  rm -f "$tmp/bad.onnx" "$tmp/bad.onnx.ckpt"
+  local rc=0
+  "$TQ" train "$@" --epochs 1 --quiet -o "$tmp/bad.onnx" >"$tmp/bad.out" 2>"$tmp/bad.err" || rc=$?
+  [[ $rc -ne 0 ]] || fail "$what: tq train succeeded"
+  grep -Eqi -- "$pattern" "$tmp/bad.err" || fail "$what: the error does not match '$pattern':
+$(cat "$tmp/bad.err")"
+  ! grep -Eq '^epoch' "$tmp/bad.out" || fail "$what: tq train started training"
+  [[ ! -e $tmp/bad.onnx && ! -e $tmp/bad.onnx.ckpt ]] || fail "$what: tq train wrote a model"
+  echo "train: $what: $(head -n 1 "$tmp/bad.err")"
+}
+expect_error "missing dataset" "no such dataset" \
+  --model lenet --data "$tmp/no-such-data"
+if [[ -n $py ]]; then
+  "$py" - "$tmp" <<'EOF'
+import sys
+import numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(5)
+np.save(f"{d}/x5.npy", rng.random((5, 1, 28, 28), dtype=np.float32))
+np.save(f"{d}/y4.npy", np.arange(4, dtype=np.int64))
+np.save(f"{d}/x96.npy", rng.random((96, 1, 28, 28), dtype=np.float32))
+np.save(f"{d}/y96.npy", (np.arange(96) % 16).astype(np.int64))  # labels up to 15
+np.save(f"{d}/y96ok.npy", (np.arange(96) % 10).astype(np.int64))
+EOF
+  expect_error "NPY counts differ" "5 samples .* but 4 labels" \
+    --model lenet --data "$tmp/x5.npy,$tmp/y4.npy" --batch 4
+  expect_error "labels beyond the model's classes" "10 classes.*up to 15" \
+    --model lenet --data "$tmp/x96.npy,$tmp/y96.npy" --batch 16
+  expect_error "unknown zoo model" "unknown model 'nosuchnet'" \
+    --model nosuchnet --data "$tmp/x96.npy,$tmp/y96ok.npy" --batch 16
+else
+  echo "NOTE: no Python with numpy: skipping the NPY error checks"
+  expect_error "unknown zoo model" "unknown model 'nosuchnet'" \
+    --model nosuchnet --data fashion-mnist --limit 640
+fi
+
+# ---- 5. the thread count does not change the result ------------------------
+for t in 1 2; do
+  "$TQ" train --model lenet --data fashion-mnist --limit 640 --epochs 1 \
+    --threads $t --quiet -o "$tmp/t$t.onnx" >/dev/null
+done
+cmp -s "$tmp/t1.onnx" "$tmp/t2.onnx" || fail "--threads 1 and --threads 2 train different models"
+echo "train: --threads 1 and 2 give byte-identical models"
+
+# ---- 6. the bundled model ---------------------------------------------------
+bundled=$source_dir/models/lenet-fashion-mnist.onnx
+if [[ -f $bundled ]]; then
+  ev=$("$TQ" eval "$bundled" --data fashion-mnist --json --quiet --threads 2)
+  top1=$(printf '%s' "$ev" | json_get top1)
+  num_check "$top1" '>=' 0.905 || fail "bundled model: tq eval top1 $top1 < 0.905: $ev"
+  echo "train: bundled model: tq eval top-1 $top1"
+  if [[ -n $ort_py ]]; then
+    "$ort_py" "$agree" "$bundled" "$TQ" --threshold 0.999 --data-dir "$data_dir" \
+      || fail "ONNX Runtime and tq disagree on the bundled model"
+  fi
+else
+  echo "NOTE: no $bundled: skipping its checks"
+fi
+echo "train: all checks passed"
