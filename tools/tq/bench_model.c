@@ -32,6 +32,60 @@ static double peak_rss_bytes(void) {
   return kib * 1024.0;
 }
 
+/* --profile: the time between consecutive observer calls is the node's
+ * time (forward plus its extrinsic quantization), summed per node over
+ * the timed runs. */
+typedef struct profile {
+  double last;
+  double *node_s;
+  int active;
+} profile;
+
+static int on_node(void *user, size_t node, const char *id, size_t k,
+                   const char *value, const tq_tensor *t) {
+  (void)id, (void)value, (void)t;
+  profile *p = user;
+  const double now = now_s();
+  if (p->active && k == 0) p->node_s[node] += now - p->last;
+  p->last = now;
+  return 0;
+}
+
+typedef struct op_time {
+  const char *op;
+  double s;
+  int count;
+} op_time;
+
+static int cmp_op_time(const void *a, const void *b) {
+  const double x = ((const op_time *)a)->s, y = ((const op_time *)b)->s;
+  return (x < y) - (x > y);
+}
+
+static void print_profile(const tq_graph *g, const profile *p, long runs) {
+  const size_t n = tq_graph_node_count(g);
+  op_time *ops = calloc(n ? n : 1, sizeof *ops);
+  size_t n_ops = 0;
+  double total = 0.0;
+  for (size_t i = 0; ops && i < n; i++) {
+    tq_node_info info;
+    if (tq_graph_node_info(g, i, &info) != TQ_OK) continue;
+    size_t k = 0;
+    while (k < n_ops && strcmp(ops[k].op, info.op_type)) k++;
+    if (k == n_ops) ops[n_ops++] = (op_time){info.op_type, 0.0, 0};
+    ops[k].s += p->node_s[i];
+    ops[k].count += p->node_s[i] > 0;
+    total += p->node_s[i];
+  }
+  if (!ops) return;
+  qsort(ops, n_ops, sizeof *ops, cmp_op_time);
+  printf("\n%-24s %8s %12s %7s\n", "operator", "nodes", "ms per run", "share");
+  for (size_t k = 0; k < n_ops && ops[k].s > 0; k++)
+    printf("%-24s %8d %12.3f %6.1f%%\n", ops[k].op, ops[k].count,
+           1e3 * ops[k].s / (double)runs, 100.0 * ops[k].s / total);
+  free(ops);
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -41,7 +95,7 @@ int tq_bench_model(int argc, char **argv) {
   const char *cmd = "bench", *path = argv[1];
   tq_cli_maps maps = {0};
   long batch = 1, threads = 0, repeat = 10, warmup = 2;
-  int json = 0;
+  int json = 0, do_profile = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v;
     int m = tq_cli_maps_option(cmd, &maps, argc, argv, &i);
@@ -65,6 +119,8 @@ int tq_bench_model(int argc, char **argv) {
         return TQ_EXIT_USAGE;
     } else if (!strcmp(a, "--json")) {
       json = 1;
+    } else if (!strcmp(a, "--profile")) {
+      do_profile = 1;
     } else {
       tq_cli_error(cmd, "unexpected argument '%s' (see tq bench --help)", a);
       return TQ_EXIT_USAGE;
@@ -79,6 +135,7 @@ int tq_bench_model(int argc, char **argv) {
   tq_qmap_set *set = NULL;
   tq_tensor *inputs[16] = {0};
   double *times = NULL;
+  profile prof = {0};
   tq_status st;
   if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto done;
   if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
@@ -102,12 +159,16 @@ int tq_bench_model(int argc, char **argv) {
     }
   }
   times = malloc((size_t)repeat * sizeof *times);
-  if (!times) goto done;
+  prof.node_s = calloc(tq_graph_node_count(g) + 1, sizeof *prof.node_s);
+  if (!times || !prof.node_s) goto done;
+  if (do_profile) tq_session_set_observer(s, on_node, &prof);
   size_t n_out = tq_graph_output_count(g);
   tq_tensor *outs[16];
   if (n_out > 16) n_out = 16;
   for (long r = -warmup; r < repeat; r++) {
     double t0 = now_s();
+    prof.active = r >= 0;
+    prof.last = t0;
     st = tq_session_run(ctx, s, (const tq_tensor *const *)inputs, n_in, outs,
                         n_out, NULL);
     double t = now_s() - t0;
@@ -141,6 +202,7 @@ int tq_bench_model(int argc, char **argv) {
            "peak RSS %.1f MiB\n",
            1e3 * median, 1e3 * times[0], 1e3 * times[repeat - 1], ips,
            peak / 1048576.0);
+    if (do_profile) print_profile(g, &prof, repeat);
   }
   rc = TQ_EXIT_OK;
   goto done;
@@ -148,6 +210,7 @@ fail:
   tq_cli_status_error(cmd, ctx, st);
 done:
   free(times);
+  free(prof.node_s);
   for (size_t i = 0; i < 16; i++) tq_tensor_destroy(inputs[i]);
   tq_session_destroy(s);
   tq_graph_destroy(g);
