@@ -209,6 +209,7 @@ static void test_conv(void **state) {
        .group = 2,
        .dil = {2, 1, 1}},
   };
+  /* The stride-2 case also one input at a time. */
   for (size_t k = 0; k < COUNT(cases); k++)
     conv_check("Conv", &cases[k], 10 * k, k == 3);
 }
@@ -400,6 +401,7 @@ static void test_conv_transpose(void **state) {
        .has_pads = 1,
        .pads = {0, 1, 1, 0}},
   };
+  /* The first case also one input at a time. */
   for (size_t k = 0; k < COUNT(cases); k++)
     conv_check("ConvTranspose", &cases[k], 500 + 10 * k, k == 0);
   /* Same bits at any thread count on a larger case. */
@@ -419,6 +421,7 @@ static void test_conv_transpose(void **state) {
 static void test_gemm(void **state) {
   (void)state;
   const int64_t M = 3, K = 4, N = 5;
+  /* C: absent (nd -1), [N], [1,N], [M,1], [M,N], scalar, [1,1], [1] */
   static const struct {
     int nd;
     int64_t d[2];
@@ -887,7 +890,8 @@ static void test_global_pools(void **state) {
   } shapes[] = {{4, {2, 3, 4, 5}},
                 {3, {2, 3, 7}},
                 {5, {1, 2, 2, 3, 2}},
-                {4, {2, 2, 1, 1}}};
+                {4, {2, 2, 1, 1}},
+                {2, {3, 4}}};
   for (size_t k = 0; k < COUNT(shapes); k++) {
     tq_tensor *x = tu(shapes[k].nd, shapes[k].d, 1100 + k);
     tq_tensor *xs = tsep(shapes[k].nd, shapes[k].d, 1110 + k);
@@ -1151,6 +1155,7 @@ static void test_registry(void **state) {
 }
 
 int main(void) {
+  g_plan_time = 0; /* run1: calls at run time, as in training */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_registry),
       cmocka_unit_test(test_conv),
