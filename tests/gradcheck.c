@@ -293,3 +293,20 @@ void gradcheck(const char *op, int64_t opset, const tq_tensor *const *in,
         op, (long long)opset, bad, checked);
   if (!checked && check_mask) fail_msg("%s: nothing was checked", op);
 }
+
+tq_tensor *grad_distinct(int nd, const int64_t *dims, uint64_t seed,
+                         float off) {
+  tq_tensor *t = tf(nd, dims, NULL);
+  const size_t n = t->numel;
+  float *p = tq_f32(t);
+  for (size_t i = 0; i < n; i++)
+    p[i] = off + 0.1f * ((float)i - (float)(n / 2));
+  uint64_t st = seed;
+  for (size_t i = n; i > 1; i--) {
+    const size_t j = (size_t)(tq_test_rand(&st) % i);
+    const float tmp = p[i - 1];
+    p[i - 1] = p[j];
+    p[j] = tmp;
+  }
+  return t;
+}

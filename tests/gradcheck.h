@@ -55,4 +55,9 @@ tq_status grad_run(const char *op, int64_t opset, const tq_tensor *const *in,
  * of shape s with values in [-1, 1] (seed picks the sequence). */
 tq_tensor *grad_rand(const tq_shape *s, uint64_t seed);
 
+/* Distinct values on the grid off + 0.1 k (k centred on 0), shuffled by
+ * seed: no ties, and no two values within 2h of each other for the usual
+ * steps, so finite differences never straddle a kink of Max, MaxPool... */
+tq_tensor *grad_distinct(int nd, const int64_t *dims, uint64_t seed, float off);
+
 #endif

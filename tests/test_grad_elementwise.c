@@ -41,23 +41,9 @@ static tq_tensor *tu(int nd, const int64_t *dims, uint64_t seed, float lo,
   return tgen(nd, dims, seed, lo, hi, NULL, 0);
 }
 
-/* Distinct values on the grid off + 0.1 k (shuffled, centred on off):
- * tensors with offsets 0.025 apart never come within 0.025 of each
- * other. */
+/* Offsets 0.025 apart keep tensors 0.025 away from each other. */
 static tq_tensor *tsep(int nd, const int64_t *dims, uint64_t seed, float off) {
-  tq_tensor *t = tf(nd, dims, NULL);
-  size_t n = t->numel;
-  float *p = tq_f32(t);
-  for (size_t i = 0; i < n; i++)
-    p[i] = off + 0.1f * ((float)i - (float)(n / 2));
-  uint64_t st = seed;
-  for (size_t i = n; i > 1; i--) {
-    size_t j = (size_t)(tq_test_rand(&st) % i);
-    float tmp = p[i - 1];
-    p[i - 1] = p[j];
-    p[j] = tmp;
-  }
-  return t;
+  return grad_distinct(nd, dims, seed, off);
 }
 
 static tq_tensor *tscalar(float v) {

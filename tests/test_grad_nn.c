@@ -27,21 +27,8 @@ static tq_tensor *tu(int nd, const int64_t *dims, uint64_t seed) {
   return grad_rand(&s, 5000 + seed);
 }
 
-/* Distinct values 0.1 apart (shuffled, centred on 0): no ties, and no two
- * values within 2h of each other. */
 static tq_tensor *tsep(int nd, const int64_t *dims, uint64_t seed) {
-  tq_tensor *t = tf(nd, dims, NULL);
-  const size_t n = t->numel;
-  float *p = tq_f32(t);
-  for (size_t i = 0; i < n; i++) p[i] = 0.1f * ((float)i - (float)(n / 2));
-  uint64_t st = seed * 7919u + 3u;
-  for (size_t i = n; i > 1; i--) {
-    size_t j = (size_t)(tq_test_rand(&st) % i);
-    float tmp = p[i - 1];
-    p[i - 1] = p[j];
-    p[j] = tmp;
-  }
-  return t;
+  return grad_distinct(nd, dims, seed * 7919u + 3u, 0.0f);
 }
 
 static void destroy_all(tq_tensor **t, size_t n) {

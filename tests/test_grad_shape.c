@@ -26,20 +26,8 @@ static tq_tensor *tr(int nd, const int64_t *dims, uint64_t seed) {
   return tu(nd, dims, seed, -2.0f, 2.0f);
 }
 
-/* Distinct values 0.1 apart (shuffled): reductions to max/min never tie. */
 static tq_tensor *tsep(int nd, const int64_t *dims, uint64_t seed) {
-  tq_tensor *t = tf(nd, dims, NULL);
-  size_t n = t->numel;
-  float *p = tq_f32(t);
-  for (size_t i = 0; i < n; i++) p[i] = 0.1f * ((float)i - (float)(n / 2));
-  uint64_t st = seed;
-  for (size_t i = n; i > 1; i--) {
-    size_t j = (size_t)(tq_test_rand(&st) % i);
-    float tmp = p[i - 1];
-    p[i - 1] = p[j];
-    p[j] = tmp;
-  }
-  return t;
+  return grad_distinct(nd, dims, seed, 0.0f);
 }
 
 static tq_tensor *tints(size_t n, const int64_t *v) {

@@ -54,6 +54,20 @@ static void reduce_slots(const float *parts, int64_t S, int64_t wsize,
   }
 }
 
+/* Scratch for S slots of per_slot floats, and S weight-gradient partial
+ * sums of wsize floats when want_parts. */
+static tq_status alloc_slots(tq_op_call *c, int64_t S, int64_t per_slot,
+                             int want_parts, int64_t wsize, float **scratch,
+                             float **parts) {
+  *scratch = malloc((size_t)(S * per_slot + 1) * sizeof **scratch);
+  *parts = want_parts ? malloc((size_t)(S * wsize + 1) * sizeof **parts) : NULL;
+  if (*scratch && (!want_parts || *parts)) return TQ_OK;
+  free(*scratch);
+  free(*parts);
+  return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                       "out of memory for the backward im2col buffers");
+}
+
 /* Mirror of a geometry: input and output swapped, channels per group
  * `channels` (for col2im of a Conv's dX, im2col of a ConvTranspose's
  * dY). */
@@ -105,14 +119,9 @@ tq_status tq_nn_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
   const int64_t cols = nb * g.P;
   /* per slot: im2col, dcol (K x cols each), gathered dY (Mg x cols) */
   const int64_t per_slot = 2 * g.K * cols + g.Mg * cols;
-  float *scratch = malloc((size_t)(S * per_slot + 1) * sizeof *scratch);
-  float *parts = dw ? malloc((size_t)(S * wsize + 1) * sizeof *parts) : NULL;
-  if (!scratch || (dw && !parts)) {
-    free(scratch);
-    free(parts);
-    return tq_call_error(c, TQ_ERR_NO_MEMORY,
-                         "out of memory for the backward im2col buffers");
-  }
+  float *scratch, *parts;
+  if ((st = alloc_slots(c, S, per_slot, dw != NULL, wsize, &scratch, &parts)))
+    return st;
   const conv_geom back = mirrored(&g, g.Cg);
   const int64_t rows = g.w.out[0] * g.w.out[1];
   int nt = threads > S ? (int)S : threads;
@@ -176,14 +185,9 @@ tq_status tq_nn_conv_transpose_backward(tq_op_call *c,
   if (dw) memset(dw, 0, (size_t)wsize * sizeof *dw);
   if (g.N == 0 || R == 0 || g.Pin == 0) return TQ_OK;
   const int64_t S = slot_count(g.N);
-  float *scratch = malloc((size_t)(S * R * g.Pin + 1) * sizeof *scratch);
-  float *parts = dw ? malloc((size_t)(S * wsize + 1) * sizeof *parts) : NULL;
-  if (!scratch || (dw && !parts)) {
-    free(scratch);
-    free(parts);
-    return tq_call_error(c, TQ_ERR_NO_MEMORY,
-                         "out of memory for the backward im2col buffers");
-  }
+  float *scratch, *parts;
+  if ((st = alloc_slots(c, S, R * g.Pin, dw != NULL, wsize, &scratch, &parts)))
+    return st;
   /* im2col over dY: ConvTranspose's output is the mirror's input */
   const conv_geom back = mirrored(&g, g.Mg);
   const int64_t rows = g.w.in[0] * g.w.in[1];
