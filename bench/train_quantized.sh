@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
 limit="${2:-60000}"
-tq="$build/tq"
+tq="${TQ_BIN:-$build/tq}"
 out="${OUT_DIR:-/tmp/tq-train-quantized}"
 mkdir -p "$out"
 seed_extr='{"Conv1": "nearest,12,11"}'

@@ -81,3 +81,43 @@ const char *tq_cli_value(const char *cmd, int argc, char **argv, int *i) {
 int tq_cli_stderr_is_tty(void) {
   return isatty(STDERR_FILENO);
 }
+
+int tq_cli_apply_normalize(const char *cmd, tq_context *ctx, tq_dataset *ds,
+                           const char *text) {
+  if (!text) return 1;
+  float mean[64], std[64];
+  size_t n = 0;
+  const char *p = text;
+  while (*p) {
+    char *end;
+    if (n == 64) {
+      tq_cli_error(cmd, "--normalize: more than 64 channels");
+      return 0;
+    }
+    mean[n] = strtof(p, &end);
+    if (end == p || *end != ':') {
+      tq_cli_error(cmd,
+                   "--normalize '%s': expected MEAN:STD[,MEAN:STD...] (one "
+                   "pair, or one per channel), at position %d",
+                   text, (int)(p - text) + 1);
+      return 0;
+    }
+    p = end + 1;
+    std[n] = strtof(p, &end);
+    if (end == p || (*end && *end != ',')) {
+      tq_cli_error(cmd,
+                   "--normalize '%s': expected a number after ':' at position "
+                   "%d",
+                   text, (int)(p - text) + 1);
+      return 0;
+    }
+    n++;
+    p = *end ? end + 1 : end;
+  }
+  tq_status st = tq_dataset_set_normalization(ctx, ds, mean, std, n);
+  if (st != TQ_OK) {
+    tq_cli_status_error(cmd, ctx, st);
+    return 0;
+  }
+  return 1;
+}

@@ -17,6 +17,8 @@ static const char help[] =
     "                     X.npy,y.npy (see docs/data.md)\n"
     "      --split S      test (default) or train\n"
     "      --limit N      evaluate the first N samples only\n"
+    "      --normalize M:S[,M:S...]  feed (x - M) / S per channel (models\n"
+    "                     that expect normalized inputs)\n"
     "      --batch N      samples per run (default 256); results do not\n"
     "                     depend on it\n" TQ_CLI_MAPS_HELP
     "      --seed N       seed for stochastic rounding (default 0)\n"
@@ -46,7 +48,8 @@ static int on_batch(void *user, size_t done, size_t total,
 }
 
 static int run(int argc, char **argv) {
-  const char *cmd = "eval", *path = NULL, *data = NULL, *split = "test";
+  const char *cmd = "eval", *path = NULL, *data = NULL, *split = "test",
+             *normalize = NULL;
   tq_cli_maps maps = {0};
   uint64_t seed = 0;
   long threads = 0, batch = 256, limit = -1;
@@ -64,6 +67,9 @@ static int run(int argc, char **argv) {
         tq_cli_error(cmd, "--split must be test or train, got '%s'", split);
         return TQ_EXIT_USAGE;
       }
+    } else if (!strcmp(a, "--normalize")) {
+      if (!(normalize = tq_cli_value(cmd, argc, argv, &i)))
+        return TQ_EXIT_USAGE;
     } else if (!strcmp(a, "--limit")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
           !tq_cli_parse_int(cmd, a, v, 1, 1L << 40, &limit))
@@ -113,6 +119,7 @@ static int run(int argc, char **argv) {
            ctx, data, strcmp(split, "train") ? TQ_SPLIT_TEST : TQ_SPLIT_TRAIN,
            &ds)) != TQ_OK)
     goto fail;
+  if (!tq_cli_apply_normalize(cmd, ctx, ds, normalize)) goto done;
   size_t n = tq_dataset_size(ds);
   if (limit > 0 && (size_t)limit < n) n = (size_t)limit;
   progress_ctx pc;

@@ -33,6 +33,8 @@ static const char help[] =
     "      --val-fraction F  held out for validation (default 0.0833:\n"
     "                     5000 of Fashion-MNIST's 60000)\n"
     "      --limit N      train on the first N samples only (quick runs)\n"
+    "      --normalize M:S[,M:S...]  feed (x - M) / S per channel (the zoo\n"
+    "                     models normalize inside the graph already)\n"
     "      --seed N       weights, shuffling, Dropout, stochastic rounding\n"
     "                     (default 1)\n"
     "      --checkpoint FILE  checkpoint path (default OUT.onnx.ckpt)\n"
@@ -53,7 +55,7 @@ static const char help[] =
     "1e-4\n";
 
 typedef struct train_opts {
-  const char *model, *data, *out, *ckpt, *resume;
+  const char *model, *data, *out, *ckpt, *resume, *normalize;
   long epochs, batch, limit, threads;
   uint64_t seed;
   double val_fraction;
@@ -93,6 +95,8 @@ static int parse(int argc, char **argv, train_opts *o) {
       ok = (o->out = tq_cli_value(cmd, argc, argv, &i)) != NULL;
     } else if (!strcmp(a, "--checkpoint")) {
       ok = (o->ckpt = tq_cli_value(cmd, argc, argv, &i)) != NULL;
+    } else if (!strcmp(a, "--normalize")) {
+      ok = (o->normalize = tq_cli_value(cmd, argc, argv, &i)) != NULL;
     } else if (!strcmp(a, "--resume")) {
       ok = (o->resume = tq_cli_value(cmd, argc, argv, &i)) != NULL;
     } else if (!strcmp(a, "--epochs")) {
@@ -205,6 +209,7 @@ static int run(int argc, char **argv) {
   int64_t *labels = NULL;
   tq_status st;
   if ((st = tq_dataset_open(ctx, o.data, TQ_SPLIT_TRAIN, &ds))) goto fail;
+  if (!tq_cli_apply_normalize(cmd, ctx, ds, o.normalize)) goto done;
   size_t n_all = tq_dataset_size(ds);
   if (o.limit > 0 && (size_t)o.limit < n_all) n_all = (size_t)o.limit;
   if ((st = tq_dataset_split_indices(ctx, n_all, o.val_fraction, o.seed,

@@ -107,6 +107,12 @@ int tq_cli_parse_double(const char *cmd, const char *opt, const char *text,
  * *i; prints an error and returns NULL when it is missing. */
 const char *tq_cli_value(const char *cmd, int argc, char **argv, int *i);
 
+/* --normalize MEAN:STD[,MEAN:STD...]: sets the dataset's per-channel
+ * normalization (text NULL: nothing). Prints errors; returns 1 on
+ * success. */
+int tq_cli_apply_normalize(const char *cmd, tq_context *ctx, tq_dataset *ds,
+                           const char *text);
+
 /* Whether stderr is a terminal (progress bars only then). */
 int tq_cli_stderr_is_tty(void);
 
