@@ -410,15 +410,18 @@ static void test_checkpoint_resume(void **state) {
       if (pass == 1 && s < 2) continue;
       if (pass == 1 && s == 2) {
         int epoch = -1;
-        ok(tq_trainer_load_checkpoint(ctx, t, path, &epoch));
+        uint64_t tag = 0;
+        ok(tq_trainer_load_checkpoint(ctx, t, path, &epoch, &tag));
         assert_int_equal(epoch, 5);
+        assert_true(tag == 0xfedcba9876543210ull);
         assert_int_equal(tq_trainer_steps(t), 2);
       }
       tq_tensor *x = batch(8, 40 + (uint64_t)s, labels);
       tq_step_result r;
       ok(tq_trainer_step(ctx, t, x, labels, (uint64_t)s * 8, &r));
       tq_tensor_destroy(x);
-      if (pass == 0 && s == 1) ok(tq_trainer_save_checkpoint(ctx, t, path, 5));
+      if (pass == 0 && s == 1)
+        ok(tq_trainer_save_checkpoint(ctx, t, path, 5, 0xfedcba9876543210ull));
     }
     if (pass == 0)
       want = snapshot(g, &nw);
@@ -434,7 +437,7 @@ static void test_checkpoint_resume(void **state) {
   ok(tq_model_build(ctx, "lenet", 2, &g));
   tq_trainer *t = NULL;
   ok(tq_trainer_create(ctx, g, NULL, &t));
-  assert_int_equal(tq_trainer_load_checkpoint(ctx, t, path, NULL),
+  assert_int_equal(tq_trainer_load_checkpoint(ctx, t, path, NULL, NULL),
                    TQ_ERR_FORMAT);
   assert_non_null(strstr(tq_context_last_error(ctx), "not a checkpoint"));
   tq_trainer_destroy(t);

@@ -141,17 +141,20 @@ TQ_API const char *tq_trainer_param_name(const tq_trainer *t, size_t i);
 TQ_API const tq_tensor *tq_trainer_param_grad(const tq_trainer *t, size_t i);
 
 /* Checkpoints: the graph's float initializers (parameters and running
- * statistics), the optimizer state, the step count and `epoch` (a number
- * the caller chooses, e.g. completed epochs; tq train uses the step count
- * to find where to continue), written
- * atomically to path. Loading checks that the checkpoint belongs to a
- * graph with the same parameters (names and shapes) and the same
- * optimizer. */
+ * statistics), the optimizer state, the step count, `epoch` (a number the
+ * caller chooses, e.g. completed epochs) and `run_tag` (a number the
+ * caller chooses to recognise its run: tq train stores a digest of the
+ * options that fix the data order, and refuses to resume a different
+ * run), written atomically to path. Loading checks that the checkpoint
+ * belongs to a graph with the same parameters (names and shapes) and the
+ * same optimizer; epoch and run_tag may be NULL. */
 TQ_API tq_status tq_trainer_save_checkpoint(tq_context *ctx,
                                             const tq_trainer *t,
-                                            const char *path, int epoch);
+                                            const char *path, int epoch,
+                                            uint64_t run_tag);
 TQ_API tq_status tq_trainer_load_checkpoint(tq_context *ctx, tq_trainer *t,
-                                            const char *path, int *epoch);
+                                            const char *path, int *epoch,
+                                            uint64_t *run_tag);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
  * state of a parameter). Written atomically. */
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,7 +78,8 @@ static int write_ckpt(FILE *fp, void *user) {
 }
 
 tq_status tq_trainer_save_checkpoint(tq_context *ctx, const tq_trainer *t,
-                                     const char *path, int epoch) {
+                                     const char *path, int epoch,
+                                     uint64_t run_tag) {
   ckpt_item *items;
   size_t n;
   tq_status st = list_items(ctx, t, &items, &n);
@@ -86,6 +88,9 @@ tq_status tq_trainer_save_checkpoint(tq_context *ctx, const tq_trainer *t,
   json_object_set_new(root, "format", json_string("tensorquant checkpoint"));
   json_object_set_new(root, "epoch", json_integer(epoch));
   json_object_set_new(root, "steps", json_integer((json_int_t)t->steps));
+  char tag[24];
+  snprintf(tag, sizeof tag, "%016llx", (unsigned long long)run_tag);
+  json_object_set_new(root, "run_tag", json_string(tag));
   json_object_set_new(root, "optimizer",
                       json_string(tq_optimizer_name(t->cfg.optimizer)));
   for (size_t i = 0; i < n; i++) {
@@ -117,7 +122,8 @@ static tq_status bad(tq_context *ctx, const char *path, const char *what) {
 }
 
 tq_status tq_trainer_load_checkpoint(tq_context *ctx, tq_trainer *t,
-                                     const char *path, int *epoch) {
+                                     const char *path, int *epoch,
+                                     uint64_t *run_tag) {
   FILE *fp = fopen(path, "rb");
   if (!fp)
     return tq_error(ctx, TQ_ERR_IO, path, 0, 0, "cannot open: %s",
@@ -201,6 +207,10 @@ tq_status tq_trainer_load_checkpoint(tq_context *ctx, tq_trainer *t,
   free(raw);
   t->steps = (uint64_t)json_integer_value(json_object_get(root, "steps"));
   if (epoch) *epoch = (int)json_integer_value(json_object_get(root, "epoch"));
+  if (run_tag) {
+    const char *tag = json_string_value(json_object_get(root, "run_tag"));
+    *run_tag = tag ? strtoull(tag, NULL, 16) : 0;
+  }
   st = tq_session_requantize_weights(ctx, t->s, t->steps << 32);
 done:
   json_decref(root);

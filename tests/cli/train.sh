@@ -9,7 +9,12 @@
 #     a missing dataset, an NPY pair with different counts, labels beyond the
 #     model's classes, an unknown zoo model;
 #  5. --threads 1 and --threads 2 write byte-identical models;
-#  6. when models/lenet-fashion-mnist.onnx is bundled: ORT agreement on all
+#  6. one epoch plus --resume to epoch 2 writes the same bytes as two epochs
+#     in one run;
+#  6b. Ctrl-C mid-epoch exits 130 with a checkpoint, and --resume then gives
+#     the uninterrupted run's bytes; a checkpoint of another run is refused;
+#  6c. an imported ONNX model trains;
+#  7. when models/lenet-fashion-mnist.onnx is bundled: ORT agreement on all
 #     10000 test images and tq eval top-1 >= 0.905.
 # Usage: train.sh PATH_TO_TQ
 # Env: TQ_SOURCE_DIR (default: two levels up), TQ_VENV (a virtualenv with
@@ -96,7 +101,7 @@ grep -Eq '^epoch +2/2 ' "$tmp/resume.out" || fail "--resume printed no epoch 2:
 $(cat "$tmp/resume.out" "$tmp/resume.err")"
 ! grep -Eq '^epoch +1/2 ' "$tmp/resume.out" || fail "--resume trained epoch 1 again:
 $(cat "$tmp/resume.out")"
-grep -q 'resuming after epoch 1' "$tmp/resume.err" || fail "--resume did not say where it resumed:
+grep -Eq 'resuming (at epoch 2|after epoch 1)' "$tmp/resume.err" || fail "--resume did not say where it resumed:
 $(cat "$tmp/resume.err")"
 [[ -s $tmp/lenet2.onnx ]] || fail "--resume wrote no model"
 echo "train: --resume: $(grep -E '^epoch' "$tmp/resume.out")"
@@ -144,14 +149,55 @@ else
 fi
 
 # ---- 5. the thread count does not change the result ------------------------
+# (A constant schedule, so that step 6 can continue these runs.)
+small=(--model lenet --data fashion-mnist --limit 640 --schedule constant --quiet)
 for t in 1 2; do
-  "$TQ" train --model lenet --data fashion-mnist --limit 640 --epochs 1 \
-    --threads $t --quiet -o "$tmp/t$t.onnx" >/dev/null
+  "$TQ" train "${small[@]}" --epochs 1 --threads $t -o "$tmp/t$t.onnx" >/dev/null
 done
 cmp -s "$tmp/t1.onnx" "$tmp/t2.onnx" || fail "--threads 1 and --threads 2 train different models"
 echo "train: --threads 1 and 2 give byte-identical models"
 
-# ---- 6. the bundled model ---------------------------------------------------
+# ---- 6. 1 epoch + --resume to 2 = 2 epochs in one run -----------------------
+"$TQ" train "${small[@]}" --epochs 2 --resume "$tmp/t1.onnx.ckpt" -o "$tmp/t1r.onnx" >/dev/null
+"$TQ" train "${small[@]}" --epochs 2 -o "$tmp/t12.onnx" >/dev/null
+cmp -s "$tmp/t1r.onnx" "$tmp/t12.onnx" || fail "1 epoch + --resume to 2 differs from 2 epochs in one run"
+echo "train: 1 epoch + --resume to epoch 2 is byte-identical to 2 epochs in one run"
+
+# ---- 6b. Ctrl-C mid-epoch: checkpoint, exit 130, exact resume ----------------
+mid=(--model lenet --data fashion-mnist --limit 3200 --schedule constant --quiet --threads 2)
+"$TQ" train "${mid[@]}" --epochs 2 -o "$tmp/full.onnx" >/dev/null
+"$TQ" train "${mid[@]}" --epochs 2 -o "$tmp/int.onnx" >/dev/null 2>"$tmp/int.err" &
+pid=$!
+sleep 2
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+if [[ $rc -eq 0 ]]; then
+  echo "NOTE: training finished before the interrupt; skipping the Ctrl-C check"
+else
+  [[ $rc -eq 130 ]] || fail "Ctrl-C: exit status $rc, expected 130: $(cat "$tmp/int.err")"
+  grep -q 'interrupted in epoch' "$tmp/int.err" || fail "Ctrl-C: no message: $(cat "$tmp/int.err")"
+  [[ -s $tmp/int.onnx.ckpt ]] || fail "Ctrl-C: no checkpoint"
+  [[ ! -e $tmp/int.onnx ]] || fail "Ctrl-C: a model was written"
+  "$TQ" train "${mid[@]}" --epochs 2 --resume "$tmp/int.onnx.ckpt" -o "$tmp/int.onnx" >/dev/null 2>&1
+  cmp -s "$tmp/int.onnx" "$tmp/full.onnx" || fail "Ctrl-C + --resume differs from an uninterrupted run"
+  echo "train: Ctrl-C saves a checkpoint mid-epoch; --resume gives the uninterrupted run's bytes"
+  # a checkpoint of another run (other batch size) is refused
+  if "$TQ" train "${mid[@]}" --batch 32 --epochs 2 --resume "$tmp/int.onnx.ckpt" \
+      -o "$tmp/other.onnx" >/dev/null 2>"$tmp/other.err"; then
+    fail "--resume accepted a checkpoint of a run with another batch size"
+  fi
+  grep -q 'options of that run' "$tmp/other.err" || fail "--resume mismatch message: $(cat "$tmp/other.err")"
+fi
+
+# ---- 6c. an imported ONNX model trains (its initializers are parameters) -----
+"$TQ" train --model "$tmp/full.onnx" --data fashion-mnist --limit 640 --epochs 1 \
+  --quiet -o "$tmp/tuned.onnx" > "$tmp/tuned.out" || fail "training an ONNX model failed"
+grep -Eq '^epoch +1/1 ' "$tmp/tuned.out" || fail "training an ONNX model: no epoch line"
+cmp -s "$tmp/tuned.onnx" "$tmp/full.onnx" && fail "training an ONNX model changed nothing"
+echo "train: an imported ONNX model trains"
+
+# ---- 7. the bundled model ---------------------------------------------------
 bundled=$source_dir/models/lenet-fashion-mnist.onnx
 if [[ -f $bundled ]]; then
   ev=$("$TQ" eval "$bundled" --data fashion-mnist --json --quiet --threads 2)

@@ -179,6 +179,22 @@ static tq_status load_model(tq_context *ctx, const char *name, uint64_t seed,
   return tq_model_build(ctx, name, seed, g);
 }
 
+/* A digest of everything that fixes which samples a step sees: a
+ * checkpoint of another run would resume at the wrong place. FNV-1a. */
+static uint64_t run_tag(const train_opts *o, size_t n_all, size_t n_train) {
+  char text[8192];
+  snprintf(text, sizeof text,
+           "model=%s;data=%s;n=%zu;train=%zu;batch=%ld;seed=%llu;val=%.17g",
+           o->model, o->data, n_all, n_train, o->batch,
+           (unsigned long long)o->seed, o->val_fraction);
+  uint64_t h = 14695981039346656037ull;
+  for (const char *p = text; *p; p++) {
+    h ^= (unsigned char)*p;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 typedef struct epoch_stats {
   double loss;
   size_t correct, count;
@@ -256,8 +272,19 @@ static int run(int argc, char **argv) {
    * run takes exactly the steps an uninterrupted one would. */
   int start_epoch = 0;
   size_t first_step = 0;
+  const uint64_t tag = run_tag(&o, n_all, n_train);
   if (o.resume) {
-    if ((st = tq_trainer_load_checkpoint(ctx, tr, o.resume, NULL))) goto fail;
+    uint64_t their_tag = 0;
+    if ((st = tq_trainer_load_checkpoint(ctx, tr, o.resume, NULL, &their_tag)))
+      goto fail;
+    if (their_tag != tag) {
+      tq_cli_error(cmd,
+                   "%s was written by a run with another model, data, "
+                   "--limit, --batch, --val-fraction or --seed; resume with "
+                   "the options of that run",
+                   o.resume);
+      goto done;
+    }
     const uint64_t done_steps = tq_trainer_steps(tr);
     start_epoch = (int)(done_steps / steps);
     first_step = (size_t)(done_steps % steps);
@@ -275,9 +302,9 @@ static int run(int argc, char **argv) {
   if (!o.json)
     printf(
         "training %s on %s: %zu samples (%zu held out), batch %ld, %s, "
-        "%ld epochs\n",
+        "%ld epoch%s\n",
         o.model, tq_dataset_name(ds), n_train, n_val, o.batch,
-        tq_optimizer_name(o.cfg.optimizer), o.epochs);
+        tq_optimizer_name(o.cfg.optimizer), o.epochs, o.epochs == 1 ? "" : "s");
   for (int epoch = start_epoch; epoch < o.epochs; epoch++) {
     const double lr = tq_train_lr_at(&o.cfg, epoch);
     tq_trainer_set_lr(tr, lr);
@@ -328,7 +355,7 @@ static int run(int argc, char **argv) {
       tq_progress_update(&bar, label, s + 1, steps, extra);
       if (tq_cli_interrupted()) {
         tq_progress_end(&bar);
-        st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch);
+        st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch, tag);
         if (st) goto fail;
         fprintf(stderr,
                 "tq train: interrupted in epoch %d at step %zu; checkpoint "
@@ -347,7 +374,7 @@ static int run(int argc, char **argv) {
                             &vr)))
         goto fail;
     }
-    if ((st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch + 1)))
+    if ((st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch + 1, tag)))
       goto fail;
     const double loss = es.loss / (double)es.count;
     const double acc = (double)es.correct / (double)es.count;
