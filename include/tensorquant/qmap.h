@@ -73,9 +73,11 @@ TQ_API tq_status tq_qmap_add_intrinsic(tq_context *ctx, tq_qmap *map,
                                        const char *accumulator);
 
 /* Loads a map of the given kind from a JSON file. A sectioned file gives
- * its section of that kind (an empty map when absent). If path_or_spec is
- * not a readable file it is parsed as one spec for all layers; if it is
- * neither, the error says both. JSON errors carry file, line and column. */
+ * its section of that kind (an empty map when absent). Text starting with
+ * '{' is JSON itself (an inline map, source "<inline map>"). If
+ * path_or_spec is not a readable file it is parsed as one spec for all
+ * layers; if it is neither, the error says both. JSON errors carry file,
+ * line and column. */
 TQ_API tq_status tq_qmap_load(tq_context *ctx, const char *path_or_spec,
                               tq_map_kind kind, tq_qmap **out);
 

@@ -358,6 +358,12 @@ tq_status tq_qmap_load(tq_context *ctx, const char *path_or_spec,
   if (!tq_map_kind_name(kind))
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "tq_qmap_load: invalid map kind %d", (int)kind);
+  /* Inline JSON on a command line: --extr '{"Conv1": "nearest,12,11"}' */
+  const char *first = path_or_spec;
+  while (*first == ' ' || *first == '\t' || *first == '\n') first++;
+  if (*first == '{')
+    return tq_qmap_parse_json(ctx, path_or_spec, strlen(path_or_spec),
+                              "<inline map>", kind, out);
   char why[128];
   int exists;
   FILE *f = open_regular(path_or_spec, why, sizeof why, &exists);

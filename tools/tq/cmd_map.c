@@ -47,7 +47,9 @@ static tq_status load_map(tq_context *ctx, const char *arg, tq_map_kind kind,
     }
     *form = FORM_FLAT;
   } else {
-    *form = FORM_SPEC;
+    const char *first = arg;
+    while (*first == ' ' || *first == '\t' || *first == '\n') first++;
+    *form = *first == '{' ? FORM_FLAT : FORM_SPEC; /* inline JSON */
   }
   tq_qmap *map = NULL;
   tq_status st = tq_qmap_load(ctx, arg, kind, &map);

@@ -69,8 +69,9 @@ int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
 
 /* Help text lines describing the map options. */
 #define TQ_CLI_MAPS_HELP                                                     \
-  "      --extr MAP     quantize layer outputs: a flat JSON map file or one\n" \
-  "                     spec for all layers (e.g. nearest,8,4)\n"            \
+  "      --extr MAP     quantize layer outputs: a flat JSON map file, inline\n" \
+  "                     JSON ('{\"Conv1\": \"nearest,12,11\"}') or one spec\n" \
+  "                     for all layers (e.g. nearest,8,4)\n"                 \
   "      --weights MAP  quantize layer weights (same forms)\n"               \
   "      --intr MAP     quantize products and sums inside Conv/Gemm/MatMul\n" \
   "      --map FILE     a sectioned map file: {\"extrinsic\": {...},\n"      \
