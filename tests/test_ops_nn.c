@@ -486,6 +486,55 @@ static void test_conv_paths(void **state) {
   tq_context_destroy(ctx);
 }
 
+/* 3x3 stride-1 convolutions with enough tiles take Winograd's F(2x2, 3x3)
+ * (conv_winograd.c): odd output sizes, asymmetric and auto pads, batches
+ * whose tiles cross the 512-tile blocks; same values as the naive sums up
+ * to rounding, same bits at any thread count. */
+static void test_conv_winograd(void **state) {
+  (void)state;
+  tq_context *ctx = new_ctx();
+  int done = 0;
+  for (int iter = 0; done < 24 && iter < 400; iter++) {
+    fx f;
+    fx_init(&f, ctx);
+    conv_case cc;
+    memset(&cc, 0, sizeof cc);
+    cc.g.nsp = 2;
+    cc.N = irand(1, 5);
+    cc.C = irand(8, 20);
+    cc.M = irand(8, 20);
+    cc.G = 1;
+    cc.bias = (int)irand(0, 1);
+    for (int d = 0; d < 2; d++) {
+      cc.g.k[d] = 3;
+      cc.g.s[d] = 1;
+      cc.g.d[d] = 1;
+      cc.g.in[d] = irand(3, 40);
+    }
+    const int ap = (int)irand(0, 3);
+    int64_t pads[4];
+    for (int d = 0; d < 4; d++) pads[d] = irand(0, 2);
+    if (!geo_window(&cc.g, ap, pads, 0)) continue;
+    const int64_t tiles =
+        cc.N * ((cc.g.out[0] + 1) / 2) * ((cc.g.out[1] + 1) / 2);
+    if (tiles < 64) continue;
+    conv_set_attrs(&f, &cc, ap, pads, 1);
+    f.threads = 2;
+    conv_check(&f, &cc);
+    tq_tensor *two = NULL;
+    assert_int_equal(tq_tensor_clone(ctx, f.out[0], &two), TQ_OK);
+    f.threads = 1;
+    assert_int_equal(fx_run(&f, "Conv"), TQ_OK);
+    assert_memory_equal(tq_cf32(two), tq_cf32(f.out[0]),
+                        two->numel * sizeof(float));
+    tq_tensor_destroy(two);
+    fx_free(&f);
+    done++;
+  }
+  assert_int_equal(done, 24);
+  tq_context_destroy(ctx);
+}
+
 /* ---- ConvTranspose ------------------------------------------------------ */
 
 typedef struct convt_case {
@@ -1708,6 +1757,7 @@ int main(void) {
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_conv_random),
       cmocka_unit_test(test_conv_paths),
+      cmocka_unit_test(test_conv_winograd),
       cmocka_unit_test(test_conv_transpose_random),
       cmocka_unit_test(test_conv_transpose_ort),
       cmocka_unit_test(test_gemm),

@@ -5,7 +5,8 @@
  * output rows (over the batch; see conv_forward_float); 1x1 kernels with
  * unit stride and no padding multiply the input directly, and convs with
  * one input channel and few outputs per group (depthwise) are computed
- * directly. ConvTranspose is GEMM (W^T X) + tq_conv_col2im. Every split depends on
+ * directly; 3x3 stride-1 convolutions use Winograd's F(2x2, 3x3)
+ * (conv_winograd.c). ConvTranspose is GEMM (W^T X) + tq_conv_col2im. Every split depends on
  * the shapes only, so results are the same bits at any thread count.
  *
  * Intrinsic quantization: both become tq_intrinsic_gemm over operands in
@@ -393,6 +394,7 @@ static tq_status conv_forward_float(tq_op_call *c, const conv_geom *g,
                                     const float *b, float *y) {
   const tq_nn_window *w = &g->w;
   if (g->Cg == 1 && g->Mg <= 4) return conv_direct(c, g, x, wt, b, y);
+  if (tq_conv_winograd_applies(g)) return tq_conv_winograd(c, g, x, wt, b, y);
   const int threads = tq_nn_threads(c);
   const int64_t OW = w->out[2], rows_all = g->N * w->out[0] * w->out[1];
   int64_t rows = CONV_L2_BYTES / (int64_t)sizeof(float) / g->K / OW;
