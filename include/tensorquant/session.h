@@ -40,7 +40,9 @@ TQ_API const tq_graph *tq_session_graph(const tq_session *s);
 
 /* Attaches the maps of a set (extrinsic, weights, intrinsic; NULL or
  * missing kinds: float). Resolves every node's quantizers and quantizes
- * the weights now. */
+ * the weights now. Call it again after changing the graph's initializers
+ * (tq_graph_set_initializer): the session keeps quantized weights and
+ * data derived from them (e.g. Winograd-transformed kernels). */
 TQ_API tq_status tq_session_set_maps(tq_context *ctx, tq_session *s,
                                      const tq_qmap_set *maps);
 

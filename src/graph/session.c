@@ -33,11 +33,22 @@ tq_status tq_session_create(tq_context *ctx, const tq_graph *g,
   return TQ_OK;
 }
 
+void tq_session_clear_caches(tq_session *s) {
+  for (size_t i = 0; i < s->g->n_nodes; i++) {
+    tq_op_cache *c = &s->nodes[i].cache;
+    if (c->data && c->free_data) c->free_data(c->data);
+    c->data = NULL;
+    c->free_data = NULL;
+  }
+}
+
 static void free_weights(tq_session *s) {
+  tq_session_clear_caches(s);
   for (size_t i = 0; i < s->g->n_nodes; i++) {
     node_rt *n = &s->nodes[i];
     if (!n->wq) continue;
-    for (size_t k = 0; k < s->g->nodes[i].n_in; k++) tq_tensor_destroy(n->wq[k]);
+    for (size_t k = 0; k < s->g->nodes[i].n_in; k++)
+      tq_tensor_destroy(n->wq[k]);
     free(n->wq);
     n->wq = NULL;
   }
@@ -71,17 +82,21 @@ void tq_session_destroy(tq_session *s) {
   free(s);
 }
 
-void tq_session_set_seed(tq_session *s, uint64_t seed) { s->seed = seed; }
+void tq_session_set_seed(tq_session *s, uint64_t seed) {
+  s->seed = seed;
+}
 
-const tq_graph *tq_session_graph(const tq_session *s) { return s->g; }
+const tq_graph *tq_session_graph(const tq_session *s) {
+  return s->g;
+}
 
 void tq_session_set_observer(tq_session *s, tq_value_observer fn, void *user) {
   s->observer = fn;
   s->observer_user = user;
 }
 
-const tq_tensor *tq_session_quantized_weight(const tq_session *s,
-                                            size_t node, size_t input) {
+const tq_tensor *tq_session_quantized_weight(const tq_session *s, size_t node,
+                                             size_t input) {
   if (node >= s->g->n_nodes || input >= s->g->nodes[node].n_in) return NULL;
   const node_rt *n = &s->nodes[node];
   return n->wq ? n->wq[input] : NULL;
@@ -137,8 +152,7 @@ tq_status tq_session_set_maps(tq_context *ctx, tq_session *s,
     if (wm->matched && wm->value->quantizer && (n->flags & TQ_OPF_WEIGHTS))
       for (size_t k = 1; k < gn->n_in; k++)
         if (gn->in[k] >= 0 && g->values[gn->in[k]].init_index >= 0) {
-          tq_status st =
-              quantize_weight(ctx, s, i, k, wm->value->quantizer, 0);
+          tq_status st = quantize_weight(ctx, s, i, k, wm->value->quantizer, 0);
           if (st != TQ_OK) return st;
         }
   }
@@ -148,6 +162,7 @@ tq_status tq_session_set_maps(tq_context *ctx, tq_session *s,
 tq_status tq_session_requantize_weights(tq_context *ctx, tq_session *s,
                                         uint64_t offset) {
   const tq_graph *g = s->g;
+  tq_session_clear_caches(s);
   for (size_t i = 0; i < g->n_nodes; i++) {
     const node_rt *n = &s->nodes[i];
     const tq_qmap_match *wm = &n->match[TQ_MAP_WEIGHTS];
@@ -236,7 +251,6 @@ void tq_session_fill_call(tq_session *s, tq_context *ctx, size_t i,
   c->user = s->nodes[i].def->user;
 }
 
-
 tq_status tq_session_plan(tq_context *ctx, tq_session *s,
                           const tq_shape *input_shapes, size_t n_inputs) {
   const tq_graph *g = s->g;
@@ -271,7 +285,8 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
     free_plan(s);
     return tq_error_nomem(ctx);
   }
-  if (n_inputs) memcpy(s->plan_shapes, input_shapes, n_inputs * sizeof *input_shapes);
+  if (n_inputs)
+    memcpy(s->plan_shapes, input_shapes, n_inputs * sizeof *input_shapes);
   for (size_t v = 0; v < nv; v++) s->last_use[v] = -1;
   for (size_t i = 0; i < g->n_outputs; i++) s->is_output[g->outputs[i]] = 1;
   for (size_t i = 0; i < g->n_inits; i++) {
@@ -297,8 +312,8 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
     node_rt *n = &s->nodes[i];
     if (gn->n_in > MAX_IO || gn->n_out > MAX_IO) {
       st = tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
-                    "node '%s' (%s) has more than %d inputs or outputs",
-                    gn->id, gn->op_type, MAX_IO);
+                    "node '%s' (%s) has more than %d inputs or outputs", gn->id,
+                    gn->op_type, MAX_IO);
       break;
     }
     int all_const = 1, any_int = 0;
@@ -314,8 +329,8 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
      * except operators with weights, which must stay run-time nodes so the
      * weights map applies to them. */
     n->folded = (n->flags & TQ_OPF_SHAPE_ONLY) ||
-                (all_const && (gn->n_in == 0 || any_int ||
-                               !(n->flags & TQ_OPF_WEIGHTS)));
+                (all_const &&
+                 (gn->n_in == 0 || any_int || !(n->flags & TQ_OPF_WEIGHTS)));
     for (size_t k = 0; k < gn->n_out; k++) {
       tq_tensor *t = calloc(1, sizeof *t);
       if (!t) {
@@ -426,6 +441,10 @@ tq_status tq_session_run(tq_context *ctx, tq_session *s,
     if (n->match[TQ_MAP_INTRINSIC].matched)
       c.intrinsic = n->match[TQ_MAP_INTRINSIC].value;
     c.sample_offset = sample_offset;
+    int consts = gn->n_in > 1;
+    for (size_t k = 1; k < gn->n_in; k++)
+      consts &= gn->in[k] < 0 || s->is_const[gn->in[k]];
+    if (consts) c.cache = &n->cache;
     for (size_t k = 0; k < gn->n_out && st == TQ_OK; k++)
       st = attach(ctx, s, out[k]);
     if (st != TQ_OK) break;

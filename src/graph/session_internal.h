@@ -27,6 +27,7 @@ typedef struct node_rt {
   int folded; /* evaluated at plan time */
   tq_qmap_match match[TQ_MAP_KIND_COUNT];
   tq_tensor **wq; /* per input: quantized weight (owned) or NULL */
+  tq_op_cache cache; /* what the operator keeps between runs */
 } node_rt;
 
 /* A free buffer, kept for reuse by later values and later runs. */
@@ -62,6 +63,9 @@ struct tq_session {
 void tq_session_fill_call(tq_session *s, tq_context *ctx, size_t i,
                           const tq_tensor **in, tq_tensor **out,
                           tq_op_call *c);
+
+/* Frees every node's operator cache (the weights may change). */
+void tq_session_clear_caches(tq_session *s);
 
 /* Quantizes again every weight the weights map covers, from the current
  * float masters, with stochastic rounding at index offset `offset` (the

@@ -232,7 +232,10 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
   const int64_t total = g->N * TH * TW;
   const int64_t blk = total < WINO_BLOCK_TILES ? total : WINO_BLOCK_TILES;
   const int64_t K = g->M, C = g->C;
-  float *u = malloc((size_t)(16 * K * C) * sizeof *u);
+  /* U depends on the weights only: kept in the node's cache when the
+   * session offers one */
+  const int cached = c->cache && c->cache->data;
+  float *u = cached ? c->cache->data : malloc((size_t)(16 * K * C) * sizeof *u);
   float *v = malloc((size_t)(16 * C * blk) * sizeof *v);
   float *m = malloc((size_t)(16 * K * blk) * sizeof *m);
   tile_run *runs = malloc((size_t)(blk + 2) * sizeof *runs);
@@ -241,7 +244,7 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
   float *rows = malloc((size_t)((4 * (2 * TW + 2) + 8 * (TW + 1)) * threads) *
                        sizeof *rows);
   if (!u || !v || !m || !runs || !rows) {
-    free(u);
+    if (!cached) free(u);
     free(v);
     free(m);
     free(runs);
@@ -251,7 +254,7 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
                          "channels)",
                          (long long)K, (long long)C);
   }
-  transform_weights(wt, K, C, u, threads);
+  if (!cached) transform_weights(wt, K, C, u, threads);
   for (int64_t t0 = 0; t0 < total; t0 += blk) {
     const int64_t nt = total - t0 < blk ? total - t0 : blk;
     const int64_t n_runs = tile_runs(t0, nt, TH, TW, runs);
@@ -267,7 +270,12 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
   }
   free(runs);
   free(rows);
-  free(u);
+  if (!cached && c->cache) {
+    c->cache->data = u;
+    c->cache->free_data = free;
+  } else if (!cached) {
+    free(u);
+  }
   free(v);
   free(m);
   return TQ_OK;

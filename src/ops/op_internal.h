@@ -40,6 +40,15 @@ typedef struct tq_attr_store {
   tq_tensor *t;
 } tq_attr_store;
 
+/* Data an operator derives from its constant inputs (transformed or
+ * packed weights), kept by the session between runs of the node. The
+ * session frees it when the weights may have changed (new maps, a
+ * training step) and when it is destroyed. */
+typedef struct tq_op_cache {
+  void *data;
+  void (*free_data)(void *data);
+} tq_op_cache;
+
 /* What an operator sees during one call. */
 struct tq_op_call {
   tq_context *ctx;
@@ -68,6 +77,9 @@ struct tq_op_call {
    * training forward updates (BatchNormalization: inputs 3 and 4, the
    * running mean and variance); NULL or NULL entries otherwise. */
   tq_tensor *const *state;
+  /* The node's cache, or NULL (then derive and free per call). Only set
+   * when every input after the first is a constant of the session. */
+  tq_op_cache *cache;
   void *user;
 };
 
