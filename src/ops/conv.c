@@ -212,14 +212,17 @@ void tq_conv_im2col_rows(const conv_geom *g, const float *x, int64_t c0,
               continue;
             }
             const float *src = xc + (id * IH + ih) * IW;
-            if (lo > 0) memset(d, 0, (size_t)lo * sizeof *d);
+            /* Plain loops, not memcpy/memset: rows are short (LeNet's
+             * are 14 and 28 floats) and a million library calls per
+             * training step cost more than the copying. */
+            for (int64_t o = 0; o < lo; o++) d[o] = 0.0f;
             if (sw == 1) {
-              if (hi > lo)
-                memcpy(d + lo, src + lo + off, (size_t)(hi - lo) * sizeof *d);
+              const float *s1 = src + off;
+              for (int64_t o = lo; o < hi; o++) d[o] = s1[o];
             } else {
               for (int64_t o = lo; o < hi; o++) d[o] = src[o * sw + off];
             }
-            if (hi < OW) memset(d + hi, 0, (size_t)(OW - hi) * sizeof *d);
+            for (int64_t o = hi; o < OW; o++) d[o] = 0.0f;
           }
         }
       }

@@ -85,6 +85,38 @@ static int64_t tile_runs(int64_t t0, int64_t ntiles, int64_t TH, int64_t TW,
   return count;
 }
 
+/* One tile row of the input transform: the B^T row combinations E (even
+ * columns) and O (odd columns) of the four input rows, then the 4 planes
+ * of V for one row a of B^T d. Plain unit-stride loops over restrict
+ * pointers, which the compiler vectorizes. */
+static void combine_rows(const float *restrict d0, const float *restrict d1,
+                         const float *restrict d2, const float *restrict d3,
+                         int64_t half, float *restrict eo) {
+  const int64_t s = half; /* stride between the 8 arrays of eo */
+  for (int64_t j = 0; j < half; j++) {
+    const int64_t e = 2 * j, o = 2 * j + 1;
+    eo[j] = d0[e] - d2[e];
+    eo[s + j] = d0[o] - d2[o];
+    eo[2 * s + j] = d1[e] + d2[e];
+    eo[3 * s + j] = d1[o] + d2[o];
+    eo[4 * s + j] = d2[e] - d1[e];
+    eo[5 * s + j] = d2[o] - d1[o];
+    eo[6 * s + j] = d1[e] - d3[e];
+    eo[7 * s + j] = d1[o] - d3[o];
+  }
+}
+
+static void v_planes(const float *restrict e, const float *restrict o,
+                     int64_t len, float *restrict v0, float *restrict v1,
+                     float *restrict v2, float *restrict v3) {
+  for (int64_t j = 0; j < len; j++) {
+    v0[j] = e[j] - e[j + 1];
+    v1[j] = o[j] + e[j + 1];
+    v2[j] = e[j + 1] - o[j];
+    v3[j] = o[j] - o[j + 1];
+  }
+}
+
 /* V_xi[c][i] = (B^T d B)[xi] for the tiles of the runs, every channel. v
  * has 16 planes of C x ld. Per tile row, B^T combines the four input rows
  * first (R0 = d0 - d2, R1 = d1 + d2, R2 = d2 - d1, R3 = d1 - d3, zero
@@ -129,40 +161,44 @@ static void transform_input(const conv_geom *g, const float *x,
             dst[j] = xx >= 0 && xx < IW ? row[xx] : 0.0f;
           }
         }
-        const float *d0 = in, *d1 = in + width, *d2 = in + 2 * width,
-                    *d3 = in + 3 * width;
         const int64_t half = cols / 2; /* tiles + 1 */
-        float *E[4], *O[4];
-        for (int a = 0; a < 4; a++) {
-          E[a] = ev + (2 * a) * (TW + 1);
-          O[a] = ev + (2 * a + 1) * (TW + 1);
-        }
-        for (int64_t j = 0; j < half; j++) {
-          const int64_t e = 2 * j, o = 2 * j + 1;
-          E[0][j] = d0[e] - d2[e];
-          O[0][j] = d0[o] - d2[o];
-          E[1][j] = d1[e] + d2[e];
-          O[1][j] = d1[o] + d2[o];
-          E[2][j] = d2[e] - d1[e];
-          O[2][j] = d2[o] - d1[o];
-          E[3][j] = d1[e] - d3[e];
-          O[3][j] = d1[o] - d3[o];
-        }
-        const int64_t len = half - 1;
+        combine_rows(in, in + width, in + 2 * width, in + 3 * width, half, ev);
         float *dst = v + c * ld + ru->i0;
         for (int a = 0; a < 4; a++) {
-          const float *Ea = E[a], *Oa = O[a];
-          float *v0 = dst + (a * 4) * plane, *v1 = v0 + plane, *v2 = v1 + plane,
-                *v3 = v2 + plane;
-          for (int64_t j = 0; j < len; j++) {
-            v0[j] = Ea[j] - Ea[j + 1];
-            v1[j] = Oa[j] + Ea[j + 1];
-            v2[j] = Ea[j + 1] - Oa[j];
-            v3[j] = Oa[j] - Oa[j + 1];
-          }
+          float *v0 = dst + (a * 4) * plane;
+          v_planes(ev + (2 * a) * half, ev + (2 * a + 1) * half, half - 1, v0,
+                   v0 + plane, v0 + 2 * plane, v0 + 3 * plane);
         }
       }
     }
+  }
+}
+
+/* The two output rows of A^T M A for len tiles (q: plane 0 of the tiles'
+ * 16 planes, `plane` floats apart): even columns ye, odd columns yo. */
+static void out_rows(const float *restrict q, int64_t plane, int64_t len,
+                     float bv, float *restrict ye0, float *restrict yo0,
+                     float *restrict ye1, float *restrict yo1) {
+  const float
+      *restrict q0 = q,
+                *restrict q1 = q + plane, *restrict q2 = q + 2 * plane,
+                *restrict q3 = q + 3 * plane, *restrict q4 = q + 4 * plane,
+                *restrict q5 = q + 5 * plane, *restrict q6 = q + 6 * plane,
+                *restrict q7 = q + 7 * plane, *restrict q8 = q + 8 * plane,
+                *restrict q9 = q + 9 * plane, *restrict q10 = q + 10 * plane,
+                *restrict q11 = q + 11 * plane, *restrict q12 = q + 12 * plane,
+                *restrict q13 = q + 13 * plane, *restrict q14 = q + 14 * plane,
+                *restrict q15 = q + 15 * plane;
+  for (int64_t j = 0; j < len; j++) {
+    /* rows of A^T q: t0 = q0 + q1 + q2, t1 = q1 - q2 - q3 (4x4 rows) */
+    const float t00 = q0[j] + q4[j] + q8[j], t01 = q1[j] + q5[j] + q9[j];
+    const float t02 = q2[j] + q6[j] + q10[j], t03 = q3[j] + q7[j] + q11[j];
+    const float t10 = q4[j] - q8[j] - q12[j], t11 = q5[j] - q9[j] - q13[j];
+    const float t12 = q6[j] - q10[j] - q14[j], t13 = q7[j] - q11[j] - q15[j];
+    ye0[j] = t00 + t01 + t02 + bv;
+    yo0[j] = t01 - t02 - t03 + bv;
+    ye1[j] = t10 + t11 + t12 + bv;
+    yo1[j] = t11 - t12 - t13 + bv;
   }
 }
 
@@ -194,20 +230,7 @@ static void transform_output(const conv_geom *g, const float *m,
         const int64_t len = ru->tx1 - ru->tx0, oy = 2 * ru->ty;
         float *ye0 = buf, *yo0 = buf + (TW + 1), *ye1 = buf + 2 * (TW + 1),
               *yo1 = buf + 3 * (TW + 1);
-        for (int64_t j = 0; j < len; j++) {
-          float t0[4], t1[4]; /* rows of A^T q */
-          for (int b = 0; b < 4; b++) {
-            const float q0 = q[b * plane + j], q1 = q[(4 + b) * plane + j];
-            const float q2 = q[(8 + b) * plane + j],
-                        q3 = q[(12 + b) * plane + j];
-            t0[b] = q0 + q1 + q2;
-            t1[b] = q1 - q2 - q3;
-          }
-          ye0[j] = t0[0] + t0[1] + t0[2] + bv;
-          yo0[j] = t0[1] - t0[2] - t0[3] + bv;
-          ye1[j] = t1[0] + t1[1] + t1[2] + bv;
-          yo1[j] = t1[1] - t1[2] - t1[3] + bv;
-        }
+        out_rows(q, plane, len, bv, ye0, yo0, ye1, yo1);
         float *yk = y + (ru->n * g->M + k) * g->P;
         const int64_t ox0 = 2 * ru->tx0;
         for (int a = 0; a < 2 && oy + a < OH; a++) {

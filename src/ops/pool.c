@@ -284,11 +284,39 @@ static int is_tiling(const tq_nn_window *w) {
 /* The max backward of one plane for tiling windows: the same winner as
  * pool_plane_backward (first maximum in window order, a NaN wins), found
  * window by window without the general bookkeeping. dx zero on entry. */
+/* The common 2-D 2x2 window: the winner among a, b (first row) and c, d
+ * (second row), in that order, with the same rule. */
+static void maxpool_plane_backward_2x2(const tq_nn_window *w, const float *x,
+                                       const float *dy, float *dx) {
+  const int64_t IW = w->in[2], OH = w->out[1], OW = w->out[2];
+  for (int64_t oh = 0; oh < OH; oh++) {
+    const float *r0 = x + 2 * oh * IW, *r1 = r0 + IW;
+    float *d0 = dx + 2 * oh * IW, *d1 = d0 + IW;
+    const float *g = dy + oh * OW;
+    for (int64_t ow = 0; ow < OW; ow++) {
+      const float a = r0[2 * ow], b = r0[2 * ow + 1];
+      const float c = r1[2 * ow], d = r1[2 * ow + 1];
+      /* winner so far: index 0..3 and its value */
+      int k = 0;
+      float v = a;
+      if (b > v || (b != b && v == v)) k = 1, v = b;
+      if (c > v || (c != c && v == v)) k = 2, v = c;
+      if (d > v || (d != d && v == v)) k = 3;
+      float *dst = k < 2 ? d0 : d1;
+      dst[2 * ow + (k & 1)] = g[ow];
+    }
+  }
+}
+
 static void maxpool_plane_backward_tiled(const tq_nn_window *w, const float *x,
                                          const float *dy, float *dx) {
   const int64_t IH = w->in[1], IW = w->in[2];
   const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
   const int64_t KD = w->kernel[0], KH = w->kernel[1], KW = w->kernel[2];
+  if (OD == 1 && KD == 1 && KH == 2 && KW == 2) {
+    maxpool_plane_backward_2x2(w, x, dy, dx);
+    return;
+  }
   for (int64_t od = 0; od < OD; od++)
     for (int64_t oh = 0; oh < OH; oh++)
       for (int64_t ow = 0; ow < OW; ow++) {
