@@ -34,7 +34,7 @@ int tq_conv_winograd_applies(const conv_geom *g) {
     if (w->kernel[d] != 3 || w->stride[d] != 1 || w->dil[d] != 1) return 0;
   /* worth it when there are enough tiles for efficient GEMMs */
   const int64_t tiles = g->N * ((w->out[1] + 1) / 2) * ((w->out[2] + 1) / 2);
-  return tiles >= 64;
+  return tiles >= 16;
 }
 
 /* U_xi[k][c] = (G g G^T)[xi] for kernel g = W[k][c] (3x3). u has 16
