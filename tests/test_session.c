@@ -215,10 +215,96 @@ static void test_errors(void **state) {
   tq_context_destroy(ctx);
 }
 
+/* A session keeps Winograd-transformed kernels between runs; the variant
+ * (F(2x2) or F(4x4)) depends on the batch, so a cache made for one batch
+ * size must not serve another, and new maps must drop it. */
+static void test_operator_cache(void **state) {
+  (void)state;
+  tq_context *ctx = NULL;
+  assert_int_equal(tq_context_create(&ctx), TQ_OK);
+  tq_graph *g = NULL;
+  assert_int_equal(tq_graph_create(ctx, &g), TQ_OK);
+  tq_shape xs = {.ndim = 4, .dims = {-1, 8, 8, 8}};
+  assert_int_equal(tq_graph_add_input(ctx, g, "x", &xs), TQ_OK);
+  tq_shape ws = {.ndim = 4, .dims = {8, 8, 3, 3}};
+  float w[8 * 8 * 9];
+  uint64_t seed = 3;
+  for (size_t i = 0; i < 8 * 8 * 9; i++)
+    w[i] = (float)((tq_test_rand(&seed) >> 40) * 0x1p-24) - 0.5f;
+  tq_tensor *wt = NULL;
+  assert_int_equal(tq_tensor_from_floats(ctx, &ws, w, &wt), TQ_OK);
+  assert_int_equal(tq_graph_add_initializer(ctx, g, "w", wt), TQ_OK);
+  tq_tensor_destroy(wt);
+  const int64_t k3[] = {3, 3}, p1[] = {1, 1, 1, 1};
+  const tq_attr attrs[] = {
+      {.name = "kernel_shape", .type = TQ_ATTR_INTS, .ints = k3, .count = 2},
+      {.name = "pads", .type = TQ_ATTR_INTS, .ints = p1, .count = 4}};
+  const char *in[] = {"x", "w"}, *out[] = {"y"};
+  assert_int_equal(
+      tq_graph_add_node(ctx, g, "Conv", "conv", in, 2, out, 1, attrs, 2),
+      TQ_OK);
+  assert_int_equal(tq_graph_add_output(ctx, g, "y"), TQ_OK);
+  tq_shape b8 = {.ndim = 4, .dims = {8, 8, 8, 8}};
+  tq_tensor *x8 = NULL;
+  assert_int_equal(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &b8, &x8), TQ_OK);
+  float *xp = tq_tensor_data(x8);
+  for (size_t i = 0; i < tq_tensor_numel(x8); i++)
+    xp[i] = (float)((tq_test_rand(&seed) >> 40) * 0x1p-24);
+  tq_shape b1 = {.ndim = 4, .dims = {1, 8, 8, 8}};
+  tq_tensor *x1 = NULL;
+  assert_int_equal(tq_tensor_from_floats(ctx, &b1, xp, &x1), TQ_OK);
+  /* fresh sessions: the reference bits for each batch size */
+  tq_tensor *want1 = NULL, *want8 = NULL, *got = NULL;
+  tq_session *s = NULL;
+  const tq_tensor *arg;
+  assert_int_equal(tq_session_create(ctx, g, &s), TQ_OK);
+  arg = x8;
+  assert_int_equal(tq_session_run(ctx, s, &arg, 1, &want8, 1, NULL), TQ_OK);
+  tq_session_destroy(s);
+  assert_int_equal(tq_session_create(ctx, g, &s), TQ_OK);
+  arg = x1;
+  assert_int_equal(tq_session_run(ctx, s, &arg, 1, &want1, 1, NULL), TQ_OK);
+  /* the same session, batch 1 then 8 then 1: the same bits */
+  arg = x8;
+  assert_int_equal(tq_session_run(ctx, s, &arg, 1, &got, 1, NULL), TQ_OK);
+  assert_memory_equal(tq_tensor_cdata(got), tq_tensor_cdata(want8),
+                      tq_tensor_numel(got) * sizeof(float));
+  tq_tensor_destroy(got);
+  arg = x1;
+  assert_int_equal(tq_session_run(ctx, s, &arg, 1, &got, 1, NULL), TQ_OK);
+  assert_memory_equal(tq_tensor_cdata(got), tq_tensor_cdata(want1),
+                      tq_tensor_numel(got) * sizeof(float));
+  tq_tensor_destroy(got);
+  /* both variants compute the same convolution up to rounding */
+  for (size_t i = 0; i < tq_tensor_numel(want1); i++)
+    assert_float_equal(((const float *)tq_tensor_cdata(want1))[i],
+                       ((const float *)tq_tensor_cdata(want8))[i], 1e-5);
+  /* new weights + set_maps: the cache follows */
+  w[0] += 1.0f;
+  tq_tensor *w2 = NULL;
+  assert_int_equal(tq_tensor_from_floats(ctx, &ws, w, &w2), TQ_OK);
+  assert_int_equal(tq_graph_set_initializer(ctx, g, "w", w2), TQ_OK);
+  tq_tensor_destroy(w2);
+  assert_int_equal(tq_session_set_maps(ctx, s, NULL), TQ_OK);
+  arg = x1;
+  assert_int_equal(tq_session_run(ctx, s, &arg, 1, &got, 1, NULL), TQ_OK);
+  assert_true(memcmp(tq_tensor_cdata(got), tq_tensor_cdata(want1),
+                     tq_tensor_numel(got) * sizeof(float)) != 0);
+  tq_tensor_destroy(got);
+  tq_session_destroy(s);
+  tq_tensor_destroy(want1);
+  tq_tensor_destroy(want8);
+  tq_tensor_destroy(x1);
+  tq_tensor_destroy(x8);
+  tq_graph_destroy(g);
+  tq_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_float_and_quantized),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_operator_cache),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
