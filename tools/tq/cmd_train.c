@@ -85,8 +85,8 @@ static int parse(int argc, char **argv, train_opts *o) {
       break;
     }
     if (m) continue;
-    double d;
-    long n;
+    double d = 0.0;
+    long n = 0;
     if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
       ok = (o->model = tq_cli_value(cmd, argc, argv, &i)) != NULL;
     } else if (!strcmp(a, "-d") || !strcmp(a, "--data")) {
