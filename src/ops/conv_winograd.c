@@ -1,8 +1,8 @@
 /* Float Conv 3x3, stride 1, no dilation, one group, by Winograd's minimal
- * filtering (Lavin and Gray, 2015): F(4x4, 3x3) costs 36 multiplications
- * per 4x4 output tile and input channel instead of 144 (4x fewer), and
- * F(2x2, 3x3), for outputs too small for enough 4x4 tiles, 16 instead of
- * 36 (2.25x fewer).
+ * filtering F(2x2, 3x3) (Lavin and Gray, 2015): each 2x2 output tile costs
+ * 16 multiplications per input channel instead of 36, so the 3x3
+ * convolutions that dominate residual networks need 2.25 times fewer
+ * multiply-adds.
  *
  * With d a 4x4 input patch and g a 3x3 kernel, a 2x2 output tile is
  * A^T [(G g G^T) * (B^T d B)] A. For every one of the 16 positions xi of
@@ -248,197 +248,26 @@ static void transform_output(const conv_geom *g, const float *m,
   }
 }
 
-/* ---- F(4x4, 3x3) -------------------------------------------------------
- * Lavin and Gray's points 0, +-1, +-2: 36 products per 4x4 output tile and
- * input channel instead of 144. B^T (6x6), G (6x3) and A^T (4x6) below. */
-static const float BT4[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0},
-                                {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0},
-                                {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-static const float AT4[4][6] = {{1, 1, 1, 1, 1, 0},
-                                {0, 1, -1, 2, -2, 0},
-                                {0, 1, 1, 4, 4, 0},
-                                {0, 1, -1, 8, -8, 1}};
-
-static void transform_weights4(const float *wt, int64_t K, int64_t C, float *u,
-                               int threads) {
-  static const float G[6][3] = {{0.25f, 0, 0},
-                                {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-                                {-1.0f / 6, 1.0f / 6, -1.0f / 6},
-                                {1.0f / 24, 1.0f / 12, 1.0f / 6},
-                                {1.0f / 24, -1.0f / 12, 1.0f / 6},
-                                {0, 0, 1}};
-  const int64_t plane = K * C;
-  int nt = threads > K ? (int)K : threads;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t k = 0; k < K; k++) {
-    for (int64_t c = 0; c < C; c++) {
-      const float *g = wt + (k * C + c) * 9;
-      float t[6][3];
-      for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 3; j++)
-          t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-      for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 6; j++)
-          u[(i * 6 + j) * plane + k * C + c] =
-              t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
-    }
-  }
-}
-
-/* dst[j] = sum_a coef[a] * rows[a][j]: one row of B^T (or A^T) applied to
- * whole rows, unit stride. */
-static void lincomb6(const float *restrict r0, const float *restrict r1,
-                     const float *restrict r2, const float *restrict r3,
-                     const float *restrict r4, const float *restrict r5,
-                     const float *coef, int64_t n, float *restrict dst) {
-  const float c0 = coef[0], c1 = coef[1], c2 = coef[2], c3 = coef[3],
-              c4 = coef[4], c5 = coef[5];
-  for (int64_t j = 0; j < n; j++)
-    dst[j] = c0 * r0[j] + c1 * r1[j] + c2 * r2[j] + c3 * r3[j] + c4 * r4[j] +
-             c5 * r5[j];
-}
-
-/* V for F(4x4, 3x3): per tile row, R_r = sum_a B^T[r][a] d_a over the
- * row, split by column phase (4j + q), then V[r][c] = sum_b B^T[c][b]
- * R_r[4j + b] from the phase arrays, all unit stride. rows: per thread
- * 6 * width + 6 * width + 4 * (TW + 2) floats. */
-static void transform_input4(const conv_geom *g, const float *x,
-                             const tile_run *runs, int64_t n_runs, float *v,
-                             int64_t ld, float *rows, int threads) {
-  const tq_nn_window *w = &g->w;
-  const int64_t IH = w->in[1], IW = w->in[2];
-  const int64_t TW = (w->out[2] + 3) / 4, plane = g->C * ld;
-  const int64_t ph = w->pad_lo[1], pw = w->pad_lo[2];
-  const int64_t width = 4 * TW + 2, per = 12 * width + 4 * (TW + 2);
-  int nt = threads > g->C ? (int)g->C : threads;
-#pragma omp parallel num_threads(nt)
-  {
-#ifdef _OPENMP
-    float *buf = rows + per * omp_get_thread_num();
-#else
-    float *buf = rows;
-#endif
-    float *in = buf, *R = buf + 6 * width, *P = buf + 12 * width;
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < g->C; c++) {
-      for (int64_t r = 0; r < n_runs; r++) {
-        const tile_run *ru = &runs[r];
-        const float *xc = x + (ru->n * g->C + c) * g->Pin;
-        const int64_t x0 = 4 * ru->tx0 - pw, len = ru->tx1 - ru->tx0;
-        const int64_t cols = 4 * len + 2;
-        for (int a = 0; a < 6; a++) {
-          float *dst = in + a * width;
-          const int64_t yy = 4 * ru->ty - ph + a;
-          const float *row = yy >= 0 && yy < IH ? xc + yy * IW : NULL;
-          for (int64_t j = 0; j < cols; j++) {
-            const int64_t xx = x0 + j;
-            dst[j] = row && xx >= 0 && xx < IW ? row[xx] : 0.0f;
-          }
-        }
-        for (int rr = 0; rr < 6; rr++)
-          lincomb6(in, in + width, in + 2 * width, in + 3 * width,
-                   in + 4 * width, in + 5 * width, BT4[rr], cols,
-                   R + rr * width);
-        float *dst = v + c * ld + ru->i0;
-        for (int rr = 0; rr < 6; rr++) {
-          const float *Rr = R + rr * width;
-          float *p0 = P, *p1 = P + (TW + 2), *p2 = P + 2 * (TW + 2),
-                *p3 = P + 3 * (TW + 2);
-          for (int64_t j = 0; j <= len; j++) {
-            p0[j] = Rr[4 * j];
-            p1[j] = Rr[4 * j + 1];
-            if (4 * j + 2 < cols) p2[j] = Rr[4 * j + 2];
-            if (4 * j + 3 < cols) p3[j] = Rr[4 * j + 3];
-          }
-          for (int cc = 0; cc < 6; cc++)
-            lincomb6(p0, p1, p2, p3, p0 + 1, p1 + 1, BT4[cc], len,
-                     dst + (rr * 6 + cc) * plane);
-        }
-      }
-    }
-  }
-}
-
-/* y tile = A^T M A (+ bias) for F(4x4, 3x3). tmp: per thread
- * 24 * (TW + 1) + 4 * (4 TW + 4) floats. */
-static void transform_output4(const conv_geom *g, const float *m,
-                              const tile_run *runs, int64_t n_runs, int64_t ld,
-                              const float *bias, float *y, float *tmp,
-                              int threads) {
-  const tq_nn_window *w = &g->w;
-  const int64_t OH = w->out[1], OW = w->out[2], TW = (OW + 3) / 4;
-  const int64_t plane = g->M * ld, per = 28 * (TW + 1);
-  int nt = threads > g->M ? (int)g->M : threads;
-#pragma omp parallel num_threads(nt)
-  {
-#ifdef _OPENMP
-    float *buf = tmp + per * omp_get_thread_num();
-#else
-    float *buf = tmp;
-#endif
-#pragma omp for schedule(static)
-    for (int64_t k = 0; k < g->M; k++) {
-      const float bv = bias ? bias[k] : 0.0f;
-      for (int64_t r = 0; r < n_runs; r++) {
-        const tile_run *ru = &runs[r];
-        const float *q = m + k * ld + ru->i0;
-        const int64_t len = ru->tx1 - ru->tx0, oy = 4 * ru->ty;
-        const int64_t ox0 = 4 * ru->tx0;
-        float *T = buf, *ph = buf + 24 * (TW + 1);
-        for (int a = 0; a < 4 && oy + a < OH; a++) {
-          /* T[c] = sum_r A^T[a][r] M[r][c] */
-          for (int cc = 0; cc < 6; cc++)
-            lincomb6(q + cc * plane, q + (6 + cc) * plane,
-                     q + (12 + cc) * plane, q + (18 + cc) * plane,
-                     q + (24 + cc) * plane, q + (30 + cc) * plane, AT4[a], len,
-                     T + cc * (TW + 1));
-          /* output column phase b: sum_c A^T[b][c] T[c] */
-          for (int b = 0; b < 4; b++) {
-            float *pb = ph + b * (TW + 1);
-            lincomb6(T, T + (TW + 1), T + 2 * (TW + 1), T + 3 * (TW + 1),
-                     T + 4 * (TW + 1), T + 5 * (TW + 1), AT4[b], len, pb);
-          }
-          float *yr = y + (ru->n * g->M + k) * g->P + (oy + a) * OW + ox0;
-          const int64_t cols = OW - ox0 < 4 * len ? OW - ox0 : 4 * len;
-          for (int64_t j = 0; j < cols; j++)
-            yr[j] = ph[(j & 3) * (TW + 1) + (j >> 2)] + bv;
-        }
-      }
-    }
-  }
-}
-
 tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
                            const float *wt, const float *b, float *y) {
   const int threads = tq_nn_threads(c);
-  /* F(4x4, 3x3) when there are enough 4x4 tiles, else F(2x2, 3x3) */
-  const int64_t OH = g->w.out[1], OW = g->w.out[2];
-  const int big = g->N * ((OH + 3) / 4) * ((OW + 3) / 4) >= 16;
-  const int T = big ? 4 : 2, planes = big ? 36 : 16;
-  const int64_t TH = (OH + T - 1) / T, TW = (OW + T - 1) / T;
+  const int64_t TH = (g->w.out[1] + 1) / 2, TW = (g->w.out[2] + 1) / 2;
   const int64_t total = g->N * TH * TW;
   const int64_t blk = total < WINO_BLOCK_TILES ? total : WINO_BLOCK_TILES;
   const int64_t K = g->M, C = g->C;
-  /* U depends on the weights (and the variant) only: kept in the node's
-   * cache when the session offers one, its first float naming the
-   * variant's plane count */
-  float *base = c->cache ? c->cache->data : NULL;
-  if (base && base[0] != (float)planes) {
-    c->cache->free_data(base);
-    c->cache->data = base = NULL;
-  }
-  const int cached = base != NULL;
-  if (!cached) base = malloc((size_t)(planes * K * C + 1) * sizeof *base);
-  float *u = base ? base + 1 : NULL;
-  float *v = malloc((size_t)(planes * C * blk) * sizeof *v);
-  float *m = malloc((size_t)(planes * K * blk) * sizeof *m);
+  /* U depends on the weights only: kept in the node's cache when the
+   * session offers one */
+  const int cached = c->cache && c->cache->data;
+  float *u = cached ? c->cache->data : malloc((size_t)(16 * K * C) * sizeof *u);
+  float *v = malloc((size_t)(16 * C * blk) * sizeof *v);
+  float *m = malloc((size_t)(16 * K * blk) * sizeof *m);
   tile_run *runs = malloc((size_t)(blk + 2) * sizeof *runs);
-  /* per thread: the transforms' row buffers (see each transform) */
-  const int64_t per =
-      big ? 12 * (4 * TW + 2) + 28 * (TW + 2) : 4 * (2 * TW + 2) + 8 * (TW + 1);
-  float *rows = malloc((size_t)(per * threads) * sizeof *rows);
+  /* per thread: the input transform's rows (4 * (2 TW + 2) + 8 (TW + 1)
+   * floats), which also covers the output transform's 4 (TW + 1) */
+  float *rows = malloc((size_t)((4 * (2 * TW + 2) + 8 * (TW + 1)) * threads) *
+                       sizeof *rows);
   if (!u || !v || !m || !runs || !rows) {
-    if (!cached) free(base);
+    if (!cached) free(u);
     free(v);
     free(m);
     free(runs);
@@ -448,39 +277,27 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
                          "channels)",
                          (long long)K, (long long)C);
   }
-  if (!cached) {
-    base[0] = (float)planes;
-    if (big)
-      transform_weights4(wt, K, C, u, threads);
-    else
-      transform_weights(wt, K, C, u, threads);
-  }
+  if (!cached) transform_weights(wt, K, C, u, threads);
   for (int64_t t0 = 0; t0 < total; t0 += blk) {
     const int64_t nt = total - t0 < blk ? total - t0 : blk;
     const int64_t n_runs = tile_runs(t0, nt, TH, TW, runs);
-    if (big)
-      transform_input4(g, x, runs, n_runs, v, blk, rows, threads);
-    else
-      transform_input(g, x, runs, n_runs, v, blk, rows, threads);
-    int gt = threads > planes ? planes : threads;
+    transform_input(g, x, runs, n_runs, v, blk, rows, threads);
+    int gt = threads > 16 ? 16 : threads;
 #pragma omp parallel for num_threads(gt) schedule(static)
-    for (int xi = 0; xi < planes; xi++) {
+    for (int xi = 0; xi < 16; xi++) {
       tq_nn_blas_single_thread();
       tq_nn_sgemm1(0, 0, K, nt, C, 1.0f, u + xi * K * C, C, v + xi * C * blk,
                    blk, 0.0f, m + xi * K * blk, blk);
     }
-    if (big)
-      transform_output4(g, m, runs, n_runs, blk, b, y, rows, threads);
-    else
-      transform_output(g, m, runs, n_runs, blk, b, y, rows, threads);
+    transform_output(g, m, runs, n_runs, blk, b, y, rows, threads);
   }
   free(runs);
   free(rows);
   if (!cached && c->cache) {
-    c->cache->data = base;
+    c->cache->data = u;
     c->cache->free_data = free;
   } else if (!cached) {
-    free(base);
+    free(u);
   }
   free(v);
   free(m);
