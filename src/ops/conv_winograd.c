@@ -253,7 +253,9 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
   const int threads = tq_nn_threads(c);
   const int64_t TH = (g->w.out[1] + 1) / 2, TW = (g->w.out[2] + 1) / 2;
   const int64_t total = g->N * TH * TW;
-  const int64_t blk = total < WINO_BLOCK_TILES ? total : WINO_BLOCK_TILES;
+  /* blocks of at most WINO_BLOCK_TILES tiles, all about the same size */
+  const int64_t nblk = (total + WINO_BLOCK_TILES - 1) / WINO_BLOCK_TILES;
+  const int64_t blk = (total + nblk - 1) / nblk;
   const int64_t K = g->M, C = g->C;
   /* U depends on the weights only: kept in the node's cache when the
    * session offers one */
