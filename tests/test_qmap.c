@@ -436,6 +436,12 @@ static void test_regex_errors(void **state) {
   msg = parse_fails(ctx, "{\"re:(a?){1001}\": \"fp16\"}", TQ_MAP_EXTRINSIC,
                     TQ_ERR_PARSE);
   assert_contains(msg, "too large");
+  /* glibc's {,n} (= {0,n}) counts too (found by fuzz_qmap: 2.3 GB) */
+  msg = parse_fails(ctx, "{\"re:^LeN(ab)4{,31113}z\": \"fp16\"}",
+                    TQ_MAP_EXTRINSIC, TQ_ERR_PARSE);
+  assert_contains(msg, "too large");
+  tq_qmap_destroy(
+      parse_ok(ctx, "{\"re:^L(ab){,3}z\": \"fp16\"}", TQ_MAP_EXTRINSIC));
   char deep[200];
   snprintf(deep, sizeof deep, "{\"re:%.40s%.40s\": \"fp16\"}",
            "((((((((((((((((((((((((((((((((((((((((",

@@ -158,6 +158,26 @@ static void pool_plane(const pool_geom *g, const pool_axis ax[3], int is_max,
   }
 }
 
+static int is_tiling(const tq_nn_window *w);
+
+/* MaxPool 2x2 stride 2 without padding (2-D): the same rule as pool_plane
+ * (taps in window order, a NaN wins) without the general bookkeeping. */
+static void maxpool_plane_2x2(const tq_nn_window *w, const float *x,
+                              float *y) {
+  const int64_t IW = w->in[2], OH = w->out[1], OW = w->out[2];
+  for (int64_t oh = 0; oh < OH; oh++) {
+    const float *r0 = x + 2 * oh * IW, *r1 = r0 + IW;
+    float *yr = y + oh * OW;
+    for (int64_t ow = 0; ow < OW; ow++) {
+      const float t[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow],
+                          r1[2 * ow + 1]};
+      float m = -INFINITY;
+      for (int k = 0; k < 4; k++) m = (t[k] > m || t[k] != t[k]) ? t[k] : m;
+      yr[ow] = m;
+    }
+  }
+}
+
 static tq_status pool_forward(tq_op_call *c, int is_max, int include_pad) {
   pool_geom g;
   tq_status st = pool_prepare(c, &g);
@@ -171,9 +191,16 @@ static tq_status pool_forward(tq_op_call *c, int is_max, int include_pad) {
   float *y = tq_f32(c->out[0]);
   int nt = tq_nn_threads(c);
   if (nt > planes) nt = (int)planes;
+  const int fast = is_max && is_tiling(&g.w) && g.w.out[0] == 1 &&
+                   g.w.kernel[0] == 1 && g.w.kernel[1] == 2 &&
+                   g.w.kernel[2] == 2;
 #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t p = 0; p < planes; p++)
-    pool_plane(&g, ax, is_max, x + p * g.Pin, y + p * g.P);
+  for (int64_t p = 0; p < planes; p++) {
+    if (fast)
+      maxpool_plane_2x2(&g.w, x + p * g.Pin, y + p * g.P);
+    else
+      pool_plane(&g, ax, is_max, x + p * g.Pin, y + p * g.P);
+  }
   free(buf);
   return TQ_OK;
 }

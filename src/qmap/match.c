@@ -46,12 +46,15 @@ static void repeat_last(regex_frame *f, size_t count) {
   f->last = sat_mul(f->last, count);
 }
 
-/* Parses "{m}", "{m,}" or "{m,n}" at p; returns the characters consumed (0
- * if it is not a bound) and the number of copies regcomp makes. */
+/* Parses "{m}", "{m,}", "{m,n}" or "{,n}" (glibc's {0,n}) at p; returns
+ * the characters consumed (0 if it is not a bound) and the number of
+ * copies regcomp makes. */
 static size_t parse_bound(const char *p, size_t *copies) {
   size_t i = 1, m = 0, n = 0;
   int comma = 0, have_n = 0;
-  if (!isdigit((unsigned char)p[i])) return 0;
+  if (!isdigit((unsigned char)p[i]) &&
+      !(p[i] == ',' && isdigit((unsigned char)p[i + 1])))
+    return 0;
   while (isdigit((unsigned char)p[i])) {
     if (m <= REGEX_MAX_SIZE) m = m * 10 + (size_t)(p[i] - '0');
     i++;
