@@ -447,6 +447,47 @@ static void test_checkpoint_resume(void **state) {
   free(path);
 }
 
+/* A user operator (no backward) between the weights and the loss. */
+static tq_status twice_infer(tq_op_call *c) {
+  return tq_op_set_output(c, 0, TQ_DTYPE_FLOAT32,
+                          tq_tensor_shape(tq_op_input(c, 0)));
+}
+static tq_status twice_forward(tq_op_call *c) {
+  const tq_tensor *x = tq_op_input(c, 0);
+  const float *xd = tq_tensor_cdata(x);
+  float *y = tq_tensor_data(tq_op_output(c, 0));
+  for (size_t i = 0; i < tq_tensor_numel(x); i++) y[i] = 2.0f * xd[i];
+  return TQ_OK;
+}
+
+static void test_missing_backward(void **state) {
+  (void)state;
+  tq_graph *g = NULL;
+  ok(tq_graph_create(ctx, &g));
+  const tq_op_def def = {"Twice", 0, twice_infer, twice_forward, NULL};
+  ok(tq_graph_register_op(ctx, g, &def));
+  tq_shape xs = {.ndim = 2, .dims = {-1, 3}}, ws = {.ndim = 2, .dims = {2, 3}};
+  ok(tq_graph_add_input(ctx, g, "x", &xs));
+  const float w[6] = {1, 2, 3, 4, 5, 6};
+  tq_tensor *wt = NULL;
+  ok(tq_tensor_from_floats(ctx, &ws, w, &wt));
+  ok(tq_graph_add_initializer(ctx, g, "W", wt));
+  tq_tensor_destroy(wt);
+  const char *gin[] = {"x", "W"}, *gout[] = {"z"}, *tin[] = {"z"},
+             *tout[] = {"logits"};
+  tq_attr tb = {.name = "transB", .type = TQ_ATTR_INT, .i = 1};
+  ok(tq_graph_add_node(ctx, g, "Gemm", "Dense", gin, 2, gout, 1, &tb, 1));
+  ok(tq_graph_add_node(ctx, g, "Twice", "UserTwice", tin, 1, tout, 1, NULL, 0));
+  ok(tq_graph_add_output(ctx, g, "logits"));
+  tq_trainer *t = NULL;
+  assert_int_equal(tq_trainer_create(ctx, g, NULL, &t), TQ_ERR_UNSUPPORTED);
+  assert_null(t);
+  const char *msg = tq_context_last_error(ctx);
+  assert_non_null(strstr(msg, "'UserTwice' (Twice)"));
+  assert_non_null(strstr(msg, "no backward"));
+  tq_graph_destroy(g);
+}
+
 static void test_bad_input(void **state) {
   (void)state;
   tq_graph *g = NULL;
@@ -486,6 +527,7 @@ int main(void) {
       cmocka_unit_test(test_gradients_and_updates_maps),
       cmocka_unit_test(test_deterministic_across_threads),
       cmocka_unit_test(test_checkpoint_resume),
+      cmocka_unit_test(test_missing_backward),
       cmocka_unit_test(test_bad_input),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
