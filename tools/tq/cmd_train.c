@@ -48,8 +48,9 @@ static const char help[] =
     "  tq train --model lenet --data fashion-mnist -o lenet.onnx\n"
     "  tq train --model lenet --data fashion-mnist -o q.onnx --epochs 1 \\\n"
     "      --extr '{\"Conv1\": \"nearest,12,11\"}' \\\n"
-    "      --weights maps/lenet-weights.json\n"
-    "  tq train --model lenet --data fashion-mnist -o sr.onnx --optimizer sgd\n"
+    "      --weights '{\"Conv1\": \"nearest,32,16\", \"Dense3\": "
+    "\"nearest,32,16\"}'\n"
+    "  tq train --model lenet --data fashion-mnist -o sr.onnx --optimizer sgd \\\n"
     "      --updates stochastic,12,10\n"
     "  tq train --model model.onnx --data x.npy,y.npy -o tuned.onnx --lr "
     "1e-4\n";
