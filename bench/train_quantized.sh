@@ -41,3 +41,10 @@ for upd in none nearest,12,10 stochastic,12,10; do
   [[ $upd != none ]] && opts+=(--updates "$upd")
   run "sgd-updates-${upd//,/_}-2ep" 2 -- "${opts[@]}"
 done
+# A coarser grid without momentum: lr * gradient is mostly below half a
+# step of 2^-8, so round-to-nearest stalls and stochastic rounding learns.
+for upd in none nearest,10,8 stochastic,10,8; do
+  opts=(--optimizer sgd --lr 0.01 --momentum 0 --schedule constant)
+  [[ $upd != none ]] && opts+=(--updates "$upd")
+  run "sgd0-updates-${upd//,/_}-2ep" 2 -- "${opts[@]}"
+done
