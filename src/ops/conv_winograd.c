@@ -155,11 +155,15 @@ static void transform_input(const conv_geom *g, const float *x,
             memset(dst, 0, (size_t)cols * sizeof *dst);
             continue;
           }
-          const float *row = xc + yy * IW;
-          for (int64_t j = 0; j < cols; j++) {
-            const int64_t xx = x0 + j;
-            dst[j] = xx >= 0 && xx < IW ? row[xx] : 0.0f;
-          }
+          /* columns [lo, hi) of dst lie inside the input row */
+          const int64_t lo = x0 < 0 ? (-x0 < cols ? -x0 : cols) : 0;
+          int64_t hi = IW - x0 < cols ? IW - x0 : cols;
+          if (hi < lo) hi = lo;
+          if (lo > 0) memset(dst, 0, (size_t)lo * sizeof *dst);
+          if (hi > lo)
+            memcpy(dst + lo, xc + yy * IW + x0 + lo,
+                   (size_t)(hi - lo) * sizeof *dst);
+          if (hi < cols) memset(dst + hi, 0, (size_t)(cols - hi) * sizeof *dst);
         }
         const int64_t half = cols / 2; /* tiles + 1 */
         combine_rows(in, in + width, in + 2 * width, in + 3 * width, half, ev);
