@@ -17,7 +17,6 @@ enum {
   STREAM_INTRINSIC = 2,
   STREAM_GRADIENTS = 3, /* training: gradients map */
   STREAM_UPDATES = 4,   /* training: updates map */
-  STREAM_DROPOUT = 5,   /* training: Dropout masks */
 };
 
 typedef struct node_rt {

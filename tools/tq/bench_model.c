@@ -2,17 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "model_util.h"
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Peak resident memory of this process image. VmHWM, not ru_maxrss: Linux
  * carries ru_maxrss across execve, so a tool started by a big parent
@@ -45,7 +38,7 @@ static int on_node(void *user, size_t node, const char *id, size_t k,
                    const char *value, const tq_tensor *t) {
   (void)id, (void)value, (void)t;
   profile *p = user;
-  const double now = now_s();
+  const double now = tq_cli_now();
   if (p->active && k == 0) p->node_s[node] += now - p->last;
   p->last = now;
   return 0;
@@ -166,12 +159,12 @@ int tq_bench_model(int argc, char **argv) {
   tq_tensor *outs[16];
   if (n_out > 16) n_out = 16;
   for (long r = -warmup; r < repeat; r++) {
-    double t0 = now_s();
+    double t0 = tq_cli_now();
     prof.active = r >= 0;
     prof.last = t0;
     st = tq_session_run(ctx, s, (const tq_tensor *const *)inputs, n_in, outs,
                         n_out, NULL);
-    double t = now_s() - t0;
+    double t = tq_cli_now() - t0;
     if (st != TQ_OK) goto fail;
     for (size_t k = 0; k < n_out; k++) tq_tensor_destroy(outs[k]);
     if (r >= 0) times[r] = t;

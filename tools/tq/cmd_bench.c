@@ -11,7 +11,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -143,12 +142,6 @@ typedef struct bench_row {
   int threads;
   double gbps, copy_gbps;
 } bench_row;
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15u;
@@ -321,16 +314,16 @@ static tq_status time_one(tq_context *ctx, const tq_quantizer *q,
   if (st != TQ_OK) return st;
   copy_chunks(in, out, n, threads);
   for (int r = 0; r < o->repeat; r++) {
-    double t0 = now_seconds();
+    double t0 = tq_cli_now();
     copy_chunks(in, out, n, threads);
-    double t1 = now_seconds();
+    double t1 = tq_cli_now();
     if (!copy_ok(in, out, n)) {
       tq_cli_error(CMD, "the reference copy produced wrong data");
       return TQ_ERR_INTERNAL;
     }
-    double t2 = now_seconds();
+    double t2 = tq_cli_now();
     st = tq_quantize(ctx, q, in, out, n, &qo);
-    double t3 = now_seconds();
+    double t3 = tq_cli_now();
     if (st != TQ_OK) return st;
     t_copy[r] = t1 - t0;
     t_quant[r] = t3 - t2;
