@@ -328,6 +328,11 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
      * are all constants (scales built from Constant/Div chains...) -
      * except operators with weights, which must stay run-time nodes so the
      * weights map applies to them. */
+    /* Data derived from inputs after the first may be kept between runs
+     * when they are all constants (the operator cache). */
+    n->cacheable = gn->n_in > 1;
+    for (size_t k = 1; k < gn->n_in; k++)
+      n->cacheable &= gn->in[k] < 0 || s->is_const[gn->in[k]];
     n->folded = (n->flags & TQ_OPF_SHAPE_ONLY) ||
                 (all_const &&
                  (gn->n_in == 0 || any_int || !(n->flags & TQ_OPF_WEIGHTS)));
@@ -377,17 +382,35 @@ const tq_shape *tq_session_value_shape(const tq_session *s, const char *name) {
 
 /* ---- running --------------------------------------------------------------*/
 
-static tq_status extrinsic(tq_context *ctx, tq_session *s, size_t node,
-                           size_t k, tq_tensor *t, const tq_quantizer *q,
-                           uint64_t sample_offset) {
-  if (t->dtype != TQ_DTYPE_FLOAT32 || !t->numel) return TQ_OK;
-  size_t per_sample = t->numel;
-  if (t->shape.ndim >= 1 && t->shape.dims[0] > 0)
-    per_sample = t->numel / (size_t)t->shape.dims[0];
+const tq_quantizer *tq_session_extrinsic_quantizer(const tq_session *s,
+                                                   size_t node) {
+  const tq_qmap_match *m = &s->nodes[node].match[TQ_MAP_EXTRINSIC];
+  return m->matched ? m->value->quantizer : NULL;
+}
+
+tq_status tq_session_extrinsic(tq_context *ctx, tq_session *s, size_t node,
+                               size_t k, const tq_tensor *in, tq_tensor *out,
+                               uint64_t sample_offset) {
+  const tq_quantizer *q = tq_session_extrinsic_quantizer(s, node);
+  if (!q || in->dtype != TQ_DTYPE_FLOAT32 || !in->numel) return TQ_OK;
   tq_quant_opts o = {.seed = s->seed,
                      .stream = STREAM(STREAM_EXTRINSIC, node, k),
-                     .offset = sample_offset * per_sample};
-  return tq_quantize(ctx, q, tq_cf32(t), tq_f32(t), t->numel, &o);
+                     .offset = sample_offset * tq_per_sample(in)};
+  return tq_quantize(ctx, q, tq_cf32(in), tq_f32(out), in->numel, &o);
+}
+
+void tq_session_run_call(tq_session *s, tq_context *ctx, size_t i,
+                         const tq_tensor **in, tq_tensor **out, tq_op_call *c,
+                         uint64_t sample_offset) {
+  node_rt *n = &s->nodes[i];
+  tq_session_fill_call(s, ctx, i, in, out, c);
+  if (n->wq)
+    for (size_t k = 0; k < s->g->nodes[i].n_in; k++)
+      if (n->wq[k]) in[k] = n->wq[k];
+  if (n->match[TQ_MAP_INTRINSIC].matched)
+    c->intrinsic = n->match[TQ_MAP_INTRINSIC].value;
+  c->sample_offset = sample_offset;
+  if (n->cacheable) c->cache = &n->cache;
 }
 
 tq_status tq_session_run(tq_context *ctx, tq_session *s,
@@ -434,26 +457,13 @@ tq_status tq_session_run(tq_context *ctx, tq_session *s,
     const tq_tensor *in[MAX_IO];
     tq_tensor *out[MAX_IO];
     tq_op_call c;
-    tq_session_fill_call(s, ctx, i, in, out, &c);
-    if (n->wq)
-      for (size_t k = 0; k < gn->n_in; k++)
-        if (n->wq[k]) in[k] = n->wq[k];
-    if (n->match[TQ_MAP_INTRINSIC].matched)
-      c.intrinsic = n->match[TQ_MAP_INTRINSIC].value;
-    c.sample_offset = sample_offset;
-    int consts = gn->n_in > 1;
-    for (size_t k = 1; k < gn->n_in; k++)
-      consts &= gn->in[k] < 0 || s->is_const[gn->in[k]];
-    if (consts) c.cache = &n->cache;
+    tq_session_run_call(s, ctx, i, in, out, &c, sample_offset);
     for (size_t k = 0; k < gn->n_out && st == TQ_OK; k++)
       st = attach(ctx, s, out[k]);
     if (st != TQ_OK) break;
     st = n->def->forward(&c);
-    const tq_qmap_match *em = &n->match[TQ_MAP_EXTRINSIC];
     for (size_t k = 0; k < gn->n_out && st == TQ_OK; k++) {
-      if (em->matched && em->value->quantizer)
-        st = extrinsic(ctx, s, i, k, out[k], em->value->quantizer,
-                       sample_offset);
+      st = tq_session_extrinsic(ctx, s, i, k, out[k], out[k], sample_offset);
       if (st == TQ_OK && s->observer &&
           s->observer(s->observer_user, i, gn->id, k,
                       g->values[gn->out[k]].name, out[k]))

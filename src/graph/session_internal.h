@@ -25,8 +25,9 @@ typedef struct node_rt {
   unsigned flags;
   int folded; /* evaluated at plan time */
   tq_qmap_match match[TQ_MAP_KIND_COUNT];
-  tq_tensor **wq; /* per input: quantized weight (owned) or NULL */
+  tq_tensor **wq;    /* per input: quantized weight (owned) or NULL */
   tq_op_cache cache; /* what the operator keeps between runs */
+  int cacheable;     /* inputs after the first are constants (plan) */
 } node_rt;
 
 /* A free buffer, kept for reuse by later values and later runs. */
@@ -43,7 +44,7 @@ struct tq_session {
   /* plan */
   int planned;
   tq_shape *plan_shapes;
-  tq_tensor **values;     /* per value */
+  tq_tensor **values;      /* per value */
   unsigned char *is_const; /* value known at plan time (no run-time data) */
   unsigned char *owned;    /* values[i] struct owned by the session */
   int *last_use;           /* last node reading the value; -1: none */
@@ -60,8 +61,34 @@ struct tq_session {
 /* Fills c for node i as a run would (in/out: arrays of MAX_IO the call
  * points into; weights are the float masters, intrinsic unset). */
 void tq_session_fill_call(tq_session *s, tq_context *ctx, size_t i,
-                          const tq_tensor **in, tq_tensor **out,
-                          tq_op_call *c);
+                          const tq_tensor **in, tq_tensor **out, tq_op_call *c);
+
+/* The call of node i as a run makes it: tq_session_fill_call, then the
+ * quantized weights in place of their float masters, the node's intrinsic
+ * quantizers, sample_offset and, when allowed, the operator cache. */
+void tq_session_run_call(tq_session *s, tq_context *ctx, size_t i,
+                         const tq_tensor **in, tq_tensor **out, tq_op_call *c,
+                         uint64_t sample_offset);
+
+/* Elements per sample of a batch tensor (numel / dim 0; numel when rank 0
+ * or dim 0 is 0): stochastic rounding numbers sample k's elements from
+ * k * per_sample, so results do not depend on batching. */
+static inline size_t tq_per_sample(const tq_tensor *t) {
+  if (t->shape.ndim >= 1 && t->shape.dims[0] > 0)
+    return t->numel / (size_t)t->shape.dims[0];
+  return t->numel;
+}
+
+/* The extrinsic quantizer of node i, or NULL. */
+const tq_quantizer *tq_session_extrinsic_quantizer(const tq_session *s,
+                                                   size_t node);
+
+/* out = the extrinsic quantization of output k of node (its float values
+ * in; in == out allowed); nothing when the node has no extrinsic
+ * quantizer or the output is not float. */
+tq_status tq_session_extrinsic(tq_context *ctx, tq_session *s, size_t node,
+                               size_t k, const tq_tensor *in, tq_tensor *out,
+                               uint64_t sample_offset);
 
 /* Frees every node's operator cache (the weights may change). */
 void tq_session_clear_caches(tq_session *s);

@@ -336,17 +336,11 @@ tq_status tq_trainer_prepare(tq_context *ctx, tq_trainer *t,
 /* ---- forward
  * ---------------------------------------------------------------*/
 
-static size_t per_sample(const tq_tensor *t) {
-  if (t->shape.ndim >= 1 && t->shape.dims[0] > 0)
-    return t->numel / (size_t)t->shape.dims[0];
-  return t->numel;
-}
-
-static const tq_quantizer *extrinsic_q(const tq_session *s, size_t i) {
-  const tq_qmap_match *m = &s->nodes[i].match[TQ_MAP_EXTRINSIC];
-  return m->matched ? m->value->quantizer : NULL;
-}
-
+/* The forward as a session runs it (tq_session_run_call), in training
+ * mode, with BatchNormalization's running statistics as state. A float
+ * output the backward needs before extrinsic quantization goes to its own
+ * buffer (t->pre), quantized from there into the value the next nodes
+ * read. */
 static tq_status forward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
   tq_session *s = t->s;
   const tq_graph *g = t->g;
@@ -357,37 +351,31 @@ static tq_status forward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
     const tq_tensor *in[MAX_IO];
     tq_tensor *out[MAX_IO], *state[MAX_IO];
     tq_op_call c;
-    tq_session_fill_call(s, ctx, i, in, out, &c);
+    tq_session_run_call(s, ctx, i, in, out, &c, offset);
     const unsigned smask = state_inputs_of(gn);
     for (size_t k = 0; k < gn->n_in; k++) {
-      state[k] = NULL;
-      if (n->wq && n->wq[k]) in[k] = n->wq[k];
       const int v = gn->in[k];
-      if ((smask & (1u << k)) && is_float_init(g, v))
-        state[k] = g->inits[g->values[v].init_index];
+      state[k] = (smask & (1u << k)) && is_float_init(g, v)
+                     ? g->inits[g->values[v].init_index]
+                     : NULL;
     }
     c.state = state;
     c.training = 1;
-    if (n->match[TQ_MAP_INTRINSIC].matched)
-      c.intrinsic = n->match[TQ_MAP_INTRINSIC].value;
-    c.sample_offset = offset;
-    tq_status st = n->def->forward(&c);
-    if (st != TQ_OK) return st;
-    const tq_quantizer *q = extrinsic_q(s, i);
-    for (size_t k = 0; q && k < gn->n_out; k++) {
-      tq_tensor *o = out[k];
-      if (o->dtype != TQ_DTYPE_FLOAT32 || !o->numel) continue;
+    tq_status st;
+    const int quantized = tq_session_extrinsic_quantizer(s, i) != NULL;
+    for (size_t k = 0; quantized && k < gn->n_out; k++) {
       const int v = gn->out[k];
-      if (t->needs_grad[v] || v == t->logits_value) {
-        if (!t->pre[v] && (st = new_like(ctx, o, &t->pre[v]))) return st;
-        memcpy(tq_f32(t->pre[v]), tq_cf32(o), o->numel * sizeof(float));
-      }
-      tq_quant_opts qo = {.seed = t->seed,
-                          .stream = STREAM(STREAM_EXTRINSIC, i, k),
-                          .offset = offset * per_sample(o)};
-      if ((st = tq_quantize(ctx, q, tq_cf32(o), tq_f32(o), o->numel, &qo)))
-        return st;
+      if (out[k]->dtype != TQ_DTYPE_FLOAT32 ||
+          !(t->needs_grad[v] || v == t->logits_value))
+        continue;
+      if (!t->pre[v] && (st = new_like(ctx, out[k], &t->pre[v]))) return st;
+      out[k] = t->pre[v];
     }
+    if ((st = n->def->forward(&c))) return st;
+    for (size_t k = 0; quantized && k < gn->n_out; k++)
+      if ((st = tq_session_extrinsic(ctx, s, i, k, out[k],
+                                     s->values[gn->out[k]], offset)))
+        return st;
   }
   return TQ_OK;
 }
@@ -467,26 +455,22 @@ static tq_status backward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
     const tq_tensor *in[MAX_IO], *gout[MAX_IO];
     tq_tensor *out[MAX_IO], *gin[MAX_IO];
     tq_op_call c;
-    tq_session_fill_call(s, ctx, ii, in, out, &c);
-    const tq_quantizer *eq = extrinsic_q(s, ii);
+    tq_session_run_call(s, ctx, ii, in, out, &c, offset);
+    c.training = 1;
+    const tq_quantizer *eq = tq_session_extrinsic_quantizer(s, ii);
     for (size_t k = 0; k < gn->n_out; k++) {
       const int v = gn->out[k];
-      if (t->pre[v]) out[k] = t->pre[v];
+      if (eq && t->pre[v]) out[k] = t->pre[v];
       if (t->grad[v])
         ste_mask(eq, tq_cf32(out[k]), tq_f32(t->grad[v]), t->grad[v]->numel);
       gout[k] = t->grad[v];
     }
     for (size_t k = 0; k < gn->n_in; k++) {
-      if (n->wq && n->wq[k]) in[k] = n->wq[k];
       const int v = gn->in[k];
       gin[k] = NULL;
       if (v < 0 || !t->needs_grad[v]) continue;
       gin[k] = t->consumers[v] == 1 ? t->grad[v] : t->scratch[ii][k];
     }
-    c.training = 1;
-    if (n->match[TQ_MAP_INTRINSIC].matched)
-      c.intrinsic = n->match[TQ_MAP_INTRINSIC].value;
-    c.sample_offset = offset;
     const tq_backward_entry *be = tq_builtin_backward(gn->op_type);
     tq_status st = be->backward(&c, gout, gin);
     if (st != TQ_OK) return st;
@@ -505,7 +489,7 @@ static tq_status backward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
       if (gq) {
         tq_quant_opts qo = {.seed = t->seed,
                             .stream = STREAM(STREAM_GRADIENTS, ii, k),
-                            .offset = offset * per_sample(gin[k])};
+                            .offset = offset * tq_per_sample(gin[k])};
         if (t->param_of_value[v] >= 0) qo.offset = t->steps * cnt;
         if ((st = tq_quantize(ctx, gq, gk, gk, cnt, &qo))) return st;
       }
