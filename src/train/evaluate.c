@@ -5,21 +5,27 @@
 #include <time.h>
 
 #include "core/error.h"
-#include "graph/graph_internal.h"
 #include "tensorquant/evaluate.h"
+#include "train/train_internal.h"
 
-typedef enum score_kind {
-  SCORES_LOGITS,
-  SCORES_PROBS,
-  SCORES_LOG_PROBS
-} score_kind;
-
-static score_kind output_kind(const tq_graph *g) {
+tq_score_kind tq_output_scores(const tq_graph *g, int *head_node) {
   const int p = g->values[g->outputs[0]].producer;
-  if (p < 0) return SCORES_LOGITS;
-  if (!strcmp(g->nodes[p].op_type, "Softmax")) return SCORES_PROBS;
-  if (!strcmp(g->nodes[p].op_type, "LogSoftmax")) return SCORES_LOG_PROBS;
-  return SCORES_LOGITS;
+  *head_node = -1;
+  if (p < 0 || g->nodes[p].n_in != 1) return TQ_SCORES_LOGITS;
+  const tq_score_kind kind =
+      !strcmp(g->nodes[p].op_type, "Softmax")      ? TQ_SCORES_PROBS
+      : !strcmp(g->nodes[p].op_type, "LogSoftmax") ? TQ_SCORES_LOG_PROBS
+                                                   : TQ_SCORES_LOGITS;
+  if (kind != TQ_SCORES_LOGITS) *head_node = p;
+  return kind;
+}
+
+double tq_log_sum_exp(const float *z, int64_t n) {
+  double mx = -INFINITY;
+  for (int64_t k = 0; k < n; k++) mx = z[k] > mx ? z[k] : mx;
+  double se = 0.0;
+  for (int64_t k = 0; k < n; k++) se += exp(z[k] - mx);
+  return mx + log(se);
 }
 
 static double now_s(void) {
@@ -29,14 +35,11 @@ static double now_s(void) {
 }
 
 /* Cross-entropy of one row of scores for label y. */
-static double row_loss(score_kind kind, const float *z, int64_t K, int64_t y) {
-  if (kind == SCORES_PROBS) return -log((double)z[y] > 1e-30 ? z[y] : 1e-30);
-  if (kind == SCORES_LOG_PROBS) return -(double)z[y];
-  double mx = -INFINITY;
-  for (int64_t k = 0; k < K; k++) mx = z[k] > mx ? z[k] : mx;
-  double se = 0.0;
-  for (int64_t k = 0; k < K; k++) se += exp(z[k] - mx);
-  return mx + log(se) - z[y];
+static double row_loss(tq_score_kind kind, const float *z, int64_t K,
+                       int64_t y) {
+  if (kind == TQ_SCORES_PROBS) return -log((double)z[y] > 1e-30 ? z[y] : 1e-30);
+  if (kind == TQ_SCORES_LOG_PROBS) return -(double)z[y];
+  return tq_log_sum_exp(z, K) - z[y];
 }
 
 /* Rank of the label's score: how many classes score strictly higher (ties
@@ -76,7 +79,8 @@ tq_status tq_evaluate(tq_context *ctx, tq_session *s, const tq_dataset *ds,
   size_t *order = malloc(bmax * sizeof *order);
   tq_status st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &x);
   if (st == TQ_OK && (!labels || !order)) st = tq_error_nomem(ctx);
-  const score_kind kind = output_kind(g);
+  int head;
+  const tq_score_kind kind = tq_output_scores(g, &head);
   double loss = 0.0;
   size_t hit1 = 0, hit5 = 0, done = 0;
   const double t0 = now_s();

@@ -38,6 +38,21 @@ struct tq_trainer {
   tq_tensor ***scratch;      /* per node and input: gradient scratch */
 };
 
+/* What a classifier's first output holds: probabilities (a Softmax makes
+ * it), log-probabilities (LogSoftmax) or logits (anything else). For the
+ * first two, *head_node is that node (its input holds the logits), else
+ * -1. Training folds the head into the loss; evaluation computes the loss
+ * accordingly. */
+typedef enum tq_score_kind {
+  TQ_SCORES_LOGITS,
+  TQ_SCORES_PROBS,
+  TQ_SCORES_LOG_PROBS
+} tq_score_kind;
+tq_score_kind tq_output_scores(const tq_graph *g, int *head_node);
+
+/* log(sum_k exp(z_k)) in double, shifted by the maximum (NaNs ignored). */
+double tq_log_sum_exp(const float *z, int64_t n);
+
 /* Applies one optimizer step to every parameter (gradients in t->grad). */
 void tq_optimizer_step(tq_trainer *t, int threads);
 

@@ -63,19 +63,12 @@ static tq_status find_params(tq_context *ctx, tq_trainer *t) {
   return TQ_OK;
 }
 
+/* Softmax or LogSoftmax at the output: the loss starts at its input. */
 static void find_head(tq_trainer *t) {
   const tq_graph *g = t->g;
-  const int out = g->outputs[0];
-  t->logits_value = out;
-  t->head_node = -1;
-  const int p = g->values[out].producer;
-  if (p < 0) return;
-  const tq_node *n = &g->nodes[p];
-  if ((!strcmp(n->op_type, "Softmax") || !strcmp(n->op_type, "LogSoftmax")) &&
-      n->n_in == 1) {
-    t->logits_value = n->in[0];
-    t->head_node = p;
-  }
+  t->logits_value = g->outputs[0];
+  if (tq_output_scores(g, &t->head_node) != TQ_SCORES_LOGITS)
+    t->logits_value = g->nodes[t->head_node].in[0];
 }
 
 /* Values on the gradient path: parameters, and outputs of (run-time)
@@ -399,16 +392,10 @@ static tq_status loss_and_grad(tq_context *ctx, tq_trainer *t,
                       (long long)labels[b], (long long)b, (long long)K);
     const float *zr = z + b * K;
     float *gb = gr + b * K;
-    double mx = -INFINITY;
     int64_t arg = 0;
-    for (int64_t k = 0; k < K; k++)
-      if (zr[k] > mx) {
-        mx = zr[k];
-        arg = k;
-      }
-    double se = 0.0;
-    for (int64_t k = 0; k < K; k++) se += exp(zr[k] - mx);
-    const double lse = mx + log(se);
+    for (int64_t k = 1; k < K; k++)
+      if (zr[k] > zr[arg]) arg = k;
+    const double lse = tq_log_sum_exp(zr, K);
     total += lse - zr[labels[b]];
     correct += arg == labels[b];
     for (int64_t k = 0; k < K; k++)
