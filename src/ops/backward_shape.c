@@ -80,53 +80,6 @@ static void cp_chunk(void *arg, size_t first, size_t n) {
   memcpy(g->dst + first, g->src + first, n * sizeof *g->dst);
 }
 
-/* Strided element base + sum_d i_d st_d of index (i_0..i_nd-1) over dims:
- * gather (dst contiguous, dst[i] = src[strided]) or scatter (src
- * contiguous, dst[strided] = src[i]; the strided positions distinct). */
-static void strided_move(const float *src, float *dst, int64_t base,
-                         const int64_t *st_in, const int64_t *dims_in, int nd,
-                         int scatter, int threads) {
-  int64_t dims[TQ_BW_MAXD], st[TQ_BW_MAXD];
-  int m = 0;
-  size_t total = 1;
-  for (int d = 0; d < nd; d++) {
-    total *= (size_t)dims_in[d];
-    if (dims_in[d] == 1) continue;
-    if (m > 0 && st[m - 1] == st_in[d] * dims_in[d]) {
-      dims[m - 1] *= dims_in[d];
-      st[m - 1] = st_in[d];
-    } else {
-      dims[m] = dims_in[d];
-      st[m++] = st_in[d];
-    }
-  }
-  if (total == 0) return;
-  if (m == 0) {
-    dims[0] = 1;
-    st[0] = 1;
-    m = 1;
-  }
-  size_t inner = (size_t)dims[m - 1], rows = total / inner;
-  int64_t s_in = st[m - 1];
-#pragma omp parallel for schedule(static) \
-    num_threads(threads) if (total >= TQ_CHUNK_ELEMS && rows > 1)
-  for (size_t r = 0; r < rows; r++) {
-    size_t q = r;
-    int64_t off = base;
-    for (int d = m - 2; d >= 0; d--) {
-      off += (int64_t)(q % (size_t)dims[d]) * st[d];
-      q /= (size_t)dims[d];
-    }
-    if (scatter) {
-      const float *s = src + r * inner;
-      for (size_t i = 0; i < inner; i++) dst[off + (int64_t)i * s_in] = s[i];
-    } else {
-      float *o = dst + r * inner;
-      for (size_t i = 0; i < inner; i++) o[i] = src[off + (int64_t)i * s_in];
-    }
-  }
-}
-
 /* ---- the same elements with a new shape
  * ---------------------------------------*/
 
@@ -323,8 +276,8 @@ static tq_status bw_slice(tq_op_call *c, const tq_tensor *const *gout,
     is[d] = step[d] * xs[d];
   }
   zero(gin[0], threads);
-  strided_move(tq_cf32(gout[0]), tq_f32(gin[0]), base, is, so->dims, so->ndim,
-               1, threads);
+  tq_strided_move(tq_f32(gin[0]), base, is, so->dims, so->ndim,
+                  (void *)tq_cf32(gout[0]), sizeof(float), 1, threads);
   return TQ_OK;
 }
 
@@ -352,8 +305,8 @@ static tq_status bw_transpose(tq_op_call *c, const tq_tensor *const *gout,
       return tq_call_error(c, TQ_ERR_SHAPE, "perm is not a permutation");
     is[perm[d]] = gs[d];
   }
-  strided_move(tq_cf32(gout[0]), tq_f32(gin[0]), 0, is, sx->dims, r, 0,
-               tq_ew_threads(c));
+  tq_strided_move((void *)tq_cf32(gout[0]), 0, is, sx->dims, r, tq_f32(gin[0]),
+                  sizeof(float), 0, tq_ew_threads(c));
   return TQ_OK;
 }
 

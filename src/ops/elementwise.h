@@ -40,6 +40,18 @@ int tq_ew_threads(const tq_op_call *c);
 /* The name of a dtype for messages ("float32", "int64"). */
 const char *tq_ew_dtype_name(tq_dtype dtype);
 
+/* Moves the elements of a dims-shaped (row-major, nd <= 2 * TQ_MAX_DIMS)
+ * index space between the contiguous array contig and the positions
+ * base + sum_d i_d * strides_d of strided: gather (scatter 0: contig[i] =
+ * strided[...]; Slice, Transpose, Tile and their backward) or scatter
+ * (scatter 1; the strided positions must be distinct). Elements of es
+ * bytes (4 or 8). Dimensions that continue each other are merged first so
+ * the inner loop is as long as possible; rows are split over threads by
+ * the shape only. */
+void tq_strided_move(void *strided, int64_t base, const int64_t *strides,
+                     const int64_t *dims, int nd, void *contig, size_t es,
+                     int scatter, int threads);
+
 /* ---- elementwise.c
  * ---------------------------------------------------------*/
 

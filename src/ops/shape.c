@@ -165,42 +165,48 @@ static void copy_elems(const tq_op_call *c, const void *src, void *dst,
 }
 
 /* Element size is 4 or 8: copies whole words (no byte loops). */
-static void copy_strided_row(const unsigned char *src, int64_t stride,
-                             unsigned char *dst, size_t n, size_t es) {
+/* One row of tq_strided_move: n elements of size es (4 or 8) between a
+ * contiguous run and positions `stride` elements apart. */
+static void move_strided_row(const unsigned char *strided, int64_t stride,
+                             unsigned char *contig, size_t n, size_t es,
+                             int scatter) {
   if (stride == 1) {
-    memcpy(dst, src, n * es);
+    if (scatter)
+      memcpy((void *)strided, contig, n * es);
+    else
+      memcpy(contig, strided, n * es);
   } else if (es == 4) {
-    const uint32_t *s = (const uint32_t *)(const void *)src;
-    uint32_t *d = (uint32_t *)(void *)dst;
-    for (size_t i = 0; i < n; i++) d[i] = s[(int64_t)i * stride];
+    uint32_t *s = (uint32_t *)(void *)strided, *d = (uint32_t *)(void *)contig;
+    if (scatter)
+      for (size_t i = 0; i < n; i++) s[(int64_t)i * stride] = d[i];
+    else
+      for (size_t i = 0; i < n; i++) d[i] = s[(int64_t)i * stride];
   } else {
-    const uint64_t *s = (const uint64_t *)(const void *)src;
-    uint64_t *d = (uint64_t *)(void *)dst;
-    for (size_t i = 0; i < n; i++) d[i] = s[(int64_t)i * stride];
+    uint64_t *s = (uint64_t *)(void *)strided, *d = (uint64_t *)(void *)contig;
+    if (scatter)
+      for (size_t i = 0; i < n; i++) s[(int64_t)i * stride] = d[i];
+    else
+      for (size_t i = 0; i < n; i++) d[i] = s[(int64_t)i * stride];
   }
 }
 
 enum { SC_MAXD = 2 * TQ_MAX_DIMS };
 
-/* dst (contiguous, dims odims) [i...] = src[base + sum i_d * istride_d]:
- * Slice (strides times steps), Transpose (permuted strides), Tile (stride
- * 0 over the repeats). Dimensions that continue each other are merged
- * first so that the inner loop is as long as possible. */
-static void strided_copy(const tq_op_call *c, const void *src, int64_t base,
-                         const int64_t *istride, const int64_t *odims, int nd,
-                         void *dst, size_t es) {
+void tq_strided_move(void *strided, int64_t base, const int64_t *strides,
+                     const int64_t *dims_in, int nd, void *contig, size_t es,
+                     int scatter, int threads) {
   int64_t dims[SC_MAXD], st[SC_MAXD];
   int m = 0;
   size_t total = 1;
   for (int d = 0; d < nd; d++) {
-    total *= (size_t)odims[d];
-    if (odims[d] == 1) continue;
-    if (m > 0 && st[m - 1] == istride[d] * odims[d]) {
-      dims[m - 1] *= odims[d];
-      st[m - 1] = istride[d];
+    total *= (size_t)dims_in[d];
+    if (dims_in[d] == 1) continue;
+    if (m > 0 && st[m - 1] == strides[d] * dims_in[d]) {
+      dims[m - 1] *= dims_in[d];
+      st[m - 1] = strides[d];
     } else {
-      dims[m] = odims[d];
-      st[m] = istride[d];
+      dims[m] = dims_in[d];
+      st[m] = strides[d];
       m++;
     }
   }
@@ -210,11 +216,8 @@ static void strided_copy(const tq_op_call *c, const void *src, int64_t base,
     st[0] = 1;
     m = 1;
   }
-  size_t inner = (size_t)dims[m - 1];
-  size_t rows = total / inner;
-  const unsigned char *s = src;
-  unsigned char *o = dst;
-  int threads = tq_ew_threads(c);
+  const size_t inner = (size_t)dims[m - 1], rows = total / inner;
+  unsigned char *s = strided, *o = contig;
 #pragma omp parallel for schedule(static) \
     num_threads(threads) if (total >= TQ_CHUNK_ELEMS && rows > 1)
   for (size_t r = 0; r < rows; r++) {
@@ -224,9 +227,19 @@ static void strided_copy(const tq_op_call *c, const void *src, int64_t base,
       off += (int64_t)(q % (size_t)dims[d]) * st[d];
       q /= (size_t)dims[d];
     }
-    copy_strided_row(s + off * (int64_t)es, st[m - 1], o + r * inner * es,
-                     inner, es);
+    move_strided_row(s + off * (int64_t)es, st[m - 1], o + r * inner * es,
+                     inner, es, scatter);
   }
+}
+
+/* dst (contiguous, dims odims) [i...] = src[base + sum i_d * istride_d]:
+ * Slice (strides times steps), Transpose (permuted strides), Tile (stride
+ * 0 over the repeats). */
+static void strided_copy(const tq_op_call *c, const void *src, int64_t base,
+                         const int64_t *istride, const int64_t *odims, int nd,
+                         void *dst, size_t es) {
+  tq_strided_move((void *)src, base, istride, odims, nd, dst, es, 0,
+                  tq_ew_threads(c));
 }
 
 /* ---- Shape, Size
