@@ -156,23 +156,31 @@ static void act_chunk(void *arg, size_t first, size_t n) {
   }
 }
 
+int tq_act_attrs(const tq_op_call *c, float *alpha, float *beta, float *gamma,
+                 int *gelu_tanh) {
+  const int k = act_lookup(c->op_type);
+  if (k < 0) return -1;
+  *alpha = tq_attr_float(c, "alpha", act_ops[k].alpha);
+  *beta = tq_attr_float(c, "beta", act_ops[k].beta);
+  *gamma = tq_attr_float(c, "gamma", act_ops[k].gamma);
+  if (act_ops[k].op == ACT_HARD_SWISH) { /* no attributes in the standard */
+    *alpha = act_ops[k].alpha;
+    *beta = act_ops[k].beta;
+  }
+  *gelu_tanh = act_ops[k].op == ACT_GELU &&
+               strcmp(tq_attr_string(c, "approximate", "none"), "tanh") == 0;
+  return 0;
+}
+
 tq_status tq_act_unary_forward(tq_op_call *c) {
   int k = act_lookup(c->op_type);
   if (k < 0)
     return tq_call_error(c, TQ_ERR_INTERNAL, "not an activation operator");
-  act_arg g = {act_ops[k].op,
-               tq_attr_float(c, "alpha", act_ops[k].alpha),
-               tq_attr_float(c, "beta", act_ops[k].beta),
-               tq_attr_float(c, "gamma", act_ops[k].gamma),
-               tq_cf32(c->in[0]),
+  act_arg g = {act_ops[k].op,    0.0f, 0.0f, 0.0f, tq_cf32(c->in[0]),
                tq_f32(c->out[0])};
-  if (g.op == ACT_HARD_SWISH) { /* no attributes in the standard */
-    g.alpha = act_ops[k].alpha;
-    g.beta = act_ops[k].beta;
-  }
-  if (g.op == ACT_GELU &&
-      strcmp(tq_attr_string(c, "approximate", "none"), "tanh") == 0)
-    g.op = ACT_GELU_TANH;
+  int gelu_tanh = 0;
+  tq_act_attrs(c, &g.alpha, &g.beta, &g.gamma, &gelu_tanh);
+  if (gelu_tanh) g.op = ACT_GELU_TANH;
   tq_ew_for_chunks(c->in[0]->numel, tq_ew_threads(c), act_chunk, &g);
   return TQ_OK;
 }

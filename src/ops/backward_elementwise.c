@@ -284,41 +284,40 @@ enum {
   G_THRESHOLDED_RELU,
 };
 
-/* Default attributes: those of activation.c (ONNX's). */
+/* op_type -> gradient formula; activations' attributes come from
+ * tq_act_attrs (activation.c), the others have none. */
 static const struct {
   const char *name;
   int op;
-  float alpha, beta, gamma;
 } pw_ops[] = {
-    {"Sqrt", G_SQRT, 0.0f, 0.0f, 0.0f},
-    {"Exp", G_EXP, 0.0f, 0.0f, 0.0f},
-    {"Log", G_LOG, 0.0f, 0.0f, 0.0f},
-    {"Abs", G_ABS, 0.0f, 0.0f, 0.0f},
-    {"Neg", G_NEG, 0.0f, 0.0f, 0.0f},
-    {"Reciprocal", G_RECIPROCAL, 0.0f, 0.0f, 0.0f},
-    {"Identity", G_IDENTITY, 0.0f, 0.0f, 0.0f},
-    {"Floor", G_ZERO, 0.0f, 0.0f, 0.0f},
-    {"Ceil", G_ZERO, 0.0f, 0.0f, 0.0f},
-    {"Round", G_ZERO, 0.0f, 0.0f, 0.0f},
-    {"Sign", G_ZERO, 0.0f, 0.0f, 0.0f},
-    {"Erf", G_ERF, 0.0f, 0.0f, 0.0f},
-    {"Sin", G_SIN, 0.0f, 0.0f, 0.0f},
-    {"Cos", G_COS, 0.0f, 0.0f, 0.0f},
-    {"Relu", G_RELU, 0.0f, 0.0f, 0.0f},
-    {"LeakyRelu", G_LEAKY_RELU, 0.01f, 0.0f, 0.0f},
-    {"Sigmoid", G_SIGMOID, 0.0f, 0.0f, 0.0f},
-    {"Tanh", G_TANH, 0.0f, 0.0f, 0.0f},
-    {"HardSigmoid", G_HARD_SIGMOID, 0.2f, 0.5f, 0.0f},
-    {"HardSwish", G_HARD_SWISH, 1.0f / 6.0f, 0.5f, 0.0f},
-    {"Elu", G_ELU, 1.0f, 0.0f, 0.0f},
-    {"Selu", G_SELU, 1.67326319217681884765625f, 0.0f,
-     1.05070102214813232421875f},
-    {"Celu", G_CELU, 1.0f, 0.0f, 0.0f},
-    {"Softplus", G_SOFTPLUS, 0.0f, 0.0f, 0.0f},
-    {"Softsign", G_SOFTSIGN, 0.0f, 0.0f, 0.0f},
-    {"Gelu", G_GELU, 0.0f, 0.0f, 0.0f},
-    {"Mish", G_MISH, 0.0f, 0.0f, 0.0f},
-    {"ThresholdedRelu", G_THRESHOLDED_RELU, 1.0f, 0.0f, 0.0f},
+    {"Sqrt", G_SQRT},
+    {"Exp", G_EXP},
+    {"Log", G_LOG},
+    {"Abs", G_ABS},
+    {"Neg", G_NEG},
+    {"Reciprocal", G_RECIPROCAL},
+    {"Identity", G_IDENTITY},
+    {"Floor", G_ZERO},
+    {"Ceil", G_ZERO},
+    {"Round", G_ZERO},
+    {"Sign", G_ZERO},
+    {"Erf", G_ERF},
+    {"Sin", G_SIN},
+    {"Cos", G_COS},
+    {"Relu", G_RELU},
+    {"LeakyRelu", G_LEAKY_RELU},
+    {"Sigmoid", G_SIGMOID},
+    {"Tanh", G_TANH},
+    {"HardSigmoid", G_HARD_SIGMOID},
+    {"HardSwish", G_HARD_SWISH},
+    {"Elu", G_ELU},
+    {"Selu", G_SELU},
+    {"Celu", G_CELU},
+    {"Softplus", G_SOFTPLUS},
+    {"Softsign", G_SOFTSIGN},
+    {"Gelu", G_GELU},
+    {"Mish", G_MISH},
+    {"ThresholdedRelu", G_THRESHOLDED_RELU},
 };
 
 typedef struct pw_arg {
@@ -434,20 +433,16 @@ static tq_status bw_pointwise(tq_op_call *c, const tq_tensor *const *gout,
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK || !gin[0]) return st;
   pw_arg a = {pw_ops[k].op,
-              tq_attr_float(c, "alpha", pw_ops[k].alpha),
-              tq_attr_float(c, "beta", pw_ops[k].beta),
-              tq_attr_float(c, "gamma", pw_ops[k].gamma),
+              0.0f,
+              0.0f,
+              0.0f,
               tq_cf32(c->in[0]),
               tq_cf32(c->out[0]),
               tq_cf32(gout[0]),
               tq_f32(gin[0])};
-  if (a.op == G_HARD_SWISH) { /* no attributes in the standard */
-    a.alpha = pw_ops[k].alpha;
-    a.beta = pw_ops[k].beta;
-  }
-  if (a.op == G_GELU &&
-      strcmp(tq_attr_string(c, "approximate", "none"), "tanh") == 0)
-    a.op = G_GELU_TANH;
+  int gelu_tanh = 0;
+  tq_act_attrs(c, &a.alpha, &a.beta, &a.gamma, &gelu_tanh);
+  if (gelu_tanh) a.op = G_GELU_TANH;
   tq_ew_for_chunks(c->in[0]->numel, tq_ew_threads(c), pw_chunk, &a);
   return TQ_OK;
 }

@@ -86,6 +86,12 @@ tq_status tq_act_prelu_forward(tq_op_call *c);
  * Softsign Gelu Mish ThresholdedRelu: one float input, attributes. */
 tq_status tq_act_unary_infer(tq_op_call *c);
 tq_status tq_act_unary_forward(tq_op_call *c);
+/* The parameters an activation operator (Relu ... ThresholdedRelu)
+ * computes with: its attributes or their ONNX defaults (HardSwish's fixed
+ * constants), and whether Gelu uses the tanh approximation. Returns -1
+ * when op_type is not one of them. Shared by forward and backward. */
+int tq_act_attrs(const tq_op_call *c, float *alpha, float *beta, float *gamma,
+                 int *gelu_tanh);
 /* Clip: bounds from attributes (opset < 11) or inputs (opset >= 11). */
 tq_status tq_act_clip_infer(tq_op_call *c);
 tq_status tq_act_clip_forward(tq_op_call *c);
