@@ -54,6 +54,35 @@ static void reduce_slots(const float *parts, int64_t S, int64_t wsize,
   }
 }
 
+/* What a Conv or ConvTranspose backward works with. */
+typedef struct conv_bwd {
+  const float *x, *wt, *dy;
+  float *dx, *dw; /* NULL when not wanted */
+  int threads;
+} conv_bwd;
+
+/* Fills io and computes the bias gradient. Returns 1 when nothing is left
+ * to do: neither dX nor dW wanted, or the batch is empty or `empty` (no
+ * terms), in which case they are zeros. Otherwise the caller writes every
+ * element of dX and dW. */
+static int conv_bwd_begin(tq_op_call *c, const conv_geom *g,
+                          const tq_tensor *const *gout, tq_tensor **gin,
+                          int64_t wsize, int empty, conv_bwd *io) {
+  io->x = tq_cf32(c->in[0]);
+  io->wt = tq_cf32(c->in[1]);
+  io->dy = tq_cf32(gout[0]);
+  io->dx = gin[0] ? tq_f32(gin[0]) : NULL;
+  io->dw = gin[1] ? tq_f32(gin[1]) : NULL;
+  io->threads = tq_nn_threads(c);
+  if (c->n_in > 2 && gin[2])
+    bias_grad(io->dy, g->N, g->M, g->P, tq_f32(gin[2]), io->threads);
+  if (!io->dx && !io->dw) return 1;
+  if (g->N > 0 && !empty) return 0;
+  if (io->dx) memset(io->dx, 0, (size_t)(g->N * g->C * g->Pin) * sizeof(float));
+  if (io->dw) memset(io->dw, 0, (size_t)wsize * sizeof(float));
+  return 1;
+}
+
 /* Scratch for S slots of per_slot floats, and S weight-gradient partial
  * sums of wsize floats when want_parts. */
 static tq_status alloc_slots(tq_op_call *c, int64_t S, int64_t per_slot,
@@ -101,18 +130,13 @@ tq_status tq_nn_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
   conv_geom g;
   tq_status st = tq_conv_prepare(c, &g);
   if (st) return st;
-  const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);
-  const float *dy = tq_cf32(gout[0]);
-  float *dx = gin[0] ? tq_f32(gin[0]) : NULL;
-  float *dw = gin[1] ? tq_f32(gin[1]) : NULL;
-  float *db = c->n_in > 2 && gin[2] ? tq_f32(gin[2]) : NULL;
-  const int threads = tq_nn_threads(c);
   const int64_t wsize = g.M * g.K;
-  if (db) bias_grad(dy, g.N, g.M, g.P, db, threads);
-  if (!dx && !dw) return TQ_OK;
-  if (dx) memset(dx, 0, (size_t)(g.N * g.C * g.Pin) * sizeof *dx);
-  if (dw) memset(dw, 0, (size_t)wsize * sizeof *dw);
-  if (g.N == 0 || g.K == 0 || g.P == 0) return TQ_OK;
+  conv_bwd io;
+  if (conv_bwd_begin(c, &g, gout, gin, wsize, g.K == 0 || g.P == 0, &io))
+    return TQ_OK;
+  const float *x = io.x, *wt = io.wt, *dy = io.dy;
+  float *dx = io.dx, *dw = io.dw;
+  const int threads = io.threads;
   const int64_t nb = images_per_chunk(g.N, g.K, g.P);
   const int64_t chunks = (g.N + nb - 1) / nb;
   const int64_t S = slot_count(chunks);
@@ -171,19 +195,14 @@ tq_status tq_nn_conv_transpose_backward(tq_op_call *c,
   conv_geom g;
   tq_status st = tq_convt_prepare(c, &g);
   if (st) return st;
-  const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);
-  const float *dy = tq_cf32(gout[0]);
-  float *dx = gin[0] ? tq_f32(gin[0]) : NULL;
-  float *dw = gin[1] ? tq_f32(gin[1]) : NULL;
-  float *db = c->n_in > 2 && gin[2] ? tq_f32(gin[2]) : NULL;
-  const int threads = tq_nn_threads(c);
   /* W is (C, Mg, kernel...): per group Cg x (Mg * kvol) */
   const int64_t R = g.Mg * g.kvol, wsize = g.C * R;
-  if (db) bias_grad(dy, g.N, g.M, g.P, db, threads);
-  if (!dx && !dw) return TQ_OK;
-  if (dx) memset(dx, 0, (size_t)(g.N * g.C * g.Pin) * sizeof *dx);
-  if (dw) memset(dw, 0, (size_t)wsize * sizeof *dw);
-  if (g.N == 0 || R == 0 || g.Pin == 0) return TQ_OK;
+  conv_bwd io;
+  if (conv_bwd_begin(c, &g, gout, gin, wsize, R == 0 || g.Pin == 0, &io))
+    return TQ_OK;
+  const float *x = io.x, *wt = io.wt, *dy = io.dy;
+  float *dx = io.dx, *dw = io.dw;
+  const int threads = io.threads;
   const int64_t S = slot_count(g.N);
   float *scratch, *parts;
   if ((st = alloc_slots(c, S, R * g.Pin, dw != NULL, wsize, &scratch, &parts)))

@@ -158,12 +158,26 @@ static void pool_plane(const pool_geom *g, const pool_axis ax[3], int is_max,
   }
 }
 
-static int is_tiling(const tq_nn_window *w);
+/* Windows that tile the input without overlap or padding (2-D MaxPool
+ * 2x2 stride 2, ...): every input element has at most one window. */
+static int is_tiling(const tq_nn_window *w) {
+  for (int d = 0; d < 3; d++)
+    if (w->stride[d] != w->kernel[d] || w->dil[d] != 1 || w->pad_lo[d] ||
+        w->pad_hi[d] || w->out[d] * w->kernel[d] > w->in[d])
+      return 0;
+  return 1;
+}
+
+/* Tiling 2x2 windows (stride 2) over one plane of depth 1: the fast paths
+ * of MaxPool. */
+static int is_2x2_tiling(const tq_nn_window *w) {
+  return is_tiling(w) && w->out[0] == 1 && w->kernel[0] == 1 &&
+         w->kernel[1] == 2 && w->kernel[2] == 2;
+}
 
 /* MaxPool 2x2 stride 2 without padding (2-D): the same rule as pool_plane
  * (taps in window order, a NaN wins) without the general bookkeeping. */
-static void maxpool_plane_2x2(const tq_nn_window *w, const float *x,
-                              float *y) {
+static void maxpool_plane_2x2(const tq_nn_window *w, const float *x, float *y) {
   const int64_t IW = w->in[2], OH = w->out[1], OW = w->out[2];
   for (int64_t oh = 0; oh < OH; oh++) {
     const float *r0 = x + 2 * oh * IW, *r1 = r0 + IW;
@@ -191,9 +205,7 @@ static tq_status pool_forward(tq_op_call *c, int is_max, int include_pad) {
   float *y = tq_f32(c->out[0]);
   int nt = tq_nn_threads(c);
   if (nt > planes) nt = (int)planes;
-  const int fast = is_max && is_tiling(&g.w) && g.w.out[0] == 1 &&
-                   g.w.kernel[0] == 1 && g.w.kernel[1] == 2 &&
-                   g.w.kernel[2] == 2;
+  const int fast = is_max && is_2x2_tiling(&g.w);
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t p = 0; p < planes; p++) {
     if (fast)
@@ -275,8 +287,8 @@ static void pool_plane_backward(const pool_geom *g, const pool_axis ax[3],
         float bv = -INFINITY;
         float share = 0.0f;
         if (!is_max)
-          share = gv / (float)(ax[0].count[od] * ax[1].count[oh] *
-                               ax[2].count[ow]);
+          share =
+              gv / (float)(ax[0].count[od] * ax[1].count[oh] * ax[2].count[ow]);
         const int64_t l0 = ow * w->stride[2] - w->pad_lo[2];
         for (int64_t i = ax[0].lo[od]; i < ax[0].hi[od]; i++) {
           const int64_t id = od * w->stride[0] - w->pad_lo[0] + i * w->dil[0];
@@ -298,21 +310,8 @@ static void pool_plane_backward(const pool_geom *g, const pool_axis ax[3],
       }
 }
 
-/* Windows that tile the input without overlap or padding (2-D MaxPool
- * 2x2 stride 2, ...): every input element has at most one window. */
-static int is_tiling(const tq_nn_window *w) {
-  for (int d = 0; d < 3; d++)
-    if (w->stride[d] != w->kernel[d] || w->dil[d] != 1 || w->pad_lo[d] ||
-        w->pad_hi[d] || w->out[d] * w->kernel[d] > w->in[d])
-      return 0;
-  return 1;
-}
-
-/* The max backward of one plane for tiling windows: the same winner as
- * pool_plane_backward (first maximum in window order, a NaN wins), found
- * window by window without the general bookkeeping. dx zero on entry. */
-/* The common 2-D 2x2 window: the winner among a, b (first row) and c, d
- * (second row), in that order, with the same rule. */
+/* The 2-D 2x2 case of maxpool_plane_backward_tiled: the winner among a, b
+ * (first row) and c, d (second row), in that order, with the same rule. */
 static void maxpool_plane_backward_2x2(const tq_nn_window *w, const float *x,
                                        const float *dy, float *dx) {
   const int64_t IW = w->in[2], OH = w->out[1], OW = w->out[2];
@@ -335,12 +334,15 @@ static void maxpool_plane_backward_2x2(const tq_nn_window *w, const float *x,
   }
 }
 
+/* The max backward of one plane for tiling windows: the same winner as
+ * pool_plane_backward (first maximum in window order, a NaN wins), found
+ * window by window without the general bookkeeping. dx zero on entry. */
 static void maxpool_plane_backward_tiled(const tq_nn_window *w, const float *x,
                                          const float *dy, float *dx) {
   const int64_t IH = w->in[1], IW = w->in[2];
   const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
   const int64_t KD = w->kernel[0], KH = w->kernel[1], KW = w->kernel[2];
-  if (OD == 1 && KD == 1 && KH == 2 && KW == 2) {
+  if (is_2x2_tiling(w)) {
     maxpool_plane_backward_2x2(w, x, dy, dx);
     return;
   }
@@ -351,7 +353,8 @@ static void maxpool_plane_backward_tiled(const tq_nn_window *w, const float *x,
         float bv = 0.0f;
         for (int64_t i = 0; i < KD; i++)
           for (int64_t j = 0; j < KH; j++) {
-            const int64_t row = ((od * KD + i) * IH + oh * KH + j) * IW + ow * KW;
+            const int64_t row =
+                ((od * KD + i) * IH + oh * KH + j) * IW + ow * KW;
             for (int64_t l = 0; l < KW; l++) {
               const float v = x[row + l];
               if (best < 0 || v > bv || (v != v && bv == bv)) {
