@@ -375,6 +375,19 @@ static void conv_check(fx *f, const conv_case *cc) {
   free(ws);
 }
 
+/* conv_check at 2 threads, then the same bits at 1 thread. */
+static void conv_check_threads(fx *f, const conv_case *cc) {
+  f->threads = 2;
+  conv_check(f, cc);
+  tq_tensor *two = NULL;
+  assert_int_equal(tq_tensor_clone(f->ctx, f->out[0], &two), TQ_OK);
+  f->threads = 1;
+  assert_int_equal(fx_run(f, "Conv"), TQ_OK);
+  assert_memory_equal(tq_cf32(two), tq_cf32(f->out[0]),
+                      two->numel * sizeof(float));
+  tq_tensor_destroy(two);
+}
+
 static void random_geo(geo *g, int nsp, int64_t max_in) {
   g->nsp = nsp;
   for (int d = 0; d < nsp; d++) {
@@ -472,15 +485,7 @@ static void test_conv_paths(void **state) {
     }
     assert_true(geo_window(&cc.g, AP_NOTSET, pads, 0));
     conv_set_attrs(&f, &cc, AP_NOTSET, pads, 1);
-    f.threads = 2;
-    conv_check(&f, &cc);
-    tq_tensor *two = NULL;
-    assert_int_equal(tq_tensor_clone(ctx, f.out[0], &two), TQ_OK);
-    f.threads = 1;
-    assert_int_equal(fx_run(&f, "Conv"), TQ_OK);
-    assert_memory_equal(tq_cf32(two), tq_cf32(f.out[0]),
-                        two->numel * sizeof(float));
-    tq_tensor_destroy(two);
+    conv_check_threads(&f, &cc);
     fx_free(&f);
   }
   tq_context_destroy(ctx);
@@ -519,15 +524,7 @@ static void test_conv_winograd(void **state) {
         cc.N * ((cc.g.out[0] + 1) / 2) * ((cc.g.out[1] + 1) / 2);
     if (tiles < 64) continue;
     conv_set_attrs(&f, &cc, ap, pads, 1);
-    f.threads = 2;
-    conv_check(&f, &cc);
-    tq_tensor *two = NULL;
-    assert_int_equal(tq_tensor_clone(ctx, f.out[0], &two), TQ_OK);
-    f.threads = 1;
-    assert_int_equal(fx_run(&f, "Conv"), TQ_OK);
-    assert_memory_equal(tq_cf32(two), tq_cf32(f.out[0]),
-                        two->numel * sizeof(float));
-    tq_tensor_destroy(two);
+    conv_check_threads(&f, &cc);
     fx_free(&f);
     done++;
   }
