@@ -224,9 +224,10 @@ static void release(tq_session *s, tq_tensor *t) {
 
 /* ---- planning -------------------------------------------------------------*/
 
-void tq_session_fill_call(tq_session *s, tq_context *ctx, size_t i,
-                          const tq_tensor **in, tq_tensor **out,
-                          tq_op_call *c) {
+/* Fills c for node i: inputs (float masters), outputs, attributes,
+ * threads, seed and stream. */
+static void fill_call(tq_session *s, tq_context *ctx, size_t i,
+                      const tq_tensor **in, tq_tensor **out, tq_op_call *c) {
   const tq_graph *g = s->g;
   const tq_node *gn = &g->nodes[i];
   memset(c, 0, sizeof *c);
@@ -350,7 +351,7 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
     const tq_tensor *in[MAX_IO];
     tq_tensor *out[MAX_IO];
     tq_op_call c;
-    tq_session_fill_call(s, ctx, i, in, out, &c);
+    fill_call(s, ctx, i, in, out, &c);
     c.plan_time = n->folded;
     st = n->def->infer(&c);
     if (st == TQ_OK && n->folded) {
@@ -403,7 +404,7 @@ void tq_session_run_call(tq_session *s, tq_context *ctx, size_t i,
                          const tq_tensor **in, tq_tensor **out, tq_op_call *c,
                          uint64_t sample_offset) {
   node_rt *n = &s->nodes[i];
-  tq_session_fill_call(s, ctx, i, in, out, c);
+  fill_call(s, ctx, i, in, out, c);
   if (n->wq)
     for (size_t k = 0; k < s->g->nodes[i].n_in; k++)
       if (n->wq[k]) in[k] = n->wq[k];

@@ -58,14 +58,11 @@ struct tq_session {
 /* Most inputs or outputs of one node. */
 #define MAX_IO 64
 
-/* Fills c for node i as a run would (in/out: arrays of MAX_IO the call
- * points into; weights are the float masters, intrinsic unset). */
-void tq_session_fill_call(tq_session *s, tq_context *ctx, size_t i,
-                          const tq_tensor **in, tq_tensor **out, tq_op_call *c);
-
-/* The call of node i as a run makes it: tq_session_fill_call, then the
- * quantized weights in place of their float masters, the node's intrinsic
- * quantizers, sample_offset and, when allowed, the operator cache. */
+/* The call of node i as a run makes it: inputs and outputs (in and out:
+ * arrays of MAX_IO the call points into), attributes, threads, seed and
+ * stream, then the quantized weights in place of their float masters, the
+ * node's intrinsic quantizers, sample_offset and, when allowed, the operator
+ * cache. */
 void tq_session_run_call(tq_session *s, tq_context *ctx, size_t i,
                          const tq_tensor **in, tq_tensor **out, tq_op_call *c,
                          uint64_t sample_offset);
