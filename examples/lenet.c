@@ -193,7 +193,7 @@ int main(int argc, char **argv) {
   if (!order) goto cleanup;
   for (size_t i = 0; i < n; i++) order[i] = i;
   tq_shuffle_indices(1, 0, order, n);
-  const tq_shape batch_shape = {.ndim = 4, .dims = {64, 1, 28, 28}};
+  const tq_shape batch_shape = tq_dataset_batch_shape(train, 64);
   CHECK(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &batch_shape, &x));
   double loss = 0.0;
   size_t correct = 0, seen = 0;

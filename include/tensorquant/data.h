@@ -89,6 +89,9 @@ TQ_API size_t tq_dataset_size(const tq_dataset *ds);
 /* Shape of one sample, e.g. [1,28,28]. Owned by the dataset. */
 TQ_API const tq_shape *tq_dataset_sample_shape(const tq_dataset *ds);
 
+/* The shape of a batch of n samples: [n, sample shape...]. */
+TQ_API tq_shape tq_dataset_batch_shape(const tq_dataset *ds, size_t n);
+
 /* Number of floats in one sample (product of the sample shape). */
 TQ_API size_t tq_dataset_sample_numel(const tq_dataset *ds);
 

@@ -367,6 +367,16 @@ const tq_shape *tq_dataset_sample_shape(const tq_dataset *ds) {
   return ds ? &ds->sample_shape : NULL;
 }
 
+tq_shape tq_dataset_batch_shape(const tq_dataset *ds, size_t n) {
+  tq_shape b;
+  memset(&b, 0, sizeof b);
+  const tq_shape *ss = &ds->sample_shape;
+  b.ndim = ss->ndim + 1; /* samples have at most TQ_TENSOR_MAX_DIMS - 1 */
+  b.dims[0] = (int64_t)n;
+  memcpy(b.dims + 1, ss->dims, (size_t)ss->ndim * sizeof b.dims[0]);
+  return b;
+}
+
 size_t tq_dataset_sample_numel(const tq_dataset *ds) {
   return ds ? ds->sample_numel : 0;
 }

@@ -68,12 +68,8 @@ tq_status tq_evaluate(tq_context *ctx, tq_session *s, const tq_dataset *ds,
     return tq_error(ctx, TQ_ERR_RANGE, NULL, 0, 0,
                     "asked for %zu samples; the dataset has %zu", n,
                     tq_dataset_size(ds));
-  const tq_shape *ss = tq_dataset_sample_shape(ds);
   const size_t bmax = (size_t)batch < n ? (size_t)batch : (n ? n : 1);
-  tq_shape bs = *ss;
-  memmove(bs.dims + 1, bs.dims, (size_t)ss->ndim * sizeof bs.dims[0]);
-  bs.ndim = ss->ndim + 1;
-  bs.dims[0] = (int64_t)bmax;
+  tq_shape bs = tq_dataset_batch_shape(ds, bmax);
   tq_tensor *x = NULL;
   int64_t *labels = malloc(bmax * sizeof *labels);
   size_t *order = malloc(bmax * sizeof *order);

@@ -50,7 +50,8 @@ static const char help[] =
     "      --extr '{\"Conv1\": \"nearest,12,11\"}' \\\n"
     "      --weights '{\"Conv1\": \"nearest,32,16\", \"Dense3\": "
     "\"nearest,32,16\"}'\n"
-    "  tq train --model lenet --data fashion-mnist -o sr.onnx --optimizer sgd \\\n"
+    "  tq train --model lenet --data fashion-mnist -o sr.onnx --optimizer sgd "
+    "\\\n"
     "      --updates stochastic,12,10\n"
     "  tq train --model model.onnx --data x.npy,y.npy -o tuned.onnx --lr "
     "1e-4\n";
@@ -242,12 +243,7 @@ static int run(int argc, char **argv) {
   if ((st = tq_trainer_create(ctx, g, &o.cfg, &tr))) goto fail;
   tq_trainer_set_seed(tr, o.seed);
   if ((st = tq_trainer_set_maps(ctx, tr, set))) goto fail;
-  /* Batches: [batch, sample shape...] */
-  const tq_shape *ss = tq_dataset_sample_shape(ds);
-  tq_shape bs = *ss;
-  memmove(bs.dims + 1, bs.dims, (size_t)ss->ndim * sizeof bs.dims[0]);
-  bs.ndim = ss->ndim + 1;
-  bs.dims[0] = o.batch;
+  const tq_shape bs = tq_dataset_batch_shape(ds, (size_t)o.batch);
   int64_t classes = 0;
   if ((st = tq_trainer_prepare(ctx, tr, &bs, &classes))) goto fail;
   if (classes < tq_dataset_classes(ds)) {
