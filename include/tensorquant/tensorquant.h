@@ -15,6 +15,7 @@
 #include "qmap.h"
 #include "quantizer.h"
 #include "session.h"
+#include "stats.h"
 #include "status.h"
 #include "tensor.h"
 #include "train.h"
