@@ -15,6 +15,7 @@ static const tq_command *const commands[] = {
     &tq_cmd_train,
     &tq_cmd_eval,
     &tq_cmd_bench,
+    &tq_cmd_report,
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
 

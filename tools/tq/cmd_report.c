@@ -1,0 +1,145 @@
+/* tq report: a self-contained HTML page (tables and Chart.js charts) from
+ * the JSON document of tq sweep, sensitivity, search or stats. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensorquant/report.h"
+#include "tq.h"
+
+static const char help[] =
+    "usage: tq report IN.json -o OUT.html [--chartjs PATH]\n"
+    "\n"
+    "Turns the JSON document that tq sweep, sensitivity, search or stats\n"
+    "write (schema \"tq-report/1\", see docs/reports.md) into one HTML file\n"
+    "with tables and charts. The page needs no network: the results and\n"
+    "the Chart.js library are inside it. Open it in any browser.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output F     the HTML file to write (written atomically: a\n"
+    "                     failed run leaves no partial file)\n"
+    "      --chartjs PATH the UMD build of Chart.js to inline (default: the\n"
+    "                     environment variable TQ_CHARTJS, else\n"
+    "                     " TQ_REPORT_CHARTJS_DEFAULT
+    ",\n"
+    "                     from Debian's libjs-chart.js)\n"
+    "      --check        only validate IN.json, write nothing\n"
+    "\n"
+    "IN.json may be - for standard input.\n"
+    "\n"
+    "examples:\n"
+    "  tq report sweep.json -o sweep.html\n"
+    "  tq report tests/data/report-sample.json -o sample.html\n"
+    "  tq report stats.json -o stats.html --chartjs ~/chart.umd.min.js\n"
+    "  tq report --check search.json\n";
+
+/* Reads all of fp into a NUL-terminated buffer (caller frees); NULL on
+ * failure with errno set. */
+static char *read_all(FILE *fp) {
+  size_t cap = 1 << 16, used = 0;
+  char *buf = malloc(cap + 1);
+  while (buf) {
+    if (used == cap) {
+      char *grown = realloc(buf, 2 * cap + 1);
+      if (!grown) {
+        free(buf);
+        errno = ENOMEM;
+        return NULL;
+      }
+      buf = grown;
+      cap *= 2;
+    }
+    size_t got = fread(buf + used, 1, cap - used, fp);
+    used += got;
+    if (got == 0) {
+      if (ferror(fp)) {
+        int err = errno ? errno : EIO;
+        free(buf);
+        errno = err;
+        return NULL;
+      }
+      break;
+    }
+  }
+  if (!buf) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (memchr(buf, '\0', used)) {
+    /* jansson would stop at the NUL and report a confusing position. */
+    free(buf);
+    errno = EILSEQ;
+    return NULL;
+  }
+  buf[used] = '\0';
+  return buf;
+}
+
+static int run(int argc, char **argv) {
+  const char *cmd = "report", *in = NULL, *out = NULL, *chartjs = NULL;
+  int check = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+      if (!(out = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--chartjs")) {
+      if (!(chartjs = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--check")) {
+      check = 1;
+    } else if ((a[0] == '-' && a[1] != '\0') || in) {
+      tq_cli_error(cmd, "unexpected argument '%s' (see tq report --help)", a);
+      return TQ_EXIT_USAGE;
+    } else {
+      in = a;
+    }
+  }
+  if (!in) {
+    tq_cli_error(cmd, "missing IN.json (see tq report --help)");
+    return TQ_EXIT_USAGE;
+  }
+  if (!out && !check) {
+    tq_cli_error(cmd, "missing -o OUT.html (see tq report --help)");
+    return TQ_EXIT_USAGE;
+  }
+  int from_stdin = strcmp(in, "-") == 0;
+  FILE *fp = from_stdin ? stdin : fopen(in, "rb");
+  if (!fp) {
+    tq_cli_error(cmd, "cannot open '%s': %s", in, strerror(errno));
+    return TQ_EXIT_FAILURE;
+  }
+  char *text = read_all(fp);
+  int err = errno;
+  if (!from_stdin) fclose(fp);
+  if (!text) {
+    tq_cli_error(cmd, "cannot read '%s': %s", in,
+                 err == EILSEQ ? "it contains a NUL byte (not JSON text)"
+                               : strerror(err));
+    return TQ_EXIT_FAILURE;
+  }
+  tq_context *ctx;
+  if (tq_context_create(&ctx) != TQ_OK) {
+    free(text);
+    return TQ_EXIT_FAILURE;
+  }
+  const char *source = from_stdin ? "<stdin>" : in;
+  tq_status st = check ? tq_report_validate(ctx, text, source)
+                       : tq_report_write_html(ctx, text, source, out, chartjs);
+  int rc = TQ_EXIT_OK;
+  if (st != TQ_OK) {
+    tq_cli_status_error(cmd, ctx, st);
+    rc = TQ_EXIT_FAILURE;
+  } else if (check) {
+    printf("%s: a valid %s document\n", source, TQ_REPORT_SCHEMA);
+  } else {
+    printf("wrote %s\n", out);
+  }
+  tq_context_destroy(ctx);
+  free(text);
+  return rc;
+}
+
+const tq_command tq_cmd_report = {"report",
+                                  "an HTML page with tables and charts from "
+                                  "the JSON of sweep, sensitivity, search or "
+                                  "stats",
+                                  run, help};
