@@ -63,9 +63,10 @@ static void free_plan(tq_session *s) {
   free(s->owned);
   free(s->last_use);
   free(s->is_output);
+  free(s->lent);
   free(s->plan_shapes);
   s->values = NULL;
-  s->is_const = s->owned = s->is_output = NULL;
+  s->is_const = s->owned = s->is_output = s->lent = NULL;
   s->last_use = NULL;
   s->plan_shapes = NULL;
   s->planned = 0;
@@ -279,9 +280,10 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
   s->is_const = calloc(nv ? nv : 1, 1);
   s->owned = calloc(nv ? nv : 1, 1);
   s->is_output = calloc(nv ? nv : 1, 1);
+  s->lent = calloc(nv ? nv : 1, 1);
   s->last_use = malloc((nv ? nv : 1) * sizeof *s->last_use);
   s->plan_shapes = malloc((n_inputs ? n_inputs : 1) * sizeof *s->plan_shapes);
-  if (!s->values || !s->is_const || !s->owned || !s->is_output ||
+  if (!s->values || !s->is_const || !s->owned || !s->is_output || !s->lent ||
       !s->last_use || !s->plan_shapes) {
     free_plan(s);
     return tq_error_nomem(ctx);
@@ -418,6 +420,36 @@ tq_status tq_session_run(tq_context *ctx, tq_session *s,
                          const tq_tensor *const *inputs, size_t n_inputs,
                          tq_tensor **outputs, size_t n_outputs,
                          const tq_run_opts *opts) {
+  return tq_session_run_from(ctx, s, inputs, n_inputs, 0, NULL, outputs,
+                             n_outputs, opts);
+}
+
+int tq_session_value_lent(const tq_session *s, size_t v, size_t start) {
+  const tq_graph *g = s->g;
+  const int p = g->values[v].producer;
+  if (!s->planned || p < 0 || (size_t)p >= start || s->is_const[v]) return 0;
+  return s->is_output[v] ||
+         (s->last_use[v] >= 0 && (size_t)s->last_use[v] >= start);
+}
+
+size_t tq_session_first_quantized_node(const tq_session *s) {
+  for (size_t i = 0; i < s->g->n_nodes; i++) {
+    const node_rt *n = &s->nodes[i];
+    if (n->folded) continue;
+    if (n->match[TQ_MAP_EXTRINSIC].matched ||
+        n->match[TQ_MAP_INTRINSIC].matched)
+      return i;
+    for (size_t k = 0; n->wq && k < s->g->nodes[i].n_in; k++)
+      if (n->wq[k]) return i;
+  }
+  return s->g->n_nodes;
+}
+
+tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
+                              const tq_tensor *const *inputs, size_t n_inputs,
+                              size_t start, const tq_tensor *const *lent,
+                              tq_tensor **outputs, size_t n_outputs,
+                              const tq_run_opts *opts) {
   const tq_graph *g = s->g;
   if (n_inputs != g->n_inputs || n_outputs > g->n_outputs ||
       (n_inputs && !inputs) || (n_outputs && !outputs))
@@ -450,8 +482,27 @@ tq_status tq_session_run(tq_context *ctx, tq_session *s,
     t->data = inputs[i]->data;
     t->owns_data = 0;
   }
+  /* Values computed before `start` are borrowed from the caller, like the
+   * inputs: read in place, never written, never pooled. */
   tq_status st = TQ_OK;
-  for (size_t i = 0; i < g->n_nodes && st == TQ_OK; i++) {
+  for (size_t v = 0; start && v < g->n_values; v++) {
+    s->lent[v] = (unsigned char)tq_session_value_lent(s, v, start);
+    if (!s->lent[v]) continue;
+    const tq_tensor *src = lent ? lent[v] : NULL;
+    tq_tensor *t = s->values[v];
+    if (!src || !src->data || src->dtype != t->dtype ||
+        !tq_shape_equal(&src->shape, &t->shape)) {
+      st = tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "run from node %zu: value '%s' must be lent with the "
+                    "planned shape",
+                    start, g->values[v].name);
+      for (size_t u = 0; u <= v; u++) s->lent[u] = 0;
+      return st;
+    }
+    t->data = src->data;
+    t->owns_data = 0;
+  }
+  for (size_t i = start; i < g->n_nodes && st == TQ_OK; i++) {
     node_rt *n = &s->nodes[i];
     if (n->folded) continue;
     const tq_node *gn = &g->nodes[i];
@@ -475,7 +526,7 @@ tq_status tq_session_run(tq_context *ctx, tq_session *s,
     for (size_t k = 0; k < gn->n_in; k++) {
       int v = gn->in[k];
       if (v >= 0 && s->last_use[v] == (int)i && !s->is_const[v] &&
-          !s->is_output[v] && g->values[v].input_index < 0)
+          !s->is_output[v] && g->values[v].input_index < 0 && !s->lent[v])
         release(s, s->values[v]);
     }
     for (size_t k = 0; k < gn->n_out; k++) {
@@ -489,8 +540,9 @@ tq_status tq_session_run(tq_context *ctx, tq_session *s,
   for (size_t v = 0; v < g->n_values; v++) {
     tq_tensor *t = s->values[v];
     if (!t || s->is_const[v]) continue;
-    if (g->values[v].input_index >= 0) {
+    if (g->values[v].input_index >= 0 || s->lent[v]) {
       t->data = NULL;
+      s->lent[v] = 0;
       continue;
     }
     release(s, t);

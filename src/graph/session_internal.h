@@ -49,6 +49,7 @@ struct tq_session {
   unsigned char *owned;    /* values[i] struct owned by the session */
   int *last_use;           /* last node reading the value; -1: none */
   unsigned char *is_output;
+  unsigned char *lent;     /* during a run: borrowed from the caller */
   pool_buf *pool;
   size_t n_pool, cap_pool;
   tq_value_observer observer;
@@ -86,6 +87,27 @@ const tq_quantizer *tq_session_extrinsic_quantizer(const tq_session *s,
 tq_status tq_session_extrinsic(tq_context *ctx, tq_session *s, size_t node,
                                size_t k, const tq_tensor *in, tq_tensor *out,
                                uint64_t sample_offset);
+
+/* tq_session_run starting at node `start`: nodes before it are not run;
+ * every value they produce that a later node or a graph output reads
+ * (tq_session_value_lent) is read from lent[v] (index: value; the tensor
+ * is borrowed, never written, and must have the planned shape), so a
+ * caller that computed the float prefix once can run many configurations
+ * whose quantization starts at or after `start`. start 0 (lent may be
+ * NULL) is tq_session_run. */
+tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
+                              const tq_tensor *const *inputs, size_t n_inputs,
+                              size_t start, const tq_tensor *const *lent,
+                              tq_tensor **outputs, size_t n_outputs,
+                              const tq_run_opts *opts);
+
+/* Whether a run from node `start` borrows value v (after planning). */
+int tq_session_value_lent(const tq_session *s, size_t v, size_t start);
+
+/* The first node whose computation the current maps change (an extrinsic
+ * or intrinsic quantizer, or quantized weights); n_nodes when none: the
+ * outputs of all nodes before it are the float ones. */
+size_t tq_session_first_quantized_node(const tq_session *s);
 
 /* Frees every node's operator cache (the weights may change). */
 void tq_session_clear_caches(tq_session *s);

@@ -34,17 +34,14 @@ static double now_s(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Cross-entropy of one row of scores for label y. */
-static double row_loss(tq_score_kind kind, const float *z, int64_t K,
+double tq_row_loss(tq_score_kind kind, const float *z, int64_t K,
                        int64_t y) {
   if (kind == TQ_SCORES_PROBS) return -log((double)z[y] > 1e-30 ? z[y] : 1e-30);
   if (kind == TQ_SCORES_LOG_PROBS) return -(double)z[y];
   return tq_log_sum_exp(z, K) - z[y];
 }
 
-/* Rank of the label's score: how many classes score strictly higher (ties
- * go to the label's favour only up to the lower index, as argmax). */
-static int64_t label_rank(const float *z, int64_t K, int64_t y) {
+int64_t tq_label_rank(const float *z, int64_t K, int64_t y) {
   int64_t r = 0;
   for (int64_t k = 0; k < K; k++)
     if (z[k] > z[y] || (z[k] == z[y] && k < y)) r++;
@@ -112,10 +109,10 @@ tq_status tq_evaluate(tq_context *ctx, tq_session *s, const tq_dataset *ds,
     const float *z = tq_tensor_cdata(out);
     for (size_t i = 0; i < b; i++) {
       const float *row = z + (size_t)K * i;
-      const int64_t r = label_rank(row, K, labels[i]);
+      const int64_t r = tq_label_rank(row, K, labels[i]);
       hit1 += r == 0;
       hit5 += r < 5;
-      loss += row_loss(kind, row, K, labels[i]);
+      loss += tq_row_loss(kind, row, K, labels[i]);
       if (predictions) {
         int64_t arg = 0;
         for (int64_t k = 1; k < K; k++)

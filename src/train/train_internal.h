@@ -36,6 +36,11 @@ struct tq_trainer {
   tq_tensor **pre;           /* per value: float output before extrinsic */
   tq_tensor **grad;          /* per value: dLoss/dvalue */
   tq_tensor ***scratch;      /* per node and input: gradient scratch */
+  /* data-parallel training (tq_trainer_set_comm) */
+  const tq_comm *comm;         /* NULL: this process alone */
+  unsigned char *param_inline; /* per parameter: reduced inside backward */
+  float *comm_buf;             /* gradients and statistics to reduce */
+  size_t comm_cap;             /* floats in comm_buf */
 };
 
 /* What a classifier's first output holds: probabilities (a Softmax makes
@@ -52,6 +57,13 @@ tq_score_kind tq_output_scores(const tq_graph *g, int *head_node);
 
 /* log(sum_k exp(z_k)) in double, shifted by the maximum (NaNs ignored). */
 double tq_log_sum_exp(const float *z, int64_t n);
+
+/* Cross-entropy of one row of K scores for label y. */
+double tq_row_loss(tq_score_kind kind, const float *z, int64_t K, int64_t y);
+
+/* Rank of the label's score: how many classes score strictly higher (ties
+ * count against the label only from lower indices, as argmax). */
+int64_t tq_label_rank(const float *z, int64_t K, int64_t y);
 
 /* Applies one optimizer step to every parameter (gradients in t->grad). */
 void tq_optimizer_step(tq_trainer *t, int threads);
