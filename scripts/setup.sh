@@ -15,6 +15,7 @@ packages=(
   python3 python3-numpy python3-venv python3-onnx
   python3-torch python3-torchvision
   dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin
   libjs-chart.js chromium
 )
 

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "comm.h"
 #include "export.h"
 #include "graph.h"
 #include "qmap.h"
@@ -127,6 +128,30 @@ typedef struct tq_step_result {
 TQ_API tq_status tq_trainer_step(tq_context *ctx, tq_trainer *t,
                                  const tq_tensor *x, const int64_t *labels,
                                  uint64_t sample_offset, tq_step_result *res);
+
+/* Data-parallel training over the ranks of comm (NULL, or one rank: this
+ * process alone, the default; docs/mpi.md). Each rank calls
+ * tq_trainer_step with its own contiguous shard of every global batch
+ * (rank 0 the first samples, at least one sample per rank) and
+ * sample_offset the global position of the shard's first sample, so that
+ * stochastic rounding and Dropout draw what a single process would. The
+ * step then
+ *  - sums loss and hits over the ranks and scales the loss gradient by the
+ *    global batch size: the summed gradients are those of the mean loss
+ *    over the global batch;
+ *  - sums the parameter gradients over the ranks (before the gradients
+ *    map quantizes a parameter's gradient, as one process would);
+ *  - averages BatchNormalization's running statistics over the ranks,
+ *    weighted by shard size (the batch statistics themselves are per
+ *    shard, like PyTorch DDP without SyncBatchNorm);
+ *  - applies the same optimizer step on every rank, so the parameters stay
+ *    identical when all ranks started from the same ones.
+ * res then describes the global batch and is the same on every rank. A
+ * failure in the forward pass or the loss of any rank (e.g. a label out
+ * of range) fails the step on every rank, with that rank's message.
+ * The result equals the single-process step up to float summation order
+ * (without BatchNormalization). comm is borrowed until the next call. */
+TQ_API void tq_trainer_set_comm(tq_trainer *t, const tq_comm *comm);
 
 /* Steps taken so far. */
 TQ_API uint64_t tq_trainer_steps(const tq_trainer *t);

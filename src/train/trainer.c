@@ -160,6 +160,8 @@ void tq_trainer_destroy(tq_trainer *t) {
   }
   free(t->params);
   free(t->param_of_value);
+  free(t->param_inline);
+  free(t->comm_buf);
   tq_session_destroy(t->s);
   free(t);
 }
@@ -222,6 +224,10 @@ tq_status tq_trainer_set_maps(tq_context *ctx, tq_trainer *t,
 void tq_trainer_set_seed(tq_trainer *t, uint64_t seed) {
   t->seed = seed;
   tq_session_set_seed(t->s, seed);
+}
+
+void tq_trainer_set_comm(tq_trainer *t, const tq_comm *comm) {
+  t->comm = comm;
 }
 
 void tq_trainer_set_lr(tq_trainer *t, double lr) {
@@ -375,12 +381,13 @@ static tq_status forward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
 
 /* ---- loss ----------------------------------------------------------------*/
 
-/* Mean softmax cross-entropy of logits [B, K] and its gradient. */
-static tq_status loss_and_grad(tq_context *ctx, tq_trainer *t,
-                               const int64_t *labels, tq_step_result *res) {
+/* Softmax cross-entropy of logits [B, K]: the sum over the batch and the
+ * top-1 hits. */
+static tq_status loss_sum(tq_context *ctx, const tq_trainer *t,
+                          const int64_t *labels, double *total_out,
+                          size_t *correct_out) {
   const tq_tensor *lg = t->s->values[t->logits_value];
   const int64_t B = lg->shape.dims[0], K = lg->shape.dims[1];
-  float *gr = tq_f32(t->grad[t->logits_value]);
   const float *z = tq_cf32(lg);
   double total = 0.0;
   size_t correct = 0;
@@ -391,25 +398,249 @@ static tq_status loss_and_grad(tq_context *ctx, tq_trainer *t,
                       "classes",
                       (long long)labels[b], (long long)b, (long long)K);
     const float *zr = z + b * K;
-    float *gb = gr + b * K;
     int64_t arg = 0;
     for (int64_t k = 1; k < K; k++)
       if (zr[k] > zr[arg]) arg = k;
-    const double lse = tq_log_sum_exp(zr, K);
-    total += lse - zr[labels[b]];
+    total += tq_log_sum_exp(zr, K) - zr[labels[b]];
     correct += arg == labels[b];
-    for (int64_t k = 0; k < K; k++)
-      gb[k] = (float)((exp(zr[k] - lse) - (k == labels[b])) / (double)B);
   }
+  *total_out = total;
+  *correct_out = correct;
+  return TQ_OK;
+}
+
+/* The gradient of the summed loss divided by `batch`: the mean over this
+ * batch, or, in data-parallel training, over the global batch (the ranks'
+ * gradients then add up to the mean's). Labels are checked already. */
+static void loss_grad(tq_trainer *t, const int64_t *labels, double batch) {
+  const tq_tensor *lg = t->s->values[t->logits_value];
+  const int64_t B = lg->shape.dims[0], K = lg->shape.dims[1];
+  float *gr = tq_f32(t->grad[t->logits_value]);
+  const float *z = tq_cf32(lg);
+  for (int64_t b = 0; b < B; b++) {
+    const float *zr = z + b * K;
+    float *gb = gr + b * K;
+    const double lse = tq_log_sum_exp(zr, K);
+    for (int64_t k = 0; k < K; k++)
+      gb[k] = (float)((exp(zr[k] - lse) - (k == labels[b])) / batch);
+  }
+}
+
+static tq_status check_loss(tq_context *ctx, const tq_trainer *t,
+                            const tq_step_result *res) {
+  if (isfinite(res->loss)) return TQ_OK;
+  return tq_error(
+      ctx, TQ_ERR_NUMERIC, NULL, 0, 0, "the loss is %s at training step %llu",
+      isnan(res->loss) ? "NaN" : "infinite", (unsigned long long)t->steps + 1);
+}
+
+/* Mean softmax cross-entropy of logits [B, K] and its gradient. */
+static tq_status loss_and_grad(tq_context *ctx, tq_trainer *t,
+                               const int64_t *labels, tq_step_result *res) {
+  const int64_t B = t->s->values[t->logits_value]->shape.dims[0];
+  double total = 0.0;
+  size_t correct = 0;
+  tq_status st = loss_sum(ctx, t, labels, &total, &correct);
+  if (st != TQ_OK) return st;
+  loss_grad(t, labels, (double)B);
   res->loss = total / (double)B;
   res->correct = correct;
   res->count = (size_t)B;
-  if (!isfinite(res->loss))
-    return tq_error(ctx, TQ_ERR_NUMERIC, NULL, 0, 0,
-                    "the loss is %s at training step %llu",
-                    isnan(res->loss) ? "NaN" : "infinite",
-                    (unsigned long long)t->steps + 1);
+  return check_loss(ctx, t, res);
+}
+
+/* ---- data-parallel training (tq_trainer_set_comm) ------------------------*/
+
+static int distributed(const tq_trainer *t) {
+  return t->comm && t->comm->size > 1;
+}
+
+static tq_status comm_failed(tq_context *ctx, const tq_trainer *t, tq_status st,
+                             const char *what) {
+  return tq_error(ctx, st, NULL, 0, 0,
+                  "training step %llu, rank %d of %d: %s across the ranks "
+                  "failed (%s)",
+                  (unsigned long long)t->steps + 1, t->comm->rank,
+                  t->comm->size, what, tq_status_str(st));
+}
+
+/* Some rank failed in its forward pass or loss, and every rank knows it
+ * (the loss sum counts failures): the failing ranks keep their error, the
+ * others report the first failing rank's. */
+static tq_status share_failure(tq_context *ctx, const tq_trainer *t,
+                               tq_status mine) {
+  enum { MSG = 480, ITEM = 4 + MSG };
+  const tq_comm *c = t->comm;
+  unsigned char send[ITEM] = {0};
+  size_t bytes = 0;
+  if (mine != TQ_OK) {
+    const int32_t code = (int32_t)mine;
+    memcpy(send, &code, 4);
+    snprintf((char *)send + 4, MSG, "%s", tq_context_last_error(ctx));
+    bytes = 4 + strlen((char *)send + 4) + 1;
+  }
+  unsigned char *all = malloc((size_t)c->size * ITEM);
+  size_t *sizes = malloc((size_t)c->size * sizeof *sizes);
+  if (!all || !sizes) {
+    free(all);
+    free(sizes);
+    return mine != TQ_OK ? mine : tq_error_nomem(ctx);
+  }
+  tq_status st =
+      c->allgatherv(c->user, send, bytes, all, (size_t)c->size * ITEM, sizes);
+  if (st != TQ_OK) {
+    if (mine == TQ_OK) comm_failed(ctx, t, st, "sharing an error");
+  } else if (mine == TQ_OK) {
+    size_t at = 0;
+    for (int r = 0; r < c->size; at += sizes[r++]) {
+      if (sizes[r] < 5) continue;
+      int32_t code;
+      memcpy(&code, all + at, 4);
+      all[at + sizes[r] - 1] = '\0';
+      st = tq_error(ctx, code > 0 ? (tq_status)code : TQ_ERR_INTERNAL, NULL, 0,
+                    0, "rank %d of %d failed in training step %llu: %s", r,
+                    c->size, (unsigned long long)t->steps + 1,
+                    (char *)all + at + 4);
+      break;
+    }
+  }
+  free(all);
+  free(sizes);
+  return mine != TQ_OK ? mine : st;
+}
+
+/* The loss over the global batch: every rank's sum, count and hits added
+ * up (in double, rank order), then this shard's part of the gradient of
+ * the global mean. st: how far this rank got (a failure anywhere fails the
+ * step on every rank, and no rank leaves the collectives early). */
+static tq_status loss_distributed(tq_context *ctx, tq_trainer *t,
+                                  const int64_t *labels, tq_status st,
+                                  tq_step_result *res) {
+  double total = 0.0;
+  size_t correct = 0;
+  if (st == TQ_OK) st = loss_sum(ctx, t, labels, &total, &correct);
+  double v[4] = {0.0, 0.0, 0.0, 1.0};
+  if (st == TQ_OK) {
+    v[0] = (double)t->s->values[t->logits_value]->shape.dims[0];
+    v[1] = total;
+    v[2] = (double)correct;
+    v[3] = 0.0;
+  }
+  tq_status cs = t->comm->allreduce_sum_f64(t->comm->user, v, 4);
+  if (cs != TQ_OK) return comm_failed(ctx, t, cs, "the sum of the losses");
+  if (v[3] > 0.0) return share_failure(ctx, t, st);
+  loss_grad(t, labels, v[0]);
+  res->loss = v[1] / v[0];
+  res->correct = (size_t)v[2];
+  res->count = (size_t)v[0];
+  return check_loss(ctx, t, res);
+}
+
+/* Which parameters' gradients the gradients map quantizes: those are
+ * summed inside backward, before the quantizer, and the rest in one
+ * exchange after it. */
+static tq_status mark_inline(tq_context *ctx, tq_trainer *t) {
+  if (!t->param_inline && !(t->param_inline = malloc(t->n_params)))
+    return tq_error_nomem(ctx);
+  memset(t->param_inline, 0, t->n_params);
+  const tq_graph *g = t->g;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const node_rt *n = &t->s->nodes[i];
+    if (n->folded || (int)i == t->head_node ||
+        !n->match[TQ_MAP_GRADIENTS].matched)
+      continue;
+    for (size_t k = 0; k < g->nodes[i].n_in; k++) {
+      const int v = g->nodes[i].in[k];
+      if (v >= 0 && t->param_of_value[v] >= 0)
+        t->param_inline[t->param_of_value[v]] = 1;
+    }
+  }
   return TQ_OK;
+}
+
+/* Calls fn on every running statistic the forward pass updated
+ * (BatchNormalization's mean and variance), once each. */
+static tq_status each_state(tq_context *ctx, const tq_trainer *t,
+                            void (*fn)(void *, tq_tensor *), void *user) {
+  const tq_graph *g = t->g;
+  unsigned char *seen = calloc(g->n_inits ? g->n_inits : 1, 1);
+  if (!seen) return tq_error_nomem(ctx);
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    if (t->s->nodes[i].folded) continue;
+    const tq_node *n = &g->nodes[i];
+    const unsigned smask = state_inputs_of(n);
+    for (size_t k = 0; smask && k < n->n_in; k++) {
+      const int v = n->in[k];
+      if (!(smask & (1u << k)) || !is_float_init(g, v) ||
+          seen[g->values[v].init_index]++)
+        continue;
+      fn(user, g->inits[g->values[v].init_index]);
+    }
+  }
+  free(seen);
+  return TQ_OK;
+}
+
+typedef struct pack_state {
+  float *buf;
+  size_t at;
+  float weight; /* this shard's share of the global batch */
+  int unpack;
+} pack_state;
+
+static void count_state(void *user, tq_tensor *x) {
+  ((pack_state *)user)->at += x->numel;
+}
+
+static void move_state(void *user, tq_tensor *x) {
+  pack_state *ps = user;
+  float *d = tq_f32(x), *b = ps->buf + ps->at;
+  if (ps->unpack)
+    memcpy(d, b, x->numel * sizeof(float));
+  else
+    for (size_t e = 0; e < x->numel; e++) b[e] = ps->weight * d[e];
+  ps->at += x->numel;
+}
+
+/* One exchange for the gradients not summed yet and the running
+ * statistics (weighted by shard size, so that the running mean is the one
+ * of the global batch, as one process would keep it). */
+static tq_status reduce_after_backward(tq_context *ctx, tq_trainer *t,
+                                       double share) {
+  pack_state ps = {.weight = (float)share};
+  tq_status st = each_state(ctx, t, count_state, &ps);
+  if (st != TQ_OK) return st;
+  size_t n = ps.at;
+  for (size_t p = 0; p < t->n_params; p++)
+    if (!t->param_inline[p]) n += t->grad[t->params[p].value]->numel;
+  if (n > t->comm_cap) {
+    float *nb = realloc(t->comm_buf, n * sizeof(float));
+    if (!nb) return tq_error_nomem(ctx);
+    t->comm_buf = nb;
+    t->comm_cap = n;
+  }
+  size_t at = 0;
+  for (size_t p = 0; p < t->n_params; p++) {
+    const tq_tensor *gp = t->grad[t->params[p].value];
+    if (t->param_inline[p]) continue;
+    memcpy(t->comm_buf + at, gp->data, gp->numel * sizeof(float));
+    at += gp->numel;
+  }
+  ps.buf = t->comm_buf;
+  ps.at = at;
+  if ((st = each_state(ctx, t, move_state, &ps))) return st;
+  st = t->comm->allreduce_sum_f32(t->comm->user, t->comm_buf, n);
+  if (st != TQ_OK) return comm_failed(ctx, t, st, "the sum of the gradients");
+  at = 0;
+  for (size_t p = 0; p < t->n_params; p++) {
+    tq_tensor *gp = t->grad[t->params[p].value];
+    if (t->param_inline[p]) continue;
+    memcpy(gp->data, t->comm_buf + at, gp->numel * sizeof(float));
+    at += gp->numel;
+  }
+  ps.at = at;
+  ps.unpack = 1;
+  return each_state(ctx, t, move_state, &ps);
 }
 
 /* ---- backward
@@ -473,6 +704,12 @@ static tq_status backward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
       if (n->wq && n->wq[k] && wm->matched)
         ste_mask(wm->value->quantizer,
                  tq_cf32(g->inits[g->values[v].init_index]), gk, cnt);
+      /* A parameter's gradient the gradients map quantizes: sum the ranks'
+       * parts first, as one process would quantize the whole batch's. */
+      const int p = t->param_of_value[v];
+      if (p >= 0 && distributed(t) && t->param_inline[p] &&
+          (st = t->comm->allreduce_sum_f32(t->comm->user, gk, cnt)))
+        return comm_failed(ctx, t, st, "the sum of a parameter's gradient");
       if (gq) {
         tq_quant_opts qo = {.seed = t->seed,
                             .stream = STREAM(STREAM_GRADIENTS, ii, k),
@@ -499,18 +736,30 @@ tq_status tq_trainer_step(tq_context *ctx, tq_trainer *t, const tq_tensor *x,
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "tq_trainer_step: NULL argument or non-float input");
   memset(res, 0, sizeof *res);
+  const int dist = distributed(t);
   tq_status st = tq_trainer_prepare(ctx, t, &x->shape, NULL);
-  if (st != TQ_OK) return st;
-  tq_session *s = t->s;
-  tq_tensor *xin = s->values[t->g->inputs[0]];
-  xin->data = x->data;
-  xin->owns_data = 0;
-  st = forward(ctx, t, sample_offset);
-  if (st == TQ_OK) st = loss_and_grad(ctx, t, labels, res);
+  /* With several ranks, even a failure here goes through the loss
+   * exchange, so that the other ranks fail too instead of waiting. */
+  if (st != TQ_OK && !dist) return st;
+  tq_tensor *xin = NULL;
+  if (st == TQ_OK) {
+    xin = t->s->values[t->g->inputs[0]];
+    xin->data = x->data;
+    xin->owns_data = 0;
+    st = forward(ctx, t, sample_offset);
+  }
+  if (dist)
+    st = loss_distributed(ctx, t, labels, st, res);
+  else if (st == TQ_OK)
+    st = loss_and_grad(ctx, t, labels, res);
+  if (st == TQ_OK && dist) st = mark_inline(ctx, t);
   if (st == TQ_OK) st = backward(ctx, t, sample_offset);
-  xin->data = NULL;
+  if (st == TQ_OK && dist)
+    st = reduce_after_backward(ctx, t,
+                               (double)x->shape.dims[0] / (double)res->count);
+  if (xin) xin->data = NULL;
   if (st != TQ_OK) return st;
   tq_optimizer_step(t, tq_context_threads(ctx));
   t->steps++;
-  return tq_session_requantize_weights(ctx, s, t->steps << 32);
+  return tq_session_requantize_weights(ctx, t->s, t->steps << 32);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "model_util.h"
 
 static const char help[] =
@@ -43,6 +44,11 @@ static const char help[] =
     "      --threads N    threads (results do not depend on it)\n"
     "      --json         one JSON object per epoch on stdout\n"
     "  -q, --quiet        no progress bar\n"
+    "\n"
+    "Under mpirun (tq built with MPI), every rank trains on its share of\n"
+    "each batch and the gradients are summed: the same result as one\n"
+    "process with the same --batch (docs/mpi.md). Rank 0 prints and writes\n"
+    "the files.\n"
     "\n"
     "examples:\n"
     "  tq train --model lenet --data fashion-mnist -o lenet.onnx\n"
@@ -202,6 +208,64 @@ typedef struct epoch_stats {
   size_t correct, count;
 } epoch_stats;
 
+/* Rank r's contiguous share of n samples: the first n % size ranks get
+ * one more. */
+static void shard_of(size_t n, int rank, int size, size_t *first,
+                     size_t *count) {
+  const size_t each = n / (size_t)size, extra = n % (size_t)size;
+  const size_t r = (size_t)rank;
+  *first = each * r + (r < extra ? r : extra);
+  *count = each + (r < extra);
+}
+
+/* Whether any rank was interrupted (Ctrl-C reaches the ranks at different
+ * moments; all must stop after the same step). */
+static int any_interrupted(const tq_comm *comm, tq_status *st) {
+  double flag = tq_cli_interrupted() ? 1.0 : 0.0;
+  if (comm && (*st = comm->allreduce_sum_f64(comm->user, &flag, 1))) return 0;
+  return flag > 0.0;
+}
+
+/* Data-parallel training must leave every rank with the same weights (and
+ * running statistics): compares a digest of the graph's float
+ * initializers with rank 0's. FNV-1a over the bytes. */
+static int replicas_agree(const char *cmd, const tq_comm *comm,
+                          const tq_graph *g, int epoch) {
+  uint64_t h = 14695981039346656037ull;
+  for (size_t i = 0; i < tq_graph_initializer_count(g); i++) {
+    const tq_tensor *w =
+        tq_graph_initializer(g, tq_graph_initializer_name(g, i));
+    if (!w || tq_tensor_dtype(w) != TQ_DTYPE_FLOAT32) continue;
+    const unsigned char *b = tq_tensor_cdata(w);
+    const size_t n = tq_tensor_numel(w) * sizeof(float);
+    for (size_t k = 0; k < n; k++) {
+      h ^= b[k];
+      h *= 1099511628211ull;
+    }
+  }
+  uint64_t *all = malloc((size_t)comm->size * sizeof *all);
+  size_t *sizes = malloc((size_t)comm->size * sizeof *sizes);
+  int ok = all && sizes;
+  if (!ok) tq_cli_error(cmd, "out of memory");
+  if (ok && comm->allgatherv(comm->user, &h, sizeof h, all,
+                             (size_t)comm->size * sizeof *all, sizes)) {
+    tq_cli_error(cmd, "comparing the ranks' weights failed: %s",
+                 tq_cli_comm_last_error());
+    ok = 0;
+  }
+  for (int r = 1; ok && r < comm->size; r++)
+    if (all[r] != all[0]) {
+      tq_cli_error(cmd,
+                   "after epoch %d the weights of rank %d differ from rank "
+                   "0's (a bug: please report it)",
+                   epoch + 1, r);
+      ok = 0;
+    }
+  free(all);
+  free(sizes);
+  return ok;
+}
+
 static int run(int argc, char **argv) {
   const char *cmd = "train";
   train_opts o;
@@ -210,6 +274,19 @@ static int run(int argc, char **argv) {
   if (!o.ckpt) {
     snprintf(ckpt_default, sizeof ckpt_default, "%s.ckpt", o.out);
     o.ckpt = ckpt_default;
+  }
+  /* Under mpirun: each rank takes a contiguous share of every batch; rank
+   * 0 alone prints, validates and writes files. */
+  const tq_comm *comm = tq_cli_comm();
+  const int root = tq_cli_comm_is_root(), ranks = tq_cli_comm_size();
+  size_t shard_first = 0, shard_n = (size_t)o.batch;
+  shard_of((size_t)o.batch, tq_cli_comm_rank(), ranks, &shard_first, &shard_n);
+  if (o.batch < ranks) {
+    tq_cli_error(cmd,
+                 "--batch %ld is smaller than the %d ranks: each needs "
+                 "at least one sample of every batch",
+                 o.batch, ranks);
+    return TQ_EXIT_USAGE;
   }
   tq_context *ctx;
   if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
@@ -242,8 +319,9 @@ static int run(int argc, char **argv) {
   if (!tq_cli_maps_load(cmd, ctx, &o.maps, &set)) goto done;
   if ((st = tq_trainer_create(ctx, g, &o.cfg, &tr))) goto fail;
   tq_trainer_set_seed(tr, o.seed);
+  tq_trainer_set_comm(tr, comm);
   if ((st = tq_trainer_set_maps(ctx, tr, set))) goto fail;
-  const tq_shape bs = tq_dataset_batch_shape(ds, (size_t)o.batch);
+  const tq_shape bs = tq_dataset_batch_shape(ds, shard_n);
   int64_t classes = 0;
   if ((st = tq_trainer_prepare(ctx, tr, &bs, &classes))) goto fail;
   if (classes < tq_dataset_classes(ds)) {
@@ -255,7 +333,7 @@ static int run(int argc, char **argv) {
     goto done;
   }
   if ((st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &x))) goto fail;
-  labels = malloc((size_t)o.batch * sizeof *labels);
+  labels = malloc(shard_n * sizeof *labels);
   perm = malloc(n_train * sizeof *perm);
   if (!labels || !perm) {
     tq_cli_error(cmd, "out of memory");
@@ -285,56 +363,60 @@ static int run(int argc, char **argv) {
     const uint64_t done_steps = tq_trainer_steps(tr);
     start_epoch = (int)(done_steps / steps);
     first_step = (size_t)(done_steps % steps);
-    if (!o.quiet && !o.json)
+    if (root && !o.quiet && !o.json)
       fprintf(stderr,
               "resuming at epoch %d, step %zu (%llu steps done) from %s\n",
               start_epoch + 1, first_step + 1, (unsigned long long)done_steps,
               o.resume);
   }
-  if (start_epoch >= o.epochs)
+  if (root && start_epoch >= o.epochs)
     fprintf(stderr,
             "tq train: %s is already after epoch %d of --epochs %ld: "
             "nothing to train; writing its weights to %s\n",
             o.resume, start_epoch, o.epochs, o.out);
-  if (!o.json)
+  if (root && !o.json) {
+    char on_ranks[48] = "";
+    if (ranks > 1) snprintf(on_ranks, sizeof on_ranks, " on %d ranks", ranks);
     printf(
-        "training %s on %s: %zu samples (%zu held out), batch %ld, %s, "
+        "training %s on %s: %zu samples (%zu held out), batch %ld%s, %s, "
         "%ld epoch%s\n",
-        o.model, tq_dataset_name(ds), n_train, n_val, o.batch,
+        o.model, tq_dataset_name(ds), n_train, n_val, o.batch, on_ranks,
         tq_optimizer_name(o.cfg.optimizer), o.epochs, o.epochs == 1 ? "" : "s");
+  }
   for (int epoch = start_epoch; epoch < o.epochs; epoch++) {
     const double lr = tq_train_lr_at(&o.cfg, epoch);
     tq_trainer_set_lr(tr, lr);
     for (size_t i = 0; i < n_train; i++) perm[i] = i;
     tq_shuffle_indices(o.seed, (uint64_t)epoch, perm, n_train);
     tq_progress bar;
-    tq_progress_start(&bar, !o.quiet && !o.json);
+    tq_progress_start(&bar, root && !o.quiet && !o.json);
     epoch_stats es = {0};
     const double t0 = tq_cli_now();
     for (size_t s = epoch == start_epoch ? first_step : 0; s < steps; s++) {
       size_t order[4096], *ord = order;
-      if ((size_t)o.batch > 4096 &&
-          !(ord = malloc((size_t)o.batch * sizeof *ord))) {
+      if (shard_n > 4096 && !(ord = malloc(shard_n * sizeof *ord))) {
         tq_cli_error(cmd, "out of memory");
         goto done;
       }
-      for (long b = 0; b < o.batch; b++)
-        ord[b] = train_idx[perm[s * (size_t)o.batch + (size_t)b]];
-      st = tq_dataset_gather(ctx, ds, ord, (size_t)o.batch, tq_tensor_data(x),
-                             labels);
+      const size_t first = s * (size_t)o.batch + shard_first;
+      for (size_t b = 0; b < shard_n; b++) ord[b] = train_idx[perm[first + b]];
+      st = tq_dataset_gather(ctx, ds, ord, shard_n, tq_tensor_data(x), labels);
       if (ord != order) free(ord);
       if (st) goto fail;
       tq_step_result r;
-      const uint64_t offset = (uint64_t)epoch * n_train + s * (uint64_t)o.batch;
+      /* the global position of this shard's first sample */
+      const uint64_t offset = (uint64_t)epoch * n_train + first;
       st = tq_trainer_step(ctx, tr, x, labels, offset, &r);
       if (st == TQ_ERR_NUMERIC) {
         tq_progress_end(&bar);
-        tq_cli_error(cmd,
-                     "training diverged at epoch %d, step %zu: %s; the last "
-                     "good checkpoint is %s%s",
-                     epoch + 1, s + 1, tq_context_last_error(ctx),
-                     epoch > start_epoch || o.resume ? o.ckpt : "(none yet)",
-                     "; try a lower --lr or wider quantizers");
+        /* the loss is the global batch's: every rank stops here */
+        if (root)
+          tq_cli_error(cmd,
+                       "training diverged at epoch %d, step %zu: %s; the last "
+                       "good checkpoint is %s%s",
+                       epoch + 1, s + 1, tq_context_last_error(ctx),
+                       epoch > start_epoch || o.resume ? o.ckpt : "(none yet)",
+                       "; try a lower --lr or wider quantizers");
         goto done;
       }
       if (st) goto fail;
@@ -350,29 +432,40 @@ static int run(int argc, char **argv) {
       char label[64];
       snprintf(label, sizeof label, "epoch %d/%ld", epoch + 1, o.epochs);
       tq_progress_update(&bar, label, s + 1, steps, extra);
-      if (tq_cli_interrupted()) {
+      tq_status cst = TQ_OK;
+      const int stop = any_interrupted(comm, &cst);
+      if (cst) {
         tq_progress_end(&bar);
-        st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch, tag);
+        tq_cli_error(cmd, "%s", tq_cli_comm_last_error());
+        goto done;
+      }
+      if (stop) {
+        tq_progress_end(&bar);
+        if (root) st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch, tag);
         if (st) goto fail;
-        fprintf(stderr,
-                "tq train: interrupted in epoch %d at step %zu; checkpoint "
-                "saved to %s (continue with --resume %s)\n",
-                epoch + 1, s + 1, o.ckpt, o.ckpt);
+        if (root)
+          fprintf(stderr,
+                  "tq train: interrupted in epoch %d at step %zu; checkpoint "
+                  "saved to %s (continue with --resume %s)\n",
+                  epoch + 1, s + 1, o.ckpt, o.ckpt);
         rc = 130;
         goto done;
       }
     }
     tq_progress_end(&bar);
     const double train_s = tq_cli_now() - t0;
+    if (comm && !replicas_agree(cmd, comm, g, epoch)) goto done;
     tq_eval_result vr = {0};
-    if (n_val) {
+    if (root && n_val) {
       if ((st = tq_session_set_maps(ctx, vs, set))) goto fail;
       if ((st = tq_evaluate(ctx, vs, ds, val_idx, n_val, 256, NULL, NULL, NULL,
                             &vr)))
         goto fail;
     }
-    if ((st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch + 1, tag)))
+    if (root &&
+        (st = tq_trainer_save_checkpoint(ctx, tr, o.ckpt, epoch + 1, tag)))
       goto fail;
+    if (!root) continue;
     const double loss = es.loss / (double)es.count;
     const double acc = (double)es.correct / (double)es.count;
     /* Without a validation set (--val-fraction 0) there is no val score:
@@ -398,8 +491,8 @@ static int run(int argc, char **argv) {
           (double)es.count / train_s);
     fflush(stdout);
   }
-  if ((st = tq_onnx_save(ctx, g, o.out))) goto fail;
-  if (!o.json) printf("wrote %s\n", o.out);
+  if (root && (st = tq_onnx_save(ctx, g, o.out))) goto fail;
+  if (root && !o.json) printf("wrote %s\n", o.out);
   rc = TQ_EXIT_OK;
   goto done;
 fail:

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "comm.h"
 #include "tq.h"
 
 static const tq_command *const commands[] = {
@@ -57,8 +58,10 @@ int main(int argc, char **argv) {
   }
   const char *name = argv[1];
   if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-    printf("tq %s (libtensorquant %s, kernels: %s)\n", TQ_VERSION_STRING,
-           TQ_VERSION_STRING, tq_kernel_isa());
+    const char *mpi = tq_cli_comm_library();
+    printf("tq %s (libtensorquant %s, kernels: %s, MPI: %s)\n",
+           TQ_VERSION_STRING, TQ_VERSION_STRING, tq_kernel_isa(),
+           mpi ? mpi : "not built in");
     return TQ_EXIT_OK;
   }
   if (strcmp(name, "help") == 0 || tq_cli_is_help(name)) {
@@ -84,5 +87,7 @@ int main(int argc, char **argv) {
       fputs(cmd->help, stdout);
       return TQ_EXIT_OK;
     }
-  return cmd->run(argc - 1, argv + 1);
+  /* Under mpirun: join the other ranks (docs/mpi.md). */
+  if (tq_cli_comm_init(&argc, &argv)) return TQ_EXIT_FAILURE;
+  return tq_cli_comm_finalize(cmd->run(argc - 1, argv + 1));
 }
