@@ -1,0 +1,285 @@
+/* tq stats: per-layer statistics of activations and weights over a
+ * dataset (docs/stats.md). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_util.h"
+
+static const char help[] =
+    "usage: tq stats MODEL.onnx --data D [options]\n"
+    "\n"
+    "Runs the model over a dataset and reports, per layer, statistics of\n"
+    "every node's float output (activations) and of the weights it owns:\n"
+    "count, min, max, mean, std, exact zeros, max |x|, percentiles (0.1 ..\n"
+    "99.9, and 99, 99.9, 99.99 of |x|), a linear and a log2 histogram, NaN\n"
+    "and inf counts, and the fractional bits f of a signed fixed-point word\n"
+    "nearest,W,f that covers max |x|. With maps, the figures are of the\n"
+    "quantized values.\n"
+    "\n"
+    "options:\n"
+    "  -d, --data D       fashion-mnist, a directory of IDX files, or\n"
+    "                     X.npy,y.npy (see docs/data.md)\n"
+    "      --split S      test (default) or train\n"
+    "      --limit N      the first N samples only (N >= 1)\n"
+    "      --normalize M:S[,M:S...]  feed (x - M) / S per channel\n"
+    "      --batch N      samples per run (default 256); results do not\n"
+    "                     depend on it\n" TQ_CLI_MAPS_HELP
+    "      --seed N       seed for stochastic rounding (default 0)\n"
+    "      --widths LIST  word widths for the fractional bits, e.g. 4,8,16\n"
+    "                     (the default; each from 2 to 53)\n"
+    "      --bins N       linear histogram bins in reports (default 64)\n"
+    "      --threads N    threads to use (results do not depend on it)\n"
+    "      --json         print the tq-report/1 document instead of the table\n"
+    "  -o, --output FILE  also write FILE.json (tq-report/1, command "
+    "\"stats\")\n"
+    "                     or FILE.csv (one line per entry), atomically\n"
+    "  -q, --quiet        no progress display\n"
+    "\n"
+    "examples:\n"
+    "  tq stats models/lenet-fashion-mnist.onnx --data fashion-mnist\n"
+    "  tq stats lenet.onnx --data fashion-mnist --limit 1000 -o stats.json\n"
+    "  tq stats lenet.onnx --data fashion-mnist --extr nearest,8,4 \\\n"
+    "      --weights nearest,8,6 --widths 6,8,12 -o stats.csv\n";
+
+/* "4,8,16": comma-separated widths in [2, 53]. Prints the error. */
+static int parse_widths(const char *cmd, const char *text, tq_stats_opts *o) {
+  const char *p = text;
+  o->n_widths = 0;
+  for (;;) {
+    char *end;
+    errno = 0;
+    long w = strtol(p, &end, 10);
+    if (end == p || errno || w < 2 || w > 53 || (*end && *end != ',')) {
+      const char *stop = strchr(p, ',');
+      int len = stop ? (int)(stop - p) : (int)strlen(p);
+      tq_cli_error(cmd,
+                   "--widths '%s': item '%.*s' at position %d is not a word "
+                   "width from 2 to 53 (expected a list such as 4,8,16)",
+                   text, len, p, (int)(p - text) + 1);
+      return 0;
+    }
+    if (o->n_widths == TQ_STATS_MAX_WIDTHS) {
+      tq_cli_error(cmd, "--widths '%s': at most %d widths", text,
+                   TQ_STATS_MAX_WIDTHS);
+      return 0;
+    }
+    o->widths[o->n_widths++] = (int)w;
+    if (!*end) return 1;
+    p = end + 1;
+  }
+}
+
+typedef struct progress_ctx {
+  tq_progress bar;
+} progress_ctx;
+
+static int on_batch(void *user, size_t done, size_t total) {
+  progress_ctx *p = user;
+  tq_progress_update(&p->bar, "stats", done, total, NULL);
+  return tq_cli_interrupted();
+}
+
+/* Non-finite values make the figures partial: say so, once per entry. */
+static void warn_non_finite(const char *cmd, const tq_stats *st) {
+  for (size_t i = 0; i < tq_stats_count(st); i++) {
+    const tq_stats_entry *e = tq_stats_get(st, i);
+    if (!e->nan && !e->pos_inf && !e->neg_inf) continue;
+    tq_cli_error(cmd,
+                 "warning: %s of '%s' ('%s') has %llu NaN, %llu +inf and "
+                 "%llu -inf of %llu values; the statistics and fractional "
+                 "bits cover the finite values only",
+                 tq_stats_kind_name(e->kind), e->layer, e->value,
+                 (unsigned long long)e->nan, (unsigned long long)e->pos_inf,
+                 (unsigned long long)e->neg_inf, (unsigned long long)e->count);
+  }
+}
+
+static void print_table(const tq_stats *st, double seconds) {
+  size_t wl = 5, wv = 5, ws = 5;
+  char shape[96];
+  for (size_t i = 0; i < tq_stats_count(st); i++) {
+    const tq_stats_entry *e = tq_stats_get(st, i);
+    tq_shape_format(&e->shape, shape, sizeof shape);
+    if (strlen(e->layer) > wl) wl = strlen(e->layer);
+    if (strlen(e->value) > wv) wv = strlen(e->value);
+    if (strlen(shape) > ws) ws = strlen(shape);
+  }
+  size_t nw;
+  const int *widths = tq_stats_widths(st, &nw);
+  printf("%-*s  %-10s  %-*s  %-*s %12s %11s %11s %11s %11s %7s %11s", (int)wl,
+         "layer", "kind", (int)wv, "value", (int)ws, "shape", "count", "min",
+         "max", "mean", "std", "zeros%", "p99.9|x|");
+  for (size_t k = 0; k < nw; k++) {
+    char h[16];
+    snprintf(h, sizeof h, "f%d", widths[k]);
+    printf(" %5s", h);
+  }
+  printf("\n");
+  for (size_t i = 0; i < tq_stats_count(st); i++) {
+    const tq_stats_entry *e = tq_stats_get(st, i);
+    tq_shape_format(&e->shape, shape, sizeof shape);
+    const double zeros =
+        e->count ? 100.0 * (double)e->zeros / (double)e->count : 0.0;
+    printf(
+        "%-*s  %-10s  %-*s  %-*s %12llu %11.4g %11.4g %11.4g %11.4g %7.2f "
+        "%11.4g",
+        (int)wl, e->layer, tq_stats_kind_name(e->kind), (int)wv, e->value,
+        (int)ws, shape, (unsigned long long)e->count, e->min, e->max, e->mean,
+        e->std, zeros, tq_stats_abs_percentile(st, i, 99.9));
+    for (size_t k = 0; k < nw; k++)
+      printf(" %5d", tq_fixed_frac_bits(e->max_abs, widths[k]));
+    printf("%s\n", e->nan || e->pos_inf || e->neg_inf ? "  (NaN/inf!)" : "");
+  }
+  printf(
+      "\n%zu entries, %zu samples, %.2f s; fW: fractional bits of a signed "
+      "W-bit word covering max |x|\n",
+      tq_stats_count(st), tq_stats_samples(st), seconds);
+}
+
+static int run(int argc, char **argv) {
+  const char *cmd = "stats", *path = NULL, *data = NULL, *split = "test",
+             *normalize = NULL, *output = NULL;
+  tq_cli_maps maps = {0};
+  tq_stats_opts so = {0};
+  uint64_t seed = 0;
+  long threads = 0, batch = 256, limit = -1, bins = 64;
+  int json = 0, quiet = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    int m = tq_cli_maps_option(cmd, &maps, argc, argv, &i);
+    if (m < 0) return TQ_EXIT_USAGE;
+    if (m) continue;
+    if (!strcmp(a, "-d") || !strcmp(a, "--data")) {
+      if (!(data = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--split")) {
+      if (!(split = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+      if (strcmp(split, "test") && strcmp(split, "train")) {
+        tq_cli_error(cmd, "--split must be test or train, got '%s'", split);
+        return TQ_EXIT_USAGE;
+      }
+    } else if (!strcmp(a, "--normalize")) {
+      if (!(normalize = tq_cli_value(cmd, argc, argv, &i)))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--limit")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 1L << 40, &limit))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--batch")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 1 << 20, &batch))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--bins")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 1 << 16, &bins))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--widths")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !parse_widths(cmd, v, &so))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--seed")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_u64(cmd, a, v, &seed))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--threads")) {
+      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
+          !tq_cli_parse_int(cmd, a, v, 1, 4096, &threads))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+      if (!(output = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+      const size_t len = strlen(output);
+      if ((len < 5 || strcmp(output + len - 5, ".json")) &&
+          (len < 4 || strcmp(output + len - 4, ".csv"))) {
+        tq_cli_error(cmd,
+                     "-o '%s': the name must end in .json (tq-report/1 "
+                     "document) or .csv",
+                     output);
+        return TQ_EXIT_USAGE;
+      }
+    } else if (!strcmp(a, "--json")) {
+      json = 1;
+    } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+      quiet = 1;
+    } else if (a[0] == '-' || path) {
+      tq_cli_error(cmd, "unexpected argument '%s' (see tq stats --help)", a);
+      return TQ_EXIT_USAGE;
+    } else {
+      path = a;
+    }
+  }
+  if (!path || !data) {
+    tq_cli_error(cmd, "needs MODEL.onnx and --data D (see tq stats --help)");
+    return TQ_EXIT_USAGE;
+  }
+  so.bins = (size_t)bins;
+  tq_context *ctx;
+  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
+  if (threads) tq_context_set_threads(ctx, (int)threads);
+  tq_cli_catch_sigint();
+  int rc = TQ_EXIT_FAILURE;
+  tq_graph *g = NULL;
+  tq_session *s = NULL;
+  tq_qmap_set *set = NULL;
+  tq_dataset *ds = NULL;
+  tq_stats *st = NULL;
+  char *text = NULL;
+  tq_status status;
+  if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto done;
+  if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
+  tq_session_set_seed(s, seed);
+  if ((status = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
+  if ((status = tq_dataset_open(
+           ctx, data, strcmp(split, "train") ? TQ_SPLIT_TEST : TQ_SPLIT_TRAIN,
+           &ds)) != TQ_OK)
+    goto fail;
+  if (!tq_cli_apply_normalize(cmd, ctx, ds, normalize)) goto done;
+  size_t n = tq_dataset_size(ds);
+  if (limit > 0 && (size_t)limit < n) n = (size_t)limit;
+  progress_ctx pc;
+  tq_progress_start(&pc.bar, !quiet);
+  so.progress = on_batch;
+  so.user = &pc;
+  const double t0 = tq_cli_now();
+  status = tq_stats_collect(ctx, s, ds, NULL, n, (int)batch, &so, &st);
+  const double seconds = tq_cli_now() - t0;
+  tq_progress_end(&pc.bar);
+  if (status != TQ_OK) goto fail;
+  warn_non_finite(cmd, st);
+  tq_stats_json_opts jo = {.document = 1,
+                           .model = path,
+                           .data = tq_dataset_name(ds),
+                           .split = split,
+                           .created_by = "tq " TQ_VERSION_STRING};
+  if (output && (status = tq_stats_write(ctx, st, output, &jo)) != TQ_OK)
+    goto fail;
+  if (json) {
+    jo.indent = 2;
+    if ((status = tq_stats_to_json(ctx, st, &jo, &text)) != TQ_OK) goto fail;
+    printf("%s\n", text);
+  } else {
+    printf("model     %s%s\n", path, set ? " (quantized: maps given)" : "");
+    printf("data      %s, %s split, %zu samples\n\n", tq_dataset_name(ds),
+           split, n);
+    print_table(st, seconds);
+  }
+  if (output && !quiet) fprintf(stderr, "wrote %s\n", output);
+  rc = TQ_EXIT_OK;
+  goto done;
+fail:
+  tq_cli_status_error(cmd, ctx, status);
+done:
+  tq_free(text);
+  tq_stats_destroy(st);
+  tq_dataset_destroy(ds);
+  tq_qmap_set_destroy(set);
+  tq_session_destroy(s);
+  tq_graph_destroy(g);
+  tq_context_destroy(ctx);
+  return rc;
+}
+
+const tq_command tq_cmd_stats = {
+    "stats",
+    "per-layer statistics of activations and weights (ranges, "
+    "percentiles, histograms, fractional bits)",
+    run, help};
