@@ -17,6 +17,9 @@ static const tq_command *const commands[] = {
     &tq_cmd_eval,
     &tq_cmd_bench,
     &tq_cmd_report,
+    &tq_cmd_sweep,
+    &tq_cmd_sensitivity,
+    &tq_cmd_search,
     &tq_cmd_stats,
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };

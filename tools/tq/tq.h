@@ -26,6 +26,9 @@ extern const tq_command tq_cmd_export;
 extern const tq_command tq_cmd_train;
 extern const tq_command tq_cmd_eval;
 extern const tq_command tq_cmd_report;
+extern const tq_command tq_cmd_sweep;
+extern const tq_command tq_cmd_sensitivity;
+extern const tq_command tq_cmd_search;
 extern const tq_command tq_cmd_stats;
 
 /* A progress line on stderr, redrawn in place (only when stderr is a
