@@ -352,7 +352,8 @@ static tq_status load_document(tq_context *ctx, const char *json_text,
                     "report: json_text is NULL");
   validator v = {ctx, source && *source ? source : "report"};
   json_error_t err;
-  json_t *root = json_loads(json_text, JSON_REJECT_DUPLICATES, &err);
+  json_t *root =
+      json_loads(json_text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
   if (!root)
     return tq_error(ctx, TQ_ERR_PARSE, v.source, err.line > 0 ? err.line : 0,
                     err.column > 0 ? err.column : 0, "invalid JSON: %s",
