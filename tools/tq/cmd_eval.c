@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "model_util.h"
+#include "tensorquant/analysis.h"
 
 static const char help[] =
     "usage: tq eval MODEL.onnx --data D [options]\n"
@@ -25,6 +27,9 @@ static const char help[] =
     "      --threads N    threads to use\n"
     "      --json         print one JSON object (top1, top5, loss, n,\n"
     "                     images_per_s, seconds)\n"
+    "\n"
+    "Under mpirun, batches are spread over the ranks and the results\n"
+    "gathered on rank 0: the same numbers as one process.\n"
     "  -q, --quiet        no progress display\n"
     "\n"
     "examples:\n"
@@ -44,6 +49,12 @@ static int on_batch(void *user, size_t done, size_t total,
   snprintf(extra, sizeof extra, "top-1 %.2f %%  %.0f img/s", 100.0 * r->top1,
            r->images_per_s);
   tq_progress_update(&p->bar, "eval", done, total, extra);
+  return tq_cli_interrupted();
+}
+
+static int on_units(void *user, size_t done, size_t total) {
+  progress_ctx *p = user;
+  tq_progress_update(&p->bar, "eval", done, total, NULL);
   return tq_cli_interrupted();
 }
 
@@ -123,11 +134,29 @@ static int run(int argc, char **argv) {
   size_t n = tq_dataset_size(ds);
   if (limit > 0 && (size_t)limit < n) n = (size_t)limit;
   progress_ctx pc;
-  tq_progress_start(&pc.bar, !quiet && !json);
+  tq_progress_start(&pc.bar, !quiet && !json && tq_cli_comm_is_root());
   tq_eval_result r;
-  st = tq_evaluate(ctx, s, ds, NULL, n, (int)batch, on_batch, &pc, NULL, &r);
+  if (tq_cli_comm()) {
+    /* Several ranks: batches spread over them, results gathered in sample
+     * order, so the numbers are those of one process. */
+    tq_multi_eval_opts o = {.batch = (int)batch,
+                            .seed = seed,
+                            .comm = tq_cli_comm(),
+                            .progress = on_units,
+                            .progress_user = &pc};
+    const tq_qmap_set *one = set;
+    tq_config_result cr;
+    st = tq_evaluate_configs(ctx, g, ds, NULL, n, &one, 1, &o, NULL, &cr);
+    r = cr.eval;
+  } else {
+    st = tq_evaluate(ctx, s, ds, NULL, n, (int)batch, on_batch, &pc, NULL, &r);
+  }
   tq_progress_end(&pc.bar);
   if (st != TQ_OK) goto fail;
+  if (!tq_cli_comm_is_root()) {
+    rc = TQ_EXIT_OK;
+    goto done;
+  }
   if (json) {
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f}", "model",
