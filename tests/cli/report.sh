@@ -124,6 +124,20 @@ cat >nobits.json <<'EOF'
 EOF
 run 0 report nobits.json -o nobits.html
 
+# Most fields missing: the page shows what there is. Charts: top-1 against
+# bits (no SQNR anywhere), sensitivity, the log2 histogram (no search chart:
+# no layers, no plottable trace step; no chart for a tensor without
+# histograms).
+cat >sparse.json <<'EOF'
+{"schema": "tq-report/1", "command": "sweep",
+ "results": [{"what": "extr", "bits": 8, "top1": 0.9}, {"what": "extr", "bits": 4}, {"bits": null}],
+ "sensitivity": [{"layer": "a"}, {"layer": "b", "delta_top1": -1}],
+ "search": {"met": false, "trace": [{"note": "x"}]},
+ "stats": {"layers": [{"layer": "w", "log2_histogram": {"exponents": [-3, -2], "counts": [5, 7]}},
+                      {"layer": "nohist"}]}}
+EOF
+run 0 report sparse.json -o sparse.html
+
 # Only the required fields: a page that says there is nothing to show.
 printf '{"schema": "tq-report/1", "command": "stats"}' >empty.json
 run 0 report empty.json -o empty.html
@@ -215,6 +229,24 @@ else
   n_canvas=$(grep -o '<canvas' sample.dom | wc -l)
   [[ $n_canvas == 8 ]] || fail "sample.html: $n_canvas canvases, expected 8"
 
+  # Interaction: sorting a table by a heading and switching a histogram to
+  # log2 bins. A script added to a copy of the page clicks and reports.
+  sed 's|</body>|<script>try {\
+    var b = document.body, th = document.querySelectorAll("section")[0].querySelectorAll("th");\
+    th[8].click(); th[8].click();\
+    b.dataset.first = document.querySelector("section tbody td:nth-child(4)").textContent;\
+    b.dataset.sorted = th[8].className;\
+    document.querySelectorAll(".toggle button")[1].click();\
+    b.dataset.label = Chart.getChart(document.querySelector(".cell canvas")).data.labels[0];\
+  } catch (e) { document.body.dataset.clickerror = e.message; }</script></body>|' sample.html >click.html
+  check_page click 8
+  # SQNR descending: the infinite one (weights at 16 bits) first.
+  [[ $(body_attr click.dom first) == 16 && $(body_attr click.dom sorted) == "num sorted-desc" ]] ||
+    fail "sorting by SQNR: first row has $(body_attr click.dom first) bits, heading '$(body_attr click.dom sorted)'"
+  [[ $(body_attr click.dom label) == 0 ]] ||
+    fail "log2 histogram: first label '$(body_attr click.dom label)', expected 0 (the zeros)"
+  [[ -z $(body_attr click.dom clickerror) ]] || fail "interaction: $(body_attr click.dom clickerror)"
+
   # The hostile names are shown as text and break nothing.
   check_page evil 2
   dom=$(<evil.dom)
@@ -223,6 +255,8 @@ else
 
   check_page nobits 1
   contains "$(<nobits.dom)" "Top-1 accuracy per configuration"
+  check_page sparse 3
+  contains "$(<sparse.dom)" "no histogram"
   check_page empty 0
   contains "$(<empty.dom)" "No results"
 
