@@ -63,7 +63,7 @@ static tq_status group_items(tq_context *ctx, const char *list, const char *a,
       dots = a + i;
       break;
     }
-  const size_t col = (size_t)(a - list) + 1;
+  const size_t col = (size_t)(a - list); /* 1-based column of the { */
   if (dots) {
     long lo, hi, step = 1;
     const char *rest = dots + 2, *end = a + len;

@@ -21,8 +21,9 @@ static const char help[] =
     "      --limit N      evaluate the first N samples only\n"
     "      --normalize M:S[,M:S...]  feed (x - M) / S per channel (models\n"
     "                     that expect normalized inputs)\n"
-    "      --batch N      samples per run (default 256); results do not\n"
-    "                     depend on it\n" TQ_CLI_MAPS_HELP
+    "      --batch N      samples per run (default 256); stochastic\n"
+    "                     rounding does not depend on it (OpenBLAS may\n"
+    "                     round float sums of other sizes differently)\n" TQ_CLI_MAPS_HELP
     "      --seed N       seed for stochastic rounding (default 0)\n"
     "      --threads N    threads to use\n"
     "      --json         print one JSON object (top1, top5, loss, n,\n"

@@ -1,0 +1,382 @@
+/* The analysis engine and its inputs: spec lists with ranges and `auto`,
+ * layer selection, and tq_evaluate_configs giving exactly tq_evaluate's
+ * numbers however the work is shared (prefix reuse or not, chunks, batch
+ * sizes, ranks). */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+#include "tensorquant/analysis.h"
+
+static tq_context *ctx;
+
+static int setup(void **state) {
+  (void)state;
+  return tq_context_create(&ctx) == TQ_OK ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  tq_context_destroy(ctx);
+  return 0;
+}
+
+static void ok(tq_status st) {
+  if (st != TQ_OK)
+    fail_msg("%s: %s", tq_status_str(st), tq_context_last_error(ctx));
+}
+
+/* ---- spec lists ---------------------------------------------------------*/
+
+static void expect_list(const char *list, size_t n, const char *const *want) {
+  char **specs = NULL;
+  size_t count = 0;
+  ok(tq_spec_list_expand(ctx, list, &specs, &count));
+  if (count != n) fail_msg("'%s': %zu specs, expected %zu", list, count, n);
+  for (size_t i = 0; i < n; i++) assert_string_equal(specs[i], want[i]);
+  tq_spec_list_free(specs, count);
+}
+
+static void test_spec_list(void **state) {
+  (void)state;
+  expect_list("nearest,8,4", 1, (const char *const[]){"nearest,8,4"});
+  expect_list("nearest,{4..6},{auto}", 3,
+              (const char *const[]){"nearest,4,auto", "nearest,5,auto",
+                                    "nearest,6,auto"});
+  expect_list("{nearest,even},8,{2..6..2}", 6,
+              (const char *const[]){"nearest,8,2", "nearest,8,4", "nearest,8,6",
+                                    "even,8,2", "even,8,4", "even,8,6"});
+  expect_list(" fp8e4m3 ; nearest,{3..1},0;", 4,
+              (const char *const[]){"fp8e4m3", "nearest,3,0", "nearest,2,0",
+                                    "nearest,1,0"});
+  expect_list("stochastic,{-2..-1},4", 2,
+              (const char *const[]){"stochastic,-2,4", "stochastic,-1,4"});
+  const char *const bad[] = {"",
+                             " ; ;",
+                             "nearest,{4..",
+                             "nearest,4}",
+                             "n,{{4}}",
+                             "n,{4..x}",
+                             "n,{4..8..0}",
+                             "n,{4,,5}",
+                             "n,{}",
+                             "n,{1..1000000000}"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char **specs = NULL;
+    size_t count = 0;
+    tq_status st = tq_spec_list_expand(ctx, bad[i], &specs, &count);
+    if (st == TQ_OK) fail_msg("'%s' was accepted", bad[i]);
+    assert_null(specs);
+    assert_true(strlen(tq_context_last_error(ctx)) > 0);
+  }
+  /* the column of the error is reported */
+  char **specs;
+  size_t count;
+  assert_int_equal(tq_spec_list_expand(ctx, "nearest,8,{4..x}", &specs, &count),
+                   TQ_ERR_PARSE);
+  assert_non_null(strstr(tq_context_last_error(ctx), ":11"));
+}
+
+static void test_resolve_auto(void **state) {
+  (void)state;
+  char out[128];
+  /* signed 8 bits: 127 steps; max 1.0 -> f = 6 (127/64 >= 1, 127/128 < 1) */
+  ok(tq_spec_resolve_auto(ctx, "nearest,8,auto", 1.0, out, sizeof out));
+  assert_string_equal(out, "nearest,8,6");
+  ok(tq_spec_resolve_auto(ctx, "stochastic, 8 ,auto,overflow=wrap", 127.0, out,
+                          sizeof out));
+  assert_string_equal(out, "stochastic,8,0,overflow=wrap");
+  /* unsigned 8 bits reach 255 steps: max 1.0 -> f = 7 */
+  ok(tq_spec_resolve_auto(ctx, "nearest,8,auto,signed=false", 1.0, out,
+                          sizeof out));
+  assert_string_equal(out, "nearest,8,7,signed=false");
+  ok(tq_spec_resolve_auto(ctx, "nearest,4,auto", 1000.0, out, sizeof out));
+  /* 7 * 2^7 = 896 < 1000 <= 7 * 2^8 */
+  assert_string_equal(out, "nearest,4,-8");
+  ok(tq_spec_resolve_auto(ctx, "fp8e4m3", 3.0, out, sizeof out));
+  assert_string_equal(out, "fp8e4m3");
+  assert_int_not_equal(
+      tq_spec_resolve_auto(ctx, "fp16,auto", 1.0, out, sizeof out), TQ_OK);
+  assert_int_not_equal(
+      tq_spec_resolve_auto(ctx, "nearest,auto,4", 1.0, out, sizeof out), TQ_OK);
+  assert_int_not_equal(
+      tq_spec_resolve_auto(ctx, "nearest,8,auto,bogus=1", 1.0, out, sizeof out),
+      TQ_OK);
+  assert_true(tq_spec_has_auto("nearest, 8, auto"));
+  assert_false(tq_spec_has_auto("nearest,8,4,overflow=wrap"));
+  const struct {
+    const char *spec;
+    int bits;
+  } widths[] = {{"nearest,12,4", 12}, {"fp16", 16},      {"bf16", 16},
+                {"fp8e4m3", 8},       {"binary", 1},     {"ternary", 2},
+                {"none", 0},          {"logarithmic", 0}};
+  for (size_t i = 0; i < sizeof widths / sizeof *widths; i++) {
+    tq_quantizer *q;
+    ok(tq_quantizer_parse(ctx, widths[i].spec, &q));
+    assert_int_equal(tq_spec_bits(q), widths[i].bits);
+    tq_quantizer_destroy(q);
+  }
+  assert_true(tq_exact_layer_key("a.b/c(1)", out, sizeof out));
+  assert_string_equal(out, "re:^a\\.b/c\\(1\\)$");
+  assert_false(tq_exact_layer_key("abcdef", out, 6));
+}
+
+/* ---- the engine -----------------------------------------------------------*/
+
+enum { N_SAMPLES = 150, N_CONFIGS = 7 };
+
+static const char *const config_json[N_CONFIGS] = {
+    NULL, /* float */
+    "{\"extrinsic\": {\"re:^LeNet/Convolution_Block/Conv2$\": "
+    "\"stochastic,6,3\"}}",
+    "{\"weights\": {\"Dense3\": \"nearest,4,3\"}}",
+    "{\"intrinsic\": {\"Dense4\": {\"product\": \"nearest,8,5\", "
+    "\"accumulator\": \"nearest,10,5,overflow=wrap\"}}}",
+    "{\"extrinsic\": {\"\": \"stochastic,8,4\"}, \"weights\": {\"\": "
+    "\"nearest,6,5\"}}",
+    "{\"extrinsic\": {\"NoSuchLayer\": \"nearest,2,0\"}}",
+    "{\"extrinsic\": {\"re:^LeNet/Dense_Block/Dense3/Relu$\": \"nearest,4,1\"},"
+    " \"weights\": {\"Conv2\": \"fp8e4m3\"}}"};
+
+typedef struct fixture {
+  tq_graph *g;
+  tq_dataset *ds;
+  tq_qmap_set *cfg[N_CONFIGS];
+  tq_eval_result want[N_CONFIGS];
+} fixture;
+
+static fixture fx;
+
+static int engine_setup(void **state) {
+  (void)state;
+  if (tq_context_create(&ctx) != TQ_OK) return -1;
+  ok(tq_onnx_load(
+      ctx, TQ_TEST_DATA_DIR "/../../models/lenet-fashion-mnist.onnx", &fx.g));
+  ok(tq_dataset_open(ctx, "fashion-mnist", TQ_SPLIT_TEST, &fx.ds));
+  tq_session *s;
+  ok(tq_session_create(ctx, fx.g, &s));
+  tq_session_set_seed(s, 7);
+  for (int c = 0; c < N_CONFIGS; c++) {
+    if (config_json[c])
+      ok(tq_qmap_set_parse_json(ctx, config_json[c], strlen(config_json[c]),
+                                "test", &fx.cfg[c]));
+    ok(tq_session_set_maps(ctx, s, fx.cfg[c]));
+    ok(tq_evaluate(ctx, s, fx.ds, NULL, N_SAMPLES, 64, NULL, NULL, NULL,
+                   &fx.want[c]));
+  }
+  tq_session_destroy(s);
+  /* the configurations differ from float and from each other */
+  assert_true(fx.want[1].loss != fx.want[0].loss);
+  assert_true(fx.want[3].loss != fx.want[0].loss);
+  assert_true(fx.want[4].loss != fx.want[1].loss);
+  assert_true(fx.want[5].loss == fx.want[0].loss);
+  return 0;
+}
+
+static int engine_teardown(void **state) {
+  (void)state;
+  for (int c = 0; c < N_CONFIGS; c++) tq_qmap_set_destroy(fx.cfg[c]);
+  tq_dataset_destroy(fx.ds);
+  tq_graph_destroy(fx.g);
+  tq_context_destroy(ctx);
+  return 0;
+}
+
+static void expect_same(const tq_config_result *r, const char *how) {
+  for (int c = 0; c < N_CONFIGS; c++) {
+    if (r[c].eval.top1 != fx.want[c].top1 ||
+        r[c].eval.top5 != fx.want[c].top5 ||
+        r[c].eval.loss != fx.want[c].loss || r[c].eval.n != N_SAMPLES)
+      fail_msg(
+          "%s: config %d: top-1 %.17g loss %.17g, tq_evaluate gave "
+          "%.17g and %.17g",
+          how, c, r[c].eval.top1, r[c].eval.loss, fx.want[c].top1,
+          fx.want[c].loss);
+  }
+}
+
+static void run_engine(tq_context *c, const tq_multi_eval_opts *o,
+                       tq_config_result *flt, tq_config_result *r) {
+  tq_status st = tq_evaluate_configs(c, fx.g, fx.ds, NULL, N_SAMPLES,
+                                     (const tq_qmap_set *const *)fx.cfg,
+                                     N_CONFIGS, o, flt, r);
+  if (st != TQ_OK)
+    fail_msg("%s: %s", tq_status_str(st), tq_context_last_error(c));
+}
+
+static void test_engine_matches_evaluate(void **state) {
+  (void)state;
+  tq_config_result r[N_CONFIGS], flt;
+  tq_multi_eval_opts o = {.batch = 64, .seed = 7};
+  run_engine(ctx, &o, &flt, r);
+  expect_same(r, "reuse");
+  assert_true(flt.eval.loss == fx.want[0].loss);
+  /* where each configuration starts: float and no-match run nothing */
+  const size_t nodes = tq_graph_node_count(fx.g);
+  assert_int_equal(r[0].start_node, nodes);
+  assert_int_equal(r[5].start_node, nodes);
+  assert_int_equal(r[1].start_node, 5); /* Conv2 */
+  assert_int_equal(r[2].start_node, 9); /* Dense3 */
+  assert_int_equal(r[3].start_node, 11);
+  assert_int_equal(r[4].start_node, 0);
+  assert_int_equal(r[6].start_node, 5);
+  assert_true(isinf(r[0].sqnr_db) && r[0].changed == 0);
+  assert_true(isfinite(r[1].sqnr_db) && r[1].sqnr_db > 0 && r[1].changed > 0);
+
+  o.no_reuse = 1;
+  run_engine(ctx, &o, NULL, r);
+  expect_same(r, "no reuse");
+  for (int c = 1; c < N_CONFIGS; c++)
+    if (config_json[c]) assert_int_equal(r[c].start_node, 0);
+
+  o.no_reuse = 0;
+  o.memory_bytes = 1; /* one batch per chunk */
+  run_engine(ctx, &o, NULL, r);
+  expect_same(r, "one batch per chunk");
+
+  /* (float sums of other batch sizes may round differently in OpenBLAS,
+   * so the batch stays that of the reference) */
+  o.memory_bytes = 0;
+  ok(tq_context_set_threads(ctx, 1));
+  run_engine(ctx, &o, NULL, r);
+  expect_same(r, "1 thread");
+  ok(tq_context_set_threads(ctx, 2));
+}
+
+/* A communicator between threads of this process: ranks meet at a
+ * barrier, so the engine's gathering is tested without MPI. */
+enum { MAX_RANKS = 4 };
+typedef struct shared_comm {
+  pthread_barrier_t barrier;
+  const void *send[MAX_RANKS];
+  size_t bytes[MAX_RANKS];
+  int size;
+} shared_comm;
+
+typedef struct rank_arg {
+  shared_comm *shared;
+  tq_comm comm;
+  int rank;
+  size_t batch;
+  tq_config_result r[N_CONFIGS];
+  tq_status st;
+  char error[512];
+} rank_arg;
+
+static tq_status thread_allgatherv(void *user, const void *send, size_t bytes,
+                                   void *recv, size_t cap, size_t *got) {
+  rank_arg *a = user;
+  shared_comm *s = a->shared;
+  s->send[a->rank] = send;
+  s->bytes[a->rank] = bytes;
+  pthread_barrier_wait(&s->barrier);
+  size_t total = 0;
+  for (int r = 0; r < s->size; r++) total += s->bytes[r];
+  tq_status st = TQ_OK;
+  if (total > cap)
+    st = TQ_ERR_RANGE;
+  else
+    for (int r = 0, off = 0; r < s->size; off += (int)s->bytes[r], r++) {
+      memcpy((char *)recv + off, s->send[r], s->bytes[r]);
+      got[r] = s->bytes[r];
+    }
+  pthread_barrier_wait(&s->barrier); /* senders keep buffers until here */
+  return st;
+}
+
+static void *rank_main(void *p) {
+  rank_arg *a = p;
+  tq_context *c;
+  if (tq_context_create(&c) != TQ_OK) {
+    a->st = TQ_ERR_NO_MEMORY;
+    return NULL;
+  }
+  tq_context_set_threads(c, 1);
+  tq_multi_eval_opts o = {.batch = (int)a->batch, .seed = 7, .comm = &a->comm};
+  a->st = tq_evaluate_configs(c, fx.g, fx.ds, NULL, N_SAMPLES,
+                              (const tq_qmap_set *const *)fx.cfg, N_CONFIGS, &o,
+                              NULL, a->r);
+  snprintf(a->error, sizeof a->error, "%s", tq_context_last_error(c));
+  tq_context_destroy(c);
+  return NULL;
+}
+
+static void test_engine_ranks(void **state) {
+  (void)state;
+  for (int size = 2; size <= 3; size++) {
+    shared_comm s = {.size = size};
+    pthread_barrier_init(&s.barrier, NULL, (unsigned)size);
+    rank_arg args[MAX_RANKS];
+    pthread_t th[MAX_RANKS];
+    for (int r = 0; r < size; r++) {
+      memset(&args[r], 0, sizeof args[r]);
+      args[r].shared = &s;
+      args[r].rank = r;
+      args[r].batch = 64;
+      args[r].comm = (tq_comm){.rank = r,
+                               .size = size,
+                               .user = &args[r],
+                               .allgatherv = thread_allgatherv};
+      assert_int_equal(pthread_create(&th[r], NULL, rank_main, &args[r]), 0);
+    }
+    for (int r = 0; r < size; r++) pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&s.barrier);
+    for (int r = 0; r < size; r++) {
+      if (args[r].st != TQ_OK)
+        fail_msg("rank %d of %d: %s", r, size, args[r].error);
+      char how[64];
+      snprintf(how, sizeof how, "rank %d of %d", r, size);
+      expect_same(args[r].r, how);
+    }
+  }
+}
+
+static void test_engine_errors(void **state) {
+  (void)state;
+  tq_config_result r[N_CONFIGS];
+  assert_int_equal(tq_evaluate_configs(ctx, fx.g, fx.ds, NULL, 0,
+                                       (const tq_qmap_set *const *)fx.cfg,
+                                       N_CONFIGS, NULL, NULL, r),
+                   TQ_ERR_INVALID_ARGUMENT);
+  assert_int_equal(tq_evaluate_configs(ctx, fx.g, fx.ds, NULL, 20000,
+                                       (const tq_qmap_set *const *)fx.cfg,
+                                       N_CONFIGS, NULL, NULL, r),
+                   TQ_ERR_RANGE);
+  /* layer selection: quantizable kinds and pattern matches */
+  tq_session *s;
+  ok(tq_session_create(ctx, fx.g, &s));
+  const tq_shape one = tq_dataset_batch_shape(fx.ds, 1);
+  ok(tq_session_plan(ctx, s, &one, 1));
+  size_t nodes[16], n;
+  ok(tq_session_match_layers(ctx, s, TQ_MAP_WEIGHTS, "Conv", nodes, 16, &n));
+  assert_int_equal(n, 2);
+  assert_int_equal(nodes[0], 2);
+  assert_int_equal(nodes[1], 5);
+  ok(tq_session_match_layers(ctx, s, TQ_MAP_EXTRINSIC, "Conv", nodes, 16, &n));
+  assert_int_equal(n, 6); /* all of LeNet/Convolution_Block */
+  ok(tq_session_match_layers(ctx, s, TQ_MAP_INTRINSIC, "Relu", nodes, 16, &n));
+  assert_int_equal(n, 0);
+  ok(tq_session_match_layers(ctx, s, TQ_MAP_INTRINSIC, "", nodes, 1, &n));
+  assert_int_equal(n, 4); /* more than fit: the count is still right */
+  assert_int_not_equal(
+      tq_session_match_layers(ctx, s, TQ_MAP_EXTRINSIC, "re:(", nodes, 16, &n),
+      TQ_OK);
+  tq_session_destroy(s);
+}
+
+int main(void) {
+  const struct CMUnitTest basics[] = {
+      cmocka_unit_test(test_spec_list),
+      cmocka_unit_test(test_resolve_auto),
+  };
+  const struct CMUnitTest engine[] = {
+      cmocka_unit_test(test_engine_matches_evaluate),
+      cmocka_unit_test(test_engine_ranks),
+      cmocka_unit_test(test_engine_errors),
+  };
+  int failed = cmocka_run_group_tests(basics, setup, teardown);
+  failed += cmocka_run_group_tests(engine, engine_setup, engine_teardown);
+  return failed;
+}
