@@ -138,8 +138,6 @@ static int run(int argc, char **argv) {
   return rc;
 }
 
-const tq_command tq_cmd_report = {"report",
-                                  "an HTML page with tables and charts from "
-                                  "the JSON of sweep, sensitivity, search or "
-                                  "stats",
-                                  run, help};
+const tq_command tq_cmd_report = {
+    "report", "an HTML page of charts and tables from a tq-report JSON", run,
+    help};
