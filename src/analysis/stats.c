@@ -86,14 +86,11 @@ static size_t new_entry(tq_stats *st, tq_stats_kind kind, size_t node,
   return st->n++;
 }
 
-/* Adds one unit of values (one sample of an activation, or a whole weight
- * tensor): counts and fine bins are exact integers; the moments of the
- * unit are computed in double in index order (mean first, then the squared
- * deviations from it) and merged into the running ones. Returns -1 when a
- * bin block cannot be allocated. */
-static int acc_unit(stats_entry *se, const float *x, size_t n) {
-  stats_acc *a = &se->acc;
-  tq_stats_entry *e = &se->pub;
+/* Counts n values into a: the exact integer counters and fine bins, min
+ * and max; returns their sum in double, in index order, and how many were
+ * finite. Returns -1 when a bin block cannot be allocated. */
+static int tally(stats_acc *a, const float *x, size_t n, double *sum_out,
+                 uint64_t *finite_out) {
   double sum = 0.0;
   uint64_t nf = 0, zeros = 0, nan = 0, pinf = 0, ninf = 0;
   float mn = a->min, mx = a->max;
@@ -128,38 +125,108 @@ static int acc_unit(stats_entry *se, const float *x, size_t n) {
     blk[(mag >> FINE_SHIFT) & (FINE_PER_EXP - 1)]++;
     if (!ex) a->sub_log2[31 - __builtin_clz(mag)]++;
   }
-  e->count += n;
-  e->finite += nf;
-  e->zeros += zeros;
-  e->nan += nan;
-  e->pos_inf += pinf;
-  e->neg_inf += ninf;
+  a->count += n;
+  a->finite += nf;
+  a->zeros += zeros;
+  a->nan += nan;
+  a->pos_inf += pinf;
+  a->neg_inf += ninf;
   a->min = mn;
   a->max = mx;
-  if (!nf) return 0;
-  const double nb = (double)nf, mb = sum / nb;
-  double m2 = 0.0;
+  *sum_out = sum;
+  *finite_out = nf;
+  return 0;
+}
+
+/* The moments of one unit of values (a sample of an activation, or a
+ * whole weight tensor): count, mean, and the squared deviations from that
+ * mean summed in index order. */
+typedef struct unit_moments {
+  double n, mean, m2;
+} unit_moments;
+
+static void unit_finish(const float *x, size_t n, double sum, uint64_t nf,
+                        unit_moments *u) {
+  u->n = (double)nf;
+  u->mean = nf ? sum / (double)nf : 0.0;
+  u->m2 = 0.0;
+  if (!nf) return;
   for (size_t i = 0; i < n; i++)
     if (isfinite(x[i])) {
-      const double d = (double)x[i] - mb;
-      m2 += d * d;
+      const double d = (double)x[i] - u->mean;
+      u->m2 += d * d;
     }
+}
+
+/* Merges a unit into the running moments (units in a fixed order). */
+static void merge_moments(stats_acc *a, const unit_moments *u) {
+  if (u->n == 0.0) return;
   if (a->n == 0.0) {
-    a->n = nb;
-    a->mean = mb;
-    a->m2 = m2;
-  } else {
-    const double nt = a->n + nb, d = mb - a->mean;
-    a->mean += d * nb / nt;
-    a->m2 += m2 + d * d * a->n * nb / nt;
-    a->n = nt;
+    a->n = u->n;
+    a->mean = u->mean;
+    a->m2 = u->m2;
+    return;
   }
+  const double nt = a->n + u->n, d = u->mean - a->mean;
+  a->mean += d * u->n / nt;
+  a->m2 += u->m2 + d * d * a->n * u->n / nt;
+  a->n = nt;
+}
+
+/* Adds src's counts and bins to dst and empties src (its blocks stay
+ * allocated for reuse). Integer sums: the order does not matter. */
+static int merge_tally(stats_acc *dst, stats_acc *src) {
+  for (int s = 0; s < 2; s++)
+    for (int e = 0; e < FINE_EXPS; e++) {
+      uint64_t *from = src->fine[s][e];
+      if (!from) continue;
+      uint64_t *to = dst->fine[s][e];
+      if (!to) {
+        if (!(to = calloc(FINE_PER_EXP, sizeof *to))) return -1;
+        dst->fine[s][e] = to;
+      }
+      for (uint32_t m = 0; m < FINE_PER_EXP; m++) to[m] += from[m];
+      memset(from, 0, FINE_PER_EXP * sizeof *from);
+    }
+  for (int k = 0; k < 23; k++) {
+    dst->sub_log2[k] += src->sub_log2[k];
+    src->sub_log2[k] = 0;
+  }
+  dst->count += src->count;
+  dst->finite += src->finite;
+  dst->zeros += src->zeros;
+  dst->nan += src->nan;
+  dst->pos_inf += src->pos_inf;
+  dst->neg_inf += src->neg_inf;
+  if (src->min < dst->min) dst->min = src->min;
+  if (src->max > dst->max) dst->max = src->max;
+  src->count = src->finite = src->zeros = 0;
+  src->nan = src->pos_inf = src->neg_inf = 0;
+  src->min = INFINITY;
+  src->max = -INFINITY;
+  return 0;
+}
+
+/* Adds one unit on the calling thread. */
+static int acc_unit(stats_entry *se, const float *x, size_t n) {
+  double sum;
+  uint64_t nf;
+  unit_moments u;
+  if (tally(&se->acc, x, n, &sum, &nf)) return -1;
+  unit_finish(x, n, sum, nf, &u);
+  merge_moments(&se->acc, &u);
   return 0;
 }
 
 static void finalize(stats_entry *se) {
   tq_stats_entry *e = &se->pub;
   const stats_acc *a = &se->acc;
+  e->count = a->count;
+  e->finite = a->finite;
+  e->zeros = a->zeros;
+  e->nan = a->nan;
+  e->pos_inf = a->pos_inf;
+  e->neg_inf = a->neg_inf;
   if (!e->finite) {
     e->min = e->max = e->mean = e->std = NAN;
     e->max_abs = 0.0;
@@ -175,14 +242,44 @@ static void finalize(stats_entry *se) {
 
 /* ---- collection -----------------------------------------------------------*/
 
+/* Tensors smaller than this are counted on the calling thread. */
+#define PARALLEL_MIN_VALUES ((size_t)1 << 16)
+
 typedef struct collector {
   tq_stats *st;
   const tq_session *s;
   size_t *slot_entry; /* per node output: entry index + 1; 0: none yet */
   size_t *out_base;   /* per node: its first position in slot_entry */
   size_t batch;       /* samples in the current run */
+  int threads;        /* the context's thread count */
+  stats_acc *scratch; /* per thread: partial tallies, emptied after use */
+  int n_scratch;
+  unit_moments *moments; /* per sample of the current tensor */
+  size_t n_moments;
   int oom;
 } collector;
+
+/* Room for `threads` partial tallies and `units` sample moments. */
+static int grow_scratch(collector *c, int threads, size_t units) {
+  if (threads > c->n_scratch) {
+    stats_acc *p = realloc(c->scratch, (size_t)threads * sizeof *p);
+    if (!p) return -1;
+    for (int i = c->n_scratch; i < threads; i++) {
+      memset(&p[i], 0, sizeof p[i]);
+      p[i].min = INFINITY;
+      p[i].max = -INFINITY;
+    }
+    c->scratch = p;
+    c->n_scratch = threads;
+  }
+  if (units > c->n_moments) {
+    unit_moments *m = realloc(c->moments, units * sizeof *m);
+    if (!m) return -1;
+    c->moments = m;
+    c->n_moments = units;
+  }
+  return 0;
+}
 
 static int observe(void *user, size_t node, const char *node_id, size_t k,
                    const char *value_name, const tq_tensor *t) {
@@ -220,11 +317,49 @@ static int observe(void *user, size_t node, const char *node_id, size_t k,
   stats_entry *se = &c->st->e[*slot - 1];
   const float *x = tq_tensor_cdata(t);
   const size_t units = per_sample ? c->batch : 1, per = numel / units;
-  for (size_t u = 0; u < units; u++)
-    if (acc_unit(se, x + u * per, per)) {
-      c->oom = 1;
-      return 1;
+  int threads = c->threads;
+  if ((size_t)threads > units) threads = (int)units;
+  if (numel < PARALLEL_MIN_VALUES) threads = 1;
+  if (threads <= 1) {
+    for (size_t u = 0; u < units; u++)
+      if (acc_unit(se, x + u * per, per)) {
+        c->oom = 1;
+        return 1;
+      }
+    return 0;
+  }
+  if (grow_scratch(c, threads, units)) {
+    c->oom = 1;
+    return 1;
+  }
+  /* Threads count whole samples into their own partial tallies; the
+   * per-sample moments go to an array and are merged in sample order
+   * below, so the figures do not depend on the split. */
+  int oom = 0;
+#pragma omp parallel for num_threads(threads) schedule(static) \
+    reduction(|                                                \
+              : oom)
+  for (int tid = 0; tid < threads; tid++) {
+    const size_t u0 = units * (size_t)tid / (size_t)threads,
+                 u1 = units * (size_t)(tid + 1) / (size_t)threads;
+    for (size_t u = u0; u < u1 && !oom; u++) {
+      double sum;
+      uint64_t nf;
+      const float *xu = x + u * per;
+      if (tally(&c->scratch[tid], xu, per, &sum, &nf))
+        oom = 1;
+      else
+        unit_finish(xu, per, sum, nf, &c->moments[u]);
     }
+  }
+  for (int tid = 0; tid < threads && !oom; tid++)
+    oom = merge_tally(&se->acc, &c->scratch[tid]);
+  for (size_t u = 0; u < units && !oom; u++)
+    merge_moments(&se->acc, &c->moments[u]);
+  if (oom) {
+    c->oom = 1;
+    return 1;
+  }
   return 0;
 }
 
@@ -305,7 +440,7 @@ static tq_status collect_activations(tq_context *ctx, tq_session *s,
   tq_status st_ = check_input(ctx, g, ds);
   if (st_ != TQ_OK) return st_;
   const size_t nn = tq_graph_node_count(g);
-  collector c = {.st = st, .s = s};
+  collector c = {.st = st, .s = s, .threads = tq_context_threads(ctx)};
   c.out_base = malloc((nn + 1) * sizeof *c.out_base);
   size_t slots = 0;
   for (size_t i = 0; c.out_base && i < nn; i++) {
@@ -359,6 +494,9 @@ static tq_status collect_activations(tq_context *ctx, tq_session *s,
   free(order);
   free(c.out_base);
   free(c.slot_entry);
+  for (int i = 0; i < c.n_scratch; i++) acc_free(&c.scratch[i]);
+  free(c.scratch);
+  free(c.moments);
   return st_;
 }
 

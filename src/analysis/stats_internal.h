@@ -21,11 +21,12 @@ typedef struct stats_acc {
   /* Subnormals per binade: |x| in [2^(-149+k), 2^(-148+k)), k = 0..22;
    * their fine bins do not see the binade when the leading one is low. */
   uint64_t sub_log2[23];
+  uint64_t count, finite, zeros, nan, pos_inf, neg_inf;
+  float min, max; /* of the finite values; +inf/-inf while there are none */
   /* Moments of the finite values, merged unit by unit (a sample, or a
    * whole weight tensor) in a fixed order: count, mean, sum of squared
    * deviations (Chan, Golub and LeVeque's pairwise update). */
   double n, mean, m2;
-  float min, max;
 } stats_acc;
 
 typedef struct stats_entry {
