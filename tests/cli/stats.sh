@@ -12,6 +12,7 @@
 #     statistics themselves are batch-independent, see test_stats.c);
 #  3. CSV output;
 #  4. with maps, activations and weights are on their fixed-point grids;
+#     infinities from a tiny float format are counted and warned about;
 #  5. bad input: missing dataset or model, --limit 0, --widths 8,x, an
 #     unknown -o extension, samples that do not fit the model, labels beyond
 #     the model's classes -- each a clear error, and no output file.
@@ -176,6 +177,25 @@ for l in layers:
     assert sorted(l["frac_bits"]) == ["12", "8"]
 EOF
 echo "stats: with maps, values on the nearest,8,4 / nearest,8,6 grids"
+
+# A tiny float format (float,3,2 overflows to inf beyond 14) makes infinities:
+# counted, warned about, and left out of the other figures.
+stats --extr float,3,2 -o "$tmp/inf.json" >"$tmp/inf.txt" 2>"$tmp/inf.err" \
+  || fail "tq stats with infinities failed: $(cat "$tmp/inf.err")"
+grep -Eq "warning: activation of 'LeNet/Dense_Block/Dense3' \('dense3'\) has 0 NaN, [1-9][0-9]* \+inf" "$tmp/inf.err" \
+  || fail "no warning about infinities: $(cat "$tmp/inf.err")"
+grep -q 'NaN/inf!' "$tmp/inf.txt" || fail "the table does not mark the rows with infinities"
+"$py" - "$tmp/inf.json" <<'PYEOF' || fail "infinities are not accounted for"
+import json, sys
+layers = json.load(open(sys.argv[1]))["stats"]["layers"]
+inf = [l for l in layers if l["pos_inf"] + l["neg_inf"] > 0]
+assert inf, "no entry with infinities"
+for l in inf:
+    assert l["finite"] + l["pos_inf"] + l["neg_inf"] + l["nan"] == l["count"]
+    assert sum(l["histogram"]["counts"]) == l["finite"]
+    assert l["max_abs"] <= 14 and l["max"] <= 14 and l["min"] >= -14, l["layer"]
+PYEOF
+echo "stats: infinities counted and warned about"
 
 # ---- 5. bad input ------------------------------------------------------------------
 # expect_error WHAT PATTERN ARGS...: tq stats ARGS fails with PATTERN in its
