@@ -283,7 +283,14 @@ tq_status tq_spec_resolve_auto(tq_context *ctx, const char *spec,
                             i ? "," : "", i == 2 ? "0" : f[i]);
   tq_quantizer *q = NULL;
   tq_status st = tq_quantizer_parse(ctx, probe, &q);
-  if (st != TQ_OK) return st;
+  if (st != TQ_OK) {
+    char why[400];
+    snprintf(why, sizeof why, "%s", tq_context_last_error(ctx));
+    return tq_error(ctx, st, spec, 1, 1,
+                    "'auto' fractional bits need a fixed-point spec such as "
+                    "nearest,8,auto; with 0 for auto this reads: %s",
+                    why);
+  }
   const tq_quant_params *p = tq_quantizer_params(q);
   const int is_fixed = p->kind == TQ_QUANT_FIXED;
   const int width = p->width, is_signed = p->is_signed;

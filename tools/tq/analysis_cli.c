@@ -521,7 +521,7 @@ static char *results_csv(json_t *doc) {
 
 int tq_an_write(tq_an_cli *a, json_t *doc) {
   if (!a->root) return 1;
-  char *text = json_dumps(doc, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+  char *text = json_dumps(doc, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
   if (!text) {
     tq_cli_error(a->cmd, "out of memory");
     return 0;

@@ -167,9 +167,21 @@ static int run(int argc, char **argv) {
                                       sizeof probe) == TQ_OK
                      ? tq_an_bits(&a, probe)
                      : 0;
-      json_array_append_new(
-          rows, tq_an_result_row(tq_an_what_name(kind), groups[gi].label,
-                                 specs[si], bits, r, &flt));
+      json_t *row = tq_an_result_row(tq_an_what_name(kind), groups[gi].label,
+                                     specs[si], bits, r, &flt);
+      json_array_append_new(rows, row);
+      /* the layers and the exact specs they got (`auto` resolved) */
+      json_t *resolved = json_object();
+      json_object_set_new(row, "resolved", resolved);
+      for (size_t k = 0; k < groups[gi].n; k++) {
+        char spec[600];
+        tq_node_info info;
+        tq_graph_node_info(a.g, groups[gi].nodes[k], &info);
+        if (!tq_an_resolve(&a, specs[si], groups[gi].nodes[k], kind, spec,
+                           sizeof spec))
+          goto done;
+        json_object_set_new(resolved, info.id, json_string(spec));
+      }
       if (a.root && !a.json) {
         char b1[32], b2[32], b3[32];
         printf("%-40s %-28s %4d %8s %+8.2f %8s %8.4f %8s\n", groups[gi].label,
