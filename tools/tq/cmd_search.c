@@ -28,6 +28,8 @@ static const char help[] =
     "\n"
     "options:\n"
     "      --budget PP    allowed top-1 loss in percentage points (e.g. 0.5)\n"
+    "      --margin PP    hold the loss to budget - PP on both slices: a\n"
+    "                     guard for data the search has not seen (default 0)\n"
     "      --what W[,W..] what to quantize: extr,weights (default), intr\n"
     "      --family F     nearest (default), even, stochastic: fixed point\n"
     "                     with `auto` fractional bits per layer; float:\n"
@@ -163,6 +165,7 @@ static double alloc_bits(const knob *knobs, size_t n_knobs, const size_t *pos) {
   return b;
 }
 
+/* Within the budget on both slices (budget already less the margin). */
 static int passes(const alloc *al, const tq_config_result *fs,
                   const tq_config_result *fv, double budget) {
   return loss_pp(fs, &al->search) <= budget + 1e-9 &&
@@ -243,7 +246,7 @@ static json_t *map_json(tq_an_cli *a, const knob *knobs, size_t n_knobs,
 
 static int run(int argc, char **argv) {
   tq_an_cli a = {.cmd = "search"};
-  double budget = -1;
+  double budget = -1, margin = 0;
   const char *family = "nearest", *cost = "size", *widths_text = NULL;
   long n_val = -1;
   for (int i = 1; i < argc; i++) {
@@ -254,6 +257,10 @@ static int run(int argc, char **argv) {
     if (!strcmp(o, "--budget")) {
       if (!(v = tq_cli_value(a.cmd, argc, argv, &i)) ||
           !tq_cli_parse_double(a.cmd, o, v, 0, 100, &budget))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(o, "--margin")) {
+      if (!(v = tq_cli_value(a.cmd, argc, argv, &i)) ||
+          !tq_cli_parse_double(a.cmd, o, v, 0, 100, &margin))
         return TQ_EXIT_USAGE;
     } else if (!strcmp(o, "--family")) {
       if (!(family = tq_cli_value(a.cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
@@ -320,6 +327,12 @@ static int run(int argc, char **argv) {
         widths[j - 1] = t;
       }
   }
+  if (margin > budget) {
+    tq_cli_error(a.cmd, "--margin %.2f exceeds --budget %.2f", margin, budget);
+    return TQ_EXIT_USAGE;
+  }
+  /* The allocations are held to the budget less the margin. */
+  const double target = budget - margin;
   tq_map_kind kinds[3] = {TQ_MAP_EXTRINSIC, TQ_MAP_WEIGHTS};
   size_t n_kinds = 2;
   if (a.what && !tq_an_parse_what(a.cmd, a.what, kinds, &n_kinds))
@@ -430,14 +443,14 @@ static int run(int argc, char **argv) {
   al = calloc(max_al, sizeof *al);
   if (!al) goto done;
   for (size_t i = 0; i < sizeof round1 / sizeof *round1; i++)
-    if (!add_alloc(knobs, n_knobs, budget, round1[i], al, &n_al)) goto done;
+    if (!add_alloc(knobs, n_knobs, target, round1[i], al, &n_al)) goto done;
   if (!evaluate_allocs(&a, knobs, n_knobs, al, 0, n_al, idx, ns, idx + ns, nv,
                        &fs, &fv))
     goto done;
   /* Refine between the largest passing gamma and the next one tried. */
   double lo = -2, hi = INFINITY;
   for (size_t i = 0; i < n_al; i++) {
-    if (passes(&al[i], &fs, &fv, budget)) {
+    if (passes(&al[i], &fs, &fv, target)) {
       if (al[i].gamma > lo) lo = al[i].gamma;
     }
   }
@@ -446,7 +459,7 @@ static int run(int argc, char **argv) {
   if (lo >= 0 && isfinite(hi)) {
     const size_t before = n_al;
     for (int s = 1; s <= 6; s++)
-      if (!add_alloc(knobs, n_knobs, budget, lo + (hi - lo) * s / 7.0, al,
+      if (!add_alloc(knobs, n_knobs, target, lo + (hi - lo) * s / 7.0, al,
                      &n_al))
         goto done;
     if (n_al > before && !evaluate_allocs(&a, knobs, n_knobs, al, before, n_al,
@@ -456,7 +469,7 @@ static int run(int argc, char **argv) {
   size_t best = n_al, most_accurate = 0;
   for (size_t i = 0; i < n_al; i++) {
     al[i].float_bits = 0;
-    if (passes(&al[i], &fs, &fv, budget) &&
+    if (passes(&al[i], &fs, &fv, target) &&
         (best == n_al || al[i].bits < al[best].bits))
       best = i;
     const double acc_i = al[i].search.eval.top1 + al[i].valid.eval.top1;
@@ -485,6 +498,7 @@ static int run(int argc, char **argv) {
   json_t *s = json_object(), *layers = json_array(), *trace = json_array();
   json_object_set_new(doc, "search", s);
   json_object_set_new(s, "budget_pp", json_real(budget));
+  json_object_set_new(s, "margin_pp", json_real(margin));
   json_object_set_new(s, "cost", json_string(cost));
   json_object_set_new(s, "family", json_string(family));
   json_object_set_new(s, "met", json_boolean(met));
@@ -526,7 +540,7 @@ static int run(int argc, char **argv) {
         json_pack("{s:I, s:f, s:f, s:f, s:f, s:b, s:s}", "step", (json_int_t)i,
                   "total_bits", al[i].bits, "top1", al[i].valid.eval.top1,
                   "search_top1", al[i].search.eval.top1, "gamma", al[i].gamma,
-                  "accepted", passes(&al[i], &fs, &fv, budget), "note", note));
+                  "accepted", passes(&al[i], &fs, &fv, target), "note", note));
   }
   json_t *map = map_json(&a, knobs, n_knobs, al[pick].pos);
   json_object_set(s, "map", map);
@@ -560,7 +574,7 @@ static int run(int argc, char **argv) {
                  "no allocation tried keeps the loss within %.2f pp; the "
                  "most accurate one found loses %.2f pp (search) and %.2f "
                  "pp (validation) and is what was written",
-                 budget, loss_pp(&fs, &al[pick].search),
+                 target, loss_pp(&fs, &al[pick].search),
                  loss_pp(&fv, &al[pick].valid));
   int ok = 1;
   if (map_out && a.root) {
