@@ -4,6 +4,8 @@
 #ifndef TENSORQUANT_H
 #define TENSORQUANT_H
 
+#include "analysis.h"
+#include "comm.h"
 #include "data.h"
 #include "evaluate.h"
 #include "export.h"
@@ -14,6 +16,7 @@
 #include "op.h"
 #include "qmap.h"
 #include "quantizer.h"
+#include "report.h"
 #include "session.h"
 #include "stats.h"
 #include "status.h"
