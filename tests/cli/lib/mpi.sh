@@ -64,3 +64,53 @@ tq_mpi_run() {
 tq_mpi_has_support() {
   ! "$1" --version | grep -q "MPI: not built in"
 }
+
+# tq_mpi_expect_rank_death TMP PGREP_PATTERN READY_REGEX PROGRAM ARGS...:
+# starts PROGRAM on 2 ranks, waits until both rank processes run (and, when
+# READY_REGEX is not empty, the output matches it), kills rank 1 with
+# SIGKILL, and fails (via fail) unless mpirun then exits non-zero within
+# 60 s, says a rank was killed, and the other rank is gone too.
+tq_mpi_expect_rank_death() {
+  local dir=$1 pattern=$2 ready=$3
+  shift 3
+  local log=$dir/rank-death.out
+  tq_mpi_cmd 2
+  "${TQ_MPI_CMD[@]}" "$@" >"$log" 2>&1 &
+  local mpirun_pid=$! ranks=() i
+  for i in $(seq 1 300); do
+    mapfile -t ranks < <(pgrep -P "$mpirun_pid" -f "$pattern" || true)
+    if ((${#ranks[@]} == 2)) && { [[ -z $ready ]] || grep -Eq "$ready" "$log"; }; then
+      break
+    fi
+    sleep 0.2
+  done
+  if ((${#ranks[@]} != 2)); then
+    kill -9 "$mpirun_pid" 2>/dev/null || true
+    fail "the two ranks did not start: $(cat "$log")"
+  fi
+  sleep 1 # at work, inside the collectives or between them
+  kill -9 "${ranks[1]}"
+  local start=$SECONDS
+  for i in $(seq 1 600); do
+    kill -0 "$mpirun_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$mpirun_pid" 2>/dev/null; then
+    kill -9 "$mpirun_pid" "${ranks[0]}" 2>/dev/null || true
+    fail "mpirun still runs 60 s after a rank was killed (a hang)"
+  fi
+  local rc=0
+  wait "$mpirun_pid" || rc=$?
+  ((rc != 0)) || fail "mpirun exited 0 after a rank was killed"
+  grep -Eq "exited on signal 9|Killed" "$log" || fail "mpirun did not say a rank was killed: $(cat "$log")"
+  # The other rank goes too (a zombie waiting for its parent counts as gone).
+  for i in $(seq 1 100); do
+    [[ -r /proc/${ranks[0]}/stat ]] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/${ranks[0]}/stat" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -r /proc/${ranks[0]}/stat ]] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/${ranks[0]}/stat" 2>/dev/null; then
+    kill -9 "${ranks[0]}" 2>/dev/null || true
+    fail "rank process ${ranks[0]} still runs 10 s after mpirun ended"
+  fi
+  echo "a killed rank ended the job in $((SECONDS - start)) s (mpirun exit status $rc)"
+}
