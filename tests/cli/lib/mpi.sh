@@ -22,6 +22,11 @@
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Open MPI allocates for the whole run and keeps it; when a test drives a
 # sanitized tq, LeakSanitizer should report tq's leaks, not Open MPI's.
+# Components stay loaded at exit, and allocations are traced with the slow
+# unwinder (Open MPI has no frame pointers), so that the suppressions below
+# recognize Open MPI's frames. (Only sanitized builds read ASAN_OPTIONS.)
+export OMPI_MCA_mca_base_component_disable_dlclose=1
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 TQ_MPI_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export LSAN_OPTIONS="suppressions=$TQ_MPI_LIB_DIR/lsan-openmpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
