@@ -12,6 +12,7 @@ TQ=$(cd "$(dirname "$TQ")" && pwd)/$(basename "$TQ")
 src=${TQ_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 sample=$src/tests/data/report-sample.json
 chartjs=/usr/share/javascript/chart.js/chart.min.js
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -147,75 +148,16 @@ printf '/* not Chart.js */ var Chart = 1;\n' >fake-chart.js
 run 0 report "$sample" -o broken.html --chartjs fake-chart.js
 
 # ---- rendering in headless Chromium ----------------------------------------------
-browser=""
-for b in chromium chromium-browser google-chrome; do
-  if command -v "$b" >/dev/null 2>&1; then
-    browser=$(command -v "$b")
-    break
-  fi
-done
-
-# body_attr DOM NAME: the value of data-NAME on <body> ("" when absent).
-body_attr() {
-  local body
-  body=$(grep -o '<body[^>]*>' "$1" | head -1)
-  if [[ $body =~ data-$2=\"([^\"]*)\" ]]; then
-    echo "${BASH_REMATCH[1]}"
-  fi
-}
-
-# render NAME: loads NAME.html in headless Chromium with the network cut off;
-# leaves the final DOM in NAME.dom, the browser's log in NAME.log and its
-# network log in NAME.net.
-render() {
-  local name=$1 status=0
-  timeout 120 "$browser" --headless --no-sandbox --disable-gpu \
-    --user-data-dir="$tmp/profile-$name" --no-first-run \
-    --disable-background-networking --disable-component-update \
-    --disable-sync --disable-default-apps \
-    --host-resolver-rules="MAP * ~NOTFOUND" \
-    --log-net-log="$tmp/$name.net" \
-    --enable-logging=stderr --v=0 --virtual-time-budget=5000 \
-    --dump-dom "file://$tmp/$name.html" >"$name.dom" 2>"$name.log" || status=$?
-  if [[ $status != 0 ]]; then
-    fail "chromium exited with $status on $name.html: $(tail -5 "$name.log")"
-  fi
-}
-
-# check_page NAME CHARTS: the page finished drawing CHARTS charts, with no
-# error in the page and no message on the JavaScript console (the page logs
-# nothing when all is well, so any console line is a failure).
-check_page() {
-  local name=$1 want=$2
-  render "$name"
-  local ready charts error
-  ready=$(body_attr "$name.dom" ready)
-  charts=$(body_attr "$name.dom" charts)
-  error=$(body_attr "$name.dom" error)
-  [[ $ready == 1 ]] || fail "$name.html: data-ready is '$ready', expected 1 (error: '$error')"
-  [[ $charts == "$want" ]] || fail "$name.html: data-charts is '$charts', expected $want"
-  [[ -z $error ]] || fail "$name.html: data-error '$error'"
-  if grep -q 'CONSOLE' "$name.log"; then
-    fail "$name.html: JavaScript console output: $(grep 'CONSOLE' "$name.log" | head -5)"
-  fi
-  # Requests the page made: every URL in the network log except Chromium's
-  # own background services (which --disable-background-networking does not
-  # silence entirely).
-  local urls
-  urls=$(grep -o '"url":"[^"]*"' "$tmp/$name.net" | sed 's/^"url":"//; s/"$//' | sort -u |
-    grep -Ev '^https?://([a-z0-9-]+\.)*(google\.com|googleapis\.com|gvt1\.com)/' |
-    grep -v "^file://$tmp/$name.html\$" || true)
-  [[ -z $urls ]] || fail "$name.html requested: $urls"
-}
+source "$here/lib/browser.sh"
 
 if [[ ${TQ_SKIP_BROWSER:-} == 1 ]]; then
   echo "NOTE: TQ_SKIP_BROWSER=1: skipping the rendering checks in Chromium"
-elif [[ -z $browser ]]; then
-  fail "no chromium to render the reports in: install chromium (scripts/setup.sh), or set TQ_SKIP_BROWSER=1 to skip these checks"
+elif ! tq_browser_find; then
+  fail "$TQ_BROWSER_WHY"
 else
   # Sample: results (top-1 and SQNR against bits) 2, sensitivity 1, search
   # (bits per layer, trace) 2, stats (one histogram per tensor) 3.
-  check_page sample 8
+  tq_check_page sample 8
   dom=$(<sample.dom)
   contains "$dom" "<h1>Quantization of lenet-fashion-mnist.onnx (sample report)</h1>"
   contains "$dom" "91.04 %"    # float top-1 in the header
@@ -239,32 +181,32 @@ else
     document.querySelectorAll(".toggle button")[1].click();\
     b.dataset.label = Chart.getChart(document.querySelector(".cell canvas")).data.labels[0];\
   } catch (e) { document.body.dataset.clickerror = e.message; }</script></body>|' sample.html >click.html
-  check_page click 8
+  tq_check_page click 8
   # SQNR descending: the infinite one (weights at 16 bits) first.
-  [[ $(body_attr click.dom first) == 16 && $(body_attr click.dom sorted) == "num sorted-desc" ]] ||
-    fail "sorting by SQNR: first row has $(body_attr click.dom first) bits, heading '$(body_attr click.dom sorted)'"
-  [[ $(body_attr click.dom label) == 0 ]] ||
-    fail "log2 histogram: first label '$(body_attr click.dom label)', expected 0 (the zeros)"
-  [[ -z $(body_attr click.dom clickerror) ]] || fail "interaction: $(body_attr click.dom clickerror)"
+  [[ $(tq_body_attr click.dom first) == 16 && $(tq_body_attr click.dom sorted) == "num sorted-desc" ]] ||
+    fail "sorting by SQNR: first row has $(tq_body_attr click.dom first) bits, heading '$(tq_body_attr click.dom sorted)'"
+  [[ $(tq_body_attr click.dom label) == 0 ]] ||
+    fail "log2 histogram: first label '$(tq_body_attr click.dom label)', expected 0 (the zeros)"
+  [[ -z $(tq_body_attr click.dom clickerror) ]] || fail "interaction: $(tq_body_attr click.dom clickerror)"
 
   # The hostile names are shown as text and break nothing.
-  check_page evil 2
+  tq_check_page evil 2
   dom=$(<evil.dom)
   contains "$dom" "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;!--"
   lacks "$dom" "<b>bold</b>"
 
-  check_page nobits 1
+  tq_check_page nobits 1
   contains "$(<nobits.dom)" "Top-1 accuracy per configuration"
-  check_page sparse 3
+  tq_check_page sparse 3
   contains "$(<sparse.dom)" "no histogram"
-  check_page empty 0
+  tq_check_page empty 0
   contains "$(<empty.dom)" "No results"
 
   # A script error is reported in the page and on <body>.
-  render broken
-  [[ $(body_attr broken.dom error) == "Chart.js did not load" ]] ||
-    fail "broken.html: data-error is '$(body_attr broken.dom error)'"
-  [[ -z $(body_attr broken.dom ready) ]] || fail "broken.html: data-ready set despite the error"
+  tq_render broken
+  [[ $(tq_body_attr broken.dom error) == "Chart.js did not load" ]] ||
+    fail "broken.html: data-error is '$(tq_body_attr broken.dom error)'"
+  [[ -z $(tq_body_attr broken.dom ready) ]] || fail "broken.html: data-ready set despite the error"
   contains "$(<broken.dom)" "This report could not be drawn: Chart.js did not load"
 fi
 
