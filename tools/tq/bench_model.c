@@ -76,6 +76,23 @@ static void print_profile(const tq_graph *g, const profile *p, long runs) {
   for (size_t k = 0; k < n_ops && ops[k].s > 0; k++)
     printf("%-24s %8d %12.3f %6.1f%%\n", ops[k].op, ops[k].count,
            1e3 * ops[k].s / (double)runs, 100.0 * ops[k].s / total);
+  /* the slowest nodes, reusing ops[] as (node ID, time) pairs */
+  n_ops = 0;
+  for (size_t i = 0; i < n; i++) {
+    tq_node_info info;
+    if (p->node_s[i] > 0 && tq_graph_node_info(g, i, &info) == TQ_OK)
+      ops[n_ops++] = (op_time){info.id, p->node_s[i], (int)i};
+  }
+  qsort(ops, n_ops, sizeof *ops, cmp_op_time);
+  printf("\n%-5s %-48s %-12s %10s %7s\n", "#", "slowest nodes", "op",
+         "ms per run", "share");
+  for (size_t k = 0; k < n_ops && k < 12; k++) {
+    tq_node_info info;
+    tq_graph_node_info(g, (size_t)ops[k].count, &info);
+    printf("%-5d %-48s %-12s %10.3f %6.1f%%\n", ops[k].count, ops[k].op,
+           info.op_type, 1e3 * ops[k].s / (double)runs,
+           100.0 * ops[k].s / total);
+  }
   free(ops);
 }
 
@@ -170,31 +187,33 @@ int tq_bench_model(int argc, char **argv) {
     if (r >= 0) times[r] = t;
   }
   qsort(times, (size_t)repeat, sizeof *times, cmp_double);
-  double median = repeat % 2 ? times[repeat / 2]
-                             : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
+  double median = repeat % 2
+                      ? times[repeat / 2]
+                      : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
   double peak = peak_rss_bytes();
   double ips = (double)batch / median;
   if (json) {
-    json_t *o = json_pack(
-        "{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:b}", "model", path,
-        "batch", (json_int_t)batch, "threads",
-        (json_int_t)tq_context_threads(ctx), "images_per_s", ips,
-        "latency_median_s", median, "latency_min_s", times[0],
-        "latency_max_s", times[repeat - 1], "peak_rss_bytes", peak,
-        "quantized", set != NULL);
+    json_t *o = json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:b}",
+                          "model", path, "batch", (json_int_t)batch, "threads",
+                          (json_int_t)tq_context_threads(ctx), "images_per_s",
+                          ips, "latency_median_s", median, "latency_min_s",
+                          times[0], "latency_max_s", times[repeat - 1],
+                          "peak_rss_bytes", peak, "quantized", set != NULL);
     char *text = json_dumps(o, 0);
     if (text) puts(text);
     free(text);
     json_decref(o);
   } else {
-    printf("model %s, batch %ld, %d threads, %s, median of %ld runs after "
-           "%ld warm-up\n",
-           path, batch, tq_context_threads(ctx), set ? "quantized" : "float",
-           repeat, warmup);
-    printf("latency median %.3f ms (min %.3f, max %.3f), %.1f images/s, "
-           "peak RSS %.1f MiB\n",
-           1e3 * median, 1e3 * times[0], 1e3 * times[repeat - 1], ips,
-           peak / 1048576.0);
+    printf(
+        "model %s, batch %ld, %d threads, %s, median of %ld runs after "
+        "%ld warm-up\n",
+        path, batch, tq_context_threads(ctx), set ? "quantized" : "float",
+        repeat, warmup);
+    printf(
+        "latency median %.3f ms (min %.3f, max %.3f), %.1f images/s, "
+        "peak RSS %.1f MiB\n",
+        1e3 * median, 1e3 * times[0], 1e3 * times[repeat - 1], ips,
+        peak / 1048576.0);
     if (do_profile) print_profile(g, &prof, repeat);
   }
   rc = TQ_EXIT_OK;
