@@ -130,6 +130,16 @@ status=0
 grep -q "no allocation tried keeps the loss within 0.00 pp" impossible.err || fail "search: $(cat impossible.err)"
 [[ -s best.json ]] || fail "search: best-found map not written"
 echo "ok: search (loss $loss pp within 1.0)"
+# Statistics under the found map (--with), as a report with histograms.
+"$TQ" stats "$model" --data fashion-mnist --limit 300 -q --with map.json \
+  --report "$tmp/stats.html" >stats.txt
+grep -q "quantized: maps given" stats.txt || fail "stats --with: $(head -2 stats.txt)"
+if ((browser_ok)); then
+  tq_check_page stats 21
+fi
+# `auto` collected statistics: the sensitivity document carries them.
+[[ $(json sens.json 'len(d["stats"]["layers"])') == 21 ]] || fail "sensitivity: no statistics in the document"
+echo "ok: stats --with, --report"
 
 # ---- 4. bad input ------------------------------------------------------------
 bad() { # bad EXPECTED_TEXT ARGS...

@@ -521,6 +521,17 @@ static char *results_csv(json_t *doc) {
 
 int tq_an_write(tq_an_cli *a, json_t *doc) {
   if (!a->root) return 1;
+  /* The statistics `auto` used (when it did) go along: the report draws
+   * their histograms. */
+  if (a->stats && !json_object_get(doc, "stats")) {
+    tq_stats_json_opts so = {0};
+    char *text = NULL;
+    if (tq_stats_to_json(a->ctx, a->stats, &so, &text) == TQ_OK) {
+      json_t *st = json_loads(text, 0, NULL);
+      if (st) json_object_set_new(doc, "stats", st);
+    }
+    tq_free(text);
+  }
   char *text = json_dumps(doc, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
   if (!text) {
     tq_cli_error(a->cmd, "out of memory");

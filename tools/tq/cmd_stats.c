@@ -23,14 +23,20 @@ static const char help[] =
     "      --split S      test (default) or train\n"
     "      --limit N      the first N samples only (N >= 1)\n"
     "      --normalize M:S[,M:S...]  feed (x - M) / S per channel\n"
-    "      --batch N      samples per run (default 256); results do not\n"
-    "                     depend on it\n" TQ_CLI_MAPS_HELP
+    "      --batch N      samples per run (default 256); stochastic\n"
+    "                     rounding does not depend on it (OpenBLAS may\n"
+    "                     round float sums of other sizes "
+    "differently)\n" TQ_CLI_MAPS_HELP
     "      --seed N       seed for stochastic rounding (default 0)\n"
     "      --widths LIST  word widths for the fractional bits, e.g. 4,8,16\n"
     "                     (the default; each from 2 to 53)\n"
     "      --bins N       linear histogram bins in reports (default 64)\n"
     "      --threads N    threads to use (results do not depend on it)\n"
     "      --json         print the tq-report/1 document instead of the table\n"
+    "      --with FILE    collect under the maps of a sectioned map file\n"
+    "                     (as --map; e.g. the one tq search writes)\n"
+    "      --report FILE  also write a self-contained HTML report with a\n"
+    "                     histogram per layer\n"
     "  -o, --output FILE  also write FILE.json (tq-report/1, command "
     "\"stats\")\n"
     "                     or FILE.csv (one line per entry), atomically\n"
@@ -139,7 +145,7 @@ static void print_table(const tq_stats *st, double seconds) {
 
 static int run(int argc, char **argv) {
   const char *cmd = "stats", *path = NULL, *data = NULL, *split = "test",
-             *normalize = NULL, *output = NULL;
+             *normalize = NULL, *output = NULL, *report = NULL;
   tq_cli_maps maps = {0};
   tq_stats_opts so = {0};
   uint64_t seed = 0;
@@ -196,6 +202,12 @@ static int run(int argc, char **argv) {
                      output);
         return TQ_EXIT_USAGE;
       }
+    } else if (!strcmp(a, "--with")) {
+      /* the name for "collect under these maps" */
+      if (!(maps.sectioned = tq_cli_value(cmd, argc, argv, &i)))
+        return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--report")) {
+      if (!(report = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
     } else if (!strcmp(a, "--json")) {
       json = 1;
     } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
@@ -252,6 +264,14 @@ static int run(int argc, char **argv) {
                            .created_by = "tq " TQ_VERSION_STRING};
   if (output && (status = tq_stats_write(ctx, st, output, &jo)) != TQ_OK)
     goto fail;
+  if (report) {
+    if ((status = tq_stats_to_json(ctx, st, &jo, &text)) != TQ_OK ||
+        (status = tq_report_write_html(ctx, text, cmd, report, NULL)) != TQ_OK)
+      goto fail;
+    tq_free(text);
+    text = NULL;
+    if (!quiet) fprintf(stderr, "wrote %s\n", report);
+  }
   if (json) {
     jo.indent = 2;
     if ((status = tq_stats_to_json(ctx, st, &jo, &text)) != TQ_OK) goto fail;
