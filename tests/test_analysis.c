@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "testutil.h"
+#include "graph/session_internal.h"
 #include "tensorquant/analysis.h"
+#include "testutil.h"
 
 static tq_context *ctx;
 
@@ -53,6 +54,14 @@ static void test_spec_list(void **state) {
                                     "nearest,1,0"});
   expect_list("stochastic,{-2..-1},4", 2,
               (const char *const[]){"stochastic,-2,4", "stochastic,-1,4"});
+  /* the ends of long's range: no overflow, no runaway */
+  expect_list(
+      "n,{9223372036854775806..9223372036854775807}", 2,
+      (const char *const[]){"n,9223372036854775806", "n,9223372036854775807"});
+  expect_list("n,{-9223372036854775807..-9223372036854775808}", 2,
+              (const char *const[]){"n,-9223372036854775807",
+                                    "n,-9223372036854775808"});
+  expect_list("n,{0..5..9223372036854775807}", 1, (const char *const[]){"n,0"});
   const char *const bad[] = {"",
                              " ; ;",
                              "nearest,{4..",
@@ -104,6 +113,13 @@ static void test_resolve_auto(void **state) {
   assert_int_not_equal(
       tq_spec_resolve_auto(ctx, "nearest,8,auto,bogus=1", 1.0, out, sizeof out),
       TQ_OK);
+  char many[400] = "nearest,8,auto";
+  for (int i = 0; i < 70; i++) strcat(many, ",x");
+  assert_int_equal(tq_spec_resolve_auto(ctx, many, 1.0, out, sizeof out),
+                   TQ_ERR_PARSE);
+  assert_int_not_equal(tq_spec_resolve_auto(ctx, "nearest,53,auto,signed=false",
+                                            1.0, out, sizeof out),
+                       TQ_OK);
   assert_true(tq_spec_has_auto("nearest, 8, auto"));
   assert_false(tq_spec_has_auto("nearest,8,4,overflow=wrap"));
   const struct {
@@ -333,6 +349,66 @@ static void test_engine_ranks(void **state) {
   }
 }
 
+/* A slice evaluated alone with the sample offset of its place in the
+ * whole run: hits add up exactly; without the offset, stochastic rounding
+ * numbers the samples differently. */
+static void test_engine_offset(void **state) {
+  (void)state;
+  enum { HEAD = 64 };
+  size_t tail[N_SAMPLES - HEAD];
+  for (size_t i = 0; i < N_SAMPLES - HEAD; i++) tail[i] = HEAD + i;
+  const tq_qmap_set *cfg = fx.cfg[4]; /* stochastic everywhere */
+  tq_config_result whole, head, part, shifted;
+  tq_multi_eval_opts o = {.batch = 64, .seed = 7};
+  ok(tq_evaluate_configs(ctx, fx.g, fx.ds, NULL, N_SAMPLES, &cfg, 1, &o, NULL,
+                         &whole));
+  ok(tq_evaluate_configs(ctx, fx.g, fx.ds, NULL, HEAD, &cfg, 1, &o, NULL,
+                         &head));
+  o.sample_offset = HEAD;
+  ok(tq_evaluate_configs(ctx, fx.g, fx.ds, tail, N_SAMPLES - HEAD, &cfg, 1, &o,
+                         NULL, &part));
+  o.sample_offset = 0;
+  ok(tq_evaluate_configs(ctx, fx.g, fx.ds, tail, N_SAMPLES - HEAD, &cfg, 1, &o,
+                         NULL, &shifted));
+  const double hits = whole.eval.top1 * N_SAMPLES;
+  const double sum =
+      head.eval.top1 * HEAD + part.eval.top1 * (N_SAMPLES - HEAD);
+  assert_true(fabs(hits - sum) < 1e-9);
+  assert_true(fabs(whole.eval.loss * N_SAMPLES -
+                   (head.eval.loss * HEAD +
+                    part.eval.loss * (N_SAMPLES - HEAD))) < 1e-9);
+  assert_true(shifted.eval.loss != part.eval.loss);
+}
+
+/* A refused run_from leaves the session as it was. */
+static void test_run_from_refused(void **state) {
+  (void)state;
+  tq_session *s;
+  ok(tq_session_create(ctx, fx.g, &s));
+  const tq_shape bs = tq_dataset_batch_shape(fx.ds, 8);
+  tq_tensor *x;
+  ok(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &x));
+  int64_t labels[8];
+  const size_t idx[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  ok(tq_dataset_gather(ctx, fx.ds, idx, 8, tq_tensor_data(x), labels));
+  const tq_tensor *in = x;
+  tq_tensor *a = NULL, *b = NULL, *c = NULL;
+  ok(tq_session_run(ctx, s, &in, 1, &a, 1, NULL));
+  for (int k = 0; k < 3; k++) {
+    assert_int_equal(tq_session_run_from(ctx, s, &in, 1, 5, NULL, &b, 1, NULL),
+                     TQ_ERR_INVALID_ARGUMENT);
+    assert_null(b);
+    ok(tq_session_run(ctx, s, &in, 1, &c, 1, NULL));
+    assert_memory_equal(tq_tensor_cdata(a), tq_tensor_cdata(c),
+                        tq_tensor_numel(a) * sizeof(float));
+    tq_tensor_destroy(c);
+    c = NULL;
+  }
+  tq_tensor_destroy(a);
+  tq_tensor_destroy(x);
+  tq_session_destroy(s);
+}
+
 static void test_engine_errors(void **state) {
   (void)state;
   tq_config_result r[N_CONFIGS];
@@ -374,6 +450,8 @@ int main(void) {
   const struct CMUnitTest engine[] = {
       cmocka_unit_test(test_engine_matches_evaluate),
       cmocka_unit_test(test_engine_ranks),
+      cmocka_unit_test(test_engine_offset),
+      cmocka_unit_test(test_run_from_refused),
       cmocka_unit_test(test_engine_errors),
   };
   int failed = cmocka_run_group_tests(basics, setup, teardown);

@@ -60,6 +60,10 @@ typedef struct tq_multi_eval_opts {
   size_t memory_bytes; /* float values kept for reuse; 0: 1 GiB */
   int no_reuse;        /* 1: every configuration runs the whole network
                           (for measuring what reuse saves) */
+  /* Stochastic-rounding sample offset of position 0 (position k uses
+   * sample_offset + k): a slice evaluated alone numbers its samples as in
+   * the whole run it is part of. */
+  uint64_t sample_offset;
   const tq_comm *comm; /* NULL: one process */
   tq_config_progress progress;
   void *progress_user;
@@ -68,9 +72,9 @@ typedef struct tq_multi_eval_opts {
 /* Evaluates the float model and each of n_configs configurations
  * (configs[i] may be NULL: float) on samples idx[0..n) of ds (idx NULL:
  * the first n), as tq_evaluate would with those maps (sample position k
- * uses stochastic-rounding sample offset k). float_result (may be NULL)
- * and results[0..n_configs) receive the results. opts may be NULL. With a
- * communicator, every rank must call with the same arguments. */
+ * uses stochastic-rounding sample offset opts->sample_offset + k). float_result
+ * (may be NULL) and results[0..n_configs) receive the results. opts may be
+ * NULL. With a communicator, every rank must call with the same arguments. */
 TQ_API tq_status tq_evaluate_configs(
     tq_context *ctx, const tq_graph *g, const tq_dataset *ds, const size_t *idx,
     size_t n, const tq_qmap_set *const *configs, size_t n_configs,

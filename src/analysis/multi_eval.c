@@ -38,6 +38,7 @@ typedef struct engine {
   const tq_dataset *ds;
   const size_t *idx;
   size_t n, bmax, n_configs;
+  uint64_t offset; /* stochastic-rounding sample offset of position 0 */
   tq_session *sf, *sq;
   size_t *start;         /* per configuration */
   unsigned char *needed; /* per value: kept for some configuration */
@@ -137,7 +138,7 @@ static tq_status run_float(engine *e, batch_slot *b) {
   const double t0 = now_s();
   e->cur = b;
   const tq_tensor *in = b->x;
-  tq_run_opts ro = {.sample_offset = b->first};
+  tq_run_opts ro = {.sample_offset = e->offset + b->first};
   st = tq_session_run(ctx, e->sf, &in, 1, &b->out_float, 1, &ro);
   if (e->out_of_memory) st = tq_error_nomem(ctx);
   if (st == TQ_OK) {
@@ -161,7 +162,7 @@ static tq_status run_config(engine *e, size_t c, batch_slot *b) {
   const double t0 = now_s();
   const tq_tensor *in = b->x;
   tq_tensor *out = NULL;
-  tq_run_opts ro = {.sample_offset = b->first};
+  tq_run_opts ro = {.sample_offset = e->offset + b->first};
   tq_status st =
       tq_session_run_from(e->ctx, e->sq, &in, 1, e->start[c],
                           (const tq_tensor *const *)b->kept, &out, 1, &ro);
@@ -198,7 +199,12 @@ static tq_status gather_records(engine *e, const tq_comm *comm, size_t nb) {
   }
   tq_status st = comm->allgatherv(comm->user, send, (size_t)(p - send), recv,
                                   e->n * rows * rec, got);
-  if (st == TQ_OK) {
+  if (st != TQ_OK)
+    st = tq_error(e->ctx, st, NULL, 0, 0,
+                  "gathering the per-sample results of %d ranks (%zu bytes "
+                  "each way at most) failed: %s",
+                  comm->size, e->n * rows * rec, tq_status_str(st));
+  else {
     const unsigned char *q = recv;
     for (int k = 0; k < comm->size && st == TQ_OK; k++) {
       const unsigned char *end = q + got[k];
@@ -277,6 +283,7 @@ tq_status tq_evaluate_configs(tq_context *ctx, const tq_graph *g,
   const size_t ranks = comm ? (size_t)comm->size : 1;
   engine e = {
       .ctx = ctx, .g = g, .ds = ds, .idx = idx, .n = n, .n_configs = n_configs};
+  e.offset = opts->sample_offset;
   e.bmax = opts->batch > 0 ? (size_t)opts->batch : 256;
   if (e.bmax > n) e.bmax = n;
   int head;
@@ -297,7 +304,10 @@ tq_status tq_evaluate_configs(tq_context *ctx, const tq_graph *g,
 
   /* Where each configuration starts, and what the float run must keep. */
   const tq_shape bs = tq_dataset_batch_shape(ds, e.bmax);
-  if ((st = tq_session_plan(ctx, e.sf, &bs, 1)) != TQ_OK) goto done;
+  /* both planned: what is folded (never run) is known to both */
+  if ((st = tq_session_plan(ctx, e.sf, &bs, 1)) != TQ_OK ||
+      (st = tq_session_plan(ctx, e.sq, &bs, 1)) != TQ_OK)
+    goto done;
   for (size_t c = 0; c < n_configs && st == TQ_OK; c++) {
     if ((st = tq_session_set_maps(ctx, e.sq, configs[c])) != TQ_OK) break;
     e.start[c] = opts->no_reuse && configs[c]

@@ -82,7 +82,7 @@ static tq_status group_items(tq_context *ctx, const char *list, const char *a,
                       "{FIRST..LAST..STEP} with whole numbers and STEP > 0",
                       (int)len, a, list);
     const long dir = lo <= hi ? 1 : -1;
-    for (long x = lo; dir > 0 ? x <= hi : x >= hi; x += dir * step) {
+    for (long x = lo;;) {
       if (out->n >= MAX_EXPANSIONS)
         return tq_error(ctx, TQ_ERR_RANGE, "spec list", 1, (int)col,
                         "'{%.*s}' in '%s' expands to too many values", (int)len,
@@ -90,6 +90,13 @@ static tq_status group_items(tq_context *ctx, const char *list, const char *a,
       char buf[32];
       int n = snprintf(buf, sizeof buf, "%ld", x);
       if (!push(out, buf, (size_t)n)) return tq_error_nomem(ctx);
+      /* the distance left, in unsigned arithmetic: no signed overflow at
+       * the ends of long's range */
+      const unsigned long left = dir > 0 ? (unsigned long)hi - (unsigned long)x
+                                         : (unsigned long)x - (unsigned long)hi;
+      if (left < (unsigned long)step) break;
+      x = dir > 0 ? (long)((unsigned long)x + (unsigned long)step)
+                  : (long)((unsigned long)x - (unsigned long)step);
     }
     return TQ_OK;
   }
@@ -225,7 +232,10 @@ tq_status tq_spec_list_expand(tq_context *ctx, const char *list, char ***specs,
   return TQ_OK;
 }
 
-/* Splits spec into at most 64 comma fields (trimmed) in buf. */
+enum { MAX_FIELDS = 64 };
+
+/* Splits spec into comma fields (trimmed) in buf; returns how many there
+ * are, which may exceed MAX_FIELDS (only that many are stored). */
 static size_t split_fields(char *buf, char **fields) {
   size_t n = 0;
   char *p = buf;
@@ -235,7 +245,8 @@ static size_t split_fields(char *buf, char **fields) {
     while (isspace((unsigned char)*p)) p++;
     char *e = p + strlen(p);
     while (e > p && isspace((unsigned char)e[-1])) *--e = 0;
-    if (n < 64) fields[n++] = p;
+    if (n < MAX_FIELDS) fields[n] = p;
+    n++;
     if (!c) break;
     p = c + 1;
   }
@@ -243,10 +254,11 @@ static size_t split_fields(char *buf, char **fields) {
 }
 
 int tq_spec_has_auto(const char *spec) {
-  char buf[MAX_SPEC_LEN], *f[64];
+  char buf[MAX_SPEC_LEN], *f[MAX_FIELDS];
   if (!spec || strlen(spec) >= sizeof buf) return 0;
   strcpy(buf, spec);
   size_t n = split_fields(buf, f);
+  if (n > MAX_FIELDS) n = MAX_FIELDS;
   for (size_t i = 0; i < n; i++)
     if (!strcmp(f[i], "auto")) return 1;
   return 0;
@@ -254,12 +266,17 @@ int tq_spec_has_auto(const char *spec) {
 
 tq_status tq_spec_resolve_auto(tq_context *ctx, const char *spec,
                                double max_abs, char *out, size_t cap) {
-  char buf[MAX_SPEC_LEN], *f[64];
+  char buf[MAX_SPEC_LEN], *f[MAX_FIELDS];
   if (!spec || !out || strlen(spec) >= sizeof buf)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "tq_spec_resolve_auto: NULL or overlong spec");
   strcpy(buf, spec);
   size_t n = split_fields(buf, f);
+  if (n > MAX_FIELDS)
+    return tq_error(ctx, TQ_ERR_PARSE, spec, 1, 1,
+                    "a spec has at most %d comma-separated fields, this one "
+                    "%zu",
+                    MAX_FIELDS, n);
   int at = -1;
   for (size_t i = 0; i < n; i++)
     if (!strcmp(f[i], "auto")) {
@@ -304,7 +321,8 @@ tq_status tq_spec_resolve_auto(tq_context *ctx, const char *spec,
   int frac = tq_fixed_frac_bits(max_abs, is_signed ? width : width + 1);
   if (frac == TQ_FRAC_BITS_INVALID)
     return tq_error(ctx, TQ_ERR_RANGE, spec, 1, 1,
-                    "'auto' needs a word width of 2 to 53 bits, not %d",
+                    "'auto' needs a word width of 2 to 53 bits (signed) or "
+                    "1 to 52 (unsigned), not %d",
                     width);
   if (frac > 64) frac = 64;
   if (frac < -64) frac = -64;

@@ -485,22 +485,27 @@ tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
   /* Values computed before `start` are borrowed from the caller, like the
    * inputs: read in place, never written, never pooled. */
   tq_status st = TQ_OK;
+  /* All checked before any is attached, so a refusal leaves nothing
+   * pointing at the caller's memory. */
+  for (size_t v = 0; start && v < g->n_values; v++) {
+    if (!tq_session_value_lent(s, v, start)) continue;
+    const tq_tensor *src = lent ? lent[v] : NULL;
+    const tq_tensor *t = s->values[v];
+    if (!src || !src->data || src->dtype != t->dtype ||
+        !tq_shape_equal(&src->shape, &t->shape)) {
+      for (size_t i = 0; i < n_inputs; i++)
+        s->values[g->inputs[i]]->data = NULL;
+      return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                      "run from node %zu: value '%s' must be lent with the "
+                      "planned shape",
+                      start, g->values[v].name);
+    }
+  }
   for (size_t v = 0; start && v < g->n_values; v++) {
     s->lent[v] = (unsigned char)tq_session_value_lent(s, v, start);
     if (!s->lent[v]) continue;
-    const tq_tensor *src = lent ? lent[v] : NULL;
-    tq_tensor *t = s->values[v];
-    if (!src || !src->data || src->dtype != t->dtype ||
-        !tq_shape_equal(&src->shape, &t->shape)) {
-      st = tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                    "run from node %zu: value '%s' must be lent with the "
-                    "planned shape",
-                    start, g->values[v].name);
-      for (size_t u = 0; u <= v; u++) s->lent[u] = 0;
-      return st;
-    }
-    t->data = src->data;
-    t->owns_data = 0;
+    s->values[v]->data = lent[v]->data;
+    s->values[v]->owns_data = 0;
   }
   for (size_t i = start; i < g->n_nodes && st == TQ_OK; i++) {
     node_rt *n = &s->nodes[i];

@@ -122,6 +122,15 @@ if ((browser_ok)); then
   tq_check_page search 2+
   echo "ok: search report renders"
 fi
+# Stochastic rounding: the held-out samples keep their numbers, so the
+# guarantee holds for tq eval over the same samples too.
+"$TQ" search "$model" --data fashion-mnist --limit 400 -q --budget 0.5 --seed 9 \
+  --family stochastic --what weights --widths 8,5,4,3,2 -o smap.json >/dev/null
+"$TQ" eval "$model" --data fashion-mnist --limit 400 --json -q >sfloat.json
+"$TQ" eval "$model" --data fashion-mnist --limit 400 --seed 9 --map smap.json --json -q >squant.json
+grep -q stochastic smap.json || fail "search --family stochastic: $(cat smap.json)"
+"$PY" -c "import json; f=json.load(open('sfloat.json'))['top1']; q=json.load(open('squant.json'))['top1']; assert 100*(f-q) <= 0.5 + 1e-9, (f, q)" ||
+  fail "search --family stochastic: the map loses more than 0.5 pp under tq eval"
 # An impossible budget: says so, writes the best found, exits 1.
 status=0
 "$TQ" search "$model" --data fashion-mnist --limit 200 -q --budget 0 \

@@ -277,12 +277,17 @@ int tq_an_specs(tq_an_cli *a, char ***specs, size_t *n) {
     if (st != TQ_OK) {
       tq_cli_status_error(a->cmd, a->ctx, st);
       tq_spec_list_free(*specs, *n);
+      *specs = NULL;
+      *n = 0;
       return 0;
     }
     char **all = realloc(*specs, (*n + m) * sizeof *all);
     if (!all) {
+      tq_cli_error(a->cmd, "out of memory for %zu specs", *n + m);
       tq_spec_list_free(more, m);
       tq_spec_list_free(*specs, *n);
+      *specs = NULL;
+      *n = 0;
       return 0;
     }
     memcpy(all + *n, more, m * sizeof *more);
@@ -337,15 +342,12 @@ int tq_an_resolve(tq_an_cli *a, const char *spec, size_t node, tq_map_kind kind,
     }
     tq_node_info info;
     tq_graph_node_info(a->g, node, &info);
+    /* weights: the layer's weights; extr: its outputs; intr: products
+     * and sums, whose range the layer's outputs stand for */
     tq_status st = tq_stats_layer_max_abs(
         a->ctx, a->stats, info.id,
-        kind == TQ_MAP_EXTRINSIC ? TQ_STATS_ACTIVATION : TQ_STATS_WEIGHT,
+        kind == TQ_MAP_WEIGHTS ? TQ_STATS_WEIGHT : TQ_STATS_ACTIVATION,
         &max_abs);
-    if (st != TQ_OK && kind == TQ_MAP_INTRINSIC) {
-      /* products and sums: cover the layer's output range */
-      st = tq_stats_layer_max_abs(a->ctx, a->stats, info.id,
-                                  TQ_STATS_ACTIVATION, &max_abs);
-    }
     if (st != TQ_OK) {
       tq_cli_status_error(a->cmd, a->ctx, st);
       return 0;
@@ -399,13 +401,15 @@ static int eval_progress(void *user, size_t done, size_t total) {
 }
 
 int tq_an_evaluate(tq_an_cli *a, const char *label, const size_t *idx, size_t n,
-                   const tq_qmap_set *const *configs, size_t n_configs,
-                   tq_config_result *float_result, tq_config_result *results) {
+                   uint64_t offset, const tq_qmap_set *const *configs,
+                   size_t n_configs, tq_config_result *float_result,
+                   tq_config_result *results) {
   tq_multi_eval_opts o = {0};
   o.batch = a->batch > 0 ? (int)a->batch : 256;
   o.seed = a->seed;
   o.memory_bytes = a->memory_mb > 0 ? (size_t)a->memory_mb << 20 : 0;
   o.no_reuse = a->no_reuse;
+  o.sample_offset = offset;
   o.comm = a->comm;
   o.progress = eval_progress;
   o.progress_user = a;

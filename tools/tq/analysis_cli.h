@@ -95,10 +95,12 @@ int tq_an_add(tq_an_cli *a, tq_qmap_set *set, tq_map_kind kind, size_t node,
 int tq_an_bits(tq_an_cli *a, const char *spec);
 
 /* Evaluates the configurations on samples idx[0..n) (idx NULL: the first
- * a->n) with a progress bar. */
+ * a->n) with a progress bar; position k rounds stochastically as sample
+ * offset + k. */
 int tq_an_evaluate(tq_an_cli *a, const char *label, const size_t *idx, size_t n,
-                   const tq_qmap_set *const *configs, size_t n_configs,
-                   tq_config_result *float_result, tq_config_result *results);
+                   uint64_t offset, const tq_qmap_set *const *configs,
+                   size_t n_configs, tq_config_result *float_result,
+                   tq_config_result *results);
 
 /* The report document's header (schema, command, title, model, data...)
  * and its "float" object. */

@@ -185,10 +185,12 @@ static int evaluate_allocs(tq_an_cli *a, const knob *knobs, size_t n_knobs,
   int ok = cfg && rs && rv;
   for (size_t i = 0; ok && i < m; i++)
     ok = make_config(a, knobs, n_knobs, al[first + i].pos, &cfg[i]);
+  /* the held-out samples keep their stochastic-rounding numbers (their
+   * positions in the whole run), as tq eval over all samples gives them */
   ok = ok &&
-       tq_an_evaluate(a, "search: joint", idx_s, n_s,
+       tq_an_evaluate(a, "search: joint", idx_s, n_s, 0,
                       (const tq_qmap_set *const *)cfg, m, fs, rs) &&
-       tq_an_evaluate(a, "search: validation", idx_v, n_v,
+       tq_an_evaluate(a, "search: validation", idx_v, n_v, (uint64_t)n_s,
                       (const tq_qmap_set *const *)cfg, m, fv, rv);
   for (size_t i = 0; ok && i < m; i++) {
     al[first + i].search = rs[i];
@@ -296,6 +298,12 @@ static int run(int argc, char **argv) {
       a.model = o;
     }
   }
+  if (widths_text && !strcmp(family, "float")) {
+    tq_cli_error(a.cmd,
+                 "--widths is for the fixed-point families; --family "
+                 "float tries float,5,10 down to float,2,1");
+    return TQ_EXIT_USAGE;
+  }
   if (budget < 0) {
     tq_cli_error(a.cmd,
                  "needs --budget PP (allowed top-1 loss in "
@@ -319,13 +327,17 @@ static int run(int argc, char **argv) {
       widths[n_widths++] = (int)w;
       p = *end ? end + 1 : end;
     }
-    /* widest first */
+    /* widest first, each once */
     for (int i = 1; i < n_widths; i++)
       for (int j = i; j > 0 && widths[j] > widths[j - 1]; j--) {
         int t = widths[j];
         widths[j] = widths[j - 1];
         widths[j - 1] = t;
       }
+    int kept = 0;
+    for (int i = 0; i < n_widths; i++)
+      if (!kept || widths[kept - 1] != widths[i]) widths[kept++] = widths[i];
+    n_widths = kept;
   }
   if (margin > budget) {
     tq_cli_error(a.cmd, "--margin %.2f exceeds --budget %.2f", margin, budget);
@@ -428,7 +440,7 @@ static int run(int argc, char **argv) {
                      knobs[k].cand[j]))
         goto done;
     }
-  if (!tq_an_evaluate(&a, "search: layers", idx, ns,
+  if (!tq_an_evaluate(&a, "search: layers", idx, ns, 0,
                       (const tq_qmap_set *const *)cfg, n_cfg, &fs, res))
     goto done;
   for (size_t k = 0, c = 0; k < n_knobs; k++)
@@ -566,8 +578,9 @@ static int run(int argc, char **argv) {
         al[pick].bits > 0 ? float_bits / al[pick].bits : 0.0);
     printf(
         "top-1 loss: %.2f pp on the search slice, %.2f pp on the "
-        "validation slice (budget %.2f pp)\n",
-        loss_pp(&fs, &al[pick].search), loss_pp(&fv, &al[pick].valid), budget);
+        "validation slice (budget %.2f pp, held to %.2f)\n",
+        loss_pp(&fs, &al[pick].search), loss_pp(&fv, &al[pick].valid), budget,
+        target);
   }
   if (!met && a.root)
     tq_cli_error(a.cmd,
@@ -579,17 +592,25 @@ static int run(int argc, char **argv) {
   int ok = 1;
   if (map_out && a.root) {
     char *text = json_dumps(map, JSON_INDENT(2));
-    tq_status st =
-        text ? tq_write_file_atomic(a.ctx, map_out, text, strlen(text))
-             : TQ_ERR_NO_MEMORY;
-    if (text) {
-      /* end the file with a newline */
+    size_t len = text ? strlen(text) : 0;
+    char *file = text ? realloc(text, len + 2) : NULL;
+    if (file) { /* end the file with a newline */
+      file[len++] = '\n';
+      file[len] = 0;
+    } else {
       free(text);
     }
+    if (!file) {
+      tq_cli_error(a.cmd, "out of memory for the map");
+      ok = 0;
+    }
+    tq_status st =
+        file ? tq_write_file_atomic(a.ctx, map_out, file, len) : TQ_OK;
+    free(file);
     if (st != TQ_OK) {
       tq_cli_status_error(a.cmd, a.ctx, st);
       ok = 0;
-    } else if (!a.json && !a.quiet) {
+    } else if (file && !a.json && !a.quiet) {
       printf("map: %s (use with --map %s)\n", map_out, map_out);
     }
   }

@@ -114,7 +114,7 @@ static int run(int argc, char **argv) {
             !tq_an_add(&a, cfg[n_rows - 1], r->kind, r->node, spec))
           goto free_layers;
       }
-  if (!tq_an_evaluate(&a, "sensitivity", NULL, 0,
+  if (!tq_an_evaluate(&a, "sensitivity", NULL, 0, 0,
                       (const tq_qmap_set *const *)cfg, n_cfg, &flt, res))
     goto free_layers;
   char title[512];

@@ -93,8 +93,17 @@ static int run(int argc, char **argv) {
     memcpy(saved, a.layers, sizeof saved);
     for (size_t l = 0; l < n_saved; l++) {
       char *copy = strdup(saved[l]);
-      for (char *sv = NULL, *p = copy ? strtok_r(copy, ",", &sv) : NULL;
-           p && n_groups < cap; p = strtok_r(NULL, ",", &sv)) {
+      if (!copy) {
+        tq_cli_error(a.cmd, "out of memory");
+        goto done;
+      }
+      for (char *sv = NULL, *p = strtok_r(copy, ",", &sv); p;
+           p = strtok_r(NULL, ",", &sv)) {
+        if (n_groups == cap) {
+          tq_cli_error(a.cmd, "more than %zu layer patterns", cap);
+          free(copy);
+          goto done;
+        }
         group *gr = &groups[n_groups++];
         gr->label = strdup(p);
         a.layers[0] = p;
@@ -142,7 +151,7 @@ static int run(int argc, char **argv) {
           goto done;
       }
     }
-  if (!tq_an_evaluate(&a, "sweep", NULL, 0, (const tq_qmap_set *const *)cfg,
+  if (!tq_an_evaluate(&a, "sweep", NULL, 0, 0, (const tq_qmap_set *const *)cfg,
                       n_cfg, &flt, res))
     goto done;
   char title[512];
