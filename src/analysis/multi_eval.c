@@ -270,14 +270,8 @@ tq_status tq_evaluate_configs(tq_context *ctx, const tq_graph *g,
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "tq_evaluate_configs: NULL argument, no samples or a "
                     "negative batch");
-  if (g->n_inputs != 1)
-    return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
-                    "evaluation needs a model with one input (it has %zu)",
-                    g->n_inputs);
-  if (n > tq_dataset_size(ds))
-    return tq_error(ctx, TQ_ERR_RANGE, NULL, 0, 0,
-                    "asked for %zu samples; the dataset has %zu", n,
-                    tq_dataset_size(ds));
+  tq_status st0 = tq_eval_check(ctx, g, ds, n);
+  if (st0 != TQ_OK) return st0;
   const tq_comm *comm = opts->comm && opts->comm->size > 1 ? opts->comm : NULL;
   const size_t rank = comm ? (size_t)comm->rank : 0;
   const size_t ranks = comm ? (size_t)comm->size : 1;

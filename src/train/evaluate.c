@@ -28,14 +28,26 @@ double tq_log_sum_exp(const float *z, int64_t n) {
   return mx + log(se);
 }
 
+tq_status tq_eval_check(tq_context *ctx, const tq_graph *g,
+                        const tq_dataset *ds, size_t n) {
+  if (g->n_inputs != 1)
+    return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
+                    "evaluation needs a model with one input (it has %zu)",
+                    g->n_inputs);
+  if (n > tq_dataset_size(ds))
+    return tq_error(ctx, TQ_ERR_RANGE, NULL, 0, 0,
+                    "asked for %zu samples; the dataset has %zu", n,
+                    tq_dataset_size(ds));
+  return TQ_OK;
+}
+
 static double now_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-double tq_row_loss(tq_score_kind kind, const float *z, int64_t K,
-                       int64_t y) {
+double tq_row_loss(tq_score_kind kind, const float *z, int64_t K, int64_t y) {
   if (kind == TQ_SCORES_PROBS) return -log((double)z[y] > 1e-30 ? z[y] : 1e-30);
   if (kind == TQ_SCORES_LOG_PROBS) return -(double)z[y];
   return tq_log_sum_exp(z, K) - z[y];
@@ -57,14 +69,8 @@ tq_status tq_evaluate(tq_context *ctx, tq_session *s, const tq_dataset *ds,
                     "tq_evaluate: NULL argument or batch < 1");
   memset(res, 0, sizeof *res);
   const tq_graph *g = tq_session_graph(s);
-  if (g->n_inputs != 1)
-    return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
-                    "evaluation needs a model with one input (it has %zu)",
-                    g->n_inputs);
-  if (n > tq_dataset_size(ds))
-    return tq_error(ctx, TQ_ERR_RANGE, NULL, 0, 0,
-                    "asked for %zu samples; the dataset has %zu", n,
-                    tq_dataset_size(ds));
+  tq_status st0 = tq_eval_check(ctx, g, ds, n);
+  if (st0 != TQ_OK) return st0;
   const size_t bmax = (size_t)batch < n ? (size_t)batch : (n ? n : 1);
   tq_shape bs = tq_dataset_batch_shape(ds, bmax);
   tq_tensor *x = NULL;

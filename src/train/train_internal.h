@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "graph/session_internal.h"
+#include "tensorquant/data.h"
 #include "tensorquant/train.h"
 
 typedef struct tq_param {
@@ -57,6 +58,11 @@ tq_score_kind tq_output_scores(const tq_graph *g, int *head_node);
 
 /* log(sum_k exp(z_k)) in double, shifted by the maximum (NaNs ignored). */
 double tq_log_sum_exp(const float *z, int64_t n);
+
+/* What every evaluation over a dataset checks first: one model input, and
+ * no more samples than the dataset has. */
+tq_status tq_eval_check(tq_context *ctx, const tq_graph *g,
+                        const tq_dataset *ds, size_t n);
 
 /* Cross-entropy of one row of K scores for label y. */
 double tq_row_loss(tq_score_kind kind, const float *z, int64_t K, int64_t y);

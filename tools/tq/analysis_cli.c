@@ -17,34 +17,11 @@ int tq_an_option(tq_an_cli *a, int argc, char **argv, int *i) {
   do {                                                      \
     if (!(v = tq_cli_value(cmd, argc, argv, i))) return -1; \
   } while (0)
-  if (!strcmp(o, "-d") || !strcmp(o, "--data")) {
-    VALUE();
-    a->data = v;
-  } else if (!strcmp(o, "--split")) {
-    VALUE();
-    if (strcmp(v, "test") && strcmp(v, "train")) {
-      tq_cli_error(cmd, "--split must be test or train, got '%s'", v);
-      return -1;
-    }
-    a->split = v;
-  } else if (!strcmp(o, "--normalize")) {
-    VALUE();
-    a->normalize = v;
-  } else if (!strcmp(o, "--limit")) {
-    VALUE();
-    if (!tq_cli_parse_int(cmd, o, v, 1, 1L << 40, &a->limit)) return -1;
-  } else if (!strcmp(o, "--batch")) {
-    VALUE();
-    if (!tq_cli_parse_int(cmd, o, v, 1, 1 << 20, &a->batch)) return -1;
-  } else if (!strcmp(o, "--calib")) {
+  const int dm = tq_cli_data_option(cmd, &a->d, argc, argv, i);
+  if (dm) return dm;
+  if (!strcmp(o, "--calib")) {
     VALUE();
     if (!tq_cli_parse_int(cmd, o, v, 1, 1L << 40, &a->calib)) return -1;
-  } else if (!strcmp(o, "--seed")) {
-    VALUE();
-    if (!tq_cli_parse_u64(cmd, o, v, &a->seed)) return -1;
-  } else if (!strcmp(o, "--threads")) {
-    VALUE();
-    if (!tq_cli_parse_int(cmd, o, v, 1, 4096, &a->threads)) return -1;
   } else if (!strcmp(o, "--memory")) {
     VALUE();
     if (!tq_cli_parse_int(cmd, o, v, 1, 1L << 24, &a->memory_mb)) return -1;
@@ -86,7 +63,7 @@ int tq_an_option(tq_an_cli *a, int argc, char **argv, int *i) {
 
 int tq_an_open(tq_an_cli *a) {
   const char *cmd = a->cmd;
-  if (!a->model || !a->data) {
+  if (!a->model || !a->d.data) {
     tq_cli_error(cmd, "needs MODEL.onnx and --data D (see tq %s --help)", cmd);
     return 0;
   }
@@ -101,19 +78,20 @@ int tq_an_open(tq_an_cli *a) {
   a->comm = tq_cli_comm();
   a->root = tq_cli_comm_is_root();
   if (tq_context_create(&a->ctx) != TQ_OK) return 0;
-  if (a->threads) tq_context_set_threads(a->ctx, (int)a->threads);
+  if (a->d.threads) tq_context_set_threads(a->ctx, (int)a->d.threads);
   tq_cli_catch_sigint();
   if (!tq_cli_open_model(cmd, a->ctx, a->model, &a->g, &a->s)) return 0;
-  const tq_data_split split =
-      a->split && !strcmp(a->split, "train") ? TQ_SPLIT_TRAIN : TQ_SPLIT_TEST;
-  tq_status st = tq_dataset_open(a->ctx, a->data, split, &a->ds);
+  const tq_data_split split = a->d.split && !strcmp(a->d.split, "train")
+                                  ? TQ_SPLIT_TRAIN
+                                  : TQ_SPLIT_TEST;
+  tq_status st = tq_dataset_open(a->ctx, a->d.data, split, &a->ds);
   if (st != TQ_OK) {
     tq_cli_status_error(cmd, a->ctx, st);
     return 0;
   }
-  if (!tq_cli_apply_normalize(cmd, a->ctx, a->ds, a->normalize)) return 0;
+  if (!tq_cli_apply_normalize(cmd, a->ctx, a->ds, a->d.normalize)) return 0;
   a->n = tq_dataset_size(a->ds);
-  if (a->limit > 0 && (size_t)a->limit < a->n) a->n = (size_t)a->limit;
+  if (a->d.limit > 0 && (size_t)a->d.limit < a->n) a->n = (size_t)a->d.limit;
   if (tq_graph_input_count(a->g) != 1) {
     tq_cli_error(cmd, "%s has %zu inputs; these commands need one", a->model,
                  tq_graph_input_count(a->g));
@@ -331,9 +309,9 @@ int tq_an_resolve(tq_an_cli *a, const char *spec, size_t node, tq_map_kind kind,
       size_t n = a->calib > 0 ? (size_t)a->calib : 1000;
       if (n > a->n) n = a->n;
       tq_progress_start(&a->bar, a->root && !a->quiet && !a->json);
-      tq_status st =
-          tq_stats_collect(a->ctx, a->s, a->ds, NULL, n,
-                           a->batch > 0 ? (int)a->batch : 256, &so, &a->stats);
+      tq_status st = tq_stats_collect(a->ctx, a->s, a->ds, NULL, n,
+                                      a->d.batch > 0 ? (int)a->d.batch : 256,
+                                      &so, &a->stats);
       tq_progress_end(&a->bar);
       if (st != TQ_OK) {
         tq_cli_status_error(a->cmd, a->ctx, st);
@@ -405,8 +383,8 @@ int tq_an_evaluate(tq_an_cli *a, const char *label, const size_t *idx, size_t n,
                    size_t n_configs, tq_config_result *float_result,
                    tq_config_result *results) {
   tq_multi_eval_opts o = {0};
-  o.batch = a->batch > 0 ? (int)a->batch : 256;
-  o.seed = a->seed;
+  o.batch = a->d.batch > 0 ? (int)a->d.batch : 256;
+  o.seed = a->d.seed;
   o.memory_bytes = a->memory_mb > 0 ? (size_t)a->memory_mb << 20 : 0;
   o.no_reuse = a->no_reuse;
   o.sample_offset = offset;
@@ -439,7 +417,8 @@ json_t *tq_an_document(const tq_an_cli *a, const char *command,
   json_object_set_new(doc, "created_by", json_string("tq " TQ_VERSION_STRING));
   json_object_set_new(doc, "model", json_string(a->model));
   json_object_set_new(doc, "data", json_string(tq_dataset_name(a->ds)));
-  json_object_set_new(doc, "split", json_string(a->split ? a->split : "test"));
+  json_object_set_new(doc, "split",
+                      json_string(a->d.split ? a->d.split : "test"));
   json_object_set_new(doc, "n", json_integer((json_int_t)a->n));
   if (flt)
     json_object_set_new(

@@ -16,13 +16,13 @@ enum { TQ_AN_MAX_LISTS = 32 };
 typedef struct tq_an_cli {
   const char *cmd;
   /* options */
-  const char *model, *data, *split, *normalize, *out, *report, *what;
+  const char *model, *out, *report, *what;
+  tq_cli_data d; /* --data, --split, --normalize, --limit, --batch, ... */
   const char *specs[TQ_AN_MAX_LISTS];
   size_t n_specs;
   const char *layers[TQ_AN_MAX_LISTS];
   size_t n_layers;
-  long limit, batch, threads, memory_mb, calib;
-  uint64_t seed;
+  long memory_mb, calib;
   int json, quiet, no_reuse;
   /* state after tq_an_open */
   tq_context *ctx;

@@ -121,3 +121,38 @@ int tq_cli_apply_normalize(const char *cmd, tq_context *ctx, tq_dataset *ds,
   }
   return 1;
 }
+
+int tq_cli_data_option(const char *cmd, tq_cli_data *d, int argc, char **argv,
+                       int *i) {
+  const char *o = argv[*i], *v;
+  if (!strcmp(o, "-d") || !strcmp(o, "--data")) {
+    if (!(d->data = tq_cli_value(cmd, argc, argv, i))) return -1;
+  } else if (!strcmp(o, "--split")) {
+    if (!(d->split = tq_cli_value(cmd, argc, argv, i))) return -1;
+    if (strcmp(d->split, "test") && strcmp(d->split, "train")) {
+      tq_cli_error(cmd, "--split must be test or train, got '%s'", d->split);
+      return -1;
+    }
+  } else if (!strcmp(o, "--normalize")) {
+    if (!(d->normalize = tq_cli_value(cmd, argc, argv, i))) return -1;
+  } else if (!strcmp(o, "--limit")) {
+    if (!(v = tq_cli_value(cmd, argc, argv, i)) ||
+        !tq_cli_parse_int(cmd, o, v, 1, 1L << 40, &d->limit))
+      return -1;
+  } else if (!strcmp(o, "--batch")) {
+    if (!(v = tq_cli_value(cmd, argc, argv, i)) ||
+        !tq_cli_parse_int(cmd, o, v, 1, 1 << 20, &d->batch))
+      return -1;
+  } else if (!strcmp(o, "--seed")) {
+    if (!(v = tq_cli_value(cmd, argc, argv, i)) ||
+        !tq_cli_parse_u64(cmd, o, v, &d->seed))
+      return -1;
+  } else if (!strcmp(o, "--threads")) {
+    if (!(v = tq_cli_value(cmd, argc, argv, i)) ||
+        !tq_cli_parse_int(cmd, o, v, 1, 4096, &d->threads))
+      return -1;
+  } else {
+    return 0;
+  }
+  return 1;
+}

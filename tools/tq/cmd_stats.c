@@ -144,52 +144,27 @@ static void print_table(const tq_stats *st, double seconds) {
 }
 
 static int run(int argc, char **argv) {
-  const char *cmd = "stats", *path = NULL, *data = NULL, *split = "test",
-             *normalize = NULL, *output = NULL, *report = NULL;
+  const char *cmd = "stats", *path = NULL, *output = NULL, *report = NULL;
+  tq_cli_data d = {0};
   tq_cli_maps maps = {0};
   tq_stats_opts so = {0};
-  uint64_t seed = 0;
-  long threads = 0, batch = 256, limit = -1, bins = 64;
+  long bins = 64;
   int json = 0, quiet = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
     int m = tq_cli_maps_option(cmd, &maps, argc, argv, &i);
     if (m < 0) return TQ_EXIT_USAGE;
     if (m) continue;
-    if (!strcmp(a, "-d") || !strcmp(a, "--data")) {
-      if (!(data = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--split")) {
-      if (!(split = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
-      if (strcmp(split, "test") && strcmp(split, "train")) {
-        tq_cli_error(cmd, "--split must be test or train, got '%s'", split);
-        return TQ_EXIT_USAGE;
-      }
-    } else if (!strcmp(a, "--normalize")) {
-      if (!(normalize = tq_cli_value(cmd, argc, argv, &i)))
-        return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--limit")) {
-      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_int(cmd, a, v, 1, 1L << 40, &limit))
-        return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--batch")) {
-      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_int(cmd, a, v, 1, 1 << 20, &batch))
-        return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--bins")) {
+    const int dm = tq_cli_data_option(cmd, &d, argc, argv, &i);
+    if (dm < 0) return TQ_EXIT_USAGE;
+    if (dm) continue;
+    if (!strcmp(a, "--bins")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
           !tq_cli_parse_int(cmd, a, v, 1, 1 << 16, &bins))
         return TQ_EXIT_USAGE;
     } else if (!strcmp(a, "--widths")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
           !parse_widths(cmd, v, &so))
-        return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--seed")) {
-      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_u64(cmd, a, v, &seed))
-        return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--threads")) {
-      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_int(cmd, a, v, 1, 4096, &threads))
         return TQ_EXIT_USAGE;
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
       if (!(output = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
@@ -203,7 +178,7 @@ static int run(int argc, char **argv) {
         return TQ_EXIT_USAGE;
       }
     } else if (!strcmp(a, "--with")) {
-      /* the name for "collect under these maps" */
+      /* --map by the name the statistics docs use */
       if (!(maps.sectioned = tq_cli_value(cmd, argc, argv, &i)))
         return TQ_EXIT_USAGE;
     } else if (!strcmp(a, "--report")) {
@@ -219,6 +194,11 @@ static int run(int argc, char **argv) {
       path = a;
     }
   }
+  const char *data = d.data, *split = d.split ? d.split : "test",
+             *normalize = d.normalize;
+  const uint64_t seed = d.seed;
+  const long threads = d.threads, batch = d.batch ? d.batch : 256,
+             limit = d.limit ? d.limit : -1;
   if (!path || !data) {
     tq_cli_error(cmd, "needs MODEL.onnx and --data D (see tq stats --help)");
     return TQ_EXIT_USAGE;

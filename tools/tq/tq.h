@@ -119,6 +119,22 @@ const char *tq_cli_value(const char *cmd, int argc, char **argv, int *i);
 int tq_cli_apply_normalize(const char *cmd, tq_context *ctx, tq_dataset *ds,
                            const char *text);
 
+/* The options of every command that runs a model over a dataset:
+ * -d/--data, --split, --normalize, --limit, --batch, --seed, --threads.
+ * Zero-initialise, then call tq_cli_data_option for each argument; unset
+ * fields keep their zero (split NULL: test; limit 0: all; batch 0: the
+ * default; threads 0: the context's). */
+typedef struct tq_cli_data {
+  const char *data, *split, *normalize;
+  long limit, batch, threads;
+  uint64_t seed;
+} tq_cli_data;
+
+/* If argv[*i] is one of those options, takes it (and its value): 1; not
+ * one: 0; a bad or missing value: -1 (error printed). */
+int tq_cli_data_option(const char *cmd, tq_cli_data *d, int argc, char **argv,
+                       int *i);
+
 /* Whether stderr is a terminal (progress bars only then). */
 int tq_cli_stderr_is_tty(void);
 
