@@ -81,24 +81,15 @@ int tq_an_open(tq_an_cli *a) {
   if (a->d.threads) tq_context_set_threads(a->ctx, (int)a->d.threads);
   tq_cli_catch_sigint();
   if (!tq_cli_open_model(cmd, a->ctx, a->model, &a->g, &a->s)) return 0;
-  const tq_data_split split = a->d.split && !strcmp(a->d.split, "train")
-                                  ? TQ_SPLIT_TRAIN
-                                  : TQ_SPLIT_TEST;
-  tq_status st = tq_dataset_open(a->ctx, a->d.data, split, &a->ds);
-  if (st != TQ_OK) {
-    tq_cli_status_error(cmd, a->ctx, st);
-    return 0;
-  }
-  if (!tq_cli_apply_normalize(cmd, a->ctx, a->ds, a->d.normalize)) return 0;
-  a->n = tq_dataset_size(a->ds);
-  if (a->d.limit > 0 && (size_t)a->d.limit < a->n) a->n = (size_t)a->d.limit;
+  if (!tq_cli_open_data(cmd, a->ctx, &a->d, &a->ds, &a->n)) return 0;
   if (tq_graph_input_count(a->g) != 1) {
     tq_cli_error(cmd, "%s has %zu inputs; these commands need one", a->model,
                  tq_graph_input_count(a->g));
     return 0;
   }
   const tq_shape one = tq_dataset_batch_shape(a->ds, 1);
-  if ((st = tq_session_plan(a->ctx, a->s, &one, 1)) != TQ_OK) {
+  const tq_status st = tq_session_plan(a->ctx, a->s, &one, 1);
+  if (st != TQ_OK) {
     tq_cli_status_error(cmd, a->ctx, st);
     return 0;
   }

@@ -156,3 +156,18 @@ int tq_cli_data_option(const char *cmd, tq_cli_data *d, int argc, char **argv,
   }
   return 1;
 }
+
+int tq_cli_open_data(const char *cmd, tq_context *ctx, const tq_cli_data *d,
+                     tq_dataset **ds, size_t *n) {
+  const tq_data_split split =
+      d->split && !strcmp(d->split, "train") ? TQ_SPLIT_TRAIN : TQ_SPLIT_TEST;
+  tq_status st = tq_dataset_open(ctx, d->data, split, ds);
+  if (st != TQ_OK) {
+    tq_cli_status_error(cmd, ctx, st);
+    return 0;
+  }
+  if (!tq_cli_apply_normalize(cmd, ctx, *ds, d->normalize)) return 0;
+  *n = tq_dataset_size(*ds);
+  if (d->limit > 0 && (size_t)d->limit < *n) *n = (size_t)d->limit;
+  return 1;
+}

@@ -83,12 +83,10 @@ static int run(int argc, char **argv) {
       path = a;
     }
   }
-  const char *data = d.data, *split = d.split ? d.split : "test",
-             *normalize = d.normalize;
+  const char *split = d.split ? d.split : "test";
   const uint64_t seed = d.seed;
-  const long threads = d.threads, batch = d.batch ? d.batch : 256,
-             limit = d.limit ? d.limit : -1;
-  if (!path || !data) {
+  const long threads = d.threads, batch = d.batch ? d.batch : 256;
+  if (!path || !d.data) {
     tq_cli_error(cmd, "needs MODEL.onnx and --data D (see tq eval --help)");
     return TQ_EXIT_USAGE;
   }
@@ -106,13 +104,8 @@ static int run(int argc, char **argv) {
   if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
   tq_session_set_seed(s, seed);
   if ((st = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
-  if ((st = tq_dataset_open(
-           ctx, data, strcmp(split, "train") ? TQ_SPLIT_TEST : TQ_SPLIT_TRAIN,
-           &ds)) != TQ_OK)
-    goto fail;
-  if (!tq_cli_apply_normalize(cmd, ctx, ds, normalize)) goto done;
-  size_t n = tq_dataset_size(ds);
-  if (limit > 0 && (size_t)limit < n) n = (size_t)limit;
+  size_t n;
+  if (!tq_cli_open_data(cmd, ctx, &d, &ds, &n)) goto done;
   progress_ctx pc;
   tq_progress_start(&pc.bar, !quiet && !json && tq_cli_comm_is_root());
   tq_eval_result r;

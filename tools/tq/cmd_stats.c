@@ -194,12 +194,10 @@ static int run(int argc, char **argv) {
       path = a;
     }
   }
-  const char *data = d.data, *split = d.split ? d.split : "test",
-             *normalize = d.normalize;
+  const char *split = d.split ? d.split : "test";
   const uint64_t seed = d.seed;
-  const long threads = d.threads, batch = d.batch ? d.batch : 256,
-             limit = d.limit ? d.limit : -1;
-  if (!path || !data) {
+  const long threads = d.threads, batch = d.batch ? d.batch : 256;
+  if (!path || !d.data) {
     tq_cli_error(cmd, "needs MODEL.onnx and --data D (see tq stats --help)");
     return TQ_EXIT_USAGE;
   }
@@ -220,13 +218,8 @@ static int run(int argc, char **argv) {
   if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
   tq_session_set_seed(s, seed);
   if ((status = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
-  if ((status = tq_dataset_open(
-           ctx, data, strcmp(split, "train") ? TQ_SPLIT_TEST : TQ_SPLIT_TRAIN,
-           &ds)) != TQ_OK)
-    goto fail;
-  if (!tq_cli_apply_normalize(cmd, ctx, ds, normalize)) goto done;
-  size_t n = tq_dataset_size(ds);
-  if (limit > 0 && (size_t)limit < n) n = (size_t)limit;
+  size_t n;
+  if (!tq_cli_open_data(cmd, ctx, &d, &ds, &n)) goto done;
   progress_ctx pc;
   tq_progress_start(&pc.bar, !quiet);
   so.progress = on_batch;

@@ -135,6 +135,12 @@ typedef struct tq_cli_data {
 int tq_cli_data_option(const char *cmd, tq_cli_data *d, int argc, char **argv,
                        int *i);
 
+/* Opens d's dataset (split, --normalize) and sets *n to the samples to use
+ * (all, or --limit). Prints errors; returns 1 on success (*ds to free with
+ * tq_dataset_destroy). */
+int tq_cli_open_data(const char *cmd, tq_context *ctx, const tq_cli_data *d,
+                     tq_dataset **ds, size_t *n);
+
 /* Whether stderr is a terminal (progress bars only then). */
 int tq_cli_stderr_is_tty(void);
 
