@@ -49,7 +49,7 @@ struct tq_session {
   unsigned char *owned;    /* values[i] struct owned by the session */
   int *last_use;           /* last node reading the value; -1: none */
   unsigned char *is_output;
-  unsigned char *lent;     /* during a run: borrowed from the caller */
+  unsigned char *lent; /* during a run: borrowed from the caller */
   pool_buf *pool;
   size_t n_pool, cap_pool;
   tq_value_observer observer;

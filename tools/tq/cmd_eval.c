@@ -22,16 +22,18 @@ static const char help[] =
     "      --normalize M:S[,M:S...]  feed (x - M) / S per channel (models\n"
     "                     that expect normalized inputs)\n"
     "      --batch N      samples per run (default 256); stochastic\n"
-    "                     rounding does not depend on it (OpenBLAS may\n"
-    "                     round float sums of other sizes differently)\n" TQ_CLI_MAPS_HELP
+    "                     rounding does not depend on it (OpenBLAS's\n"
+    "                     float sums for other sizes may round\n"
+    "                     differently)\n" TQ_CLI_MAPS_HELP
     "      --seed N       seed for stochastic rounding (default 0)\n"
     "      --threads N    threads to use\n"
     "      --json         print one JSON object (top1, top5, loss, n,\n"
     "                     images_per_s, seconds)\n"
+
+    "  -q, --quiet        no progress display\n"
     "\n"
     "Under mpirun, batches are spread over the ranks and the results\n"
     "gathered on rank 0: the same numbers as one process.\n"
-    "  -q, --quiet        no progress display\n"
     "\n"
     "examples:\n"
     "  tq eval models/lenet-fashion-mnist.onnx --data fashion-mnist\n"

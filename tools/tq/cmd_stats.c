@@ -24,9 +24,9 @@ static const char help[] =
     "      --limit N      the first N samples only (N >= 1)\n"
     "      --normalize M:S[,M:S...]  feed (x - M) / S per channel\n"
     "      --batch N      samples per run (default 256); stochastic\n"
-    "                     rounding does not depend on it (OpenBLAS may\n"
-    "                     round float sums of other sizes "
-    "differently)\n" TQ_CLI_MAPS_HELP
+    "                     rounding does not depend on it (OpenBLAS's\n"
+    "                     float sums for other sizes may round\n"
+    "                     differently)\n" TQ_CLI_MAPS_HELP
     "      --seed N       seed for stochastic rounding (default 0)\n"
     "      --widths LIST  word widths for the fractional bits, e.g. 4,8,16\n"
     "                     (the default; each from 2 to 53)\n"
