@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "graph/session_internal.h"
+#include "io/dataset_internal.h"
 #include "tensorquant/analysis.h"
 #include "train/train_internal.h"
 
@@ -119,21 +120,11 @@ static tq_status score(engine *e, const batch_slot *b, const tq_tensor *out,
 /* Decodes batch b and runs the float network on it. */
 static tq_status run_float(engine *e, batch_slot *b) {
   tq_context *ctx = e->ctx;
-  tq_shape bs = tq_dataset_batch_shape(e->ds, b->count);
-  size_t *order = malloc(b->count * sizeof *order);
   b->labels = malloc(b->count * sizeof *b->labels);
   b->kept = calloc(e->g->n_values ? e->g->n_values : 1, sizeof *b->kept);
-  if (!order || !b->labels || !b->kept) {
-    free(order);
-    return tq_error_nomem(ctx);
-  }
-  for (size_t i = 0; i < b->count; i++)
-    order[i] = e->idx ? e->idx[b->first + i] : b->first + i;
-  tq_status st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &b->x);
-  if (st == TQ_OK)
-    st = tq_dataset_gather(ctx, e->ds, order, b->count, tq_tensor_data(b->x),
-                           b->labels);
-  free(order);
+  if (!b->labels || !b->kept) return tq_error_nomem(ctx);
+  tq_status st = tq_dataset_gather_batch(ctx, e->ds, e->idx, b->first, b->count,
+                                         &b->x, b->labels);
   if (st != TQ_OK) return st;
   const double t0 = now_s();
   e->cur = b;

@@ -8,6 +8,7 @@
 
 #include "analysis/stats_internal.h"
 #include "core/error.h"
+#include "io/dataset_internal.h"
 #include "tensorquant/graph.h"
 
 /* ---- fixed-point fractional bits ------------------------------------------*/
@@ -450,26 +451,13 @@ static tq_status collect_activations(tq_context *ctx, tq_session *s,
   }
   c.slot_entry = calloc(slots ? slots : 1, sizeof *c.slot_entry);
   const size_t bmax = batch < n ? batch : n;
-  tq_shape bs = tq_dataset_batch_shape(ds, bmax);
   tq_tensor *x = NULL;
-  size_t *order = malloc(bmax * sizeof *order);
-  if (!c.out_base || !c.slot_entry || !order)
-    st_ = tq_error_nomem(ctx);
-  else
-    st_ = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &x);
+  if (!c.out_base || !c.slot_entry) st_ = tq_error_nomem(ctx);
   tq_session_set_observer(s, observe, &c);
   size_t done = 0;
   while (st_ == TQ_OK && done < n) {
     const size_t b = n - done < bmax ? n - done : bmax;
-    for (size_t i = 0; i < b; i++) order[i] = idx ? idx[done + i] : done + i;
-    if (b != bmax) {
-      tq_tensor_destroy(x);
-      x = NULL;
-      bs.dims[0] = (int64_t)b;
-      if ((st_ = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &x))) break;
-    }
-    if ((st_ = tq_dataset_gather(ctx, ds, order, b, tq_tensor_data(x), NULL)))
-      break;
+    if ((st_ = tq_dataset_gather_batch(ctx, ds, idx, done, b, &x, NULL))) break;
     c.batch = b;
     const tq_tensor *in = x;
     tq_tensor *out = NULL;
@@ -491,7 +479,6 @@ static tq_status collect_activations(tq_context *ctx, tq_session *s,
   }
   tq_session_set_observer(s, NULL, NULL);
   tq_tensor_destroy(x);
-  free(order);
   free(c.out_base);
   free(c.slot_entry);
   for (int i = 0; i < c.n_scratch; i++) acc_free(&c.scratch[i]);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "io/dataset_internal.h"
 #include "io/idx_internal.h"
 #include "quant/philox.h"
 #include "tensorquant/data.h"
@@ -586,4 +587,24 @@ tq_status tq_dataset_split_indices(tq_context *ctx, size_t n,
   *val = v;
   *n_val = nv;
   return TQ_OK;
+}
+
+tq_status tq_dataset_gather_batch(tq_context *ctx, const tq_dataset *ds,
+                                  const size_t *idx, size_t first, size_t count,
+                                  tq_tensor **x, int64_t *labels) {
+  if (!*x || tq_tensor_shape(*x)->dims[0] != (int64_t)count) {
+    tq_tensor_destroy(*x);
+    *x = NULL;
+    const tq_shape bs = tq_dataset_batch_shape(ds, count);
+    tq_status st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, x);
+    if (st != TQ_OK) return st;
+  }
+  size_t *order = malloc((count ? count : 1) * sizeof *order);
+  if (!order) return tq_error_nomem(ctx);
+  for (size_t i = 0; i < count; i++)
+    order[i] = idx ? idx[first + i] : first + i;
+  tq_status st =
+      tq_dataset_gather(ctx, ds, order, count, tq_tensor_data(*x), labels);
+  free(order);
+  return st;
 }

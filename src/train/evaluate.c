@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "io/dataset_internal.h"
 #include "tensorquant/evaluate.h"
 #include "train/train_internal.h"
 
@@ -72,12 +73,9 @@ tq_status tq_evaluate(tq_context *ctx, tq_session *s, const tq_dataset *ds,
   tq_status st0 = tq_eval_check(ctx, g, ds, n);
   if (st0 != TQ_OK) return st0;
   const size_t bmax = (size_t)batch < n ? (size_t)batch : (n ? n : 1);
-  tq_shape bs = tq_dataset_batch_shape(ds, bmax);
   tq_tensor *x = NULL;
   int64_t *labels = malloc(bmax * sizeof *labels);
-  size_t *order = malloc(bmax * sizeof *order);
-  tq_status st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &x);
-  if (st == TQ_OK && (!labels || !order)) st = tq_error_nomem(ctx);
+  tq_status st = labels ? TQ_OK : tq_error_nomem(ctx);
   int head;
   const tq_score_kind kind = tq_output_scores(g, &head);
   double loss = 0.0;
@@ -85,14 +83,7 @@ tq_status tq_evaluate(tq_context *ctx, tq_session *s, const tq_dataset *ds,
   const double t0 = now_s();
   while (st == TQ_OK && done < n) {
     const size_t b = n - done < bmax ? n - done : bmax;
-    for (size_t i = 0; i < b; i++) order[i] = idx ? idx[done + i] : done + i;
-    if (b != bmax) {
-      tq_tensor_destroy(x);
-      x = NULL;
-      bs.dims[0] = (int64_t)b;
-      if ((st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &x))) break;
-    }
-    if ((st = tq_dataset_gather(ctx, ds, order, b, tq_tensor_data(x), labels)))
+    if ((st = tq_dataset_gather_batch(ctx, ds, idx, done, b, &x, labels)))
       break;
     tq_tensor *out = NULL;
     const tq_tensor *in = x;
@@ -140,6 +131,5 @@ tq_status tq_evaluate(tq_context *ctx, tq_session *s, const tq_dataset *ds,
   }
   tq_tensor_destroy(x);
   free(labels);
-  free(order);
   return st;
 }
