@@ -102,10 +102,8 @@ static int run(int argc, char **argv) {
   tq_qmap_set *set = NULL;
   tq_dataset *ds = NULL;
   tq_status st;
-  if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto done;
-  if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
-  tq_session_set_seed(s, seed);
-  if ((st = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
+  if (!tq_cli_open_quantized(cmd, ctx, path, &maps, seed, &g, &s, &set))
+    goto done;
   size_t n;
   if (!tq_cli_open_data(cmd, ctx, &d, &ds, &n)) goto done;
   progress_ctx pc;

@@ -62,12 +62,10 @@ static int run(int argc, char **argv) {
   tq_session *s = NULL;
   tq_qmap_set *set = NULL;
   tq_status st = TQ_OK;
-  if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto done;
-  if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
   /* The session quantizes the weights exactly as tq run does (same
    * streams, same seed); bake its copies into the graph. */
-  tq_session_set_seed(s, seed);
-  if ((st = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
+  if (!tq_cli_open_quantized(cmd, ctx, path, &maps, seed, &g, &s, &set))
+    goto done;
   size_t baked = 0;
   for (size_t i = 0; i < tq_graph_node_count(g); i++) {
     tq_node_info info;

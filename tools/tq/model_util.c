@@ -17,6 +17,22 @@ int tq_cli_open_model(const char *cmd, tq_context *ctx, const char *path,
   return 1;
 }
 
+int tq_cli_open_quantized(const char *cmd, tq_context *ctx, const char *path,
+                          const tq_cli_maps *maps, uint64_t seed, tq_graph **g,
+                          tq_session **s, tq_qmap_set **set) {
+  *set = NULL;
+  if (!tq_cli_open_model(cmd, ctx, path, g, s) ||
+      !tq_cli_maps_load(cmd, ctx, maps, set))
+    return 0;
+  tq_session_set_seed(*s, seed);
+  const tq_status st = tq_session_set_maps(ctx, *s, *set);
+  if (st != TQ_OK) {
+    tq_cli_status_error(cmd, ctx, st);
+    return 0;
+  }
+  return 1;
+}
+
 void tq_cli_input_shapes(const tq_graph *g, int64_t batch, tq_shape *shapes) {
   for (size_t i = 0; i < tq_graph_input_count(g) && i < 16; i++) {
     shapes[i] = *tq_graph_input_shape(g, i);

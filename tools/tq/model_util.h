@@ -9,6 +9,14 @@
 int tq_cli_open_model(const char *cmd, tq_context *ctx, const char *path,
                       tq_graph **g, tq_session **s);
 
+/* tq_cli_open_model, then the maps given (tq_cli_maps_load) applied to
+ * the session with the seed: the start of every command that runs a model
+ * under maps. *set (NULL when no maps) belongs to the caller. Prints
+ * errors; returns 1 on success. */
+int tq_cli_open_quantized(const char *cmd, tq_context *ctx, const char *path,
+                          const tq_cli_maps *maps, uint64_t seed, tq_graph **g,
+                          tq_session **s, tq_qmap_set **set);
+
 /* The graph's input shapes with dynamic dims set to batch (first dim) or 1;
  * shapes must hold tq_graph_input_count(g) entries (at most 16). */
 void tq_cli_input_shapes(const tq_graph *g, int64_t batch, tq_shape *shapes);
