@@ -176,42 +176,72 @@ static void list_layers(tq_an_cli *a, tq_map_kind kind) {
   if (!shown) fprintf(stderr, "    (none)\n");
 }
 
+int tq_an_patterns(tq_an_cli *a, char ***patterns, size_t *n) {
+  *patterns = NULL;
+  *n = 0;
+  for (size_t l = 0; l < a->n_layers; l++) {
+    char *copy = strdup(a->layers[l]);
+    if (!copy) goto nomem;
+    for (char *save = NULL, *p = strtok_r(copy, ",", &save); p;
+         p = strtok_r(NULL, ",", &save)) {
+      char **more = realloc(*patterns, (*n + 1) * sizeof *more);
+      if (!more || !(more[*n] = strdup(p))) {
+        if (more) *patterns = more;
+        free(copy);
+        goto nomem;
+      }
+      *patterns = more;
+      ++*n;
+    }
+    free(copy);
+  }
+  return 1;
+nomem:
+  tq_cli_error(a->cmd, "out of memory for the layer patterns");
+  tq_spec_list_free(*patterns, *n);
+  *patterns = NULL;
+  *n = 0;
+  return 0;
+}
+
+int tq_an_match(tq_an_cli *a, tq_map_kind kind, const char *pattern,
+                size_t *nodes, size_t *n) {
+  const tq_status st = tq_session_match_layers(
+      a->ctx, a->s, kind, pattern, nodes, tq_graph_node_count(a->g), n);
+  if (st != TQ_OK) {
+    tq_cli_status_error(a->cmd, a->ctx, st);
+    return 0;
+  }
+  if (*n == 0) {
+    tq_cli_error(a->cmd,
+                 "the layer pattern '%s' matches no layer that %s can "
+                 "quantize",
+                 pattern, tq_an_what_name(kind));
+    if (a->root) list_layers(a, kind);
+    return 0;
+  }
+  return 1;
+}
+
 int tq_an_select_layers(tq_an_cli *a, tq_map_kind kind, size_t **nodes,
                         size_t *n) {
   const size_t nn = tq_graph_node_count(a->g);
   *nodes = calloc(nn ? nn : 1, sizeof **nodes);
   unsigned char *pick = calloc(nn ? nn : 1, 1);
   size_t *found = calloc(nn ? nn : 1, sizeof *found);
+  char **patterns = NULL;
+  size_t n_patterns = 0;
   *n = 0;
-  int ok = *nodes && pick && found;
-  if (a->n_layers == 0) {
+  int ok = *nodes && pick && found && tq_an_patterns(a, &patterns, &n_patterns);
+  if (ok && n_patterns == 0) {
     const long head = kind == TQ_MAP_EXTRINSIC ? score_head(a->g) : -1;
-    for (size_t i = 0; ok && i < nn; i++)
+    for (size_t i = 0; i < nn; i++)
       pick[i] = tq_session_node_quantizable(a->s, i, kind) && (long)i != head;
   }
-  for (size_t l = 0; ok && l < a->n_layers; l++) {
-    /* each --layers value is a comma-separated list of patterns */
-    char *copy = strdup(a->layers[l]);
-    if (!copy) ok = 0;
-    for (char *save = NULL, *p = copy ? strtok_r(copy, ",", &save) : NULL;
-         ok && p; p = strtok_r(NULL, ",", &save)) {
-      size_t count = 0;
-      tq_status st =
-          tq_session_match_layers(a->ctx, a->s, kind, p, found, nn, &count);
-      if (st != TQ_OK) {
-        tq_cli_status_error(a->cmd, a->ctx, st);
-        ok = 0;
-      } else if (count == 0) {
-        tq_cli_error(a->cmd,
-                     "the layer pattern '%s' matches no layer that "
-                     "%s can quantize",
-                     p, tq_an_what_name(kind));
-        if (a->root) list_layers(a, kind);
-        ok = 0;
-      }
-      for (size_t k = 0; ok && k < count; k++) pick[found[k]] = 1;
-    }
-    free(copy);
+  for (size_t l = 0; ok && l < n_patterns; l++) {
+    size_t count = 0;
+    ok = tq_an_match(a, kind, patterns[l], found, &count);
+    for (size_t k = 0; ok && k < count; k++) pick[found[k]] = 1;
   }
   for (size_t i = 0; ok && i < nn; i++)
     if (pick[i]) (*nodes)[(*n)++] = i;
@@ -220,6 +250,7 @@ int tq_an_select_layers(tq_an_cli *a, tq_map_kind kind, size_t **nodes,
                  tq_an_what_name(kind));
     ok = 0;
   }
+  tq_spec_list_free(patterns, n_patterns);
   free(pick);
   free(found);
   if (!ok) {
@@ -356,8 +387,12 @@ int tq_an_add(tq_an_cli *a, tq_qmap_set *set, tq_map_kind kind, size_t node,
 }
 
 int tq_an_bits(tq_an_cli *a, const char *spec) {
+  /* the width does not depend on the fractional bits `auto` stands for */
+  char probe[600];
   tq_quantizer *q = NULL;
-  if (tq_quantizer_parse(a->ctx, spec, &q) != TQ_OK) return 0;
+  if (tq_spec_resolve_auto(a->ctx, spec, 1.0, probe, sizeof probe) != TQ_OK ||
+      tq_quantizer_parse(a->ctx, probe, &q) != TQ_OK)
+    return 0;
   int bits = tq_spec_bits(q);
   tq_quantizer_destroy(q);
   return bits;
@@ -539,6 +574,13 @@ int tq_an_write(tq_an_cli *a, json_t *doc) {
   if (ok && a->json) printf("%s\n", text);
   free(text);
   return ok;
+}
+
+void tq_an_print_float(const tq_an_cli *a, const tq_config_result *flt) {
+  char b1[32], b2[32];
+  printf("float: top-1 %s %%  top-5 %s %%  loss %.4f  (%zu samples)\n\n",
+         tq_an_pct(flt->eval.top1, b1, sizeof b1),
+         tq_an_pct(flt->eval.top5, b2, sizeof b2), flt->eval.loss, a->n);
 }
 
 const char *tq_an_pct(double fraction, char *buf, size_t cap) {

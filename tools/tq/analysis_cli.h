@@ -79,6 +79,16 @@ const char *tq_an_what_name(tq_map_kind kind);
 int tq_an_select_layers(tq_an_cli *a, tq_map_kind kind, size_t **nodes,
                         size_t *n);
 
+/* The --layers patterns: every comma-separated item of every --layers
+ * option (*n 0 when none were given). Free with tq_spec_list_free. */
+int tq_an_patterns(tq_an_cli *a, char ***patterns, size_t *n);
+
+/* The layers kind can quantize that one pattern matches, into nodes (room
+ * for the graph's node count); none is an error that lists the layers
+ * that exist. */
+int tq_an_match(tq_an_cli *a, tq_map_kind kind, const char *pattern,
+                size_t *nodes, size_t *n);
+
 /* The expanded --specs lists (freed with tq_spec_list_free). */
 int tq_an_specs(tq_an_cli *a, char ***specs, size_t *n);
 
@@ -91,7 +101,7 @@ int tq_an_resolve(tq_an_cli *a, const char *spec, size_t node, tq_map_kind kind,
 int tq_an_add(tq_an_cli *a, tq_qmap_set *set, tq_map_kind kind, size_t node,
               const char *spec);
 
-/* Word width of a spec (0 when none). */
+/* Word width of a spec, `auto` allowed (0 when none). */
 int tq_an_bits(tq_an_cli *a, const char *spec);
 
 /* Evaluates the configurations on samples idx[0..n) (idx NULL: the first
@@ -115,6 +125,9 @@ json_t *tq_an_result_row(const char *what, const char *layers, const char *spec,
 /* Writes -o, --report and --json outputs of the document (root only).
  * Returns 1 on success. */
 int tq_an_write(tq_an_cli *a, json_t *doc);
+
+/* The "float: top-1 ..." line above the tables. */
+void tq_an_print_float(const tq_an_cli *a, const tq_config_result *flt);
 
 /* "12.34" percent or "-" for NaN into buf. */
 const char *tq_an_pct(double fraction, char *buf, size_t cap);

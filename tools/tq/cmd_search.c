@@ -80,7 +80,7 @@ typedef struct knob {
 
 typedef struct alloc {
   size_t *pos; /* candidate index per knob */
-  double gamma, bits, float_bits;
+  double gamma, bits;
   tq_config_result search, valid;
 } alloc;
 
@@ -480,7 +480,6 @@ static int run(int argc, char **argv) {
   }
   size_t best = n_al, most_accurate = 0;
   for (size_t i = 0; i < n_al; i++) {
-    al[i].float_bits = 0;
     if (passes(&al[i], &fs, &fv, target) &&
         (best == n_al || al[i].bits < al[best].bits))
       best = i;

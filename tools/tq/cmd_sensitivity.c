@@ -126,20 +126,15 @@ static int run(int argc, char **argv) {
   for (size_t i = 0; i < n_rows; i++) {
     tq_node_info info;
     tq_graph_node_info(a.g, rows[i].node, &info);
-    char spec[600];
-    tq_spec_resolve_auto(a.ctx, specs[rows[i].spec], 1.0, spec, sizeof spec);
-    json_t *r = tq_an_result_row(tq_an_what_name(rows[i].kind), info.id,
-                                 specs[rows[i].spec], tq_an_bits(&a, spec),
-                                 &res[rows[i].cfg], &flt);
+    json_t *r = tq_an_result_row(
+        tq_an_what_name(rows[i].kind), info.id, specs[rows[i].spec],
+        tq_an_bits(&a, specs[rows[i].spec]), &res[rows[i].cfg], &flt);
     json_array_append_new(results, r);
   }
   g_res = res;
   qsort(rows, n_rows, sizeof *rows, by_loss);
   if (a.root && !a.json) {
-    char b1[32], b2[32];
-    printf("float: top-1 %s %%  top-5 %s %%  loss %.4f  (%zu samples)\n\n",
-           tq_an_pct(flt.eval.top1, b1, sizeof b1),
-           tq_an_pct(flt.eval.top5, b2, sizeof b2), flt.eval.loss, a.n);
+    tq_an_print_float(&a, &flt);
     printf("%4s  %-40s %-7s %-24s %8s %8s %8s\n", "rank", "layer", "what",
            "spec", "top-1 %", "change", "SQNR dB");
   }

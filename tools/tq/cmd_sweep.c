@@ -71,52 +71,29 @@ static int run(int argc, char **argv) {
   const tq_map_kind kind = kinds[0];
   int rc = TQ_EXIT_FAILURE;
   char **specs = NULL;
-  size_t n_specs = 0, n_groups = 0, n_cfg = 0;
+  size_t n_specs = 0, n_groups = 0, n_cfg = 0, n_patterns = 0;
+  char **patterns = NULL;
   group *groups = NULL;
   tq_qmap_set **cfg = NULL;
   tq_config_result *res = NULL, flt;
   json_t *doc = NULL;
   if (!tq_an_open(&a) || !tq_an_specs(&a, &specs, &n_specs)) goto done;
   /* Groups: each pattern, or each layer when none is given. */
-  {
-    size_t *all, n_all;
-    if (!tq_an_select_layers(&a, kind, &all, &n_all)) goto done;
-    free(all);
-  }
-  const size_t cap =
-      a.n_layers ? 64 * TQ_AN_MAX_LISTS : tq_graph_node_count(a.g) + 1;
-  groups = calloc(cap, sizeof *groups);
+  if (!tq_an_patterns(&a, &patterns, &n_patterns)) goto done;
+  const size_t nn = tq_graph_node_count(a.g);
+  groups = calloc(n_patterns ? n_patterns : nn + 1, sizeof *groups);
   if (!groups) goto done;
-  if (a.n_layers) {
-    const char *saved[TQ_AN_MAX_LISTS];
-    size_t n_saved = a.n_layers;
-    memcpy(saved, a.layers, sizeof saved);
-    for (size_t l = 0; l < n_saved; l++) {
-      char *copy = strdup(saved[l]);
-      if (!copy) {
-        tq_cli_error(a.cmd, "out of memory");
+  if (n_patterns) {
+    for (; n_groups < n_patterns; n_groups++) {
+      group *gr = &groups[n_groups];
+      gr->label = strdup(patterns[n_groups]);
+      gr->nodes = malloc((nn ? nn : 1) * sizeof *gr->nodes);
+      if (!gr->label || !gr->nodes ||
+          !tq_an_match(&a, kind, patterns[n_groups], gr->nodes, &gr->n)) {
+        n_groups++;
         goto done;
       }
-      for (char *sv = NULL, *p = strtok_r(copy, ",", &sv); p;
-           p = strtok_r(NULL, ",", &sv)) {
-        if (n_groups == cap) {
-          tq_cli_error(a.cmd, "more than %zu layer patterns", cap);
-          free(copy);
-          goto done;
-        }
-        group *gr = &groups[n_groups++];
-        gr->label = strdup(p);
-        a.layers[0] = p;
-        a.n_layers = 1;
-        if (!gr->label || !tq_an_select_layers(&a, kind, &gr->nodes, &gr->n)) {
-          free(copy);
-          goto done;
-        }
-      }
-      free(copy);
     }
-    a.n_layers = n_saved;
-    memcpy(a.layers, saved, sizeof saved);
   } else {
     size_t *all, n_all;
     if (!tq_an_select_layers(&a, kind, &all, &n_all)) goto done;
@@ -161,21 +138,14 @@ static int run(int argc, char **argv) {
   json_t *rows = json_array();
   json_object_set_new(doc, "results", rows);
   if (a.root && !a.json) {
-    char b1[32], b2[32];
-    printf("float: top-1 %s %%  top-5 %s %%  loss %.4f  (%zu samples)\n\n",
-           tq_an_pct(flt.eval.top1, b1, sizeof b1),
-           tq_an_pct(flt.eval.top5, b2, sizeof b2), flt.eval.loss, a.n);
+    tq_an_print_float(&a, &flt);
     printf("%-40s %-28s %4s %8s %8s %8s %8s %8s\n", "layers", "spec", "bits",
            "top-1 %", "change", "top-5 %", "loss", "SQNR dB");
   }
   for (size_t gi = 0; gi < n_groups; gi++)
     for (size_t si = 0; si < n_specs; si++) {
       const tq_config_result *r = &res[gi * n_specs + si];
-      char probe[600];
-      int bits = tq_spec_resolve_auto(a.ctx, specs[si], 1.0, probe,
-                                      sizeof probe) == TQ_OK
-                     ? tq_an_bits(&a, probe)
-                     : 0;
+      const int bits = tq_an_bits(&a, specs[si]);
       json_t *row = tq_an_result_row(tq_an_what_name(kind), groups[gi].label,
                                      specs[si], bits, r, &flt);
       json_array_append_new(rows, row);
@@ -213,6 +183,7 @@ done:
   }
   free(groups);
   tq_spec_list_free(specs, n_specs);
+  tq_spec_list_free(patterns, n_patterns);
   tq_an_close(&a);
   return rc;
 }
