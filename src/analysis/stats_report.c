@@ -58,11 +58,8 @@ static json_t *linear_histogram_json(const tq_stats *st, size_t i) {
   for (size_t b = 0; ok && b < bins; b++) ok = push(jc, uint(counts[b]));
   free(edges);
   free(counts);
-  if (ok && put(h, "edges", json_incref(je)) &&
-      put(h, "counts", json_incref(jc)))
-    ok = 1;
-  else
-    ok = 0;
+  ok = ok && put(h, "edges", json_incref(je)) &&
+       put(h, "counts", json_incref(jc));
   json_decref(je);
   json_decref(jc);
   if (!ok) {
