@@ -430,9 +430,38 @@ static void test_regex_errors(void **state) {
                     TQ_ERR_PARSE);
   assert_contains(msg, "back-reference");
   /* Patterns that would make regcomp blow up are refused up front. */
-  msg = parse_fails(ctx, "{\"re:((a{999}){999}){999}\": \"fp16\"}",
-                    TQ_MAP_EXTRINSIC, TQ_ERR_PARSE);
+  msg = parse_fails(ctx, "{\"re:(a{999}){999}\": \"fp16\"}", TQ_MAP_EXTRINSIC,
+                    TQ_ERR_PARSE);
   assert_contains(msg, "too large");
+  /* Repetitions stacked three deep: regcomp's time explodes (found by
+   * fuzz_qmap: "^L" and 70 stars ran past libFuzzer's 20-minute timeout;
+   * 20 copies of "(a*)*?" take 0.4 s, 40 copies minutes). */
+  static const char *const stacked[] = {
+      "re:^L***",      "re:^L**********", "re:(a*)*?",   "re:a*?+",
+      "re:((a*)*)*",   "re:(a|b*)*?",     "re:(x+){2}?", "re:(a{1,2})*+",
+      "re:((ab*)c)*?", "re:(a(b(c)?)?)?"};
+  for (size_t i = 0; i < sizeof stacked / sizeof *stacked; i++) {
+    char json[64];
+    snprintf(json, sizeof json, "{\"%s\": \"fp16\"}", stacked[i]);
+    msg = parse_fails(ctx, json, TQ_MAP_EXTRINSIC, TQ_ERR_PARSE);
+    assert_contains(msg, stacked[i]);
+    assert_contains(msg, "more than 2 repetition operators");
+  }
+  /* Two levels stay allowed: they are linear for regcomp and common in
+   * layer-name patterns. */
+  {
+    tq_qmap *two =
+        parse_ok(ctx,
+                 "{\"re:^/layer[0-9]+/.*?conv(_[0-9]+)?$\": \"fp16\", "
+                 "\"re:((a|b)*c?)*x\": \"fp16\", \"re:(ab*){2}\": \"fp16\"}",
+                 TQ_MAP_EXTRINSIC);
+    assert_string_equal(resolved_key(two, "/layer12/blockconv_3", NULL, 0),
+                        "re:^/layer[0-9]+/.*?conv(_[0-9]+)?$");
+    assert_null(resolved_key(two, "/layerX/conv", NULL, 0));
+    assert_string_equal(resolved_key(two, "abcbx", NULL, 0), "re:((a|b)*c?)*x");
+    assert_string_equal(resolved_key(two, "abbba", NULL, 0), "re:(ab*){2}");
+    tq_qmap_destroy(two);
+  }
   msg = parse_fails(ctx, "{\"re:(a?){1001}\": \"fp16\"}", TQ_MAP_EXTRINSIC,
                     TQ_ERR_PARSE);
   assert_contains(msg, "too large");
