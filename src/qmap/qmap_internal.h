@@ -26,6 +26,13 @@ typedef struct tq_qmap_key {
   regex_t re; /* valid when is_regex */
 } tq_qmap_key;
 
+/* Screens a "re:" pattern (without the prefix) before regcomp: returns
+ * NULL and writes the pattern to compile into out (strlen(pattern) + 1
+ * bytes; redundant "?" removed, same matches), or returns why the pattern
+ * is refused (too big, or a shape on which regcomp takes exponential
+ * time). */
+const char *tq_qmap_regex_prepare(const char *pattern, char *out);
+
 /* Copies and (for "re:" keys) compiles text into *key. On failure *key
  * holds nothing to free. */
 tq_status tq_qmap_key_init(tq_context *ctx, const tq_qmap_origin *origin,
