@@ -1255,6 +1255,26 @@ static void test_deep_nesting(void **state) {
   tq_context_destroy(ctx);
 }
 
+/* A field whose tag and length run past the end of the enclosing message:
+ * the nesting guard used to compute end - pos with pos > end, and this
+ * length (2^64 - 11) sent pos back to the tag, forever (found by
+ * fuzz_onnx). */
+static void test_length_past_enclosing_end(void **state) {
+  (void)state;
+  tq_context *ctx = new_ctx();
+  static const unsigned char bytes[] = {0x3a, 0x01, /* graph, 1 byte long */
+                                        0x12,       /* graph.name */
+                                        0xf5, 0xff, 0xff, 0xff, 0xff,
+                                        0xff, 0xff, 0xff, /* length 2^64 - 11 */
+                                        0xff, 0x01};
+  unsigned char *b = malloc(sizeof bytes);
+  assert_non_null(b);
+  memcpy(b, bytes, sizeof bytes);
+  EXPECT_PARSE_ERROR(ctx, b, sizeof bytes, TQ_ERR_FORMAT,
+                     "protobuf parse failed");
+  tq_context_destroy(ctx);
+}
+
 /* ---- models made by the Python onnx package (tests/cli/onnx_models.sh) ----*/
 
 /* Values of an initializer as listed by make_onnx_models.py: "name f v..."
@@ -1420,6 +1440,7 @@ int main(void) {
       cmocka_unit_test(test_tensor_errors),
       cmocka_unit_test(test_input_and_attribute_errors),
       cmocka_unit_test(test_deep_nesting),
+      cmocka_unit_test(test_length_past_enclosing_end),
       cmocka_unit_test(test_python_models),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

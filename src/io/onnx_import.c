@@ -1416,16 +1416,19 @@ static int nesting_too_deep(const uint8_t *b, size_t len) {
         if (read_varint(b, len, &pos, &v) != 0) return 0;
         break;
       case PROTOBUF_C_WIRE_TYPE_64BIT:
-        if (len - pos < 8) return 0;
+        if (pos > stack[depth].end || stack[depth].end - pos < 8) return 0;
         pos += 8;
         break;
       case PROTOBUF_C_WIRE_TYPE_32BIT:
-        if (len - pos < 4) return 0;
+        if (pos > stack[depth].end || stack[depth].end - pos < 4) return 0;
         pos += 4;
         break;
       case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED: {
-        if (read_varint(b, len, &pos, &v) != 0) return 0;
-        if (v > stack[depth].end - pos) return 0;
+        /* The tag and length may already run past the enclosing message:
+         * end - pos would wrap and let pos run backwards. */
+        if (read_varint(b, len, &pos, &v) != 0 || pos > stack[depth].end ||
+            v > stack[depth].end - pos)
+          return 0;
         uint64_t field = tag >> 3;
         const ProtobufCFieldDescriptor *fd =
             field <= UINT_MAX ? protobuf_c_message_descriptor_get_field(
