@@ -460,6 +460,7 @@ static void test_regex_errors(void **state) {
                  {"re:a|", "empty groups"},
                  {"re:|a", "empty groups"},
                  {"re:(a||b)", "empty groups"},
+                 {"re:^a*{,}", "empty string"},
                  {"re:(^|/)?conv", "empty string"},
                  {"re:^a$|^b$|^c$|^d$|^e$", "more than 8 anchors"},
                  {"re:()(()|^)", "empty groups"}};
@@ -487,6 +488,7 @@ static void test_regex_errors(void **state) {
       {"(^|/)conv(1|2)$", "(^|/)conv(1|2)$"},
       {"*a", "*a"}, /* regcomp's own error */
       {"[*?]?", "[*?]?"},
+      {"a{,}b{,2}?", "a{,}b{,2}"}, /* {,} is glibc's {0,} */
       {"a\\??", "a\\??"}};
   for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
     char out[64];

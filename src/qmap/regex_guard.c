@@ -84,19 +84,17 @@ static void add_item(regex_frame *f, size_t size, unsigned height, int empty,
   f->branch_items = 1;
 }
 
-/* Parses "{m}", "{m,}", "{m,n}" or "{,n}" (glibc's {0,n}) at p; returns
- * the characters consumed (0 if it is not a bound), the number of copies
- * regcomp makes, the minimum count and whether the maximum is exactly 1
+/* Parses "{m}", "{m,}", "{m,n}", "{,n}" or "{,}" (glibc's {0,n}, {0,}) at p;
+ * returns the characters consumed (0 if it is not a bound), the number of
+ * copies regcomp makes, the minimum count and whether the maximum is exactly 1
  * ("{1}", "{0,1}", "{,1}", "{1,1}": like "?", or no repetition at all). */
 static size_t parse_bound(const char *p, size_t *copies, size_t *min,
                           int *max_one) {
   size_t i = 1, m = 0, n = 0;
-  int comma = 0, have_n = 0;
-  if (!isdigit((unsigned char)p[i]) &&
-      !(p[i] == ',' && isdigit((unsigned char)p[i + 1])))
-    return 0;
+  int have_m = 0, comma = 0, have_n = 0;
   while (isdigit((unsigned char)p[i])) {
     if (m <= REGEX_MAX_SIZE) m = m * 10 + (size_t)(p[i] - '0');
+    have_m = 1;
     i++;
   }
   if (p[i] == ',') {
@@ -108,7 +106,8 @@ static size_t parse_bound(const char *p, size_t *copies, size_t *min,
       i++;
     }
   }
-  if (p[i] != '}') return 0;
+  /* "{,}" is glibc's {0,}; "{}" and other forms are regcomp's errors */
+  if (p[i] != '}' || (!have_m && !comma)) return 0;
   *copies = have_n ? (n > m ? n : m) : comma ? m + 1 : m;
   *min = m;
   *max_one = comma ? have_n && n == 1 : m == 1;
