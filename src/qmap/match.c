@@ -18,19 +18,14 @@ tq_status tq_qmap_key_init(tq_context *ctx, const tq_qmap_origin *origin,
   memcpy(copy, text, len + 1);
   if (strncmp(text, REGEX_PREFIX, REGEX_PREFIX_LEN) == 0) {
     const char *pattern = text + REGEX_PREFIX_LEN;
-    char *prepared = malloc(strlen(pattern) + 1);
-    if (!prepared) {
-      free(copy);
-      return tq_error_nomem(ctx);
-    }
+    char prepared[TQ_QMAP_REGEX_MAX_LEN + 1];
     const char *why = tq_qmap_regex_prepare(pattern, prepared);
-    int rc = why ? 0 : regcomp(&key->re, prepared, REG_EXTENDED | REG_NOSUB);
-    free(prepared);
     if (why) {
       free(copy);
       return tq_qmap_key_error(ctx, origin, TQ_ERR_PARSE, text,
                                "regular expression not accepted: %s", why);
     }
+    int rc = regcomp(&key->re, prepared, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
       char msg[256];
       regerror(rc, &key->re, msg, sizeof msg);

@@ -26,11 +26,14 @@ typedef struct tq_qmap_key {
   regex_t re; /* valid when is_regex */
 } tq_qmap_key;
 
+/* Longest "re:" pattern accepted (without the prefix). */
+#define TQ_QMAP_REGEX_MAX_LEN 1000
+
 /* Screens a "re:" pattern (without the prefix) before regcomp: returns
- * NULL and writes the pattern to compile into out (strlen(pattern) + 1
- * bytes; redundant "?" removed, same matches), or returns why the pattern
- * is refused (too big, or a shape on which regcomp takes exponential
- * time). */
+ * NULL and writes the pattern to compile into out (TQ_QMAP_REGEX_MAX_LEN
+ * + 1 bytes, or strlen(pattern) + 1; redundant "?" removed, same matches),
+ * or returns why the pattern is refused (too long or big, or a shape on
+ * which regcomp takes exponential time) without writing out. */
 const char *tq_qmap_regex_prepare(const char *pattern, char *out);
 
 /* Copies and (for "re:" keys) compiles text into *key. On failure *key

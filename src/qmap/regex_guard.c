@@ -25,32 +25,34 @@
 #include "qmap/qmap_internal.h"
 
 enum {
-  REGEX_MAX_LEN = 1000,
+  REGEX_MAX_LEN = TQ_QMAP_REGEX_MAX_LEN,
   REGEX_MAX_DEPTH = 32,
   REGEX_MAX_SIZE = 1000, /* pattern elements after expanding repetitions */
   REGEX_MAX_STACK = 2,   /* repetitions applying to one item */
   REGEX_MAX_ANCHORS = 8  /* ^ and $ */
 };
 
-/* One group being scanned (the whole pattern is the outermost). An item
- * is "empty" when it always matches the empty string ("a*", "()") and
- * "thin" when it may match it, perhaps only at some positions ("^",
- * "(^|a)"); every empty item is thin. */
+/* How an item relates to the empty string, as a bit set: EMPTY when it
+ * always matches it ("a*", "(a|b*)"), THIN when it may match it, perhaps
+ * only at some positions ("^", "(^|a)"). Every EMPTY item is THIN, so a
+ * sequence's set is the AND of its items' and an alternation's the OR. */
+enum { THIN = 1, EMPTY = 2 | THIN };
+
+/* One group being scanned (the whole pattern is the outermost). */
 typedef struct regex_frame {
   size_t total;        /* elements so far, repetitions expanded */
   size_t last;         /* elements of the last item */
   unsigned height;     /* repetitions applying to the last item */
   unsigned max_height; /* largest height of any item in the group */
   int has_operand;     /* a repetition here would apply to the last item */
-  int branch_items;    /* items in the current branch (after any '|') */
+  int branch_items;    /* the current branch (after any '|') has items */
   int branches;        /* '|' seen in this group */
-  int last_empty, last_thin;
-  int head_empty, head_thin; /* all items before the last in this branch */
-  int alt_empty, alt_thin;   /* some finished branch (before a '|') */
+  unsigned last_null;  /* EMPTY/THIN of the last item */
+  unsigned head_null;  /* of all items before the last in this branch */
+  unsigned alt_null;   /* of the finished branches (before a '|') */
 } regex_frame;
 
-static const regex_frame new_frame = {
-    .head_empty = 1, .head_thin = 1, .last_empty = 1, .last_thin = 1};
+static const regex_frame new_frame = {.head_null = EMPTY, .last_null = EMPTY};
 
 static size_t sat_add(size_t a, size_t b) {
   return a > REGEX_MAX_SIZE || b > REGEX_MAX_SIZE - a ? REGEX_MAX_SIZE + 1
@@ -62,20 +64,15 @@ static size_t sat_mul(size_t a, size_t b) {
   return a > REGEX_MAX_SIZE / b ? REGEX_MAX_SIZE + 1 : a * b;
 }
 
-static int group_empty(const regex_frame *f) {
-  return f->alt_empty || (f->head_empty && f->last_empty);
+/* EMPTY/THIN of the group scanned so far. */
+static unsigned group_null(const regex_frame *f) {
+  return f->alt_null | (f->head_null & f->last_null);
 }
 
-static int group_thin(const regex_frame *f) {
-  return f->alt_thin || (f->head_thin && f->last_thin);
-}
-
-static void add_item(regex_frame *f, size_t size, unsigned height, int empty,
-                     int thin) {
-  f->head_empty = f->head_empty && f->last_empty;
-  f->head_thin = f->head_thin && f->last_thin;
-  f->last_empty = empty;
-  f->last_thin = thin;
+static void add_item(regex_frame *f, size_t size, unsigned height,
+                     unsigned null) {
+  f->head_null &= f->last_null;
+  f->last_null = null;
   f->total = sat_add(f->total, size);
   f->last = size;
   f->height = height;
@@ -143,11 +140,11 @@ static const char *repeat_last(regex_frame *f, size_t copies, size_t min,
                                int optional, int *drop) {
   *drop = 0;
   if (!f->has_operand) return NULL; /* regcomp reports it */
-  if (optional && (min == 1 || f->last_empty)) {
+  if (optional && (min == 1 || f->last_null == EMPTY)) {
     *drop = 1;
     return NULL;
   }
-  if (f->last_thin)
+  if (f->last_null)
     return "a repetition applies to something that can already match the "
            "empty string, as in \"(a?)*\", \"a**\" or \"(^|/)?\"; drop the "
            "inner repetition (\"(a)*\", \"a*\")";
@@ -155,7 +152,7 @@ static const char *repeat_last(regex_frame *f, size_t copies, size_t min,
     return "more than 2 repetitions (*, +, ?, {m,n}) apply to one item, "
            "counting those on enclosing groups, as in \"((a+)b)+?\"";
   if (f->height > f->max_height) f->max_height = f->height;
-  if (min == 0) f->last_empty = f->last_thin = 1;
+  if (min == 0) f->last_null = EMPTY;
   if (copies >= 2) {
     f->total = sat_add(f->total, sat_mul(f->last, copies - 1));
     f->last = sat_mul(f->last, copies);
@@ -186,15 +183,14 @@ const char *tq_qmap_regex_prepare(const char *pattern, char *out) {
         if (p[i + 1] && strchr("bB<>`'", p[i + 1]))
           return "word and buffer anchors (\\b \\B \\< \\> \\` \\') are "
                  "GNU extensions, not POSIX extended regular expressions";
-        add_item(f, 1, 0, 0, 0);
+        add_item(f, 1, 0, 0);
         len = p[i + 1] ? 2 : 1;
         break;
       case '[':
-        add_item(f, 1, 0, 0, 0);
+        add_item(f, 1, 0, 0);
         len = skip_bracket(p + i);
         break;
       case '(':
-        if (p[i + 1] == ')') return empty_msg;
         if (depth == REGEX_MAX_DEPTH) return "groups nested more than 32 deep";
         stack[++depth] = new_frame;
         break;
@@ -203,9 +199,9 @@ const char *tq_qmap_regex_prepare(const char *pattern, char *out) {
           if (!f->branch_items) return empty_msg;
           const regex_frame *inner = &stack[depth--];
           add_item(&stack[depth], inner->total ? inner->total : 1,
-                   inner->max_height, group_empty(inner), group_thin(inner));
+                   inner->max_height, group_null(inner));
         } else {
-          add_item(f, 1, 0, 0, 0);
+          add_item(f, 1, 0, 0);
         }
         break;
       case '^':
@@ -213,16 +209,15 @@ const char *tq_qmap_regex_prepare(const char *pattern, char *out) {
         if (++anchors > REGEX_MAX_ANCHORS)
           return "more than 8 anchors (^ and $); write \"^(a|b|c)$\" rather "
                  "than \"^a$|^b$|^c$\"";
-        add_item(f, 1, 0, 0, 1);
+        add_item(f, 1, 0, THIN);
         f->has_operand = 0;
         break;
       case '|':
         if (!f->branch_items) return empty_msg;
         f->branches = 1;
         f->branch_items = 0;
-        f->alt_empty = group_empty(f);
-        f->alt_thin = group_thin(f);
-        f->head_empty = f->head_thin = f->last_empty = f->last_thin = 1;
+        f->alt_null = group_null(f);
+        f->head_null = f->last_null = EMPTY;
         f->last = 0;
         f->height = 0;
         f->has_operand = 0;
@@ -241,7 +236,7 @@ const char *tq_qmap_regex_prepare(const char *pattern, char *out) {
         break;
       case '*': min = 0, repetition = 1; break;
       case '?': min = 0, optional = 1, repetition = 1; break;
-      default: add_item(f, 1, 0, 0, 0); break;
+      default: add_item(f, 1, 0, 0); break;
     }
     if (repetition) {
       const char *why = repeat_last(f, copies, min, optional, &drop);
