@@ -1393,7 +1393,8 @@ static int read_varint(const uint8_t *b, size_t len, size_t *pos, uint64_t *v) {
 /* Walks the wire format iteratively, following the schema only far enough
  * to know which length-delimited fields are nested messages, and refuses
  * nesting deeper than MAX_NESTING. Anything malformed is left to protobuf-c
- * to reject (returns 0). */
+ * to reject (returns 0). Every read stops at the end of the message being
+ * walked, so pos never passes it. */
 static int nesting_too_deep(const uint8_t *b, size_t len) {
   struct frame {
     const ProtobufCMessageDescriptor *desc;
@@ -1408,27 +1409,23 @@ static int nesting_too_deep(const uint8_t *b, size_t len) {
       if (depth == 0) return 0;
       depth--;
     }
-    if (pos > stack[depth].end) return 0;
+    const size_t end = stack[depth].end;
     uint64_t tag, v;
-    if (read_varint(b, len, &pos, &tag) != 0) return 0;
+    if (read_varint(b, end, &pos, &tag) != 0) return 0;
     switch (tag & 7) {
       case PROTOBUF_C_WIRE_TYPE_VARINT:
-        if (read_varint(b, len, &pos, &v) != 0) return 0;
+        if (read_varint(b, end, &pos, &v) != 0) return 0;
         break;
       case PROTOBUF_C_WIRE_TYPE_64BIT:
-        if (pos > stack[depth].end || stack[depth].end - pos < 8) return 0;
+        if (end - pos < 8) return 0;
         pos += 8;
         break;
       case PROTOBUF_C_WIRE_TYPE_32BIT:
-        if (pos > stack[depth].end || stack[depth].end - pos < 4) return 0;
+        if (end - pos < 4) return 0;
         pos += 4;
         break;
       case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED: {
-        /* The tag and length may already run past the enclosing message:
-         * end - pos would wrap and let pos run backwards. */
-        if (read_varint(b, len, &pos, &v) != 0 || pos > stack[depth].end ||
-            v > stack[depth].end - pos)
-          return 0;
+        if (read_varint(b, end, &pos, &v) != 0 || v > end - pos) return 0;
         uint64_t field = tag >> 3;
         const ProtobufCFieldDescriptor *fd =
             field <= UINT_MAX ? protobuf_c_message_descriptor_get_field(
