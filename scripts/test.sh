@@ -37,7 +37,6 @@ step "libFuzzer targets, ${fuzz_seconds}s each"
 cmake -S . -B "$b/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
   -DTQ_BUILD_FUZZERS=ON -DTQ_BUILD_TESTS=OFF -DTQ_BUILD_TOOLS=OFF -DTQ_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$b/fuzz" -j"$jobs"
-rm -f "$b"/fuzz/{crash,timeout,oom,leak,slow-unit}-*
 for f in "$b"/fuzz/fuzz/fuzz_*; do
   [[ -x "$f" ]] || continue
   name=$(basename "$f"); name=${name#fuzz_}
@@ -48,13 +47,14 @@ for f in "$b"/fuzz/fuzz/fuzz_*; do
   # -timeout: one input slower than 25 s is a finding (libFuzzer's default
   # of 20 minutes would eat CI's time budget before reporting it).
   log="$b/fuzz/fuzz_$name.log"
+  artifacts="$b/fuzz/artifacts-$name"; rm -rf "$artifacts"; mkdir -p "$artifacts"
   rc=0
-  (cd "$b/fuzz" && "$f" -max_total_time="$fuzz_seconds" -timeout=25 -rss_limit_mb=2048 \
-     -print_final_stats=1 "$corpus" "${seeds[@]/#/$root/}") >"$log" 2>&1 || rc=$?
+  "$f" -max_total_time="$fuzz_seconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$artifacts/" "$corpus" "${seeds[@]/#/$root/}" >"$log" 2>&1 || rc=$?
   if (( rc != 0 )); then
     echo "fuzz_$name FAILED (exit $rc); the end of its log:"
     tail -n 60 "$log"
-    for a in "$b"/fuzz/{crash,timeout,oom,leak,slow-unit}-*; do
+    for a in "$artifacts"/*; do
       [[ -f "$a" ]] || continue
       echo "reproducer $a (first 4 KiB, base64):"
       head -c 4096 "$a" | base64
