@@ -411,6 +411,47 @@ static void test_regex_keys(void **state) {
   tq_qmap_destroy(map);
 }
 
+/* What layer-name patterns use stays allowed; a "?" on something that
+ * already matches the empty string (".*?") is dropped, which changes no
+ * match. */
+static void test_regex_redundant_dropped(void **state) {
+  tq_context *ctx = *state;
+  static const struct {
+    const char *in, *out;
+  } kept[] = {
+      {"^/layer[0-9]+/.*?conv(_[0-9]+)?$", "^/layer[0-9]+/.*conv(_[0-9]+)?$"},
+      {"((a|b)*c)*x", "((a|b)*c)*x"},
+      {"((ab*)c)*?", "((ab*)c)*"},
+      {"(ab)?{1}(cd){0,1}?x*{,1}", "(ab)?(cd){0,1}x*"},
+      {"(a*){0}", NULL}, /* {0} is not redundant: refused */
+      {"(^|/)conv(1|2)$", "(^|/)conv(1|2)$"},
+      {"*a", "*a"}, /* regcomp's own error */
+      {"[*?]?", "[*?]?"},
+      {"a{,}b{,2}?", "a{,}b{,2}"}, /* {,} is glibc's {0,} */
+      {"a\\??", "a\\??"}};
+  for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+    char out[64];
+    const char *reason = tq_qmap_regex_prepare(kept[i].in, out);
+    if (!kept[i].out) {
+      assert_non_null(reason);
+      continue;
+    }
+    if (reason) fail_msg("%s refused: %s", kept[i].in, reason);
+    assert_string_equal(out, kept[i].out);
+  }
+  tq_qmap *lazy =
+      parse_ok(ctx,
+               "{\"re:^/layer[0-9]+/.*?conv(_[0-9]+)?$\": \"fp16\", "
+               "\"re:((a|b)*c)*x\": \"fp16\", \"re:(ab*){2}\": \"fp16\"}",
+               TQ_MAP_EXTRINSIC);
+  assert_string_equal(resolved_key(lazy, "/layer12/blockconv_3", NULL, 0),
+                      "re:^/layer[0-9]+/.*?conv(_[0-9]+)?$");
+  assert_null(resolved_key(lazy, "/layerX/conv", NULL, 0));
+  assert_string_equal(resolved_key(lazy, "abcbx", NULL, 0), "re:((a|b)*c)*x");
+  assert_string_equal(resolved_key(lazy, "abbba", NULL, 0), "re:(ab*){2}");
+  tq_qmap_destroy(lazy);
+}
+
 static void test_regex_errors(void **state) {
   tq_context *ctx = *state;
   const char *msg =
@@ -474,43 +515,6 @@ static void test_regex_errors(void **state) {
   msg = parse_fails(ctx, "{\"re:\\\\ba\": \"fp16\"}", TQ_MAP_EXTRINSIC,
                     TQ_ERR_PARSE);
   assert_contains(msg, "GNU extensions");
-  /* What layer-name patterns use stays allowed; a "?" on something that
-   * already matches the empty string (".*?") is dropped, which changes no
-   * match. */
-  static const struct {
-    const char *in, *out;
-  } kept[] = {
-      {"^/layer[0-9]+/.*?conv(_[0-9]+)?$", "^/layer[0-9]+/.*conv(_[0-9]+)?$"},
-      {"((a|b)*c)*x", "((a|b)*c)*x"},
-      {"((ab*)c)*?", "((ab*)c)*"},
-      {"(ab)?{1}(cd){0,1}?x*{,1}", "(ab)?(cd){0,1}x*"},
-      {"(a*){0}", NULL}, /* {0} is not redundant: refused */
-      {"(^|/)conv(1|2)$", "(^|/)conv(1|2)$"},
-      {"*a", "*a"}, /* regcomp's own error */
-      {"[*?]?", "[*?]?"},
-      {"a{,}b{,2}?", "a{,}b{,2}"}, /* {,} is glibc's {0,} */
-      {"a\\??", "a\\??"}};
-  for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
-    char out[64];
-    const char *reason = tq_qmap_regex_prepare(kept[i].in, out);
-    if (!kept[i].out) {
-      assert_non_null(reason);
-      continue;
-    }
-    if (reason) fail_msg("%s refused: %s", kept[i].in, reason);
-    assert_string_equal(out, kept[i].out);
-  }
-  tq_qmap *lazy =
-      parse_ok(ctx,
-               "{\"re:^/layer[0-9]+/.*?conv(_[0-9]+)?$\": \"fp16\", "
-               "\"re:((a|b)*c)*x\": \"fp16\", \"re:(ab*){2}\": \"fp16\"}",
-               TQ_MAP_EXTRINSIC);
-  assert_string_equal(resolved_key(lazy, "/layer12/blockconv_3", NULL, 0),
-                      "re:^/layer[0-9]+/.*?conv(_[0-9]+)?$");
-  assert_null(resolved_key(lazy, "/layerX/conv", NULL, 0));
-  assert_string_equal(resolved_key(lazy, "abcbx", NULL, 0), "re:((a|b)*c)*x");
-  assert_string_equal(resolved_key(lazy, "abbba", NULL, 0), "re:(ab*){2}");
-  tq_qmap_destroy(lazy);
   msg = parse_fails(ctx, "{\"re:(ab){501}\": \"fp16\"}", TQ_MAP_EXTRINSIC,
                     TQ_ERR_PARSE);
   assert_contains(msg, "too large");
@@ -1016,6 +1020,7 @@ int main(void) {
       cmocka_unit_test(test_order_beats_match_kind),
       cmocka_unit_test(test_empty_key_fallback),
       cmocka_unit_test(test_regex_keys),
+      cmocka_unit_test(test_regex_redundant_dropped),
       cmocka_unit_test(test_regex_errors),
       cmocka_unit_test(test_load_file_and_spec_fallback),
       cmocka_unit_test(test_load_neither_file_nor_spec),
