@@ -193,12 +193,13 @@ int tq_bench_model(int argc, char **argv) {
   double peak = peak_rss_bytes();
   double ips = (double)batch / median;
   if (json) {
-    json_t *o = json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:b}",
+    json_t *o = json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:b, s:s}",
                           "model", path, "batch", (json_int_t)batch, "threads",
                           (json_int_t)tq_context_threads(ctx), "images_per_s",
                           ips, "latency_median_s", median, "latency_min_s",
                           times[0], "latency_max_s", times[repeat - 1],
-                          "peak_rss_bytes", peak, "quantized", set != NULL);
+                          "peak_rss_bytes", peak, "quantized", set != NULL,
+                          "blas_core", tq_cli_blas_core());
     char *text = json_dumps(o, 0);
     if (text) puts(text);
     free(text);
@@ -206,9 +207,9 @@ int tq_bench_model(int argc, char **argv) {
   } else {
     printf(
         "model %s, batch %ld, %d threads, %s, median of %ld runs after "
-        "%ld warm-up\n",
+        "%ld warm-up, OpenBLAS core %s\n",
         path, batch, tq_context_threads(ctx), set ? "quantized" : "float",
-        repeat, warmup);
+        repeat, warmup, tq_cli_blas_core());
     printf(
         "latency median %.3f ms (min %.3f, max %.3f), %.1f images/s, "
         "peak RSS %.1f MiB\n",

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "tq.h"
 
 void tq_cli_error(const char *cmd, const char *fmt, ...) {
@@ -170,4 +172,9 @@ int tq_cli_open_data(const char *cmd, tq_context *ctx, const tq_cli_data *d,
   *n = tq_dataset_size(*ds);
   if (d->limit > 0 && (size_t)d->limit < *n) *n = (size_t)d->limit;
   return 1;
+}
+
+const char *tq_cli_blas_core(void) {
+  const char *core = openblas_get_corename();
+  return core ? core : "unknown";
 }

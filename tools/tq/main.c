@@ -63,9 +63,10 @@ int main(int argc, char **argv) {
   const char *name = argv[1];
   if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
     const char *mpi = tq_cli_comm_library();
-    printf("tq %s (libtensorquant %s, kernels: %s, MPI: %s)\n",
+    printf("tq %s (libtensorquant %s, kernels: %s, OpenBLAS core: %s, "
+           "MPI: %s)\n",
            TQ_VERSION_STRING, TQ_VERSION_STRING, tq_kernel_isa(),
-           mpi ? mpi : "not built in");
+           tq_cli_blas_core(), mpi ? mpi : "not built in");
     return TQ_EXIT_OK;
   }
   if (strcmp(name, "help") == 0 || tq_cli_is_help(name)) {

@@ -50,6 +50,11 @@ double tq_cli_now(void);
 void tq_cli_catch_sigint(void);
 int tq_cli_interrupted(void);
 
+/* The name of the kernel set OpenBLAS chose when it was loaded, from
+ * OPENBLAS_CORETYPE or CPUID ("Cooperlake", "Haswell", ...): it decides
+ * how fast float Conv/Gemm run, so benchmarks report it (cli.c). */
+const char *tq_cli_blas_core(void);
+
 /* `tq bench MODEL.onnx ...` (bench_model.c); argv[0] is "bench". */
 int tq_bench_model(int argc, char **argv);
 
