@@ -491,15 +491,17 @@ static void test_conv_paths(void **state) {
   tq_context_destroy(ctx);
 }
 
-/* 3x3 stride-1 convolutions with enough tiles take Winograd's F(2x2, 3x3)
- * (conv_winograd.c): odd output sizes, asymmetric and auto pads, batches
- * whose tiles cross the 512-tile blocks; same values as the naive sums up
- * to rounding, same bits at any thread count. */
+/* 3x3 stride-1 convolutions with enough tiles take Winograd's F(4x4, 3x3)
+ * or, with few 4x4 tiles or many channels, F(2x2, 3x3)
+ * (conv_winograd.c): odd output sizes (partial tiles on the right and at
+ * the bottom), asymmetric and auto pads, batches whose tiles cross the
+ * blocks; same values as the naive sums up to rounding, same bits at any
+ * thread count. Both kinds are drawn at least 10 times. */
 static void test_conv_winograd(void **state) {
   (void)state;
   tq_context *ctx = new_ctx();
-  int done = 0;
-  for (int iter = 0; done < 24 && iter < 400; iter++) {
+  int done[2] = {0, 0}; /* F(2x2), F(4x4) */
+  for (int iter = 0; (done[0] < 10 || done[1] < 10) && iter < 2000; iter++) {
     fx f;
     fx_init(&f, ctx);
     conv_case cc;
@@ -519,16 +521,49 @@ static void test_conv_winograd(void **state) {
     const int ap = (int)irand(0, 3);
     int64_t pads[4];
     for (int d = 0; d < 4; d++) pads[d] = irand(0, 2);
-    if (!geo_window(&cc.g, ap, pads, 0)) continue;
-    const int64_t tiles =
+    if (!geo_window(&cc.g, ap, pads, 0)) {
+      fx_free(&f);
+      continue;
+    }
+    const int64_t tiles2 =
         cc.N * ((cc.g.out[0] + 1) / 2) * ((cc.g.out[1] + 1) / 2);
-    if (tiles < 64) continue;
+    const int64_t tiles4 =
+        cc.N * ((cc.g.out[0] + 3) / 4) * ((cc.g.out[1] + 3) / 4);
+    const int kind = tiles4 >= 16;
+    if (tiles2 < 16 || done[kind] >= 14) {
+      fx_free(&f);
+      continue;
+    }
     conv_set_attrs(&f, &cc, ap, pads, 1);
     conv_check_threads(&f, &cc);
     fx_free(&f);
-    done++;
+    done[kind]++;
   }
-  assert_int_equal(done, 24);
+  assert_true(done[0] >= 10 && done[1] >= 10);
+  /* many channels: F(2x2) even with many 4x4 tiles (its transformed
+   * kernels are 2.25 times smaller); 11 x 7 x 7 = 539 tiles, two blocks */
+  fx f;
+  fx_init(&f, ctx);
+  conv_case cc;
+  memset(&cc, 0, sizeof cc);
+  cc.g.nsp = 2;
+  cc.N = 11;
+  cc.C = 176;
+  cc.M = 168;
+  cc.G = 1;
+  cc.bias = 1;
+  cc.g.in[0] = 13;
+  cc.g.in[1] = 13;
+  for (int d = 0; d < 2; d++) {
+    cc.g.k[d] = 3;
+    cc.g.s[d] = 1;
+    cc.g.d[d] = 1;
+  }
+  int64_t pads[4] = {1, 1, 1, 1};
+  assert_true(geo_window(&cc.g, AP_NOTSET, pads, 0));
+  conv_set_attrs(&f, &cc, AP_NOTSET, pads, 1);
+  conv_check_threads(&f, &cc);
+  fx_free(&f);
   tq_context_destroy(ctx);
 }
 

@@ -5,9 +5,10 @@
  * output rows (over the batch; see conv_forward_float); 1x1 kernels with
  * unit stride and no padding multiply the input directly, and convs with
  * one input channel and few outputs per group (depthwise) are computed
- * directly; 3x3 stride-1 convolutions use Winograd's F(2x2, 3x3)
- * (conv_winograd.c). ConvTranspose is GEMM (W^T X) + tq_conv_col2im. Every split depends on
- * the shapes only, so results are the same bits at any thread count.
+ * directly; 3x3 stride-1 convolutions use Winograd's F(4x4, 3x3) or
+ * F(2x2, 3x3) (conv_winograd.c). ConvTranspose is GEMM (W^T X) +
+ * tq_conv_col2im. Every split depends on the shapes only, so results are the
+ * same bits at any thread count.
  *
  * Intrinsic quantization: both become tq_intrinsic_gemm over operands in
  * the documented term order (input channel, then kernel depth, row,
@@ -28,7 +29,6 @@
 #endif
 
 #include "ops/conv_internal.h"
-
 
 static int64_t dim_prod(const int64_t *d, int n) {
   int64_t p = 1;
@@ -183,8 +183,8 @@ static void valid_range(int64_t off, int64_t stride, int64_t in, int64_t out,
  * + tap holds ld floats. Branches are per row and tap, never per
  * element. */
 void tq_conv_im2col_rows(const conv_geom *g, const float *x, int64_t c0,
-                        int64_t c1, int64_t r0, int64_t r1, float *col,
-                        int64_t ld) {
+                         int64_t c1, int64_t r0, int64_t r1, float *col,
+                         int64_t ld) {
   const tq_nn_window *w = &g->w;
   const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];
   const int64_t OH = w->out[1], OW = w->out[2];
@@ -219,6 +219,11 @@ void tq_conv_im2col_rows(const conv_geom *g, const float *x, int64_t c0,
             if (sw == 1) {
               const float *s1 = src + off;
               for (int64_t o = lo; o < hi; o++) d[o] = s1[o];
+            } else if (sw == 2) {
+              /* a constant stride lets the compiler vectorize the gather
+               * (ResNet's stem and downsampling convs) */
+              const float *s2 = src + off;
+              for (int64_t o = lo; o < hi; o++) d[o] = s2[2 * o];
             } else {
               for (int64_t o = lo; o < hi; o++) d[o] = src[o * sw + off];
             }
@@ -350,7 +355,7 @@ static void conv_tile(const conv_geom *g, int64_t gi, int64_t gr0, int64_t gr1,
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t ch = 0; ch < g->Cg; ch++)
           tq_conv_im2col_rows(g, xg, ch, ch + 1, r0, r1,
-                      col + ch * g->kvol * ncols + off, ncols);
+                              col + ch * g->kvol * ncols + off, ncols);
       } else {
         tq_conv_im2col_rows(g, xg, 0, g->Cg, r0, r1, col + off, ncols);
       }
@@ -510,7 +515,8 @@ static tq_status conv_forward_intrinsic(tq_op_call *c, const conv_geom *g,
         int nt = threads > g->Cg ? (int)g->Cg : threads;
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t ch = 0; ch < g->Cg; ch++)
-          tq_conv_im2col_rows(g, xg, ch, ch + 1, 0, R, col + ch * g->kvol * g->P, g->P);
+          tq_conv_im2col_rows(g, xg, ch, ch + 1, 0, R,
+                              col + ch * g->kvol * g->P, g->P);
         bm = col;
       }
       st = group_intrinsic(c, g, n, gi, wt + gi * g->Mg * g->K, bm, b, y, ys,
@@ -670,7 +676,7 @@ tq_status tq_nn_conv_transpose_infer(tq_op_call *c) {
  * the input position p and tap t land on output position p * stride -
  * pad + t * dilation. */
 void tq_conv_col2im(const conv_geom *g, const float *col, int64_t ld, float *y,
-                   const float *bias, int threads) {
+                    const float *bias, int threads) {
   const tq_nn_window *w = &g->w;
   const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];
   const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
@@ -724,7 +730,7 @@ static tq_status convt_forward_float(tq_op_call *c, const conv_geom *g,
       tq_nn_sgemm(1, 0, rows, g->Pin, g->Cg, 1.0f, wg, rows, xg, g->Pin, 0.0f,
                   col, g->Pin, threads);
       tq_conv_col2im(g, col, g->Pin, y + (n * g->M + gi * g->Mg) * g->P,
-             b ? b + gi * g->Mg : NULL, threads);
+                     b ? b + gi * g->Mg : NULL, threads);
     }
   }
   free(col);

@@ -32,8 +32,8 @@ void tq_conv_im2col_rows(const conv_geom *g, const float *x, int64_t c0,
 void tq_conv_col2im(const conv_geom *g, const float *col, int64_t ld,
                     float *y, const float *bias, int threads);
 
-/* Winograd F(2x2, 3x3) for float Conv 3x3, stride 1, one group
- * (conv_winograd.c): whether g qualifies, and the convolution. */
+/* Winograd F(4x4, 3x3) or F(2x2, 3x3) for float Conv 3x3, stride 1, one
+ * group (conv_winograd.c): whether g qualifies, and the convolution. */
 int tq_conv_winograd_applies(const conv_geom *g);
 tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
                            const float *wt, const float *b, float *y);
