@@ -305,11 +305,62 @@ static void test_operator_cache(void **state) {
   tq_context_destroy(ctx);
 }
 
+/* Elementwise nodes write into the buffer of an input they read last
+ * (TQ_OPF_INPLACE), never into one read later, a model input or an
+ * output: a = x + x; b = Relu(a) (a is read again); c = a - b (into a);
+ * d = c * c (into c); outputs b and d; x unchanged; two runs, same bits. */
+static void test_inplace(void **state) {
+  (void)state;
+  tq_context *ctx = NULL;
+  assert_int_equal(tq_context_create(&ctx), TQ_OK);
+  tq_graph *g = NULL;
+  assert_int_equal(tq_graph_create(ctx, &g), TQ_OK);
+  tq_shape xs = {.ndim = 2, .dims = {2, 3}};
+  assert_int_equal(tq_graph_add_input(ctx, g, "x", &xs), TQ_OK);
+  const char *xx[] = {"x", "x"}, *a[] = {"a"}, *ab[] = {"a", "b"}, *b[] = {"b"},
+             *c[] = {"c"}, *cc[] = {"c", "c"}, *d[] = {"d"};
+  assert_int_equal(
+      tq_graph_add_node(ctx, g, "Add", "add", xx, 2, a, 1, NULL, 0), TQ_OK);
+  assert_int_equal(
+      tq_graph_add_node(ctx, g, "Relu", "relu", a, 1, b, 1, NULL, 0), TQ_OK);
+  assert_int_equal(
+      tq_graph_add_node(ctx, g, "Sub", "sub", ab, 2, c, 1, NULL, 0), TQ_OK);
+  assert_int_equal(
+      tq_graph_add_node(ctx, g, "Mul", "mul", cc, 2, d, 1, NULL, 0), TQ_OK);
+  assert_int_equal(tq_graph_add_output(ctx, g, "b"), TQ_OK);
+  assert_int_equal(tq_graph_add_output(ctx, g, "d"), TQ_OK);
+  const float xv[6] = {-3.0f, -0.5f, 0.0f, 0.25f, 2.0f, -1.0f};
+  tq_tensor *x = NULL;
+  assert_int_equal(tq_tensor_from_floats(ctx, &xs, xv, &x), TQ_OK);
+  tq_session *s = NULL;
+  assert_int_equal(tq_session_create(ctx, g, &s), TQ_OK);
+  for (int run = 0; run < 2; run++) {
+    const tq_tensor *arg = x;
+    tq_tensor *outs[2] = {NULL, NULL};
+    assert_int_equal(tq_session_run(ctx, s, &arg, 1, outs, 2, NULL), TQ_OK);
+    const float *bo = tq_tensor_cdata(outs[0]),
+                *dout = tq_tensor_cdata(outs[1]);
+    for (int i = 0; i < 6; i++) {
+      const float av = 2.0f * xv[i], bv = av > 0.0f ? av : 0.0f;
+      assert_true(bo[i] == bv);
+      assert_true(dout[i] == (av - bv) * (av - bv));
+      assert_true(((const float *)tq_tensor_cdata(x))[i] == xv[i]);
+    }
+    tq_tensor_destroy(outs[0]);
+    tq_tensor_destroy(outs[1]);
+  }
+  tq_session_destroy(s);
+  tq_tensor_destroy(x);
+  tq_graph_destroy(g);
+  tq_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_float_and_quantized),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_operator_cache),
+      cmocka_unit_test(test_inplace),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -201,6 +201,28 @@ static tq_status attach(tq_context *ctx, tq_session *s, tq_tensor *t) {
   return TQ_OK;
 }
 
+/* The input value whose buffer node i may write its output into, or -1:
+ * the operator works in place (TQ_OPF_INPLACE), this node is the value's
+ * last reader, the session owns the value (not a model input, constant,
+ * output or lent value) and it has the output's dtype and shape. Saves a
+ * buffer and a pass over cold memory per activation. */
+static int inplace_donor(const tq_session *s, size_t i, const tq_tensor *out) {
+  const tq_graph *g = s->g;
+  const tq_node *gn = &g->nodes[i];
+  if (!(s->nodes[i].flags & TQ_OPF_INPLACE) || gn->n_out != 1) return -1;
+  for (size_t k = 0; k < gn->n_in; k++) {
+    const int v = gn->in[k];
+    if (v < 0 || s->last_use[v] != (int)i || s->is_const[v] ||
+        s->is_output[v] || g->values[v].input_index >= 0 || s->lent[v])
+      continue;
+    const tq_tensor *t = s->values[v];
+    if (t->data && t->dtype == out->dtype &&
+        tq_shape_equal(&t->shape, &out->shape))
+      return v;
+  }
+  return -1;
+}
+
 /* Returns t's memory to the pool. */
 static void release(tq_session *s, tq_tensor *t) {
   if (!t->data) return;
@@ -515,10 +537,24 @@ tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
     tq_tensor *out[MAX_IO];
     tq_op_call c;
     tq_session_run_call(s, ctx, i, in, out, &c, sample_offset);
-    for (size_t k = 0; k < gn->n_out && st == TQ_OK; k++)
+    const int donor = inplace_donor(s, i, out[0]);
+    if (donor >= 0) { /* the output takes over the input's buffer */
+      tq_tensor *d = s->values[donor];
+      out[0]->data = d->data;
+      out[0]->cap_bytes = d->cap_bytes;
+      out[0]->owns_data = 0;
+    }
+    for (size_t k = donor >= 0 ? 1 : 0; k < gn->n_out && st == TQ_OK; k++)
       st = attach(ctx, s, out[k]);
-    if (st != TQ_OK) break;
+    if (st != TQ_OK) {
+      if (donor >= 0) out[0]->data = NULL; /* still the donor's */
+      break;
+    }
     st = n->def->forward(&c);
+    if (donor >= 0) { /* now the output's alone */
+      s->values[donor]->data = NULL;
+      s->values[donor]->cap_bytes = 0;
+    }
     for (size_t k = 0; k < gn->n_out && st == TQ_OK; k++) {
       st = tq_session_extrinsic(ctx, s, i, k, out[k], out[k], sample_offset);
       if (st == TQ_OK && s->observer &&

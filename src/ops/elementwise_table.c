@@ -12,12 +12,13 @@
         max_in, min_out, max_out                                          \
   }
 #define I64 TQ_OPF_INT64
+#define IP TQ_OPF_INPLACE
 
 const tq_op_entry tq_ops_elementwise[] = {
-    E("Add", ew_binary, 0, I64, 2, 2, 1, 1),
-    E("Sub", ew_binary, 0, I64, 2, 2, 1, 1),
-    E("Mul", ew_binary, 0, I64, 2, 2, 1, 1),
-    E("Div", ew_binary, 0, I64, 2, 2, 1, 1),
+    E("Add", ew_binary, 0, I64 | IP, 2, 2, 1, 1),
+    E("Sub", ew_binary, 0, I64 | IP, 2, 2, 1, 1),
+    E("Mul", ew_binary, 0, I64 | IP, 2, 2, 1, 1),
+    E("Div", ew_binary, 0, I64 | IP, 2, 2, 1, 1),
     E("Pow", ew_binary, 0, I64, 2, 2, 1, 1), /* int64 exponents */
     E("Mod", ew_binary, 0, I64, 2, 2, 1, 1),
     E("Equal", ew_binary, 0, I64, 2, 2, 1, 1),
@@ -53,20 +54,20 @@ const tq_op_entry tq_ops_elementwise[] = {
     E("Cast", ew_cast, 0, I64, 1, 1, 1, 1),
     E("CastLike", ew_cast, 0, I64, 2, 2, 1, 1),
     E("Where", ew_where, 0, I64, 3, 3, 1, 1),
-    E("Relu", act_unary, 0, 0, 1, 1, 1, 1),
-    E("LeakyRelu", act_unary, 0, 0, 1, 1, 1, 1),
-    E("Sigmoid", act_unary, 0, 0, 1, 1, 1, 1),
-    E("Tanh", act_unary, 0, 0, 1, 1, 1, 1),
-    E("HardSigmoid", act_unary, 0, 0, 1, 1, 1, 1),
-    E("HardSwish", act_unary, 0, 0, 1, 1, 1, 1),
-    E("Elu", act_unary, 0, 0, 1, 1, 1, 1),
-    E("Selu", act_unary, 0, 0, 1, 1, 1, 1),
-    E("Celu", act_unary, 0, 0, 1, 1, 1, 1),
-    E("Softplus", act_unary, 0, 0, 1, 1, 1, 1),
-    E("Softsign", act_unary, 0, 0, 1, 1, 1, 1),
-    E("Gelu", act_unary, 0, 0, 1, 1, 1, 1),
-    E("Mish", act_unary, 0, 0, 1, 1, 1, 1),
-    E("ThresholdedRelu", act_unary, 0, 0, 1, 1, 1, 1),
+    E("Relu", act_unary, 0, IP, 1, 1, 1, 1),
+    E("LeakyRelu", act_unary, 0, IP, 1, 1, 1, 1),
+    E("Sigmoid", act_unary, 0, IP, 1, 1, 1, 1),
+    E("Tanh", act_unary, 0, IP, 1, 1, 1, 1),
+    E("HardSigmoid", act_unary, 0, IP, 1, 1, 1, 1),
+    E("HardSwish", act_unary, 0, IP, 1, 1, 1, 1),
+    E("Elu", act_unary, 0, IP, 1, 1, 1, 1),
+    E("Selu", act_unary, 0, IP, 1, 1, 1, 1),
+    E("Celu", act_unary, 0, IP, 1, 1, 1, 1),
+    E("Softplus", act_unary, 0, IP, 1, 1, 1, 1),
+    E("Softsign", act_unary, 0, IP, 1, 1, 1, 1),
+    E("Gelu", act_unary, 0, IP, 1, 1, 1, 1),
+    E("Mish", act_unary, 0, IP, 1, 1, 1, 1),
+    E("ThresholdedRelu", act_unary, 0, IP, 1, 1, 1, 1),
     /* Clip(input, min, max): int64 at plan time from opset 12. */
     E("Clip", act_clip, 0, I64, 1, 3, 1, 1),
     E("Softmax", act_softmax, 0, 0, 1, 1, 1, 1),

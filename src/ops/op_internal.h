@@ -17,17 +17,21 @@
 
 /* Flags of built-in operators. */
 enum {
-  TQ_OPF_WEIGHTS = 1,   /* initializer inputs after the first are weights */
-  TQ_OPF_INTRINSIC = 2, /* supports intrinsic quantization */
+  TQ_OPF_WEIGHTS = 1,    /* initializer inputs after the first are weights */
+  TQ_OPF_INTRINSIC = 2,  /* supports intrinsic quantization */
   TQ_OPF_SHAPE_ONLY = 4, /* output depends on input shapes only (Shape):
                            evaluated at plan time */
-  TQ_OPF_INT64 = 8,     /* forward handles int64 tensors (plan time) */
+  TQ_OPF_INT64 = 8,      /* forward handles int64 tensors (plan time) */
+  TQ_OPF_INPLACE = 16,   /* elementwise: each output element is computed
+                            from the input elements at its own index only,
+                            so the output may share the buffer of an input
+                            of its shape and dtype */
 };
 
 typedef struct tq_op_entry {
   tq_op_def def;
   unsigned flags;
-  int min_inputs, max_inputs;   /* max -1: unbounded (Concat) */
+  int min_inputs, max_inputs; /* max -1: unbounded (Concat) */
   int min_outputs, max_outputs;
 } tq_op_entry;
 
@@ -54,21 +58,21 @@ struct tq_op_call {
   tq_context *ctx;
   const char *node_id;
   const char *op_type;
-  int64_t opset;                /* the graph's default-domain opset */
+  int64_t opset; /* the graph's default-domain opset */
   const tq_attr_store *attrs;
   size_t n_attrs;
-  const tq_tensor *const *in;   /* NULL entries: absent optional inputs */
+  const tq_tensor *const *in; /* NULL entries: absent optional inputs */
   size_t n_in;
   tq_tensor **out;
   size_t n_out;
   /* Intrinsic quantization of this node, or NULL (TQ_OPF_INTRINSIC only):
    * product/sum/accumulator quantizers as in DESIGN.md 3. */
   const tq_qmap_value *intrinsic;
-  uint64_t seed;   /* stochastic rounding inside the op (intrinsic) */
-  uint64_t stream; /* the node's stream */
+  uint64_t seed;          /* stochastic rounding inside the op (intrinsic) */
+  uint64_t stream;        /* the node's stream */
   uint64_t sample_offset; /* index of the batch's first sample */
   int threads;
-  int plan_time;   /* 1: evaluated while planning (inputs are constants) */
+  int plan_time; /* 1: evaluated while planning (inputs are constants) */
   /* Training (src/train): 1 for a training-mode forward or a backward:
    * BatchNormalization normalizes with batch statistics and updates its
    * running statistics, Dropout drops. */
@@ -92,7 +96,8 @@ const char *tq_attr_string(const tq_op_call *c, const char *name,
 /* Integer list: *n = 0 and NULL when absent. */
 const int64_t *tq_attr_ints(const tq_op_call *c, const char *name, size_t *n);
 
-/* ---- errors and outputs ----------------------------------------------------*/
+/* ---- errors and outputs
+ * ----------------------------------------------------*/
 /* Records "node <id> (<op>): message" and returns status. */
 tq_status tq_call_error(tq_op_call *c, tq_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -102,7 +107,8 @@ tq_status tq_call_set_output(tq_op_call *c, size_t i, tq_dtype dtype,
 /* Normalizes a possibly negative axis against rank; error if out of range. */
 tq_status tq_call_axis(tq_op_call *c, int64_t axis, int rank, int *out);
 
-/* ---- the registry ----------------------------------------------------------*/
+/* ---- the registry
+ * ----------------------------------------------------------*/
 /* The built-in operator called op_type, or NULL. */
 const tq_op_entry *tq_builtin_op(const char *op_type);
 /* All built-in operators (for docs and `tq info`). */
@@ -110,11 +116,11 @@ size_t tq_builtin_op_count(void);
 const tq_op_entry *tq_builtin_op_at(size_t i);
 
 /* Groups of built-in operators, one per file in src/ops/. */
-extern const tq_op_entry tq_ops_nn[];          /* conv.c, gemm.c, pool.c, norm.c */
+extern const tq_op_entry tq_ops_nn[]; /* conv.c, gemm.c, pool.c, norm.c */
 extern const size_t tq_ops_nn_count;
 extern const tq_op_entry tq_ops_elementwise[]; /* elementwise.c, activation.c */
 extern const size_t tq_ops_elementwise_count;
-extern const tq_op_entry tq_ops_shape[];       /* shape.c, tensor ops */
+extern const tq_op_entry tq_ops_shape[]; /* shape.c, tensor ops */
 extern const size_t tq_ops_shape_count;
 
 /* ---- backward (training) ------------------------------------------------- */
@@ -152,7 +158,8 @@ extern const size_t tq_backward_elementwise_count;
 extern const tq_backward_entry tq_backward_shape[];
 extern const size_t tq_backward_shape_count;
 
-/* ---- intrinsic quantization (src/ops/intrinsic.c) --------------------------*/
+/* ---- intrinsic quantization (src/ops/intrinsic.c)
+ * --------------------------*/
 
 /* One output element's arithmetic, for out = A (M x K) times B (K x N):
  * out[m][n] = sum_k A[m*lda + k] * B[k*ldb + n], products in k order, then
