@@ -221,7 +221,8 @@ static void test_errors(void **state) {
 }
 
 /* A session keeps Winograd-transformed kernels between runs: running
- * batches of different sizes through one session gives the bits of fresh
+ * batches of different sizes through one session (12x12 images: F(2x2) at
+ * batch 1, F(4x4) at batch 16, both kept) gives the bits of fresh
  * sessions, and new weights + set_maps drop the cache. */
 static void test_operator_cache(void **state) {
   (void)state;
@@ -229,7 +230,7 @@ static void test_operator_cache(void **state) {
   assert_int_equal(tq_context_create(&ctx), TQ_OK);
   tq_graph *g = NULL;
   assert_int_equal(tq_graph_create(ctx, &g), TQ_OK);
-  tq_shape xs = {.ndim = 4, .dims = {-1, 8, 8, 8}};
+  tq_shape xs = {.ndim = 4, .dims = {-1, 8, 12, 12}};
   assert_int_equal(tq_graph_add_input(ctx, g, "x", &xs), TQ_OK);
   tq_shape ws = {.ndim = 4, .dims = {8, 8, 3, 3}};
   float w[8 * 8 * 9];
@@ -249,13 +250,13 @@ static void test_operator_cache(void **state) {
       tq_graph_add_node(ctx, g, "Conv", "conv", in, 2, out, 1, attrs, 2),
       TQ_OK);
   assert_int_equal(tq_graph_add_output(ctx, g, "y"), TQ_OK);
-  tq_shape b8 = {.ndim = 4, .dims = {16, 8, 8, 8}};
+  tq_shape b8 = {.ndim = 4, .dims = {16, 8, 12, 12}};
   tq_tensor *x8 = NULL;
   assert_int_equal(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &b8, &x8), TQ_OK);
   float *xp = tq_tensor_data(x8);
   for (size_t i = 0; i < tq_tensor_numel(x8); i++)
     xp[i] = (float)((tq_test_rand(&seed) >> 40) * 0x1p-24);
-  tq_shape b1 = {.ndim = 4, .dims = {1, 8, 8, 8}};
+  tq_shape b1 = {.ndim = 4, .dims = {1, 8, 12, 12}};
   tq_tensor *x1 = NULL;
   assert_int_equal(tq_tensor_from_floats(ctx, &b1, xp, &x1), TQ_OK);
   /* fresh sessions: the reference bits for each batch size */
