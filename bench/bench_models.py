@@ -8,7 +8,9 @@ each at the same thread count, each in its own process so that peak RSS is
 its own. Prints a table with ratios against tq float.
 
   .venv/bin/python bench/bench_models.py --tq build/tq [--threads 2]
-      [--batch 1 16] [--models resnet18] [--repeat 20]
+      [--batch 1 16] [--models resnet18] [--repeat 20] [--rounds 3]
+
+Every engine runs --rounds times, interleaved, and the median counts.
 """
 import argparse
 import json
@@ -62,6 +64,8 @@ def main():
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     ap.add_argument("--models", nargs="+", default=["resnet18"])
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="runs of every engine, interleaved; the median counts")
     ap.add_argument("--spec", default="nearest,8,4")
     args = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
@@ -75,26 +79,47 @@ def main():
         path = os.path.join(work, name + ".onnx")
         export(model, shape, path, 13)
         for batch in args.batch:
-            res = {}
-            def tq(extra, key):
+            def tq(extra):
                 out = subprocess.run([args.tq, "bench", path, "--batch", str(batch),
                                       "--threads", str(args.threads), "--repeat",
                                       str(args.repeat), "--json", *extra],
                                      capture_output=True, text=True, check=True)
-                res[key] = json.loads(out.stdout)
-            tq([], "tq float")
-            tq(["--extr", args.spec, "--weights", args.spec], "tq extr+weights")
-            for engine, key in (("ort", "ONNX Runtime"), ("torch", "PyTorch")):
+                return json.loads(out.stdout)
+            def other(engine):
                 out = subprocess.run([sys.executable, "-c", SNIPPET, engine, path, name,
                                       str(batch), str(args.threads), str(args.repeat),
                                       tests_py], capture_output=True, text=True, check=True)
-                res[key] = json.loads(out.stdout.strip().splitlines()[-1])
+                return json.loads(out.stdout.strip().splitlines()[-1])
+            engines = (("tq float", lambda: tq([])),
+                       ("tq extr+weights", lambda: tq(["--extr", args.spec,
+                                                       "--weights", args.spec])),
+                       ("ONNX Runtime", lambda: other("ort")),
+                       ("PyTorch", lambda: other("torch")))
+            # Interleaved rounds: a machine whose speed drifts (a VM with
+            # busy neighbours) slows every engine alike.
+            runs = {key: [] for key, _ in engines}
+            for _ in range(args.rounds):
+                for key, fn in engines:
+                    runs[key].append(fn())
+            res = {}
+            for key, rs in runs.items():
+                rs.sort(key=lambda r: r["latency_median_s"])
+                res[key] = dict(rs[len(rs) // 2])
+                res[key]["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in rs)
             base = res["tq float"]["latency_median_s"]
             for key, r in res.items():
                 rows.append((name, batch, key, r["latency_median_s"] * 1e3,
                              r["images_per_s"], r["latency_median_s"] / base,
                              r["peak_rss_bytes"] / 2**20))
-    print(f"threads = {args.threads}, median of {args.repeat} runs after warm-up; "
+    version = subprocess.run([args.tq, "--version"], capture_output=True,
+                             text=True).stdout.strip()
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    print(version)
+    print("OPENBLAS_CORETYPE=%s (set in the environment: OpenBLAS, and PyTorch's "
+          "BLAS, use that core)" % forced if forced else
+          "OPENBLAS_CORETYPE not set: OpenBLAS picked its core from CPUID")
+    print(f"threads = {args.threads}, median of {args.repeat} runs after warm-up, "
+          f"median of {args.rounds} interleaved rounds; "
           f"'time / tq' > 1 means slower than tq float")
     print(f"{'model':12s}{'batch':>6s}  {'engine':18s}{'ms':>10s}{'img/s':>10s}"
           f"{'time / tq':>11s}{'peak MiB':>10s}")
