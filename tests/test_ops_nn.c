@@ -1760,7 +1760,7 @@ static void test_table(void **state) {
     const char *name;
     unsigned flags;
   } want[] = {
-      {"Conv", TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC},
+      {"Conv", TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC | TQ_OPF_POST_RELU},
       {"ConvTranspose", TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC},
       {"Gemm", TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC},
       {"MatMul", TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC},

@@ -356,12 +356,145 @@ static void test_inplace(void **state) {
   tq_context_destroy(ctx);
 }
 
+static int count_values(void *user, size_t node, const char *node_id,
+                        size_t output, const char *value_name,
+                        const tq_tensor *value) {
+  (void)node, (void)node_id, (void)output, (void)value_name, (void)value;
+  ++*(int *)user;
+  return 0;
+}
+
+/* Adds a Conv node: kernel k x k, stride st, pad p, group grp, weights
+ * named "<name>.w" (M x C/grp x k x k, values in [-0.5, 0.5)). */
+static void add_conv(tq_context *ctx, tq_graph *g, const char *name,
+                     const char *in, const char *out, int64_t C, int64_t M,
+                     int64_t k, int64_t st, int64_t p, int64_t grp,
+                     uint64_t *seed) {
+  char wname[64];
+  snprintf(wname, sizeof wname, "%s.w", name);
+  tq_shape ws = {.ndim = 4, .dims = {M, C / grp, k, k}};
+  const size_t n = (size_t)(M * (C / grp) * k * k);
+  float *w = malloc(n * sizeof *w);
+  assert_non_null(w);
+  for (size_t i = 0; i < n; i++)
+    w[i] = (float)((tq_test_rand(seed) >> 40) * 0x1p-24) - 0.5f;
+  tq_tensor *wt = NULL;
+  assert_int_equal(tq_tensor_from_floats(ctx, &ws, w, &wt), TQ_OK);
+  assert_int_equal(tq_graph_add_initializer(ctx, g, wname, wt), TQ_OK);
+  tq_tensor_destroy(wt);
+  free(w);
+  const int64_t ks[] = {k, k}, ss[] = {st, st}, ps[] = {p, p, p, p};
+  const tq_attr attrs[] = {
+      {.name = "kernel_shape", .type = TQ_ATTR_INTS, .ints = ks, .count = 2},
+      {.name = "strides", .type = TQ_ATTR_INTS, .ints = ss, .count = 2},
+      {.name = "pads", .type = TQ_ATTR_INTS, .ints = ps, .count = 4},
+      {.name = "group", .type = TQ_ATTR_INT, .i = grp}};
+  const char *ins[] = {in, wname}, *outs[] = {out};
+  assert_int_equal(
+      tq_graph_add_node(ctx, g, "Conv", name, ins, 2, outs, 1, attrs, 4),
+      TQ_OK);
+}
+
+static void add_op(tq_context *ctx, tq_graph *g, const char *op,
+                   const char *name, const char *a, const char *b,
+                   const char *out) {
+  const char *ins[] = {a, b}, *outs[] = {out};
+  assert_int_equal(
+      tq_graph_add_node(ctx, g, op, name, ins, b ? 2 : 1, outs, 1, NULL, 0),
+      TQ_OK);
+}
+
+/* A Conv or Add whose only reader is a Relu applies the Relu itself
+ * (TQ_OPF_POST_RELU) on every float Conv path - Winograd F(2x2) and
+ * F(4x4), im2col tiles, 1x1, strided, depthwise - with the bits of the
+ * unfused run (an observer turns fusion off); not when the output has
+ * another reader, is a model output or is quantized (then the Relu reads
+ * the quantized values). */
+static void test_relu_fusion(void **state) {
+  (void)state;
+  tq_context *ctx = NULL;
+  assert_int_equal(tq_context_create(&ctx), TQ_OK);
+  tq_graph *g = NULL;
+  assert_int_equal(tq_graph_create(ctx, &g), TQ_OK);
+  tq_shape xs = {.ndim = 4, .dims = {-1, 8, 12, 12}};
+  assert_int_equal(tq_graph_add_input(ctx, g, "x", &xs), TQ_OK);
+  uint64_t seed = 11;
+  add_conv(ctx, g, "c1", "x", "y1", 8, 16, 3, 1, 1, 1, &seed); /* Winograd */
+  add_op(ctx, g, "Relu", "r1", "y1", NULL, "z1");
+  add_conv(ctx, g, "c2", "z1", "y2", 16, 16, 1, 1, 0, 1, &seed); /* 1x1 */
+  add_op(ctx, g, "Add", "add", "y2", "z1", "a");
+  add_op(ctx, g, "Relu", "r2", "a", NULL, "z2");
+  add_conv(ctx, g, "c3", "z2", "y3", 16, 16, 3, 2, 1, 1, &seed); /* im2col */
+  add_op(ctx, g, "Relu", "r3", "y3", NULL, "z3");
+  add_conv(ctx, g, "c4", "z3", "y4", 16, 16, 3, 1, 1, 16,
+           &seed); /* depthwise */
+  add_op(ctx, g, "Relu", "r4", "y4", NULL, "z4");
+  add_op(ctx, g, "Sub", "sub", "y4", "z4", "d"); /* y4: two readers */
+  add_conv(ctx, g, "c5", "d", "y5", 16, 8, 3, 1, 1, 1, &seed);
+  add_op(ctx, g, "Relu", "r5", "y5", NULL, "z5"); /* y5: a model output */
+  assert_int_equal(tq_graph_add_output(ctx, g, "z5"), TQ_OK);
+  assert_int_equal(tq_graph_add_output(ctx, g, "y5"), TQ_OK);
+  assert_int_equal(tq_graph_add_output(ctx, g, "z4"), TQ_OK);
+  const int64_t batches[] = {1, 16}; /* F(2x2) and F(4x4) for c1 */
+  for (int q = 0; q < 2; q++) {
+    tq_session *s = NULL;
+    assert_int_equal(tq_session_create(ctx, g, &s), TQ_OK);
+    tq_qmap_set *set = NULL; /* borrowed by the session */
+    if (q) { /* c1's and add's outputs quantized: those two are not fused */
+      tq_qmap *em = NULL;
+      assert_int_equal(tq_qmap_set_create(ctx, &set), TQ_OK);
+      assert_int_equal(tq_qmap_create(ctx, TQ_MAP_EXTRINSIC, &em), TQ_OK);
+      assert_int_equal(tq_qmap_add(ctx, em, "c1", "nearest,6,2"), TQ_OK);
+      assert_int_equal(tq_qmap_add(ctx, em, "add", "stochastic,6,3"), TQ_OK);
+      assert_int_equal(tq_qmap_set_put(ctx, set, em), TQ_OK);
+      assert_int_equal(tq_session_set_maps(ctx, s, set), TQ_OK);
+    }
+    for (int bi = 0; bi < 2; bi++) {
+      tq_shape bs = {.ndim = 4, .dims = {batches[bi], 8, 12, 12}};
+      tq_tensor *x = NULL;
+      assert_int_equal(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &x), TQ_OK);
+      float *xp = tq_tensor_data(x);
+      for (size_t i = 0; i < tq_tensor_numel(x); i++)
+        xp[i] = (float)((tq_test_rand(&seed) >> 40) * 0x1p-24) - 0.5f;
+      const tq_tensor *arg = x;
+      tq_tensor *fused[3] = {NULL}, *plain[3] = {NULL};
+      assert_int_equal(tq_session_run(ctx, s, &arg, 1, fused, 3, NULL), TQ_OK);
+      int calls = 0;
+      tq_session_set_observer(s, count_values, &calls);
+      assert_int_equal(tq_session_run(ctx, s, &arg, 1, plain, 3, NULL), TQ_OK);
+      tq_session_set_observer(s, NULL, NULL);
+      assert_int_equal(calls, 12);
+      for (int k = 0; k < 3; k++) {
+        assert_int_equal(tq_tensor_numel(fused[k]), tq_tensor_numel(plain[k]));
+        assert_memory_equal(tq_tensor_cdata(fused[k]),
+                            tq_tensor_cdata(plain[k]),
+                            tq_tensor_numel(plain[k]) * sizeof(float));
+      }
+      /* the model output y5 is not Relu'd: some values are negative */
+      int negative = 0;
+      for (size_t i = 0; i < tq_tensor_numel(fused[1]); i++)
+        negative |= ((const float *)tq_tensor_cdata(fused[1]))[i] < 0.0f;
+      assert_true(negative);
+      for (int k = 0; k < 3; k++) {
+        tq_tensor_destroy(fused[k]);
+        tq_tensor_destroy(plain[k]);
+      }
+      tq_tensor_destroy(x);
+    }
+    tq_session_destroy(s);
+    tq_qmap_set_destroy(set);
+  }
+  tq_graph_destroy(g);
+  tq_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_float_and_quantized),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_operator_cache),
       cmocka_unit_test(test_inplace),
+      cmocka_unit_test(test_relu_fusion),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,7 +42,9 @@ TQ_API const tq_graph *tq_session_graph(const tq_session *s);
  * missing kinds: float). Resolves every node's quantizers and quantizes
  * the weights now. Call it again after changing the graph's initializers
  * (tq_graph_set_initializer): the session keeps quantized weights and
- * data derived from them (e.g. Winograd-transformed kernels). */
+ * data derived from them (e.g. Winograd-transformed kernels). The session
+ * borrows maps (the quantizers it resolved point into it): keep the set
+ * alive and unchanged until the session is destroyed or given other maps. */
 TQ_API tq_status tq_session_set_maps(tq_context *ctx, tq_session *s,
                                      const tq_qmap_set *maps);
 

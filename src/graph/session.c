@@ -275,6 +275,34 @@ static void fill_call(tq_session *s, tq_context *ctx, size_t i,
   c->user = s->nodes[i].def->user;
 }
 
+/* Relu fusion: a TQ_OPF_POST_RELU node (Conv, Add, ...) whose output
+ * feeds one Relu node and nothing else (not a model output) applies the
+ * Relu itself while its output is in the caches; the Relu node then only
+ * passes the buffer on (tq_session_run_from). */
+static void plan_relu_fusion(tq_session *s) {
+  const tq_graph *g = s->g;
+  for (size_t i = 0; i < g->n_nodes; i++) s->nodes[i].relu_next = -1;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const tq_node *gn = &g->nodes[i];
+    if (!(s->nodes[i].flags & TQ_OPF_POST_RELU) || s->nodes[i].folded ||
+        gn->n_out != 1)
+      continue;
+    const int v = gn->out[0];
+    if (s->is_output[v] || s->is_const[v] || s->last_use[v] < 0) continue;
+    int readers = 0, reader = -1;
+    for (size_t j = i + 1; j < g->n_nodes; j++)
+      for (size_t k = 0; k < g->nodes[j].n_in; k++)
+        if (g->nodes[j].in[k] == v) {
+          readers++;
+          reader = (int)j;
+        }
+    if (readers == 1 && g->nodes[reader].n_in == 1 &&
+        strcmp(g->nodes[reader].op_type, "Relu") == 0 &&
+        s->nodes[reader].entry != NULL)
+      s->nodes[i].relu_next = reader;
+  }
+}
+
 tq_status tq_session_plan(tq_context *ctx, tq_session *s,
                           const tq_shape *input_shapes, size_t n_inputs) {
   const tq_graph *g = s->g;
@@ -395,6 +423,7 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
     free_plan(s);
     return st;
   }
+  plan_relu_fusion(s);
   s->planned = 1;
   return TQ_OK;
 }
@@ -529,6 +558,7 @@ tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
     s->values[v]->data = lent[v]->data;
     s->values[v]->owns_data = 0;
   }
+  for (size_t i = 0; i < g->n_nodes; i++) s->nodes[i].relu_ready = 0;
   for (size_t i = start; i < g->n_nodes && st == TQ_OK; i++) {
     node_rt *n = &s->nodes[i];
     if (n->folded) continue;
@@ -550,7 +580,18 @@ tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
       if (donor >= 0) out[0]->data = NULL; /* still the donor's */
       break;
     }
-    st = n->def->forward(&c);
+    /* The Relu after this node, applied here: not when this node's output
+     * is quantized (the Relu reads the quantized values) or observed. */
+    c.post_relu = n->relu_next >= 0 && !s->observer &&
+                  !tq_session_extrinsic_quantizer(s, i);
+    if (n->relu_ready && donor == gn->in[0]) {
+      st = TQ_OK; /* a fused Relu: the data is already its output */
+    } else {
+      st = n->def->forward(&c);
+    }
+    n->relu_ready = 0;
+    if (st == TQ_OK && c.post_relu && c.post_relu_done)
+      s->nodes[n->relu_next].relu_ready = 1;
     if (donor >= 0) { /* now the output's alone */
       s->values[donor]->data = NULL;
       s->values[donor]->cap_bytes = 0;

@@ -125,7 +125,7 @@ static void act_chunk(void *arg, size_t first, size_t n) {
   const float alpha = g->alpha, beta = g->beta, gamma = g->gamma;
   switch (g->op) {
     /* -0 becomes +0, NaN stays NaN. */
-    case ACT_RELU: ACT_LOOP(v > 0.0f ? v : (v != v ? v : 0.0f)); break;
+    case ACT_RELU: ACT_LOOP(tq_relu_f(v)); break;
     case ACT_LEAKY_RELU: ACT_LOOP(v >= 0.0f ? v : alpha * v); break;
     case ACT_SIGMOID: ACT_LOOP(sigmoid_f(v)); break;
     case ACT_TANH: ACT_LOOP(tanhf(v)); break;

@@ -296,6 +296,7 @@ static tq_status conv_direct(tq_op_call *c, const conv_geom *g, const float *x,
         }
       }
     }
+    if (g->relu) tq_relu_row(yp, g->P);
   }
   return TQ_OK;
 }
@@ -372,6 +373,11 @@ static void conv_tile(const conv_geom *g, int64_t gi, int64_t gr0, int64_t gr1,
     else
       tq_nn_sgemm1(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb,
                    bg ? 1.0f : 0.0f, yt, g->P);
+    if (g->relu) { /* while the tile is in the caches */
+      int nt = big ? threads : 1;
+#pragma omp parallel for num_threads(nt) schedule(static)
+      for (int64_t m = 0; m < g->Mg; m++) tq_relu_row(yt + m * g->P, ncols);
+    }
     return;
   }
   if (big)
@@ -391,6 +397,7 @@ static void conv_tile(const conv_geom *g, int64_t gi, int64_t gr0, int64_t gr1,
       const float *src = out + m * ncols + off;
       const float bv = bg ? bg[m] : 0.0f;
       for (int64_t i = 0; i < len; i++) yr[i] = src[i] + bv;
+      if (g->relu) tq_relu_row(yr, len);
     }
     off += len;
     gr += r1 - r0;
@@ -540,7 +547,10 @@ tq_status tq_nn_conv_forward(tq_op_call *c) {
     fill_planes(y, g.N, g.M, g.P, b);
     return TQ_OK;
   }
-  return conv_forward_float(c, &g, x, wt, b, y);
+  g.relu = c->post_relu;
+  st = conv_forward_float(c, &g, x, wt, b, y);
+  c->post_relu_done = st == TQ_OK && g.relu;
+  return st;
 }
 
 /* ---- ConvTranspose ----------------------------------------------------- */

@@ -10,6 +10,7 @@ typedef struct conv_geom {
   int64_t N, C, M, G, Cg, Mg; /* batch, in/out channels, groups, per group */
   int64_t kvol, K;            /* kernel volume, K = Cg * kvol */
   int64_t Pin, P;             /* input and output positions per channel */
+  int relu; /* float forward: Relu on the outputs as they are computed */
 } conv_geom;
 
 /* Reads and checks a Conv (ConvTranspose) node's inputs and attributes. */

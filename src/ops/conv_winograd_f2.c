@@ -214,6 +214,7 @@ static void output_f2(const conv_geom *g, const float *m,
             yr[2 * j + 1] = yo[j];
           }
           if (cols & 1) yr[cols - 1] = ye[cols / 2];
+          if (g->relu) tq_relu_row(yr, cols);
         }
       }
     }

@@ -245,8 +245,11 @@ static void output_f4(const conv_geom *g, const float *m,
         float *yk = y + (ru->n * g->M + k) * g->P;
         const int64_t ox0 = 4 * ru->tx0;
         const int64_t cols = OW - ox0 < 4 * len ? OW - ox0 : 4 * len;
-        for (int a = 0; a < 4 && oy + a < OH; a++)
-          merge_row(o + a * 4 * s, s, cols, yk + (oy + a) * OW + ox0);
+        for (int a = 0; a < 4 && oy + a < OH; a++) {
+          float *yr = yk + (oy + a) * OW + ox0;
+          merge_row(o + a * 4 * s, s, cols, yr);
+          if (g->relu) tq_relu_row(yr, cols);
+        }
       }
     }
   }

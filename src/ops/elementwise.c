@@ -389,6 +389,7 @@ typedef struct bin_arg {
   const void *a, *b;
   const float *bf; /* Pow: the exponent as float */
   int err;         /* generic path: 1 division by zero */
+  int relu;        /* float path: Relu on each row once computed */
 } bin_arg;
 
 static float min_f(float x, float y) {
@@ -424,6 +425,7 @@ static void bin_row_f32(void *arg, size_t of, const int64_t *first,
     case EW_PRELU: EW_LOOPS(x > 0.0f ? x : x * y); break;
     default: break;
   }
+  if (g->relu) tq_relu_row(o, (int64_t)n);
 }
 
 /* Wrapping int64 arithmetic (no undefined behaviour on overflow). */
@@ -538,8 +540,10 @@ tq_status tq_ew_binary_forward(tq_op_call *c) {
                a->data,
                b->data,
                NULL,
+               0,
                0};
   if (cls == CLS_ARITH && a->dtype == TQ_DTYPE_FLOAT32) {
+    g.relu = c->post_relu;
     float *tmp = NULL;
     g.bf = tq_cf32(b);
     if (op == EW_POW && b->dtype == TQ_DTYPE_INT64) {
@@ -554,6 +558,7 @@ tq_status tq_ew_binary_forward(tq_op_call *c) {
     }
     ew_run(&p, tq_ew_threads(c), bin_row_f32, &g);
     free(tmp);
+    c->post_relu_done = g.relu;
     return TQ_OK;
   }
   /* int64 (plan time, small) or comparisons: serial, so errors are
@@ -605,6 +610,7 @@ tq_status tq_act_prelu_forward(tq_op_call *c) {
                x->data,
                s->data,
                tq_cf32(s),
+               0,
                0};
   ew_run(&p, tq_ew_threads(c), bin_row_f32, &g);
   return TQ_OK;
@@ -680,13 +686,13 @@ tq_status tq_ew_variadic_forward(tq_op_call *c) {
     const tq_shape *ins[2] = {&out->shape, &t->shape};
     ew_plan_build(&p, &out->shape, ins, 2);
     bin_arg g = {acc,       0,       out->dtype, out->dtype, out->data,
-                 out->data, t->data, tq_cf32(t), 0};
+                 out->data, t->data, tq_cf32(t), 0,          0};
     ew_run(&p, threads,
            out->dtype == TQ_DTYPE_FLOAT32 ? bin_row_f32 : bin_row_generic, &g);
   }
   if (op == EW_DIV) {
     const float r = 1.0f / (float)c->n_in;
-    bin_arg g = {0, 0, out->dtype, out->dtype, out->data, NULL, NULL, &r, 0};
+    bin_arg g = {0, 0, out->dtype, out->dtype, out->data, NULL, NULL, &r, 0, 0};
     tq_ew_for_chunks(out->numel, threads, mean_scale, &g);
   }
   return TQ_OK;

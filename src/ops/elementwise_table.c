@@ -13,12 +13,13 @@
   }
 #define I64 TQ_OPF_INT64
 #define IP TQ_OPF_INPLACE
+#define PR TQ_OPF_POST_RELU
 
 const tq_op_entry tq_ops_elementwise[] = {
-    E("Add", ew_binary, 0, I64 | IP, 2, 2, 1, 1),
-    E("Sub", ew_binary, 0, I64 | IP, 2, 2, 1, 1),
-    E("Mul", ew_binary, 0, I64 | IP, 2, 2, 1, 1),
-    E("Div", ew_binary, 0, I64 | IP, 2, 2, 1, 1),
+    E("Add", ew_binary, 0, I64 | IP | PR, 2, 2, 1, 1),
+    E("Sub", ew_binary, 0, I64 | IP | PR, 2, 2, 1, 1),
+    E("Mul", ew_binary, 0, I64 | IP | PR, 2, 2, 1, 1),
+    E("Div", ew_binary, 0, I64 | IP | PR, 2, 2, 1, 1),
     E("Pow", ew_binary, 0, I64, 2, 2, 1, 1), /* int64 exponents */
     E("Mod", ew_binary, 0, I64, 2, 2, 1, 1),
     E("Equal", ew_binary, 0, I64, 2, 2, 1, 1),

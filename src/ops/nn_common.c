@@ -18,7 +18,7 @@ enum { NN_WI = TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC };
 // clang-format off
 const tq_op_entry tq_ops_nn[] = {
     {{"Conv", 1, tq_nn_conv_infer, tq_nn_conv_forward, NULL},
-     NN_WI, 2, 3, 1, 1},
+     NN_WI | TQ_OPF_POST_RELU, 2, 3, 1, 1},
     {{"ConvTranspose", 1, tq_nn_conv_transpose_infer,
       tq_nn_conv_transpose_forward, NULL},
      NN_WI, 2, 3, 1, 1},

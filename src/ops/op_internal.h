@@ -26,6 +26,9 @@ enum {
                             from the input elements at its own index only,
                             so the output may share the buffer of an input
                             of its shape and dtype */
+  TQ_OPF_POST_RELU = 32, /* can apply a following Relu to its output while
+                            the output is still in the caches
+                            (tq_op_call.post_relu) */
 };
 
 typedef struct tq_op_entry {
@@ -85,7 +88,22 @@ struct tq_op_call {
    * when every input after the first is a constant of the session. */
   tq_op_cache *cache;
   void *user;
+  /* TQ_OPF_POST_RELU operators: post_relu asks for Relu (tq_relu_f) on
+   * output 0 after it is computed; the operator sets post_relu_done when
+   * it did so (some of its paths may not). */
+  int post_relu;
+  int post_relu_done;
 };
+
+/* Relu as the Relu operator computes it: -0 becomes +0, NaN stays NaN.
+ * Operators applying a fused Relu (post_relu) use exactly this. */
+static inline float tq_relu_f(float v) {
+  return v > 0.0f ? v : (v != v ? v : 0.0f);
+}
+/* tq_relu_f on n floats in place. */
+static inline void tq_relu_row(float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = tq_relu_f(x[i]);
+}
 
 /* ---- attributes (NULL-safe: absent attributes give the default) --------*/
 const tq_attr *tq_call_attr(const tq_op_call *c, const char *name);
