@@ -52,6 +52,21 @@ static int choose_kind(const conv_geom *g) {
          u_bytes <= WINO_F4_MAX_U_BYTES;
 }
 
+void tq_wino_load_row(const float *row, int64_t width, int64_t x0, int64_t n,
+                      float *dst) {
+  if (!row) {
+    memset(dst, 0, (size_t)n * sizeof *dst);
+    return;
+  }
+  /* columns [lo, hi) of dst lie inside the row */
+  const int64_t lo = x0 < 0 ? (-x0 < n ? -x0 : n) : 0;
+  int64_t hi = width - x0 < n ? width - x0 : n;
+  if (hi < lo) hi = lo;
+  if (lo > 0) memset(dst, 0, (size_t)lo * sizeof *dst);
+  if (hi > lo) memcpy(dst + lo, row + x0 + lo, (size_t)(hi - lo) * sizeof *dst);
+  if (hi < n) memset(dst + hi, 0, (size_t)(n - hi) * sizeof *dst);
+}
+
 /* The tiles [t0, t0 + ntiles) of a block (TH x TW tiles per image) as runs
  * along tile rows. */
 static int64_t tile_runs(int64_t t0, int64_t ntiles, int64_t TH, int64_t TW,

@@ -9,7 +9,6 @@
  *         [0  1  0 -1]       [ 0    0    1 ]
  *
  * Every tile is computed by the same operations whatever the threads. */
-#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -118,21 +117,9 @@ static void input_f2(const conv_geom *g, const float *x,
         const int64_t cols = 2 * (ru->tx1 - ru->tx0) + 2;
         /* the four input rows, zero-padded */
         for (int a = 0; a < 4; a++) {
-          float *dst = in + a * width;
           const int64_t yy = 2 * ru->ty - ph + a;
-          if (yy < 0 || yy >= IH) {
-            memset(dst, 0, (size_t)cols * sizeof *dst);
-            continue;
-          }
-          /* columns [lo, hi) of dst lie inside the input row */
-          const int64_t lo = x0 < 0 ? (-x0 < cols ? -x0 : cols) : 0;
-          int64_t hi = IW - x0 < cols ? IW - x0 : cols;
-          if (hi < lo) hi = lo;
-          if (lo > 0) memset(dst, 0, (size_t)lo * sizeof *dst);
-          if (hi > lo)
-            memcpy(dst + lo, xc + yy * IW + x0 + lo,
-                   (size_t)(hi - lo) * sizeof *dst);
-          if (hi < cols) memset(dst + hi, 0, (size_t)(cols - hi) * sizeof *dst);
+          tq_wino_load_row(yy < 0 || yy >= IH ? NULL : xc + yy * IW, IW, x0,
+                           cols, in + a * width);
         }
         const int64_t half = cols / 2; /* tiles + 1 */
         combine_rows(in, in + width, in + 2 * width, in + 3 * width, half, ev);

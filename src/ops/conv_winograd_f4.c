@@ -17,7 +17,6 @@
  * Every loop over tiles is unit stride over restrict pointers, which the
  * compiler vectorizes; every tile is computed by the same operations in
  * the same order whatever the threads, so results do not depend on them. */
-#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -124,20 +123,8 @@ static void input_f4(const conv_geom *g, const float *x,
         for (int a = 0; a < 6; a++) {
           float *dst = in + a * width;
           const int64_t yy = 4 * ru->ty - ph + a;
-          if (yy < 0 || yy >= IH) {
-            memset(dst, 0, (size_t)ncol * sizeof *dst);
-          } else {
-            /* columns [lo, hi) of dst lie inside the input row */
-            const int64_t lo = x0 < 0 ? (-x0 < ncol ? -x0 : ncol) : 0;
-            int64_t hi = IW - x0 < ncol ? IW - x0 : ncol;
-            if (hi < lo) hi = lo;
-            if (lo > 0) memset(dst, 0, (size_t)lo * sizeof *dst);
-            if (hi > lo)
-              memcpy(dst + lo, xc + yy * IW + x0 + lo,
-                     (size_t)(hi - lo) * sizeof *dst);
-            if (hi < ncol)
-              memset(dst + hi, 0, (size_t)(ncol - hi) * sizeof *dst);
-          }
+          tq_wino_load_row(yy < 0 || yy >= IH ? NULL : xc + yy * IW, IW, x0,
+                           ncol, dst);
           /* along the columns: tile j reads the columns 4j .. 4j + 5,
            * i.e. phases 0-3 at j and phases 0-1 at j + 1 */
           float *p = phases + a * 4 * s, *t = cols + a * 6 * s;

@@ -37,4 +37,10 @@ typedef struct tq_wino_kind {
 
 extern const tq_wino_kind tq_wino_f2, tq_wino_f4;
 
+/* dst[i] = row[x0 + i] for i in [0, n), zero where x0 + i falls outside
+ * [0, width) or when row is NULL (a row outside the input): one zero-padded
+ * input row of a run of tiles. */
+void tq_wino_load_row(const float *row, int64_t width, int64_t x0, int64_t n,
+                      float *dst);
+
 #endif
