@@ -491,12 +491,15 @@ static void test_conv_paths(void **state) {
   tq_context_destroy(ctx);
 }
 
-/* 3x3 stride-1 convolutions with enough tiles take Winograd's F(4x4, 3x3)
- * or, with few 4x4 tiles or many channels, F(2x2, 3x3)
+/* 3x3 stride-1 convolutions with enough tiles per image take Winograd's
+ * F(2x2, 3x3), or with fast convolutions and enough 4x4 tiles F(4x4, 3x3)
  * (conv_winograd.c): odd output sizes (partial tiles on the right and at
  * the bottom), asymmetric and auto pads, batches whose tiles cross the
  * blocks; same values as the naive sums up to rounding, same bits at any
- * thread count. Both kinds are drawn at least 10 times. */
+ * thread count. Both kinds are drawn at least 10 times. F(2x2) is drawn
+ * with pads up to 4 (windows entirely in the padding), F(4x4) up to 2: its
+ * errors scale with the 6x6 patch, not the window (tq_context_set_fast_conv).
+ */
 static void test_conv_winograd(void **state) {
   (void)state;
   tq_context *ctx = new_ctx();
@@ -519,29 +522,32 @@ static void test_conv_winograd(void **state) {
       cc.g.in[d] = irand(3, 40);
     }
     const int ap = (int)irand(0, 3);
+    const int fast = (int)irand(0, 1);
     int64_t pads[4];
-    for (int d = 0; d < 4; d++) pads[d] = irand(0, 2);
+    for (int d = 0; d < 4; d++) pads[d] = irand(0, fast ? 2 : 4);
     if (!geo_window(&cc.g, ap, pads, 0)) {
       fx_free(&f);
       continue;
     }
-    const int64_t tiles2 =
-        cc.N * ((cc.g.out[0] + 1) / 2) * ((cc.g.out[1] + 1) / 2);
-    const int64_t tiles4 =
-        cc.N * ((cc.g.out[0] + 3) / 4) * ((cc.g.out[1] + 3) / 4);
-    const int kind = tiles4 >= 16;
+    /* per image */
+    const int64_t tiles2 = ((cc.g.out[0] + 1) / 2) * ((cc.g.out[1] + 1) / 2);
+    const int64_t tiles4 = ((cc.g.out[0] + 3) / 4) * ((cc.g.out[1] + 3) / 4);
+    const int kind = fast && tiles4 >= 16;
     if (tiles2 < 32 || done[kind] >= 14) {
       fx_free(&f);
       continue;
     }
+    tq_context_set_fast_conv(ctx, fast);
     conv_set_attrs(&f, &cc, ap, pads, 1);
     conv_check_threads(&f, &cc);
+    tq_context_set_fast_conv(ctx, 0);
     fx_free(&f);
     done[kind]++;
   }
   assert_true(done[0] >= 10 && done[1] >= 10);
-  /* many channels: F(2x2) even with many 4x4 tiles (its transformed
+  /* many channels: F(2x2) even with fast convolutions (its transformed
    * kernels are 2.25 times smaller); 11 x 7 x 7 = 539 tiles, two blocks */
+  tq_context_set_fast_conv(ctx, 1);
   fx f;
   fx_init(&f, ctx);
   conv_case cc;
@@ -564,6 +570,7 @@ static void test_conv_winograd(void **state) {
   conv_set_attrs(&f, &cc, AP_NOTSET, pads, 1);
   conv_check_threads(&f, &cc);
   fx_free(&f);
+  tq_context_set_fast_conv(ctx, 0);
   tq_context_destroy(ctx);
 }
 

@@ -221,16 +221,16 @@ static void test_errors(void **state) {
 }
 
 /* A session keeps Winograd-transformed kernels between runs: running
- * batches of different sizes through one session (12x12 images: F(2x2) at
- * batch 1, F(4x4) at batch 16, both kept) gives the bits of fresh
- * sessions, and new weights + set_maps drop the cache. */
+ * batches of different sizes through one session gives the bits of fresh
+ * sessions; switching fast convolutions on (F(4x4)) and off again (F(2x2))
+ * keeps both kinds' kernels; new weights + set_maps drop the cache. */
 static void test_operator_cache(void **state) {
   (void)state;
   tq_context *ctx = NULL;
   assert_int_equal(tq_context_create(&ctx), TQ_OK);
   tq_graph *g = NULL;
   assert_int_equal(tq_graph_create(ctx, &g), TQ_OK);
-  tq_shape xs = {.ndim = 4, .dims = {-1, 8, 12, 12}};
+  tq_shape xs = {.ndim = 4, .dims = {-1, 8, 16, 16}};
   assert_int_equal(tq_graph_add_input(ctx, g, "x", &xs), TQ_OK);
   tq_shape ws = {.ndim = 4, .dims = {8, 8, 3, 3}};
   float w[8 * 8 * 9];
@@ -250,13 +250,13 @@ static void test_operator_cache(void **state) {
       tq_graph_add_node(ctx, g, "Conv", "conv", in, 2, out, 1, attrs, 2),
       TQ_OK);
   assert_int_equal(tq_graph_add_output(ctx, g, "y"), TQ_OK);
-  tq_shape b8 = {.ndim = 4, .dims = {16, 8, 12, 12}};
+  tq_shape b8 = {.ndim = 4, .dims = {16, 8, 16, 16}};
   tq_tensor *x8 = NULL;
   assert_int_equal(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &b8, &x8), TQ_OK);
   float *xp = tq_tensor_data(x8);
   for (size_t i = 0; i < tq_tensor_numel(x8); i++)
     xp[i] = (float)((tq_test_rand(&seed) >> 40) * 0x1p-24);
-  tq_shape b1 = {.ndim = 4, .dims = {1, 8, 12, 12}};
+  tq_shape b1 = {.ndim = 4, .dims = {1, 8, 16, 16}};
   tq_tensor *x1 = NULL;
   assert_int_equal(tq_tensor_from_floats(ctx, &b1, xp, &x1), TQ_OK);
   /* fresh sessions: the reference bits for each batch size */
@@ -285,6 +285,31 @@ static void test_operator_cache(void **state) {
   for (size_t i = 0; i < tq_tensor_numel(want1); i++)
     assert_float_equal(((const float *)tq_tensor_cdata(want1))[i],
                        ((const float *)tq_tensor_cdata(want8))[i], 1e-5);
+  /* fast convolutions: F(4x4), the bits of a fresh session; then off
+   * again: F(2x2)'s kernels are still there */
+  tq_context_set_fast_conv(ctx, 1);
+  tq_tensor *fast8 = NULL;
+  {
+    tq_session *f = NULL;
+    assert_int_equal(tq_session_create(ctx, g, &f), TQ_OK);
+    arg = x8;
+    assert_int_equal(tq_session_run(ctx, f, &arg, 1, &fast8, 1, NULL), TQ_OK);
+    tq_session_destroy(f);
+  }
+  arg = x8;
+  assert_int_equal(tq_session_run(ctx, s, &arg, 1, &got, 1, NULL), TQ_OK);
+  assert_memory_equal(tq_tensor_cdata(got), tq_tensor_cdata(fast8),
+                      tq_tensor_numel(got) * sizeof(float));
+  for (size_t i = 0; i < tq_tensor_numel(got); i++)
+    assert_float_equal(((const float *)tq_tensor_cdata(got))[i],
+                       ((const float *)tq_tensor_cdata(want8))[i], 5e-5);
+  tq_tensor_destroy(got);
+  tq_tensor_destroy(fast8);
+  tq_context_set_fast_conv(ctx, 0);
+  assert_int_equal(tq_session_run(ctx, s, &arg, 1, &got, 1, NULL), TQ_OK);
+  assert_memory_equal(tq_tensor_cdata(got), tq_tensor_cdata(want8),
+                      tq_tensor_numel(got) * sizeof(float));
+  tq_tensor_destroy(got);
   /* new weights + set_maps: the cache follows */
   w[0] += 1.0f;
   tq_tensor *w2 = NULL;
@@ -416,7 +441,7 @@ static void test_relu_fusion(void **state) {
   assert_int_equal(tq_context_create(&ctx), TQ_OK);
   tq_graph *g = NULL;
   assert_int_equal(tq_graph_create(ctx, &g), TQ_OK);
-  tq_shape xs = {.ndim = 4, .dims = {-1, 8, 12, 12}};
+  tq_shape xs = {.ndim = 4, .dims = {-1, 8, 16, 16}};
   assert_int_equal(tq_graph_add_input(ctx, g, "x", &xs), TQ_OK);
   uint64_t seed = 11;
   add_conv(ctx, g, "c1", "x", "y1", 8, 16, 3, 1, 1, 1, &seed); /* Winograd */
@@ -435,7 +460,8 @@ static void test_relu_fusion(void **state) {
   assert_int_equal(tq_graph_add_output(ctx, g, "z5"), TQ_OK);
   assert_int_equal(tq_graph_add_output(ctx, g, "y5"), TQ_OK);
   assert_int_equal(tq_graph_add_output(ctx, g, "z4"), TQ_OK);
-  const int64_t batches[] = {1, 16}; /* F(2x2) and F(4x4) for c1 */
+  /* batch 16 with fast convolutions: F(4x4) for c1, else F(2x2) */
+  const int64_t batches[] = {1, 16};
   for (int q = 0; q < 2; q++) {
     tq_session *s = NULL;
     assert_int_equal(tq_session_create(ctx, g, &s), TQ_OK);
@@ -450,7 +476,8 @@ static void test_relu_fusion(void **state) {
       assert_int_equal(tq_session_set_maps(ctx, s, set), TQ_OK);
     }
     for (int bi = 0; bi < 2; bi++) {
-      tq_shape bs = {.ndim = 4, .dims = {batches[bi], 8, 12, 12}};
+      tq_context_set_fast_conv(ctx, bi == 1);
+      tq_shape bs = {.ndim = 4, .dims = {batches[bi], 8, 16, 16}};
       tq_tensor *x = NULL;
       assert_int_equal(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, &x), TQ_OK);
       float *xp = tq_tensor_data(x);
@@ -488,6 +515,59 @@ static void test_relu_fusion(void **state) {
   tq_context_destroy(ctx);
 }
 
+/* Without fast convolutions, an output whose 3x3 window is all zeros is
+ * exactly 0 (no bias) next to nonzero inputs, on every path: Winograd
+ * F(2x2) (28x28), im2col (7x7). A sign-sensitive quantizer after the Conv
+ * depends on it. */
+static void test_conv_exact_zeros(void **state) {
+  (void)state;
+  tq_context *ctx = NULL;
+  assert_int_equal(tq_context_create(&ctx), TQ_OK);
+  const int64_t sizes[] = {28, 7};
+  for (int si = 0; si < 2; si++) {
+    const int64_t H = sizes[si], lo = H / 3, hi = 2 * H / 3; /* [lo, hi) */
+    tq_graph *g = NULL;
+    assert_int_equal(tq_graph_create(ctx, &g), TQ_OK);
+    tq_shape xs = {.ndim = 4, .dims = {2, 16, H, H}};
+    assert_int_equal(tq_graph_add_input(ctx, g, "x", &xs), TQ_OK);
+    uint64_t seed = 5;
+    add_conv(ctx, g, "c", "x", "y", 16, 16, 3, 1, 1, 1, &seed);
+    assert_int_equal(tq_graph_add_output(ctx, g, "y"), TQ_OK);
+    tq_tensor *x = NULL;
+    assert_int_equal(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &xs, &x), TQ_OK);
+    float *xp = tq_tensor_data(x);
+    for (int64_t i = 0; i < 2 * 16 * H * H; i++) {
+      const int64_t r = (i / H) % H, col = i % H;
+      xp[i] = r >= lo && r < hi && col >= lo && col < hi
+                  ? (float)((tq_test_rand(&seed) >> 40) * 0x1p-24) - 0.5f
+                  : 0.0f;
+    }
+    tq_session *s = NULL;
+    assert_int_equal(tq_session_create(ctx, g, &s), TQ_OK);
+    const tq_tensor *arg = x;
+    tq_tensor *y = NULL;
+    assert_int_equal(tq_session_run(ctx, s, &arg, 1, &y, 1, NULL), TQ_OK);
+    const float *yp = tq_tensor_cdata(y);
+    int64_t zero_windows = 0;
+    for (int64_t i = 0; i < 2 * 16 * H * H; i++) {
+      const int64_t r = (i / H) % H, col = i % H;
+      /* the window covers rows r-1..r+1 and columns col-1..col+1 */
+      if (r + 1 < lo || r - 1 >= hi || col + 1 < lo || col - 1 >= hi) {
+        zero_windows++;
+        if (yp[i] != 0.0f)
+          fail_msg("%lldx%lld: output %lld has an all-zero window but is %g",
+                   (long long)H, (long long)H, (long long)i, (double)yp[i]);
+      }
+    }
+    assert_true(zero_windows > 0);
+    tq_tensor_destroy(y);
+    tq_tensor_destroy(x);
+    tq_session_destroy(s);
+    tq_graph_destroy(g);
+  }
+  tq_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_float_and_quantized),
@@ -495,6 +575,7 @@ int main(void) {
       cmocka_unit_test(test_operator_cache),
       cmocka_unit_test(test_inplace),
       cmocka_unit_test(test_relu_fusion),
+      cmocka_unit_test(test_conv_exact_zeros),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

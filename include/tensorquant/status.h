@@ -63,6 +63,18 @@ TQ_API void tq_context_destroy(tq_context *ctx);
 TQ_API tq_status tq_context_set_threads(tq_context *ctx, int threads);
 TQ_API int tq_context_threads(const tq_context *ctx);
 
+/* Fast float convolutions (default off): lets 3x3 stride-1 Conv use
+ * Winograd F(4x4, 3x3), which needs 2.25x fewer multiplications than the
+ * default F(2x2, 3x3) (ResNet-18 about 8 % faster). Its rounding errors
+ * scale with the magnitude of the whole 6x6 input patch of a 4x4 output
+ * tile, not with the output's own terms: an output whose exact value is 0
+ * (an all-zero window next to nonzero inputs) comes out as noise of about
+ * 1e-5 of the patch, which a sign-sensitive quantizer (binary, ternary,
+ * up/away rounding) then moves a whole step. Off, every output whose
+ * terms are all zero is its bias exactly. enable: 0 or 1. */
+TQ_API void tq_context_set_fast_conv(tq_context *ctx, int enable);
+TQ_API int tq_context_fast_conv(const tq_context *ctx);
+
 /* Message of the last failure on ctx ("" if none). The pointer stays valid
  * until the next call that uses ctx. A NULL ctx gives "". */
 TQ_API const char *tq_context_last_error(const tq_context *ctx);

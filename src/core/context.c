@@ -8,6 +8,7 @@
 
 struct tq_context {
   int threads;
+  int fast_conv; /* tq_context_set_fast_conv */
   tq_error_info last;
 };
 
@@ -57,6 +58,14 @@ tq_status tq_context_set_threads(tq_context *ctx, int threads) {
 
 int tq_context_threads(const tq_context *ctx) {
   return ctx ? ctx->threads : tq_threads_available();
+}
+
+void tq_context_set_fast_conv(tq_context *ctx, int enable) {
+  if (ctx) ctx->fast_conv = enable != 0;
+}
+
+int tq_context_fast_conv(const tq_context *ctx) {
+  return ctx ? ctx->fast_conv : 0;
 }
 
 const char *tq_context_last_error(const tq_context *ctx) {

@@ -1,6 +1,6 @@
 /* Float Conv 3x3, stride 1, no dilation, one group, by Winograd's minimal
- * filtering (winograd_internal.h): F(4x4, 3x3) where the outputs hold
- * enough 4x4 tiles, else F(2x2, 3x3). Per block of tiles, the input
+ * filtering (winograd_internal.h): F(2x2, 3x3), or with fast convolutions
+ * F(4x4, 3x3) where the outputs hold enough 4x4 tiles. Per block of tiles, the input
  * transform, (m + 2)^2 GEMMs done by OpenBLAS, and the output transform.
  * Tiles run over the batch in fixed blocks; each GEMM of a block is one
  * single-threaded call and the transforms treat every tile independently,
@@ -20,16 +20,25 @@
  * U fewer times, which matters more than keeping V and M in the caches
  * (measured on ResNet-18 at batch 1 and 16, bench/README.md). */
 #define WINO_BLOCK_FLOATS 8192
-/* F(4x4) needs at least this many 4x4 tiles (a 7x7 image at batch 1 has
- * 4, too few GEMM columns), and its U (36 x K x C floats, 2.25 times that
- * of F(2x2)) must fit in WINO_F4_MAX_U_BYTES: every block reads all of U,
- * and beyond that the reads cost more than the saved multiplications
- * (ResNet-18's 256- and 512-channel layers run faster under F(2x2)). */
+/* F(4x4) runs only on a context with fast convolutions
+ * (tq_context_set_fast_conv: its rounding errors scale with the whole 6x6
+ * input patch, so exact zeros become noise). It needs at least this many
+ * 4x4 tiles per image (a 7x7 image has 4, too few GEMM columns), and its
+ * U (36 x K x C floats, 2.25 times that of F(2x2)) must fit in
+ * WINO_F4_MAX_U_BYTES: every block reads all of U, and beyond that the
+ * reads cost more than the saved multiplications (ResNet-18's 256- and
+ * 512-channel layers run faster under F(2x2)). */
 #define WINO_F4_MIN_TILES 16
 #define WINO_F4_MAX_U_BYTES ((int64_t)4 << 20)
 
 static const tq_wino_kind *const kinds[] = {&tq_wino_f2, &tq_wino_f4};
 enum { KIND_COUNT = sizeof kinds / sizeof kinds[0] };
+
+/* m x m output tiles per image: the choices below count per image, so
+ * that they, and the bits, do not depend on the batch size. */
+static int64_t image_tiles(const conv_geom *g, int m) {
+  return ((g->w.out[1] + m - 1) / m) * ((g->w.out[2] + m - 1) / m);
+}
 
 int tq_conv_winograd_applies(const conv_geom *g) {
   const tq_nn_window *w = &g->w;
@@ -37,18 +46,15 @@ int tq_conv_winograd_applies(const conv_geom *g) {
   for (int d = 1; d < 3; d++)
     if (w->kernel[d] != 3 || w->stride[d] != 1 || w->dil[d] != 1) return 0;
   /* worth it when there are enough tiles for efficient GEMMs: a 7x7 image
-   * (16 tiles) with 512 channels runs faster as one im2col GEMM */
-  const int64_t tiles = g->N * ((w->out[1] + 1) / 2) * ((w->out[2] + 1) / 2);
-  return tiles >= 32;
+   * (16 tiles) with 512 channels runs faster as one im2col GEMM at batch 1
+   * and as fast at batch 16 */
+  return image_tiles(g, 2) >= 32;
 }
 
-static int64_t tile_count(const conv_geom *g, int m) {
-  return g->N * ((g->w.out[1] + m - 1) / m) * ((g->w.out[2] + m - 1) / m);
-}
-
-static int choose_kind(const conv_geom *g) {
+static int choose_kind(const tq_op_call *c, const conv_geom *g) {
+  if (!tq_context_fast_conv(c->ctx)) return 0;
   const int64_t u_bytes = 36 * g->M * g->C * (int64_t)sizeof(float);
-  return tile_count(g, 4) >= WINO_F4_MIN_TILES &&
+  return image_tiles(g, 4) >= WINO_F4_MIN_TILES &&
          u_bytes <= WINO_F4_MAX_U_BYTES;
 }
 
@@ -96,7 +102,7 @@ static void wino_cache_free(void *data) {
 tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
                            const float *wt, const float *b, float *y) {
   const int threads = tq_nn_threads(c);
-  const int ki = choose_kind(g);
+  const int ki = choose_kind(c, g);
   const tq_wino_kind *kind = kinds[ki];
   const int m = kind->m, planes = kind->planes;
   const int64_t TH = (g->w.out[1] + m - 1) / m, TW = (g->w.out[2] + m - 1) / m;

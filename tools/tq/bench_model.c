@@ -105,6 +105,7 @@ int tq_bench_model(int argc, char **argv) {
   const char *cmd = "bench", *path = argv[1];
   tq_cli_maps maps = {0};
   long batch = 1, threads = 0, repeat = 10, warmup = 2;
+  int fast_conv = 0;
   int json = 0, do_profile = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v;
@@ -115,6 +116,8 @@ int tq_bench_model(int argc, char **argv) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
           !tq_cli_parse_int(cmd, a, v, 1, 1 << 16, &batch))
         return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--fast-conv")) {
+      fast_conv = 1;
     } else if (!strcmp(a, "--threads")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
           !tq_cli_parse_int(cmd, a, v, 1, 4096, &threads))
@@ -139,6 +142,7 @@ int tq_bench_model(int argc, char **argv) {
   tq_context *ctx;
   if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
   if (threads) tq_context_set_threads(ctx, (int)threads);
+  tq_context_set_fast_conv(ctx, fast_conv);
   int rc = TQ_EXIT_FAILURE;
   tq_graph *g = NULL;
   tq_session *s = NULL;
