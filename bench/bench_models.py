@@ -1,7 +1,8 @@
 """Model inference benchmark: tq against ONNX Runtime and PyTorch, same run.
 
 For each model and batch size: median latency and images/s of
-  - tq (float), tq with --extr/--weights quantization,
+  - tq (float), tq with --fast-conv (Winograd F(4x4, 3x3)), tq with
+    --extr/--weights quantization,
   - ONNX Runtime (PyPI onnxruntime, CPU provider, all graph optimizations),
   - PyTorch (Debian python3-torch, eval mode, no_grad),
 each at the same thread count, each in its own process so that peak RSS is
@@ -91,6 +92,7 @@ def main():
                                       tests_py], capture_output=True, text=True, check=True)
                 return json.loads(out.stdout.strip().splitlines()[-1])
             engines = (("tq float", lambda: tq([])),
+                       ("tq --fast-conv", lambda: tq(["--fast-conv"])),
                        ("tq extr+weights", lambda: tq(["--extr", args.spec,
                                                        "--weights", args.spec])),
                        ("ONNX Runtime", lambda: other("ort")),

@@ -533,7 +533,7 @@ static void test_conv_winograd(void **state) {
     const int64_t tiles2 = ((cc.g.out[0] + 1) / 2) * ((cc.g.out[1] + 1) / 2);
     const int64_t tiles4 = ((cc.g.out[0] + 3) / 4) * ((cc.g.out[1] + 3) / 4);
     const int kind = fast && tiles4 >= 16;
-    if (tiles2 < 32 || done[kind] >= 14) {
+    if (tiles2 < 16 || done[kind] >= 14) {
       fx_free(&f);
       continue;
     }
