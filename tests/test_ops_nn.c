@@ -491,7 +491,7 @@ static void test_conv_paths(void **state) {
   tq_context_destroy(ctx);
 }
 
-/* 3x3 stride-1 convolutions with enough tiles per image take Winograd's
+/* 3x3 stride-1 convolutions with enough tiles take Winograd's
  * F(2x2, 3x3), or with fast convolutions and enough 4x4 tiles F(4x4, 3x3)
  * (conv_winograd.c): odd output sizes (partial tiles on the right and at
  * the bottom), asymmetric and auto pads, batches whose tiles cross the
@@ -529,11 +529,12 @@ static void test_conv_winograd(void **state) {
       fx_free(&f);
       continue;
     }
-    /* per image */
-    const int64_t tiles2 = ((cc.g.out[0] + 1) / 2) * ((cc.g.out[1] + 1) / 2);
-    const int64_t tiles4 = ((cc.g.out[0] + 3) / 4) * ((cc.g.out[1] + 3) / 4);
+    const int64_t tiles2 =
+        cc.N * ((cc.g.out[0] + 1) / 2) * ((cc.g.out[1] + 1) / 2);
+    const int64_t tiles4 =
+        cc.N * ((cc.g.out[0] + 3) / 4) * ((cc.g.out[1] + 3) / 4);
     const int kind = fast && tiles4 >= 16;
-    if (tiles2 < 16 || done[kind] >= 14) {
+    if (tiles2 < 32 || done[kind] >= 14) {
       fx_free(&f);
       continue;
     }

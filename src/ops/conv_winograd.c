@@ -23,7 +23,7 @@
 /* F(4x4) runs only on a context with fast convolutions
  * (tq_context_set_fast_conv: its rounding errors scale with the whole 6x6
  * input patch, so exact zeros become noise). It needs at least this many
- * 4x4 tiles per image (a 7x7 image has 4, too few GEMM columns), and its
+ * 4x4 tiles (a 7x7 image at batch 1 has 4, too few GEMM columns), and its
  * U (36 x K x C floats, 2.25 times that of F(2x2)) must fit in
  * WINO_F4_MAX_U_BYTES: every block reads all of U, and beyond that the
  * reads cost more than the saved multiplications (ResNet-18's 256- and
@@ -34,10 +34,11 @@
 static const tq_wino_kind *const kinds[] = {&tq_wino_f2, &tq_wino_f4};
 enum { KIND_COUNT = sizeof kinds / sizeof kinds[0] };
 
-/* m x m output tiles per image: the choices below count per image, so
- * that they, and the bits, do not depend on the batch size. */
-static int64_t image_tiles(const conv_geom *g, int m) {
-  return ((g->w.out[1] + m - 1) / m) * ((g->w.out[2] + m - 1) / m);
+/* m x m output tiles over the batch. The choices below count them over
+ * the batch, as the GEMMs see them; like OpenBLAS's own choices by shape,
+ * they make float bits depend on the batch size (by rounding only). */
+static int64_t tile_count(const conv_geom *g, int m) {
+  return g->N * ((g->w.out[1] + m - 1) / m) * ((g->w.out[2] + m - 1) / m);
 }
 
 int tq_conv_winograd_applies(const conv_geom *g) {
@@ -46,15 +47,15 @@ int tq_conv_winograd_applies(const conv_geom *g) {
   for (int d = 1; d < 3; d++)
     if (w->kernel[d] != 3 || w->stride[d] != 1 || w->dil[d] != 1) return 0;
   /* worth it when there are enough tiles for efficient GEMMs: a 7x7 image
-   * has 16 (ResNet's last stage: 6 % slower than one im2col GEMM at batch
-   * 1, much faster at batch 16) */
-  return image_tiles(g, 2) >= 16;
+   * with 512 channels (16 tiles) at batch 1 runs faster as one im2col GEMM,
+   * at batch 16 much slower */
+  return tile_count(g, 2) >= 32;
 }
 
 static int choose_kind(const tq_op_call *c, const conv_geom *g) {
   if (!tq_context_fast_conv(c->ctx)) return 0;
   const int64_t u_bytes = 36 * g->M * g->C * (int64_t)sizeof(float);
-  return image_tiles(g, 4) >= WINO_F4_MIN_TILES &&
+  return tile_count(g, 4) >= WINO_F4_MIN_TILES &&
          u_bytes <= WINO_F4_MAX_U_BYTES;
 }
 
