@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "ops/winograd_internal.h"
 
 /* Transformed floats per block and channel (planes x tiles): 512 tiles
@@ -59,19 +63,98 @@ static int choose_kind(const tq_op_call *c, const conv_geom *g) {
          u_bytes <= WINO_F4_MAX_U_BYTES;
 }
 
-void tq_wino_load_row(const float *row, int64_t width, int64_t x0, int64_t n,
-                      float *dst) {
-  if (!row) {
+void tq_wino_load_row(const conv_geom *g, const float *xc, int64_t r, int64_t x,
+                      int64_t n, float *dst) {
+  const int64_t IH = g->w.in[1], IW = g->w.in[2];
+  const int64_t yy = r - g->w.pad_lo[1], x0 = x - g->w.pad_lo[2];
+  if (yy < 0 || yy >= IH) {
     memset(dst, 0, (size_t)n * sizeof *dst);
     return;
   }
+  const float *row = xc + yy * IW;
   /* columns [lo, hi) of dst lie inside the row */
   const int64_t lo = x0 < 0 ? (-x0 < n ? -x0 : n) : 0;
-  int64_t hi = width - x0 < n ? width - x0 : n;
+  int64_t hi = IW - x0 < n ? IW - x0 : n;
   if (hi < lo) hi = lo;
   if (lo > 0) memset(dst, 0, (size_t)lo * sizeof *dst);
   if (hi > lo) memcpy(dst + lo, row + x0 + lo, (size_t)(hi - lo) * sizeof *dst);
   if (hi < n) memset(dst + hi, 0, (size_t)(n - hi) * sizeof *dst);
+}
+
+/* Per-thread scratch of `per` floats: this thread's piece. */
+static float *thread_scratch(float *scratch, int64_t per) {
+#ifdef _OPENMP
+  return scratch + per * omp_get_thread_num();
+#else
+  (void)per;
+  return scratch;
+#endif
+}
+
+/* U for every kernel W[k][c]: planes planes of K x C. */
+static void transform_weights(const tq_wino_kind *kind, const float *wt,
+                              int64_t K, int64_t C, float *u, int threads) {
+  int nt = threads > K ? (int)K : threads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t c = 0; c < C; c++)
+      kind->weights(wt + (k * C + c) * 9, u + k * C + c, K * C);
+}
+
+/* V for the tiles of the runs, every channel: planes planes of C x ld,
+ * threads over channels. */
+static void transform_input(const tq_wino_kind *kind, const conv_geom *g,
+                            const float *x, const tq_wino_run *runs,
+                            int64_t n_runs, float *v, int64_t ld,
+                            float *scratch, int64_t per, int threads) {
+  int nt = threads > g->C ? (int)g->C : threads;
+#pragma omp parallel num_threads(nt)
+  {
+    float *buf = thread_scratch(scratch, per);
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < g->C; c++)
+      for (int64_t r = 0; r < n_runs; r++) {
+        const tq_wino_run *ru = &runs[r];
+        kind->input(g, x + (ru->n * g->C + c) * g->Pin, ru, v + c * ld + ru->i0,
+                    g->C * ld, buf);
+      }
+  }
+}
+
+/* Relu (fused, g->relu) on the outputs of run ru in one output channel, a
+ * kind's m x m tiles, while they are in the caches. */
+static void relu_run(const conv_geom *g, int m, const tq_wino_run *ru,
+                     float *yk) {
+  const int64_t OH = g->w.out[1], OW = g->w.out[2];
+  const int64_t oy = m * ru->ty, ox0 = m * ru->tx0;
+  const int64_t len = m * (ru->tx1 - ru->tx0);
+  const int64_t cols = OW - ox0 < len ? OW - ox0 : len;
+  for (int64_t a = 0; a < m && oy + a < OH; a++)
+    tq_relu_row(yk + (oy + a) * OW + ox0, cols);
+}
+
+/* y tiles (+ bias) from M: planes planes of K x ld, threads over output
+ * channels. */
+static void transform_output(const tq_wino_kind *kind, const conv_geom *g,
+                             const float *m, const tq_wino_run *runs,
+                             int64_t n_runs, int64_t ld, const float *bias,
+                             float *y, float *scratch, int64_t per,
+                             int threads) {
+  int nt = threads > g->M ? (int)g->M : threads;
+#pragma omp parallel num_threads(nt)
+  {
+    float *buf = thread_scratch(scratch, per);
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < g->M; k++) {
+      const float bv = bias ? bias[k] : 0.0f;
+      for (int64_t r = 0; r < n_runs; r++) {
+        const tq_wino_run *ru = &runs[r];
+        float *yk = y + (ru->n * g->M + k) * g->P;
+        kind->output(g, m + k * ld + ru->i0, g->M * ld, ru, bv, yk, buf);
+        if (g->relu) relu_run(g, kind->m, ru, yk);
+      }
+    }
+  }
 }
 
 /* The tiles [t0, t0 + ntiles) of a block (TH x TW tiles per image) as runs
@@ -130,8 +213,8 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
   float *v = malloc((size_t)(planes * C * blk) * sizeof *v);
   float *mm = malloc((size_t)(planes * K * blk) * sizeof *mm);
   tq_wino_run *runs = malloc((size_t)(blk + 2) * sizeof *runs);
-  float *scratch =
-      malloc((size_t)(kind->scratch_floats(TW) * threads) * sizeof *scratch);
+  const int64_t per = kind->scratch_floats(TW);
+  float *scratch = malloc((size_t)(per * threads) * sizeof *scratch);
   if (!u || !v || !mm || !runs || !scratch) {
     if (!cached) free(u);
     free(v);
@@ -144,13 +227,13 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
                          (long long)K, (long long)C);
   }
   if (!cached) {
-    kind->weights(wt, K, C, u, threads);
+    transform_weights(kind, wt, K, C, u, threads);
     if (wc) wc->u[ki] = u;
   }
   for (int64_t t0 = 0; t0 < total; t0 += blk) {
     const int64_t nt = total - t0 < blk ? total - t0 : blk;
     const int64_t n_runs = tile_runs(t0, nt, TH, TW, runs);
-    kind->input(g, x, runs, n_runs, v, blk, scratch, threads);
+    transform_input(kind, g, x, runs, n_runs, v, blk, scratch, per, threads);
     int gt = threads > planes ? planes : threads;
 #pragma omp parallel for num_threads(gt) schedule(static)
     for (int xi = 0; xi < planes; xi++) {
@@ -158,7 +241,8 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
       tq_nn_sgemm1(0, 0, K, nt, C, 1.0f, u + xi * K * C, C, v + xi * C * blk,
                    blk, 0.0f, mm + xi * K * blk, blk);
     }
-    kind->output(g, mm, runs, n_runs, blk, b, y, scratch, threads);
+    transform_output(kind, g, mm, runs, n_runs, blk, b, y, scratch, per,
+                     threads);
   }
   free(runs);
   free(scratch);

@@ -10,39 +10,25 @@
  *
  * Every tile is computed by the same operations whatever the threads. */
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "ops/winograd_internal.h"
 
-/* U_xi[k][c] = (G g G^T)[xi] for kernel g = W[k][c] (3x3). u has 16
- * planes of K x C. */
-static void weights_f2(const float *wt, int64_t K, int64_t C, float *u,
-                       int threads) {
-  const int64_t plane = K * C;
-  int nt = threads > K ? (int)K : threads;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t k = 0; k < K; k++) {
-    for (int64_t c = 0; c < C; c++) {
-      const float *g = wt + (k * C + c) * 9;
-      float t[4][3]; /* G g: rows of G times the kernel's columns */
-      for (int j = 0; j < 3; j++) {
-        const float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-        t[0][j] = g0;
-        t[1][j] = 0.5f * (g0 + g1 + g2);
-        t[2][j] = 0.5f * (g0 - g1 + g2);
-        t[3][j] = g2;
-      }
-      for (int i = 0; i < 4; i++) {
-        const float a = t[i][0], b = t[i][1], e = t[i][2];
-        float *dst = u + (i * 4) * plane + k * C + c;
-        dst[0] = a;
-        dst[plane] = 0.5f * (a + b + e);
-        dst[2 * plane] = 0.5f * (a - b + e);
-        dst[3 * plane] = e;
-      }
-    }
+/* U_xi = (G g G^T)[xi] of one 3x3 kernel g: u[xi * plane]. */
+static void weights_f2(const float *g, float *u, int64_t plane) {
+  float t[4][3]; /* G g: rows of G times the kernel's columns */
+  for (int j = 0; j < 3; j++) {
+    const float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+    t[0][j] = g0;
+    t[1][j] = 0.5f * (g0 + g1 + g2);
+    t[2][j] = 0.5f * (g0 - g1 + g2);
+    t[3][j] = g2;
+  }
+  for (int i = 0; i < 4; i++) {
+    const float a = t[i][0], b = t[i][1], e = t[i][2];
+    float *dst = u + (i * 4) * plane;
+    dst[0] = a;
+    dst[plane] = 0.5f * (a + b + e);
+    dst[2 * plane] = 0.5f * (a - b + e);
+    dst[3 * plane] = e;
   }
 }
 
@@ -85,52 +71,25 @@ static void v_planes(const float *restrict e, const float *restrict o,
   }
 }
 
-/* V_xi[c][i] = (B^T d B)[xi] for the tiles of the runs, every channel. v
- * has 16 planes of C x ld. Per tile row, B^T combines the four input rows
- * first (R0 = d0 - d2, R1 = d1 + d2, R2 = d2 - d1, R3 = d1 - d3, zero
- * outside the input), split into even and odd columns; then each of the
- * 16 outputs is one unit-stride loop over the row's tiles, which the
- * compiler vectorizes. */
-static void input_f2(const conv_geom *g, const float *x,
-                     const tq_wino_run *runs, int64_t n_runs, float *v,
-                     int64_t ld, float *rows, int threads) {
-  const tq_nn_window *w = &g->w;
-  const int64_t IH = w->in[1], IW = w->in[2];
-  const int64_t TW = (w->out[2] + 1) / 2, plane = g->C * ld;
-  const int64_t ph = w->pad_lo[1], pw = w->pad_lo[2];
+/* V_xi = (B^T d B)[xi] for the tiles of one run in one channel. Per tile
+ * row, B^T combines the four input rows first (R0 = d0 - d2, R1 = d1 + d2,
+ * R2 = d2 - d1, R3 = d1 - d3, zero outside the input), split into even and
+ * odd columns; then each of the 16 outputs is one unit-stride loop over the
+ * row's tiles, which the compiler vectorizes. */
+static void input_f2(const conv_geom *g, const float *xc, const tq_wino_run *ru,
+                     float *v, int64_t plane, float *scratch) {
+  const int64_t TW = (g->w.out[2] + 1) / 2;
   const int64_t width = 2 * TW + 2; /* input columns a tile row touches */
-  int nt = threads > g->C ? (int)g->C : threads;
-#pragma omp parallel num_threads(nt)
-  {
-#ifdef _OPENMP
-    float *buf = rows + scratch_f2(TW) * omp_get_thread_num();
-#else
-    float *buf = rows;
-#endif
-    float *in = buf, *ev = buf + 4 * width;
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < g->C; c++) {
-      for (int64_t r = 0; r < n_runs; r++) {
-        const tq_wino_run *ru = &runs[r];
-        const float *xc = x + (ru->n * g->C + c) * g->Pin;
-        const int64_t x0 = 2 * ru->tx0 - pw;
-        const int64_t cols = 2 * (ru->tx1 - ru->tx0) + 2;
-        /* the four input rows, zero-padded */
-        for (int a = 0; a < 4; a++) {
-          const int64_t yy = 2 * ru->ty - ph + a;
-          tq_wino_load_row(yy < 0 || yy >= IH ? NULL : xc + yy * IW, IW, x0,
-                           cols, in + a * width);
-        }
-        const int64_t half = cols / 2; /* tiles + 1 */
-        combine_rows(in, in + width, in + 2 * width, in + 3 * width, half, ev);
-        float *dst = v + c * ld + ru->i0;
-        for (int a = 0; a < 4; a++) {
-          float *v0 = dst + (a * 4) * plane;
-          v_planes(ev + (2 * a) * half, ev + (2 * a + 1) * half, half - 1, v0,
-                   v0 + plane, v0 + 2 * plane, v0 + 3 * plane);
-        }
-      }
-    }
+  float *in = scratch, *ev = scratch + 4 * width;
+  const int64_t cols = 2 * (ru->tx1 - ru->tx0) + 2;
+  for (int a = 0; a < 4; a++) /* the four input rows, zero-padded */
+    tq_wino_load_row(g, xc, 2 * ru->ty + a, 2 * ru->tx0, cols, in + a * width);
+  const int64_t half = cols / 2; /* tiles + 1 */
+  combine_rows(in, in + width, in + 2 * width, in + 3 * width, half, ev);
+  for (int a = 0; a < 4; a++) {
+    float *v0 = v + (a * 4) * plane;
+    v_planes(ev + (2 * a) * half, ev + (2 * a + 1) * half, half - 1, v0,
+             v0 + plane, v0 + 2 * plane, v0 + 3 * plane);
   }
 }
 
@@ -162,49 +121,26 @@ static void out_rows(const float *restrict q, int64_t plane, int64_t len,
   }
 }
 
-/* y tile = A^T M A (+ bias) for the tiles of the runs; m has 16 planes of
- * K x ld. Per output channel and run, the two output rows' even and odd
- * columns are computed in unit-stride loops over the tiles (vectorized),
- * then interleaved into the rows. tmp: scratch_f2(TW) floats per thread. */
-static void output_f2(const conv_geom *g, const float *m,
-                      const tq_wino_run *runs, int64_t n_runs, int64_t ld,
-                      const float *bias, float *y, float *tmp, int threads) {
-  const tq_nn_window *w = &g->w;
-  const int64_t OH = w->out[1], OW = w->out[2], TW = (OW + 1) / 2;
-  const int64_t plane = g->M * ld;
-  int nt = threads > g->M ? (int)g->M : threads;
-#pragma omp parallel num_threads(nt)
-  {
-#ifdef _OPENMP
-    float *buf = tmp + scratch_f2(TW) * omp_get_thread_num();
-#else
-    float *buf = tmp;
-#endif
-#pragma omp for schedule(static)
-    for (int64_t k = 0; k < g->M; k++) {
-      const float bv = bias ? bias[k] : 0.0f;
-      for (int64_t r = 0; r < n_runs; r++) {
-        const tq_wino_run *ru = &runs[r];
-        const float *q = m + k * ld + ru->i0;
-        const int64_t len = ru->tx1 - ru->tx0, oy = 2 * ru->ty;
-        float *ye0 = buf, *yo0 = buf + (TW + 1), *ye1 = buf + 2 * (TW + 1),
-              *yo1 = buf + 3 * (TW + 1);
-        out_rows(q, plane, len, bv, ye0, yo0, ye1, yo1);
-        float *yk = y + (ru->n * g->M + k) * g->P;
-        const int64_t ox0 = 2 * ru->tx0;
-        for (int a = 0; a < 2 && oy + a < OH; a++) {
-          float *yr = yk + (oy + a) * OW + ox0;
-          const float *ye = a ? ye1 : ye0, *yo = a ? yo1 : yo0;
-          const int64_t cols = OW - ox0 < 2 * len ? OW - ox0 : 2 * len;
-          for (int64_t j = 0; 2 * j + 1 < cols; j++) {
-            yr[2 * j] = ye[j];
-            yr[2 * j + 1] = yo[j];
-          }
-          if (cols & 1) yr[cols - 1] = ye[cols / 2];
-          if (g->relu) tq_relu_row(yr, cols);
-        }
-      }
+/* The output tiles A^T M A + bias of one run in one output channel: the
+ * two output rows' even and odd columns in unit-stride loops over the
+ * tiles (vectorized), then interleaved into the rows. */
+static void output_f2(const conv_geom *g, const float *q, int64_t plane,
+                      const tq_wino_run *ru, float bv, float *yk,
+                      float *scratch) {
+  const int64_t OH = g->w.out[1], OW = g->w.out[2], s = (OW + 1) / 2 + 1;
+  const int64_t len = ru->tx1 - ru->tx0, oy = 2 * ru->ty, ox0 = 2 * ru->tx0;
+  float *ye0 = scratch, *yo0 = scratch + s, *ye1 = scratch + 2 * s,
+        *yo1 = scratch + 3 * s;
+  out_rows(q, plane, len, bv, ye0, yo0, ye1, yo1);
+  const int64_t cols = OW - ox0 < 2 * len ? OW - ox0 : 2 * len;
+  for (int a = 0; a < 2 && oy + a < OH; a++) {
+    float *yr = yk + (oy + a) * OW + ox0;
+    const float *ye = a ? ye1 : ye0, *yo = a ? yo1 : yo0;
+    for (int64_t j = 0; 2 * j + 1 < cols; j++) {
+      yr[2 * j] = ye[j];
+      yr[2 * j + 1] = yo[j];
     }
+    if (cols & 1) yr[cols - 1] = ye[cols / 2];
   }
 }
 

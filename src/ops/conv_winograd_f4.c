@@ -18,16 +18,12 @@
  * compiler vectorizes; every tile is computed by the same operations in
  * the same order whatever the threads, so results do not depend on them. */
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "ops/winograd_internal.h"
 
-/* U = G g G^T, computed in double and rounded once: the kernel transform
- * runs once per set of weights, so its precision is free. */
-static void weights_f4(const float *wt, int64_t K, int64_t C, float *u,
-                       int threads) {
+/* U = G g G^T of one 3x3 kernel g (u[xi * plane]), computed in double and
+ * rounded once: the kernel transform runs once per set of weights, so its
+ * precision is free. */
+static void weights_f4(const float *g, float *u, int64_t plane) {
   static const double G[6][3] = {
       {0.25, 0.0, 0.0},
       {-1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -36,24 +32,14 @@ static void weights_f4(const float *wt, int64_t K, int64_t C, float *u,
       {1.0 / 24, -1.0 / 12, 1.0 / 6},
       {0.0, 0.0, 1.0},
   };
-  const int64_t plane = K * C;
-  int nt = threads > K ? (int)K : threads;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t k = 0; k < K; k++) {
-    for (int64_t c = 0; c < C; c++) {
-      const float *g = wt + (k * C + c) * 9;
-      double t[6][3]; /* G g */
-      for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 3; j++)
-          t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-      for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 6; j++) {
-          const double s =
-              t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
-          u[(i * 6 + j) * plane + k * C + c] = (float)s;
-        }
-    }
-  }
+  double t[6][3]; /* G g */
+  for (int i = 0; i < 6; i++)
+    for (int j = 0; j < 3; j++)
+      t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+  for (int i = 0; i < 6; i++)
+    for (int j = 0; j < 6; j++)
+      u[(i * 6 + j) * plane] =
+          (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
 }
 
 /* Per thread: 6 input rows of 4 (TW + 1) floats, their 4 column phases
@@ -94,56 +80,34 @@ static void bt_combine(const float *restrict d0, const float *restrict d1,
   }
 }
 
-static void input_f4(const conv_geom *g, const float *x,
-                     const tq_wino_run *runs, int64_t n_runs, float *v,
-                     int64_t ld, float *scratch, int threads) {
-  const tq_nn_window *w = &g->w;
-  const int64_t IH = w->in[1], IW = w->in[2];
-  const int64_t TW = (w->out[2] + 3) / 4, plane = g->C * ld;
-  const int64_t ph = w->pad_lo[1], pw = w->pad_lo[2];
+/* V_xi = (B^T d B)[xi] for the tiles of one run in one channel. */
+static void input_f4(const conv_geom *g, const float *xc, const tq_wino_run *ru,
+                     float *v, int64_t plane, float *scratch) {
+  const int64_t TW = (g->w.out[2] + 3) / 4;
   const int64_t width = 4 * (TW + 1); /* input columns a run may read */
   const int64_t s = TW + 1;           /* stride of phases and rows */
-  int nt = threads > g->C ? (int)g->C : threads;
-#pragma omp parallel num_threads(nt)
-  {
-#ifdef _OPENMP
-    float *buf = scratch + scratch_f4(TW) * omp_get_thread_num();
-#else
-    float *buf = scratch;
-#endif
-    float *in = buf, *phases = buf + 6 * width, *cols = phases + 6 * width;
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < g->C; c++) {
-      for (int64_t r = 0; r < n_runs; r++) {
-        const tq_wino_run *ru = &runs[r];
-        const int64_t len = ru->tx1 - ru->tx0;
-        const float *xc = x + (ru->n * g->C + c) * g->Pin;
-        const int64_t x0 = 4 * ru->tx0 - pw;
-        const int64_t ncol = 4 * (len + 1); /* whole phases up to tile len */
-        for (int a = 0; a < 6; a++) {
-          float *dst = in + a * width;
-          const int64_t yy = 4 * ru->ty - ph + a;
-          tq_wino_load_row(yy < 0 || yy >= IH ? NULL : xc + yy * IW, IW, x0,
-                           ncol, dst);
-          /* along the columns: tile j reads the columns 4j .. 4j + 5,
-           * i.e. phases 0-3 at j and phases 0-1 at j + 1 */
-          float *p = phases + a * 4 * s, *t = cols + a * 6 * s;
-          split_phases(dst, len + 1, s, p);
-          bt_combine(p, p + s, p + 2 * s, p + 3 * s, p + 1, p + s + 1, len, t,
-                     t + s, t + 2 * s, t + 3 * s, t + 4 * s, t + 5 * s);
-        }
-        /* along the rows: column output b of the six rows gives the V
-         * planes a * 6 + b */
-        float *vc = v + c * ld + ru->i0;
-        for (int b = 0; b < 6; b++) {
-          const float *rb = cols + b * s;
-          float *o = vc + b * plane;
-          bt_combine(rb, rb + 6 * s, rb + 12 * s, rb + 18 * s, rb + 24 * s,
-                     rb + 30 * s, len, o, o + 6 * plane, o + 12 * plane,
-                     o + 18 * plane, o + 24 * plane, o + 30 * plane);
-        }
-      }
-    }
+  float *in = scratch, *phases = scratch + 6 * width,
+        *cols = phases + 6 * width;
+  const int64_t len = ru->tx1 - ru->tx0;
+  const int64_t ncol = 4 * (len + 1); /* whole phases up to tile len */
+  for (int a = 0; a < 6; a++) {
+    float *dst = in + a * width;
+    tq_wino_load_row(g, xc, 4 * ru->ty + a, 4 * ru->tx0, ncol, dst);
+    /* along the columns: tile j reads the columns 4j .. 4j + 5, i.e.
+     * phases 0-3 at j and phases 0-1 at j + 1 */
+    float *p = phases + a * 4 * s, *t = cols + a * 6 * s;
+    split_phases(dst, len + 1, s, p);
+    bt_combine(p, p + s, p + 2 * s, p + 3 * s, p + 1, p + s + 1, len, t, t + s,
+               t + 2 * s, t + 3 * s, t + 4 * s, t + 5 * s);
+  }
+  /* along the rows: column output b of the six rows gives the V planes
+   * a * 6 + b */
+  for (int b = 0; b < 6; b++) {
+    const float *rb = cols + b * s;
+    float *o = v + b * plane;
+    bt_combine(rb, rb + 6 * s, rb + 12 * s, rb + 18 * s, rb + 24 * s,
+               rb + 30 * s, len, o, o + 6 * plane, o + 12 * plane,
+               o + 18 * plane, o + 24 * plane, o + 30 * plane);
   }
 }
 
@@ -206,40 +170,17 @@ static void merge_row(const float *restrict o, int64_t s, int64_t cols,
   for (int64_t i = 4 * whole; i < cols; i++) yr[i] = o[(i % 4) * s + whole];
 }
 
-static void output_f4(const conv_geom *g, const float *m,
-                      const tq_wino_run *runs, int64_t n_runs, int64_t ld,
-                      const float *bias, float *y, float *scratch,
-                      int threads) {
-  const tq_nn_window *w = &g->w;
-  const int64_t OH = w->out[1], OW = w->out[2], TW = (OW + 3) / 4;
-  const int64_t plane = g->M * ld, s = TW + 1;
-  int nt = threads > g->M ? (int)g->M : threads;
-#pragma omp parallel num_threads(nt)
-  {
-#ifdef _OPENMP
-    float *t = scratch + scratch_f4(TW) * omp_get_thread_num();
-#else
-    float *t = scratch;
-#endif
-    float *o = t + 24 * (TW + 1);
-#pragma omp for schedule(static)
-    for (int64_t k = 0; k < g->M; k++) {
-      const float bv = bias ? bias[k] : 0.0f;
-      for (int64_t r = 0; r < n_runs; r++) {
-        const tq_wino_run *ru = &runs[r];
-        const int64_t len = ru->tx1 - ru->tx0, oy = 4 * ru->ty;
-        tiles_f4(m + k * ld + ru->i0, plane, len, bv, s, t, o);
-        float *yk = y + (ru->n * g->M + k) * g->P;
-        const int64_t ox0 = 4 * ru->tx0;
-        const int64_t cols = OW - ox0 < 4 * len ? OW - ox0 : 4 * len;
-        for (int a = 0; a < 4 && oy + a < OH; a++) {
-          float *yr = yk + (oy + a) * OW + ox0;
-          merge_row(o + a * 4 * s, s, cols, yr);
-          if (g->relu) tq_relu_row(yr, cols);
-        }
-      }
-    }
-  }
+/* The output tiles A^T M A + bias of one run in one output channel. */
+static void output_f4(const conv_geom *g, const float *q, int64_t plane,
+                      const tq_wino_run *ru, float bv, float *yk,
+                      float *scratch) {
+  const int64_t OH = g->w.out[1], OW = g->w.out[2], s = (OW + 3) / 4 + 1;
+  const int64_t len = ru->tx1 - ru->tx0, oy = 4 * ru->ty, ox0 = 4 * ru->tx0;
+  float *t = scratch, *o = scratch + 24 * s;
+  tiles_f4(q, plane, len, bv, s, t, o);
+  const int64_t cols = OW - ox0 < 4 * len ? OW - ox0 : 4 * len;
+  for (int a = 0; a < 4 && oy + a < OH; a++)
+    merge_row(o + a * 4 * s, s, cols, yk + (oy + a) * OW + ox0);
 }
 
 const tq_wino_kind tq_wino_f4 = {4,        36,        weights_f4,

@@ -17,30 +17,32 @@ typedef struct tq_wino_run {
   int64_t n, ty, tx0, tx1, i0;
 } tq_wino_run;
 
+/* One kind: the transforms of one kernel, one run of tiles in one channel
+ * and one run of output tiles in one output channel. The driver owns the
+ * loops, the threads and the per-thread scratch. */
 typedef struct tq_wino_kind {
   int m;      /* output tile side */
   int planes; /* (m + 2)^2 transformed positions, one GEMM each */
-  /* U_xi[k][c] for every kernel W[k][c] (3x3); u: planes planes of K x C */
-  void (*weights)(const float *wt, int64_t K, int64_t C, float *u, int threads);
-  /* V_xi[c][i] for the tiles of the runs and every channel; v: planes
-   * planes of C x ld; scratch: scratch_floats(TW) floats per thread */
-  void (*input)(const conv_geom *g, const float *x, const tq_wino_run *runs,
-                int64_t n_runs, float *v, int64_t ld, float *scratch,
-                int threads);
-  /* y tiles (+ bias) from m: planes planes of K x ld; scratch as above */
-  void (*output)(const conv_geom *g, const float *m, const tq_wino_run *runs,
-                 int64_t n_runs, int64_t ld, const float *bias, float *y,
-                 float *scratch, int threads);
-  /* per-thread scratch of input and output, for TW tiles per tile row */
+  /* U_xi = (G g G^T)[xi] of the 3x3 kernel g: u[xi * plane] */
+  void (*weights)(const float *g, float *u, int64_t plane);
+  /* V_xi = (B^T d B)[xi] for the tiles of run ru in one channel, whose
+   * input plane is xc: v[xi * plane + j] for tile j of the run */
+  void (*input)(const conv_geom *g, const float *xc, const tq_wino_run *ru,
+                float *v, int64_t plane, float *scratch);
+  /* The output tiles A^T M A + bv of run ru in one output channel, from
+   * q[xi * plane + j], into the channel's output plane yk */
+  void (*output)(const conv_geom *g, const float *q, int64_t plane,
+                 const tq_wino_run *ru, float bv, float *yk, float *scratch);
+  /* scratch floats per thread, for TW tiles per tile row */
   int64_t (*scratch_floats)(int64_t TW);
 } tq_wino_kind;
 
 extern const tq_wino_kind tq_wino_f2, tq_wino_f4;
 
-/* dst[i] = row[x0 + i] for i in [0, n), zero where x0 + i falls outside
- * [0, width) or when row is NULL (a row outside the input): one zero-padded
- * input row of a run of tiles. */
-void tq_wino_load_row(const float *row, int64_t width, int64_t x0, int64_t n,
-                      float *dst);
+/* dst[i] = P[r][x + i] for i in [0, n), where P is the channel plane xc
+ * zero-padded by g's pads (P[r][x] = xc[r - pad_top][x - pad_left], zero
+ * outside the input): one input row of a run of tiles. */
+void tq_wino_load_row(const conv_geom *g, const float *xc, int64_t r, int64_t x,
+                      int64_t n, float *dst);
 
 #endif
