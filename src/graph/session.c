@@ -278,29 +278,28 @@ static void fill_call(tq_session *s, tq_context *ctx, size_t i,
 /* Relu fusion: a TQ_OPF_POST_RELU node (Conv, Add, ...) whose output
  * feeds one Relu node and nothing else (not a model output) applies the
  * Relu itself while its output is in the caches; the Relu node then only
- * passes the buffer on (tq_session_run_from). */
-static void plan_relu_fusion(tq_session *s) {
+ * passes the buffer on (tq_session_run_from). With a single reader, that
+ * reader is the value's last_use. */
+static tq_status plan_relu_fusion(tq_context *ctx, tq_session *s) {
   const tq_graph *g = s->g;
-  for (size_t i = 0; i < g->n_nodes; i++) s->nodes[i].relu_next = -1;
+  int *readers = calloc(g->n_values ? g->n_values : 1, sizeof *readers);
+  if (!readers) return tq_error_nomem(ctx);
+  for (size_t j = 0; j < g->n_nodes; j++)
+    for (size_t k = 0; k < g->nodes[j].n_in; k++)
+      if (g->nodes[j].in[k] >= 0) readers[g->nodes[j].in[k]]++;
   for (size_t i = 0; i < g->n_nodes; i++) {
+    node_rt *n = &s->nodes[i];
     const tq_node *gn = &g->nodes[i];
-    if (!(s->nodes[i].flags & TQ_OPF_POST_RELU) || s->nodes[i].folded ||
-        gn->n_out != 1)
-      continue;
-    const int v = gn->out[0];
-    if (s->is_output[v] || s->is_const[v] || s->last_use[v] < 0) continue;
-    int readers = 0, reader = -1;
-    for (size_t j = i + 1; j < g->n_nodes; j++)
-      for (size_t k = 0; k < g->nodes[j].n_in; k++)
-        if (g->nodes[j].in[k] == v) {
-          readers++;
-          reader = (int)j;
-        }
-    if (readers == 1 && g->nodes[reader].n_in == 1 &&
-        strcmp(g->nodes[reader].op_type, "Relu") == 0 &&
-        s->nodes[reader].entry != NULL)
-      s->nodes[i].relu_next = reader;
+    n->relu_next = -1;
+    if (!(n->flags & TQ_OPF_POST_RELU) || n->folded || gn->n_out != 1) continue;
+    const int v = gn->out[0], j = s->last_use[v];
+    if (s->is_output[v] || s->is_const[v] || j < 0 || readers[v] != 1) continue;
+    if (g->nodes[j].n_in == 1 && strcmp(g->nodes[j].op_type, "Relu") == 0 &&
+        s->nodes[j].entry != NULL)
+      n->relu_next = j;
   }
+  free(readers);
+  return TQ_OK;
 }
 
 tq_status tq_session_plan(tq_context *ctx, tq_session *s,
@@ -423,7 +422,11 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
     free_plan(s);
     return st;
   }
-  plan_relu_fusion(s);
+  st = plan_relu_fusion(ctx, s);
+  if (st != TQ_OK) {
+    free_plan(s);
+    return st;
+  }
   s->planned = 1;
   return TQ_OK;
 }
@@ -558,6 +561,8 @@ tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
     s->values[v]->data = lent[v]->data;
     s->values[v]->owns_data = 0;
   }
+  /* Flags of an earlier run (stopped by an error, say) must not skip a
+   * Relu whose producer does not fuse this time. */
   for (size_t i = 0; i < g->n_nodes; i++) s->nodes[i].relu_ready = 0;
   for (size_t i = start; i < g->n_nodes && st == TQ_OK; i++) {
     node_rt *n = &s->nodes[i];
@@ -575,11 +580,8 @@ tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
       out[0]->owns_data = 0;
     }
     for (size_t k = donor >= 0 ? 1 : 0; k < gn->n_out && st == TQ_OK; k++)
-      st = attach(ctx, s, out[k]);
-    if (st != TQ_OK) {
-      if (donor >= 0) out[0]->data = NULL; /* still the donor's */
-      break;
-    }
+      st = attach(ctx, s, out[k]); /* none with a donor: it has one output */
+    if (st != TQ_OK) break;
     /* The Relu after this node, applied here: not when this node's output
      * is quantized (the Relu reads the quantized values) or observed. */
     c.post_relu = n->relu_next >= 0 && !s->observer &&
@@ -589,7 +591,6 @@ tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
     } else {
       st = n->def->forward(&c);
     }
-    n->relu_ready = 0;
     if (st == TQ_OK && c.post_relu && c.post_relu_done)
       s->nodes[n->relu_next].relu_ready = 1;
     if (donor >= 0) { /* now the output's alone */
