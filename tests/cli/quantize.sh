@@ -33,6 +33,17 @@ assert abs(r['max_abs_error'] - 92.0625) < 1e-9, r
 assert abs(r['frac_saturated'] - 1/3) < 1e-9, r
 " "$json" || fail "json stats"
 
+# Infinite errors stay valid JSON: an input of 1e38 overflows fp16 to inf.
+$py -c "
+import numpy as np
+np.save('$dir/big.npy', np.array([1e38, 1.0], dtype=np.float32))"
+json=$("$tq" quantize --spec fp16 -i "$dir/big.npy" --json)
+$py -c "
+import json, sys
+r = json.loads(sys.argv[1])
+assert r['max_abs_error'] == 'inf' and r['sqnr_db'] == '-inf', r
+" "$json" || fail "json stats with infinite error: $json"
+
 # Stochastic rounding: same seed same bits at 1 and 2 threads, other seed differs.
 $py -c "
 import numpy as np

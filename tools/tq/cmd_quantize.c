@@ -1,4 +1,5 @@
 /* tq quantize: quantize every element of an .npy tensor. */
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +30,31 @@ static const char help[] =
     "  tq quantize --spec stochastic,8,6 --seed 7 -i w.npy -o wq.npy\n"
     "  tq quantize --spec fp8e4m3 -i acts.npy --stats --json\n";
 
+static json_t *finite_or_string(double v) {
+  if (isfinite(v)) return json_real(v);
+  return json_string(isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+}
+
 static void print_stats(const char *spec, const tq_shape *shape,
                         const tq_quant_stats *s, int json) {
   if (json) {
-    printf("{\"spec\": \"%s\", \"count\": %zu, \"nan_count\": %zu, ", spec,
-           s->count, s->nan_count);
-    if (isinf(s->sqnr_db)) /* JSON has no infinities */
-      printf("\"sqnr_db\": \"%s\", ", s->sqnr_db > 0 ? "inf" : "-inf");
-    else
-      printf("\"sqnr_db\": %.6g, ", s->sqnr_db);
-    printf(
-        "\"max_abs_error\": %.9g, \"mean_abs_error\": %.9g, "
-        "\"frac_saturated\": %.9g, \"frac_zero\": %.9g, "
-        "\"distinct_values\": %zu}\n",
-        s->max_abs_error, s->mean_abs_error, s->frac_saturated, s->frac_zero,
-        s->distinct_values);
+    /* JSON has no infinities or NaN: those become strings. */
+    json_t *o = json_object();
+    json_object_set_new(o, "spec", json_string(spec));
+    json_object_set_new(o, "count", json_integer((json_int_t)s->count));
+    json_object_set_new(o, "nan_count", json_integer((json_int_t)s->nan_count));
+    json_object_set_new(o, "sqnr_db", finite_or_string(s->sqnr_db));
+    json_object_set_new(o, "max_abs_error", finite_or_string(s->max_abs_error));
+    json_object_set_new(o, "mean_abs_error",
+                        finite_or_string(s->mean_abs_error));
+    json_object_set_new(o, "frac_saturated", json_real(s->frac_saturated));
+    json_object_set_new(o, "frac_zero", json_real(s->frac_zero));
+    json_object_set_new(o, "distinct_values",
+                        json_integer((json_int_t)s->distinct_values));
+    char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+    if (text) printf("%s\n", text);
+    free(text);
+    json_decref(o);
     return;
   }
   printf("spec             %s\n", spec);
