@@ -29,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 
@@ -113,9 +114,8 @@ class Runner:
     def __init__(self, tq, d, portable):
         self.tq, self.d, self.portable = tq, d, portable
         self.inp = os.path.join(d, "inputs")
-        self.work = os.path.join(d, "work")
-        shutil.rmtree(self.work, ignore_errors=True)
-        os.makedirs(self.work)
+        # A scratch folder per run: several checks may share one D.
+        self.work = tempfile.mkdtemp(prefix="work-", dir=d)
         self.results = {}
 
     def tq_cmd(self, args, what):
@@ -338,7 +338,11 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     manifest = a.manifest or os.path.join(a.dir, "manifest.tsv")
-    results = Runner(os.path.abspath(a.tq), a.dir, a.portable).all()
+    runner = Runner(os.path.abspath(a.tq), a.dir, a.portable)
+    try:
+        results = runner.all()
+    finally:
+        shutil.rmtree(runner.work, ignore_errors=True)
     if a.mode == "record":
         write_manifest(manifest, results)
         print("golden: recorded %d outputs in %s" % (len(results), manifest))
