@@ -120,7 +120,8 @@ typedef struct tq_step_result {
 } tq_step_result;
 
 /* One training step on a batch: x [B, ...] float32, labels [B] in
- * [0, classes). sample_offset: index of the batch's first sample in the
+ * [0, classes) (with chunks or ranks: this rank's samples, see
+ * tq_trainer_shard). sample_offset: index of the batch's first sample in the
  * whole run (e.g. epoch * samples_per_epoch + position), so stochastic
  * rounding and Dropout get fresh, reproducible random numbers. A loss
  * that is NaN or infinite fails with TQ_ERR_NUMERIC and changes no
@@ -129,28 +130,43 @@ TQ_API tq_status tq_trainer_step(tq_context *ctx, tq_trainer *t,
                                  const tq_tensor *x, const int64_t *labels,
                                  uint64_t sample_offset, tq_step_result *res);
 
+/* Chunks: every global batch is split into `chunks` equal chunks (0, the
+ * default: one per rank, so 1 in a single process). A step computes each
+ * chunk's gradient on its own - forward, loss and backward on that chunk
+ * alone, its loss gradient scaled by the global batch size - and adds the
+ * chunks' gradients in chunk order; BatchNormalization normalizes with
+ * each chunk's statistics (as "ghost" batch normalization does) and keeps
+ * the mean of the chunks' running statistics. The gradients map
+ * quantizes a parameter's gradient once all chunks are added. With one
+ * chunk this is the plain step. Fails for a negative count. */
+TQ_API tq_status tq_trainer_set_chunks(tq_context *ctx, tq_trainer *t,
+                                       int chunks);
+
+/* Which samples of every global batch of `batch` samples this rank
+ * passes to tq_trainer_step: `count` samples starting at position `first`
+ * of the batch (this rank's contiguous run of chunks: with K chunks and N
+ * ranks, the first K mod N ranks get floor(K/N) + 1 chunks, the others
+ * floor(K/N)); chunk (may be NULL) receives the chunk size. Fails when the
+ * batch is smaller than the number of ranks, when there are fewer chunks
+ * than ranks, or when the batch does not split into equal chunks. */
+TQ_API tq_status tq_trainer_shard(tq_context *ctx, const tq_trainer *t,
+                                  size_t batch, size_t *first, size_t *count,
+                                  size_t *chunk);
+
 /* Data-parallel training over the ranks of comm (NULL, or one rank: this
  * process alone, the default; docs/mpi.md). Each rank calls
- * tq_trainer_step with its own contiguous shard of every global batch
- * (rank 0 the first samples, at least one sample per rank) and
- * sample_offset the global position of the shard's first sample, so that
- * stochastic rounding and Dropout draw what a single process would. The
- * step then
- *  - sums loss and hits over the ranks and scales the loss gradient by the
- *    global batch size: the summed gradients are those of the mean loss
- *    over the global batch;
- *  - sums the parameter gradients over the ranks (before the gradients
- *    map quantizes a parameter's gradient, as one process would);
- *  - averages BatchNormalization's running statistics over the ranks,
- *    weighted by shard size (the batch statistics themselves are per
- *    shard, like PyTorch DDP without SyncBatchNorm);
- *  - applies the same optimizer step on every rank, so the parameters stay
- *    identical when all ranks started from the same ones.
- * res then describes the global batch and is the same on every rank. A
- * failure in the forward pass or the loss of any rank (e.g. a label out
- * of range) fails the step on every rank, with that rank's message.
- * The result equals the single-process step up to float summation order
- * (without BatchNormalization). comm is borrowed until the next call. */
+ * tq_trainer_step with its own samples of every global batch
+ * (tq_trainer_shard) and sample_offset the global position of its first
+ * sample, so that stochastic rounding and Dropout draw what a single
+ * process would. The ranks exchange every chunk's loss and every chunk's
+ * gradients and running statistics, and every rank adds them up in chunk
+ * order: the step is the same bits as the single-process step with the
+ * same number of chunks (tq_trainer_set_chunks), on any number of ranks,
+ * and the parameters stay identical on all ranks. res describes the
+ * global batch and is the same on every rank. A failure in the forward
+ * pass or the loss of any rank (e.g. a label out of range) fails the step
+ * on every rank, with that rank's message. comm is borrowed until the next
+ * call. */
 TQ_API void tq_trainer_set_comm(tq_trainer *t, const tq_comm *comm);
 
 /* Steps taken so far. */

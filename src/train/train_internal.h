@@ -37,12 +37,48 @@ struct tq_trainer {
   tq_tensor **pre;           /* per value: float output before extrinsic */
   tq_tensor **grad;          /* per value: dLoss/dvalue */
   tq_tensor ***scratch;      /* per node and input: gradient scratch */
-  /* data-parallel training (tq_trainer_set_comm) */
-  const tq_comm *comm;         /* NULL: this process alone */
-  unsigned char *param_inline; /* per parameter: reduced inside backward */
-  float *comm_buf;             /* gradients and statistics to reduce */
-  size_t comm_cap;             /* floats in comm_buf */
+  /* chunked and data-parallel steps (chunks.c) */
+  const tq_comm *comm; /* NULL: this process alone */
+  int chunks;          /* chunks per global batch; 0: one per rank */
+  size_t slot_floats;  /* one chunk's gradients and running statistics */
+  size_t state_floats; /* the running statistics alone */
+  float *chunk_buf;    /* this rank's chunks, slot_floats each */
+  float *recv_buf;     /* every chunk (several ranks) */
+  float *state_start;  /* running statistics at the step's start */
+  size_t chunk_cap, recv_cap, state_cap; /* floats allocated */
 };
+
+/* Whether a float initializer is value v; the inputs of node n a training
+ * forward updates as state (BatchNormalization's running statistics). */
+int tq_train_is_float_init(const tq_graph *g, int v);
+unsigned tq_train_state_inputs(const tq_node *n);
+
+/* ---- chunks.c: chunked and data-parallel steps ----------------------------
+ * A global batch is split into tq_train_chunk_count equal chunks; each
+ * rank computes the gradients of its run of chunks one by one, and the
+ * chunks' gradients are added in chunk order wherever they came from. */
+int tq_train_distributed(const tq_trainer *t);
+int tq_train_chunk_count(const tq_trainer *t);
+/* This rank's run of chunks: the first n % size ranks get one more. */
+void tq_train_local_chunks(const tq_trainer *t, int *first, int *count);
+/* Before the first of `local` chunks: sizes the chunk buffers and keeps
+ * the running statistics as they are at the step's start. */
+tq_status tq_train_chunks_begin(tq_context *ctx, tq_trainer *t, int local);
+/* Before each later chunk: the running statistics of the step's start. */
+tq_status tq_train_chunk_start(tq_context *ctx, tq_trainer *t);
+/* After chunk j's backward: keeps its parameter gradients and running
+ * statistics. */
+tq_status tq_train_chunk_save(tq_context *ctx, tq_trainer *t, int j);
+/* Several ranks: every rank's per-chunk (loss sum, hits) pairs into all
+ * (2 per chunk, chunk order); a failure on any rank (mine: this rank's
+ * status) fails the step on every rank with the failing rank's message. */
+tq_status tq_train_exchange_losses(tq_context *ctx, tq_trainer *t,
+                                   tq_status mine, const double *local,
+                                   int n_local, double *all);
+/* The parameter gradients: the sum of every chunk's, in chunk order; the
+ * running statistics: the mean of every chunk's. Gathers the chunks of
+ * all ranks first. */
+tq_status tq_train_reduce_chunks(tq_context *ctx, tq_trainer *t, int n_local);
 
 /* What a classifier's first output holds: probabilities (a Softmax makes
  * it), log-probabilities (LogSoftmax) or logits (anything else). For the

@@ -12,12 +12,12 @@
 
 /* ---- parameters and the loss head ---------------------------------------*/
 
-static int is_float_init(const tq_graph *g, int v) {
+int tq_train_is_float_init(const tq_graph *g, int v) {
   return v >= 0 && g->values[v].init_index >= 0 &&
          g->inits[g->values[v].init_index]->dtype == TQ_DTYPE_FLOAT32;
 }
 
-static unsigned state_inputs_of(const tq_node *n) {
+unsigned tq_train_state_inputs(const tq_node *n) {
   const tq_backward_entry *be = tq_builtin_backward(n->op_type);
   return be ? be->state_inputs : 0;
 }
@@ -27,9 +27,9 @@ static int trainable_input(const tq_graph *g, size_t node, size_t k,
                            unsigned flags) {
   const tq_node *n = &g->nodes[node];
   const int v = n->in[k];
-  if (!is_float_init(g, v)) return 0;
+  if (!tq_train_is_float_init(g, v)) return 0;
   if ((flags & TQ_OPF_WEIGHTS) && k >= 1)
-    return !(state_inputs_of(n) & (1u << k));
+    return !(tq_train_state_inputs(n) & (1u << k));
   if (!strcmp(n->op_type, "Add") && n->n_in == 2) {
     const int other = n->in[1 - k];
     const int p = other >= 0 ? g->values[other].producer : -1;
@@ -160,8 +160,9 @@ void tq_trainer_destroy(tq_trainer *t) {
   }
   free(t->params);
   free(t->param_of_value);
-  free(t->param_inline);
-  free(t->comm_buf);
+  free(t->chunk_buf);
+  free(t->recv_buf);
+  free(t->state_start);
   tq_session_destroy(t->s);
   free(t);
 }
@@ -351,10 +352,10 @@ static tq_status forward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
     tq_tensor *out[MAX_IO], *state[MAX_IO];
     tq_op_call c;
     tq_session_run_call(s, ctx, i, in, out, &c, offset);
-    const unsigned smask = state_inputs_of(gn);
+    const unsigned smask = tq_train_state_inputs(gn);
     for (size_t k = 0; k < gn->n_in; k++) {
       const int v = gn->in[k];
-      state[k] = (smask & (1u << k)) && is_float_init(g, v)
+      state[k] = (smask & (1u << k)) && tq_train_is_float_init(g, v)
                      ? g->inits[g->values[v].init_index]
                      : NULL;
     }
@@ -434,215 +435,6 @@ static tq_status check_loss(tq_context *ctx, const tq_trainer *t,
       isnan(res->loss) ? "NaN" : "infinite", (unsigned long long)t->steps + 1);
 }
 
-/* Mean softmax cross-entropy of logits [B, K] and its gradient. */
-static tq_status loss_and_grad(tq_context *ctx, tq_trainer *t,
-                               const int64_t *labels, tq_step_result *res) {
-  const int64_t B = t->s->values[t->logits_value]->shape.dims[0];
-  double total = 0.0;
-  size_t correct = 0;
-  tq_status st = loss_sum(ctx, t, labels, &total, &correct);
-  if (st != TQ_OK) return st;
-  loss_grad(t, labels, (double)B);
-  res->loss = total / (double)B;
-  res->correct = correct;
-  res->count = (size_t)B;
-  return check_loss(ctx, t, res);
-}
-
-/* ---- data-parallel training (tq_trainer_set_comm) ------------------------*/
-
-static int distributed(const tq_trainer *t) {
-  return t->comm && t->comm->size > 1;
-}
-
-static tq_status comm_failed(tq_context *ctx, const tq_trainer *t, tq_status st,
-                             const char *what) {
-  return tq_error(ctx, st, NULL, 0, 0,
-                  "training step %llu, rank %d of %d: %s across the ranks "
-                  "failed (%s)",
-                  (unsigned long long)t->steps + 1, t->comm->rank,
-                  t->comm->size, what, tq_status_str(st));
-}
-
-/* Some rank failed in its forward pass or loss, and every rank knows it
- * (the loss sum counts failures): the failing ranks keep their error, the
- * others report the first failing rank's. */
-static tq_status share_failure(tq_context *ctx, const tq_trainer *t,
-                               tq_status mine) {
-  enum { MSG = 480, ITEM = 4 + MSG };
-  const tq_comm *c = t->comm;
-  unsigned char send[ITEM] = {0};
-  size_t bytes = 0;
-  if (mine != TQ_OK) {
-    const int32_t code = (int32_t)mine;
-    memcpy(send, &code, 4);
-    snprintf((char *)send + 4, MSG, "%s", tq_context_last_error(ctx));
-    bytes = 4 + strlen((char *)send + 4) + 1;
-  }
-  unsigned char *all = malloc((size_t)c->size * ITEM);
-  size_t *sizes = malloc((size_t)c->size * sizeof *sizes);
-  if (!all || !sizes) {
-    free(all);
-    free(sizes);
-    return mine != TQ_OK ? mine : tq_error_nomem(ctx);
-  }
-  tq_status st =
-      c->allgatherv(c->user, send, bytes, all, (size_t)c->size * ITEM, sizes);
-  if (st != TQ_OK) {
-    if (mine == TQ_OK) comm_failed(ctx, t, st, "sharing an error");
-  } else if (mine == TQ_OK) {
-    size_t at = 0;
-    for (int r = 0; r < c->size; at += sizes[r++]) {
-      if (sizes[r] < 5) continue;
-      int32_t code;
-      memcpy(&code, all + at, 4);
-      all[at + sizes[r] - 1] = '\0';
-      st = tq_error(ctx, code > 0 ? (tq_status)code : TQ_ERR_INTERNAL, NULL, 0,
-                    0, "rank %d of %d failed in training step %llu: %s", r,
-                    c->size, (unsigned long long)t->steps + 1,
-                    (char *)all + at + 4);
-      break;
-    }
-  }
-  free(all);
-  free(sizes);
-  return mine != TQ_OK ? mine : st;
-}
-
-/* The loss over the global batch: every rank's sum, count and hits added
- * up (in double, rank order), then this shard's part of the gradient of
- * the global mean. st: how far this rank got (a failure anywhere fails the
- * step on every rank, and no rank leaves the collectives early). */
-static tq_status loss_distributed(tq_context *ctx, tq_trainer *t,
-                                  const int64_t *labels, tq_status st,
-                                  tq_step_result *res) {
-  double total = 0.0;
-  size_t correct = 0;
-  if (st == TQ_OK) st = loss_sum(ctx, t, labels, &total, &correct);
-  double v[4] = {0.0, 0.0, 0.0, 1.0};
-  if (st == TQ_OK) {
-    v[0] = (double)t->s->values[t->logits_value]->shape.dims[0];
-    v[1] = total;
-    v[2] = (double)correct;
-    v[3] = 0.0;
-  }
-  tq_status cs = t->comm->allreduce_sum_f64(t->comm->user, v, 4);
-  if (cs != TQ_OK) return comm_failed(ctx, t, cs, "the sum of the losses");
-  if (v[3] > 0.0) return share_failure(ctx, t, st);
-  loss_grad(t, labels, v[0]);
-  res->loss = v[1] / v[0];
-  res->correct = (size_t)v[2];
-  res->count = (size_t)v[0];
-  return check_loss(ctx, t, res);
-}
-
-/* Which parameters' gradients the gradients map quantizes: those are
- * summed inside backward, before the quantizer, and the rest in one
- * exchange after it. */
-static tq_status mark_inline(tq_context *ctx, tq_trainer *t) {
-  if (!t->param_inline && !(t->param_inline = malloc(t->n_params)))
-    return tq_error_nomem(ctx);
-  memset(t->param_inline, 0, t->n_params);
-  const tq_graph *g = t->g;
-  for (size_t i = 0; i < g->n_nodes; i++) {
-    const node_rt *n = &t->s->nodes[i];
-    if (n->folded || (int)i == t->head_node ||
-        !n->match[TQ_MAP_GRADIENTS].matched)
-      continue;
-    for (size_t k = 0; k < g->nodes[i].n_in; k++) {
-      const int v = g->nodes[i].in[k];
-      if (v >= 0 && t->param_of_value[v] >= 0)
-        t->param_inline[t->param_of_value[v]] = 1;
-    }
-  }
-  return TQ_OK;
-}
-
-/* Calls fn on every running statistic the forward pass updated
- * (BatchNormalization's mean and variance), once each. */
-static tq_status each_state(tq_context *ctx, const tq_trainer *t,
-                            void (*fn)(void *, tq_tensor *), void *user) {
-  const tq_graph *g = t->g;
-  unsigned char *seen = calloc(g->n_inits ? g->n_inits : 1, 1);
-  if (!seen) return tq_error_nomem(ctx);
-  for (size_t i = 0; i < g->n_nodes; i++) {
-    if (t->s->nodes[i].folded) continue;
-    const tq_node *n = &g->nodes[i];
-    const unsigned smask = state_inputs_of(n);
-    for (size_t k = 0; smask && k < n->n_in; k++) {
-      const int v = n->in[k];
-      if (!(smask & (1u << k)) || !is_float_init(g, v) ||
-          seen[g->values[v].init_index]++)
-        continue;
-      fn(user, g->inits[g->values[v].init_index]);
-    }
-  }
-  free(seen);
-  return TQ_OK;
-}
-
-typedef struct pack_state {
-  float *buf;
-  size_t at;
-  float weight; /* this shard's share of the global batch */
-  int unpack;
-} pack_state;
-
-static void count_state(void *user, tq_tensor *x) {
-  ((pack_state *)user)->at += x->numel;
-}
-
-static void move_state(void *user, tq_tensor *x) {
-  pack_state *ps = user;
-  float *d = tq_f32(x), *b = ps->buf + ps->at;
-  if (ps->unpack)
-    memcpy(d, b, x->numel * sizeof(float));
-  else
-    for (size_t e = 0; e < x->numel; e++) b[e] = ps->weight * d[e];
-  ps->at += x->numel;
-}
-
-/* One exchange for the gradients not summed yet and the running
- * statistics (weighted by shard size, so that the running mean is the one
- * of the global batch, as one process would keep it). */
-static tq_status reduce_after_backward(tq_context *ctx, tq_trainer *t,
-                                       double share) {
-  pack_state ps = {.weight = (float)share};
-  tq_status st = each_state(ctx, t, count_state, &ps);
-  if (st != TQ_OK) return st;
-  size_t n = ps.at;
-  for (size_t p = 0; p < t->n_params; p++)
-    if (!t->param_inline[p]) n += t->grad[t->params[p].value]->numel;
-  if (n > t->comm_cap) {
-    float *nb = realloc(t->comm_buf, n * sizeof(float));
-    if (!nb) return tq_error_nomem(ctx);
-    t->comm_buf = nb;
-    t->comm_cap = n;
-  }
-  size_t at = 0;
-  for (size_t p = 0; p < t->n_params; p++) {
-    const tq_tensor *gp = t->grad[t->params[p].value];
-    if (t->param_inline[p]) continue;
-    memcpy(t->comm_buf + at, gp->data, gp->numel * sizeof(float));
-    at += gp->numel;
-  }
-  ps.buf = t->comm_buf;
-  ps.at = at;
-  if ((st = each_state(ctx, t, move_state, &ps))) return st;
-  st = t->comm->allreduce_sum_f32(t->comm->user, t->comm_buf, n);
-  if (st != TQ_OK) return comm_failed(ctx, t, st, "the sum of the gradients");
-  at = 0;
-  for (size_t p = 0; p < t->n_params; p++) {
-    tq_tensor *gp = t->grad[t->params[p].value];
-    if (t->param_inline[p]) continue;
-    memcpy(gp->data, t->comm_buf + at, gp->numel * sizeof(float));
-    at += gp->numel;
-  }
-  ps.at = at;
-  ps.unpack = 1;
-  return each_state(ctx, t, move_state, &ps);
-}
-
 /* ---- backward
  * --------------------------------------------------------------*/
 
@@ -704,17 +496,12 @@ static tq_status backward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
       if (n->wq && n->wq[k] && wm->matched)
         ste_mask(wm->value->quantizer,
                  tq_cf32(g->inits[g->values[v].init_index]), gk, cnt);
-      /* A parameter's gradient the gradients map quantizes: sum the ranks'
-       * parts first, as one process would quantize the whole batch's. */
-      const int p = t->param_of_value[v];
-      if (p >= 0 && distributed(t) && t->param_inline[p] &&
-          (st = t->comm->allreduce_sum_f32(t->comm->user, gk, cnt)))
-        return comm_failed(ctx, t, st, "the sum of a parameter's gradient");
-      if (gq) {
+      /* A parameter's gradient is quantized once it is complete: after
+       * the chunks' gradients are added up (quantize_param_grads). */
+      if (gq && t->param_of_value[v] < 0) {
         tq_quant_opts qo = {.seed = t->seed,
                             .stream = STREAM(STREAM_GRADIENTS, ii, k),
                             .offset = offset * tq_per_sample(gin[k])};
-        if (t->param_of_value[v] >= 0) qo.offset = t->steps * cnt;
         if ((st = tq_quantize(ctx, gq, gk, gk, cnt, &qo))) return st;
       }
       if (gin[k] != t->grad[v]) {
@@ -726,38 +513,120 @@ static tq_status backward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
   return TQ_OK;
 }
 
+/* The gradients map on each parameter's complete gradient, with the
+ * quantizer of the node the parameter belongs to (its first consumer).
+ * Its random numbers are indexed by step, so every step draws new ones. */
+static tq_status quantize_param_grads(tq_context *ctx, tq_trainer *t) {
+  for (size_t i = 0; i < t->n_params; i++) {
+    const tq_param *p = &t->params[i];
+    const tq_qmap_match *gm = &t->s->nodes[p->node].match[TQ_MAP_GRADIENTS];
+    if (!gm->matched || !gm->value->quantizer) continue;
+    tq_tensor *g = t->grad[p->value];
+    tq_quant_opts qo = {.seed = t->seed,
+                        .stream = STREAM(STREAM_GRADIENTS, p->node, p->input),
+                        .offset = t->steps * g->numel};
+    tq_status st = tq_quantize(ctx, gm->value->quantizer, tq_cf32(g), tq_f32(g),
+                               g->numel, &qo);
+    if (st != TQ_OK) return st;
+  }
+  return TQ_OK;
+}
+
 /* ---- one step
  * --------------------------------------------------------------*/
+
+/* Forward, loss and backward of one chunk: rows [0, S) of x_chunk, labels
+ * checked, the loss gradient scaled by the global batch size. loss[0] and
+ * loss[1] receive the chunk's summed loss and hits. A chunk whose loss is
+ * not finite skips its backward: the step fails on the global loss. */
+static tq_status chunk_pass(tq_context *ctx, tq_trainer *t, void *x_chunk,
+                            const int64_t *labels, uint64_t offset,
+                            double global_batch, double *loss) {
+  tq_tensor *xin = t->s->values[t->g->inputs[0]];
+  xin->data = x_chunk;
+  xin->owns_data = 0;
+  size_t correct = 0;
+  tq_status st = forward(ctx, t, offset);
+  if (st == TQ_OK) st = loss_sum(ctx, t, labels, &loss[0], &correct);
+  loss[1] = (double)correct;
+  if (st == TQ_OK && isfinite(loss[0])) {
+    loss_grad(t, labels, global_batch);
+    st = backward(ctx, t, offset);
+  }
+  xin->data = NULL;
+  return st;
+}
 
 tq_status tq_trainer_step(tq_context *ctx, tq_trainer *t, const tq_tensor *x,
                           const int64_t *labels, uint64_t sample_offset,
                           tq_step_result *res) {
-  if (!t || !x || !labels || !res || x->dtype != TQ_DTYPE_FLOAT32)
+  if (!t || !x || !labels || !res || x->dtype != TQ_DTYPE_FLOAT32 ||
+      x->shape.ndim < 1)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "tq_trainer_step: NULL argument or non-float input");
   memset(res, 0, sizeof *res);
-  const int dist = distributed(t);
-  tq_status st = tq_trainer_prepare(ctx, t, &x->shape, NULL);
+  const int dist = tq_train_distributed(t);
+  const int k = tq_train_chunk_count(t);
+  int c0, n_local;
+  tq_train_local_chunks(t, &c0, &n_local);
+  const int64_t rows = x->shape.dims[0];
+  const int64_t each = n_local > 0 ? rows / n_local : 0;
+  tq_shape cs = x->shape;
+  cs.dims[0] = each;
+  tq_status st = TQ_OK;
+  if (n_local < 1 || each < 1 || each * n_local != rows)
+    st = tq_error(ctx, TQ_ERR_SHAPE, NULL, 0, 0,
+                  "a step of %lld samples does not split into this rank's "
+                  "%d chunks of equal size (tq_trainer_shard tells a rank "
+                  "its samples)",
+                  (long long)rows, n_local);
+  if (st == TQ_OK) st = tq_trainer_prepare(ctx, t, &cs, NULL);
   /* With several ranks, even a failure here goes through the loss
    * exchange, so that the other ranks fail too instead of waiting. */
   if (st != TQ_OK && !dist) return st;
-  tq_tensor *xin = NULL;
-  if (st == TQ_OK) {
-    xin = t->s->values[t->g->inputs[0]];
-    xin->data = x->data;
-    xin->owns_data = 0;
-    st = forward(ctx, t, sample_offset);
+  const int chunked = k > 1;
+  double local[2 * 64], *loss = n_local <= 64 ? local : NULL;
+  double *all = NULL;
+  if (st == TQ_OK && !loss &&
+      !(loss = malloc(2 * (size_t)n_local * sizeof *loss)))
+    st = tq_error_nomem(ctx);
+  if (loss)
+    memset(loss, 0, 2 * (size_t)(n_local > 0 ? n_local : 0) * sizeof *loss);
+  if (st == TQ_OK && chunked) st = tq_train_chunks_begin(ctx, t, n_local);
+  const size_t row_bytes =
+      (size_t)(x->numel / (size_t)rows) * tq_dtype_size(x->dtype);
+  for (int j = 0; st == TQ_OK && j < n_local; j++) {
+    if (chunked && j > 0) st = tq_train_chunk_start(ctx, t);
+    if (st == TQ_OK)
+      st = chunk_pass(ctx, t, (char *)x->data + (size_t)(j * each) * row_bytes,
+                      labels + j * each, sample_offset + (uint64_t)(j * each),
+                      (double)(each * k), &loss[2 * j]);
+    if (st == TQ_OK && chunked) st = tq_train_chunk_save(ctx, t, j);
   }
-  if (dist)
-    st = loss_distributed(ctx, t, labels, st, res);
-  else if (st == TQ_OK)
-    st = loss_and_grad(ctx, t, labels, res);
-  if (st == TQ_OK && dist) st = mark_inline(ctx, t);
-  if (st == TQ_OK) st = backward(ctx, t, sample_offset);
-  if (st == TQ_OK && dist)
-    st = reduce_after_backward(ctx, t,
-                               (double)x->shape.dims[0] / (double)res->count);
-  if (xin) xin->data = NULL;
+  /* Every chunk's loss, in chunk order. */
+  if (dist) {
+    if (!(all = malloc(2 * (size_t)k * sizeof *all))) {
+      if (st == TQ_OK) st = tq_error_nomem(ctx);
+    } else {
+      st = tq_train_exchange_losses(ctx, t, st, loss, n_local, all);
+    }
+  }
+  if (st == TQ_OK) {
+    const double *l = dist ? all : loss;
+    double total = 0.0, hits = 0.0;
+    for (int j = 0; j < k; j++) {
+      total += l[2 * j];
+      hits += l[2 * j + 1];
+    }
+    res->count = (size_t)(each * k);
+    res->loss = total / (double)res->count;
+    res->correct = (size_t)hits;
+    st = check_loss(ctx, t, res);
+  }
+  if (loss != local) free(loss);
+  free(all);
+  if (st == TQ_OK && chunked) st = tq_train_reduce_chunks(ctx, t, n_local);
+  if (st == TQ_OK) st = quantize_param_grads(ctx, t);
   if (st != TQ_OK) return st;
   tq_optimizer_step(t, tq_context_threads(ctx));
   t->steps++;

@@ -41,14 +41,18 @@ static const char help[] =
     "      --checkpoint FILE  checkpoint path (default OUT.onnx.ckpt)\n"
     "      --resume FILE  continue from a checkpoint\n" TQ_CLI_MAPS_HELP
         TQ_CLI_TRAIN_MAPS_HELP
+    "      --chunks K     compute each batch's gradient in K equal chunks\n"
+    "                     added in order (default: 1, under mpirun one per\n"
+    "                     rank); the result does not depend on how many\n"
+    "                     ranks share the chunks\n"
     "      --threads N    threads (results do not depend on it)\n"
     "      --json         one JSON object per epoch on stdout\n"
     "  -q, --quiet        no progress bar\n"
     "\n"
-    "Under mpirun (tq built with MPI), every rank trains on its share of\n"
-    "each batch and the gradients are summed: the same result as one\n"
-    "process with the same --batch (docs/mpi.md). Rank 0 prints and writes\n"
-    "the files.\n"
+    "Under mpirun (tq built with MPI), every rank trains on its chunks of\n"
+    "each batch and the chunks' gradients are added in chunk order: the\n"
+    "same bits as one process with the same --batch and --chunks\n"
+    "(docs/mpi.md). Rank 0 prints and writes the files.\n"
     "\n"
     "examples:\n"
     "  tq train --model lenet --data fashion-mnist -o lenet.onnx\n"
@@ -64,7 +68,7 @@ static const char help[] =
 
 typedef struct train_opts {
   const char *model, *data, *out, *ckpt, *resume, *normalize;
-  long epochs, batch, limit, threads;
+  long epochs, batch, limit, threads, chunks;
   uint64_t seed;
   double val_fraction;
   int json, quiet, lr_given;
@@ -116,6 +120,9 @@ static int parse(int argc, char **argv, train_opts *o) {
     } else if (!strcmp(a, "--limit")) {
       ok = (v = tq_cli_value(cmd, argc, argv, &i)) &&
            tq_cli_parse_int(cmd, a, v, 1, 1L << 40, &o->limit);
+    } else if (!strcmp(a, "--chunks")) {
+      ok = (v = tq_cli_value(cmd, argc, argv, &i)) &&
+           tq_cli_parse_int(cmd, a, v, 1, 1 << 20, &o->chunks);
     } else if (!strcmp(a, "--threads")) {
       ok = (v = tq_cli_value(cmd, argc, argv, &i)) &&
            tq_cli_parse_int(cmd, a, v, 1, 4096, &o->threads);
@@ -208,16 +215,6 @@ typedef struct epoch_stats {
   size_t correct, count;
 } epoch_stats;
 
-/* Rank r's contiguous share of n samples: the first n % size ranks get
- * one more. */
-static void shard_of(size_t n, int rank, int size, size_t *first,
-                     size_t *count) {
-  const size_t each = n / (size_t)size, extra = n % (size_t)size;
-  const size_t r = (size_t)rank;
-  *first = each * r + (r < extra ? r : extra);
-  *count = each + (r < extra);
-}
-
 /* Whether any rank was interrupted (Ctrl-C reaches the ranks at different
  * moments; all must stop after the same step). */
 static int any_interrupted(const tq_comm *comm, tq_status *st) {
@@ -275,19 +272,10 @@ static int run(int argc, char **argv) {
     snprintf(ckpt_default, sizeof ckpt_default, "%s.ckpt", o.out);
     o.ckpt = ckpt_default;
   }
-  /* Under mpirun: each rank takes a contiguous share of every batch; rank
-   * 0 alone prints, validates and writes files. */
+  /* Under mpirun: each rank takes its chunks of every batch
+   * (tq_trainer_shard); rank 0 alone prints, validates and writes files. */
   const tq_comm *comm = tq_cli_comm();
   const int root = tq_cli_comm_is_root(), ranks = tq_cli_comm_size();
-  size_t shard_first = 0, shard_n = (size_t)o.batch;
-  shard_of((size_t)o.batch, tq_cli_comm_rank(), ranks, &shard_first, &shard_n);
-  if (o.batch < ranks) {
-    tq_cli_error(cmd,
-                 "--batch %ld is smaller than the %d ranks: each needs "
-                 "at least one sample of every batch",
-                 o.batch, ranks);
-    return TQ_EXIT_USAGE;
-  }
   tq_context *ctx;
   if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
   if (o.threads) tq_context_set_threads(ctx, (int)o.threads);
@@ -320,10 +308,16 @@ static int run(int argc, char **argv) {
   if ((st = tq_trainer_create(ctx, g, &o.cfg, &tr))) goto fail;
   tq_trainer_set_seed(tr, o.seed);
   tq_trainer_set_comm(tr, comm);
-  if ((st = tq_trainer_set_maps(ctx, tr, set))) goto fail;
+  size_t shard_first = 0, shard_n = 0, chunk = 0;
+  if ((st = tq_trainer_set_chunks(ctx, tr, (int)o.chunks)) ||
+      (st = tq_trainer_shard(ctx, tr, (size_t)o.batch, &shard_first, &shard_n,
+                             &chunk)) ||
+      (st = tq_trainer_set_maps(ctx, tr, set)))
+    goto fail;
+  const tq_shape cs = tq_dataset_batch_shape(ds, chunk);
   const tq_shape bs = tq_dataset_batch_shape(ds, shard_n);
   int64_t classes = 0;
-  if ((st = tq_trainer_prepare(ctx, tr, &bs, &classes))) goto fail;
+  if ((st = tq_trainer_prepare(ctx, tr, &cs, &classes))) goto fail;
   if (classes < tq_dataset_classes(ds)) {
     tq_cli_error(cmd,
                  "the model gives %lld classes but the labels of %s go up "
@@ -375,8 +369,13 @@ static int run(int argc, char **argv) {
             "nothing to train; writing its weights to %s\n",
             o.resume, start_epoch, o.epochs, o.out);
   if (root && !o.json) {
-    char on_ranks[48] = "";
-    if (ranks > 1) snprintf(on_ranks, sizeof on_ranks, " on %d ranks", ranks);
+    char on_ranks[80] = "";
+    const int chunks = (int)((size_t)o.batch / chunk);
+    if (chunks > 1)
+      snprintf(on_ranks, sizeof on_ranks, " in %d chunks", chunks);
+    if (ranks > 1)
+      snprintf(on_ranks + strlen(on_ranks), sizeof on_ranks - strlen(on_ranks),
+               " on %d ranks", ranks);
     printf(
         "training %s on %s: %zu samples (%zu held out), batch %ld%s, %s, "
         "%ld epoch%s\n",
