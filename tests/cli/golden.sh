@@ -9,6 +9,7 @@
 # Usage: golden.sh PATH_TO_TQ
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
 source "$here/lib/common.sh"
 tq_cli_init "$@"
 /usr/bin/python3 "$source_dir/tests/golden/golden.py" check --portable --tq "$TQ" \

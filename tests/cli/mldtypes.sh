@@ -7,6 +7,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
 source "$here/lib/common.sh"
 tq_cli_init "$@"
 ref=$here/../python/mldtypes_ref.py

@@ -6,6 +6,7 @@
 # Usage: models.sh PATH_TO_TQ
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
 source "$here/lib/common.sh"
 tq_cli_init "$@"
 tq_cli_venv numpy onnx onnxruntime torch torchvision ||

@@ -13,7 +13,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
 source "$here/lib/common.sh"
+# shellcheck source=lib/mpi.sh
 source "$here/lib/mpi.sh"
 tq_cli_init "$@"
 model=$source_dir/models/lenet-fashion-mnist.onnx

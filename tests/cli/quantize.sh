@@ -3,6 +3,7 @@
 # Usage: quantize.sh PATH_TO_TQ
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
 source "$here/lib/common.sh"
 tq_cli_init "$@"
 py=/usr/bin/python3

@@ -24,6 +24,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
 source "$here/lib/common.sh"
 tq_cli_init "$@"
 tq_cli_need_fashion_mnist train

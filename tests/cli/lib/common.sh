@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the command-line tests (tests/cli/*.sh). Source it; it
 # is not a test itself (tests/CMakeLists.txt globs tests/cli/*.sh only, not
 # this folder). The scripts run with `set -euo pipefail`.
@@ -24,6 +25,7 @@
 TQ_CLI_NAME=$(basename "$0" .sh)
 TQ_CLI_KEEP_GOING=0
 TQ_CLI_FAILURES="" # a file with one line per failed check
+TQ_CLI_STATUS=0    # exit status of the last tq_cli_capture
 
 # tq_cli_init PATH_TO_TQ: sets TQ (the tq binary, absolute), source_dir (the
 # source tree) and tmp (a new scratch directory, removed when the script
@@ -64,16 +66,24 @@ tq_cli_pass() {
   echo "$TQ_CLI_NAME: all checks passed"
 }
 
+# tq_cli_capture ARGS...: runs tq ARGS; stdout in $out, stderr in $err,
+# the exit status in $TQ_CLI_STATUS.
+# shellcheck disable=SC2034 # out and err are for the caller
+tq_cli_capture() {
+  TQ_CLI_STATUS=0
+  "$TQ" "$@" >"$tmp/.stdout" 2>"$tmp/.stderr" || TQ_CLI_STATUS=$?
+  out=$(<"$tmp/.stdout")
+  err=$(<"$tmp/.stderr")
+}
+
 # run STATUS ARGS...: runs tq ARGS, leaving stdout in $out and stderr in
 # $err; tq must exit with STATUS.
 run() {
-  local want=$1 status=0
+  local want=$1
   shift
-  "$TQ" "$@" >"$tmp/.stdout" 2>"$tmp/.stderr" || status=$?
-  out=$(<"$tmp/.stdout")
-  err=$(<"$tmp/.stderr")
-  if [[ $status != "$want" ]]; then
-    fail "tq $* exited with $status, expected $want; stderr: $err"
+  tq_cli_capture "$@"
+  if [[ $TQ_CLI_STATUS != "$want" ]]; then
+    fail "tq $* exited with $TQ_CLI_STATUS, expected $want; stderr: $err"
   fi
 }
 
@@ -82,23 +92,21 @@ run() {
 # error matching the extended regular expression PATTERN on stderr.
 # Leaves $out and $err as run does.
 expect_error() {
-  local want=$1 pattern=$2 status=0
+  local want=$1 pattern=$2
   shift 2
-  "$TQ" "$@" >"$tmp/.stdout" 2>"$tmp/.stderr" || status=$?
-  out=$(<"$tmp/.stdout")
-  err=$(<"$tmp/.stderr")
-  if [[ $want == any ]]; then
-    if ((status == 0)); then
+  if [[ $want != any ]]; then
+    run "$want" "$@"
+    [[ $TQ_CLI_STATUS == "$want" ]] || return 0
+  else
+    tq_cli_capture "$@"
+    if ((TQ_CLI_STATUS == 0)); then
       fail "tq $* succeeded, expected an error"
       return 0
     fi
-    if ((status >= 128)); then
-      fail "tq $* crashed (exit status $status): $err"
+    if ((TQ_CLI_STATUS >= 128)); then
+      fail "tq $* crashed (exit status $TQ_CLI_STATUS): $err"
       return 0
     fi
-  elif [[ $status != "$want" ]]; then
-    fail "tq $* exited with $status, expected $want; stderr: $err"
-    return 0
   fi
   grep -Eq -- "$pattern" <<<"$err" ||
     fail "tq $*: the error does not match '$pattern': $err"
