@@ -6,11 +6,13 @@
 # tests/golden/portable.tsv; a change that must not change behaviour
 # leaves them as they are. To compare everything, float GEMMs and
 # training included, between two builds on one machine: scripts/golden.sh.
+# Usage: golden.sh PATH_TO_TQ
 set -euo pipefail
-tq=$(realpath "${1:?usage: golden.sh PATH_TO_TQ}")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-/usr/bin/python3 "$root/tests/golden/golden.py" check --portable --tq "$tq" \
-  --dir "$tmp" --manifest "$root/tests/golden/portable.tsv"
+# shellcheck source=lib/common.sh
+source "$here/lib/common.sh"
+tq_cli_init "$@"
+/usr/bin/python3 "$source_dir/tests/golden/golden.py" check --portable --tq "$TQ" \
+  --dir "$tmp" --manifest "$source_dir/tests/golden/portable.tsv" ||
+  fail "outputs differ from tests/golden/portable.tsv (see above)"
+tq_cli_pass

@@ -3,41 +3,12 @@
 # Usage: map_check.sh PATH_TO_TQ
 set -euo pipefail
 
-TQ=${1:?usage: map_check.sh PATH_TO_TQ}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
+source "$here/lib/common.sh"
+tq_cli_init "$@"
+tq_cli_keep_going
 cd "$tmp"
-
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-
-# run EXPECTED_STATUS ARGS...: runs tq, leaving stdout in $out, stderr in $err.
-run() {
-  local want=$1 status=0
-  shift
-  "$TQ" "$@" >stdout.txt 2>stderr.txt || status=$?
-  out=$(<stdout.txt)
-  err=$(<stderr.txt)
-  if [[ $status != "$want" ]]; then
-    fail "tq $* exited with $status, expected $want; stderr: $err"
-  fi
-}
-
-# contains TEXT NEEDLE: TEXT must contain NEEDLE literally.
-contains() {
-  if [[ $1 != *"$2"* ]]; then
-    fail "expected '$2' in output:"$'\n'"$1"
-  fi
-}
-
-lacks() {
-  if [[ $1 == *"$2"* ]]; then
-    fail "did not expect '$2' in output:"$'\n'"$1"
-  fi
-}
 
 # The canonical form of a spec, as map check prints it for a spec string.
 canonical() {
@@ -214,8 +185,4 @@ contains "$err" "unknown option --frobnicate"
 run 2 map check flat.json sections.json
 contains "$err" "one MAP at a time"
 
-if ((failures > 0)); then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "map_check: all checks passed"
+tq_cli_pass

@@ -12,18 +12,13 @@
 # TQ_SKIP_MPI=1 (skip when there is no mpirun).
 set -euo pipefail
 
-TQ=${1:?usage: mpi_analysis.sh PATH_TO_TQ}
-TQ=$(realpath "$TQ")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-source_dir=${TQ_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-data_dir=${TQ_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-model=$source_dir/models/lenet-fashion-mnist.onnx
+# shellcheck source=lib/common.sh
+source "$here/lib/common.sh"
+# shellcheck source=lib/mpi.sh
 source "$here/lib/mpi.sh"
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+tq_cli_init "$@"
+model=$source_dir/models/lenet-fashion-mnist.onnx
 
 if ! tq_mpi_has_support "$TQ"; then
   echo "SKIP: tq was built without MPI (tests/cli/mpi_train.sh checks that it refuses mpirun)"
@@ -33,14 +28,7 @@ if ! tq_mpi_find; then
   [[ ${TQ_SKIP_MPI:-} == 1 ]] && { echo "NOTE: TQ_SKIP_MPI=1 and $TQ_MPI_WHY: skipping"; exit 0; }
   fail "$TQ_MPI_WHY; or set TQ_SKIP_MPI=1 to skip this test"
 fi
-if [[ ! -f $data_dir/t10k-images-idx3-ubyte.gz && ! -f $data_dir/t10k-images-idx3-ubyte ]]; then
-  echo "SKIP: no Fashion-MNIST in $data_dir (install dataset-fashion-mnist)"
-  exit 0
-fi
-export TQ_FASHION_MNIST_DIR=$data_dir
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tq_cli_need_fashion_mnist
 cd "$tmp"
 
 # both TOOL ARGS...: runs tq once alone (one.out) and on 2 ranks (two.out).
@@ -81,4 +69,4 @@ echo "ok: search"
 tq_mpi_expect_rank_death "$tmp" "$TQ sensitivity" "" \
   "$TQ" sensitivity "$model" --data fashion-mnist --what extr,weights \
   --specs 'nearest,{2..16},auto' --quiet
-echo "PASS: mpi_analysis"
+tq_cli_pass

@@ -18,11 +18,11 @@
 # where test_onnx saves models (its TQ_TEST_TMP_DIR; default: its directory).
 set -euo pipefail
 
-TQ=${1:?usage: onnx_models.sh PATH_TO_TQ}
-TQ=$(realpath "$TQ")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-source_dir=${TQ_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-venv=${TQ_VENV:-$source_dir/.venv}
+# shellcheck source=lib/common.sh
+source "$here/lib/common.sh"
+tq_cli_init "$@"
+tq_cli_keep_going
 test_onnx=${TQ_TEST_ONNX:-$(dirname "$TQ")/tests/test_onnx}
 make_models=$here/../python/make_onnx_models.py
 
@@ -34,12 +34,8 @@ if ! "$py" -c 'import onnx, numpy' 2>/dev/null; then
   exit 0
 fi
 ort_py=""
-if ! "$venv/bin/python" -c 'import onnxruntime, onnx' 2>/dev/null; then
-  echo "setting up $venv for onnxruntime"
-  bash "$source_dir/scripts/setup-venv.sh" "$venv" || true
-fi
-if "$venv/bin/python" -c 'import onnxruntime, onnx' 2>/dev/null; then
-  ort_py=$venv/bin/python
+if tq_cli_venv onnxruntime onnx; then
+  ort_py=$venv_py
 else
   echo "NOTE: no onnxruntime in $venv: skipping the ONNX Runtime comparisons"
 fi
@@ -48,14 +44,7 @@ if [[ ! -x $test_onnx ]]; then
   exit 0
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 models=$tmp/models
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
 
 # ---- 1. Python-made models, checked by test_onnx ------------------------------
 if [[ -n $ort_py ]]; then
@@ -161,9 +150,4 @@ else
   echo "NOTE: this tq has no info command; skipped its checks"
 fi
 
-if [[ $failures == 0 ]]; then
-  echo "onnx_models: all checks passed"
-else
-  echo "onnx_models: $failures failure(s)"
-fi
-[[ $failures == 0 ]]
+tq_cli_pass

@@ -23,52 +23,25 @@
 # without it the script skips).
 set -euo pipefail
 
-TQ=${1:?usage: train.sh PATH_TO_TQ}
-TQ=$(realpath "$TQ")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-source_dir=${TQ_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-venv=${TQ_VENV:-$source_dir/.venv}
+# shellcheck source=lib/common.sh
+source "$here/lib/common.sh"
+tq_cli_init "$@"
+tq_cli_need_fashion_mnist train
 agree=$source_dir/tests/python/ort_agree.py
-data_dir=${TQ_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 
-if [[ ! -f $data_dir/train-images-idx3-ubyte.gz && ! -f $data_dir/train-images-idx3-ubyte ]]; then
-  echo "SKIP: no Fashion-MNIST in $data_dir (install dataset-fashion-mnist or set TQ_FASHION_MNIST_DIR)"
-  exit 0
-fi
-
-# Python: any interpreter with numpy for the small checks; the venv with
-# onnxruntime for the ONNX Runtime comparisons (skipped without it).
-py=""
-for p in "$venv/bin/python" /usr/bin/python3; do
-  if [[ -x $p ]] && "$p" -c 'import numpy' 2>/dev/null; then py=$p; break; fi
-done
+# Python: the venv with onnxruntime for the ONNX Runtime comparisons
+# (skipped without it); any interpreter with numpy for the small checks.
 ort_py=""
-if ! "$venv/bin/python" -c 'import onnxruntime, numpy' 2>/dev/null; then
-  echo "setting up $venv for onnxruntime"
-  bash "$source_dir/scripts/setup-venv.sh" "$venv" >/dev/null || true
-fi
-if "$venv/bin/python" -c 'import onnxruntime, numpy' 2>/dev/null; then
-  ort_py=$venv/bin/python
-  py=${py:-$ort_py}
+if tq_cli_venv onnxruntime numpy; then
+  ort_py=$venv_py
 else
   echo "NOTE: no onnxruntime in $venv: skipping the ONNX Runtime comparisons"
 fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-# A number from a JSON object on stdin, by key (no jq needed).
-json_get() {
-  local key=$1
-  if [[ -n $py ]]; then
-    "$py" -c 'import json, sys; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$key"
-  else
-    sed -n "s/.*\"$key\": *\([-0-9.eE+]*\).*/\1/p"
-  fi
-}
-# Exit status 0 when awk finds "$1 $2 $3" true (numbers as decimal text).
-num_check() { awk -v a="$1" -v b="$3" "BEGIN { exit !(a $2 b) }"; }
+py=""
+for p in "$venv_py" /usr/bin/python3; do
+  if [[ -x $p ]] && "$p" -c 'import numpy' 2>/dev/null; then py=$p; break; fi
+done
 
 # ---- 1. one epoch on 3000 images ------------------------------------------
 "$TQ" train --model lenet --data fashion-mnist --limit 3000 --epochs 1 \
@@ -107,22 +80,18 @@ $(cat "$tmp/resume.err")"
 echo "train: --resume: $(grep -E '^epoch' "$tmp/resume.out")"
 
 # ---- 4. bad inputs fail before training ------------------------------------
-# expect_error WHAT PATTERN ARGS...: tq train ARGS must fail with PATTERN in
+# train_fails WHAT PATTERN ARGS...: tq train ARGS must fail with PATTERN in
 # its error, print no epoch line and write no model.
-expect_error() {
+train_fails() {
   local what=$1 pattern=$2
   shift 2
   rm -f "$tmp/bad.onnx" "$tmp/bad.onnx.ckpt"
-  local rc=0
-  "$TQ" train "$@" --epochs 1 --quiet -o "$tmp/bad.onnx" >"$tmp/bad.out" 2>"$tmp/bad.err" || rc=$?
-  [[ $rc -ne 0 ]] || fail "$what: tq train succeeded"
-  grep -Eqi -- "$pattern" "$tmp/bad.err" || fail "$what: the error does not match '$pattern':
-$(cat "$tmp/bad.err")"
-  ! grep -Eq '^epoch' "$tmp/bad.out" || fail "$what: tq train started training"
+  expect_error any "$pattern" train "$@" --epochs 1 --quiet -o "$tmp/bad.onnx"
+  ! grep -Eq '^epoch' <<<"$out" || fail "$what: tq train started training"
   [[ ! -e $tmp/bad.onnx && ! -e $tmp/bad.onnx.ckpt ]] || fail "$what: tq train wrote a model"
-  echo "train: $what: $(head -n 1 "$tmp/bad.err")"
+  echo "train: $what: $(head -n 1 <<<"$err")"
 }
-expect_error "missing dataset" "no such dataset" \
+train_fails "missing dataset" "no such dataset" \
   --model lenet --data "$tmp/no-such-data"
 if [[ -n $py ]]; then
   "$py" - "$tmp" <<'EOF'
@@ -136,15 +105,15 @@ np.save(f"{d}/x96.npy", rng.random((96, 1, 28, 28), dtype=np.float32))
 np.save(f"{d}/y96.npy", (np.arange(96) % 16).astype(np.int64))  # labels up to 15
 np.save(f"{d}/y96ok.npy", (np.arange(96) % 10).astype(np.int64))
 EOF
-  expect_error "NPY counts differ" "5 samples .* but 4 labels" \
+  train_fails "NPY counts differ" "5 samples .* but 4 labels" \
     --model lenet --data "$tmp/x5.npy,$tmp/y4.npy" --batch 4
-  expect_error "labels beyond the model's classes" "10 classes.*up to 15" \
+  train_fails "labels beyond the model's classes" "10 classes.*up to 15" \
     --model lenet --data "$tmp/x96.npy,$tmp/y96.npy" --batch 16
-  expect_error "unknown zoo model" "unknown model 'nosuchnet'" \
+  train_fails "unknown zoo model" "unknown model 'nosuchnet'" \
     --model nosuchnet --data "$tmp/x96.npy,$tmp/y96ok.npy" --batch 16
 else
   echo "NOTE: no Python with numpy: skipping the NPY error checks"
-  expect_error "unknown zoo model" "unknown model 'nosuchnet'" \
+  train_fails "unknown zoo model" "unknown model 'nosuchnet'" \
     --model nosuchnet --data fashion-mnist --limit 640
 fi
 
@@ -211,4 +180,4 @@ if [[ -f $bundled ]]; then
 else
   echo "NOTE: no $bundled: skipping its checks"
 fi
-echo "train: all checks passed"
+tq_cli_pass
