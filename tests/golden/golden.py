@@ -93,10 +93,14 @@ def sha(path):
 
 
 def strip_timing(v):
+    """v without timing fields, and with paths inside the source tree made
+    relative (so that checkouts in different folders compare)."""
     if isinstance(v, dict):
         return {k: strip_timing(x) for k, x in v.items() if not TIMING.search(k)}
     if isinstance(v, list):
         return [strip_timing(x) for x in v]
+    if isinstance(v, str):
+        return v.replace(ROOT + os.sep, "")
     return v
 
 
