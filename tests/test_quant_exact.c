@@ -648,8 +648,7 @@ static void test_others(void **state) {
   push_other_inputs(&in, &rng);
   size_t bad = 0;
   for (size_t i = 0; i < sizeof OTHERS / sizeof *OTHERS; i++) {
-    tq_quant_params p;
-    memset(&p, 0, sizeof p);
+    tq_quant_params p = TQ_QUANT_PARAMS_INIT;
     p.kind = OTHERS[i].kind;
     p.threshold = OTHERS[i].threshold;
     p.magnitude = OTHERS[i].magnitude;
@@ -665,8 +664,7 @@ static void test_others(void **state) {
  * with elements right at the threshold they produce. */
 static void test_ternary_auto_threshold(void **state) {
   (void)state;
-  tq_quant_params p;
-  memset(&p, 0, sizeof p);
+  tq_quant_params p = TQ_QUANT_PARAMS_INIT;
   p.kind = TQ_QUANT_TERNARY;
   p.magnitude = 1;
   uint64_t rng = 0x7E47u;
@@ -758,8 +756,7 @@ static void test_large_buffers(void **state) {
   /* The same for the others, on finite data (ternary's T stays finite). */
   for (size_t i = 0; i < in.n; i++)
     if (!isfinite(in.v[i])) in.v[i] = 0.5f;
-  tq_quant_params t;
-  memset(&t, 0, sizeof t);
+  tq_quant_params t = TQ_QUANT_PARAMS_INIT;
   t.kind = TQ_QUANT_TERNARY;
   t.magnitude = 1;
   bad += check_spec("ternary", &t, in.v, in.n);
