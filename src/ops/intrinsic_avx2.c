@@ -396,51 +396,53 @@ static void pack_panels(const job *j, scratch *s, int n0, int nc) {
  * and below K * 2^32 * 2^64 (finite), so summing units and scaling once
  * gives the reference's bits. The sum starts at +0, so the sign of a zero
  * product never shows (the reference's -0 and +0 products add alike). */
+/* Offsets of the random numbers of lanes 0..7 and 8..15 in a buffer laid
+ * out [lane][K+1]. */
+ALWAYS_INLINE void lane_offsets(int K, __m256i off[2]) {
+  off[0] = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                              _mm256_set1_epi32(K + 1));
+  off[1] = _mm256_add_epi32(off[0], _mm256_set1_epi32(8 * (K + 1)));
+}
+
+/* The products x_k * b_k of step k in lanes 0..7 (p[0]) and, for NV = 2,
+ * 8..15 (p[1]), with P inlined: in units of its grid when fixed point,
+ * fp16 or round to nearest even, or none (PK = P_NONE). */
+ALWAYS_INLINE void step_products(const job *j, const float *bp, const float *x,
+                                 const uint32_t *up, const __m256i off[2],
+                                 int k, __m256 p[2], int NV, int PK, tq_round R,
+                                 int PV) {
+  __m256 xb = _mm256_broadcast_ss(x + k);
+  for (int v = 0; v < NV; v++) {
+    __m256 q = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB + 8 * v));
+    if (PK == P_FIXED) {
+      __m256 u = R == TQ_ROUND_STOCHASTIC ? u_gather(up, off[v], k)
+                                          : _mm256_setzero_ps();
+      q = qfix_units(&j->pq, q, u, R, PV);
+    } else if (PK == P_F16) {
+      q = tq_avx2_fp16_ps(q);
+    } else if (PK == P_RNE) {
+      q = tq_avx2_rne_ps(&j->pr, q);
+    }
+    p[v] = q;
+  }
+}
+
 ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp, const float *x,
                                   const uint32_t *up, int nv, __m256 s[2],
                                   int PK, tq_round R, int PV) {
-  const int K = j->K;
-  const qfix *c = &j->pq;
-  const __m256i off0 = _mm256_mullo_epi32(
-      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K + 1));
-  const __m256i off1 = _mm256_add_epi32(off0, _mm256_set1_epi32(8 * (K + 1)));
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  __m256 u0 = _mm256_setzero_ps(), u1 = _mm256_setzero_ps();
+  __m256i off[2];
+  lane_offsets(j->K, off);
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), p[2];
   if (nv == 2) {
-    for (int k = 0; k < K; k++) {
-      __m256 xb = _mm256_broadcast_ss(x + k);
-      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
-      __m256 p1 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB + 8));
-      if (PK == P_FIXED) {
-        if (R == TQ_ROUND_STOCHASTIC) {
-          u0 = u_gather(up, off0, k);
-          u1 = u_gather(up, off1, k);
-        }
-        p0 = qfix_units(c, p0, u0, R, PV);
-        p1 = qfix_units(c, p1, u1, R, PV);
-      } else if (PK == P_F16) {
-        p0 = tq_avx2_fp16_ps(p0);
-        p1 = tq_avx2_fp16_ps(p1);
-      } else if (PK == P_RNE) {
-        p0 = tq_avx2_rne_ps(&j->pr, p0);
-        p1 = tq_avx2_rne_ps(&j->pr, p1);
-      }
-      s0 = _mm256_add_ps(s0, p0);
-      s1 = _mm256_add_ps(s1, p1);
+    for (int k = 0; k < j->K; k++) {
+      step_products(j, bp, x, up, off, k, p, 2, PK, R, PV);
+      s0 = _mm256_add_ps(s0, p[0]);
+      s1 = _mm256_add_ps(s1, p[1]);
     }
   } else {
-    for (int k = 0; k < K; k++) {
-      __m256 xb = _mm256_broadcast_ss(x + k);
-      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
-      if (PK == P_FIXED) {
-        if (R == TQ_ROUND_STOCHASTIC) u0 = u_gather(up, off0, k);
-        p0 = qfix_units(c, p0, u0, R, PV);
-      } else if (PK == P_F16) {
-        p0 = tq_avx2_fp16_ps(p0);
-      } else if (PK == P_RNE) {
-        p0 = tq_avx2_rne_ps(&j->pr, p0);
-      }
-      s0 = _mm256_add_ps(s0, p0);
+    for (int k = 0; k < j->K; k++) {
+      step_products(j, bp, x, up, off, k, p, 1, PK, R, PV);
+      s0 = _mm256_add_ps(s0, p[0]);
     }
   }
   s[0] = s0;
@@ -506,26 +508,16 @@ static void sum_fused(const job *j, const float *bp, const float *x,
  * (m, n) uses the index the definition gives it. */
 ALWAYS_INLINE void fill_fixed_body(const job *j, scratch *s, const float *x,
                                    int nv, int k0, int kc, tq_round R, int PV) {
-  const int K = j->K;
-  const qfix *c = &j->pq;
-  const __m256 inv = _mm256_set1_ps(c->inv_scale);
-  const __m256i off0 = _mm256_mullo_epi32(
-      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K + 1));
+  const __m256 inv = _mm256_set1_ps(j->pq.inv_scale);
+  __m256i off[2];
+  lane_offsets(j->K, off);
+  __m256 p[2];
   for (int kk = 0; kk < kc; kk++) {
-    int k = k0 + kk;
-    __m256 xb = _mm256_broadcast_ss(x + k);
-    for (int v = 0; v < nv; v++) {
-      __m256 u = _mm256_setzero_ps();
-      if (R == TQ_ROUND_STOCHASTIC)
-        u = u_gather(s->up,
-                     _mm256_add_epi32(off0, _mm256_set1_epi32(8 * v * (K + 1))),
-                     k);
-      __m256 p =
-          _mm256_mul_ps(xb, _mm256_loadu_ps(s->cur + (size_t)k * NB + 8 * v));
-      __m256 y = _mm256_mul_ps(qfix_units(c, p, u, R, PV), inv);
-      _mm256_storeu_ps(s->prod + (size_t)kk * NB + 8 * v,
-                       _mm256_add_ps(y, _mm256_setzero_ps()));
-    }
+    step_products(j, s->cur, x, s->up, off, k0 + kk, p, nv, P_FIXED, R, PV);
+    for (int v = 0; v < nv; v++)
+      _mm256_storeu_ps(
+          s->prod + (size_t)kk * NB + 8 * v,
+          _mm256_add_ps(_mm256_mul_ps(p[v], inv), _mm256_setzero_ps()));
   }
 }
 
@@ -683,60 +675,36 @@ static void sum_finish(const job *j, int m, int n0, int nl, __m256 sv[2],
  *   sat where the data bound K * max|u_k| inside [qlow, qmax]: no partial
  *         sum can saturate, so it is the plain sum, computed as for wrap
  *         (and then already in range). */
+/* One step of the int32 accumulator a with the products p (units of P). */
+ALWAYS_INLINE __m256i acc_int_step(__m256i a, __m256 p, __m256i shift,
+                                   __m256i lo, __m256i hi, int CLAMP_A) {
+  __m256i i = _mm256_cvttps_epi32(p);
+  if (!CLAMP_A) return _mm256_add_epi32(a, i);
+  return _mm256_min_epi32(
+      hi,
+      _mm256_max_epi32(lo, _mm256_add_epi32(a, _mm256_sllv_epi32(i, shift))));
+}
+
 ALWAYS_INLINE void acc_int_body(const job *j, const float *bp, const float *x,
                                 const uint32_t *up, int nv, __m256i acc[2],
                                 int PK, tq_round R, int PV, int CLAMP_A) {
-  const int K = j->K;
-  const qfix *c = &j->pq;
   const __m256i shift = _mm256_set1_epi32(j->units_shift);
   const __m256i lo = _mm256_set1_epi32(j->int_lo);
   const __m256i hi = _mm256_set1_epi32(j->int_hi);
-  const __m256i off0 = _mm256_mullo_epi32(
-      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K + 1));
-  const __m256i off1 = _mm256_add_epi32(off0, _mm256_set1_epi32(8 * (K + 1)));
+  __m256i off[2];
+  lane_offsets(j->K, off);
   __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
-  __m256 u0 = _mm256_setzero_ps(), u1 = _mm256_setzero_ps();
+  __m256 p[2];
   if (nv == 2) {
-    for (int k = 0; k < K; k++) {
-      __m256 xb = _mm256_broadcast_ss(x + k);
-      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
-      __m256 p1 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB + 8));
-      if (PK == P_FIXED) {
-        if (R == TQ_ROUND_STOCHASTIC) {
-          u0 = u_gather(up, off0, k);
-          u1 = u_gather(up, off1, k);
-        }
-        p0 = qfix_units(c, p0, u0, R, PV);
-        p1 = qfix_units(c, p1, u1, R, PV);
-      }
-      __m256i i0 = _mm256_cvttps_epi32(p0), i1 = _mm256_cvttps_epi32(p1);
-      if (CLAMP_A) {
-        i0 = _mm256_sllv_epi32(i0, shift);
-        i1 = _mm256_sllv_epi32(i1, shift);
-        a0 = _mm256_min_epi32(hi,
-                              _mm256_max_epi32(lo, _mm256_add_epi32(a0, i0)));
-        a1 = _mm256_min_epi32(hi,
-                              _mm256_max_epi32(lo, _mm256_add_epi32(a1, i1)));
-      } else {
-        a0 = _mm256_add_epi32(a0, i0);
-        a1 = _mm256_add_epi32(a1, i1);
-      }
+    for (int k = 0; k < j->K; k++) {
+      step_products(j, bp, x, up, off, k, p, 2, PK, R, PV);
+      a0 = acc_int_step(a0, p[0], shift, lo, hi, CLAMP_A);
+      a1 = acc_int_step(a1, p[1], shift, lo, hi, CLAMP_A);
     }
   } else {
-    for (int k = 0; k < K; k++) {
-      __m256 xb = _mm256_broadcast_ss(x + k);
-      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
-      if (PK == P_FIXED) {
-        if (R == TQ_ROUND_STOCHASTIC) u0 = u_gather(up, off0, k);
-        p0 = qfix_units(c, p0, u0, R, PV);
-      }
-      __m256i i0 = _mm256_cvttps_epi32(p0);
-      if (CLAMP_A)
-        a0 = _mm256_min_epi32(
-            hi, _mm256_max_epi32(
-                    lo, _mm256_add_epi32(a0, _mm256_sllv_epi32(i0, shift))));
-      else
-        a0 = _mm256_add_epi32(a0, i0);
+    for (int k = 0; k < j->K; k++) {
+      step_products(j, bp, x, up, off, k, p, 1, PK, R, PV);
+      a0 = acc_int_step(a0, p[0], shift, lo, hi, CLAMP_A);
     }
   }
   if (!CLAMP_A) {
@@ -835,28 +803,31 @@ ALWAYS_INLINE __m256d product_pd(const job *j, const scratch *s, const float *x,
       _mm256_cvtps_pd(_mm_loadu_ps(s->cur + (size_t)k * NB + 4 * q)));
 }
 
-ALWAYS_INLINE void acc_fixed_chunk(const job *j, const scratch *s,
-                                   const float *x, int nq, int k0, int kc,
-                                   __m256d acc[4], tq_round R, int WRAP) {
+/* Steps k0 .. k0+kc-1 of a fixed-point (AK = A_FIXED) or float (A_FLOAT)
+ * accumulator on doubles. */
+ALWAYS_INLINE void acc_chunk(const job *j, const scratch *s, const float *x,
+                             int nq, int k0, int kc, __m256d acc[4], int AK,
+                             tq_round R, int WRAP) {
   for (int kk = 0; kk < kc; kk++) {
     int k = k0 + kk;
     for (int q = 0; q < nq; q++) {
       __m256d u = _mm256_setzero_pd();
       if (R == TQ_ROUND_STOCHASTIC) u = u_pd(s->ua, 4 * q, j->K, k);
       __m256d v = _mm256_add_pd(acc[q], product_pd(j, s, x, k, kk, q));
-      acc[q] = qfixd_apply(&j->aq, v, u, R, WRAP);
+      acc[q] = AK == A_FIXED ? qfixd_apply(&j->aq, v, u, R, WRAP)
+                             : qfltd_apply(&j->af, v, u, R);
     }
   }
 }
 
 static void acc_fixed(const job *j, const scratch *s, const float *x, int nq,
                       int k0, int kc, __m256d acc[4]) {
-#define ACCF_CASE(R)                                   \
-  case R:                                              \
-    if (j->a_wrap)                                     \
-      acc_fixed_chunk(j, s, x, nq, k0, kc, acc, R, 1); \
-    else                                               \
-      acc_fixed_chunk(j, s, x, nq, k0, kc, acc, R, 0); \
+#define ACCF_CASE(R)                                      \
+  case R:                                                 \
+    if (j->a_wrap)                                        \
+      acc_chunk(j, s, x, nq, k0, kc, acc, A_FIXED, R, 1); \
+    else                                                  \
+      acc_chunk(j, s, x, nq, k0, kc, acc, A_FIXED, R, 0); \
     break;
   switch (j->a_round) {
     ROUND_CASES(ACCF_CASE)
@@ -865,24 +836,10 @@ static void acc_fixed(const job *j, const scratch *s, const float *x, int nq,
 #undef ACCF_CASE
 }
 
-ALWAYS_INLINE void acc_float_chunk(const job *j, const scratch *s,
-                                   const float *x, int nq, int k0, int kc,
-                                   __m256d acc[4], tq_round R) {
-  for (int kk = 0; kk < kc; kk++) {
-    int k = k0 + kk;
-    for (int q = 0; q < nq; q++) {
-      __m256d u = _mm256_setzero_pd();
-      if (R == TQ_ROUND_STOCHASTIC) u = u_pd(s->ua, 4 * q, j->K, k);
-      __m256d v = _mm256_add_pd(acc[q], product_pd(j, s, x, k, kk, q));
-      acc[q] = qfltd_apply(&j->af, v, u, R);
-    }
-  }
-}
-
 static void acc_float(const job *j, const scratch *s, const float *x, int nq,
                       int k0, int kc, __m256d acc[4]) {
 #define ACCFL_CASE(R) \
-  case R: acc_float_chunk(j, s, x, nq, k0, kc, acc, R); break;
+  case R: acc_chunk(j, s, x, nq, k0, kc, acc, A_FLOAT, R, 0); break;
   switch (j->a_round) {
     FLOAT_ROUND_CASES(ACCFL_CASE)
     default: break;

@@ -251,6 +251,19 @@ static inline void tq_avx2_rne_init(tq_avx2_rne *c, const tq_quantizer *q) {
   c->flush = !p->subnormals;
 }
 
+/* The end of a float(e, m) kernel on the rounded magnitude mag of x: a
+ * magnitude past max gives `over`, subnormal results flush to zero where
+ * asked, then the sign of x; NaN x is returned unchanged. */
+ALWAYS_INLINE __m256 tq_avx2_float_finish(__m256 mag, __m256 x, __m256 max_f,
+                                          __m256 over, int flush,
+                                          __m256 flush_below) {
+  mag = _mm256_blendv_ps(mag, over, _mm256_cmp_ps(mag, max_f, _CMP_GT_OQ));
+  if (flush)
+    mag = _mm256_andnot_ps(_mm256_cmp_ps(mag, flush_below, _CMP_LT_OQ), mag);
+  __m256 y = _mm256_or_ps(mag, _mm256_and_ps(x, _mm256_set1_ps(-0.0f)));
+  return _mm256_blendv_ps(y, x, tq_avx2_nan_mask(x));
+}
+
 ALWAYS_INLINE __m256 tq_avx2_rne_ps(const tq_avx2_rne *c, __m256 x) {
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
   __m256 ax = _mm256_andnot_ps(sign_bit, x);
@@ -262,12 +275,8 @@ ALWAYS_INLINE __m256 tq_avx2_rne_ps(const tq_avx2_rne *c, __m256 x) {
   __m256 sub = _mm256_sub_ps(_mm256_add_ps(ax, c->magic), c->magic);
   __m256 mag = _mm256_blendv_ps(normal, sub,
                                 _mm256_cmp_ps(ax, c->min_normal, _CMP_LT_OQ));
-  mag =
-      _mm256_blendv_ps(mag, c->over, _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ));
-  if (c->flush)
-    mag = _mm256_andnot_ps(_mm256_cmp_ps(mag, c->flush_below, _CMP_LT_OQ), mag);
-  __m256 y = _mm256_or_ps(mag, _mm256_and_ps(x, sign_bit));
-  return _mm256_blendv_ps(y, x, tq_avx2_nan_mask(x));
+  return tq_avx2_float_finish(mag, x, c->max_f, c->over, c->flush,
+                              c->flush_below);
 }
 
 #endif

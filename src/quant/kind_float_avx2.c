@@ -125,12 +125,8 @@ ALWAYS_INLINE __m256 sr_one(const sr_vec *c, __m256 x, __m256 u) {
     mag = _mm256_blendv_ps(mag, sub,
                            _mm256_cmp_ps(ax, c->min_normal, _CMP_LT_OQ));
   }
-  mag =
-      _mm256_blendv_ps(mag, c->over, _mm256_cmp_ps(mag, c->max_f, _CMP_GT_OQ));
-  if (c->flush)
-    mag = _mm256_andnot_ps(_mm256_cmp_ps(mag, c->flush_below, _CMP_LT_OQ), mag);
-  __m256 y = _mm256_or_ps(mag, _mm256_and_ps(x, sign_bit));
-  return _mm256_blendv_ps(y, x, tq_avx2_nan_mask(x));
+  return tq_avx2_float_finish(mag, x, c->max_f, c->over, c->flush,
+                              c->flush_below);
 }
 
 static int float_defaults(const tq_quant_params *p) {
