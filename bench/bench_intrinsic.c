@@ -10,11 +10,13 @@
  * and prints the times and their ratios to sgemm. Best of --repeat runs.
  *
  *   bench_intrinsic [--threads T] [--repeat R] [--check] [--extra]
+ *                   [--isa scalar|avx2]
  *
  * --check also runs the scalar reference on the smallest shape and
  * compares bits (a sanity check; tests/test_intrinsic.c is the real one).
  * --extra adds configurations that take the slower paths (stochastic
- * rounding, float formats, rounding at every accumulator step).
+ * rounding, float formats, rounding at every accumulator step). --isa
+ * caps the kernel set below the CPU's best, to compare implementations.
  * docs/intrinsic.md lists measured figures. */
 #include <cblas.h>
 #include <math.h>
@@ -24,7 +26,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/context_internal.h"
 #include "ops/op_internal.h"
+#include "quant/quant_internal.h"
 #include "tensorquant/tensorquant.h"
 
 typedef struct shape {
@@ -99,7 +103,7 @@ static int parse(tq_context *ctx, const char *s, tq_quantizer **q) {
 }
 
 int main(int argc, char **argv) {
-  int threads = 2, repeat = 5, check = 0, extra = 0;
+  int threads = 2, repeat = 5, check = 0, extra = 0, isa = -1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc)
       threads = atoi(argv[++i]);
@@ -109,16 +113,25 @@ int main(int argc, char **argv) {
       check = 1;
     else if (!strcmp(argv[i], "--extra"))
       extra = 1;
-    else {
+    else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
+      const char *name = argv[++i];
+      for (int k = 0; k < TQ_ISA_COUNT; k++)
+        if (!strcmp(name, tq_isa_name((tq_isa)k))) isa = k;
+      if (isa < 0) {
+        fprintf(stderr, "bench_intrinsic: unknown --isa '%s'\n", name);
+        return 2;
+      }
+    } else {
       fprintf(stderr,
               "usage: bench_intrinsic [--threads T] [--repeat R] [--check] "
-              "[--extra]\n");
+              "[--extra] [--isa scalar|avx2]\n");
       return 2;
     }
   }
   if (threads < 1 || repeat < 1) return 2;
   tq_context *ctx;
   if (tq_context_create(&ctx) != TQ_OK) return 1;
+  tq_context_set_isa_cap(ctx, isa);
   openblas_set_num_threads(threads);
 
   const int nspecs = extra ? (int)(sizeof SPECS / sizeof *SPECS) : MAIN_SPECS;
@@ -136,7 +149,7 @@ int main(int argc, char **argv) {
   }
 
   printf("intrinsic GEMM vs OpenBLAS sgemm, %d threads, best of %d (%s)\n",
-         threads, repeat, tq_kernel_isa());
+         threads, repeat, tq_isa_name(tq_isa_for(ctx)));
   for (int i = 0; i < nspecs; i++) printf("  %s\n", SPECS[i].label);
   printf("\n%-38s %5s %5s %6s %9s", "shape", "M", "K", "N", "sgemm ms");
   for (int i = 0; i < nspecs; i++) printf("   [%d] ms (ratio)", i + 1);

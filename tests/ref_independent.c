@@ -325,8 +325,7 @@ void tqref_quantize(const tq_quant_params *p, const float *in, float *out,
 
 tq_quant_params tqref_fixed_params(int width, int frac, tq_round round,
                                    tq_overflow overflow, int is_signed) {
-  tq_quant_params p;
-  memset(&p, 0, sizeof p);
+  tq_quant_params p = TQ_QUANT_PARAMS_INIT;
   p.kind = TQ_QUANT_FIXED;
   p.width = width;
   p.frac = frac;
@@ -337,8 +336,7 @@ tq_quant_params tqref_fixed_params(int width, int frac, tq_round round,
 }
 
 tq_quant_params tqref_float_params(int exp_bits, int man_bits, tq_round round) {
-  tq_quant_params p;
-  memset(&p, 0, sizeof p);
+  tq_quant_params p = TQ_QUANT_PARAMS_INIT;
   p.kind = TQ_QUANT_FLOAT;
   p.exp_bits = exp_bits;
   p.man_bits = man_bits;

@@ -1,25 +1,29 @@
 /* Intrinsic quantization of a GEMM (DESIGN.md 3, docs/intrinsic.md).
  *
- *  - tq_intrinsic_gemm (fast) equals tq_intrinsic_gemm_ref bit for bit on
- *    random GEMMs (sizes 1..70, random leading dimensions, bias absent, per
- *    row, per column or full) for every rounding x overflow x signedness
- *    of fixed point in every form (string, product+sum, product+
- *    accumulator on and off the accumulator's grid, accumulator without
- *    product), float formats, the other quantizer kinds, stochastic
- *    rounding, at 1 and 2 threads; the data make wrap and mid-sum
- *    saturation happen, and the test asserts that they did;
+ *  - tq_intrinsic_gemm (fast, and with each lower kernel set the CPU has)
+ *    equals tq_intrinsic_gemm_ref bit for bit on random GEMMs (sizes 1..70,
+ *    random leading dimensions, bias absent, per row, per column or full)
+ *    for every rounding x overflow x signedness of fixed point in every
+ *    form (string, product+sum, product+accumulator on and off the
+ *    accumulator's grid, accumulator without product), float formats, the
+ *    other quantizer kinds, stochastic rounding, at 1 and 2 threads; the
+ *    data make wrap and mid-sum saturation happen, and the test asserts
+ *    that they did;
  *  - hand-computed cases pin the definition itself: the order of the
  *    float32 sum, wrap and saturation inside the accumulator, the bias
  *    step, the random-number indices;
- *  - tq_quantize_double_one agrees with the float32 reference kernels on
- *    float inputs and rounds doubles without a detour through float32. */
+ *  - tq_quantize_double_one agrees with the independent float32 model
+ *    (ref_independent.c) on float inputs and rounds doubles without a
+ *    detour through float32. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/context_internal.h"
 #include "ops/op_internal.h"
 #include "quant/quant_internal.h"
+#include "ref_independent.h"
 #include "testutil.h"
 
 static tq_context *ctx_;
@@ -233,7 +237,8 @@ static void compare(const problem *p, const config *c, const char *what,
 }
 
 /* Runs one configuration on `cases` random problems of every data kind at
- * 1 and 2 threads. */
+ * 1 and 2 threads, then with each lower kernel set the CPU has (forced
+ * through the context's cap). */
 static void check_config(const config *c, uint64_t seed, int cases,
                          int max_dim) {
   static const char *const KIND_NAMES[DATA_COUNT] = {"grid", "random",
@@ -246,6 +251,15 @@ static void check_config(const config *c, uint64_t seed, int cases,
       for (int threads = 1; threads <= 2; threads++) {
         run_both(&p, &c->v, threads);
         compare(&p, c, KIND_NAMES[kind], threads);
+      }
+      for (int isa = (int)tq_isa_detect() - 1; isa >= 0; isa--) {
+        char what[64];
+        snprintf(what, sizeof what, "%s, isa=%s", KIND_NAMES[kind],
+                 tq_isa_name((tq_isa)isa));
+        tq_context_set_isa_cap(ctx_, isa);
+        run_both(&p, &c->v, 2);
+        compare(&p, c, what, 2);
+        tq_context_set_isa_cap(ctx_, -1);
       }
       problem_free(&p);
     }
@@ -844,8 +858,9 @@ static void test_errors(void **state) {
 
 static void test_quantize_double(void **state) {
   (void)state;
-  /* On float inputs it is the float32 reference (after rounding its exact
-   * result to float32). */
+  /* On float inputs it is the float32 quantizer (after rounding its exact
+   * result to float32): compared with the independent model, since the
+   * library's scalar reference kernel is this function on float32. */
   uint64_t rng = 42;
   for (int r = 0; r < TQ_ROUND_COUNT; r++)
     for (int o = 0; o < TQ_OVERFLOW_COUNT; o++) {
@@ -858,7 +873,7 @@ static void test_quantize_double(void **state) {
                         : (float)ldexp((double)(bits % 4096) - 2048, -5);
         double u = ldexp((double)((bits >> 40) & 0xffffff), -24);
         float a = (float)tq_quantize_double_one(q, x, u);
-        float b = tq_ref_fixed_one(q, x, u);
+        float b = tqref_fixed(tq_quantizer_params(q), x, u);
         assert_true(tq_test_bits(a) == tq_test_bits(b) ||
                     (isnan(a) && isnan(b)));
       }
@@ -878,7 +893,7 @@ static void test_quantize_double(void **state) {
       float x = tq_test_float((uint32_t)bits);
       double u = ldexp((double)((bits >> 40) & 0xffffff), -24);
       float a = (float)tq_quantize_double_one(q, x, u);
-      float b = tq_ref_float_one(q, x, u);
+      float b = tqref_float(tq_quantizer_params(q), x, u);
       assert_true(tq_test_bits(a) == tq_test_bits(b) || (isnan(a) && isnan(b)));
     }
     tq_quantizer_destroy(q);

@@ -11,8 +11,9 @@
  *      around each float format's max and subnormal range, inf and NaN;
  *  (b) random float32 bit patterns and random values near the grid.
  * Each buffer goes through every execution path: the default (fast)
- * kernels, force_reference, threads = 1 and 2, two pieces with
- * opts.offset, and in place. A mismatch prints the spec, the path, the
+ * kernels, force_reference, every kernel set the CPU has (forced through
+ * the context's cap), threads = 1 and 2, two pieces with opts.offset, and
+ * in place. A mismatch prints the spec, the path, the
  * input bits and both outputs, so that a failure is a ready reproducer. */
 #include <float.h>
 #include <math.h>
@@ -20,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/context_internal.h"
+#include "quant/quant_internal.h"
 #include "ref_independent.h"
 #include "testutil.h"
 
@@ -294,13 +297,18 @@ typedef struct {
   const char *name;
   int threads;
   int force_reference;
+  int isa; /* cap on the context's kernel set; -1: none (the CPU's best) */
 } exec_path;
 
-static const exec_path PATHS[] = {{"default", 0, 0},
-                                  {"force_reference", 0, 1},
-                                  {"threads=1", 1, 0},
-                                  {"threads=2", 2, 0},
-                                  {"force_reference,threads=2", 2, 1}};
+/* Every kernel set the CPU has is reached through the context's cap. */
+static const exec_path PATHS[] = {
+    {"default", 0, 0, -1},
+    {"force_reference", 0, 1, -1},
+    {"threads=1", 1, 0, -1},
+    {"threads=2", 2, 0, -1},
+    {"force_reference,threads=2", 2, 1, -1},
+    {"isa=scalar", 0, 0, TQ_ISA_SCALAR},
+    {"isa=avx2,threads=2", 2, 0, TQ_ISA_AVX2}};
 
 /* Runs spec over in[0..n) on every execution path and compares with the
  * model given the expected params. Returns the number of differences
@@ -322,10 +330,13 @@ static size_t check_spec(const char *spec, const tq_quant_params *want,
   tqref_quantize(want, in, expect, n, CALL_SEED, CALL_STREAM, CALL_OFFSET);
 
   for (size_t k = 0; k < sizeof PATHS / sizeof *PATHS; k++) {
+    if (PATHS[k].isa > (int)tq_isa_detect()) continue;
     tq_quant_opts opts = {CALL_SEED, CALL_STREAM, CALL_OFFSET, PATHS[k].threads,
                           PATHS[k].force_reference};
     memset(got, 0xA5, n * sizeof *got);
+    tq_context_set_isa_cap(ctx_, PATHS[k].isa);
     st = tq_quantize(ctx_, q, in, got, n, &opts);
+    tq_context_set_isa_cap(ctx_, -1);
     if (st != TQ_OK) {
       printf("STATUS spec='%s' path=%s: %s\n", spec, PATHS[k].name,
              tq_status_str(st));
@@ -648,8 +659,7 @@ static void test_others(void **state) {
   push_other_inputs(&in, &rng);
   size_t bad = 0;
   for (size_t i = 0; i < sizeof OTHERS / sizeof *OTHERS; i++) {
-    tq_quant_params p;
-    memset(&p, 0, sizeof p);
+    tq_quant_params p = TQ_QUANT_PARAMS_INIT;
     p.kind = OTHERS[i].kind;
     p.threshold = OTHERS[i].threshold;
     p.magnitude = OTHERS[i].magnitude;
@@ -665,8 +675,7 @@ static void test_others(void **state) {
  * with elements right at the threshold they produce. */
 static void test_ternary_auto_threshold(void **state) {
   (void)state;
-  tq_quant_params p;
-  memset(&p, 0, sizeof p);
+  tq_quant_params p = TQ_QUANT_PARAMS_INIT;
   p.kind = TQ_QUANT_TERNARY;
   p.magnitude = 1;
   uint64_t rng = 0x7E47u;
@@ -758,8 +767,7 @@ static void test_large_buffers(void **state) {
   /* The same for the others, on finite data (ternary's T stays finite). */
   for (size_t i = 0; i < in.n; i++)
     if (!isfinite(in.v[i])) in.v[i] = 0.5f;
-  tq_quant_params t;
-  memset(&t, 0, sizeof t);
+  tq_quant_params t = TQ_QUANT_PARAMS_INIT;
   t.kind = TQ_QUANT_TERNARY;
   t.magnitude = 1;
   bad += check_spec("ternary", &t, in.v, in.n);

@@ -229,7 +229,7 @@ static void test_bad_specs(void **state) {
 
 static void test_create_from_params(void **state) {
   (void)state;
-  tq_quant_params p = {0};
+  tq_quant_params p = TQ_QUANT_PARAMS_INIT;
   p.kind = TQ_QUANT_FIXED;
   p.width = 6;
   p.frac = 2;

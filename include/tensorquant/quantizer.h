@@ -65,8 +65,21 @@ typedef enum tq_ste {
 } tq_ste;
 
 /* Everything that defines a quantizer, as plain data. Fields that do not
- * apply to a kind are zero. */
+ * apply to a kind are zero when built with tq_quant_params_init (the
+ * parser sets the defaults of its spec names: signed, subnormals and
+ * magnitude 1).
+ *
+ * ABI rule: the struct is size-versioned. struct_size, its first member,
+ * holds sizeof(tq_quant_params) as the caller was compiled: initialise the
+ * struct with tq_quant_params_init(&p) or `tq_quant_params p =
+ * TQ_QUANT_PARAMS_INIT;` before setting fields. New fields are only ever
+ * appended, and zero means "as before" for each of them, so a program built
+ * against an older header keeps working with a newer library (the missing
+ * fields read as zero), and a newer program works with an older library as
+ * long as it leaves the fields that library lacks zero
+ * (tq_quantizer_create rejects it otherwise). */
 typedef struct tq_quant_params {
+  size_t struct_size; /* sizeof(tq_quant_params) of the caller */
   tq_quant_kind kind;
   /* fixed point */
   int width;     /* w, 1..32 */
@@ -92,6 +105,14 @@ typedef struct tq_quant_params {
   tq_ste ste; /* training-time gradient; does not change the values */
 } tq_quant_params;
 
+/* A zeroed tq_quant_params with struct_size set (C99 and later). */
+#define TQ_QUANT_PARAMS_INIT \
+  { .struct_size = sizeof(tq_quant_params) }
+
+/* Zeroes *p and sets p->struct_size: the start of every tq_quant_params a
+ * caller fills in. p may be NULL (nothing happens). */
+TQ_API void tq_quant_params_init(tq_quant_params *p);
+
 typedef struct tq_quantizer tq_quantizer;
 
 /* Parses a spec string (DESIGN.md 2, `tq formats` lists them all) into a new
@@ -101,7 +122,11 @@ typedef struct tq_quantizer tq_quantizer;
 TQ_API tq_status tq_quantizer_parse(tq_context *ctx, const char *spec,
                                     tq_quantizer **out);
 
-/* Builds a quantizer from parameters (validated as the parser would). */
+/* Builds a quantizer from parameters (validated as the parser would).
+ * params->struct_size must be set (tq_quant_params_init): a size below the
+ * first versioned struct gives TQ_ERR_INVALID_ARGUMENT, a larger struct
+ * whose fields unknown to this library are not all zero gives
+ * TQ_ERR_UNSUPPORTED; either way ctx's last error says which. */
 TQ_API tq_status tq_quantizer_create(tq_context *ctx,
                                      const tq_quant_params *params,
                                      tq_quantizer **out);
@@ -113,12 +138,20 @@ TQ_API void tq_quantizer_destroy(tq_quantizer *q);
  * Owned by q; valid until q is destroyed. */
 TQ_API const char *tq_quantizer_spec(const tq_quantizer *q);
 
-/* The parameters of q (owned by q). */
+/* The parameters of q (owned by q; struct_size is this library's
+ * sizeof(tq_quant_params), so fields appended later read as absent to an
+ * older caller, which never looks past the struct it knows). */
 TQ_API const tq_quant_params *tq_quantizer_params(const tq_quantizer *q);
 
 /* Smallest and largest finite output values q can produce for finite
  * inputs (+-INFINITY where the format is unbounded). */
 TQ_API void tq_quantizer_range(const tq_quantizer *q, double *lo, double *hi);
+
+/* Bits of storage per element of q's number format, including any
+ * per-group scale overhead: w for fixed point, 1 + e + m for floating
+ * point, 1 for binary, 2 for ternary; 0 where the format has no fixed-size
+ * code (none, logarithmic, sparse) and for q == NULL. */
+TQ_API double tq_quantizer_bits(const tq_quantizer *q);
 
 /* Options for one quantization call. Zero-initialise for the defaults. */
 typedef struct tq_quant_opts {

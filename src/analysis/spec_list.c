@@ -339,12 +339,5 @@ tq_status tq_spec_resolve_auto(tq_context *ctx, const char *spec,
 }
 
 int tq_spec_bits(const tq_quantizer *q) {
-  const tq_quant_params *p = tq_quantizer_params(q);
-  switch (p->kind) {
-    case TQ_QUANT_FIXED: return p->width;
-    case TQ_QUANT_FLOAT: return 1 + p->exp_bits + p->man_bits;
-    case TQ_QUANT_BINARY: return 1;
-    case TQ_QUANT_TERNARY: return 2;
-    default: return 0;
-  }
+  return (int)tq_quantizer_bits(q);
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/context_internal.h"
 #include "core/error.h"
 #include "core/threads.h"
 
@@ -10,6 +11,7 @@ struct tq_context {
   int threads;
   int fast_conv; /* tq_context_set_fast_conv */
   tq_error_info last;
+  int isa_cap_plus1; /* tq_context_set_isa_cap; 0: no cap */
 };
 
 static const char *const status_names[] = {
@@ -78,6 +80,14 @@ const tq_error_info *tq_context_error_info(const tq_context *ctx) {
 
 void tq_context_clear_error(tq_context *ctx) {
   if (ctx) memset(&ctx->last, 0, sizeof ctx->last);
+}
+
+void tq_context_set_isa_cap(tq_context *ctx, int isa) {
+  if (ctx) ctx->isa_cap_plus1 = isa < 0 ? 0 : isa + 1;
+}
+
+int tq_context_isa_cap(const tq_context *ctx) {
+  return ctx ? ctx->isa_cap_plus1 - 1 : -1;
 }
 
 void tq_free(void *ptr) {

@@ -1,6 +1,6 @@
 /* Intrinsic quantization of a GEMM (DESIGN.md 3): argument checks, the
- * resolved plan, and the choice between the AVX2 implementation and the
- * reference. docs/intrinsic.md describes the arithmetic. */
+ * resolved plan, and the implementation for the instruction set dispatch
+ * chose (quant/dispatch.c). docs/intrinsic.md describes the arithmetic. */
 #include <string.h>
 
 #include "core/error.h"
@@ -8,20 +8,21 @@
 #include "quant/quant_internal.h"
 
 /* A quantizer of kind none is the identity: dropped, so the fast paths see
- * fewer cases. Ternary without a threshold has no meaning inside a sum. */
+ * fewer cases. A kind may refuse to apply inside a sum (ternary without a
+ * threshold: its T is a statistic of a whole tensor). */
 static tq_status check_quantizer(tq_context *ctx, const tq_quantizer *q,
                                  const char *field, const tq_quantizer **out) {
   *out = NULL;
   if (!q) return TQ_OK;
   const tq_quant_params *p = tq_quantizer_params(q);
-  if (p->kind == TQ_QUANT_TERNARY && !p->has_threshold)
+  const tq_kind_traits *tr = tq_kind_traits_get(p->kind);
+  const char *why =
+      tr->intrinsic_unsupported ? tr->intrinsic_unsupported(p) : NULL;
+  if (why)
     return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
-                    "intrinsic %s quantizer '%s': ternary without a "
-                    "threshold takes T = 0.7 * mean|x| over a whole tensor, "
-                    "and the products and sums inside an operation are no "
-                    "tensor; give T explicitly (e.g. ternary,1,0.05)",
-                    field, tq_quantizer_spec(q));
-  if (p->kind != TQ_QUANT_NONE) *out = q;
+                    "intrinsic %s quantizer '%s': %s", field,
+                    tq_quantizer_spec(q), why);
+  if (tr->vec_form != TQ_VEC_IDENTITY) *out = q;
   return TQ_OK;
 }
 
@@ -82,25 +83,34 @@ tq_status tq_intrinsic_prepare(tq_context *ctx, const tq_intrinsic_gemm_args *a,
   return TQ_OK;
 }
 
-/* Rows [m0, m1) by the definition: the portable path for CPUs without
- * AVX2. Every element is independent, so any row split gives the same
- * bits. */
-static void ref_rows(const tq_intrinsic_gemm_args *a,
-                     const tq_intrinsic_plan *plan) {
+/* Rows by the definition: the portable path for CPUs without a vector
+ * implementation. Every element is independent, so any row split gives
+ * the same bits. */
+static tq_status gemm_scalar(tq_context *ctx, const tq_intrinsic_gemm_args *a,
+                             const tq_intrinsic_plan *plan) {
+  (void)ctx;
 #pragma omp parallel for schedule(dynamic, 1) \
     num_threads(plan->threads) if (plan->threads > 1 && a->M > 1)
   for (int m = 0; m < a->M; m++)
     for (int n = 0; n < a->N; n++)
       a->C[(size_t)m * a->ldc + (size_t)n] =
           tq_intrinsic_ref_element(a, plan, m, n);
+  return TQ_OK;
 }
+
+/* One implementation per instruction set; NULL slots fall back to the
+ * next lower set. */
+static tq_status (*const gemm_impl[TQ_ISA_COUNT])(
+    tq_context *, const tq_intrinsic_gemm_args *, const tq_intrinsic_plan *) = {
+    [TQ_ISA_SCALAR] = gemm_scalar,
+    [TQ_ISA_AVX2] = tq_intrinsic_gemm_avx2,
+};
 
 tq_status tq_intrinsic_gemm(tq_context *ctx, const tq_intrinsic_gemm_args *a) {
   tq_intrinsic_plan plan;
   tq_status st = tq_intrinsic_prepare(ctx, a, &plan);
   if (st != TQ_OK || a->M == 0 || a->N == 0) return st;
-  if (strcmp(tq_kernel_isa(), "avx2") == 0)
-    return tq_intrinsic_gemm_avx2(ctx, a, &plan);
-  ref_rows(a, &plan);
-  return TQ_OK;
+  int isa = (int)tq_isa_for(ctx);
+  while (isa > 0 && !gemm_impl[isa]) isa--;
+  return gemm_impl[isa](ctx, a, &plan);
 }

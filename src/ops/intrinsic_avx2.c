@@ -42,7 +42,6 @@
 #include "core/error.h"
 #include "ops/intrinsic_internal.h"
 #include "quant/avx2_shared.h"
-#include "quant/philox.h"
 #include "quant/quant_internal.h"
 
 enum {
@@ -52,14 +51,6 @@ enum {
   PACKED = 65536, /* floats of packed panels per task, at most (256 KiB) */
 };
 
-/* u of element `index` as a double (one scalar Philox: for the few
- * once-per-output steps). */
-static double u_at(uint64_t seed, uint64_t stream, uint64_t index) {
-  uint32_t u24;
-  tq_philox_fill_u24(seed, stream, index, &u24, 1);
-  return ldexp((double)u24, -24);
-}
-
 /* u of lanes j = 0..7 at step k from a buffer laid out [lane][K+1]. */
 ALWAYS_INLINE __m256 u_gather(const uint32_t *u24, __m256i lane_offsets,
                               int k) {
@@ -67,109 +58,10 @@ ALWAYS_INLINE __m256 u_gather(const uint32_t *u24, __m256i lane_offsets,
   return _mm256_mul_ps(_mm256_cvtepi32_ps(w), _mm256_set1_ps(0x1p-24f));
 }
 
-/* ---- rounding to integers, float and double -------------------------------
- * Mirror of round_signed() in ref.c on an exact t. The directed modes and
- * even are one instruction; nearest (ties away) is trunc(t) plus
- * trunc(2 * (t - trunc(t))), which is -1, 0 or 1 exactly when the
- * fraction reaches a half (t - trunc(t) and the doubling are exact); the
- * rest decide on the magnitude's fraction as the reference does (ip + 1 is
- * exact: a nonzero fraction means |t| < 2^23, resp. 2^52). */
-
-ALWAYS_INLINE __m256 round_ps(__m256 t, __m256 u, tq_round R) {
-  const __m256 sgn = _mm256_set1_ps(-0.0f);
-  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-  switch (R) {
-    case TQ_ROUND_EVEN:
-      return _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_DOWN:
-      return _mm256_round_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_UP:
-      return _mm256_round_ps(t, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_ZERO:
-      return _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_NEAREST: {
-      __m256 i = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-      __m256 f = _mm256_sub_ps(t, i);
-      return _mm256_add_ps(
-          i, _mm256_round_ps(_mm256_add_ps(f, f),
-                             _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
-    }
-    default: break;
-  }
-  __m256 sign = _mm256_and_ps(t, sgn);
-  __m256 neg = _mm256_castsi256_ps(
-      _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_castps_si256(t)));
-  __m256 a = _mm256_andnot_ps(sgn, t);
-  __m256 ip = _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  __m256 fr = _mm256_sub_ps(a, ip);
-  __m256 gt = _mm256_cmp_ps(fr, half, _CMP_GT_OQ);
-  __m256 ge = _mm256_cmp_ps(fr, half, _CMP_GE_OQ);
-  __m256 inc;
-  switch (R) {
-    case TQ_ROUND_HALF_UP: inc = _mm256_blendv_ps(ge, gt, neg); break;
-    case TQ_ROUND_HALF_DOWN: inc = _mm256_blendv_ps(gt, ge, neg); break;
-    case TQ_ROUND_HALF_ZERO: inc = gt; break;
-    case TQ_ROUND_AWAY:
-      inc = _mm256_cmp_ps(fr, _mm256_setzero_ps(), _CMP_GT_OQ);
-      break;
-    default: /* stochastic: floor(t + u) without forming t + u */
-      inc =
-          _mm256_blendv_ps(_mm256_cmp_ps(fr, _mm256_sub_ps(one, u), _CMP_GE_OQ),
-                           _mm256_cmp_ps(u, fr, _CMP_LT_OQ), neg);
-      break;
-  }
-  return _mm256_or_ps(_mm256_add_ps(ip, _mm256_and_ps(inc, one)), sign);
-}
-
-ALWAYS_INLINE __m256d round_pd(__m256d t, __m256d u, tq_round R) {
-  const __m256d sgn = _mm256_set1_pd(-0.0);
-  const __m256d half = _mm256_set1_pd(0.5), one = _mm256_set1_pd(1.0);
-  switch (R) {
-    case TQ_ROUND_EVEN:
-      return _mm256_round_pd(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_DOWN:
-      return _mm256_round_pd(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_UP:
-      return _mm256_round_pd(t, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_ZERO:
-      return _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_NEAREST: {
-      __m256d i = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-      __m256d f = _mm256_sub_pd(t, i);
-      return _mm256_add_pd(
-          i, _mm256_round_pd(_mm256_add_pd(f, f),
-                             _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
-    }
-    default: break;
-  }
-  __m256d sign = _mm256_and_pd(t, sgn);
-  __m256d neg = _mm256_castsi256_pd(
-      _mm256_cmpgt_epi64(_mm256_setzero_si256(), _mm256_castpd_si256(t)));
-  __m256d a = _mm256_andnot_pd(sgn, t);
-  __m256d ip = _mm256_round_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  __m256d fr = _mm256_sub_pd(a, ip);
-  __m256d gt = _mm256_cmp_pd(fr, half, _CMP_GT_OQ);
-  __m256d ge = _mm256_cmp_pd(fr, half, _CMP_GE_OQ);
-  __m256d inc;
-  switch (R) {
-    case TQ_ROUND_HALF_UP: inc = _mm256_blendv_pd(ge, gt, neg); break;
-    case TQ_ROUND_HALF_DOWN: inc = _mm256_blendv_pd(gt, ge, neg); break;
-    case TQ_ROUND_HALF_ZERO: inc = gt; break;
-    case TQ_ROUND_AWAY:
-      inc = _mm256_cmp_pd(fr, _mm256_setzero_pd(), _CMP_GT_OQ);
-      break;
-    default:
-      inc =
-          _mm256_blendv_pd(_mm256_cmp_pd(fr, _mm256_sub_pd(one, u), _CMP_GE_OQ),
-                           _mm256_cmp_pd(u, fr, _CMP_LT_OQ), neg);
-      break;
-  }
-  return _mm256_or_pd(_mm256_add_pd(ip, _mm256_and_pd(inc, one)), sign);
-}
-
 /* ---- fixed point on float32 inputs, result in units of the grid ----------
  * qfix_units(p) = Q(p) * 2^f for a fixed-point Q, as an integer-valued
- * float: exactly tq_ref_fixed_one(p) * 2^f. Why it is exact:
+ * float: exactly the reference kernel's Q(p) * 2^f (kind_fixed.c's
+ * define() on p, rounded to float32). Why it is exact:
  *  - t = p * 2^f is exact unless it overflows (then |t| >= 2^128, which
  *    saturates, or wraps to 0 being a multiple of 2^32) or drops below
  *    2^-126 (possible only for f < 0; then the modes that care only about
@@ -188,9 +80,9 @@ ALWAYS_INLINE __m256d round_pd(__m256d t, __m256d u, tq_round R) {
  *    saturate in every overflow mode. */
 typedef struct qfix {
   __m256 scale, lo, hi, inf_hi, inf_lo;
-  __m256i shift, mask;
+  tq_avx2_wrap word;
   float inv_scale;
-  int is_signed, width, standin, wrap;
+  int standin, wrap;
   tq_round round;
 } qfix;
 
@@ -203,11 +95,7 @@ static void qfix_init(qfix *c, const tq_quantizer *q) {
   c->hi = _mm256_set1_ps((float)k->qmax);
   c->inf_hi = c->hi;
   c->inf_lo = c->lo;
-  c->shift = _mm256_set1_epi32(32 - p->width);
-  c->mask =
-      _mm256_set1_epi32(p->width >= 32 ? -1 : (int)((1u << p->width) - 1));
-  c->is_signed = p->is_signed;
-  c->width = p->width;
+  tq_avx2_wrap_init(&c->word, q);
   c->standin = p->frac < 0;
   c->wrap = p->overflow == TQ_OVERFLOW_WRAP;
   c->round = p->round;
@@ -222,7 +110,7 @@ enum { PV_CLAMP, PV_WRAP, PV_FREE };
 ALWAYS_INLINE __m256 qfix_units(const qfix *c, __m256 p, __m256 u, tq_round R,
                                 int PV) {
   const __m256 sgn = _mm256_set1_ps(-0.0f);
-  if (PV == PV_FREE) return round_ps(p, u, R);
+  if (PV == PV_FREE) return tq_avx2_round_ps(p, u, R);
   __m256 t = _mm256_mul_ps(p, c->scale);
   if ((R == TQ_ROUND_DOWN || R == TQ_ROUND_UP || R == TQ_ROUND_AWAY ||
        R == TQ_ROUND_STOCHASTIC) &&
@@ -235,38 +123,15 @@ ALWAYS_INLINE __m256 qfix_units(const qfix *c, __m256 p, __m256 u, tq_round R,
         lost);
   }
   if (PV == PV_CLAMP)
-    return round_ps(_mm256_min_ps(c->hi, _mm256_max_ps(c->lo, t)), u, R);
+    return tq_avx2_round_ps(_mm256_min_ps(c->hi, _mm256_max_ps(c->lo, t)), u,
+                            R);
   const __m256 lim = _mm256_set1_ps(0x1p56f);
   t = _mm256_min_ps(lim,
                     _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), lim), t));
-  __m256 r = round_ps(t, u, R);
-  __m256 ar = _mm256_andnot_ps(sgn, r);
-  __m256i bits = _mm256_castps_si256(ar);
-  __m256i e =
-      _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(150));
-  __m256i sig =
-      _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x7fffff)),
-                      _mm256_set1_epi32(0x800000));
-  __m256i big = _mm256_sllv_epi32(sig, e); /* counts >= 32 give 0 */
-  __m256i small = _mm256_cvttps_epi32(ar);
-  __m256 is_small = _mm256_cmp_ps(ar, _mm256_set1_ps(0x1p31f), _CMP_LT_OQ);
-  __m256i low = _mm256_castps_si256(_mm256_blendv_ps(
-      _mm256_castsi256_ps(big), _mm256_castsi256_ps(small), is_small));
+  __m256 r = tq_avx2_round_ps(t, u, R);
   __m256i negm =
       _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_castps_si256(r));
-  __m256i v = _mm256_sub_epi32(_mm256_xor_si256(low, negm), negm);
-  __m256 y;
-  if (c->is_signed) {
-    y = _mm256_cvtepi32_ps(
-        _mm256_srav_epi32(_mm256_sllv_epi32(v, c->shift), c->shift));
-  } else if (c->width < 32) {
-    y = _mm256_cvtepi32_ps(_mm256_and_si256(v, c->mask));
-  } else { /* unsigned 32 bits: two exact halves, one rounding */
-    y = _mm256_add_ps(
-        _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(v, 16)),
-                      _mm256_set1_ps(65536.0f)),
-        _mm256_cvtepi32_ps(_mm256_and_si256(v, _mm256_set1_epi32(0xffff))));
-  }
+  __m256 y = tq_avx2_wrap_ps(&c->word, _mm256_andnot_ps(sgn, r), negm);
   __m256 is_inf = _mm256_cmp_ps(_mm256_andnot_ps(sgn, p),
                                 _mm256_set1_ps(INFINITY), _CMP_EQ_OQ);
   y = _mm256_blendv_ps(y, _mm256_blendv_ps(c->inf_hi, c->inf_lo, p), is_inf);
@@ -304,12 +169,12 @@ ALWAYS_INLINE __m256d qfixd_apply(const qfixd *c, __m256d v, __m256d u,
   __m256d t = _mm256_mul_pd(v, c->scale);
   __m256d r;
   if (!WRAP) {
-    r = round_pd(_mm256_min_pd(c->hi, _mm256_max_pd(c->lo, t)), u, R);
+    r = tq_avx2_round_pd(_mm256_min_pd(c->hi, _mm256_max_pd(c->lo, t)), u, R);
   } else {
     const __m256d lim = _mm256_set1_pd(0x1p100);
     __m256d tl = _mm256_min_pd(
         lim, _mm256_max_pd(_mm256_sub_pd(_mm256_setzero_pd(), lim), t));
-    r = round_pd(tl, u, R);
+    r = tq_avx2_round_pd(tl, u, R);
     __m256d q = _mm256_round_pd(_mm256_mul_pd(r, c->inv_two_w),
                                 _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     r = _mm256_sub_pd(r, _mm256_mul_pd(q, c->two_w));
@@ -342,21 +207,12 @@ typedef struct qfltd {
 
 static void qfltd_init(qfltd *c, const tq_quantizer *q) {
   const tq_quant_params *p = &q->p;
-  double max = q->fl.max, inf = p->finite_nan ? NAN : INFINITY;
-  double pos = inf, neg = inf; /* as ref.c's float_overflow */
-  if (p->saturate || p->finite_only || p->round == TQ_ROUND_ZERO) {
-    pos = neg = max;
-  } else if (p->round == TQ_ROUND_UP) {
-    neg = max;
-  } else if (p->round == TQ_ROUND_DOWN) {
-    pos = max;
-  }
   c->emin = _mm256_set1_epi64x(q->fl.emin);
   c->man = _mm256_set1_epi64x(p->man_bits);
-  c->max = _mm256_set1_pd(max);
-  c->over_pos = _mm256_set1_pd(pos);
-  c->over_neg = _mm256_set1_pd(neg);
-  c->inf_mag = _mm256_set1_pd((p->saturate || p->finite_only) ? max : inf);
+  c->max = _mm256_set1_pd(q->fl.max);
+  c->over_pos = _mm256_set1_pd(q->fl.over_pos);
+  c->over_neg = _mm256_set1_pd(q->fl.over_neg);
+  c->inf_mag = _mm256_set1_pd(q->fl.inf_out);
   c->min_normal = _mm256_set1_pd(ldexp(1.0, q->fl.emin));
   c->flush = !p->subnormals;
 }
@@ -376,7 +232,7 @@ ALWAYS_INLINE __m256d qfltd_apply(const qfltd *c, __m256d v, __m256d u,
       _mm256_slli_epi64(_mm256_sub_epi64(bias, quantum), 52));
   __m256d up = _mm256_castsi256_pd(
       _mm256_slli_epi64(_mm256_add_epi64(bias, quantum), 52));
-  __m256d r = _mm256_mul_pd(round_pd(_mm256_mul_pd(v, down), u, R), up);
+  __m256d r = _mm256_mul_pd(tq_avx2_round_pd(_mm256_mul_pd(v, down), u, R), up);
   __m256d mag = _mm256_andnot_pd(sgn, r);
   mag = _mm256_blendv_pd(mag, _mm256_blendv_pd(c->over_pos, c->over_neg, v),
                          _mm256_cmp_pd(mag, c->max, _CMP_GT_OQ));
@@ -387,24 +243,6 @@ ALWAYS_INLINE __m256d qfltd_apply(const qfltd *c, __m256d v, __m256d u,
   mag = _mm256_blendv_pd(mag, c->inf_mag, is_inf);
   __m256d y = _mm256_or_pd(mag, _mm256_and_pd(v, sgn));
   return _mm256_blendv_pd(y, v, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
-}
-
-/* ---- float formats with round to nearest even, on float32 inputs --------
- * For products: the two kernels of kernels_avx2.c for these cases, inlined
- * (same code, same reasoning; the tests pin them to the reference here
- * too). fp16 with the defaults is the F16C conversion. Any float(e, m),
- * 1 <= m < 23, with round to nearest even (sat, fn, finite and flushing
- * allowed): where the target is normal its quantum equals float32's ulp
- * scaled by 2^(23-m), so rounding is an integer add on the bit pattern
- * (a carry moves to the next binade or to inf exactly as IEEE rounds);
- * below 2^emin the quantum is the fixed 2^(emin-m), and adding C =
- * 2^(emin-m+23) makes the float32 adder round to exactly that quantum,
- * ties to even, before C is subtracted again exactly. Infinities pass the
- * integer trick unchanged and land in the overflow test. */
-ALWAYS_INLINE __m256 fp16_ps(__m256 x) {
-  __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  return _mm256_blendv_ps(_mm256_cvtph_ps(h), x,
-                          _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
 /* ---- the call's constants ------------------------------------------------*/
@@ -494,7 +332,7 @@ typedef struct job {
   int M, N, K;
   int p_kind, p_stoch;
   qfix pq;
-  rne_vec pr;
+  tq_avx2_rne pr;
   tq_kernel_fn p_fn;
   int s_kind, s_stoch;
   qfix sq;
@@ -558,51 +396,53 @@ static void pack_panels(const job *j, scratch *s, int n0, int nc) {
  * and below K * 2^32 * 2^64 (finite), so summing units and scaling once
  * gives the reference's bits. The sum starts at +0, so the sign of a zero
  * product never shows (the reference's -0 and +0 products add alike). */
+/* Offsets of the random numbers of lanes 0..7 and 8..15 in a buffer laid
+ * out [lane][K+1]. */
+ALWAYS_INLINE void lane_offsets(int K, __m256i off[2]) {
+  off[0] = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                              _mm256_set1_epi32(K + 1));
+  off[1] = _mm256_add_epi32(off[0], _mm256_set1_epi32(8 * (K + 1)));
+}
+
+/* The products x_k * b_k of step k in lanes 0..7 (p[0]) and, for NV = 2,
+ * 8..15 (p[1]), with P inlined: in units of its grid when fixed point,
+ * fp16 or round to nearest even, or none (PK = P_NONE). */
+ALWAYS_INLINE void step_products(const job *j, const float *bp, const float *x,
+                                 const uint32_t *up, const __m256i off[2],
+                                 int k, __m256 p[2], int NV, int PK, tq_round R,
+                                 int PV) {
+  __m256 xb = _mm256_broadcast_ss(x + k);
+  for (int v = 0; v < NV; v++) {
+    __m256 q = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB + 8 * v));
+    if (PK == P_FIXED) {
+      __m256 u = R == TQ_ROUND_STOCHASTIC ? u_gather(up, off[v], k)
+                                          : _mm256_setzero_ps();
+      q = qfix_units(&j->pq, q, u, R, PV);
+    } else if (PK == P_F16) {
+      q = tq_avx2_fp16_ps(q);
+    } else if (PK == P_RNE) {
+      q = tq_avx2_rne_ps(&j->pr, q);
+    }
+    p[v] = q;
+  }
+}
+
 ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp, const float *x,
                                   const uint32_t *up, int nv, __m256 s[2],
                                   int PK, tq_round R, int PV) {
-  const int K = j->K;
-  const qfix *c = &j->pq;
-  const __m256i off0 = _mm256_mullo_epi32(
-      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K + 1));
-  const __m256i off1 = _mm256_add_epi32(off0, _mm256_set1_epi32(8 * (K + 1)));
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  __m256 u0 = _mm256_setzero_ps(), u1 = _mm256_setzero_ps();
+  __m256i off[2];
+  lane_offsets(j->K, off);
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), p[2];
   if (nv == 2) {
-    for (int k = 0; k < K; k++) {
-      __m256 xb = _mm256_broadcast_ss(x + k);
-      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
-      __m256 p1 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB + 8));
-      if (PK == P_FIXED) {
-        if (R == TQ_ROUND_STOCHASTIC) {
-          u0 = u_gather(up, off0, k);
-          u1 = u_gather(up, off1, k);
-        }
-        p0 = qfix_units(c, p0, u0, R, PV);
-        p1 = qfix_units(c, p1, u1, R, PV);
-      } else if (PK == P_F16) {
-        p0 = fp16_ps(p0);
-        p1 = fp16_ps(p1);
-      } else if (PK == P_RNE) {
-        p0 = rne_ps(&j->pr, p0);
-        p1 = rne_ps(&j->pr, p1);
-      }
-      s0 = _mm256_add_ps(s0, p0);
-      s1 = _mm256_add_ps(s1, p1);
+    for (int k = 0; k < j->K; k++) {
+      step_products(j, bp, x, up, off, k, p, 2, PK, R, PV);
+      s0 = _mm256_add_ps(s0, p[0]);
+      s1 = _mm256_add_ps(s1, p[1]);
     }
   } else {
-    for (int k = 0; k < K; k++) {
-      __m256 xb = _mm256_broadcast_ss(x + k);
-      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
-      if (PK == P_FIXED) {
-        if (R == TQ_ROUND_STOCHASTIC) u0 = u_gather(up, off0, k);
-        p0 = qfix_units(c, p0, u0, R, PV);
-      } else if (PK == P_F16) {
-        p0 = fp16_ps(p0);
-      } else if (PK == P_RNE) {
-        p0 = rne_ps(&j->pr, p0);
-      }
-      s0 = _mm256_add_ps(s0, p0);
+    for (int k = 0; k < j->K; k++) {
+      step_products(j, bp, x, up, off, k, p, 1, PK, R, PV);
+      s0 = _mm256_add_ps(s0, p[0]);
     }
   }
   s[0] = s0;
@@ -668,26 +508,16 @@ static void sum_fused(const job *j, const float *bp, const float *x,
  * (m, n) uses the index the definition gives it. */
 ALWAYS_INLINE void fill_fixed_body(const job *j, scratch *s, const float *x,
                                    int nv, int k0, int kc, tq_round R, int PV) {
-  const int K = j->K;
-  const qfix *c = &j->pq;
-  const __m256 inv = _mm256_set1_ps(c->inv_scale);
-  const __m256i off0 = _mm256_mullo_epi32(
-      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K + 1));
+  const __m256 inv = _mm256_set1_ps(j->pq.inv_scale);
+  __m256i off[2];
+  lane_offsets(j->K, off);
+  __m256 p[2];
   for (int kk = 0; kk < kc; kk++) {
-    int k = k0 + kk;
-    __m256 xb = _mm256_broadcast_ss(x + k);
-    for (int v = 0; v < nv; v++) {
-      __m256 u = _mm256_setzero_ps();
-      if (R == TQ_ROUND_STOCHASTIC)
-        u = u_gather(s->up,
-                     _mm256_add_epi32(off0, _mm256_set1_epi32(8 * v * (K + 1))),
-                     k);
-      __m256 p =
-          _mm256_mul_ps(xb, _mm256_loadu_ps(s->cur + (size_t)k * NB + 8 * v));
-      __m256 y = _mm256_mul_ps(qfix_units(c, p, u, R, PV), inv);
-      _mm256_storeu_ps(s->prod + (size_t)kk * NB + 8 * v,
-                       _mm256_add_ps(y, _mm256_setzero_ps()));
-    }
+    step_products(j, s->cur, x, s->up, off, k0 + kk, p, nv, P_FIXED, R, PV);
+    for (int v = 0; v < nv; v++)
+      _mm256_storeu_ps(
+          s->prod + (size_t)kk * NB + 8 * v,
+          _mm256_add_ps(_mm256_mul_ps(p[v], inv), _mm256_setzero_ps()));
   }
 }
 
@@ -845,60 +675,36 @@ static void sum_finish(const job *j, int m, int n0, int nl, __m256 sv[2],
  *   sat where the data bound K * max|u_k| inside [qlow, qmax]: no partial
  *         sum can saturate, so it is the plain sum, computed as for wrap
  *         (and then already in range). */
+/* One step of the int32 accumulator a with the products p (units of P). */
+ALWAYS_INLINE __m256i acc_int_step(__m256i a, __m256 p, __m256i shift,
+                                   __m256i lo, __m256i hi, int CLAMP_A) {
+  __m256i i = _mm256_cvttps_epi32(p);
+  if (!CLAMP_A) return _mm256_add_epi32(a, i);
+  return _mm256_min_epi32(
+      hi,
+      _mm256_max_epi32(lo, _mm256_add_epi32(a, _mm256_sllv_epi32(i, shift))));
+}
+
 ALWAYS_INLINE void acc_int_body(const job *j, const float *bp, const float *x,
                                 const uint32_t *up, int nv, __m256i acc[2],
                                 int PK, tq_round R, int PV, int CLAMP_A) {
-  const int K = j->K;
-  const qfix *c = &j->pq;
   const __m256i shift = _mm256_set1_epi32(j->units_shift);
   const __m256i lo = _mm256_set1_epi32(j->int_lo);
   const __m256i hi = _mm256_set1_epi32(j->int_hi);
-  const __m256i off0 = _mm256_mullo_epi32(
-      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K + 1));
-  const __m256i off1 = _mm256_add_epi32(off0, _mm256_set1_epi32(8 * (K + 1)));
+  __m256i off[2];
+  lane_offsets(j->K, off);
   __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
-  __m256 u0 = _mm256_setzero_ps(), u1 = _mm256_setzero_ps();
+  __m256 p[2];
   if (nv == 2) {
-    for (int k = 0; k < K; k++) {
-      __m256 xb = _mm256_broadcast_ss(x + k);
-      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
-      __m256 p1 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB + 8));
-      if (PK == P_FIXED) {
-        if (R == TQ_ROUND_STOCHASTIC) {
-          u0 = u_gather(up, off0, k);
-          u1 = u_gather(up, off1, k);
-        }
-        p0 = qfix_units(c, p0, u0, R, PV);
-        p1 = qfix_units(c, p1, u1, R, PV);
-      }
-      __m256i i0 = _mm256_cvttps_epi32(p0), i1 = _mm256_cvttps_epi32(p1);
-      if (CLAMP_A) {
-        i0 = _mm256_sllv_epi32(i0, shift);
-        i1 = _mm256_sllv_epi32(i1, shift);
-        a0 = _mm256_min_epi32(hi,
-                              _mm256_max_epi32(lo, _mm256_add_epi32(a0, i0)));
-        a1 = _mm256_min_epi32(hi,
-                              _mm256_max_epi32(lo, _mm256_add_epi32(a1, i1)));
-      } else {
-        a0 = _mm256_add_epi32(a0, i0);
-        a1 = _mm256_add_epi32(a1, i1);
-      }
+    for (int k = 0; k < j->K; k++) {
+      step_products(j, bp, x, up, off, k, p, 2, PK, R, PV);
+      a0 = acc_int_step(a0, p[0], shift, lo, hi, CLAMP_A);
+      a1 = acc_int_step(a1, p[1], shift, lo, hi, CLAMP_A);
     }
   } else {
-    for (int k = 0; k < K; k++) {
-      __m256 xb = _mm256_broadcast_ss(x + k);
-      __m256 p0 = _mm256_mul_ps(xb, _mm256_loadu_ps(bp + (size_t)k * NB));
-      if (PK == P_FIXED) {
-        if (R == TQ_ROUND_STOCHASTIC) u0 = u_gather(up, off0, k);
-        p0 = qfix_units(c, p0, u0, R, PV);
-      }
-      __m256i i0 = _mm256_cvttps_epi32(p0);
-      if (CLAMP_A)
-        a0 = _mm256_min_epi32(
-            hi, _mm256_max_epi32(
-                    lo, _mm256_add_epi32(a0, _mm256_sllv_epi32(i0, shift))));
-      else
-        a0 = _mm256_add_epi32(a0, i0);
+    for (int k = 0; k < j->K; k++) {
+      step_products(j, bp, x, up, off, k, p, 1, PK, R, PV);
+      a0 = acc_int_step(a0, p[0], shift, lo, hi, CLAMP_A);
     }
   }
   if (!CLAMP_A) {
@@ -997,28 +803,31 @@ ALWAYS_INLINE __m256d product_pd(const job *j, const scratch *s, const float *x,
       _mm256_cvtps_pd(_mm_loadu_ps(s->cur + (size_t)k * NB + 4 * q)));
 }
 
-ALWAYS_INLINE void acc_fixed_chunk(const job *j, const scratch *s,
-                                   const float *x, int nq, int k0, int kc,
-                                   __m256d acc[4], tq_round R, int WRAP) {
+/* Steps k0 .. k0+kc-1 of a fixed-point (AK = A_FIXED) or float (A_FLOAT)
+ * accumulator on doubles. */
+ALWAYS_INLINE void acc_chunk(const job *j, const scratch *s, const float *x,
+                             int nq, int k0, int kc, __m256d acc[4], int AK,
+                             tq_round R, int WRAP) {
   for (int kk = 0; kk < kc; kk++) {
     int k = k0 + kk;
     for (int q = 0; q < nq; q++) {
       __m256d u = _mm256_setzero_pd();
       if (R == TQ_ROUND_STOCHASTIC) u = u_pd(s->ua, 4 * q, j->K, k);
       __m256d v = _mm256_add_pd(acc[q], product_pd(j, s, x, k, kk, q));
-      acc[q] = qfixd_apply(&j->aq, v, u, R, WRAP);
+      acc[q] = AK == A_FIXED ? qfixd_apply(&j->aq, v, u, R, WRAP)
+                             : qfltd_apply(&j->af, v, u, R);
     }
   }
 }
 
 static void acc_fixed(const job *j, const scratch *s, const float *x, int nq,
                       int k0, int kc, __m256d acc[4]) {
-#define ACCF_CASE(R)                                   \
-  case R:                                              \
-    if (j->a_wrap)                                     \
-      acc_fixed_chunk(j, s, x, nq, k0, kc, acc, R, 1); \
-    else                                               \
-      acc_fixed_chunk(j, s, x, nq, k0, kc, acc, R, 0); \
+#define ACCF_CASE(R)                                      \
+  case R:                                                 \
+    if (j->a_wrap)                                        \
+      acc_chunk(j, s, x, nq, k0, kc, acc, A_FIXED, R, 1); \
+    else                                                  \
+      acc_chunk(j, s, x, nq, k0, kc, acc, A_FIXED, R, 0); \
     break;
   switch (j->a_round) {
     ROUND_CASES(ACCF_CASE)
@@ -1027,24 +836,10 @@ static void acc_fixed(const job *j, const scratch *s, const float *x, int nq,
 #undef ACCF_CASE
 }
 
-ALWAYS_INLINE void acc_float_chunk(const job *j, const scratch *s,
-                                   const float *x, int nq, int k0, int kc,
-                                   __m256d acc[4], tq_round R) {
-  for (int kk = 0; kk < kc; kk++) {
-    int k = k0 + kk;
-    for (int q = 0; q < nq; q++) {
-      __m256d u = _mm256_setzero_pd();
-      if (R == TQ_ROUND_STOCHASTIC) u = u_pd(s->ua, 4 * q, j->K, k);
-      __m256d v = _mm256_add_pd(acc[q], product_pd(j, s, x, k, kk, q));
-      acc[q] = qfltd_apply(&j->af, v, u, R);
-    }
-  }
-}
-
 static void acc_float(const job *j, const scratch *s, const float *x, int nq,
                       int k0, int kc, __m256d acc[4]) {
 #define ACCFL_CASE(R) \
-  case R: acc_float_chunk(j, s, x, nq, k0, kc, acc, R); break;
+  case R: acc_chunk(j, s, x, nq, k0, kc, acc, A_FLOAT, R, 0); break;
   switch (j->a_round) {
     FLOAT_ROUND_CASES(ACCFL_CASE)
     default: break;
@@ -1061,8 +856,8 @@ static void acc_step_vec(const job *j, __m256d v[4], int nq, int nl, int m,
   double u[NB] = {0};
   if (j->a_stoch) {
     for (int l = 0; l < nl; l++)
-      u[l] =
-          u_at(j->pl->seed_acc, a->stream, tq_intrinsic_index(a, m, n0 + l, k));
+      u[l] = tq_stochastic_u(j->pl->seed_acc, a->stream,
+                             tq_intrinsic_index(a, m, n0 + l, k));
   }
   switch (j->a_kind) {
     case A_NONE: break;
@@ -1313,6 +1108,15 @@ static void row_panel(const job *j, scratch *s, const float *bp,
 
 /* ---- setup and threads ---------------------------------------------------*/
 
+static tq_vec_form vec_form(const tq_quantizer *q) {
+  return tq_kind_traits_get(q->p.kind)->vec_form;
+}
+
+/* q's kernel for this instruction set (or the nearest lower one's). */
+static tq_kernel_fn kernel_of(const tq_quantizer *q) {
+  return tq_kind_kernel(tq_kind_traits_get(q->p.kind), TQ_ISA_AVX2);
+}
+
 static void job_init(job *j, const tq_intrinsic_gemm_args *a,
                      const tq_intrinsic_plan *pl) {
   memset(j, 0, sizeof *j);
@@ -1322,50 +1126,49 @@ static void job_init(job *j, const tq_intrinsic_gemm_args *a,
   j->N = a->N;
   j->K = a->K;
   const tq_quantizer *P = pl->product, *S = pl->sum, *A = pl->acc;
-  j->p_kind = !P ? P_NONE : P->p.kind == TQ_QUANT_FIXED ? P_FIXED : P_KERNEL;
-  if (P && P->p.kind == TQ_QUANT_FLOAT && P->p.round == TQ_ROUND_EVEN &&
+  /* Fixed point and the float formats with round to nearest even inline
+   * (fp16 by F16C); any other kind through its own kernel. */
+  j->p_kind = !P ? P_NONE : vec_form(P) == TQ_VEC_FIXED ? P_FIXED : P_KERNEL;
+  if (P && vec_form(P) == TQ_VEC_FLOAT && P->p.round == TQ_ROUND_EVEN &&
       P->p.man_bits >= 1 && P->p.man_bits < 23) {
     const tq_quant_params *pp = &P->p;
     int defaults =
         !pp->saturate && !pp->finite_nan && !pp->finite_only && pp->subnormals;
     j->p_kind =
         defaults && pp->exp_bits == 5 && pp->man_bits == 10 ? P_F16 : P_RNE;
-    rne_init(&j->pr, P);
+    tq_avx2_rne_init(&j->pr, P);
   }
   if (P) {
-    j->p_stoch = P->p.round == TQ_ROUND_STOCHASTIC &&
-                 (P->p.kind == TQ_QUANT_FIXED || P->p.kind == TQ_QUANT_FLOAT);
-    j->p_fn = tq_kind_traits_get(P->p.kind)->avx2;
+    j->p_stoch = tq_quantizer_stochastic(P);
+    j->p_fn = kernel_of(P);
     if (j->p_kind == P_FIXED) qfix_init(&j->pq, P);
   }
-  j->s_kind = !S ? S_NONE : S->p.kind == TQ_QUANT_FIXED ? S_FIXED : S_KERNEL;
+  j->s_kind = !S ? S_NONE : vec_form(S) == TQ_VEC_FIXED ? S_FIXED : S_KERNEL;
   if (S) {
-    j->s_stoch = S->p.round == TQ_ROUND_STOCHASTIC &&
-                 (S->p.kind == TQ_QUANT_FIXED || S->p.kind == TQ_QUANT_FLOAT);
-    j->s_fn = tq_kind_traits_get(S->p.kind)->avx2;
+    j->s_stoch = tq_quantizer_stochastic(S);
+    j->s_fn = kernel_of(S);
     if (j->s_kind == S_FIXED) qfix_init(&j->sq, S);
   }
   if (!A) return;
   const tq_quant_params *ap = &A->p;
-  if (ap->kind == TQ_QUANT_NONE) {
-    j->a_kind = A_NONE;
-  } else if (ap->kind == TQ_QUANT_FIXED) {
-    j->a_kind = A_FIXED;
-  } else if (ap->kind == TQ_QUANT_FLOAT && ap->exp_bits == 8 &&
-             ap->man_bits == 23 && ap->round == TQ_ROUND_EVEN &&
-             !ap->saturate && !ap->finite_nan && !ap->finite_only &&
-             ap->subnormals) {
-    j->a_kind = A_F32;
-  } else if (ap->kind == TQ_QUANT_FLOAT) {
-    j->a_kind = A_FLOAT;
-    qfltd_init(&j->af, A);
-  } else {
-    j->a_kind = A_OTHER;
+  switch (vec_form(A)) {
+    case TQ_VEC_IDENTITY: j->a_kind = A_NONE; break;
+    case TQ_VEC_FIXED: j->a_kind = A_FIXED; break;
+    case TQ_VEC_FLOAT:
+      if (ap->exp_bits == 8 && ap->man_bits == 23 &&
+          ap->round == TQ_ROUND_EVEN && !ap->saturate && !ap->finite_nan &&
+          !ap->finite_only && ap->subnormals) {
+        j->a_kind = A_F32;
+      } else {
+        j->a_kind = A_FLOAT;
+        qfltd_init(&j->af, A);
+      }
+      break;
+    case TQ_VEC_GENERIC: j->a_kind = A_OTHER; break;
   }
-  j->a_stoch = ap->round == TQ_ROUND_STOCHASTIC &&
-               (ap->kind == TQ_QUANT_FIXED || ap->kind == TQ_QUANT_FLOAT);
+  j->a_stoch = tq_quantizer_stochastic(A);
   j->a_round = ap->round;
-  j->a_wrap = ap->kind == TQ_QUANT_FIXED && ap->overflow == TQ_OVERFLOW_WRAP;
+  j->a_wrap = j->a_kind == A_FIXED && ap->overflow == TQ_OVERFLOW_WRAP;
   if (j->a_kind != A_FIXED) return;
   qfixd_init(&j->aq, A);
   /* Exact int32 accumulation. Every |u_k| <= 2^30; the clamped loop needs

@@ -20,7 +20,6 @@
 #include <math.h>
 
 #include "ops/intrinsic_internal.h"
-#include "quant/philox.h"
 #include "quant/quant_internal.h"
 
 /* Q(x) for a float x, element `index`: the quantizer's reference kernel on
@@ -31,17 +30,16 @@ static float quantize_float(const tq_quantizer *q, uint64_t seed,
   if (!q) return x;
   tq_rng_pos rng = {seed, stream, index};
   float y;
-  tq_kind_traits_get(q->p.kind)->reference(q, &x, &y, 1, rng, q->p.threshold);
+  tq_kind_kernel(tq_kind_traits_get(q->p.kind), TQ_ISA_SCALAR)(
+      q, &x, &y, 1, rng, q->p.threshold);
   return y;
 }
 
 /* u of element `index` (0 unless q rounds stochastically). */
 static double stochastic_u(const tq_quantizer *q, uint64_t seed,
                            uint64_t stream, uint64_t index) {
-  if (q->p.round != TQ_ROUND_STOCHASTIC) return 0.0;
-  uint32_t u24;
-  tq_philox_fill_u24(seed, stream, index, &u24, 1);
-  return ldexp((double)u24, -24);
+  return tq_quantizer_stochastic(q) ? tq_stochastic_u(seed, stream, index)
+                                    : 0.0;
 }
 
 static double quantize_double(const tq_quantizer *q, uint64_t seed,

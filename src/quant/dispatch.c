@@ -1,5 +1,6 @@
-/* The one place where quantization calls are dispatched: kind -> kernel
- * (trait table), CPU -> instruction set, work -> threads (fixed chunks). */
+/* The one place where quantization calls are dispatched: kind -> trait
+ * entry, CPU (and the context's cap) -> instruction set -> kernel, work ->
+ * threads (fixed chunks). */
 #include <math.h>
 #include <pthread.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -8,25 +9,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/context_internal.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "quant/quant_internal.h"
 
-static const tq_kind_traits kind_traits[] = {
-    [TQ_QUANT_NONE] = {"none", tq_ref_none, tq_avx2_copy, 0},
-    [TQ_QUANT_FIXED] = {"fixed", tq_ref_fixed, tq_avx2_fixed, 0},
-    [TQ_QUANT_FLOAT] = {"float", tq_ref_float, tq_avx2_float, 0},
-    [TQ_QUANT_LOGARITHMIC] = {"logarithmic", tq_ref_log, tq_avx2_log, 0},
-    [TQ_QUANT_SPARSE] = {"sparse", tq_ref_sparse, tq_avx2_sparse, 0},
-    [TQ_QUANT_BINARY] = {"binary", tq_ref_binary, tq_avx2_binary, 0},
-    [TQ_QUANT_TERNARY] = {"ternary", tq_ref_ternary, tq_avx2_ternary, 1},
+/* One entry per kind; each lives in its kind_*.c. */
+static const tq_kind_traits *const kind_traits[] = {
+    [TQ_QUANT_NONE] = &tq_kind_none,
+    [TQ_QUANT_FIXED] = &tq_kind_fixed,
+    [TQ_QUANT_FLOAT] = &tq_kind_float,
+    [TQ_QUANT_LOGARITHMIC] = &tq_kind_logarithmic,
+    [TQ_QUANT_SPARSE] = &tq_kind_sparse,
+    [TQ_QUANT_BINARY] = &tq_kind_binary,
+    [TQ_QUANT_TERNARY] = &tq_kind_ternary,
 };
 _Static_assert(sizeof kind_traits / sizeof kind_traits[0] ==
                    TQ_QUANT_KIND_COUNT,
                "every quantizer kind needs traits");
 
 const tq_kind_traits *tq_kind_traits_get(tq_quant_kind kind) {
-  return (unsigned)kind < TQ_QUANT_KIND_COUNT ? &kind_traits[kind] : NULL;
+  return (unsigned)kind < TQ_QUANT_KIND_COUNT ? kind_traits[kind] : NULL;
+}
+
+tq_kernel_fn tq_kind_kernel(const tq_kind_traits *tr, tq_isa isa) {
+  int i = (int)isa;
+  while (i > 0 && !tr->kernels[i]) i--;
+  return tr->kernels[i];
+}
+
+/* ---- instruction sets ----------------------------------------------------*/
+
+static const char *const isa_names[] = {
+    [TQ_ISA_SCALAR] = "scalar", [TQ_ISA_AVX2] = "avx2"};
+_Static_assert(sizeof isa_names / sizeof isa_names[0] == TQ_ISA_COUNT,
+               "every instruction set needs a name");
+
+const char *tq_isa_name(tq_isa isa) {
+  return (unsigned)isa < TQ_ISA_COUNT ? isa_names[isa] : "?";
 }
 
 /* AVX2, FMA and F16C, and an OS that saves the YMM registers. */
@@ -52,18 +72,24 @@ static int detect_avx2(void) {
  * so the answer is computed once per process. This is the library's only
  * process-wide state: a fact about the CPU, written once, never changed. */
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
-static int isa_avx2;
+static tq_isa isa_best;
 static void isa_init(void) {
-  isa_avx2 = detect_avx2();
+  isa_best = detect_avx2() ? TQ_ISA_AVX2 : TQ_ISA_SCALAR;
 }
 
-static int cpu_has_avx2(void) {
+tq_isa tq_isa_detect(void) {
   pthread_once(&isa_once, isa_init);
-  return isa_avx2;
+  return isa_best;
+}
+
+tq_isa tq_isa_for(const tq_context *ctx) {
+  tq_isa best = tq_isa_detect();
+  int cap = tq_context_isa_cap(ctx);
+  return cap >= 0 && cap < (int)best ? (tq_isa)cap : best;
 }
 
 const char *tq_kernel_isa(void) {
-  return cpu_has_avx2() ? "avx2" : "scalar";
+  return tq_isa_name(tq_isa_detect());
 }
 
 /* Sum and count of |x| over the non-NaN elements of one chunk, in a fixed
@@ -89,9 +115,9 @@ void tq_ref_abs_sum(const float *x, size_t n, double *sum, size_t *count) {
 /* Mean of |x| over the non-NaN elements: chunk sums added in chunk order,
  * so the ternary threshold does not depend on the thread count. */
 static tq_status mean_abs(tq_context *ctx, const float *x, size_t n,
-                          int threads, int reference, double *mean) {
+                          int threads, tq_isa isa, double *mean) {
   void (*abs_sum)(const float *, size_t, double *, size_t *) =
-      !reference && cpu_has_avx2() ? tq_avx2_abs_sum : tq_ref_abs_sum;
+      isa >= TQ_ISA_AVX2 ? tq_avx2_abs_sum : tq_ref_abs_sum;
   size_t chunks = tq_chunk_count(n);
   *mean = 0.0;
   if (chunks == 0) return TQ_OK;
@@ -132,15 +158,19 @@ tq_status tq_quantize(tq_context *ctx, const tq_quantizer *q, const float *in,
   const tq_kind_traits *tr = tq_kind_traits_get(q->p.kind);
   if (!tr)
     return tq_error(ctx, TQ_ERR_INTERNAL, NULL, 0, 0, "corrupt quantizer");
-  tq_kernel_fn kernel = (!o.force_reference && tr->avx2 && cpu_has_avx2())
-                            ? tr->avx2
-                            : tr->reference;
-  double threshold = q->p.threshold;
-  if (tr->needs_tensor_threshold && !q->p.has_threshold) {
+  tq_isa isa = o.force_reference ? TQ_ISA_SCALAR : tq_isa_for(ctx);
+  tq_kernel_fn kernel = tq_kind_kernel(tr, isa);
+  if (!kernel)
+    return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
+                    "tq_quantize: '%s' quantizes whole tensors along an "
+                    "axis, not independent elements",
+                    q->spec);
+  double threshold = q->p.threshold, factor;
+  if (tr->mean_abs_threshold && tr->mean_abs_threshold(&q->p, &factor)) {
     double mean;
-    tq_status st = mean_abs(ctx, in, n, threads, o.force_reference, &mean);
+    tq_status st = mean_abs(ctx, in, n, threads, isa, &mean);
     if (st != TQ_OK) return st;
-    threshold = 0.7 * mean;
+    threshold = factor * mean;
   }
   uint64_t seed = q->p.has_seed ? q->p.seed : o.seed;
   size_t chunks = tq_chunk_count(n);

@@ -1,5 +1,10 @@
 /* Internal: the quantizer object, its precomputed kernel constants, the
- * per-kind trait table and the kernel entry points. */
+ * instruction sets, and the trait table that holds everything one
+ * quantizer kind is (docs/kernels.md, "Where a number format lives").
+ *
+ * Adding a number format: a tq_quant_kind value, one kind_*.c file that
+ * defines its tq_kind_traits entry (and kind_*_avx2.c for vector kernels),
+ * one line in the table in dispatch.c, and tests. */
 #ifndef TQ_QUANT_INTERNAL_H
 #define TQ_QUANT_INTERNAL_H
 
@@ -29,15 +34,41 @@ typedef struct tq_float_consts {
   double max;       /* largest finite magnitude */
   float max_f;      /* max as float32 (+inf if beyond float32) */
   float min_normal; /* 2^emin (0 when emin < -126: never flushes) */
+  /* Overflow, decided once for every kernel: the magnitude a rounding
+   * that exceeds max gives for a positive / negative value, and the
+   * magnitude +-inf inputs give (max, inf or NaN by options and mode). */
+  double over_pos, over_neg, inf_out;
 } tq_float_consts;
 
 struct tq_quantizer {
   tq_quant_params p;
   char spec[TQ_SPEC_MAX];
   double range_lo, range_hi;
-  tq_fixed_consts fx;
-  tq_float_consts fl;
+  tq_fixed_consts fx; /* TQ_VEC_FIXED kinds */
+  tq_float_consts fl; /* TQ_VEC_FLOAT kinds */
 };
+
+/* ---- instruction sets ----------------------------------------------------*/
+
+/* Kernel sets, in order of capability: a CPU that runs one runs every
+ * lower one. Kernels of a higher set must give the bits of the lower. */
+typedef enum tq_isa {
+  TQ_ISA_SCALAR = 0, /* the reference kernels: any CPU */
+  TQ_ISA_AVX2,       /* AVX2 + FMA + F16C */
+  TQ_ISA_COUNT
+} tq_isa;
+
+/* The best set this CPU runs (CPUID, once per process). */
+tq_isa tq_isa_detect(void);
+
+/* The set calls made with ctx use: the CPU's best, lowered by the
+ * context's cap (tq_context_set_isa_cap, for tests). ctx may be NULL. */
+tq_isa tq_isa_for(const tq_context *ctx);
+
+/* "scalar", "avx2". */
+const char *tq_isa_name(tq_isa isa);
+
+/* ---- kernels -------------------------------------------------------------*/
 
 /* Where the random numbers of one kernel call come from: element i of the
  * call uses u(seed, stream, first + i). */
@@ -45,46 +76,146 @@ typedef struct tq_rng_pos {
   uint64_t seed, stream, first;
 } tq_rng_pos;
 
-/* A kernel quantizes n elements. threshold is the resolved ternary T. */
+/* An element-wise kernel quantizes n elements. threshold is the resolved
+ * tensor-dependent threshold (ternary without T; else the parameter). */
 typedef void (*tq_kernel_fn)(const tq_quantizer *q, const float *in, float *out,
                              size_t n, tq_rng_pos rng, double threshold);
 
+/* The layout a grouped kernel needs: formats whose elements share scales
+ * along an axis or in blocks (per-channel scaled integers, MX, NVFP4, BFP,
+ * llama.cpp blocks) quantize a whole tensor, not independent elements. */
+typedef struct tq_quant_layout {
+  const int64_t *dims; /* row-major shape */
+  int rank;
+  int axis; /* the axis along which groups run */
+} tq_quant_layout;
+
+/* A grouped kernel quantizes the tensor in[layout] to out. */
+typedef tq_status (*tq_grouped_kernel_fn)(tq_context *ctx,
+                                          const tq_quantizer *q,
+                                          const float *in, float *out,
+                                          const tq_quant_layout *layout,
+                                          tq_rng_pos rng);
+
+/* How the intrinsic GEMM's vector code (src/ops/intrinsic_avx2.c) can treat
+ * a kind: inline on its constants (fx, fl), or through the kind's kernel
+ * (products, sums) and its double definition (the accumulator). */
+typedef enum tq_vec_form {
+  TQ_VEC_IDENTITY, /* no change: dropped from the arithmetic */
+  TQ_VEC_FIXED,    /* fixed point: q->fx */
+  TQ_VEC_FLOAT,    /* float(e, m): q->fl */
+  TQ_VEC_GENERIC   /* anything else: kernels and define() */
+} tq_vec_form;
+
+/* Flags of a kind. */
+enum {
+  TQ_KIND_ROUNDS = 1 /* has a rounding mode: round=stochastic draws u */
+};
+
+struct tq_spec_row;    /* spec_internal.h */
+struct tq_spec_parser; /* spec_internal.h */
+struct tq_spec_token;  /* spec_internal.h */
+
+/* Everything one quantizer kind is (ggml's type_traits). Optional members
+ * are NULL where they do not apply. tests/test_quant_traits.c walks the
+ * table and checks that every entry is complete and consistent. */
 typedef struct tq_kind_traits {
+  tq_quant_kind kind;
   const char *name;
-  tq_kernel_fn reference;     /* scalar reference kernel: the definition */
-  tq_kernel_fn avx2;          /* NULL where none: the reference is used */
-  int needs_tensor_threshold; /* 1: T depends on the whole tensor */
+
+  /* Spec strings: the names this kind answers to (rows of `tq formats`,
+   * with their defaults and accepted options), the positional arguments
+   * (called when a row's max_args > 0 and the spec gives 1 <= nargs,
+   * within the row's range) and the canonical form (without the common
+   * ",ste=" suffix). */
+  const struct tq_spec_row *rows;
+  size_t row_count;
+  tq_status (*parse_args)(struct tq_spec_parser *ps,
+                          const struct tq_spec_token *args, int nargs,
+                          tq_quant_params *p);
+  void (*format)(const tq_quant_params *p, char *buf, size_t size);
+
+  /* Parameters: kind-specific validation (after the common checks of
+   * quantizer.c; NULL: nothing to check), derived constants and the
+   * representable range (NULL: unbounded, nothing to derive), and bits of
+   * storage per element including any scale overhead (0: no fixed-size
+   * code, e.g. logarithmic). */
+  tq_status (*validate)(tq_context *ctx, const tq_quant_params *p,
+                        const char *source);
+  void (*derive)(tq_quantizer *q);
+  double (*bits)(const tq_quant_params *p);
+
+  /* Semantics: the definition on the exact value of a double x
+   * (docs/quantizers.md; the intrinsic accumulator uses it as is, the
+   * scalar reference kernel applies it to float32 inputs). u is
+   * stochastic rounding's number, threshold as for tq_kernel_fn. */
+  unsigned flags;
+  double (*define)(const tq_quantizer *q, double x, double u, double threshold);
+  /* NULL, or 1 when for these params the threshold is factor * mean|x|
+   * over the call's non-NaN elements (ternary without T). */
+  int (*mean_abs_threshold)(const tq_quant_params *p, double *factor);
+
+  /* Kernels per instruction set: element-wise, or grouped for formats
+   * that need the tensor's layout (none yet). [TQ_ISA_SCALAR] of one of
+   * them is the reference; NULL slots above it fall back to the next
+   * lower set. */
+  tq_kernel_fn kernels[TQ_ISA_COUNT];
+  tq_grouped_kernel_fn grouped[TQ_ISA_COUNT];
+
+  /* Intrinsic quantization (src/ops/intrinsic*.c): the vector form, and
+   * why these params cannot apply inside a sum (NULL: they can). */
+  tq_vec_form vec_form;
+  const char *(*intrinsic_unsupported)(const tq_quant_params *p);
 } tq_kind_traits;
 
-/* Trait table indexed by tq_quant_kind (defined in dispatch.c). */
+/* The entry of kind, NULL when out of range (dispatch.c). */
 const tq_kind_traits *tq_kind_traits_get(tq_quant_kind kind);
 
-/* Reference kernels (ref.c) and their per-element forms, used by tests. */
-void tq_ref_none(const tq_quantizer *, const float *, float *, size_t,
-                 tq_rng_pos, double);
-void tq_ref_fixed(const tq_quantizer *, const float *, float *, size_t,
-                  tq_rng_pos, double);
-void tq_ref_float(const tq_quantizer *, const float *, float *, size_t,
-                  tq_rng_pos, double);
-void tq_ref_log(const tq_quantizer *, const float *, float *, size_t,
-                tq_rng_pos, double);
-void tq_ref_sparse(const tq_quantizer *, const float *, float *, size_t,
-                   tq_rng_pos, double);
-void tq_ref_binary(const tq_quantizer *, const float *, float *, size_t,
-                   tq_rng_pos, double);
-void tq_ref_ternary(const tq_quantizer *, const float *, float *, size_t,
-                    tq_rng_pos, double);
-float tq_ref_fixed_one(const tq_quantizer *q, float x, double u);
-/* Rounds t to an integer in mode r (u: stochastic rounding's number). */
+/* The element-wise kernel of tr for isa: its slot, or the nearest lower
+ * set's (NULL only for grouped kinds). */
+tq_kernel_fn tq_kind_kernel(const tq_kind_traits *tr, tq_isa isa);
+
+/* 1 when q rounds stochastically (draws a random number per element). */
+int tq_quantizer_stochastic(const tq_quantizer *q);
+
+/* The entries (kind_fixed.c, kind_float.c, kind_others.c). */
+extern const tq_kind_traits tq_kind_none, tq_kind_fixed, tq_kind_float,
+    tq_kind_logarithmic, tq_kind_sparse, tq_kind_binary, tq_kind_ternary;
+
+/* ---- shared scalar pieces ------------------------------------------------*/
+
+/* Increment (0 or 1) that rounds the magnitude ip + fr (0 <= fr < 1) of a
+ * value with sign `neg` in mode r; u is stochastic rounding's number
+ * (round.c: the one statement of every rounding mode). */
+int tq_round_increment(tq_round r, int neg, double ip, double fr, double u);
+
+/* Rounds t to an integer in mode r (returned as a double; exact for every
+ * finite double). */
 double tq_round_signed(tq_round r, double t, double u);
-float tq_ref_float_one(const tq_quantizer *q, float x, double u);
+
+/* The scalar reference kernel of every kind with a define(): the
+ * definition applied to each float32 input, rounded to float32; NaN
+ * inputs are passed through with their payload (ref.c). */
+void tq_ref_kernel(const tq_quantizer *, const float *, float *, size_t,
+                   tq_rng_pos, double);
+/* The identity's: a copy that keeps every bit. */
+void tq_ref_copy(const tq_quantizer *, const float *, float *, size_t,
+                 tq_rng_pos, double);
+
+/* A quantizer applied to a double x: q's define() with its own threshold,
+ * for the intrinsic accumulator (docs/design.md §3) - the exact value of x,
+ * without rounding x to float32 first. Results are exact grid values as
+ * doubles (fixed point keeps all of r * 2^-f). Ternary uses its given
+ * threshold (callers reject ternary without one). */
+double tq_quantize_double_one(const tq_quantizer *q, double x, double u);
 
 /* Sum and count of |x| over the non-NaN elements of one chunk, in the
  * documented order (dispatch.c): the ternary threshold's reduction. */
 void tq_ref_abs_sum(const float *x, size_t n, double *sum, size_t *count);
 void tq_avx2_abs_sum(const float *x, size_t n, double *sum, size_t *count);
 
-/* AVX2 kernels (kernels_avx2.c); only called when the CPU has AVX2+FMA. */
+/* ---- AVX2 kernels (kind_*_avx2.c): only called when the CPU has them -----*/
+
 void tq_avx2_fixed(const tq_quantizer *, const float *, float *, size_t,
                    tq_rng_pos, double);
 void tq_avx2_float(const tq_quantizer *, const float *, float *, size_t,
@@ -97,17 +228,24 @@ void tq_avx2_binary(const tq_quantizer *, const float *, float *, size_t,
                     tq_rng_pos, double);
 void tq_avx2_ternary(const tq_quantizer *, const float *, float *, size_t,
                      tq_rng_pos, double);
-/* Stochastic rounding's 24-bit numbers of elements first .. first+n-1
- * (the values of tq_philox_fill_u24), eight Philox blocks per vector. */
-void tq_avx2_philox_u24(uint64_t seed, uint64_t stream, uint64_t first,
-                        uint32_t *u24, size_t n);
 void tq_avx2_copy(const tq_quantizer *, const float *, float *, size_t,
                   tq_rng_pos, double);
+/* Stochastic rounding's 24-bit numbers of elements first .. first+n-1
+ * (the values of tq_philox_fill_u24), eight Philox blocks per vector
+ * (philox_avx2.c). */
+void tq_avx2_philox_u24(uint64_t seed, uint64_t stream, uint64_t first,
+                        uint32_t *u24, size_t n);
+
+/* ---- objects and spec strings --------------------------------------------*/
 
 /* Validates params and fills the derived fields of q (quantizer.c). Writes
  * the canonical spec. Errors are reported against `source` (the spec). */
 tq_status tq_quantizer_init(tq_context *ctx, const tq_quant_params *params,
                             const char *source, tq_quantizer *q);
+
+/* "what must be between lo and hi, got value" (quantizer.c). */
+tq_status tq_range_error(tq_context *ctx, const char *source, const char *what,
+                         long value, long lo, long hi);
 
 /* Canonical spec of params into buf (spec.c). */
 void tq_spec_format(const tq_quant_params *p, char *buf, size_t size);
@@ -115,13 +253,5 @@ void tq_spec_format(const tq_quant_params *p, char *buf, size_t size);
 /* Names of rounding and overflow modes (spec.c). */
 const char *tq_round_name(tq_round r);
 const char *tq_overflow_name(tq_overflow o);
-
-/* A quantizer applied to a double x (quantize_double.c), for the intrinsic
- * accumulator (DESIGN.md 3): DESIGN.md 2 on the exact value of x, without
- * rounding x to float32 first. u is the stochastic rounding number (ignored
- * otherwise). Results are exact grid values as doubles (fixed point keeps
- * all of r * 2^-f). Ternary uses its given threshold (callers reject
- * ternary without one). */
-double tq_quantize_double_one(const tq_quantizer *q, double x, double u);
 
 #endif

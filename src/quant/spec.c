@@ -1,8 +1,9 @@
 /* Spec strings: `name,positional...[,key=value...]` <-> tq_quant_params.
  *
- * One table describes every spec name (what it builds, how many positional
- * arguments it takes, which options it accepts); the parser, the canonical
- * formatter and `tq formats` all read it. */
+ * The generic part: fields, options, suggestions and the listing. Each
+ * kind's entry (kind_*.c) brings its spec names (rows), its positional
+ * arguments and its canonical form; the parser, the canonical formatter
+ * and `tq formats` all read them from the trait table. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -12,165 +13,38 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "quant/quant_internal.h"
+#include "quant/spec_internal.h"
 
-enum positional_kind { POS_NONE, POS_FIXED, POS_FLOAT, POS_REALS };
-enum {
-  OPT_OVERFLOW = 1,
-  OPT_SIGNED = 2,
-  OPT_SEED = 4,
-  OPT_ROUND = 8,
-  OPT_FLOATFLAGS = 16,
-  OPT_STE = 32 /* every spec: the training-time gradient (DESIGN.md 3) */
-};
+/* ---- the rows of every kind ----------------------------------------------*/
 
-typedef struct spec_name {
-  tq_format_info info;
-  tq_quant_kind kind;
-  enum positional_kind positional;
-  int min_args, max_args;
-  unsigned options;
-  tq_round round;
-  int exp_bits, man_bits, finite_nan, finite_only; /* named float formats */
-} spec_name;
+/* Kinds in listing order (`tq formats`, suggestions): the identity last. */
+static const tq_kind_traits *listed_kind(size_t i) {
+  return tq_kind_traits_get((tq_quant_kind)((i + 1) % TQ_QUANT_KIND_COUNT));
+}
 
-#define FIXED_ROW(nm, rnd, desc)                                               \
-  {                                                                            \
-    {nm, nm ",W,F[,overflow=sat|sat_sym|wrap][,signed=true|false]", desc},     \
-        TQ_QUANT_FIXED, POS_FIXED, 2, 2, OPT_OVERFLOW | OPT_SIGNED, rnd, 0, 0, \
-        0, 0                                                                   \
+size_t tq_format_count(void) {
+  size_t n = 0;
+  for (size_t k = 0; k < TQ_QUANT_KIND_COUNT; k++)
+    n += listed_kind(k)->row_count;
+  return n;
+}
+
+static const tq_spec_row *row_get(size_t i) {
+  for (size_t k = 0; k < TQ_QUANT_KIND_COUNT; k++) {
+    const tq_kind_traits *tr = listed_kind(k);
+    if (i < tr->row_count) return &tr->rows[i];
+    i -= tr->row_count;
   }
-#define FLOAT_ROW(nm, e, m, fn, fin, desc)                                     \
-  {                                                                            \
-    {nm,                                                                       \
-     nm                                                                        \
-     "[,round=even|nearest|zero|down|up|stochastic][,sat]"                     \
-     "[,subnormals=false][,seed=N]",                                           \
-     desc},                                                                    \
-        TQ_QUANT_FLOAT, POS_NONE, 0, 0, OPT_ROUND | OPT_FLOATFLAGS | OPT_SEED, \
-        TQ_ROUND_EVEN, e, m, fn, fin                                           \
-  }
+  return NULL;
+}
 
-static const spec_name spec_names[] = {
-    FIXED_ROW("nearest", TQ_ROUND_NEAREST,
-              "fixed point, round to nearest, ties away from zero "
-              "(TensorQuant; AP_RND_INF)"),
-    FIXED_ROW("even", TQ_ROUND_EVEN,
-              "fixed point, round to nearest, ties to even (AP_RND_CONV)"),
-    FIXED_ROW("half_up", TQ_ROUND_HALF_UP,
-              "fixed point, round to nearest, ties toward +inf (AP_RND)"),
-    FIXED_ROW("half_down", TQ_ROUND_HALF_DOWN,
-              "fixed point, round to nearest, ties toward -inf "
-              "(AP_RND_MIN_INF)"),
-    FIXED_ROW("half_zero", TQ_ROUND_HALF_ZERO,
-              "fixed point, round to nearest, ties toward zero "
-              "(AP_RND_ZERO)"),
-    FIXED_ROW("down", TQ_ROUND_DOWN,
-              "fixed point, round toward -inf (TensorQuant; AP_TRN)"),
-    FIXED_ROW("up", TQ_ROUND_UP, "fixed point, round toward +inf"),
-    FIXED_ROW("zero", TQ_ROUND_ZERO,
-              "fixed point, round toward zero (TensorQuant; AP_TRN_ZERO)"),
-    FIXED_ROW("away", TQ_ROUND_AWAY, "fixed point, round away from zero"),
-    {{"stochastic",
-      "stochastic,W,F[,overflow=sat|sat_sym|wrap][,signed=true|false]"
-      "[,seed=N]",
-      "fixed point, stochastic rounding floor(x*2^F + u), u uniform "
-      "(TensorQuant)"},
-     TQ_QUANT_FIXED,
-     POS_FIXED,
-     2,
-     2,
-     OPT_OVERFLOW | OPT_SIGNED | OPT_SEED,
-     TQ_ROUND_STOCHASTIC,
-     0,
-     0,
-     0,
-     0},
-    {{"float",
-      "float,E,M[,round=even|nearest|zero|down|up|stochastic][,sat][,fn]"
-      "[,finite][,subnormals=false][,seed=N]",
-      "floating point with E exponent and M mantissa bits, IEEE 754 style"},
-     TQ_QUANT_FLOAT,
-     POS_FLOAT,
-     2,
-     2,
-     OPT_ROUND | OPT_FLOATFLAGS | OPT_SEED,
-     TQ_ROUND_EVEN,
-     0,
-     0,
-     0,
-     0},
-    FLOAT_ROW("fp16", 5, 10, 0, 0, "IEEE half precision = float,5,10"),
-    FLOAT_ROW("bf16", 8, 7, 0, 0, "bfloat16 = float,8,7"),
-    FLOAT_ROW("tf32", 8, 10, 0, 0, "NVIDIA TensorFloat-32 = float,8,10"),
-    FLOAT_ROW("fp8e5m2", 5, 2, 0, 0, "OCP FP8 E5M2 = float,5,2"),
-    FLOAT_ROW("fp8e4m3", 4, 3, 1, 0,
-              "OCP FP8 E4M3 = float,4,3,fn (no inf, max 448)"),
-    FLOAT_ROW("fp6e3m2", 3, 2, 0, 1,
-              "OCP MX FP6 E3M2 = float,3,2,finite (saturating, max 28)"),
-    FLOAT_ROW("fp6e2m3", 2, 3, 0, 1,
-              "OCP MX FP6 E2M3 = float,2,3,finite (saturating, max 7.5)"),
-    FLOAT_ROW("fp4e2m1", 2, 1, 0, 1,
-              "OCP MX FP4 E2M1 = float,2,1,finite (saturating, max 6)"),
-    {{"logarithmic", "logarithmic",
-      "power of two: sign(x)*2^floor(log2|x|) (TensorQuant)"},
-     TQ_QUANT_LOGARITHMIC,
-     POS_NONE,
-     0,
-     0,
-     0,
-     TQ_ROUND_DOWN,
-     0,
-     0,
-     0,
-     0},
-    {{"sparse", "sparse,T", "|x| < T becomes 0, else x (TensorQuant)"},
-     TQ_QUANT_SPARSE,
-     POS_REALS,
-     1,
-     1,
-     0,
-     TQ_ROUND_NEAREST,
-     0,
-     0,
-     0,
-     0},
-    {{"binary", "binary[,M]", "x >= 0 -> +M, else -M; M = 1 by default"},
-     TQ_QUANT_BINARY,
-     POS_REALS,
-     0,
-     1,
-     0,
-     TQ_ROUND_NEAREST,
-     0,
-     0,
-     0,
-     0},
-    {{"ternary", "ternary[,M[,T]]",
-      "x > T -> +M, x < -T -> -M, else 0; T = 0.7*mean|x| when omitted"},
-     TQ_QUANT_TERNARY,
-     POS_REALS,
-     0,
-     2,
-     0,
-     TQ_ROUND_NEAREST,
-     0,
-     0,
-     0,
-     0},
-    {{"none", "none", "identity: no quantization"},
-     TQ_QUANT_NONE,
-     POS_NONE,
-     0,
-     0,
-     0,
-     TQ_ROUND_NEAREST,
-     0,
-     0,
-     0,
-     0},
-};
-enum { SPEC_NAME_COUNT = sizeof spec_names / sizeof spec_names[0] };
+const tq_format_info *tq_format_get(size_t i) {
+  const tq_spec_row *row = row_get(i);
+  return row ? &row->info : NULL;
+}
+
+/* Most spec names the suggestions consider. */
+enum { SPEC_ROWS_MAX = 128 };
 
 static const char *const round_names[] = {
     [TQ_ROUND_NEAREST] = "nearest",
@@ -201,14 +75,6 @@ const char *tq_round_name(tq_round r) {
 }
 const char *tq_overflow_name(tq_overflow o) {
   return (unsigned)o < TQ_OVERFLOW_COUNT ? overflow_names[o] : "?";
-}
-
-size_t tq_format_count(void) {
-  return SPEC_NAME_COUNT;
-}
-
-const tq_format_info *tq_format_get(size_t i) {
-  return i < SPEC_NAME_COUNT ? &spec_names[i].info : NULL;
 }
 
 /* ---- suggestions ---------------------------------------------------------*/
@@ -252,20 +118,16 @@ static const char *nearest_of(const char *word, const char *const *cands,
 
 /* ---- tokens --------------------------------------------------------------*/
 
-typedef struct token {
-  char text[64];
-  long column; /* 1-based position in the spec */
-  int too_long;
-} token;
-
 #define MAX_TOKENS 16
 
-typedef struct parser {
+struct tq_spec_parser {
   tq_context *ctx;
   const char *spec;
-  token tok[MAX_TOKENS];
+  tq_spec_token tok[MAX_TOKENS];
   int count;
-} parser;
+};
+typedef tq_spec_parser parser;
+typedef tq_spec_token token;
 
 static tq_status fail(parser *ps, tq_status st, long column, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));
@@ -330,8 +192,8 @@ static int parse_long_text(const char *text, long *out) {
   return 1;
 }
 
-static tq_status parse_int(parser *ps, const token *t, const char *what,
-                           long lo, long hi, int *out) {
+tq_status tq_spec_int(parser *ps, const token *t, const char *what, long lo,
+                      long hi, int *out) {
   long v;
   if (t->too_long || !parse_long_text(t->text, &v))
     return fail(ps, TQ_ERR_PARSE, t->column,
@@ -345,8 +207,8 @@ static tq_status parse_int(parser *ps, const token *t, const char *what,
   return TQ_OK;
 }
 
-static tq_status parse_real(parser *ps, const token *t, const char *what,
-                            double *out) {
+tq_status tq_spec_real(parser *ps, const token *t, const char *what,
+                       double *out) {
   char *end;
   errno = 0;
   double v = t->too_long ? 0 : strtod(t->text, &end);
@@ -393,7 +255,7 @@ static const char *const option_keys[] = {"overflow", "signed",     "seed",
 static const char *const ste_names[] = {
     [TQ_STE_IDENTITY] = "identity", [TQ_STE_CLIPPED] = "clipped"};
 
-static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
+static tq_status parse_option(parser *ps, const token *t, const tq_spec_row *sn,
                               tq_quant_params *p, unsigned *seen) {
   char key[64];
   const char *eq = strchr(t->text, '=');
@@ -401,13 +263,14 @@ static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
   memcpy(key, t->text, klen);
   key[klen] = '\0';
   const char *value = eq ? eq + 1 : NULL;
-  unsigned allowed = sn->options | OPT_STE;
+  unsigned allowed = sn->options | TQ_OPT_STE;
   int known = -1;
   for (size_t i = 0; i < sizeof option_keys / sizeof *option_keys; i++)
     if (!strcmp(key, option_keys[i])) known = (int)i;
   static const unsigned option_class[] = {
-      OPT_OVERFLOW,   OPT_SIGNED,     OPT_SEED,       OPT_ROUND, OPT_FLOATFLAGS,
-      OPT_FLOATFLAGS, OPT_FLOATFLAGS, OPT_FLOATFLAGS, OPT_STE};
+      TQ_OPT_OVERFLOW,   TQ_OPT_SIGNED,     TQ_OPT_SEED,
+      TQ_OPT_ROUND,      TQ_OPT_FLOATFLAGS, TQ_OPT_FLOATFLAGS,
+      TQ_OPT_FLOATFLAGS, TQ_OPT_FLOATFLAGS, TQ_OPT_STE};
   _Static_assert(sizeof option_class / sizeof *option_class ==
                      sizeof option_keys / sizeof *option_keys,
                  "one class per option");
@@ -438,15 +301,16 @@ static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
                 t->column);
   *seen |= 1u << known;
   int is_flag =
-      option_class[known] == OPT_FLOATFLAGS && strcmp(key, "subnormals");
+      option_class[known] == TQ_OPT_FLOATFLAGS && strcmp(key, "subnormals");
   if (!value && !is_flag)
     return fail(ps, TQ_ERR_PARSE, t->column,
                 "option '%s' at position %ld needs a value (%s=...)", key,
                 t->column, key);
   int b = 1;
   if (value && !parse_bool_text(value, &b) &&
-      option_class[known] != OPT_OVERFLOW && option_class[known] != OPT_ROUND &&
-      option_class[known] != OPT_SEED && option_class[known] != OPT_STE)
+      option_class[known] != TQ_OPT_OVERFLOW &&
+      option_class[known] != TQ_OPT_ROUND &&
+      option_class[known] != TQ_OPT_SEED && option_class[known] != TQ_OPT_STE)
     return fail(ps, TQ_ERR_PARSE, t->column,
                 "option '%s' expects true or false, got '%s' at position %ld",
                 key, value, t->column);
@@ -495,14 +359,17 @@ static tq_status parse_option(parser *ps, const token *t, const spec_name *sn,
 
 static tq_status parse_params(parser *ps, tq_quant_params *p) {
   const token *name = &ps->tok[0];
-  const spec_name *sn = NULL;
-  for (size_t i = 0; i < SPEC_NAME_COUNT; i++)
-    if (!strcmp(name->text, spec_names[i].info.name)) sn = &spec_names[i];
+  const tq_spec_row *sn = NULL;
+  const char *cands[SPEC_ROWS_MAX];
+  size_t rows = tq_format_count();
+  for (size_t i = 0; i < rows; i++) {
+    const tq_spec_row *row = row_get(i);
+    if (!strcmp(name->text, row->info.name)) sn = row;
+    if (i < SPEC_ROWS_MAX) cands[i] = row->info.name;
+  }
   if (!sn) {
-    const char *cands[SPEC_NAME_COUNT];
-    for (size_t i = 0; i < SPEC_NAME_COUNT; i++)
-      cands[i] = spec_names[i].info.name;
-    const char *hint = nearest_of(name->text, cands, SPEC_NAME_COUNT);
+    const char *hint = nearest_of(name->text, cands,
+                                  rows < SPEC_ROWS_MAX ? rows : SPEC_ROWS_MAX);
     return fail(ps, TQ_ERR_PARSE, name->column,
                 "unknown quantizer '%s' at position %ld%s%s%s (tq formats "
                 "lists them all)",
@@ -510,6 +377,7 @@ static tq_status parse_params(parser *ps, tq_quant_params *p) {
                 hint ? hint : "", hint ? "'?" : "");
   }
   memset(p, 0, sizeof *p);
+  p->struct_size = sizeof *p;
   p->kind = sn->kind;
   p->round = sn->round;
   p->is_signed = 1;
@@ -540,33 +408,9 @@ static tq_status parse_params(parser *ps, tq_quant_params *p) {
                 sn->info.name, sn->min_args, sn->max_args, nargs, col,
                 sn->info.usage);
   }
-  const token *args = &ps->tok[1];
+  const tq_kind_traits *tr = tq_kind_traits_get(sn->kind);
   tq_status st = TQ_OK;
-  switch (sn->positional) {
-    case POS_FIXED:
-      st = parse_int(ps, &args[0], "word width w", 1, 32, &p->width);
-      if (st == TQ_OK)
-        st = parse_int(ps, &args[1], "fractional bits f", -64, 64, &p->frac);
-      break;
-    case POS_FLOAT:
-      st = parse_int(ps, &args[0], "exponent bits e", 2, 8, &p->exp_bits);
-      if (st == TQ_OK)
-        st = parse_int(ps, &args[1], "mantissa bits m", 0, 23, &p->man_bits);
-      break;
-    case POS_REALS:
-      if (p->kind == TQ_QUANT_SPARSE) {
-        st = parse_real(ps, &args[0], "threshold T", &p->threshold);
-      } else {
-        if (nargs >= 1)
-          st = parse_real(ps, &args[0], "magnitude m", &p->magnitude);
-        if (st == TQ_OK && nargs >= 2) {
-          st = parse_real(ps, &args[1], "threshold T", &p->threshold);
-          p->has_threshold = 1;
-        }
-      }
-      break;
-    case POS_NONE: break;
-  }
+  if (nargs > 0) st = tr->parse_args(ps, &ps->tok[1], nargs, p);
   if (st != TQ_OK) return st;
   unsigned seen = 0;
   for (int i = 1 + nargs; i < ps->count; i++) {
@@ -623,17 +467,7 @@ tq_status tq_quantizer_parse(tq_context *ctx, const char *spec,
 
 /* ---- canonical form ------------------------------------------------------*/
 
-/* Shortest decimal that reads back as the same double. */
-static void format_real(char *buf, size_t size, double v) {
-  for (int prec = 1; prec <= 17; prec++) {
-    snprintf(buf, size, "%.*g", prec, v);
-    if (strtod(buf, NULL) == v) return;
-  }
-}
-
-static void append(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void append(char *buf, size_t size, const char *fmt, ...) {
+void tq_spec_append(char *buf, size_t size, const char *fmt, ...) {
   size_t used = strlen(buf);
   if (used + 1 >= size) return;
   va_list ap;
@@ -642,63 +476,25 @@ static void append(char *buf, size_t size, const char *fmt, ...) {
   va_end(ap);
 }
 
-static void format_body(const tq_quant_params *p, char *buf, size_t size) {
-  char r1[32], r2[32];
-  switch (p->kind) {
-    case TQ_QUANT_NONE: append(buf, size, "none"); return;
-    case TQ_QUANT_LOGARITHMIC: append(buf, size, "logarithmic"); return;
-    case TQ_QUANT_SPARSE:
-      format_real(r1, sizeof r1, p->threshold);
-      append(buf, size, "sparse,%s", r1);
-      return;
-    case TQ_QUANT_BINARY:
-      format_real(r1, sizeof r1, p->magnitude);
-      append(buf, size, p->magnitude == 1.0 ? "binary" : "binary,%s", r1);
-      return;
-    case TQ_QUANT_TERNARY:
-      format_real(r1, sizeof r1, p->magnitude);
-      format_real(r2, sizeof r2, p->threshold);
-      if (p->has_threshold)
-        append(buf, size, "ternary,%s,%s", r1, r2);
-      else
-        append(buf, size, p->magnitude == 1.0 ? "ternary" : "ternary,%s", r1);
-      return;
-    case TQ_QUANT_FIXED:
-      append(buf, size, "%s,%d,%d", tq_round_name(p->round), p->width, p->frac);
-      if (p->overflow != TQ_OVERFLOW_SAT)
-        append(buf, size, ",overflow=%s", tq_overflow_name(p->overflow));
-      if (!p->is_signed) append(buf, size, ",signed=false");
-      break;
-    case TQ_QUANT_FLOAT: {
-      const spec_name *named = NULL;
-      for (size_t i = 0; i < SPEC_NAME_COUNT; i++) {
-        const spec_name *s = &spec_names[i];
-        if (s->kind == TQ_QUANT_FLOAT && s->exp_bits == p->exp_bits &&
-            s->man_bits == p->man_bits && s->finite_nan == p->finite_nan &&
-            s->finite_only == p->finite_only && s->exp_bits)
-          named = s;
-      }
-      if (named) {
-        append(buf, size, "%s", named->info.name);
-      } else {
-        append(buf, size, "float,%d,%d", p->exp_bits, p->man_bits);
-        if (p->finite_nan) append(buf, size, ",fn");
-        if (p->finite_only) append(buf, size, ",finite");
-      }
-      if (p->round != TQ_ROUND_EVEN)
-        append(buf, size, ",round=%s", tq_round_name(p->round));
-      if (p->saturate && !p->finite_only) append(buf, size, ",sat");
-      if (!p->subnormals) append(buf, size, ",subnormals=false");
-      break;
-    }
-    case TQ_QUANT_KIND_COUNT: return;
+void tq_spec_append_real(char *buf, size_t size, double v) {
+  char text[32];
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(text, sizeof text, "%.*g", prec, v);
+    if (strtod(text, NULL) == v) break;
   }
-  if (p->has_seed) append(buf, size, ",seed=%llu", (unsigned long long)p->seed);
+  tq_spec_append(buf, size, "%s", text);
+}
+
+void tq_spec_append_seed(const tq_quant_params *p, char *buf, size_t size) {
+  if (p->has_seed)
+    tq_spec_append(buf, size, ",seed=%llu", (unsigned long long)p->seed);
 }
 
 void tq_spec_format(const tq_quant_params *p, char *buf, size_t size) {
   buf[0] = '\0';
-  format_body(p, buf, size);
+  const tq_kind_traits *tr = tq_kind_traits_get(p->kind);
+  if (!tr) return;
+  tr->format(p, buf, size);
   if (p->ste != TQ_STE_IDENTITY)
-    append(buf, size, ",ste=%s", ste_names[p->ste]);
+    tq_spec_append(buf, size, ",ste=%s", ste_names[p->ste]);
 }

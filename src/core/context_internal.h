@@ -1,0 +1,16 @@
+/* Internal: settings of a context that are not public API. */
+#ifndef TQ_CORE_CONTEXT_INTERNAL_H
+#define TQ_CORE_CONTEXT_INTERNAL_H
+
+#include "tensorquant/status.h"
+
+/* Caps the instruction set of the kernels that calls made with ctx use at
+ * `isa` (a tq_isa, quant/quant_internal.h); -1 lifts the cap. For tests,
+ * which must reach every kernel set the CPU has; on the context rather
+ * than process-wide so that nothing else is affected. */
+void tq_context_set_isa_cap(tq_context *ctx, int isa);
+
+/* The cap, or -1 for none (also for ctx == NULL). */
+int tq_context_isa_cap(const tq_context *ctx);
+
+#endif
