@@ -123,7 +123,8 @@ static int run(int argc, char **argv) {
   }
   const char *source = from_stdin ? "<stdin>" : in;
   tq_status st = check ? tq_report_validate(ctx, text, source)
-                       : tq_report_write_html(ctx, text, source, out, chartjs);
+                       : tq_report_write_html(ctx, text, source, out,
+                                              tq_cli_chartjs(chartjs));
   int rc = TQ_EXIT_OK;
   if (st != TQ_OK) {
     tq_cli_status_error(cmd, ctx, st);
