@@ -263,3 +263,22 @@ void tq_an_row_free(tq_analysis_row *row) {
   free((void *)row->layer_ids);
   free((size_t *)row->nodes);
 }
+
+tq_status tq_an_evaluate_rows(tq_context *ctx, tq_analysis *an,
+                              const char *stage, tq_analysis_row *rows,
+                              size_t n, tq_config_result *float_result) {
+  tq_qmap_set **cfg = calloc(n ? n : 1, sizeof *cfg);
+  tq_config_result *res = calloc(n ? n : 1, sizeof *res);
+  tq_status st = cfg && res ? TQ_OK : tq_error_nomem(ctx);
+  for (size_t i = 0; st == TQ_OK && i < n; i++)
+    st = tq_an_config(ctx, an, rows[i].kind, rows[i].nodes, rows[i].resolved,
+                      rows[i].n_layers, &cfg[i]);
+  if (st == TQ_OK)
+    st = tq_an_evaluate(ctx, an, stage, NULL, 0, 0,
+                        (const tq_qmap_set *const *)cfg, n, float_result, res);
+  for (size_t i = 0; st == TQ_OK && i < n; i++) rows[i].result = res[i];
+  for (size_t i = 0; cfg && i < n; i++) tq_qmap_set_destroy(cfg[i]);
+  free(cfg);
+  free(res);
+  return st;
+}

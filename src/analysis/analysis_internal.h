@@ -62,6 +62,13 @@ tq_status tq_an_row_fill(tq_context *ctx, tq_analysis *an, tq_analysis_row *row,
                          const size_t *nodes, size_t n_nodes);
 void tq_an_row_free(tq_analysis_row *row);
 
+/* Evaluates the configurations of rows[0..n) (the layers of each
+ * quantized with their resolved specs) over the analysis' samples, into
+ * the rows' results and *float_result. */
+tq_status tq_an_evaluate_rows(tq_context *ctx, tq_analysis *an,
+                              const char *stage, tq_analysis_row *rows,
+                              size_t n, tq_config_result *float_result);
+
 /* Documents: the header (schema, command, title, model, data, split, n)
  * and "float"; then the finish adds the statistics `auto` used, dumps the
  * text and releases doc. */

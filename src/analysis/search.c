@@ -148,37 +148,32 @@ static tq_status slices(search *s, const tq_search_opts *o) {
 
 /* ---- knobs ---------------------------------------------------------------*/
 
-/* Output elements per sample of node (the analysis' session is planned). */
-static double activation_size(const tq_analysis *an, size_t node) {
+/* What one bit of node costs: its output elements per sample (*act) and
+ * its parameter count (*par). */
+static void layer_sizes(const tq_analysis *an, size_t node, double *act,
+                        double *par) {
   tq_node_info info;
   tq_graph_node_info(an->g, node, &info);
-  double n = 0;
+  *act = 0;
   for (size_t k = 0; k < info.n_outputs; k++) {
     const tq_shape *sh = tq_session_value_shape(an->s, info.outputs[k]);
     double e = 1; /* per sample: the session may be planned for a batch */
     for (int d = 1; sh && d < sh->ndim; d++) e *= (double)sh->dims[d];
-    if (sh) n += e;
+    if (sh) *act += e;
   }
-  return n;
-}
-
-static double param_count(const tq_analysis *an, size_t node) {
-  tq_node_info info;
-  tq_graph_node_info(an->g, node, &info);
-  double n = 0;
+  *par = 0;
   for (size_t k = 0; k < info.n_weights; k++) {
     const tq_tensor *t = tq_graph_initializer(an->g, info.weights[k]);
-    if (t) n += (double)tq_tensor_numel(t);
+    if (t) *par += (double)tq_tensor_numel(t);
   }
-  return n;
 }
 
 /* A knob for node: its cost weight and its candidates, `auto` resolved. */
 static tq_status make_knob(search *s, tq_map_kind kind, size_t node,
                            tq_search_layer *kb) {
   tq_search_result *r = s->r;
-  const double act = activation_size(s->an, node);
-  const double par = param_count(s->an, node);
+  double act, par;
+  layer_sizes(s->an, node, &act, &par);
   kb->kind = kind;
   kb->node = node;
   kb->weight = r->cost == TQ_SEARCH_COST_PARAMS        ? par

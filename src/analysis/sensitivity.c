@@ -85,32 +85,16 @@ tq_status tq_sensitivity(tq_context *ctx, tq_analysis *an,
   const size_t n_kinds = opts->n_kinds ? opts->n_kinds : 1;
   char **specs = NULL;
   size_t n_specs = 0;
-  tq_qmap_set **cfg = NULL;
-  tq_config_result *res = NULL;
   tq_sensitivity_result *r = calloc(1, sizeof *r);
   tq_status st = r ? TQ_OK : tq_error_nomem(ctx);
   if (st == TQ_OK)
     st = tq_an_expand_specs(ctx, opts->specs, opts->n_specs, &specs, &n_specs);
   if (st == TQ_OK)
     st = make_rows(ctx, an, opts, kinds, n_kinds, specs, n_specs, r);
-  const size_t n = r ? r->n_rows : 0;
-  if (st == TQ_OK) {
-    cfg = calloc(n ? n : 1, sizeof *cfg);
-    res = calloc(n ? n : 1, sizeof *res);
-    if (!cfg || !res) st = tq_error_nomem(ctx);
-  }
-  for (size_t i = 0; st == TQ_OK && i < n; i++)
-    st = tq_an_config(ctx, an, r->rows[i].kind, r->rows[i].nodes,
-                      r->rows[i].resolved, 1, &cfg[i]);
   if (st == TQ_OK)
-    st = tq_an_evaluate(ctx, an, "sensitivity", NULL, 0, 0,
-                        (const tq_qmap_set *const *)cfg, n, &r->float_result,
-                        res);
-  for (size_t i = 0; st == TQ_OK && i < n; i++) r->rows[i].result = res[i];
+    st = tq_an_evaluate_rows(ctx, an, "sensitivity", r->rows, r->n_rows,
+                             &r->float_result);
   if (st == TQ_OK) st = rank(ctx, r);
-  for (size_t i = 0; cfg && i < n; i++) tq_qmap_set_destroy(cfg[i]);
-  free(cfg);
-  free(res);
   tq_spec_list_free(specs, n_specs);
   if (st != TQ_OK) {
     tq_sensitivity_result_destroy(r);

@@ -53,8 +53,6 @@ tq_status tq_sweep(tq_context *ctx, tq_analysis *an, const tq_sweep_opts *opts,
   *out = NULL;
   char **specs = NULL;
   size_t n_specs = 0, **groups = NULL, *sizes = NULL, n_groups = 0;
-  tq_qmap_set **cfg = NULL;
-  tq_config_result *res = NULL;
   tq_sweep_result *r = calloc(1, sizeof *r);
   tq_status st = r ? TQ_OK : tq_error_nomem(ctx);
   if (st == TQ_OK)
@@ -66,9 +64,7 @@ tq_status tq_sweep(tq_context *ctx, tq_analysis *an, const tq_sweep_opts *opts,
     r->n_groups = n_groups;
     r->n_specs = n_specs;
     r->rows = calloc(n_cfg ? n_cfg : 1, sizeof *r->rows);
-    cfg = calloc(n_cfg ? n_cfg : 1, sizeof *cfg);
-    res = calloc(n_cfg ? n_cfg : 1, sizeof *res);
-    if (!r->rows || !cfg || !res) st = tq_error_nomem(ctx);
+    if (!r->rows) st = tq_error_nomem(ctx);
   }
   for (size_t i = 0; st == TQ_OK && i < n_cfg; i++) {
     const size_t g = i / n_specs, s = i % n_specs;
@@ -77,18 +73,10 @@ tq_status tq_sweep(tq_context *ctx, tq_analysis *an, const tq_sweep_opts *opts,
         opts->n_layers ? opts->layers[g] : tq_an_layer_id(an, groups[g][0]);
     st = tq_an_row_fill(ctx, an, row, opts->kind, label, specs[s], groups[g],
                         sizes[g]);
-    if (st == TQ_OK)
-      st = tq_an_config(ctx, an, opts->kind, row->nodes, row->resolved,
-                        row->n_layers, &cfg[i]);
   }
   if (st == TQ_OK)
-    st = tq_an_evaluate(ctx, an, "sweep", NULL, 0, 0,
-                        (const tq_qmap_set *const *)cfg, n_cfg,
-                        &r->float_result, res);
-  for (size_t i = 0; st == TQ_OK && i < n_cfg; i++) r->rows[i].result = res[i];
-  for (size_t i = 0; cfg && i < n_cfg; i++) tq_qmap_set_destroy(cfg[i]);
-  free(cfg);
-  free(res);
+    st = tq_an_evaluate_rows(ctx, an, "sweep", r->rows, r->n_rows,
+                             &r->float_result);
   groups_free(groups, sizes, n_groups);
   tq_spec_list_free(specs, n_specs);
   if (st != TQ_OK) {

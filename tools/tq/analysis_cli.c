@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "comm.h"
+#include "model_util.h"
 #include "tensorquant/report.h"
 #include "tensorquant/version.h"
 
@@ -157,8 +158,7 @@ static int check_options(const tq_cli_an *a) {
 int tq_cli_an_open(tq_cli_an *a) {
   if (!check_options(a)) return 0;
   a->root = tq_cli_comm_is_root();
-  if (tq_context_create(&a->ctx) != TQ_OK) return 0;
-  if (a->d.threads) tq_context_set_threads(a->ctx, (int)a->d.threads);
+  if (!(a->ctx = tq_cli_context(a->d.threads))) return 0;
   tq_cli_catch_sigint();
   tq_status st = tq_onnx_load(a->ctx, a->model, &a->g);
   if (st != TQ_OK) return tq_cli_an_done(a, st);
@@ -231,6 +231,13 @@ int tq_cli_an_write(tq_cli_an *a, const char *doc) {
   }
   if (a->json) printf("%s\n", doc);
   return 1;
+}
+
+int tq_cli_an_finish(tq_cli_an *a, int ok, char *doc) {
+  ok = ok && tq_cli_an_write(a, doc);
+  tq_free(doc);
+  tq_cli_an_close(a);
+  return ok ? TQ_EXIT_OK : TQ_EXIT_FAILURE;
 }
 
 int tq_cli_an_prints(const tq_cli_an *a) {

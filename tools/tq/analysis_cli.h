@@ -83,6 +83,10 @@ int tq_cli_an_done(tq_cli_an *a, tq_status st);
  * only). Returns 1 on success. */
 int tq_cli_an_write(tq_cli_an *a, const char *doc);
 
+/* The end of a command: when ok, writes the document's outputs
+ * (tq_cli_an_write); frees doc, closes a. Returns the exit status. */
+int tq_cli_an_finish(tq_cli_an *a, int ok, char *doc);
+
 /* The "float: top-1 ..." line above the tables. */
 void tq_cli_an_print_float(const tq_cli_an *a, const tq_config_result *flt);
 

@@ -228,9 +228,8 @@ int tq_bench_model(int argc, char **argv) {
   const char *cmd = "bench";
   bench_args o = {.path = argv[1], .batch = 1, .repeat = 10, .warmup = 2};
   if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
-  tq_context *ctx;
-  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
-  if (o.threads) tq_context_set_threads(ctx, (int)o.threads);
+  tq_context *ctx = tq_cli_context(o.threads);
+  if (!ctx) return TQ_EXIT_FAILURE;
   tq_context_set_fast_conv(ctx, o.fast_conv);
   int rc = TQ_EXIT_FAILURE;
   tq_graph *g = NULL;

@@ -149,33 +149,19 @@ static int run(int argc, char **argv) {
   const char *cmd = "eval";
   eval_args o = {0};
   if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
-  tq_context *ctx;
-  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
-  if (o.d.threads) tq_context_set_threads(ctx, (int)o.d.threads);
-  tq_cli_catch_sigint();
+  tq_cli_model_data md;
   int rc = TQ_EXIT_FAILURE;
-  tq_graph *g = NULL;
-  tq_session *s = NULL;
-  tq_qmap_set *set = NULL;
-  tq_dataset *ds = NULL;
-  size_t n;
-  if (tq_cli_open_quantized(cmd, ctx, o.path, &o.maps, o.d.seed, &g, &s,
-                            &set) &&
-      tq_cli_open_data(cmd, ctx, &o.d, &ds, &n)) {
+  if (tq_cli_model_data_open(cmd, o.path, &o.maps, &o.d, &md)) {
     tq_eval_result r;
-    const tq_status st = evaluate(ctx, &o, s, set, ds, n, &r);
+    const tq_status st = evaluate(md.ctx, &o, md.s, md.set, md.ds, md.n, &r);
     if (st != TQ_OK) {
-      tq_cli_status_error(cmd, ctx, st);
+      tq_cli_status_error(cmd, md.ctx, st);
     } else {
-      if (tq_cli_comm_is_root()) print_result(&o, ds, &r);
+      if (tq_cli_comm_is_root()) print_result(&o, md.ds, &r);
       rc = TQ_EXIT_OK;
     }
   }
-  tq_dataset_destroy(ds);
-  tq_qmap_set_destroy(set);
-  tq_session_destroy(s);
-  tq_graph_destroy(g);
-  tq_context_destroy(ctx);
+  tq_cli_model_data_close(&md);
   return rc;
 }
 

@@ -192,9 +192,9 @@ static void print_result(const tq_search_result *r) {
       r->budget_pp - r->margin_pp);
 }
 
-/* The map file (-o) and the result document's outputs, on rank 0. */
-static int write_results(tq_cli_an *a, const char *map_out,
-                         const tq_search_result *r, const char *doc) {
+/* The map file (-o), on rank 0. */
+static int write_map(tq_cli_an *a, const char *map_out,
+                     const tq_search_result *r) {
   if (map_out && a->root) {
     char *map = NULL;
     tq_status st = tq_search_map(a->ctx, r, &map);
@@ -208,7 +208,7 @@ static int write_results(tq_cli_an *a, const char *map_out,
     if (!a->json && !a->quiet)
       printf("map: %s (use with --map %s)\n", map_out, map_out);
   }
-  return tq_cli_an_write(a, doc);
+  return 1;
 }
 
 static int run(int argc, char **argv) {
@@ -238,11 +238,12 @@ static int run(int argc, char **argv) {
                  loss_pp(&r->float_search, &pick->search),
                  loss_pp(&r->float_validation, &pick->validation));
   }
-  ok = ok && write_results(&a, map_out, r, doc) && r->met;
-  tq_free(doc);
+  /* not meeting the budget fails, with the best found written */
+  const int met = ok && r->met;
+  ok = ok && write_map(&a, map_out, r);
   tq_search_result_destroy(r);
-  tq_cli_an_close(&a);
-  return ok ? TQ_EXIT_OK : TQ_EXIT_FAILURE;
+  const int rc = tq_cli_an_finish(&a, ok, doc);
+  return met ? rc : TQ_EXIT_FAILURE;
 }
 
 const tq_command tq_cmd_search = {

@@ -79,11 +79,8 @@ static int run(int argc, char **argv) {
            tq_cli_an_done(&a, tq_sensitivity(a.ctx, a.an, &o, &r)) &&
            tq_cli_an_done(&a, tq_sensitivity_document(a.ctx, a.an, r, &doc));
   if (ok && tq_cli_an_prints(&a)) print_ranking(&a, r, top);
-  ok = ok && tq_cli_an_write(&a, doc);
-  tq_free(doc);
   tq_sensitivity_result_destroy(r);
-  tq_cli_an_close(&a);
-  return ok ? TQ_EXIT_OK : TQ_EXIT_FAILURE;
+  return tq_cli_an_finish(&a, ok, doc);
 }
 
 const tq_command tq_cmd_sensitivity = {

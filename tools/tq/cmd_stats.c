@@ -237,45 +237,45 @@ static tq_status write_outputs(const char *cmd, tq_context *ctx,
   return TQ_OK;
 }
 
+/* Collects the statistics over md's samples with a progress bar. */
+static tq_status collect(stats_args *o, const tq_cli_model_data *md,
+                         tq_stats **st, double *seconds) {
+  progress_ctx pc;
+  tq_progress_start(&pc.bar, !o->quiet);
+  o->so.progress = on_batch;
+  o->so.user = &pc;
+  const double t0 = tq_cli_now();
+  const tq_status status =
+      tq_stats_collect(md->ctx, md->s, md->ds, NULL, md->n,
+                       o->d.batch ? (int)o->d.batch : 256, &o->so, st);
+  *seconds = tq_cli_now() - t0;
+  tq_progress_end(&pc.bar);
+  return status;
+}
+
 static int run(int argc, char **argv) {
   const char *cmd = "stats";
   stats_args o = {.bins = 64};
   if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
-  tq_context *ctx;
-  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
-  if (o.d.threads) tq_context_set_threads(ctx, (int)o.d.threads);
-  tq_cli_catch_sigint();
-  int rc = TQ_EXIT_FAILURE;
-  tq_graph *g = NULL;
-  tq_session *s = NULL;
-  tq_qmap_set *set = NULL;
-  tq_dataset *ds = NULL;
+  tq_cli_model_data md;
   tq_stats *st = NULL;
-  size_t n;
-  if (tq_cli_open_quantized(cmd, ctx, o.path, &o.maps, o.d.seed, &g, &s,
-                            &set) &&
-      tq_cli_open_data(cmd, ctx, &o.d, &ds, &n)) {
-    progress_ctx pc;
-    tq_progress_start(&pc.bar, !o.quiet);
-    o.so.progress = on_batch;
-    o.so.user = &pc;
-    const double t0 = tq_cli_now();
-    tq_status status = tq_stats_collect(
-        ctx, s, ds, NULL, n, o.d.batch ? (int)o.d.batch : 256, &o.so, &st);
-    const double seconds = tq_cli_now() - t0;
-    tq_progress_end(&pc.bar);
+  int rc = TQ_EXIT_FAILURE;
+  if (tq_cli_model_data_open(cmd, o.path, &o.maps, &o.d, &md)) {
+    double seconds;
+    tq_status status = collect(&o, &md, &st, &seconds);
     const char *split = o.d.split ? o.d.split : "test";
     tq_stats_json_opts jo = {.document = 1,
                              .model = o.path,
-                             .data = tq_dataset_name(ds),
+                             .data = tq_dataset_name(md.ds),
                              .split = split,
                              .created_by = "tq " TQ_VERSION_STRING};
     if (status == TQ_OK) warn_non_finite(cmd, st);
-    if (status == TQ_OK) status = write_outputs(cmd, ctx, &o, st, &jo);
+    if (status == TQ_OK) status = write_outputs(cmd, md.ctx, &o, st, &jo);
     if (status == TQ_OK && !o.json) {
-      printf("model     %s%s\n", o.path, set ? " (quantized: maps given)" : "");
-      printf("data      %s, %s split, %zu samples\n\n", tq_dataset_name(ds),
-             split, n);
+      printf("model     %s%s\n", o.path,
+             md.set ? " (quantized: maps given)" : "");
+      printf("data      %s, %s split, %zu samples\n\n", tq_dataset_name(md.ds),
+             split, md.n);
       print_table(st, seconds);
     }
     if (status == TQ_OK && o.output && !o.quiet)
@@ -283,14 +283,10 @@ static int run(int argc, char **argv) {
     if (status == TQ_OK)
       rc = TQ_EXIT_OK;
     else
-      tq_cli_status_error(cmd, ctx, status);
+      tq_cli_status_error(cmd, md.ctx, status);
   }
   tq_stats_destroy(st);
-  tq_dataset_destroy(ds);
-  tq_qmap_set_destroy(set);
-  tq_session_destroy(s);
-  tq_graph_destroy(g);
-  tq_context_destroy(ctx);
+  tq_cli_model_data_close(&md);
   return rc;
 }
 
