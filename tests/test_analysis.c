@@ -814,6 +814,9 @@ static void test_analysis_errors(void **state) {
                    TQ_ERR_NOT_FOUND);
   assert_non_null(strstr(tq_context_last_error(ctx),
                          "    LeNet/Dense_Block/Dense4 (Gemm)"));
+  assert_int_equal(
+      tq_analysis_layers(ctx, an, TQ_MAP_GRADIENTS, NULL, 0, &nodes, &n),
+      TQ_ERR_INVALID_ARGUMENT);
   /* the default layers: extr leaves out the final Softmax */
   ok(tq_analysis_layers(ctx, an, TQ_MAP_EXTRINSIC, NULL, 0, &nodes, &n));
   assert_int_equal(n, 12);

@@ -212,7 +212,8 @@ TQ_API const char *tq_analysis_kind_name(tq_map_kind kind);
  * final Softmax or LogSoftmax, whose probabilities the loss reads. A
  * pattern that selects nothing is TQ_ERR_NOT_FOUND, with a message that
  * lists the layers that exist; so is a model with no such layer. On
- * success *nodes (free with tq_free) holds *n >= 1 node indices. */
+ * success *nodes (free with tq_free) holds *n >= 1 node indices. Other
+ * kinds than those three are TQ_ERR_INVALID_ARGUMENT. */
 TQ_API tq_status tq_analysis_layers(tq_context *ctx, const tq_analysis *an,
                                     tq_map_kind kind,
                                     const char *const *patterns,

@@ -24,7 +24,7 @@ tq_status tq_analysis_create(tq_context *ctx, const tq_graph *g,
   const char *model = o->model ? o->model : "model";
   if (tq_graph_input_count(g) != 1)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                    "%s has %zu inputs; these commands need one", model,
+                    "%s has %zu inputs; the analyses need one", model,
                     tq_graph_input_count(g));
   tq_analysis *an = calloc(1, sizeof *an);
   if (!an) return tq_error_nomem(ctx);

@@ -146,6 +146,12 @@ tq_status tq_analysis_layers(tq_context *ctx, const tq_analysis *an,
   if (!an || !nodes || !n || (n_patterns && !patterns))
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "tq_analysis_layers: NULL argument");
+  if (kind != TQ_MAP_EXTRINSIC && kind != TQ_MAP_WEIGHTS &&
+      kind != TQ_MAP_INTRINSIC)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "the analyses quantize extr, weights or intr, not map "
+                    "kind %d",
+                    (int)kind);
   const size_t nn = tq_graph_node_count(an->g);
   *nodes = calloc(nn ? nn : 1, sizeof **nodes);
   unsigned char *pick = calloc(nn ? nn : 1, 1);
