@@ -161,12 +161,16 @@ int main(int argc, char **argv) {
   int64_t labels[64];
   size_t idx[64], *order = NULL;
 
-  if (tq_dataset_open(ctx, data, TQ_SPLIT_TRAIN, &train) != TQ_OK) {
+  /* The library reads no environment: an application passes the
+   * directory itself, here as the tq tool does. */
+  const tq_dataset_dirs dirs = {.fashion_mnist = getenv("TQ_FASHION_MNIST_DIR"),
+                                .fashion_mnist_from = "TQ_FASHION_MNIST_DIR"};
+  if (tq_dataset_open_in(ctx, data, TQ_SPLIT_TRAIN, &dirs, &train) != TQ_OK) {
     fprintf(stderr, "skipped: %s\n", tq_context_last_error(ctx));
     rc = 77;
     goto cleanup;
   }
-  CHECK(tq_dataset_open(ctx, data, TQ_SPLIT_TEST, &test));
+  CHECK(tq_dataset_open_in(ctx, data, TQ_SPLIT_TEST, &dirs, &test));
   CHECK(build_lenet(ctx, &g));
 
   /* The maps, as the seed's example sets them. */

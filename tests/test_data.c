@@ -1164,26 +1164,53 @@ static void split_properties(void **state) {
 
 /* ---- Fashion-MNIST --------------------------------------------------------*/
 
-static void fashion_mnist_env(void **state) {
+/* The directory "fashion-mnist" names comes from the caller (the tq tool
+ * passes $TQ_FASHION_MNIST_DIR); the library reads no environment. */
+static void fashion_mnist_dirs(void **state) {
   (void)state;
   tq_context *ctx = new_ctx();
-  const char *old = getenv("TQ_FASHION_MNIST_DIR");
-  char *saved = old ? strcpy(malloc(strlen(old) + 1), old) : NULL;
   char *dir = make_idx_dir("data_dir_fm", 1);
-  assert_int_equal(setenv("TQ_FASHION_MNIST_DIR", dir, 1), 0);
+  tq_dataset_dirs dirs = {.fashion_mnist = dir,
+                          .fashion_mnist_from = "TQ_FASHION_MNIST_DIR"};
   tq_dataset *ds = NULL;
-  assert_int_equal(tq_dataset_open(ctx, "fashion-mnist", TQ_SPLIT_TEST, &ds),
-                   TQ_OK);
+  assert_int_equal(
+      tq_dataset_open_in(ctx, "fashion-mnist", TQ_SPLIT_TEST, &dirs, &ds),
+      TQ_OK);
   assert_string_equal(tq_dataset_name(ds), "fashion-mnist");
   assert_int_equal(tq_dataset_size(ds), 2);
   tq_dataset_destroy(ds);
   char *none = tmp("data_no_such_dir");
-  assert_int_equal(setenv("TQ_FASHION_MNIST_DIR", none, 1), 0);
-  assert_int_equal(tq_dataset_open(ctx, "fashion-mnist", TQ_SPLIT_TRAIN, &ds),
-                   TQ_ERR_NOT_FOUND);
+  dirs.fashion_mnist = none;
+  assert_int_equal(
+      tq_dataset_open_in(ctx, "fashion-mnist", TQ_SPLIT_TRAIN, &dirs, &ds),
+      TQ_ERR_NOT_FOUND);
+  assert_null(ds);
   expect_message(ctx, "fashion-mnist: no Fashion-MNIST directory");
   expect_message(ctx, "data_no_such_dir (TQ_FASHION_MNIST_DIR)");
   expect_message(ctx, "dataset-fashion-mnist package");
+  dirs.fashion_mnist_from = NULL;
+  assert_int_equal(
+      tq_dataset_open_in(ctx, "fashion-mnist", TQ_SPLIT_TRAIN, &dirs, &ds),
+      TQ_ERR_NOT_FOUND);
+  expect_message(ctx, "data_no_such_dir (the directory given)");
+  /* No dirs, or an empty directory: the default location, whatever the
+   * environment says (the 2-sample directory is not it). */
+  const char *old = getenv("TQ_FASHION_MNIST_DIR");
+  char *saved = old ? strcpy(malloc(strlen(old) + 1), old) : NULL;
+  assert_int_equal(setenv("TQ_FASHION_MNIST_DIR", dir, 1), 0);
+  const tq_dataset_dirs empty = {.fashion_mnist = ""};
+  const tq_dataset_dirs *const defaults[] = {NULL, &empty};
+  for (int i = 0; i < 2; i++) {
+    const tq_status st = tq_dataset_open_in(ctx, "fashion-mnist", TQ_SPLIT_TEST,
+                                            defaults[i], &ds);
+    if (st == TQ_OK)
+      assert_int_equal(tq_dataset_size(ds), 10000);
+    else
+      expect_message(ctx,
+                     TQ_FASHION_MNIST_DEFAULT_DIR " (the default location)");
+    tq_dataset_destroy(ds);
+    ds = NULL;
+  }
   if (saved) {
     setenv("TQ_FASHION_MNIST_DIR", saved, 1);
     free(saved);
@@ -1197,11 +1224,11 @@ static void fashion_mnist_env(void **state) {
 
 /* Checks a real Fashion-MNIST split: size, shape, classes, exact label
  * counts, known first labels and first-image pixel sum, range [0,1]. */
-static void check_fashion(tq_context *ctx, tq_data_split split, size_t n,
-                          int per_class, const int64_t *first,
-                          double first_sum) {
+static void check_fashion(tq_context *ctx, const tq_dataset_dirs *dirs,
+                          tq_data_split split, size_t n, int per_class,
+                          const int64_t *first, double first_sum) {
   tq_dataset *ds = NULL;
-  tq_status st = tq_dataset_open(ctx, "fashion-mnist", split, &ds);
+  tq_status st = tq_dataset_open_in(ctx, "fashion-mnist", split, dirs, &ds);
   if (st != TQ_OK) fail_msg("%s", tq_context_last_error(ctx));
   assert_int_equal(tq_dataset_size(ds), n);
   const tq_shape *s = tq_dataset_sample_shape(ds);
@@ -1250,10 +1277,11 @@ static void fashion_mnist_real(void **state) {
     skip();
   }
   tq_context *ctx = new_ctx();
+  const tq_dataset_dirs dirs = {.fashion_mnist = dir};
   static const int64_t train_first[10] = {9, 0, 0, 3, 0, 2, 7, 2, 5, 5};
   static const int64_t test_first[10] = {9, 2, 1, 1, 6, 1, 4, 6, 5, 7};
-  check_fashion(ctx, TQ_SPLIT_TRAIN, 60000, 6000, train_first, 76247);
-  check_fashion(ctx, TQ_SPLIT_TEST, 10000, 1000, test_first, 33456);
+  check_fashion(ctx, &dirs, TQ_SPLIT_TRAIN, 60000, 6000, train_first, 76247);
+  check_fashion(ctx, &dirs, TQ_SPLIT_TEST, 10000, 1000, test_first, 33456);
   tq_context_destroy(ctx);
 }
 
@@ -1273,7 +1301,7 @@ int main(void) {
       cmocka_unit_test(dataset_normalization),
       cmocka_unit_test(shuffle_properties),
       cmocka_unit_test(split_properties),
-      cmocka_unit_test(fashion_mnist_env),
+      cmocka_unit_test(fashion_mnist_dirs),
       cmocka_unit_test(fashion_mnist_real),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /* Tests for HTML reports: the document embedded in the page cannot end its
  * <script> element whatever its strings hold and reads back unchanged;
  * validation errors name the place; Chart.js problems and failed writes
- * are reported and leave no file. */
+ * are reported and leave no file; the page's CSS and JavaScript files are
+ * embedded as they are; result rows as CSV. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +270,109 @@ static void test_write_is_atomic(void **state) {
   tq_context_destroy(ctx);
 }
 
+/* The whole contents of a file (caller frees). */
+static char *slurp(const char *path) {
+  FILE *fp = fopen(path, "rb");
+  assert_non_null(fp);
+  assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+  const long n = ftell(fp);
+  assert_true(n > 0);
+  rewind(fp);
+  char *text = malloc((size_t)n + 1);
+  assert_non_null(text);
+  assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
+  text[n] = 0;
+  fclose(fp);
+  return text;
+}
+
+/* The page carries src/analysis/report/page.css and page.js byte for byte
+ * (embedded at build time); Chart.js comes from the argument or the
+ * default location, never from the environment. */
+static void test_page_files_embedded(void **state) {
+  (void)state;
+  tq_context *ctx = new_ctx();
+  char *chart = fake_chartjs();
+  const char *doc = "{\"schema\": \"tq-report/1\", \"command\": \"stats\"}";
+  char *html = NULL;
+  size_t len = 0;
+  assert_int_equal(tq_report_render_html(ctx, doc, NULL, chart, &html, &len),
+                   TQ_OK);
+  static const char *const parts[][3] = {
+      {"/../../src/analysis/report/page.css", "<style>\n", "</style>\n"},
+      {"/../../src/analysis/report/page.js", "<script>\n",
+       "</script>\n</body>\n</html>\n"}};
+  for (size_t i = 0; i < 2; i++) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s%s", TQ_TEST_DATA_DIR, parts[i][0]);
+    char *file = slurp(path);
+    const size_t n = strlen(parts[i][1]) + strlen(file) + strlen(parts[i][2]);
+    char *want = malloc(n + 1);
+    assert_non_null(want);
+    snprintf(want, n + 1, "%s%s%s", parts[i][1], file, parts[i][2]);
+    assert_non_null(strstr(html, want));
+    free(want);
+    free(file);
+  }
+  tq_free(html);
+  /* TQ_CHARTJS names the stand-in, but the library does not look */
+  const char *old = getenv("TQ_CHARTJS");
+  char *saved = old ? strdup(old) : NULL;
+  assert_int_equal(setenv("TQ_CHARTJS", chart, 1), 0);
+  html = NULL;
+  const tq_status st = tq_report_render_html(ctx, doc, NULL, NULL, &html, &len);
+  if (st == TQ_OK)
+    assert_null(strstr(html, "stand-in"));
+  else
+    assert_non_null(
+        strstr(tq_context_last_error(ctx), TQ_REPORT_CHARTJS_DEFAULT));
+  tq_free(html);
+  if (saved)
+    setenv("TQ_CHARTJS", saved, 1);
+  else
+    unsetenv("TQ_CHARTJS");
+  free(saved);
+  free(chart);
+  tq_context_destroy(ctx);
+}
+
+/* The rows as CSV: strings quoted, numbers exact, nulls empty; a search
+ * document gives its layers. */
+static void test_csv(void **state) {
+  (void)state;
+  tq_context *ctx = new_ctx();
+  const char *sweep =
+      "{\"schema\": \"tq-report/1\", \"command\": \"sweep\", \"results\": ["
+      "{\"what\": \"extr\", \"layers\": \"a\\\"b\", \"spec\": "
+      "\"nearest,8,4\", \"bits\": 8, \"top1\": 0.1, \"top5\": 1.0, "
+      "\"loss\": null, \"delta_top1\": -2.5, \"sqnr_db\": 31.25},"
+      "{\"what\": \"weights\", \"bits\": null}]}";
+  char *csv = NULL;
+  assert_int_equal(tq_report_csv(ctx, sweep, NULL, &csv), TQ_OK);
+  assert_string_equal(
+      csv,
+      "what,layers,spec,bits,top1,top5,loss,delta_top1,sqnr_db\n"
+      "\"extr\",\"a\"\"b\",\"nearest,8,4\",8,0.10000000000000001,1,,-2.5,"
+      "31.25\n"
+      "\"weights\",,,,,,,,\n");
+  tq_free(csv);
+  const char *search =
+      "{\"schema\": \"tq-report/1\", \"command\": \"search\", \"search\": "
+      "{\"layers\": [{\"layer\": \"L\", \"what\": \"weights\", \"spec\": "
+      "\"nearest,4,3\", \"bits\": 4, \"size\": 150.0}]}}";
+  assert_int_equal(tq_report_csv(ctx, search, NULL, &csv), TQ_OK);
+  assert_string_equal(csv,
+                      "what,layers,spec,bits,top1,top5,loss,delta_top1,"
+                      "sqnr_db\n\"weights\",,\"nearest,4,3\",4,,,,,\n");
+  tq_free(csv);
+  csv = (char *)1;
+  assert_int_equal(tq_report_csv(ctx, "{\"a\": ", "x.json", &csv),
+                   TQ_ERR_PARSE);
+  assert_null(csv);
+  assert_non_null(strstr(tq_context_last_error(ctx), "x.json:1:"));
+  tq_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_embedding_escapes_script_end),
@@ -276,6 +380,8 @@ int main(void) {
       cmocka_unit_test(test_validation),
       cmocka_unit_test(test_chartjs_errors),
       cmocka_unit_test(test_write_is_atomic),
+      cmocka_unit_test(test_page_files_embedded),
+      cmocka_unit_test(test_csv),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

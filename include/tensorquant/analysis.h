@@ -29,6 +29,7 @@
 #include "qmap.h"
 #include "quantizer.h"
 #include "session.h"
+#include "stats.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -133,6 +134,272 @@ TQ_API int tq_exact_layer_key(const char *id, char *out, size_t cap);
  * failure no file at path is created or changed. For result files. */
 TQ_API tq_status tq_write_file_atomic(tq_context *ctx, const char *path,
                                       const void *data, size_t len);
+
+/* ---- analyses: sweep, sensitivity, search ------------------------------
+ *
+ * What tq sweep, tq sensitivity and tq search do, as library calls that any
+ * front end (the tool, a language binding, a service) makes with a model,
+ * a dataset and options, getting records back.
+ *
+ * A tq_analysis binds a classifier graph and a dataset with the options
+ * every analysis shares (samples, batch, seed, MPI communicator, progress
+ * callback). Each analysis takes its own options — layer patterns (map
+ * keys, docs/maps.md), spec lists (tq_spec_list_expand) — and returns its
+ * results as plain data, owned by the caller and freed with the matching
+ * *_destroy. tq_*_document turns them into the tq-report/1 JSON document
+ * (docs/reports.md) that tq prints with --json and writes with -o, and
+ * that tq_report_write_html draws.
+ *
+ * `auto` fractional bits are resolved per layer from statistics
+ * (stats.h) collected over the first `calib` samples when first needed;
+ * they are kept by the analysis for later calls and go into its
+ * documents (the reports draw their histograms).
+ *
+ * With a communicator, every rank must make the same calls with the same
+ * arguments; every rank gets the same results (tq_evaluate_configs).
+ * Ownership: the analysis keeps pointers to the graph and the dataset,
+ * which must outlive it; it copies the strings of its options.
+ * Thread-safety: one call at a time per analysis. */
+
+typedef struct tq_analysis tq_analysis;
+
+/* Progress of an analysis: stage names the work ("statistics", "sweep",
+ * "sensitivity", "search: layers", "search: joint", "search:
+ * validation"), done/total count its units on this rank (batches for the
+ * statistics, as tq_config_progress otherwise). Return nonzero to stop:
+ * the call fails with TQ_ERR_INTERRUPTED. */
+typedef int (*tq_analysis_progress)(void *user, const char *stage, size_t done,
+                                    size_t total);
+
+/* Zero-initialise; zero fields take the defaults. */
+typedef struct tq_analysis_opts {
+  size_t limit;        /* evaluate the first `limit` samples; 0: all */
+  int batch;           /* samples per run; 0: 256 */
+  uint64_t seed;       /* stochastic rounding seed */
+  size_t calib;        /* samples for the `auto` statistics; 0: 1000 (at
+                          most the samples evaluated) */
+  size_t memory_bytes; /* float values kept for reuse; 0: 1 GiB */
+  int no_reuse;        /* 1: every configuration runs the whole network */
+  const tq_comm *comm; /* NULL: one process */
+  tq_analysis_progress progress; /* NULL: none */
+  void *progress_user;
+  /* What the documents say of the run: "model" (NULL: "model"), "split"
+   * (NULL: "test"), "created_by" (NULL: "libtensorquant VERSION"). */
+  const char *model, *split, *created_by;
+} tq_analysis_opts;
+
+/* Prepares analyses of classifier g (one input, class scores as the first
+ * output, as tq_evaluate) on ds. opts may be NULL. Errors:
+ * TQ_ERR_INVALID_ARGUMENT (NULL g, ds or out; a negative batch; a model
+ * with several inputs), and those of planning g for ds's samples. On
+ * success *out is freed with tq_analysis_destroy. */
+TQ_API tq_status tq_analysis_create(tq_context *ctx, const tq_graph *g,
+                                    const tq_dataset *ds,
+                                    const tq_analysis_opts *opts,
+                                    tq_analysis **out);
+TQ_API void tq_analysis_destroy(tq_analysis *an);
+
+/* Samples evaluated: the limit, or the dataset's size when smaller. */
+TQ_API size_t tq_analysis_sample_count(const tq_analysis *an);
+
+/* The short name of a kind in documents and tables: "extr", "weights",
+ * "intr" ("?" for other kinds). */
+TQ_API const char *tq_analysis_kind_name(tq_map_kind kind);
+
+/* The layers an analysis quantizes for kind, in graph order: those that
+ * any of patterns[0..n_patterns) selects (tq_session_match_layers), or,
+ * with no patterns, every layer kind can quantize — for extr without the
+ * final Softmax or LogSoftmax, whose probabilities the loss reads. A
+ * pattern that selects nothing is TQ_ERR_NOT_FOUND, with a message that
+ * lists the layers that exist; so is a model with no such layer. On
+ * success *nodes (free with tq_free) holds *n >= 1 node indices. Other
+ * kinds than those three are TQ_ERR_INVALID_ARGUMENT. */
+TQ_API tq_status tq_analysis_layers(tq_context *ctx, const tq_analysis *an,
+                                    tq_map_kind kind,
+                                    const char *const *patterns,
+                                    size_t n_patterns, size_t **nodes,
+                                    size_t *n);
+
+/* spec with `auto` resolved for node's values of kind
+ * (tq_spec_resolve_auto with the largest magnitude of the layer's weights
+ * for weights, of its outputs for extr and intr), into out (cap bytes).
+ * Collects the statistics on first need. */
+TQ_API tq_status tq_analysis_resolve(tq_context *ctx, tq_analysis *an,
+                                     const char *spec, size_t node,
+                                     tq_map_kind kind, char *out, size_t cap);
+
+/* The statistics `auto` used, or NULL when nothing needed them yet. Owned
+ * by the analysis. */
+TQ_API const tq_stats *tq_analysis_stats(const tq_analysis *an);
+
+/* One configuration of a sweep or a sensitivity run: some layers of one
+ * kind quantized by one spec, every other layer float. */
+typedef struct tq_analysis_row {
+  tq_map_kind kind;
+  const char *layers;           /* sweep: the group's pattern, or its layer ID;
+                                   sensitivity: the layer ID */
+  const char *spec;             /* the spec as listed (`auto` kept) */
+  int bits;                     /* its word width (tq_spec_bits); 0: none */
+  size_t n_layers;              /* the layers quantized: */
+  const size_t *nodes;          /* their node indices, */
+  const char *const *layer_ids; /* their IDs */
+  const char *const *resolved;  /* and the spec each got (`auto` resolved) */
+  tq_config_result result;
+} tq_analysis_row;
+
+/* tq sweep: every (layer group x spec) configuration. */
+typedef struct tq_sweep_opts {
+  tq_map_kind kind; /* extr (0), weights or intr */
+  /* Layer patterns, one group each (all the layers a pattern selects are
+   * quantized together); none: one group per layer tq_analysis_layers
+   * gives. */
+  const char *const *layers;
+  size_t n_layers;
+  const char *const *specs; /* spec lists, expanded and concatenated */
+  size_t n_specs;
+} tq_sweep_opts;
+
+typedef struct tq_sweep_result {
+  tq_map_kind kind;
+  tq_config_result float_result;
+  size_t n_groups, n_specs;
+  size_t n_rows;         /* n_groups x n_specs: */
+  tq_analysis_row *rows; /* group g, spec s at rows[g * n_specs + s] */
+} tq_sweep_result;
+
+/* Runs a sweep. On success *out is freed with tq_sweep_result_destroy.
+ * Errors: those of spec lists (TQ_ERR_PARSE, naming the column), of
+ * layer selection (TQ_ERR_NOT_FOUND), of evaluation; TQ_ERR_INTERRUPTED
+ * when progress asked to stop. */
+TQ_API tq_status tq_sweep(tq_context *ctx, tq_analysis *an,
+                          const tq_sweep_opts *opts, tq_sweep_result **out);
+TQ_API void tq_sweep_result_destroy(tq_sweep_result *r);
+
+/* tq sensitivity: one layer at a time. */
+typedef struct tq_sensitivity_opts {
+  const tq_map_kind *kinds; /* each layer is tried for each kind; */
+  size_t n_kinds;           /* none: extr */
+  /* Patterns whose union gives the layers; none: tq_analysis_layers'
+   * default. */
+  const char *const *layers;
+  size_t n_layers;
+  const char *const *specs; /* spec lists */
+  size_t n_specs;
+} tq_sensitivity_opts;
+
+typedef struct tq_sensitivity_result {
+  tq_config_result float_result;
+  size_t n_rows; /* kinds x layers x specs, in that order */
+  tq_analysis_row *rows;
+  /* Row indices, most sensitive first: by top-1 (lowest first), ties by
+   * output SQNR (lowest first, NaN lowest of all), then by row. */
+  size_t *ranking;
+} tq_sensitivity_result;
+
+/* Runs a sensitivity analysis; errors as tq_sweep. On success *out is
+ * freed with tq_sensitivity_result_destroy. */
+TQ_API tq_status tq_sensitivity(tq_context *ctx, tq_analysis *an,
+                                const tq_sensitivity_opts *opts,
+                                tq_sensitivity_result **out);
+TQ_API void tq_sensitivity_result_destroy(tq_sensitivity_result *r);
+
+/* tq search: per-layer formats with the fewest bits within an accuracy
+ * budget (docs/analysis.md). */
+typedef enum tq_search_cost {
+  TQ_SEARCH_COST_SIZE = 0,   /* weights: parameters; extr/intr: activations */
+  TQ_SEARCH_COST_PARAMS,     /* the layer's parameter count */
+  TQ_SEARCH_COST_ACTIVATIONS /* its output elements per sample */
+} tq_search_cost;
+
+typedef struct tq_search_opts {
+  double budget_pp; /* allowed top-1 loss, percentage points, in [0, 100] */
+  double margin_pp; /* the loss is held to budget - margin (<= budget) */
+  const tq_map_kind *kinds; /* none: extr, weights */
+  size_t n_kinds;
+  const char *const *layers; /* patterns (union); none: the default */
+  size_t n_layers;
+  /* "nearest" (NULL), "even" or "stochastic": fixed point at the widths
+   * with `auto` fractional bits; "float": float,5,10,sat .. float,2,1,sat. */
+  const char *family;
+  const int *widths; /* fixed-point word widths in [2, 32], any order;
+                        none: 16,12,10,8,7,6,5,4,3,2 */
+  size_t n_widths;
+  tq_search_cost cost;
+  /* Held-out samples at the end of the run; 0: half. The search works on
+   * the others. */
+  size_t validation;
+} tq_search_opts;
+
+/* A knob: one layer and kind, with its candidate formats. */
+typedef struct tq_search_layer {
+  tq_map_kind kind;
+  size_t node;
+  const char *layer;             /* its ID */
+  double weight;                 /* what one bit costs (the cost) */
+  size_t n_candidates;           /* widest first: */
+  const char *const *candidates; /* resolved specs */
+  const int *bits;               /* their widths */
+  const double *alone_loss_pp;   /* top-1 loss alone, on the search slice */
+  size_t chosen;                 /* the candidate the result takes */
+} tq_search_layer;
+
+/* An allocation evaluated jointly. */
+typedef struct tq_search_step {
+  double gamma;      /* predicted loss <= gamma x (budget - margin); < 0: every
+                        layer at its widest */
+  double total_bits; /* sum of bits x weight */
+  const size_t *positions;             /* candidate index per knob */
+  tq_config_result search, validation; /* on each slice */
+  int accepted;                        /* within the budget on both slices */
+} tq_search_step;
+
+typedef struct tq_search_result {
+  double budget_pp, margin_pp;
+  const char *family; /* "nearest", "even", "stochastic", "float" */
+  tq_search_cost cost;
+  int met; /* an allocation met the budget: the cheapest such
+              is chosen; else the most accurate one */
+  size_t search_n, validation_n;
+  tq_config_result float_search, float_validation;
+  tq_config_result float_all; /* top-1, top-5, loss over both slices */
+  double float_bits;          /* sum of 32 x weight */
+  size_t n_layers;
+  tq_search_layer *layers;
+  size_t n_steps;
+  tq_search_step *steps;
+  size_t chosen; /* the step chosen */
+} tq_search_result;
+
+/* Runs a search. Not meeting the budget is no error (met == 0). Errors:
+ * TQ_ERR_INVALID_ARGUMENT (bad options, fewer than 2 samples, no sample
+ * left to search on), and those of tq_sweep. On success *out is freed
+ * with tq_search_result_destroy. */
+TQ_API tq_status tq_search(tq_context *ctx, tq_analysis *an,
+                           const tq_search_opts *opts, tq_search_result **out);
+TQ_API void tq_search_result_destroy(tq_search_result *r);
+
+/* "size", "params" or "activations" (NULL for other values). */
+TQ_API const char *tq_search_cost_name(tq_search_cost cost);
+
+/* ---- result documents --------------------------------------------------
+ * The tq-report/1 document of a result (docs/reports.md), as JSON text
+ * with one-space indentation and every number exact (17 digits): the
+ * header from the analysis' options, "float", the result's parts, and the
+ * statistics `auto` used. On success *json is freed with tq_free. */
+TQ_API tq_status tq_sweep_document(tq_context *ctx, const tq_analysis *an,
+                                   const tq_sweep_result *r, char **json);
+TQ_API tq_status tq_sensitivity_document(tq_context *ctx, const tq_analysis *an,
+                                         const tq_sensitivity_result *r,
+                                         char **json);
+TQ_API tq_status tq_search_document(tq_context *ctx, const tq_analysis *an,
+                                    const tq_search_result *r, char **json);
+
+/* The chosen formats as a sectioned map file ({"extrinsic": {...},
+ * "weights": {...}}, exact "re:^ID$" keys; docs/maps.md) that tq eval,
+ * tq run and tq train take with --map: JSON text indented by two spaces,
+ * ending in a newline. On success *json is freed with tq_free. */
+TQ_API tq_status tq_search_map(tq_context *ctx, const tq_search_result *r,
+                               char **json);
 
 #ifdef __cplusplus
 }

@@ -36,8 +36,9 @@
 extern "C" {
 #endif
 
-/* The directory "fashion-mnist" names unless TQ_FASHION_MNIST_DIR is set:
- * where Debian's dataset-fashion-mnist package installs the IDX files. */
+/* The directory "fashion-mnist" names unless the caller gives another
+ * (tq_dataset_open_in): where Debian's dataset-fashion-mnist package
+ * installs the IDX files. */
 #define TQ_FASHION_MNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 
 typedef struct tq_dataset tq_dataset; /* opaque, immutable after open */
@@ -51,8 +52,8 @@ typedef enum tq_data_split {
  *
  * spec is one of
  *   - "fashion-mnist": the IDX files of Debian's dataset-fashion-mnist under
- *     TQ_FASHION_MNIST_DEFAULT_DIR, or under the directory named by the
- *     environment variable TQ_FASHION_MNIST_DIR when it is set;
+ *     TQ_FASHION_MNIST_DEFAULT_DIR (tq_dataset_open_in names another
+ *     directory; the library reads no environment variable);
  *   - a directory holding train-images-idx3-ubyte, train-labels-idx1-ubyte,
  *     t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each optionally
  *     gzipped with a ".gz" suffix (the uncompressed file is preferred when
@@ -79,6 +80,26 @@ typedef enum tq_data_split {
  * TQ_ERR_INVALID_ARGUMENT, TQ_ERR_NO_MEMORY. */
 TQ_API tq_status tq_dataset_open(tq_context *ctx, const char *spec,
                                  tq_data_split split, tq_dataset **out);
+
+/* Where the named datasets are, for tq_dataset_open_in. Zero-initialise;
+ * unset fields keep the defaults. */
+typedef struct tq_dataset_dirs {
+  /* The directory "fashion-mnist" names; NULL or "":
+   * TQ_FASHION_MNIST_DEFAULT_DIR. */
+  const char *fashion_mnist;
+  /* Where fashion_mnist came from, for error messages (the tq tool:
+   * "TQ_FASHION_MNIST_DIR", the environment variable it reads); NULL:
+   * "the directory given". */
+  const char *fashion_mnist_from;
+} tq_dataset_dirs;
+
+/* tq_dataset_open with the directories of the named datasets given by the
+ * caller (dirs NULL: the defaults, as tq_dataset_open). Same results,
+ * errors and ownership. */
+TQ_API tq_status tq_dataset_open_in(tq_context *ctx, const char *spec,
+                                    tq_data_split split,
+                                    const tq_dataset_dirs *dirs,
+                                    tq_dataset **out);
 
 /* Frees a dataset. NULL is allowed. */
 TQ_API void tq_dataset_destroy(tq_dataset *ds);

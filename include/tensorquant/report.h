@@ -7,10 +7,10 @@
  * embedded as data, Chart.js (Debian's libjs-chart.js) is inlined, and a
  * small script builds the tables and charts when the page opens.
  *
- * Chart.js is read at run time from, in this order: the chartjs_path
- * argument, the environment variable TQ_CHARTJS, or
- * TQ_REPORT_CHARTJS_DEFAULT. It must be the UMD build (chart.min.js or
- * chart.js), not the ES module one.
+ * Chart.js is read at run time from the chartjs_path argument, or
+ * TQ_REPORT_CHARTJS_DEFAULT when it is NULL or empty (the library reads no
+ * environment variable; the tq tool passes $TQ_CHARTJS). It must be the UMD
+ * build (chart.min.js or chart.js), not the ES module one.
  *
  * Ownership: strings returned through char ** belong to the caller; free
  * them with tq_free(). Thread-safety: all functions are reentrant (one
@@ -60,6 +60,17 @@ TQ_API tq_status tq_report_render_html(tq_context *ctx, const char *json_text,
 TQ_API tq_status tq_report_write_html(tq_context *ctx, const char *json_text,
                                       const char *source, const char *html_path,
                                       const char *chartjs_path);
+
+/* The rows of a report document as CSV, as tq sweep, sensitivity and
+ * search write them with -o FILE.csv: a header line, then one line per
+ * row of "results" (sweep, sensitivity) or, without them, of
+ * "search"."layers"; columns what, layers, spec, bits, top1, top5, loss,
+ * delta_top1, sqnr_db. Strings are quoted (quotes doubled), numbers
+ * written exactly (%.17g), absent or null fields left empty. source names
+ * the text in error messages (NULL: "report"). On success *csv (free with
+ * tq_free) is NUL-terminated text; malformed JSON is TQ_ERR_PARSE. */
+TQ_API tq_status tq_report_csv(tq_context *ctx, const char *json_text,
+                               const char *source, char **csv);
 
 #ifdef __cplusplus
 }

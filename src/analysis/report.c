@@ -1,5 +1,5 @@
 /* HTML reports: validation of "tq-report/1" documents and rendering of the
- * self-contained page (the page's script and style are in report_page.c). */
+ * self-contained page (its style and script: report/page.css, page.js). */
 #include "tensorquant/report.h"
 
 #include <errno.h>
@@ -536,7 +536,7 @@ static int write_page(FILE *fp, void *user) {
   fputs("</script>\n<script>\n", fp);
   fwrite(pg->chartjs, 1, pg->chartjs_len, fp);
   fputs("\n</script>\n<script>\n", fp);
-  fputs(tq_report_page_script, fp);
+  fputs(tq_report_page_js, fp);
   fputs("</script>\n</body>\n</html>\n", fp);
   return ferror(fp) ? EIO : 0;
 }
@@ -587,7 +587,6 @@ static tq_status page_prepare(tq_context *ctx, const char *json_text,
   memset(p, 0, sizeof *p);
   tq_status st = load_document(ctx, json_text, source, &p->root);
   if (st != TQ_OK) return st;
-  if (!chartjs_path || !*chartjs_path) chartjs_path = getenv("TQ_CHARTJS");
   if (!chartjs_path || !*chartjs_path) chartjs_path = TQ_REPORT_CHARTJS_DEFAULT;
   size_t chart_len;
   if ((st = read_chartjs(ctx, chartjs_path, &p->chartjs, &chart_len)) != TQ_OK)

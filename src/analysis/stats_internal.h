@@ -3,6 +3,7 @@
 #ifndef TQ_ANALYSIS_STATS_INTERNAL_H
 #define TQ_ANALYSIS_STATS_INTERNAL_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "tensorquant/stats.h"
@@ -43,5 +44,9 @@ struct tq_stats {
   size_t bins;
   size_t samples;
 };
+
+/* The schema's "stats" object: {"widths": [...], "bins": N, "layers":
+ * [...]} (NULL when out of memory); the caller owns the reference. */
+json_t *tq_stats_json_object(const tq_stats *st);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/csv.h"
 #include "analysis/stats_internal.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -144,8 +145,7 @@ static json_t *entry_json(const tq_stats *st, size_t i) {
   return o;
 }
 
-/* {"widths": [...], "bins": N, "layers": [...]} */
-static json_t *stats_json(const tq_stats *st) {
+json_t *tq_stats_json_object(const tq_stats *st) {
   json_t *o = json_object(), *layers = json_array(), *widths = json_array();
   int ok = o && layers && widths;
   for (size_t k = 0; ok && k < st->n_widths; k++)
@@ -175,7 +175,7 @@ tq_status tq_stats_to_json(tq_context *ctx, const tq_stats *st,
   *out = NULL;
   const tq_stats_json_opts none = {0};
   const tq_stats_json_opts *o = opts ? opts : &none;
-  json_t *stats = stats_json(st), *root = stats;
+  json_t *stats = tq_stats_json_object(st), *root = stats;
   int ok = stats != NULL;
   if (ok && o->document) {
     char title[512];
@@ -215,62 +215,18 @@ tq_status tq_stats_to_json(tq_context *ctx, const tq_stats *st,
 
 /* ---- CSV ------------------------------------------------------------------*/
 
-typedef struct strbuf {
-  char *p;
-  size_t len, cap;
-  int oom;
-} strbuf;
-
-static void sb_add(strbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void sb_str(strbuf *b, const char *s) {
-  sb_add(b, s, strlen(s));
-}
-
-/* A field, quoted when it holds a comma, quote or line break (RFC 4180). */
-static void sb_field(strbuf *b, const char *s) {
-  if (!strpbrk(s, ",\"\r\n")) {
-    sb_str(b, s);
-    return;
-  }
-  sb_add(b, "\"", 1);
-  for (const char *c = s; *c; c++) {
-    if (*c == '"')
-      sb_add(b, "\"\"", 2);
-    else
-      sb_add(b, c, 1);
-  }
-  sb_add(b, "\"", 1);
-}
-
 /* ",number" (empty for NaN and inf). */
-static void sb_num(strbuf *b, double v) {
+static void sb_num(tq_csv *b, double v) {
   char t[40] = "";
   if (isfinite(v)) snprintf(t, sizeof t, "%.17g", v);
-  sb_add(b, ",", 1);
-  sb_str(b, t);
+  tq_csv_add(b, ",", 1);
+  tq_csv_str(b, t);
 }
 
-static void sb_uint(strbuf *b, uint64_t v) {
+static void sb_uint(tq_csv *b, uint64_t v) {
   char t[32];
   snprintf(t, sizeof t, ",%llu", (unsigned long long)v);
-  sb_str(b, t);
+  tq_csv_str(b, t);
 }
 
 tq_status tq_stats_to_csv(tq_context *ctx, const tq_stats *st, char **out) {
@@ -278,41 +234,41 @@ tq_status tq_stats_to_csv(tq_context *ctx, const tq_stats *st, char **out) {
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "tq_stats_to_csv: NULL argument");
   *out = NULL;
-  strbuf b = {0};
-  sb_str(&b,
-         "layer,value,op,kind,quantized,shape,count,finite,nan,pos_inf,"
-         "neg_inf,zeros,zeros_count,min,max,mean,std,max_abs");
+  tq_csv b = {0};
+  tq_csv_str(&b,
+             "layer,value,op,kind,quantized,shape,count,finite,nan,pos_inf,"
+             "neg_inf,zeros,zeros_count,min,max,mean,std,max_abs");
   const char *const *pn = tq_stats_percentile_names();
   const char *const *an = tq_stats_abs_percentile_names();
   char t[64];
   for (int k = 0; k < TQ_STATS_N_PERCENTILES; k++) {
     snprintf(t, sizeof t, ",p%s", pn[k]);
-    sb_str(&b, t);
+    tq_csv_str(&b, t);
   }
   for (int k = 0; k < TQ_STATS_N_ABS_PERCENTILES; k++) {
     snprintf(t, sizeof t, ",abs_p%s", an[k]);
-    sb_str(&b, t);
+    tq_csv_str(&b, t);
   }
   for (size_t k = 0; k < st->n_widths; k++) {
     snprintf(t, sizeof t, ",frac_bits_%d", st->widths[k]);
-    sb_str(&b, t);
+    tq_csv_str(&b, t);
   }
-  sb_str(&b, "\n");
+  tq_csv_str(&b, "\n");
   for (size_t i = 0; i < st->n; i++) {
     const tq_stats_entry *e = &st->e[i].pub;
-    sb_field(&b, e->layer);
-    sb_add(&b, ",", 1);
-    sb_field(&b, e->value);
-    sb_add(&b, ",", 1);
-    sb_field(&b, e->op);
-    sb_add(&b, ",", 1);
-    sb_str(&b, tq_stats_kind_name(e->kind));
-    sb_str(&b, e->quantized ? ",1," : ",0,");
+    tq_csv_field(&b, e->layer);
+    tq_csv_add(&b, ",", 1);
+    tq_csv_field(&b, e->value);
+    tq_csv_add(&b, ",", 1);
+    tq_csv_field(&b, e->op);
+    tq_csv_add(&b, ",", 1);
+    tq_csv_str(&b, tq_stats_kind_name(e->kind));
+    tq_csv_str(&b, e->quantized ? ",1," : ",0,");
     /* shape as 20x1x5x5: no commas to quote */
     for (int d = 0; d < e->shape.ndim; d++) {
       snprintf(t, sizeof t, "%s%lld", d ? "x" : "",
                (long long)e->shape.dims[d]);
-      sb_str(&b, t);
+      tq_csv_str(&b, t);
     }
     sb_uint(&b, e->count);
     sb_uint(&b, e->finite);
@@ -333,9 +289,9 @@ tq_status tq_stats_to_csv(tq_context *ctx, const tq_stats *st, char **out) {
     for (size_t k = 0; k < st->n_widths; k++) {
       snprintf(t, sizeof t, ",%d",
                tq_fixed_frac_bits(e->max_abs, st->widths[k]));
-      sb_str(&b, t);
+      tq_csv_str(&b, t);
     }
-    sb_str(&b, "\n");
+    tq_csv_str(&b, "\n");
   }
   if (b.oom) {
     free(b.p);

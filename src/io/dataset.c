@@ -300,6 +300,33 @@ static tq_status open_npy_pair(tq_context *ctx, const char *spec,
 
 tq_status tq_dataset_open(tq_context *ctx, const char *spec,
                           tq_data_split split, tq_dataset **out) {
+  return tq_dataset_open_in(ctx, spec, split, NULL, out);
+}
+
+/* Opens Fashion-MNIST from dirs' directory, or the default one. */
+static tq_status open_fashion_mnist(tq_context *ctx, const char *spec,
+                                    const tq_dataset_dirs *dirs,
+                                    tq_dataset *ds) {
+  const char *dir = dirs ? dirs->fashion_mnist : NULL;
+  const char *from = dirs && dirs->fashion_mnist_from ? dirs->fashion_mnist_from
+                                                      : "the directory given";
+  if (!dir || !*dir) {
+    dir = TQ_FASHION_MNIST_DEFAULT_DIR;
+    from = "the default location";
+  }
+  if (!is_directory(dir))
+    return tq_error(ctx, TQ_ERR_NOT_FOUND, spec, 0, 0,
+                    "no Fashion-MNIST directory %s (%s): install Debian's "
+                    "dataset-fashion-mnist package, or set "
+                    "TQ_FASHION_MNIST_DIR to a directory holding its IDX "
+                    "files",
+                    dir, from);
+  return open_idx_dir(ctx, dir, ds->split, ds);
+}
+
+tq_status tq_dataset_open_in(tq_context *ctx, const char *spec,
+                             tq_data_split split, const tq_dataset_dirs *dirs,
+                             tq_dataset **out) {
   if (!out)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, spec, 0, 0,
                     "tq_dataset_open: out must not be NULL");
@@ -322,21 +349,7 @@ tq_status tq_dataset_open(tq_context *ctx, const char *spec,
   if (strchr(spec, ',')) {
     st = open_npy_pair(ctx, spec, ds);
   } else if (strcmp(spec, "fashion-mnist") == 0) {
-    const char *dir = getenv("TQ_FASHION_MNIST_DIR");
-    const char *from = "TQ_FASHION_MNIST_DIR";
-    if (!dir || !*dir) {
-      dir = TQ_FASHION_MNIST_DEFAULT_DIR;
-      from = "the default location";
-    }
-    if (!is_directory(dir))
-      st = tq_error(ctx, TQ_ERR_NOT_FOUND, spec, 0, 0,
-                    "no Fashion-MNIST directory %s (%s): install Debian's "
-                    "dataset-fashion-mnist package, or set "
-                    "TQ_FASHION_MNIST_DIR to a directory holding its IDX "
-                    "files",
-                    dir, from);
-    else
-      st = open_idx_dir(ctx, dir, split, ds);
+    st = open_fashion_mnist(ctx, spec, dirs, ds);
   } else if (is_directory(spec)) {
     st = open_idx_dir(ctx, spec, split, ds);
   } else {

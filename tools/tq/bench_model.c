@@ -101,48 +101,136 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-int tq_bench_model(int argc, char **argv) {
-  const char *cmd = "bench", *path = argv[1];
-  tq_cli_maps maps = {0};
-  long batch = 1, threads = 0, repeat = 10, warmup = 2;
-  int fast_conv = 0;
-  int json = 0, do_profile = 0;
+typedef struct bench_args {
+  const char *path;
+  tq_cli_maps maps;
+  long batch, threads, repeat, warmup;
+  int fast_conv, json, do_profile;
+} bench_args;
+
+static int parse_args(const char *cmd, int argc, char **argv, bench_args *o) {
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v;
-    int m = tq_cli_maps_option(cmd, &maps, argc, argv, &i);
-    if (m < 0) return TQ_EXIT_USAGE;
+    int m = tq_cli_maps_option(cmd, &o->maps, argc, argv, &i);
+    if (m < 0) return 0;
     if (m) continue;
     if (!strcmp(a, "--batch")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_int(cmd, a, v, 1, 1 << 16, &batch))
-        return TQ_EXIT_USAGE;
+          !tq_cli_parse_int(cmd, a, v, 1, 1 << 16, &o->batch))
+        return 0;
     } else if (!strcmp(a, "--fast-conv")) {
-      fast_conv = 1;
+      o->fast_conv = 1;
     } else if (!strcmp(a, "--threads")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_int(cmd, a, v, 1, 4096, &threads))
-        return TQ_EXIT_USAGE;
+          !tq_cli_parse_int(cmd, a, v, 1, 4096, &o->threads))
+        return 0;
     } else if (!strcmp(a, "--repeat")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_int(cmd, a, v, 1, 100000, &repeat))
-        return TQ_EXIT_USAGE;
+          !tq_cli_parse_int(cmd, a, v, 1, 100000, &o->repeat))
+        return 0;
     } else if (!strcmp(a, "--warmup")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_int(cmd, a, v, 0, 1000, &warmup))
-        return TQ_EXIT_USAGE;
+          !tq_cli_parse_int(cmd, a, v, 0, 1000, &o->warmup))
+        return 0;
     } else if (!strcmp(a, "--json")) {
-      json = 1;
+      o->json = 1;
     } else if (!strcmp(a, "--profile")) {
-      do_profile = 1;
+      o->do_profile = 1;
     } else {
       tq_cli_error(cmd, "unexpected argument '%s' (see tq bench --help)", a);
-      return TQ_EXIT_USAGE;
+      return 0;
     }
   }
-  tq_context *ctx;
-  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
-  if (threads) tq_context_set_threads(ctx, (int)threads);
-  tq_context_set_fast_conv(ctx, fast_conv);
+  return 1;
+}
+
+/* Random inputs in [-1, 1) for every model input, dynamic dimensions set
+ * to the batch. */
+static tq_status make_inputs(tq_context *ctx, const tq_graph *g, long batch,
+                             tq_tensor **inputs) {
+  tq_shape shapes[16];
+  tq_cli_input_shapes(g, batch, shapes);
+  uint64_t rng = 0x9E3779B97F4A7C15ull;
+  for (size_t i = 0; i < tq_graph_input_count(g); i++) {
+    tq_status st =
+        tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &shapes[i], &inputs[i]);
+    if (st != TQ_OK) return st;
+    float *d = tq_tensor_data(inputs[i]);
+    for (size_t k = 0; k < tq_tensor_numel(inputs[i]); k++) {
+      rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+      d[k] = (float)(rng >> 40) * 0x1p-24f * 2.0f - 1.0f;
+    }
+  }
+  return TQ_OK;
+}
+
+/* Warm-up runs, then o->repeat timed runs into times (sorted). */
+static tq_status time_runs(tq_context *ctx, tq_session *s, const bench_args *o,
+                           tq_tensor *const *inputs, double *times,
+                           profile *prof) {
+  const tq_graph *g = tq_session_graph(s);
+  if (o->do_profile) tq_session_set_observer(s, on_node, prof);
+  size_t n_out = tq_graph_output_count(g);
+  tq_tensor *outs[16];
+  if (n_out > 16) n_out = 16;
+  for (long r = -o->warmup; r < o->repeat; r++) {
+    double t0 = tq_cli_now();
+    prof->active = r >= 0;
+    prof->last = t0;
+    tq_status st = tq_session_run(ctx, s, (const tq_tensor *const *)inputs,
+                                  tq_graph_input_count(g), outs, n_out, NULL);
+    double t = tq_cli_now() - t0;
+    if (st != TQ_OK) return st;
+    for (size_t k = 0; k < n_out; k++) tq_tensor_destroy(outs[k]);
+    if (r >= 0) times[r] = t;
+  }
+  qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
+  return TQ_OK;
+}
+
+static void report(tq_context *ctx, const bench_args *o, const tq_graph *g,
+                   int quantized, const double *times, const profile *prof) {
+  const long batch = o->batch, repeat = o->repeat, warmup = o->warmup;
+  const char *path = o->path;
+  double median = repeat % 2
+                      ? times[repeat / 2]
+                      : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
+  double peak = peak_rss_bytes();
+  double ips = (double)batch / median;
+  if (o->json) {
+    json_t *j =
+        json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:b, s:s}", "model",
+                  path, "batch", (json_int_t)batch, "threads",
+                  (json_int_t)tq_context_threads(ctx), "images_per_s", ips,
+                  "latency_median_s", median, "latency_min_s", times[0],
+                  "latency_max_s", times[repeat - 1], "peak_rss_bytes", peak,
+                  "quantized", quantized, "blas_core", tq_cli_blas_core());
+    char *text = json_dumps(j, 0);
+    if (text) puts(text);
+    free(text);
+    json_decref(j);
+  } else {
+    printf(
+        "model %s, batch %ld, %d threads, %s, median of %ld runs after "
+        "%ld warm-up, OpenBLAS core %s\n",
+        path, batch, tq_context_threads(ctx), quantized ? "quantized" : "float",
+        repeat, warmup, tq_cli_blas_core());
+    printf(
+        "latency median %.3f ms (min %.3f, max %.3f), %.1f images/s, "
+        "peak RSS %.1f MiB\n",
+        1e3 * median, 1e3 * times[0], 1e3 * times[repeat - 1], ips,
+        peak / 1048576.0);
+    if (o->do_profile) print_profile(g, prof, repeat);
+  }
+}
+
+int tq_bench_model(int argc, char **argv) {
+  const char *cmd = "bench";
+  bench_args o = {.path = argv[1], .batch = 1, .repeat = 10, .warmup = 2};
+  if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
+  tq_context *ctx = tq_cli_context(o.threads);
+  if (!ctx) return TQ_EXIT_FAILURE;
+  tq_context_set_fast_conv(ctx, o.fast_conv);
   int rc = TQ_EXIT_FAILURE;
   tq_graph *g = NULL;
   tq_session *s = NULL;
@@ -150,77 +238,21 @@ int tq_bench_model(int argc, char **argv) {
   tq_tensor *inputs[16] = {0};
   double *times = NULL;
   profile prof = {0};
-  tq_status st;
-  if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto done;
-  if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
+  tq_status st = TQ_OK;
+  if (!tq_cli_open_model(cmd, ctx, o.path, &g, &s) ||
+      !tq_cli_maps_load(cmd, ctx, &o.maps, &set))
+    goto done;
   if ((st = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
-  size_t n_in = tq_graph_input_count(g);
-  if (n_in > 16) {
+  if (tq_graph_input_count(g) > 16) {
     tq_cli_error(cmd, "more than 16 model inputs");
     goto done;
   }
-  tq_shape shapes[16];
-  tq_cli_input_shapes(g, batch, shapes);
-  uint64_t rng = 0x9E3779B97F4A7C15ull;
-  for (size_t i = 0; i < n_in; i++) {
-    if ((st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &shapes[i],
-                               &inputs[i])) != TQ_OK)
-      goto fail;
-    float *d = tq_tensor_data(inputs[i]);
-    for (size_t k = 0; k < tq_tensor_numel(inputs[i]); k++) {
-      rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-      d[k] = (float)(rng >> 40) * 0x1p-24f * 2.0f - 1.0f;
-    }
-  }
-  times = malloc((size_t)repeat * sizeof *times);
+  if ((st = make_inputs(ctx, g, o.batch, inputs)) != TQ_OK) goto fail;
+  times = malloc((size_t)o.repeat * sizeof *times);
   prof.node_s = calloc(tq_graph_node_count(g) + 1, sizeof *prof.node_s);
   if (!times || !prof.node_s) goto done;
-  if (do_profile) tq_session_set_observer(s, on_node, &prof);
-  size_t n_out = tq_graph_output_count(g);
-  tq_tensor *outs[16];
-  if (n_out > 16) n_out = 16;
-  for (long r = -warmup; r < repeat; r++) {
-    double t0 = tq_cli_now();
-    prof.active = r >= 0;
-    prof.last = t0;
-    st = tq_session_run(ctx, s, (const tq_tensor *const *)inputs, n_in, outs,
-                        n_out, NULL);
-    double t = tq_cli_now() - t0;
-    if (st != TQ_OK) goto fail;
-    for (size_t k = 0; k < n_out; k++) tq_tensor_destroy(outs[k]);
-    if (r >= 0) times[r] = t;
-  }
-  qsort(times, (size_t)repeat, sizeof *times, cmp_double);
-  double median = repeat % 2
-                      ? times[repeat / 2]
-                      : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
-  double peak = peak_rss_bytes();
-  double ips = (double)batch / median;
-  if (json) {
-    json_t *o = json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:b, s:s}",
-                          "model", path, "batch", (json_int_t)batch, "threads",
-                          (json_int_t)tq_context_threads(ctx), "images_per_s",
-                          ips, "latency_median_s", median, "latency_min_s",
-                          times[0], "latency_max_s", times[repeat - 1],
-                          "peak_rss_bytes", peak, "quantized", set != NULL,
-                          "blas_core", tq_cli_blas_core());
-    char *text = json_dumps(o, 0);
-    if (text) puts(text);
-    free(text);
-    json_decref(o);
-  } else {
-    printf(
-        "model %s, batch %ld, %d threads, %s, median of %ld runs after "
-        "%ld warm-up, OpenBLAS core %s\n",
-        path, batch, tq_context_threads(ctx), set ? "quantized" : "float",
-        repeat, warmup, tq_cli_blas_core());
-    printf(
-        "latency median %.3f ms (min %.3f, max %.3f), %.1f images/s, "
-        "peak RSS %.1f MiB\n",
-        1e3 * median, 1e3 * times[0], 1e3 * times[repeat - 1], ips,
-        peak / 1048576.0);
-    if (do_profile) print_profile(g, &prof, repeat);
-  }
+  if ((st = time_runs(ctx, s, &o, inputs, times, &prof)) != TQ_OK) goto fail;
+  report(ctx, &o, g, set != NULL, times, &prof);
   rc = TQ_EXIT_OK;
   goto done;
 fail:

@@ -159,11 +159,22 @@ int tq_cli_data_option(const char *cmd, tq_cli_data *d, int argc, char **argv,
   return 1;
 }
 
+tq_status tq_cli_dataset_open(tq_context *ctx, const char *spec,
+                              tq_data_split split, tq_dataset **ds) {
+  const tq_dataset_dirs dirs = {.fashion_mnist = getenv("TQ_FASHION_MNIST_DIR"),
+                                .fashion_mnist_from = "TQ_FASHION_MNIST_DIR"};
+  return tq_dataset_open_in(ctx, spec, split, &dirs, ds);
+}
+
+const char *tq_cli_chartjs(const char *given) {
+  return given && *given ? given : getenv("TQ_CHARTJS");
+}
+
 int tq_cli_open_data(const char *cmd, tq_context *ctx, const tq_cli_data *d,
                      tq_dataset **ds, size_t *n) {
   const tq_data_split split =
       d->split && !strcmp(d->split, "train") ? TQ_SPLIT_TRAIN : TQ_SPLIT_TEST;
-  tq_status st = tq_dataset_open(ctx, d->data, split, ds);
+  tq_status st = tq_cli_dataset_open(ctx, d->data, split, ds);
   if (st != TQ_OK) {
     tq_cli_status_error(cmd, ctx, st);
     return 0;

@@ -61,104 +61,107 @@ static int on_units(void *user, size_t done, size_t total) {
   return tq_cli_interrupted();
 }
 
-static int run(int argc, char **argv) {
-  const char *cmd = "eval", *path = NULL;
-  tq_cli_maps maps = {0};
-  tq_cli_data d = {0};
-  int json = 0, quiet = 0;
+typedef struct eval_args {
+  const char *path;
+  tq_cli_maps maps;
+  tq_cli_data d;
+  int json, quiet;
+} eval_args;
+
+static int parse_args(const char *cmd, int argc, char **argv, eval_args *o) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    int m = tq_cli_maps_option(cmd, &maps, argc, argv, &i);
-    if (m < 0) return TQ_EXIT_USAGE;
+    int m = tq_cli_maps_option(cmd, &o->maps, argc, argv, &i);
+    if (!m) m = tq_cli_data_option(cmd, &o->d, argc, argv, &i);
+    if (m < 0) return 0;
     if (m) continue;
-    const int dm = tq_cli_data_option(cmd, &d, argc, argv, &i);
-    if (dm < 0) return TQ_EXIT_USAGE;
-    if (dm) continue;
     if (!strcmp(a, "--json")) {
-      json = 1;
+      o->json = 1;
     } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-      quiet = 1;
-    } else if (a[0] == '-' || path) {
+      o->quiet = 1;
+    } else if (a[0] == '-' || o->path) {
       tq_cli_error(cmd, "unexpected argument '%s' (see tq eval --help)", a);
-      return TQ_EXIT_USAGE;
+      return 0;
     } else {
-      path = a;
+      o->path = a;
     }
   }
-  const char *split = d.split ? d.split : "test";
-  const uint64_t seed = d.seed;
-  const long threads = d.threads, batch = d.batch ? d.batch : 256;
-  if (!path || !d.data) {
+  if (!o->path || !o->d.data) {
     tq_cli_error(cmd, "needs MODEL.onnx and --data D (see tq eval --help)");
-    return TQ_EXIT_USAGE;
+    return 0;
   }
-  tq_context *ctx;
-  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
-  if (threads) tq_context_set_threads(ctx, (int)threads);
-  tq_cli_catch_sigint();
-  int rc = TQ_EXIT_FAILURE;
-  tq_graph *g = NULL;
-  tq_session *s = NULL;
-  tq_qmap_set *set = NULL;
-  tq_dataset *ds = NULL;
-  tq_status st;
-  if (!tq_cli_open_quantized(cmd, ctx, path, &maps, seed, &g, &s, &set))
-    goto done;
-  size_t n;
-  if (!tq_cli_open_data(cmd, ctx, &d, &ds, &n)) goto done;
+  return 1;
+}
+
+/* The first n samples under the session's maps (set), with a progress
+ * bar; under mpirun spread over the ranks. */
+static tq_status evaluate(tq_context *ctx, const eval_args *o, tq_session *s,
+                          const tq_qmap_set *set, const tq_dataset *ds,
+                          size_t n, tq_eval_result *r) {
+  const int batch = o->d.batch ? (int)o->d.batch : 256;
   progress_ctx pc;
-  tq_progress_start(&pc.bar, !quiet && !json && tq_cli_comm_is_root());
-  tq_eval_result r;
+  tq_progress_start(&pc.bar, !o->quiet && !o->json && tq_cli_comm_is_root());
+  tq_status st;
   if (tq_cli_comm()) {
     /* Several ranks: batches spread over them, results gathered in sample
      * order, so the numbers are those of one process. */
-    tq_multi_eval_opts o = {.batch = (int)batch,
-                            .seed = seed,
-                            .comm = tq_cli_comm(),
-                            .progress = on_units,
-                            .progress_user = &pc};
-    const tq_qmap_set *one = set;
+    tq_multi_eval_opts mo = {.batch = batch,
+                             .seed = o->d.seed,
+                             .comm = tq_cli_comm(),
+                             .progress = on_units,
+                             .progress_user = &pc};
     tq_config_result cr;
-    st = tq_evaluate_configs(ctx, g, ds, NULL, n, &one, 1, &o, NULL, &cr);
-    r = cr.eval;
+    st = tq_evaluate_configs(ctx, tq_session_graph(s), ds, NULL, n, &set, 1,
+                             &mo, NULL, &cr);
+    *r = cr.eval;
   } else {
-    st = tq_evaluate(ctx, s, ds, NULL, n, (int)batch, on_batch, &pc, NULL, &r);
+    st = tq_evaluate(ctx, s, ds, NULL, n, batch, on_batch, &pc, NULL, r);
   }
   tq_progress_end(&pc.bar);
-  if (st != TQ_OK) goto fail;
-  if (!tq_cli_comm_is_root()) {
-    rc = TQ_EXIT_OK;
-    goto done;
-  }
-  if (json) {
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f}", "model",
-                  path, "data", tq_dataset_name(ds), "split", split, "n",
-                  (json_int_t)r.n, "top1", r.top1, "top5", r.top5, "loss",
-                  r.loss, "images_per_s", r.images_per_s, "seconds", r.seconds);
-    char *text = o ? json_dumps(o, 0) : NULL;
+  return st;
+}
+
+static void print_result(const eval_args *o, const tq_dataset *ds,
+                         const tq_eval_result *r) {
+  const char *split = o->d.split ? o->d.split : "test";
+  if (o->json) {
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f}", "model", o->path,
+        "data", tq_dataset_name(ds), "split", split, "n", (json_int_t)r->n,
+        "top1", r->top1, "top5", r->top5, "loss", r->loss, "images_per_s",
+        r->images_per_s, "seconds", r->seconds);
+    char *text = j ? json_dumps(j, 0) : NULL;
     if (text) printf("%s\n", text);
     free(text);
-    json_decref(o);
-  } else {
-    printf("model     %s\n", path);
-    printf("data      %s, %s split, %zu samples\n", tq_dataset_name(ds), split,
-           r.n);
-    printf("top-1     %.2f %%\n", 100.0 * r.top1);
-    printf("top-5     %.2f %%\n", 100.0 * r.top5);
-    printf("loss      %.4f\n", r.loss);
-    printf("speed     %.0f images/s (%.2f s)\n", r.images_per_s, r.seconds);
+    json_decref(j);
+    return;
   }
-  rc = TQ_EXIT_OK;
-  goto done;
-fail:
-  tq_cli_status_error(cmd, ctx, st);
-done:
-  tq_dataset_destroy(ds);
-  tq_qmap_set_destroy(set);
-  tq_session_destroy(s);
-  tq_graph_destroy(g);
-  tq_context_destroy(ctx);
+  printf("model     %s\n", o->path);
+  printf("data      %s, %s split, %zu samples\n", tq_dataset_name(ds), split,
+         r->n);
+  printf("top-1     %.2f %%\n", 100.0 * r->top1);
+  printf("top-5     %.2f %%\n", 100.0 * r->top5);
+  printf("loss      %.4f\n", r->loss);
+  printf("speed     %.0f images/s (%.2f s)\n", r->images_per_s, r->seconds);
+}
+
+static int run(int argc, char **argv) {
+  const char *cmd = "eval";
+  eval_args o = {0};
+  if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
+  tq_cli_model_data md;
+  int rc = TQ_EXIT_FAILURE;
+  if (tq_cli_model_data_open(cmd, o.path, &o.maps, &o.d, &md)) {
+    tq_eval_result r;
+    const tq_status st = evaluate(md.ctx, &o, md.s, md.set, md.ds, md.n, &r);
+    if (st != TQ_OK) {
+      tq_cli_status_error(cmd, md.ctx, st);
+    } else {
+      if (tq_cli_comm_is_root()) print_result(&o, md.ds, &r);
+      rc = TQ_EXIT_OK;
+    }
+  }
+  tq_cli_model_data_close(&md);
   return rc;
 }
 

@@ -29,111 +29,139 @@ static void shape_str(const tq_shape *s, char *buf, size_t n) {
     tq_shape_format(s, buf, n);
 }
 
-static int run(int argc, char **argv) {
-  const char *cmd = "info", *path = NULL;
-  long batch = 1;
-  int json = 0;
+typedef struct info_args {
+  const char *path;
+  long batch;
+  int json;
+} info_args;
+
+static int parse_args(const char *cmd, int argc, char **argv, info_args *o) {
   for (int i = 1; i < argc; i++) {
     const char *v;
     if (!strcmp(argv[i], "--batch")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_int(cmd, "--batch", v, 1, 1 << 20, &batch))
-        return TQ_EXIT_USAGE;
+          !tq_cli_parse_int(cmd, "--batch", v, 1, 1 << 20, &o->batch))
+        return 0;
     } else if (!strcmp(argv[i], "--json")) {
-      json = 1;
-    } else if (argv[i][0] == '-' || path) {
+      o->json = 1;
+    } else if (argv[i][0] == '-' || o->path) {
       tq_cli_error(cmd, "unexpected argument '%s' (see tq info --help)",
                    argv[i]);
-      return TQ_EXIT_USAGE;
+      return 0;
     } else {
-      path = argv[i];
+      o->path = argv[i];
     }
   }
-  if (!path) {
+  if (!o->path) {
     tq_cli_error(cmd, "which model? usage: tq info MODEL.onnx");
-    return TQ_EXIT_USAGE;
+    return 0;
   }
-  tq_context *ctx;
-  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
-  tq_graph *g;
-  tq_session *s;
-  int rc = TQ_EXIT_FAILURE;
-  if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto out;
+  return 1;
+}
+
+/* Node i as a table row, or (jnodes not NULL) as an object appended to
+ * jnodes; adds its parameters and MACs to the totals. */
+static void describe_node(const tq_graph *g, const tq_session *s, size_t i,
+                          json_t *jnodes, double *total_params,
+                          double *total_macs) {
+  tq_node_info info;
+  tq_graph_node_info(g, i, &info);
+  double params = 0;
+  for (size_t k = 0; k < info.n_weights; k++) {
+    const tq_tensor *w = tq_graph_initializer(g, info.weights[k]);
+    if (w) params += (double)tq_tensor_numel(w);
+  }
+  const double macs = tq_cli_node_macs(g, s, i);
+  *total_params += params;
+  *total_macs += macs;
+  char in[128] = "", out[128] = "";
+  if (info.n_inputs && info.inputs[0][0])
+    shape_str(tq_session_value_shape(s, info.inputs[0]), in, sizeof in);
+  shape_str(tq_session_value_shape(s, info.outputs[0]), out, sizeof out);
+  if (jnodes) {
+    json_t *jw = json_array();
+    for (size_t k = 0; k < info.n_weights; k++)
+      json_array_append_new(jw, json_string(info.weights[k]));
+    json_array_append_new(
+        jnodes, json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "id", info.id,
+                          "op", info.op_type, "input", in, "output", out,
+                          "params", params, "macs", macs, "weights", jw));
+    return;
+  }
+  printf("%-4zu %-40s %-18s %-26s %-20s %10.0f  ", i, info.id, info.op_type, in,
+         out, params);
+  for (size_t k = 0; k < info.n_weights; k++)
+    printf("%s%s", k ? ", " : "", info.weights[k]);
+  printf("\n");
+}
+
+static void print_totals(const tq_graph *g, double params, double macs,
+                         long batch) {
+  printf("\n%zu nodes, %zu inputs (", tq_graph_node_count(g),
+         tq_graph_input_count(g));
+  for (size_t i = 0; i < tq_graph_input_count(g); i++) {
+    char buf[128];
+    tq_shape_format(tq_graph_input_shape(g, i), buf, sizeof buf);
+    printf("%s%s %s", i ? ", " : "", tq_graph_input_name(g, i), buf);
+  }
+  printf("), %zu outputs\n", tq_graph_output_count(g));
+  printf("parameters: %.0f (%.2f M)\n", params, params / 1e6);
+  printf("MACs per input sample: %.0f (%.3f G)\n", macs / (double)batch,
+         macs / (double)batch / 1e9);
+}
+
+static void print_json(const info_args *o, json_t *jnodes, double params,
+                       double macs) {
+  json_t *root =
+      json_pack("{s:s, s:i, s:o, s:f, s:f}", "model", o->path, "batch",
+                (json_int_t)o->batch, "nodes", jnodes, "params", params,
+                "macs_per_sample", macs / (double)o->batch);
+  char *text = json_dumps(root, JSON_INDENT(2));
+  if (text) puts(text);
+  free(text);
+  json_decref(root);
+}
+
+/* Plans s for the batch (dynamic dimensions of the inputs set). */
+static int plan(const char *cmd, tq_context *ctx, const tq_graph *g,
+                tq_session *s, long batch) {
   tq_shape shapes[16];
   if (tq_graph_input_count(g) > 16) {
     tq_cli_error(cmd, "more than 16 model inputs");
-    goto done;
+    return 0;
   }
   tq_cli_input_shapes(g, batch, shapes);
-  tq_status st = tq_session_plan(ctx, s, shapes, tq_graph_input_count(g));
-  if (st != TQ_OK) {
-    tq_cli_status_error(cmd, ctx, st);
-    goto done;
+  const tq_status st = tq_session_plan(ctx, s, shapes, tq_graph_input_count(g));
+  if (st != TQ_OK) tq_cli_status_error(cmd, ctx, st);
+  return st == TQ_OK;
+}
+
+static int run(int argc, char **argv) {
+  const char *cmd = "info";
+  info_args o = {.batch = 1};
+  if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
+  tq_context *ctx;
+  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
+  tq_graph *g = NULL;
+  tq_session *s = NULL;
+  int rc = TQ_EXIT_FAILURE;
+  if (tq_cli_open_model(cmd, ctx, o.path, &g, &s) &&
+      plan(cmd, ctx, g, s, o.batch)) {
+    double params = 0, macs = 0;
+    json_t *jnodes = o.json ? json_array() : NULL;
+    if (!o.json)
+      printf("%-4s %-40s %-18s %-26s %-20s %10s  %s\n", "#", "node ID", "op",
+             "input", "output", "params", "weights");
+    for (size_t i = 0; i < tq_graph_node_count(g); i++)
+      describe_node(g, s, i, jnodes, &params, &macs);
+    if (o.json)
+      print_json(&o, jnodes, params, macs);
+    else
+      print_totals(g, params, macs, o.batch);
+    rc = TQ_EXIT_OK;
   }
-  double total_params = 0, total_macs = 0;
-  json_t *jnodes = json ? json_array() : NULL;
-  if (!json)
-    printf("%-4s %-40s %-18s %-26s %-20s %10s  %s\n", "#", "node ID", "op",
-           "input", "output", "params", "weights");
-  for (size_t i = 0; i < tq_graph_node_count(g); i++) {
-    tq_node_info info;
-    tq_graph_node_info(g, i, &info);
-    double params = 0;
-    for (size_t k = 0; k < info.n_weights; k++) {
-      const tq_tensor *w = tq_graph_initializer(g, info.weights[k]);
-      if (w) params += (double)tq_tensor_numel(w);
-    }
-    double macs = tq_cli_node_macs(g, s, i);
-    total_params += params;
-    total_macs += macs;
-    char in[128] = "", out[128] = "";
-    if (info.n_inputs && info.inputs[0][0])
-      shape_str(tq_session_value_shape(s, info.inputs[0]), in, sizeof in);
-    shape_str(tq_session_value_shape(s, info.outputs[0]), out, sizeof out);
-    if (json) {
-      json_t *jw = json_array();
-      for (size_t k = 0; k < info.n_weights; k++)
-        json_array_append_new(jw, json_string(info.weights[k]));
-      json_array_append_new(
-          jnodes, json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "id",
-                            info.id, "op", info.op_type, "input", in, "output",
-                            out, "params", params, "macs", macs, "weights",
-                            jw));
-      continue;
-    }
-    printf("%-4zu %-40s %-18s %-26s %-20s %10.0f  ", i, info.id, info.op_type,
-           in, out, params);
-    for (size_t k = 0; k < info.n_weights; k++)
-      printf("%s%s", k ? ", " : "", info.weights[k]);
-    printf("\n");
-  }
-  if (json) {
-    json_t *root = json_pack("{s:s, s:i, s:o, s:f, s:f}", "model", path,
-                             "batch", (json_int_t)batch, "nodes", jnodes,
-                             "params", total_params, "macs_per_sample",
-                             total_macs / (double)batch);
-    char *text = json_dumps(root, JSON_INDENT(2));
-    if (text) puts(text);
-    free(text);
-    json_decref(root);
-  } else {
-    printf("\n%zu nodes, %zu inputs (", tq_graph_node_count(g),
-           tq_graph_input_count(g));
-    for (size_t i = 0; i < tq_graph_input_count(g); i++) {
-      char buf[128];
-      tq_shape_format(tq_graph_input_shape(g, i), buf, sizeof buf);
-      printf("%s%s %s", i ? ", " : "", tq_graph_input_name(g, i), buf);
-    }
-    printf("), %zu outputs\n", tq_graph_output_count(g));
-    printf("parameters: %.0f (%.2f M)\n", total_params, total_params / 1e6);
-    printf("MACs per input sample: %.0f (%.3f G)\n",
-           total_macs / (double)batch, total_macs / (double)batch / 1e9);
-  }
-  rc = TQ_EXIT_OK;
-done:
   tq_session_destroy(s);
   tq_graph_destroy(g);
-out:
   tq_context_destroy(ctx);
   return rc;
 }

@@ -75,85 +75,98 @@ static void print_stats(const char *spec, const tq_shape *shape,
   printf("distinct values  %zu\n", s->distinct_values);
 }
 
-static int run(int argc, char **argv) {
-  const char *cmd = "quantize", *spec = NULL, *in_path = NULL, *out_path = NULL;
-  tq_quant_opts opts = {0};
-  int want_stats = 0, json = 0;
+typedef struct quantize_args {
+  const char *spec, *in_path, *out_path;
+  tq_quant_opts opts;
+  int want_stats, json;
+} quantize_args;
+
+static int parse_args(const char *cmd, int argc, char **argv,
+                      quantize_args *o) {
   long threads = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "-s") || !strcmp(a, "--spec")) {
-      if (!(spec = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+      if (!(o->spec = tq_cli_value(cmd, argc, argv, &i))) return 0;
     } else if (!strcmp(a, "-i") || !strcmp(a, "--input")) {
-      if (!(in_path = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+      if (!(o->in_path = tq_cli_value(cmd, argc, argv, &i))) return 0;
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-      if (!(out_path = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--seed")) {
+      if (!(o->out_path = tq_cli_value(cmd, argc, argv, &i))) return 0;
+    } else if (!strcmp(a, "--seed") || !strcmp(a, "--stream")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_u64(cmd, a, v, &opts.seed))
-        return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--stream")) {
-      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_u64(cmd, a, v, &opts.stream))
-        return TQ_EXIT_USAGE;
+          !tq_cli_parse_u64(
+              cmd, a, v,
+              !strcmp(a, "--seed") ? &o->opts.seed : &o->opts.stream))
+        return 0;
     } else if (!strcmp(a, "--threads")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
           !tq_cli_parse_int(cmd, a, v, 1, 4096, &threads))
-        return TQ_EXIT_USAGE;
+        return 0;
     } else if (!strcmp(a, "--stats")) {
-      want_stats = 1;
+      o->want_stats = 1;
     } else if (!strcmp(a, "--json")) {
-      json = want_stats = 1;
+      o->json = o->want_stats = 1;
     } else {
       tq_cli_error(cmd, "unknown argument '%s' (see tq quantize --help)", a);
-      return TQ_EXIT_USAGE;
+      return 0;
     }
   }
-  if (!spec || !in_path || (!out_path && !want_stats)) {
+  if (!o->spec || !o->in_path || (!o->out_path && !o->want_stats)) {
     tq_cli_error(cmd,
                  "needs --spec, -i and -o (or --stats) "
                  "(see tq quantize --help)");
-    return TQ_EXIT_USAGE;
+    return 0;
   }
-  opts.threads = (int)threads;
+  o->opts.threads = (int)threads;
+  return 1;
+}
 
-  int rc = TQ_EXIT_FAILURE;
+/* Quantizes x (n values) into y, printing the statistics when asked. */
+static tq_status quantize(tq_context *ctx, const quantize_args *o,
+                          const tq_quantizer *q, const float *x, float *y,
+                          size_t n, const tq_shape *shape) {
+  if (!o->want_stats) return tq_quantize(ctx, q, x, y, n, &o->opts);
+  tq_quant_stats stats;
+  const tq_status st = tq_quantize_stats(ctx, q, x, y, n, &o->opts, &stats);
+  if (st == TQ_OK) print_stats(tq_quantizer_spec(q), shape, &stats, o->json);
+  return st;
+}
+
+static int run(int argc, char **argv) {
+  const char *cmd = "quantize";
+  quantize_args o = {0};
+  if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
   tq_context *ctx = NULL;
-  tq_quantizer *q = NULL;
-  float *x = NULL, *y = NULL;
-  tq_shape shape;
   tq_status st = tq_context_create(&ctx);
   if (st != TQ_OK) {
     tq_cli_error(cmd, "%s", tq_status_str(st));
     return TQ_EXIT_FAILURE;
   }
-  if ((st = tq_quantizer_parse(ctx, spec, &q)) != TQ_OK) {
+  tq_quantizer *q = NULL;
+  if ((st = tq_quantizer_parse(ctx, o.spec, &q)) != TQ_OK) {
     tq_cli_status_error(cmd, ctx, st);
-    rc = TQ_EXIT_USAGE;
-    goto done;
+    tq_context_destroy(ctx);
+    return TQ_EXIT_USAGE;
   }
-  if ((st = tq_npy_read(ctx, in_path, &x, &shape)) != TQ_OK) goto fail;
-  size_t n = tq_shape_numel(&shape, NULL);
-  y = malloc(n ? n * sizeof *y : 1);
-  if (!y) {
+  int rc = TQ_EXIT_FAILURE;
+  float *x = NULL, *y = NULL;
+  tq_shape shape;
+  size_t n = 0;
+  if ((st = tq_npy_read(ctx, o.in_path, &x, &shape)) == TQ_OK) {
+    n = tq_shape_numel(&shape, NULL);
+    y = malloc(n ? n * sizeof *y : 1);
+  }
+  if (st == TQ_OK && !y) {
     tq_cli_error(cmd, "out of memory for %zu elements", n);
-    goto done;
+  } else {
+    if (st == TQ_OK) st = quantize(ctx, &o, q, x, y, n, &shape);
+    if (st == TQ_OK && o.out_path)
+      st = tq_npy_write(ctx, o.out_path, y, &shape);
+    if (st != TQ_OK)
+      tq_cli_status_error(cmd, ctx, st);
+    else
+      rc = TQ_EXIT_OK;
   }
-  if (want_stats) {
-    tq_quant_stats stats;
-    if ((st = tq_quantize_stats(ctx, q, x, y, n, &opts, &stats)) != TQ_OK)
-      goto fail;
-    print_stats(tq_quantizer_spec(q), &shape, &stats, json);
-  } else if ((st = tq_quantize(ctx, q, x, y, n, &opts)) != TQ_OK) {
-    goto fail;
-  }
-  if (out_path && (st = tq_npy_write(ctx, out_path, y, &shape)) != TQ_OK)
-    goto fail;
-  rc = TQ_EXIT_OK;
-  goto done;
-fail:
-  tq_cli_status_error(cmd, ctx, st);
-done:
   free(y);
   tq_free(x);
   tq_quantizer_destroy(q);

@@ -75,63 +75,79 @@ static char *read_all(FILE *fp) {
   return buf;
 }
 
-static int run(int argc, char **argv) {
-  const char *cmd = "report", *in = NULL, *out = NULL, *chartjs = NULL;
-  int check = 0;
+typedef struct report_args {
+  const char *in, *out, *chartjs;
+  int check;
+} report_args;
+
+static int parse_args(const char *cmd, int argc, char **argv, report_args *o) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-      if (!(out = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+      if (!(o->out = tq_cli_value(cmd, argc, argv, &i))) return 0;
     } else if (!strcmp(a, "--chartjs")) {
-      if (!(chartjs = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+      if (!(o->chartjs = tq_cli_value(cmd, argc, argv, &i))) return 0;
     } else if (!strcmp(a, "--check")) {
-      check = 1;
-    } else if ((a[0] == '-' && a[1] != '\0') || in) {
+      o->check = 1;
+    } else if ((a[0] == '-' && a[1] != '\0') || o->in) {
       tq_cli_error(cmd, "unexpected argument '%s' (see tq report --help)", a);
-      return TQ_EXIT_USAGE;
+      return 0;
     } else {
-      in = a;
+      o->in = a;
     }
   }
-  if (!in) {
+  if (!o->in) {
     tq_cli_error(cmd, "missing IN.json (see tq report --help)");
-    return TQ_EXIT_USAGE;
+    return 0;
   }
-  if (!out && !check) {
+  if (!o->out && !o->check) {
     tq_cli_error(cmd, "missing -o OUT.html (see tq report --help)");
-    return TQ_EXIT_USAGE;
+    return 0;
   }
-  int from_stdin = strcmp(in, "-") == 0;
+  return 1;
+}
+
+/* The text of IN.json ("-": standard input); prints errors. */
+static char *read_input(const char *cmd, const char *in) {
+  const int from_stdin = strcmp(in, "-") == 0;
   FILE *fp = from_stdin ? stdin : fopen(in, "rb");
   if (!fp) {
     tq_cli_error(cmd, "cannot open '%s': %s", in, strerror(errno));
-    return TQ_EXIT_FAILURE;
+    return NULL;
   }
   char *text = read_all(fp);
   int err = errno;
   if (!from_stdin) fclose(fp);
-  if (!text) {
+  if (!text)
     tq_cli_error(cmd, "cannot read '%s': %s", in,
                  err == EILSEQ ? "it contains a NUL byte (not JSON text)"
                                : strerror(err));
-    return TQ_EXIT_FAILURE;
-  }
+  return text;
+}
+
+static int run(int argc, char **argv) {
+  const char *cmd = "report";
+  report_args o = {0};
+  if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
+  char *text = read_input(cmd, o.in);
+  if (!text) return TQ_EXIT_FAILURE;
   tq_context *ctx;
   if (tq_context_create(&ctx) != TQ_OK) {
     free(text);
     return TQ_EXIT_FAILURE;
   }
-  const char *source = from_stdin ? "<stdin>" : in;
-  tq_status st = check ? tq_report_validate(ctx, text, source)
-                       : tq_report_write_html(ctx, text, source, out, chartjs);
+  const char *source = strcmp(o.in, "-") ? o.in : "<stdin>";
+  tq_status st = o.check ? tq_report_validate(ctx, text, source)
+                         : tq_report_write_html(ctx, text, source, o.out,
+                                                tq_cli_chartjs(o.chartjs));
   int rc = TQ_EXIT_OK;
   if (st != TQ_OK) {
     tq_cli_status_error(cmd, ctx, st);
     rc = TQ_EXIT_FAILURE;
-  } else if (check) {
+  } else if (o.check) {
     printf("%s: a valid %s document\n", source, TQ_REPORT_SCHEMA);
   } else {
-    printf("wrote %s\n", out);
+    printf("wrote %s\n", o.out);
   }
   tq_context_destroy(ctx);
   free(text);

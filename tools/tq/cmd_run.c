@@ -15,7 +15,8 @@ static const char help[] =
     "\n"
     "options:\n"
     "  -i, --input FILE   input .npy (any numeric dtype, read as float32)\n"
-    "  -o, --output FILE  output .npy (float32), written atomically\n" TQ_CLI_MAPS_HELP
+    "  -o, --output FILE  output .npy (float32), written "
+    "atomically\n" TQ_CLI_MAPS_HELP
     "      --seed N       seed for stochastic rounding (default 0)\n"
     "      --threads N    threads to use\n"
     "      --fast-conv    let 3x3 stride-1 convolutions use Winograd\n"
@@ -94,10 +95,11 @@ static void compare(const float *y, const tq_shape *ys, const char *ref_path,
     sum_err += e;
     if (fabs(r[i]) > max_ref) max_ref = fabs(r[i]);
   }
-  printf("compare with %s: max abs error %.6g (%.3g of max |ref| %.6g), "
-         "mean abs error %.6g\n",
-         ref_path, max_err, max_ref > 0 ? max_err / max_ref : 0.0, max_ref,
-         n ? sum_err / (double)n : 0.0);
+  printf(
+      "compare with %s: max abs error %.6g (%.3g of max |ref| %.6g), "
+      "mean abs error %.6g\n",
+      ref_path, max_err, max_ref > 0 ? max_err / max_ref : 0.0, max_ref,
+      n ? sum_err / (double)n : 0.0);
   if (ys->ndim >= 2 && ys->dims[0] > 0) {
     size_t rows = (size_t)ys->dims[0], cols = n / rows, agree = 0;
     for (size_t i = 0; i < rows; i++) {
@@ -114,134 +116,165 @@ static void compare(const float *y, const tq_shape *ys, const char *ref_path,
   tq_free(r);
 }
 
-static int run(int argc, char **argv) {
-  const char *cmd = "run", *path = NULL, *in_path = NULL, *out_path = NULL,
-             *dump_dir = NULL, *ref_path = NULL;
-  tq_cli_maps maps = {0};
-  uint64_t seed = 0;
-  long threads = 0, batch = 0;
-  int fast_conv = 0;
+typedef struct run_args {
+  const char *path, *in_path, *out_path, *dump_dir, *ref_path;
+  tq_cli_maps maps;
+  uint64_t seed;
+  long threads, batch;
+  int fast_conv;
+} run_args;
+
+/* An option of tq run other than the map options: 1 taken, 0 not one, -1
+ * a bad value (error printed). */
+static int run_option(const char *cmd, run_args *o, int argc, char **argv,
+                      int *i) {
+  const char *a = argv[*i], *v;
+  const char **file = !strcmp(a, "-i") || !strcmp(a, "--input") ? &o->in_path
+                      : !strcmp(a, "-o") || !strcmp(a, "--output")
+                          ? &o->out_path
+                      : !strcmp(a, "--dump")    ? &o->dump_dir
+                      : !strcmp(a, "--compare") ? &o->ref_path
+                                                : NULL;
+  if (file) return (*file = tq_cli_value(cmd, argc, argv, i)) ? 1 : -1;
+  if (!strcmp(a, "--fast-conv")) return o->fast_conv = 1;
+  if (strcmp(a, "--seed") && strcmp(a, "--threads") && strcmp(a, "--batch"))
+    return 0;
+  if (!(v = tq_cli_value(cmd, argc, argv, i))) return -1;
+  const int ok = !strcmp(a, "--seed") ? tq_cli_parse_u64(cmd, a, v, &o->seed)
+                 : !strcmp(a, "--threads")
+                     ? tq_cli_parse_int(cmd, a, v, 1, 4096, &o->threads)
+                     : tq_cli_parse_int(cmd, a, v, 1, 1 << 24, &o->batch);
+  return ok ? 1 : -1;
+}
+
+static int parse_args(const char *cmd, int argc, char **argv, run_args *o) {
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v;
-    int m = tq_cli_maps_option(cmd, &maps, argc, argv, &i);
-    if (m < 0) return TQ_EXIT_USAGE;
+    int m = tq_cli_maps_option(cmd, &o->maps, argc, argv, &i);
+    if (!m) m = run_option(cmd, o, argc, argv, &i);
+    if (m < 0) return 0;
     if (m) continue;
-    if (!strcmp(a, "-i") || !strcmp(a, "--input")) {
-      if (!(in_path = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-      if (!(out_path = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--dump")) {
-      if (!(dump_dir = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--compare")) {
-      if (!(ref_path = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--seed")) {
-      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_u64(cmd, a, v, &seed))
-        return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--fast-conv")) {
-      fast_conv = 1;
-    } else if (!strcmp(a, "--threads")) {
-      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_int(cmd, a, v, 1, 4096, &threads))
-        return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--batch")) {
-      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_int(cmd, a, v, 1, 1 << 24, &batch))
-        return TQ_EXIT_USAGE;
-    } else if (a[0] == '-' || path) {
-      tq_cli_error(cmd, "unexpected argument '%s' (see tq run --help)", a);
-      return TQ_EXIT_USAGE;
-    } else {
-      path = a;
+    if (argv[i][0] == '-' || o->path) {
+      tq_cli_error(cmd, "unexpected argument '%s' (see tq run --help)",
+                   argv[i]);
+      return 0;
     }
+    o->path = argv[i];
   }
-  if (!path || !in_path || (!out_path && !ref_path)) {
-    tq_cli_error(cmd, "needs MODEL.onnx, -i X.npy and -o Y.npy (see tq run "
-                      "--help)");
-    return TQ_EXIT_USAGE;
+  if (!o->path || !o->in_path || (!o->out_path && !o->ref_path)) {
+    tq_cli_error(cmd,
+                 "needs MODEL.onnx, -i X.npy and -o Y.npy (see tq run "
+                 "--help)");
+    return 0;
   }
-  tq_context *ctx;
-  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
-  if (threads) tq_context_set_threads(ctx, (int)threads);
-  tq_context_set_fast_conv(ctx, fast_conv);
+  return 1;
+}
+
+/* The model with its maps, the inputs, the dump directory. Prints errors;
+ * returns 1 on success. */
+static int prepare(const char *cmd, tq_context *ctx, const run_args *o,
+                   tq_graph **g, tq_session **s, tq_qmap_set **set, float **x,
+                   tq_shape *xs) {
+  if (!tq_cli_open_model(cmd, ctx, o->path, g, s)) return 0;
+  if (tq_graph_input_count(*g) != 1) {
+    tq_cli_error(cmd, "%s has %zu inputs; tq run feeds models with one input",
+                 o->path, tq_graph_input_count(*g));
+    return 0;
+  }
+  if (!tq_cli_maps_load(cmd, ctx, &o->maps, set)) return 0;
+  tq_session_set_seed(*s, o->seed);
+  tq_status st = tq_session_set_maps(ctx, *s, *set);
+  if (st == TQ_OK) st = tq_npy_read(ctx, o->in_path, x, xs);
+  if (st != TQ_OK) {
+    tq_cli_status_error(cmd, ctx, st);
+    return 0;
+  }
+  if (xs->ndim < 1 || xs->ndim > TQ_TENSOR_MAX_DIMS) {
+    tq_cli_error(cmd, "%s: expected a batch of inputs (rank 1..%d)", o->in_path,
+                 TQ_TENSOR_MAX_DIMS);
+    return 0;
+  }
+  if (o->dump_dir && mkdir(o->dump_dir, 0777) != 0 && errno != EEXIST) {
+    tq_cli_error(cmd, "cannot create --dump directory %s: %s", o->dump_dir,
+                 strerror(errno));
+    return 0;
+  }
+  return 1;
+}
+
+/* Runs x ([total, ...]) in batches of o->batch (all at once when 0) into
+ * *y (malloc'ed) of shape *ys; the first batch's values are dumped. */
+static int run_batches(const char *cmd, tq_context *ctx, const run_args *o,
+                       tq_session *s, const float *x, const tq_shape *xs,
+                       float **y, tq_shape *ys) {
+  dump_ctx dump = {o->dump_dir, ctx, 0};
+  size_t total = (size_t)xs->dims[0],
+         step = o->batch ? (size_t)o->batch : total;
+  size_t per_in = total ? tq_shape_numel(xs, NULL) / total : 0;
+  size_t per_out = 0;
+  if (step == 0) step = 1;
+  tq_status st = TQ_OK;
+  for (size_t first = 0; first < total || (total == 0 && first == 0);
+       first += step) {
+    size_t count = total - first < step ? total - first : step;
+    tq_shape bs = *xs;
+    bs.dims[0] = (int64_t)count;
+    tq_tensor *xt = NULL, *yt = NULL;
+    st = tq_tensor_from_floats(ctx, &bs, x + first * per_in, &xt);
+    tq_session_set_observer(s, o->dump_dir && first == 0 ? dump_value : NULL,
+                            &dump);
+    tq_run_opts ro = {.sample_offset = first};
+    const tq_tensor *ins[] = {xt};
+    if (st == TQ_OK) st = tq_session_run(ctx, s, ins, 1, &yt, 1, &ro);
+    const char *problem = NULL;
+    if (st == TQ_OK && !*y) {
+      *ys = *tq_tensor_shape(yt);
+      per_out = count ? tq_tensor_numel(yt) / count : 0;
+      if (ys->ndim >= 1) ys->dims[0] = (int64_t)total;
+      const size_t out_elems = total * per_out;
+      if (!(*y = malloc((out_elems ? out_elems : 1) * sizeof **y)))
+        problem = "out of memory for the output";
+    }
+    if (st == TQ_OK && !problem && tq_tensor_numel(yt) != count * per_out)
+      problem = "the output size changes between batches";
+    if (st == TQ_OK && !problem)
+      memcpy(*y + first * per_out, tq_tensor_cdata(yt),
+             count * per_out * sizeof **y);
+    tq_tensor_destroy(xt);
+    tq_tensor_destroy(yt);
+    if (st != TQ_OK || dump.failed) {
+      tq_cli_status_error(cmd, ctx, st);
+      return 0;
+    }
+    if (problem) {
+      tq_cli_error(cmd, "%s", problem);
+      return 0;
+    }
+    if (total == 0) break;
+  }
+  return 1;
+}
+
+static int run(int argc, char **argv) {
+  const char *cmd = "run";
+  run_args o = {0};
+  if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
+  tq_context *ctx = tq_cli_context(o.threads);
+  if (!ctx) return TQ_EXIT_FAILURE;
+  tq_context_set_fast_conv(ctx, o.fast_conv);
   int rc = TQ_EXIT_FAILURE;
   tq_graph *g = NULL;
   tq_session *s = NULL;
   tq_qmap_set *set = NULL;
   float *x = NULL, *y = NULL;
-  tq_tensor *xt = NULL, *yt = NULL;
   tq_shape xs, ys = {0};
-  tq_status st;
-  if (!tq_cli_open_model(cmd, ctx, path, &g, &s)) goto done;
-  if (tq_graph_input_count(g) != 1) {
-    tq_cli_error(cmd, "%s has %zu inputs; tq run feeds models with one input",
-                 path, tq_graph_input_count(g));
-    goto done;
+  if (prepare(cmd, ctx, &o, &g, &s, &set, &x, &xs) &&
+      run_batches(cmd, ctx, &o, s, x, &xs, &y, &ys)) {
+    const tq_status st =
+        o.out_path ? tq_npy_write(ctx, o.out_path, y, &ys) : TQ_OK;
+    if (st != TQ_OK) tq_cli_status_error(cmd, ctx, st);
+    if (st == TQ_OK && o.ref_path) compare(y, &ys, o.ref_path, ctx);
+    if (st == TQ_OK) rc = TQ_EXIT_OK;
   }
-  if (!tq_cli_maps_load(cmd, ctx, &maps, &set)) goto done;
-  tq_session_set_seed(s, seed);
-  if ((st = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
-  if ((st = tq_npy_read(ctx, in_path, &x, &xs)) != TQ_OK) goto fail;
-  if (xs.ndim < 1 || xs.ndim > TQ_TENSOR_MAX_DIMS) {
-    tq_cli_error(cmd, "%s: expected a batch of inputs (rank 1..%d)", in_path,
-                 TQ_TENSOR_MAX_DIMS);
-    goto done;
-  }
-  if (dump_dir && mkdir(dump_dir, 0777) != 0 && errno != EEXIST) {
-    tq_cli_error(cmd, "cannot create --dump directory %s: %s", dump_dir,
-                 strerror(errno));
-    goto done;
-  }
-  dump_ctx dump = {dump_dir, ctx, 0};
-  size_t total = (size_t)xs.dims[0], step = batch ? (size_t)batch : total;
-  size_t per_in = total ? tq_shape_numel(&xs, NULL) / total : 0;
-  size_t per_out = 0;
-  if (step == 0) step = 1;
-  for (size_t first = 0; first < total || (total == 0 && first == 0);
-       first += step) {
-    size_t count = total - first < step ? total - first : step;
-    tq_shape bs = xs;
-    bs.dims[0] = (int64_t)count;
-    if ((st = tq_tensor_from_floats(ctx, &bs, x + first * per_in, &xt)) != TQ_OK)
-      goto fail;
-    tq_session_set_observer(s, dump_dir && first == 0 ? dump_value : NULL,
-                            &dump);
-    tq_run_opts ro = {.sample_offset = first};
-    const tq_tensor *ins[] = {xt};
-    st = tq_session_run(ctx, s, ins, 1, &yt, 1, &ro);
-    if (dump.failed) goto fail;
-    if (st != TQ_OK) goto fail;
-    if (!y) {
-      ys = *tq_tensor_shape(yt);
-      per_out = count ? tq_tensor_numel(yt) / count : 0;
-      if (ys.ndim >= 1) ys.dims[0] = (int64_t)total;
-      size_t out_elems = total * per_out;
-      y = malloc((out_elems ? out_elems : 1) * sizeof *y);
-      if (!y) {
-        tq_cli_error(cmd, "out of memory for the output");
-        goto done;
-      }
-    }
-    if (tq_tensor_numel(yt) != count * per_out) {
-      tq_cli_error(cmd, "the output size changes between batches");
-      goto done;
-    }
-    memcpy(y + first * per_out, tq_tensor_cdata(yt),
-           count * per_out * sizeof *y);
-    tq_tensor_destroy(xt);
-    tq_tensor_destroy(yt);
-    xt = yt = NULL;
-    if (total == 0) break;
-  }
-  if (out_path && (st = tq_npy_write(ctx, out_path, y, &ys)) != TQ_OK) goto fail;
-  if (ref_path) compare(y, &ys, ref_path, ctx);
-  rc = TQ_EXIT_OK;
-  goto done;
-fail:
-  tq_cli_status_error(cmd, ctx, st);
-done:
-  tq_tensor_destroy(xt);
-  tq_tensor_destroy(yt);
   free(y);
   tq_free(x);
   tq_session_destroy(s);

@@ -143,129 +143,150 @@ static void print_table(const tq_stats *st, double seconds) {
       tq_stats_count(st), tq_stats_samples(st), seconds);
 }
 
-static int run(int argc, char **argv) {
-  const char *cmd = "stats", *path = NULL, *output = NULL, *report = NULL;
-  tq_cli_data d = {0};
-  tq_cli_maps maps = {0};
-  tq_stats_opts so = {0};
-  long bins = 64;
-  int json = 0, quiet = 0;
+typedef struct stats_args {
+  const char *path, *output, *report;
+  tq_cli_data d;
+  tq_cli_maps maps;
+  tq_stats_opts so;
+  long bins;
+  int json, quiet;
+} stats_args;
+
+/* -o: a .json or .csv name. Prints the error. */
+static int output_name(const char *cmd, const char *output) {
+  const size_t len = strlen(output);
+  if ((len >= 5 && !strcmp(output + len - 5, ".json")) ||
+      (len >= 4 && !strcmp(output + len - 4, ".csv")))
+    return 1;
+  tq_cli_error(cmd,
+               "-o '%s': the name must end in .json (tq-report/1 "
+               "document) or .csv",
+               output);
+  return 0;
+}
+
+/* Options other than the map and data ones: 1 taken, 0 not one, -1 bad. */
+static int own_option(const char *cmd, stats_args *o, int argc, char **argv,
+                      int *i) {
+  const char *a = argv[*i], *v;
+  if (!strcmp(a, "--json")) return o->json = 1;
+  if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) return o->quiet = 1;
+  if (strcmp(a, "--bins") && strcmp(a, "--widths") && strcmp(a, "-o") &&
+      strcmp(a, "--output") && strcmp(a, "--with") && strcmp(a, "--report"))
+    return 0;
+  if (!(v = tq_cli_value(cmd, argc, argv, i))) return -1;
+  int ok = 1;
+  if (!strcmp(a, "--bins"))
+    ok = tq_cli_parse_int(cmd, a, v, 1, 1 << 16, &o->bins);
+  else if (!strcmp(a, "--widths"))
+    ok = parse_widths(cmd, v, &o->so);
+  else if (!strcmp(a, "--with")) /* --map by the name the docs use */
+    o->maps.sectioned = v;
+  else if (!strcmp(a, "--report"))
+    o->report = v;
+  else
+    ok = output_name(cmd, (o->output = v));
+  return ok ? 1 : -1;
+}
+
+static int parse_args(const char *cmd, int argc, char **argv, stats_args *o) {
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v;
-    int m = tq_cli_maps_option(cmd, &maps, argc, argv, &i);
-    if (m < 0) return TQ_EXIT_USAGE;
+    int m = tq_cli_maps_option(cmd, &o->maps, argc, argv, &i);
+    if (!m) m = tq_cli_data_option(cmd, &o->d, argc, argv, &i);
+    if (!m) m = own_option(cmd, o, argc, argv, &i);
+    if (m < 0) return 0;
     if (m) continue;
-    const int dm = tq_cli_data_option(cmd, &d, argc, argv, &i);
-    if (dm < 0) return TQ_EXIT_USAGE;
-    if (dm) continue;
-    if (!strcmp(a, "--bins")) {
-      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !tq_cli_parse_int(cmd, a, v, 1, 1 << 16, &bins))
-        return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--widths")) {
-      if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
-          !parse_widths(cmd, v, &so))
-        return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-      if (!(output = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
-      const size_t len = strlen(output);
-      if ((len < 5 || strcmp(output + len - 5, ".json")) &&
-          (len < 4 || strcmp(output + len - 4, ".csv"))) {
-        tq_cli_error(cmd,
-                     "-o '%s': the name must end in .json (tq-report/1 "
-                     "document) or .csv",
-                     output);
-        return TQ_EXIT_USAGE;
-      }
-    } else if (!strcmp(a, "--with")) {
-      /* --map by the name the statistics docs use */
-      if (!(maps.sectioned = tq_cli_value(cmd, argc, argv, &i)))
-        return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--report")) {
-      if (!(report = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
-    } else if (!strcmp(a, "--json")) {
-      json = 1;
-    } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-      quiet = 1;
-    } else if (a[0] == '-' || path) {
-      tq_cli_error(cmd, "unexpected argument '%s' (see tq stats --help)", a);
-      return TQ_EXIT_USAGE;
-    } else {
-      path = a;
+    if (argv[i][0] == '-' || o->path) {
+      tq_cli_error(cmd, "unexpected argument '%s' (see tq stats --help)",
+                   argv[i]);
+      return 0;
     }
+    o->path = argv[i];
   }
-  const char *split = d.split ? d.split : "test";
-  const uint64_t seed = d.seed;
-  const long threads = d.threads, batch = d.batch ? d.batch : 256;
-  if (!path || !d.data) {
+  if (!o->path || !o->d.data) {
     tq_cli_error(cmd, "needs MODEL.onnx and --data D (see tq stats --help)");
-    return TQ_EXIT_USAGE;
+    return 0;
   }
-  so.bins = (size_t)bins;
-  tq_context *ctx;
-  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
-  if (threads) tq_context_set_threads(ctx, (int)threads);
-  tq_cli_catch_sigint();
-  int rc = TQ_EXIT_FAILURE;
-  tq_graph *g = NULL;
-  tq_session *s = NULL;
-  tq_qmap_set *set = NULL;
-  tq_dataset *ds = NULL;
-  tq_stats *st = NULL;
+  o->so.bins = (size_t)o->bins;
+  return 1;
+}
+
+/* The outputs: -o, --report, then the document (--json) or the table. */
+static tq_status write_outputs(const char *cmd, tq_context *ctx,
+                               const stats_args *o, const tq_stats *st,
+                               tq_stats_json_opts *jo) {
+  tq_status status = TQ_OK;
   char *text = NULL;
-  tq_status status;
-  if (!tq_cli_open_quantized(cmd, ctx, path, &maps, seed, &g, &s, &set))
-    goto done;
-  size_t n;
-  if (!tq_cli_open_data(cmd, ctx, &d, &ds, &n)) goto done;
-  progress_ctx pc;
-  tq_progress_start(&pc.bar, !quiet);
-  so.progress = on_batch;
-  so.user = &pc;
-  const double t0 = tq_cli_now();
-  status = tq_stats_collect(ctx, s, ds, NULL, n, (int)batch, &so, &st);
-  const double seconds = tq_cli_now() - t0;
-  tq_progress_end(&pc.bar);
-  if (status != TQ_OK) goto fail;
-  warn_non_finite(cmd, st);
-  tq_stats_json_opts jo = {.document = 1,
-                           .model = path,
-                           .data = tq_dataset_name(ds),
-                           .split = split,
-                           .created_by = "tq " TQ_VERSION_STRING};
-  if (output && (status = tq_stats_write(ctx, st, output, &jo)) != TQ_OK)
-    goto fail;
-  if (report) {
-    if ((status = tq_stats_to_json(ctx, st, &jo, &text)) != TQ_OK ||
-        (status = tq_report_write_html(ctx, text, cmd, report, NULL)) != TQ_OK)
-      goto fail;
+  if (o->output && (status = tq_stats_write(ctx, st, o->output, jo)) != TQ_OK)
+    return status;
+  if (o->report) {
+    if ((status = tq_stats_to_json(ctx, st, jo, &text)) == TQ_OK)
+      status =
+          tq_report_write_html(ctx, text, cmd, o->report, tq_cli_chartjs(NULL));
     tq_free(text);
     text = NULL;
-    if (!quiet) fprintf(stderr, "wrote %s\n", report);
+    if (status != TQ_OK) return status;
+    if (!o->quiet) fprintf(stderr, "wrote %s\n", o->report);
   }
-  if (json) {
-    jo.indent = 2;
-    if ((status = tq_stats_to_json(ctx, st, &jo, &text)) != TQ_OK) goto fail;
+  if (o->json) {
+    jo->indent = 2;
+    if ((status = tq_stats_to_json(ctx, st, jo, &text)) != TQ_OK) return status;
     printf("%s\n", text);
-  } else {
-    printf("model     %s%s\n", path, set ? " (quantized: maps given)" : "");
-    printf("data      %s, %s split, %zu samples\n\n", tq_dataset_name(ds),
-           split, n);
-    print_table(st, seconds);
+    tq_free(text);
   }
-  if (output && !quiet) fprintf(stderr, "wrote %s\n", output);
-  rc = TQ_EXIT_OK;
-  goto done;
-fail:
-  tq_cli_status_error(cmd, ctx, status);
-done:
-  tq_free(text);
+  return TQ_OK;
+}
+
+/* Collects the statistics over md's samples with a progress bar. */
+static tq_status collect(stats_args *o, const tq_cli_model_data *md,
+                         tq_stats **st, double *seconds) {
+  progress_ctx pc;
+  tq_progress_start(&pc.bar, !o->quiet);
+  o->so.progress = on_batch;
+  o->so.user = &pc;
+  const double t0 = tq_cli_now();
+  const tq_status status =
+      tq_stats_collect(md->ctx, md->s, md->ds, NULL, md->n,
+                       o->d.batch ? (int)o->d.batch : 256, &o->so, st);
+  *seconds = tq_cli_now() - t0;
+  tq_progress_end(&pc.bar);
+  return status;
+}
+
+static int run(int argc, char **argv) {
+  const char *cmd = "stats";
+  stats_args o = {.bins = 64};
+  if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
+  tq_cli_model_data md;
+  tq_stats *st = NULL;
+  int rc = TQ_EXIT_FAILURE;
+  if (tq_cli_model_data_open(cmd, o.path, &o.maps, &o.d, &md)) {
+    double seconds;
+    tq_status status = collect(&o, &md, &st, &seconds);
+    const char *split = o.d.split ? o.d.split : "test";
+    tq_stats_json_opts jo = {.document = 1,
+                             .model = o.path,
+                             .data = tq_dataset_name(md.ds),
+                             .split = split,
+                             .created_by = "tq " TQ_VERSION_STRING};
+    if (status == TQ_OK) warn_non_finite(cmd, st);
+    if (status == TQ_OK) status = write_outputs(cmd, md.ctx, &o, st, &jo);
+    if (status == TQ_OK && !o.json) {
+      printf("model     %s%s\n", o.path,
+             md.set ? " (quantized: maps given)" : "");
+      printf("data      %s, %s split, %zu samples\n\n", tq_dataset_name(md.ds),
+             split, md.n);
+      print_table(st, seconds);
+    }
+    if (status == TQ_OK && o.output && !o.quiet)
+      fprintf(stderr, "wrote %s\n", o.output);
+    if (status == TQ_OK)
+      rc = TQ_EXIT_OK;
+    else
+      tq_cli_status_error(cmd, md.ctx, status);
+  }
   tq_stats_destroy(st);
-  tq_dataset_destroy(ds);
-  tq_qmap_set_destroy(set);
-  tq_session_destroy(s);
-  tq_graph_destroy(g);
-  tq_context_destroy(ctx);
+  tq_cli_model_data_close(&md);
   return rc;
 }
 

@@ -1,8 +1,5 @@
 /* tq sweep: accuracy of a model with groups of layers quantized by each
  * spec of a list — the paper's experiments in one command. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "analysis_cli.h"
 
 static const char help[] =
@@ -28,7 +25,7 @@ static const char help[] =
     "                     weights, intr (products and sums inside\n"
     "                     Conv/Gemm/MatMul)\n"
     "  -l, --layers P,... layer patterns, one group each (repeatable)\n"
-    "  -s, --specs LIST   the specs (repeatable)\n" TQ_AN_COMMON_HELP
+    "  -s, --specs LIST   the specs (repeatable)\n" TQ_CLI_AN_COMMON_HELP
     "\n"
     "The float network runs once per batch; each configuration runs only\n"
     "from the first layer it quantizes. Under mpirun, batches are spread\n"
@@ -41,151 +38,53 @@ static const char help[] =
     "      --specs 'nearest,{2..8},{auto};fp8e4m3;fp8e5m2' -o sweep.csv \\\n"
     "      --report sweep.html\n";
 
-typedef struct group {
-  char *label; /* the pattern, or the layer ID */
-  size_t *nodes;
-  size_t n;
-} group;
+static void print_table(const tq_cli_an *a, const tq_sweep_result *r) {
+  const tq_config_result *flt = &r->float_result;
+  tq_cli_an_print_float(a, flt);
+  printf("%-40s %-28s %4s %8s %8s %8s %8s %8s\n", "layers", "spec", "bits",
+         "top-1 %", "change", "top-5 %", "loss", "SQNR dB");
+  for (size_t i = 0; i < r->n_rows; i++) {
+    const tq_analysis_row *row = &r->rows[i];
+    const tq_eval_result *e = &row->result.eval;
+    char b1[32], b2[32], b3[32];
+    printf("%-40s %-28s %4d %8s %+8.2f %8s %8.4f %8s\n", row->layers, row->spec,
+           row->bits, tq_cli_an_pct(e->top1, b1, sizeof b1),
+           100.0 * (e->top1 - flt->eval.top1),
+           tq_cli_an_pct(e->top5, b2, sizeof b2), e->loss,
+           tq_cli_an_db(row->result.sqnr_db, b3, sizeof b3));
+  }
+}
+
+/* The one kind --what names (default extr). Prints errors. */
+static int sweep_kind(const tq_cli_an *a, tq_map_kind *kind) {
+  tq_map_kind kinds[3] = {TQ_MAP_EXTRINSIC};
+  size_t n = 1;
+  const int ok = tq_cli_an_kinds(a, kinds, &n);
+  if (n != 1) tq_cli_error(a->cmd, "--what takes one kind here");
+  *kind = kinds[0];
+  return ok && n == 1;
+}
 
 static int run(int argc, char **argv) {
-  tq_an_cli a = {.cmd = "sweep"};
-  for (int i = 1; i < argc; i++) {
-    int m = tq_an_option(&a, argc, argv, &i);
-    if (m < 0) return TQ_EXIT_USAGE;
-    if (m) continue;
-    if (argv[i][0] == '-' || a.model) {
-      tq_cli_error(a.cmd, "unexpected argument '%s' (see tq sweep --help)",
-                   argv[i]);
-      return TQ_EXIT_USAGE;
-    }
-    a.model = argv[i];
-  }
-  tq_map_kind kinds[3];
-  size_t n_kinds = 1;
-  kinds[0] = TQ_MAP_EXTRINSIC;
-  if (a.what &&
-      (!tq_an_parse_what(a.cmd, a.what, kinds, &n_kinds) || n_kinds != 1)) {
-    if (n_kinds != 1) tq_cli_error(a.cmd, "--what takes one kind here");
+  tq_cli_an a = {.cmd = "sweep", .needs_specs = 1};
+  tq_sweep_opts o = {0};
+  if (!tq_cli_an_parse(&a, argc, argv, NULL, NULL) ||
+      !sweep_kind(&a, &o.kind)) {
+    tq_cli_an_close(&a);
     return TQ_EXIT_USAGE;
   }
-  const tq_map_kind kind = kinds[0];
-  int rc = TQ_EXIT_FAILURE;
-  char **specs = NULL;
-  size_t n_specs = 0, n_groups = 0, n_cfg = 0, n_patterns = 0;
-  char **patterns = NULL;
-  group *groups = NULL;
-  tq_qmap_set **cfg = NULL;
-  tq_config_result *res = NULL, flt;
-  json_t *doc = NULL;
-  if (!tq_an_open(&a) || !tq_an_specs(&a, &specs, &n_specs)) goto done;
-  /* Groups: each pattern, or each layer when none is given. */
-  if (!tq_an_patterns(&a, &patterns, &n_patterns)) goto done;
-  const size_t nn = tq_graph_node_count(a.g);
-  groups = calloc(n_patterns ? n_patterns : nn + 1, sizeof *groups);
-  if (!groups) goto done;
-  if (n_patterns) {
-    for (; n_groups < n_patterns; n_groups++) {
-      group *gr = &groups[n_groups];
-      gr->label = strdup(patterns[n_groups]);
-      gr->nodes = malloc((nn ? nn : 1) * sizeof *gr->nodes);
-      if (!gr->label || !gr->nodes ||
-          !tq_an_match(&a, kind, patterns[n_groups], gr->nodes, &gr->n)) {
-        n_groups++;
-        goto done;
-      }
-    }
-  } else {
-    size_t *all, n_all;
-    if (!tq_an_select_layers(&a, kind, &all, &n_all)) goto done;
-    for (size_t k = 0; k < n_all; k++) {
-      tq_node_info info;
-      tq_graph_node_info(a.g, all[k], &info);
-      group *gr = &groups[n_groups++];
-      gr->label = strdup(info.id);
-      gr->nodes = malloc(sizeof *gr->nodes);
-      if (!gr->label || !gr->nodes) {
-        free(all);
-        goto done;
-      }
-      gr->nodes[0] = all[k];
-      gr->n = 1;
-    }
-    free(all);
-  }
-  n_cfg = n_groups * n_specs;
-  cfg = calloc(n_cfg ? n_cfg : 1, sizeof *cfg);
-  res = calloc(n_cfg ? n_cfg : 1, sizeof *res);
-  if (!cfg || !res) goto done;
-  for (size_t gi = 0; gi < n_groups; gi++)
-    for (size_t si = 0; si < n_specs; si++) {
-      tq_qmap_set **set = &cfg[gi * n_specs + si];
-      if (tq_qmap_set_create(a.ctx, set) != TQ_OK) goto done;
-      for (size_t k = 0; k < groups[gi].n; k++) {
-        char spec[600];
-        if (!tq_an_resolve(&a, specs[si], groups[gi].nodes[k], kind, spec,
-                           sizeof spec) ||
-            !tq_an_add(&a, *set, kind, groups[gi].nodes[k], spec))
-          goto done;
-      }
-    }
-  if (!tq_an_evaluate(&a, "sweep", NULL, 0, 0, (const tq_qmap_set *const *)cfg,
-                      n_cfg, &flt, res))
-    goto done;
-  char title[512];
-  snprintf(title, sizeof title, "Sweep of %s (%s)", a.model,
-           tq_an_what_name(kind));
-  doc = tq_an_document(&a, "sweep", title, &flt);
-  json_t *rows = json_array();
-  json_object_set_new(doc, "results", rows);
-  if (a.root && !a.json) {
-    tq_an_print_float(&a, &flt);
-    printf("%-40s %-28s %4s %8s %8s %8s %8s %8s\n", "layers", "spec", "bits",
-           "top-1 %", "change", "top-5 %", "loss", "SQNR dB");
-  }
-  for (size_t gi = 0; gi < n_groups; gi++)
-    for (size_t si = 0; si < n_specs; si++) {
-      const tq_config_result *r = &res[gi * n_specs + si];
-      const int bits = tq_an_bits(&a, specs[si]);
-      json_t *row = tq_an_result_row(tq_an_what_name(kind), groups[gi].label,
-                                     specs[si], bits, r, &flt);
-      json_array_append_new(rows, row);
-      /* the layers and the exact specs they got (`auto` resolved) */
-      json_t *resolved = json_object();
-      json_object_set_new(row, "resolved", resolved);
-      for (size_t k = 0; k < groups[gi].n; k++) {
-        char spec[600];
-        tq_node_info info;
-        tq_graph_node_info(a.g, groups[gi].nodes[k], &info);
-        if (!tq_an_resolve(&a, specs[si], groups[gi].nodes[k], kind, spec,
-                           sizeof spec))
-          goto done;
-        json_object_set_new(resolved, info.id, json_string(spec));
-      }
-      if (a.root && !a.json) {
-        char b1[32], b2[32], b3[32];
-        printf("%-40s %-28s %4d %8s %+8.2f %8s %8.4f %8s\n", groups[gi].label,
-               specs[si], bits, tq_an_pct(r->eval.top1, b1, sizeof b1),
-               100.0 * (r->eval.top1 - flt.eval.top1),
-               tq_an_pct(r->eval.top5, b2, sizeof b2), r->eval.loss,
-               tq_an_db(r->sqnr_db, b3, sizeof b3));
-      }
-    }
-  if (!tq_an_write(&a, doc)) goto done;
-  rc = TQ_EXIT_OK;
-done:
-  json_decref(doc);
-  for (size_t i = 0; cfg && i < n_cfg; i++) tq_qmap_set_destroy(cfg[i]);
-  free(cfg);
-  free(res);
-  for (size_t i = 0; groups && i < n_groups; i++) {
-    free(groups[i].label);
-    free(groups[i].nodes);
-  }
-  free(groups);
-  tq_spec_list_free(specs, n_specs);
-  tq_spec_list_free(patterns, n_patterns);
-  tq_an_close(&a);
-  return rc;
+  o.layers = (const char *const *)a.layers;
+  o.n_layers = a.n_layers;
+  o.specs = a.specs;
+  o.n_specs = a.n_specs;
+  tq_sweep_result *r = NULL;
+  char *doc = NULL;
+  int ok = tq_cli_an_open(&a) &&
+           tq_cli_an_done(&a, tq_sweep(a.ctx, a.an, &o, &r)) &&
+           tq_cli_an_done(&a, tq_sweep_document(a.ctx, a.an, r, &doc));
+  if (ok && tq_cli_an_prints(&a)) print_table(&a, r);
+  tq_sweep_result_destroy(r);
+  return tq_cli_an_finish(&a, ok, doc);
 }
 
 const tq_command tq_cmd_sweep = {"sweep",

@@ -291,7 +291,7 @@ static int run(int argc, char **argv) {
   tq_tensor *x = NULL;
   int64_t *labels = NULL;
   tq_status st;
-  if ((st = tq_dataset_open(ctx, o.data, TQ_SPLIT_TRAIN, &ds))) goto fail;
+  if ((st = tq_cli_dataset_open(ctx, o.data, TQ_SPLIT_TRAIN, &ds))) goto fail;
   if (!tq_cli_apply_normalize(cmd, ctx, ds, o.normalize)) goto done;
   size_t n_all = tq_dataset_size(ds);
   if (o.limit > 0 && (size_t)o.limit < n_all) n_all = (size_t)o.limit;

@@ -33,6 +33,32 @@ int tq_cli_open_quantized(const char *cmd, tq_context *ctx, const char *path,
   return 1;
 }
 
+tq_context *tq_cli_context(long threads) {
+  tq_context *ctx;
+  if (tq_context_create(&ctx) != TQ_OK) return NULL;
+  if (threads) tq_context_set_threads(ctx, (int)threads);
+  return ctx;
+}
+
+int tq_cli_model_data_open(const char *cmd, const char *path,
+                           const tq_cli_maps *maps, const tq_cli_data *d,
+                           tq_cli_model_data *md) {
+  memset(md, 0, sizeof *md);
+  if (!(md->ctx = tq_cli_context(d->threads))) return 0;
+  tq_cli_catch_sigint();
+  return tq_cli_open_quantized(cmd, md->ctx, path, maps, d->seed, &md->g,
+                               &md->s, &md->set) &&
+         tq_cli_open_data(cmd, md->ctx, d, &md->ds, &md->n);
+}
+
+void tq_cli_model_data_close(tq_cli_model_data *md) {
+  tq_dataset_destroy(md->ds);
+  tq_qmap_set_destroy(md->set);
+  tq_session_destroy(md->s);
+  tq_graph_destroy(md->g);
+  tq_context_destroy(md->ctx);
+}
+
 void tq_cli_input_shapes(const tq_graph *g, int64_t batch, tq_shape *shapes) {
   for (size_t i = 0; i < tq_graph_input_count(g) && i < 16; i++) {
     shapes[i] = *tq_graph_input_shape(g, i);

@@ -17,6 +17,27 @@ int tq_cli_open_quantized(const char *cmd, tq_context *ctx, const char *path,
                           const tq_cli_maps *maps, uint64_t seed, tq_graph **g,
                           tq_session **s, tq_qmap_set **set);
 
+/* A context using `threads` threads (0: the default), or NULL. */
+tq_context *tq_cli_context(long threads);
+
+/* A model under its maps and a dataset: what tq eval and tq stats run. */
+typedef struct tq_cli_model_data {
+  tq_context *ctx;
+  tq_graph *g;
+  tq_session *s;
+  tq_qmap_set *set; /* NULL: no maps given */
+  tq_dataset *ds;
+  size_t n; /* samples to use (--limit) */
+} tq_cli_model_data;
+
+/* Creates the context (d's threads; SIGINT caught so that long runs stop
+ * cleanly), opens path under the maps with d's seed, and d's data. Prints
+ * errors; returns 1 on success. Close md either way. */
+int tq_cli_model_data_open(const char *cmd, const char *path,
+                           const tq_cli_maps *maps, const tq_cli_data *d,
+                           tq_cli_model_data *md);
+void tq_cli_model_data_close(tq_cli_model_data *md);
+
 /* The graph's input shapes with dynamic dims set to batch (first dim) or 1;
  * shapes must hold tq_graph_input_count(g) entries (at most 16). */
 void tq_cli_input_shapes(const tq_graph *g, int64_t batch, tq_shape *shapes);

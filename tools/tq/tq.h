@@ -140,6 +140,16 @@ typedef struct tq_cli_data {
 int tq_cli_data_option(const char *cmd, tq_cli_data *d, int argc, char **argv,
                        int *i);
 
+/* tq_dataset_open with the environment variable TQ_FASHION_MNIST_DIR
+ * (docs/data.md) naming the Fashion-MNIST directory: the library reads no
+ * environment, the tool passes it in. */
+tq_status tq_cli_dataset_open(tq_context *ctx, const char *spec,
+                              tq_data_split split, tq_dataset **ds);
+
+/* The Chart.js file for HTML reports: given (--chartjs) when set, else the
+ * environment variable TQ_CHARTJS (NULL: the library's default). */
+const char *tq_cli_chartjs(const char *given);
+
 /* Opens d's dataset (split, --normalize) and sets *n to the samples to use
  * (all, or --limit). Prints errors; returns 1 on success (*ds to free with
  * tq_dataset_destroy). */
