@@ -7,45 +7,15 @@
 # both); without chromium the test fails unless TQ_SKIP_BROWSER=1 is set.
 set -euo pipefail
 
-TQ=${1:?usage: report.sh PATH_TO_TQ}
-TQ=$(cd "$(dirname "$TQ")" && pwd)/$(basename "$TQ")
-src=${TQ_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
+source "$here/lib/common.sh"
+tq_cli_init "$@"
+tq_cli_keep_going
+src=$source_dir
 sample=$src/tests/data/report-sample.json
 chartjs=/usr/share/javascript/chart.js/chart.min.js
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
-
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-
-# run EXPECTED_STATUS ARGS...: runs tq, leaving stdout in $out, stderr in $err.
-run() {
-  local want=$1 status=0
-  shift
-  "$TQ" "$@" >stdout.txt 2>stderr.txt || status=$?
-  out=$(<stdout.txt)
-  err=$(<stderr.txt)
-  if [[ $status != "$want" ]]; then
-    fail "tq $* exited with $status, expected $want; stderr: $err"
-  fi
-}
-
-contains() {
-  if [[ $1 != *"$2"* ]]; then
-    fail "expected '$2' in:"$'\n'"${1:0:2000}"
-  fi
-}
-
-lacks() {
-  if [[ $1 == *"$2"* ]]; then
-    fail "did not expect '$2' in:"$'\n'"${1:0:2000}"
-  fi
-}
 
 if [[ ! -r $chartjs && -z ${TQ_CHARTJS:-} ]]; then
   echo "FAIL: $chartjs is missing: install libjs-chart.js (scripts/setup.sh)" >&2
@@ -302,8 +272,4 @@ contains "$err" "unexpected argument '--frobnicate'"
 run 2 report a.json b.json -o x.html
 contains "$err" "unexpected argument 'b.json'"
 
-if ((failures > 0)); then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "report: all checks passed"
+tq_cli_pass

@@ -21,32 +21,13 @@
 # dataset; without it the script skips).
 set -euo pipefail
 
-TQ=${1:?usage: stats.sh PATH_TO_TQ}
-TQ=$(realpath "$TQ")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-source_dir=${TQ_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-data_dir=${TQ_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+# shellcheck source=lib/common.sh
+source "$here/lib/common.sh"
+tq_cli_init "$@"
+tq_cli_need_fashion_mnist
 model=$source_dir/models/lenet-fashion-mnist.onnx
-
-if [[ ! -f $data_dir/t10k-images-idx3-ubyte.gz && ! -f $data_dir/t10k-images-idx3-ubyte ]]; then
-  echo "SKIP: no Fashion-MNIST in $data_dir (install dataset-fashion-mnist or set TQ_FASHION_MNIST_DIR)"
-  exit 0
-fi
-if [[ ! -f $model ]]; then
-  echo "SKIP: no bundled $model"
-  exit 0
-fi
-export TQ_FASHION_MNIST_DIR=$data_dir
-# Only the standard library's json module is needed.
-py=""
-for p in /usr/bin/python3 python3; do
-  if command -v "$p" >/dev/null && "$p" -c 'import json' 2>/dev/null; then py=$p; break; fi
-done
-[[ -n $py ]] || { echo "SKIP: no python3 for the JSON checks"; exit 0; }
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+py=/usr/bin/python3
 stats() { "$TQ" stats "$model" --data fashion-mnist --limit 500 -q "$@"; }
 
 # ---- 1. table and document ---------------------------------------------------
@@ -198,26 +179,22 @@ PYEOF
 echo "stats: infinities counted and warned about"
 
 # ---- 5. bad input ------------------------------------------------------------------
-# expect_error WHAT PATTERN ARGS...: tq stats ARGS fails with PATTERN in its
+# stats_fails WHAT PATTERN ARGS...: tq stats ARGS fails with PATTERN in its
 # error and writes no $tmp/bad.json.
-expect_error() {
+stats_fails() {
   local what=$1 pattern=$2
   shift 2
-  local rc=0
-  "$TQ" stats "$@" >"$tmp/bad.out" 2>"$tmp/bad.err" || rc=$?
-  [[ $rc -ne 0 ]] || fail "$what: tq stats succeeded"
-  grep -Eq -- "$pattern" "$tmp/bad.err" || fail "$what: the error does not match '$pattern':
-$(cat "$tmp/bad.err")"
+  expect_error any "$pattern" stats "$@"
   [[ ! -e $tmp/bad.json ]] || fail "$what: wrote $tmp/bad.json"
-  echo "stats: $what -> $(head -1 "$tmp/bad.err")"
+  echo "stats: $what -> $(head -1 <<<"$err")"
 }
-expect_error "missing dataset" "$tmp/nowhere" "$model" --data "$tmp/nowhere" -o "$tmp/bad.json"
-expect_error "missing model" "nomodel.onnx" "$tmp/nomodel.onnx" --data fashion-mnist -o "$tmp/bad.json"
-expect_error "--limit 0" "--limit expects an integer from 1" "$model" --data fashion-mnist --limit 0
-expect_error "--widths 8,x" "--widths '8,x': item 'x' at position 3" "$model" --data fashion-mnist --widths 8,x
-expect_error "--widths 8,1" "item '1' at position 3 is not a word width from 2 to 53" "$model" --data fashion-mnist --widths 8,1
-expect_error "-o bad.txt" "must end in .json .* or .csv" "$model" --data fashion-mnist -o "$tmp/bad.txt"
-expect_error "no --data" "needs MODEL.onnx and --data" "$model"
+stats_fails "missing dataset" "$tmp/nowhere" "$model" --data "$tmp/nowhere" -o "$tmp/bad.json"
+stats_fails "missing model" "nomodel.onnx" "$tmp/nomodel.onnx" --data fashion-mnist -o "$tmp/bad.json"
+stats_fails "--limit 0" "--limit expects an integer from 1" "$model" --data fashion-mnist --limit 0
+stats_fails "--widths 8,x" "--widths '8,x': item 'x' at position 3" "$model" --data fashion-mnist --widths 8,x
+stats_fails "--widths 8,1" "item '1' at position 3 is not a word width from 2 to 53" "$model" --data fashion-mnist --widths 8,1
+stats_fails "-o bad.txt" "must end in .json .* or .csv" "$model" --data fashion-mnist -o "$tmp/bad.txt"
+stats_fails "no --data" "needs MODEL.onnx and --data" "$model"
 
 # NPY datasets (written without numpy): samples of the wrong shape, and
 # labels beyond the model's 10 classes.
@@ -234,8 +211,8 @@ npy(d + "/y4.npy", "<i8", "(4,)", struct.pack("<4q", 0, 1, 2, 3))
 npy(d + "/x28.npy", "<f4", "(4, 1, 28, 28)", struct.pack("<%df" % (4 * 784), *([0.25] * (4 * 784))))
 npy(d + "/y20.npy", "<i8", "(4,)", struct.pack("<4q", 0, 1, 20, 3))
 EOF
-expect_error "samples of the wrong shape" "samples of shape \[3, 8, 8\].*takes \[-1, 1, 28, 28\]" \
+stats_fails "samples of the wrong shape" "samples of shape \[3, 8, 8\].*takes \[-1, 1, 28, 28\]" \
   "$model" --data "$tmp/x3.npy,$tmp/y4.npy" -o "$tmp/bad.json"
-expect_error "labels beyond the model's classes" "10 classes, but the dataset .* has labels up to 20" \
+stats_fails "labels beyond the model's classes" "10 classes, but the dataset .* has labels up to 20" \
   "$model" --data "$tmp/x28.npy,$tmp/y20.npy" -o "$tmp/bad.json"
 echo "stats: all checks passed"
