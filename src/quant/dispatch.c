@@ -6,6 +6,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,29 @@ tq_isa tq_isa_for(const tq_context *ctx) {
   tq_isa best = tq_isa_detect();
   int cap = tq_context_isa_cap(ctx);
   return cap >= 0 && cap < (int)best ? (tq_isa)cap : best;
+}
+
+tq_status tq_context_set_kernels(tq_context *ctx, const char *isa) {
+  if (isa && !strcmp(isa, "best")) {
+    tq_context_set_isa_cap(ctx, -1);
+    return TQ_OK;
+  }
+  for (int i = 0; isa && i < TQ_ISA_COUNT; i++)
+    if (!strcmp(isa, isa_names[i])) {
+      tq_context_set_isa_cap(ctx, i);
+      return TQ_OK;
+    }
+  char names[128] = "";
+  for (int i = 0; i < TQ_ISA_COUNT; i++)
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s, ",
+             isa_names[i]);
+  return tq_error(ctx, TQ_ERR_PARSE, NULL, 0, 0,
+                  "unknown kernel set '%s': expected %sor best",
+                  isa ? isa : "(null)", names);
+}
+
+const char *tq_context_kernels(const tq_context *ctx) {
+  return tq_isa_name(tq_isa_for(ctx));
 }
 
 const char *tq_kernel_isa(void) {

@@ -104,6 +104,19 @@ def strip_timing(v):
     return v
 
 
+def round_reals(v, digits=12):
+    """Floats to `digits` significant digits: statistics printed through
+    libm (log10 in SQNR) may differ in the last bits between glibc's FMA
+    and non-FMA variants, which a portable hash must not see."""
+    if isinstance(v, float):
+        return float("%.*g" % (digits, v))
+    if isinstance(v, dict):
+        return {k: round_reals(x, digits) for k, x in v.items()}
+    if isinstance(v, list):
+        return [round_reals(x, digits) for x in v]
+    return v
+
+
 def sha_json(path):
     with open(path) as f:
         doc = json.load(f)
@@ -198,7 +211,7 @@ class Runner:
             if r is None:
                 continue
             self.add_file("quantize " + spec, out)
-            doc = strip_timing(json.loads(r.stdout))
+            doc = round_reals(strip_timing(json.loads(r.stdout)))
             self.results["quantize-stats " + spec] = sha_text(json.dumps(doc, sort_keys=True))
 
     def run_model(self, key, model, x, extra):
@@ -308,6 +321,12 @@ class Runner:
 
     def all(self):
         self.make_inputs()
+        if not self.portable:
+            # Float results depend on OpenBLAS's kernel set: a check on
+            # another one would report differences that are not the change's.
+            r = self.tq_cmd(["--version"], "version")
+            core = re.search(r"OpenBLAS core: ([^,)]*)", r.stdout if r else "")
+            self.results["openblas-core"] = core.group(1) if core else "unknown"
         self.quantizers()
         self.lenet()
         if not self.portable:

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "model_util.h"
 #include "tq.h"
 
 #define CMD "bench"
@@ -258,8 +259,8 @@ static void end_progress(const bench_opts *o) {
   fflush(stderr);
 }
 
-static int print_table(const bench_opts *o, const bench_row *rows, int count,
-                       size_t n) {
+static int print_table(const bench_opts *o, const char *kernels,
+                       const bench_row *rows, int count, size_t n) {
   int width = (int)strlen("spec");
   for (int i = 0; i < count; i++) {
     int w = (int)strlen(rows[i].spec);
@@ -268,7 +269,7 @@ static int print_table(const bench_opts *o, const bench_row *rows, int count,
   printf(
       "tq bench quantizers: kernels %s, %g MiB float32 (%zu elements), "
       "%s of %d run%s after a warm-up\n",
-      tq_kernel_isa(), o->size_mib, n, o->stat == STAT_BEST ? "best" : "median",
+      kernels, o->size_mib, n, o->stat == STAT_BEST ? "best" : "median",
       o->repeat, o->repeat == 1 ? "" : "s");
   printf(
       "GB/s = (bytes read + written) / time / 1e9; copy = plain parallel "
@@ -369,11 +370,8 @@ static int bench_quantizers(const bench_opts *o) {
     tq_cli_error(CMD, "out of memory for two tensors of %g MiB", o->size_mib);
     goto done;
   }
-  tq_status st = tq_context_create(&ctx);
-  if (st != TQ_OK) {
-    tq_cli_error(CMD, "%s", tq_status_str(st));
-    goto done;
-  }
+  if (!(ctx = tq_cli_context(0))) goto done;
+  tq_status st;
   /* Parse everything first: a spec the library rejects is a bug to report
    * before minutes of timing, not after. */
   for (int s = 0; s < SPEC_COUNT; s++)
@@ -403,8 +401,9 @@ static int bench_quantizers(const bench_opts *o) {
     }
   end_progress(o);
 
-  int printed = o->json ? print_json(rows, row_count)
-                        : print_table(o, rows, row_count, n);
+  int printed =
+      o->json ? print_json(rows, row_count)
+              : print_table(o, tq_context_kernels(ctx), rows, row_count, n);
   if (!printed) {
     tq_cli_error(CMD, "out of memory while writing the results");
     goto done;
@@ -513,5 +512,4 @@ static int run(int argc, char **argv) {
 }
 
 const tq_command tq_cmd_bench = {
-    "bench", "measure quantizer or model throughput", run,
-    help};
+    "bench", "measure quantizer or model throughput", run, help};

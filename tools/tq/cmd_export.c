@@ -84,8 +84,8 @@ static int run(int argc, char **argv) {
   const char *cmd = "export";
   export_args o = {0};
   if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
-  tq_context *ctx;
-  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
+  tq_context *ctx = tq_cli_context(0);
+  if (!ctx) return TQ_EXIT_FAILURE;
   int rc = TQ_EXIT_FAILURE;
   tq_graph *g = NULL;
   tq_session *s = NULL;

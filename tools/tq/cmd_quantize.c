@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_util.h"
 #include "tq.h"
 
 static const char help[] =
@@ -136,12 +137,9 @@ static int run(int argc, char **argv) {
   const char *cmd = "quantize";
   quantize_args o = {0};
   if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
-  tq_context *ctx = NULL;
-  tq_status st = tq_context_create(&ctx);
-  if (st != TQ_OK) {
-    tq_cli_error(cmd, "%s", tq_status_str(st));
-    return TQ_EXIT_FAILURE;
-  }
+  tq_context *ctx = tq_cli_context(0);
+  if (!ctx) return TQ_EXIT_FAILURE;
+  tq_status st;
   tq_quantizer *q = NULL;
   if ((st = tq_quantizer_parse(ctx, o.spec, &q)) != TQ_OK) {
     tq_cli_status_error(cmd, ctx, st);

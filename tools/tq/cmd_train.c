@@ -276,9 +276,8 @@ static int run(int argc, char **argv) {
    * (tq_trainer_shard); rank 0 alone prints, validates and writes files. */
   const tq_comm *comm = tq_cli_comm();
   const int root = tq_cli_comm_is_root(), ranks = tq_cli_comm_size();
-  tq_context *ctx;
-  if (tq_context_create(&ctx) != TQ_OK) return TQ_EXIT_FAILURE;
-  if (o.threads) tq_context_set_threads(ctx, (int)o.threads);
+  tq_context *ctx = tq_cli_context(o.threads);
+  if (!ctx) return TQ_EXIT_FAILURE;
   tq_cli_catch_sigint();
   int rc = TQ_EXIT_FAILURE;
   tq_graph *g = NULL;

@@ -17,7 +17,9 @@ int tq_cli_open_quantized(const char *cmd, tq_context *ctx, const char *path,
                           const tq_cli_maps *maps, uint64_t seed, tq_graph **g,
                           tq_session **s, tq_qmap_set **set);
 
-/* A context using `threads` threads (0: the default), or NULL. */
+/* A context using `threads` threads (0: the default) and the kernel set
+ * the environment's TQ_KERNELS names (default: the best), or NULL (the
+ * error printed). */
 tq_context *tq_cli_context(long threads);
 
 /* A model under its maps and a dataset: what tq eval and tq stats run. */
