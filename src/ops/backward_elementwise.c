@@ -424,8 +424,8 @@ static void pw_chunk(void *arg, size_t first, size_t n) {
   }
 }
 
-static tq_status bw_pointwise(tq_op_call *c, const tq_tensor *const *gout,
-                              tq_tensor **gin) {
+tq_status tq_bw_pointwise(tq_op_call *c, const tq_tensor *const *gout,
+                          tq_tensor **gin) {
   int k = -1;
   for (size_t i = 0; i < sizeof pw_ops / sizeof pw_ops[0]; i++)
     if (strcmp(pw_ops[i].name, c->op_type) == 0) k = (int)i;
@@ -509,8 +509,8 @@ static tq_shape legacy_b_shape(const tq_op_call *c, const tq_shape *sa,
   return nb;
 }
 
-static tq_status bw_binary(tq_op_call *c, const tq_tensor *const *gout,
-                           tq_tensor **gin) {
+tq_status tq_bw_binary(tq_op_call *c, const tq_tensor *const *gout,
+                       tq_tensor **gin) {
   int k = -1;
   for (size_t i = 0; i < sizeof bin_ops / sizeof bin_ops[0]; i++)
     if (strcmp(bin_ops[i].name, c->op_type) == 0) k = (int)i;
@@ -599,8 +599,8 @@ static void scale_chunk(void *arg, size_t first, size_t n) {
   for (size_t i = first; i < first + n; i++) a->d[i] = a->g[i] * a->scale;
 }
 
-static tq_status bw_variadic(tq_op_call *c, const tq_tensor *const *gout,
-                             tq_tensor **gin) {
+tq_status tq_bw_variadic(tq_op_call *c, const tq_tensor *const *gout,
+                         tq_tensor **gin) {
   int op = -1;
   for (size_t i = 0; i < sizeof var_ops / sizeof var_ops[0]; i++)
     if (strcmp(var_ops[i].name, c->op_type) == 0) op = var_ops[i].op;
@@ -668,8 +668,8 @@ static void prelu_s_chunk(void *arg, size_t first, size_t n) {
     a->d[i] = a->x[i] > 0.0f ? 0.0f : a->x[i] * a->g[i];
 }
 
-static tq_status bw_prelu(tq_op_call *c, const tq_tensor *const *gout,
-                          tq_tensor **gin) {
+tq_status tq_bw_prelu(tq_op_call *c, const tq_tensor *const *gout,
+                      tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK) return st;
   const tq_tensor *x = c->in[0], *s = c->in[1], *g = gout[0];
@@ -711,8 +711,8 @@ static void clip_chunk(void *arg, size_t first, size_t n) {
     a->d[i] = a->x[i] >= a->lo && a->x[i] <= a->hi ? a->g[i] : 0.0f;
 }
 
-static tq_status bw_clip(tq_op_call *c, const tq_tensor *const *gout,
-                         tq_tensor **gin) {
+tq_status tq_bw_clip(tq_op_call *c, const tq_tensor *const *gout,
+                     tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK) return st;
   int threads = tq_ew_threads(c);
@@ -769,8 +769,8 @@ static tq_status sm_layout(tq_op_call *c, size_t *outer, size_t *n,
   return TQ_OK;
 }
 
-static tq_status bw_softmax(tq_op_call *c, const tq_tensor *const *gout,
-                            tq_tensor **gin) {
+tq_status tq_bw_softmax(tq_op_call *c, const tq_tensor *const *gout,
+                        tq_tensor **gin) {
   int kind = -1;
   for (size_t i = 0; i < sizeof sm_ops / sizeof sm_ops[0]; i++)
     if (strcmp(sm_ops[i].name, c->op_type) == 0) kind = sm_ops[i].kind;
@@ -835,8 +835,8 @@ static void where_chunk(void *arg, size_t first, size_t n) {
 
 /* Where(condition, X, Y): X gets the gradient where the condition holds,
  * Y elsewhere; the condition gets none. */
-static tq_status bw_where(tq_op_call *c, const tq_tensor *const *gout,
-                          tq_tensor **gin) {
+tq_status tq_bw_where(tq_op_call *c, const tq_tensor *const *gout,
+                      tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK) return st;
   int threads = tq_ew_threads(c);
@@ -875,8 +875,8 @@ static tq_status bw_where(tq_op_call *c, const tq_tensor *const *gout,
 /* Cast to a real type passes the gradient; to an integer or a bool (whose
  * run-time values are float32 integers) the derivative is 0. CastLike's
  * target gets none. ONNX data types float (1) and double (11) are real. */
-static tq_status bw_cast(tq_op_call *c, const tq_tensor *const *gout,
-                         tq_tensor **gin) {
+tq_status tq_bw_cast(tq_op_call *c, const tq_tensor *const *gout,
+                     tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK) return st;
   int threads = tq_ew_threads(c);
@@ -896,57 +896,3 @@ static tq_status bw_cast(tq_op_call *c, const tq_tensor *const *gout,
     tq_bw_fill(tq_f32(gin[0]), gin[0]->numel, 0.0f, threads);
   return TQ_OK;
 }
-
-/* ---- the table
- * -------------------------------------------------------------*/
-
-const tq_backward_entry tq_backward_elementwise[] = {
-    {"Add", bw_binary, 0},
-    {"Sub", bw_binary, 0},
-    {"Mul", bw_binary, 0},
-    {"Div", bw_binary, 0},
-    {"Pow", bw_binary, 0},
-    {"Sum", bw_variadic, 0},
-    {"Mean", bw_variadic, 0},
-    {"Max", bw_variadic, 0},
-    {"Min", bw_variadic, 0},
-    {"Sqrt", bw_pointwise, 0},
-    {"Exp", bw_pointwise, 0},
-    {"Log", bw_pointwise, 0},
-    {"Abs", bw_pointwise, 0},
-    {"Neg", bw_pointwise, 0},
-    {"Reciprocal", bw_pointwise, 0},
-    {"Floor", bw_pointwise, 0},
-    {"Ceil", bw_pointwise, 0},
-    {"Round", bw_pointwise, 0},
-    {"Sign", bw_pointwise, 0},
-    {"Erf", bw_pointwise, 0},
-    {"Sin", bw_pointwise, 0},
-    {"Cos", bw_pointwise, 0},
-    {"Identity", bw_pointwise, 0},
-    {"Dropout", tq_dropout_backward, 0},
-    {"Cast", bw_cast, 0},
-    {"CastLike", bw_cast, 0},
-    {"Where", bw_where, 0},
-    {"Relu", bw_pointwise, 0},
-    {"LeakyRelu", bw_pointwise, 0},
-    {"Sigmoid", bw_pointwise, 0},
-    {"Tanh", bw_pointwise, 0},
-    {"HardSigmoid", bw_pointwise, 0},
-    {"HardSwish", bw_pointwise, 0},
-    {"Elu", bw_pointwise, 0},
-    {"Selu", bw_pointwise, 0},
-    {"Celu", bw_pointwise, 0},
-    {"Softplus", bw_pointwise, 0},
-    {"Softsign", bw_pointwise, 0},
-    {"Gelu", bw_pointwise, 0},
-    {"Mish", bw_pointwise, 0},
-    {"ThresholdedRelu", bw_pointwise, 0},
-    {"Clip", bw_clip, 0},
-    {"Softmax", bw_softmax, 0},
-    {"LogSoftmax", bw_softmax, 0},
-    {"Hardmax", bw_softmax, 0},
-    {"PRelu", bw_prelu, 0},
-};
-const size_t tq_backward_elementwise_count =
-    sizeof tq_backward_elementwise / sizeof tq_backward_elementwise[0];

@@ -34,6 +34,33 @@ tq_status tq_bw_check_gin(tq_op_call *c, tq_tensor **gin);
 /* Fills dst[0..n) with v (chunked, parallel). */
 void tq_bw_fill(float *dst, size_t n, float v, int threads);
 
+/* Backward functions of the elementwise and shape operators
+ * (backward_elementwise.c, backward_shape.c; tq_op_backward_fn), until each
+ * moves next to its forward. */
+#define TQ_BW(name)                                                   \
+  tq_status tq_bw_##name(tq_op_call *c, const tq_tensor *const *gout, \
+                         tq_tensor **gin);
+TQ_BW(binary)
+TQ_BW(variadic)
+TQ_BW(pointwise)
+TQ_BW(prelu)
+TQ_BW(clip)
+TQ_BW(softmax)
+TQ_BW(where)
+TQ_BW(cast)
+TQ_BW(copy)
+TQ_BW(none)
+TQ_BW(concat)
+TQ_BW(split)
+TQ_BW(slice)
+TQ_BW(transpose)
+TQ_BW(pad)
+TQ_BW(reduce)
+TQ_BW(expand)
+TQ_BW(tile)
+TQ_BW(gather)
+#undef TQ_BW
+
 /* ---- Dropout (dropout.c) -------------------------------------------------*/
 
 /* Dropout(data, ratio, training_mode) -> (output, mask). With c->training

@@ -84,8 +84,8 @@ static void cp_chunk(void *arg, size_t first, size_t n) {
  * ---------------------------------------*/
 
 /* Flatten, Reshape, Squeeze, Unsqueeze (and reductions of nothing). */
-static tq_status bw_copy(tq_op_call *c, const tq_tensor *const *gout,
-                         tq_tensor **gin) {
+tq_status tq_bw_copy(tq_op_call *c, const tq_tensor *const *gout,
+                     tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK || !gin[0]) return st;
   cp_arg a = {tq_cf32(gout[0]), tq_f32(gin[0])};
@@ -94,8 +94,8 @@ static tq_status bw_copy(tq_op_call *c, const tq_tensor *const *gout,
 }
 
 /* Shape, Size: the output depends on the shape only. */
-static tq_status bw_none(tq_op_call *c, const tq_tensor *const *gout,
-                         tq_tensor **gin) {
+tq_status tq_bw_none(tq_op_call *c, const tq_tensor *const *gout,
+                     tq_tensor **gin) {
   (void)gout;
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK) return st;
@@ -126,8 +126,8 @@ static void copy_rows(const float *src, size_t src_row, size_t src_at,
            len * sizeof *dst);
 }
 
-static tq_status bw_concat(tq_op_call *c, const tq_tensor *const *gout,
-                           tq_tensor **gin) {
+tq_status tq_bw_concat(tq_op_call *c, const tq_tensor *const *gout,
+                       tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK) return st;
   const tq_shape *so = &gout[0]->shape;
@@ -179,8 +179,8 @@ static tq_status split_sizes(tq_op_call *c, int64_t dim, int64_t *v) {
   return TQ_OK;
 }
 
-static tq_status bw_split(tq_op_call *c, const tq_tensor *const *gout,
-                          tq_tensor **gin) {
+tq_status tq_bw_split(tq_op_call *c, const tq_tensor *const *gout,
+                      tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK || !gin[0]) return st;
   const tq_shape *sx = &c->in[0]->shape;
@@ -260,8 +260,8 @@ static tq_status slice_params(tq_op_call *c, int64_t *start, int64_t *step) {
 
 /* Every output element is one input element: zeros, then the gradient
  * scattered back. */
-static tq_status bw_slice(tq_op_call *c, const tq_tensor *const *gout,
-                          tq_tensor **gin) {
+tq_status tq_bw_slice(tq_op_call *c, const tq_tensor *const *gout,
+                      tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK || !gin[0]) return st;
   int64_t start[TQ_MAX_DIMS], step[TQ_MAX_DIMS];
@@ -281,8 +281,8 @@ static tq_status bw_slice(tq_op_call *c, const tq_tensor *const *gout,
   return TQ_OK;
 }
 
-static tq_status bw_transpose(tq_op_call *c, const tq_tensor *const *gout,
-                              tq_tensor **gin) {
+tq_status tq_bw_transpose(tq_op_call *c, const tq_tensor *const *gout,
+                          tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK || !gin[0]) return st;
   const tq_shape *sx = &c->in[0]->shape;
@@ -464,8 +464,8 @@ static void pad_scatter_bw(const tq_shape *sx, const tq_shape *so,
   }
 }
 
-static tq_status bw_pad(tq_op_call *c, const tq_tensor *const *gout,
-                        tq_tensor **gin) {
+tq_status tq_bw_pad(tq_op_call *c, const tq_tensor *const *gout,
+                    tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK) return st;
   int threads = tq_ew_threads(c);
@@ -600,8 +600,8 @@ static tq_status red_first_bw(tq_op_call *c, const int *red, const float *x,
   return TQ_OK;
 }
 
-static tq_status bw_reduce(tq_op_call *c, const tq_tensor *const *gout,
-                           tq_tensor **gin) {
+tq_status tq_bw_reduce(tq_op_call *c, const tq_tensor *const *gout,
+                       tq_tensor **gin) {
   int op = -1;
   for (size_t i = 0; i < sizeof rd_ops / sizeof rd_ops[0]; i++)
     if (strcmp(rd_ops[i].name, c->op_type) == 0) op = rd_ops[i].op;
@@ -611,7 +611,7 @@ static tq_status bw_reduce(tq_op_call *c, const tq_tensor *const *gout,
   int red[TQ_MAX_DIMS], noop;
   st = red_params(c, red, &noop);
   if (st != TQ_OK) return st;
-  if (noop) return bw_copy(c, gout, gin);
+  if (noop) return tq_bw_copy(c, gout, gin);
   const tq_tensor *x = c->in[0];
   size_t n = x->numel, count = 1;
   /* The output's values in keepdims layout (the same order). */
@@ -645,8 +645,8 @@ static tq_status bw_reduce(tq_op_call *c, const tq_tensor *const *gout,
 /* ---- Expand, Tile, Gather
  * --------------------------------------------------*/
 
-static tq_status bw_expand(tq_op_call *c, const tq_tensor *const *gout,
-                           tq_tensor **gin) {
+tq_status tq_bw_expand(tq_op_call *c, const tq_tensor *const *gout,
+                       tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK || !gin[0]) return st;
   tq_bw_sum_to_shape(tq_cf32(gout[0]), &gout[0]->shape, &c->in[0]->shape,
@@ -656,8 +656,8 @@ static tq_status bw_expand(tq_op_call *c, const tq_tensor *const *gout,
 
 /* Output dim k of size rep*n is the pair (rep, n): the sum over the
  * repeats. */
-static tq_status bw_tile(tq_op_call *c, const tq_tensor *const *gout,
-                         tq_tensor **gin) {
+tq_status tq_bw_tile(tq_op_call *c, const tq_tensor *const *gout,
+                     tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK || !gin[0]) return st;
   const tq_shape *sx = &c->in[0]->shape, *so = &gout[0]->shape;
@@ -674,8 +674,8 @@ static tq_status bw_tile(tq_op_call *c, const tq_tensor *const *gout,
 
 /* Scatter-add: for each outer index and block of inner positions, the
  * indices in order. */
-static tq_status bw_gather(tq_op_call *c, const tq_tensor *const *gout,
-                           tq_tensor **gin) {
+tq_status tq_bw_gather(tq_op_call *c, const tq_tensor *const *gout,
+                       tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK || !gin[0]) return st;
   const tq_tensor *x = c->in[0], *ind = c->in[1];
@@ -710,33 +710,3 @@ static tq_status bw_gather(tq_op_call *c, const tq_tensor *const *gout,
   }
   return TQ_OK;
 }
-
-/* ---- the table
- * -------------------------------------------------------------*/
-
-const tq_backward_entry tq_backward_shape[] = {
-    {"Shape", bw_none, 0},
-    {"Size", bw_none, 0},
-    {"Gather", bw_gather, 0},
-    {"Concat", bw_concat, 0},
-    {"Split", bw_split, 0},
-    {"Slice", bw_slice, 0},
-    {"Flatten", bw_copy, 0},
-    {"Reshape", bw_copy, 0},
-    {"Transpose", bw_transpose, 0},
-    {"Squeeze", bw_copy, 0},
-    {"Unsqueeze", bw_copy, 0},
-    {"Pad", bw_pad, 0},
-    {"ReduceSum", bw_reduce, 0},
-    {"ReduceMean", bw_reduce, 0},
-    {"ReduceSumSquare", bw_reduce, 0},
-    {"ReduceL1", bw_reduce, 0},
-    {"ReduceL2", bw_reduce, 0},
-    {"ReduceLogSumExp", bw_reduce, 0},
-    {"ReduceMax", bw_reduce, 0},
-    {"ReduceMin", bw_reduce, 0},
-    {"Expand", bw_expand, 0},
-    {"Tile", bw_tile, 0},
-};
-const size_t tq_backward_shape_count =
-    sizeof tq_backward_shape / sizeof tq_backward_shape[0];

@@ -1,39 +1,38 @@
-/* Helpers every operator uses: attributes, errors, outputs, axes; and the
- * public accessors of user-defined operators (op.h). */
+/* Helpers every operator uses: attributes (parse), errors, params, outputs,
+ * axes; and the public accessors of user-defined operators (op.h). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "ops/op_internal.h"
 
-const tq_attr *tq_call_attr(const tq_op_call *c, const char *name) {
-  for (size_t i = 0; i < c->n_attrs; i++)
-    if (strcmp(c->attrs[i].a.name, name) == 0) return &c->attrs[i].a;
+/* ---- attributes ----------------------------------------------------------*/
+
+static const tq_attr *find_attr(const tq_attr_store *attrs, size_t n,
+                                const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(attrs[i].a.name, name) == 0) return &attrs[i].a;
   return NULL;
 }
 
-int64_t tq_attr_int(const tq_op_call *c, const char *name, int64_t dflt) {
-  const tq_attr *a = tq_call_attr(c, name);
+static int64_t attr_as_int(const tq_attr *a, int64_t dflt) {
   return a && a->type == TQ_ATTR_INT ? a->i : dflt;
 }
 
-float tq_attr_float(const tq_op_call *c, const char *name, float dflt) {
-  const tq_attr *a = tq_call_attr(c, name);
+static float attr_as_float(const tq_attr *a, float dflt) {
   if (!a) return dflt;
   if (a->type == TQ_ATTR_FLOAT) return a->f;
   if (a->type == TQ_ATTR_INT) return (float)a->i;
   return dflt;
 }
 
-const char *tq_attr_string(const tq_op_call *c, const char *name,
-                           const char *dflt) {
-  const tq_attr *a = tq_call_attr(c, name);
+static const char *attr_as_string(const tq_attr *a, const char *dflt) {
   return a && a->type == TQ_ATTR_STRING ? a->s : dflt;
 }
 
-const int64_t *tq_attr_ints(const tq_op_call *c, const char *name, size_t *n) {
-  const tq_attr *a = tq_call_attr(c, name);
+static const int64_t *attr_as_ints(const tq_attr *a, size_t *n) {
   if (!a || a->type != TQ_ATTR_INTS) {
     *n = 0;
     return NULL;
@@ -42,13 +41,56 @@ const int64_t *tq_attr_ints(const tq_op_call *c, const char *name, size_t *n) {
   return a->ints;
 }
 
-static tq_status call_verror(tq_op_call *c, tq_status status, const char *fmt,
-                             va_list ap) {
+const tq_attr *tq_parse_attr(const tq_op_parse *p, const char *name) {
+  return find_attr(p->attrs, p->n_attrs, name);
+}
+int64_t tq_parse_int(const tq_op_parse *p, const char *name, int64_t dflt) {
+  return attr_as_int(tq_parse_attr(p, name), dflt);
+}
+float tq_parse_float(const tq_op_parse *p, const char *name, float dflt) {
+  return attr_as_float(tq_parse_attr(p, name), dflt);
+}
+const char *tq_parse_string(const tq_op_parse *p, const char *name,
+                            const char *dflt) {
+  return attr_as_string(tq_parse_attr(p, name), dflt);
+}
+const int64_t *tq_parse_ints(const tq_op_parse *p, const char *name,
+                             size_t *n) {
+  return attr_as_ints(tq_parse_attr(p, name), n);
+}
+
+const tq_attr *tq_call_attr(const tq_op_call *c, const char *name) {
+  return find_attr(c->attrs, c->n_attrs, name);
+}
+int64_t tq_attr_int(const tq_op_call *c, const char *name, int64_t dflt) {
+  return attr_as_int(tq_call_attr(c, name), dflt);
+}
+float tq_attr_float(const tq_op_call *c, const char *name, float dflt) {
+  return attr_as_float(tq_call_attr(c, name), dflt);
+}
+const char *tq_attr_string(const tq_op_call *c, const char *name,
+                           const char *dflt) {
+  return attr_as_string(tq_call_attr(c, name), dflt);
+}
+const int64_t *tq_attr_ints(const tq_op_call *c, const char *name, size_t *n) {
+  return attr_as_ints(tq_call_attr(c, name), n);
+}
+
+/* ---- errors
+ * ----------------------------------------------------------------*/
+
+static tq_status node_verror(tq_context *ctx, const char *node_id,
+                             const char *op_type, tq_status status,
+                             const char *fmt, va_list ap) {
   char detail[768];
   vsnprintf(detail, sizeof detail, fmt, ap);
-  return tq_error(c->ctx, status, NULL, 0, 0, "node '%s' (%s): %s",
-                  c->node_id ? c->node_id : "?",
-                  c->op_type ? c->op_type : "?", detail);
+  return tq_error(ctx, status, NULL, 0, 0, "node '%s' (%s): %s",
+                  node_id ? node_id : "?", op_type ? op_type : "?", detail);
+}
+
+static tq_status call_verror(tq_op_call *c, tq_status status, const char *fmt,
+                             va_list ap) {
+  return node_verror(c->ctx, c->node_id, c->op_type, status, fmt, ap);
 }
 
 tq_status tq_call_error(tq_op_call *c, tq_status status, const char *fmt,
@@ -59,6 +101,51 @@ tq_status tq_call_error(tq_op_call *c, tq_status status, const char *fmt,
   va_end(ap);
   return st;
 }
+
+tq_status tq_parse_error(const tq_op_parse *p, tq_status status,
+                         const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  tq_status st = node_verror(p->ctx, p->node_id, p->op_type, status, fmt, ap);
+  va_end(ap);
+  return st;
+}
+
+/* ---- params
+ * ----------------------------------------------------------------*/
+
+tq_status tq_op_parse_params(const tq_op_parse *p, void **params) {
+  *params = NULL;
+  const tq_op_desc *d = p->desc;
+  if (!d->parse) return TQ_OK;
+  void *buf = calloc(1, d->params_size);
+  if (!buf) return tq_error_nomem(p->ctx);
+  tq_status st = d->parse(p, buf);
+  if (st != TQ_OK) {
+    free(buf);
+    return st;
+  }
+  *params = buf;
+  return TQ_OK;
+}
+
+tq_status tq_op_call_parse(tq_op_call *c, void **params) {
+  const tq_op_parse p = {.ctx = c->ctx,
+                         .desc = c->desc,
+                         .node_id = c->node_id,
+                         .op_type = c->op_type,
+                         .opset = c->opset,
+                         .attrs = c->attrs,
+                         .n_attrs = c->n_attrs,
+                         .n_in = c->n_in,
+                         .n_out = c->n_out};
+  tq_status st = tq_op_parse_params(&p, params);
+  c->params = *params;
+  return st;
+}
+
+/* ---- outputs and axes
+ * ------------------------------------------------------*/
 
 tq_status tq_call_set_output(tq_op_call *c, size_t i, tq_dtype dtype,
                              const tq_shape *shape) {

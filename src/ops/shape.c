@@ -19,7 +19,9 @@
 
 #include "core/error.h"
 #include "core/threads.h"
+#include "ops/backward_internal.h"
 #include "ops/elementwise.h"
+#include "ops/op_families.h"
 
 /* Shape-like inputs hold at most this many values (Pad: 2 per dim). */
 enum { MAXV = 2 * TQ_MAX_DIMS };
@@ -2108,45 +2110,47 @@ static tq_status scatternd_forward(tq_op_call *c) {
 /* ---- the table
  * -------------------------------------------------------------*/
 
-#define OP(name, infer, fwd, flags, mi, ma, mo, mx) \
-  { {name, 0, infer, fwd, NULL}, flags, mi, ma, mo, mx }
-#define RED(name, flags) \
-  OP(name, reduce_infer, reduce_forward, flags, 1, 2, 1, 1)
+#define OP(op_id, name, infer_fn, fwd, flags_, mi, ma, mo, mx, bw)           \
+  {                                                                          \
+    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(mi, ma, mo, mx),                    \
+        .flags = (flags_), .infer = infer_fn, .forward = fwd, .backward = bw \
+  }
+#define RED(op_id, name, flags, bw) \
+  OP(op_id, name, reduce_infer, reduce_forward, flags, 1, 2, 1, 1, bw)
+#define I64 TQ_OPF_INT64
 
-const tq_op_entry tq_ops_shape[] = {
-    OP("Shape", shape_infer, shape_forward, TQ_OPF_SHAPE_ONLY | TQ_OPF_INT64, 1,
-       1, 1, 1),
-    OP("Size", size_infer, size_forward, TQ_OPF_SHAPE_ONLY | TQ_OPF_INT64, 1, 1,
-       1, 1),
-    OP("Gather", gather_infer, gather_forward, TQ_OPF_INT64, 2, 2, 1, 1),
-    OP("Concat", concat_infer, concat_forward, TQ_OPF_INT64, 1, -1, 1, 1),
+// clang-format off
+const tq_op_desc tq_ops_shape[] = {
+    OP(TQ_OP_SHAPE, "Shape", shape_infer, shape_forward, TQ_OPF_SHAPE_ONLY | I64, 1, 1, 1, 1, tq_bw_none),
+    OP(TQ_OP_SIZE, "Size", size_infer, size_forward, TQ_OPF_SHAPE_ONLY | I64, 1, 1, 1, 1, tq_bw_none),
+    OP(TQ_OP_GATHER, "Gather", gather_infer, gather_forward, I64, 2, 2, 1, 1, tq_bw_gather),
+    OP(TQ_OP_CONCAT, "Concat", concat_infer, concat_forward, I64, 1, -1, 1, 1, tq_bw_concat),
     /* Outputs: as many as split_params accepts. */
-    OP("Split", split_infer, split_forward, TQ_OPF_INT64, 1, 2, 1, 1024),
-    OP("Slice", slice_infer, slice_forward, TQ_OPF_INT64, 1, 5, 1, 1),
-    OP("Flatten", flatten_infer, copy_forward, TQ_OPF_INT64, 1, 1, 1, 1),
-    OP("Reshape", reshape_infer, copy_forward, TQ_OPF_INT64, 1, 2, 1, 1),
-    OP("Transpose", transpose_infer, transpose_forward, TQ_OPF_INT64, 1, 1, 1,
-       1),
-    OP("Squeeze", squeeze_infer, copy_forward, TQ_OPF_INT64, 1, 2, 1, 1),
-    OP("Unsqueeze", unsqueeze_infer, copy_forward, TQ_OPF_INT64, 1, 2, 1, 1),
-    OP("Pad", pad_infer, pad_forward, TQ_OPF_INT64, 1, 4, 1, 1),
-    RED("ReduceSum", TQ_OPF_INT64),
-    RED("ReduceMean", 0),
-    RED("ReduceMax", TQ_OPF_INT64),
-    RED("ReduceMin", TQ_OPF_INT64),
-    RED("ReduceProd", TQ_OPF_INT64),
-    RED("ReduceL1", 0),
-    RED("ReduceL2", 0),
-    RED("ReduceSumSquare", 0),
-    RED("ReduceLogSumExp", 0),
-    OP("Constant", constant_infer, constant_forward, TQ_OPF_INT64, 0, 0, 1, 1),
-    OP("ConstantOfShape", cos_infer, cos_forward, TQ_OPF_INT64, 1, 1, 1, 1),
-    OP("Range", range_infer, range_forward, TQ_OPF_INT64, 3, 3, 1, 1),
-    OP("Expand", expand_infer, expand_forward, TQ_OPF_INT64, 2, 2, 1, 1),
-    OP("Tile", tile_infer, tile_forward, TQ_OPF_INT64, 2, 2, 1, 1),
-    OP("Resize", resize_infer, resize_forward, 0, 1, 4, 1, 1),
-    OP("Upsample", resize_infer, resize_forward, 0, 1, 2, 1, 1),
-    OP("ScatterND", scatternd_infer, scatternd_forward, TQ_OPF_INT64, 3, 3, 1,
-       1),
+    OP(TQ_OP_SPLIT, "Split", split_infer, split_forward, I64, 1, 2, 1, 1024, tq_bw_split),
+    OP(TQ_OP_SLICE, "Slice", slice_infer, slice_forward, I64, 1, 5, 1, 1, tq_bw_slice),
+    OP(TQ_OP_FLATTEN, "Flatten", flatten_infer, copy_forward, I64, 1, 1, 1, 1, tq_bw_copy),
+    OP(TQ_OP_RESHAPE, "Reshape", reshape_infer, copy_forward, I64, 1, 2, 1, 1, tq_bw_copy),
+    OP(TQ_OP_TRANSPOSE, "Transpose", transpose_infer, transpose_forward, I64, 1, 1, 1, 1, tq_bw_transpose),
+    OP(TQ_OP_SQUEEZE, "Squeeze", squeeze_infer, copy_forward, I64, 1, 2, 1, 1, tq_bw_copy),
+    OP(TQ_OP_UNSQUEEZE, "Unsqueeze", unsqueeze_infer, copy_forward, I64, 1, 2, 1, 1, tq_bw_copy),
+    OP(TQ_OP_PAD, "Pad", pad_infer, pad_forward, I64, 1, 4, 1, 1, tq_bw_pad),
+    RED(TQ_OP_REDUCE_SUM, "ReduceSum", I64, tq_bw_reduce),
+    RED(TQ_OP_REDUCE_MEAN, "ReduceMean", 0, tq_bw_reduce),
+    RED(TQ_OP_REDUCE_MAX, "ReduceMax", I64, tq_bw_reduce),
+    RED(TQ_OP_REDUCE_MIN, "ReduceMin", I64, tq_bw_reduce),
+    RED(TQ_OP_REDUCE_PROD, "ReduceProd", I64, NULL),
+    RED(TQ_OP_REDUCE_L1, "ReduceL1", 0, tq_bw_reduce),
+    RED(TQ_OP_REDUCE_L2, "ReduceL2", 0, tq_bw_reduce),
+    RED(TQ_OP_REDUCE_SUM_SQUARE, "ReduceSumSquare", 0, tq_bw_reduce),
+    RED(TQ_OP_REDUCE_LOG_SUM_EXP, "ReduceLogSumExp", 0, tq_bw_reduce),
+    OP(TQ_OP_CONSTANT, "Constant", constant_infer, constant_forward, I64, 0, 0, 1, 1, NULL),
+    OP(TQ_OP_CONSTANT_OF_SHAPE, "ConstantOfShape", cos_infer, cos_forward, I64, 1, 1, 1, 1, NULL),
+    OP(TQ_OP_RANGE, "Range", range_infer, range_forward, I64, 3, 3, 1, 1, NULL),
+    OP(TQ_OP_EXPAND, "Expand", expand_infer, expand_forward, I64, 2, 2, 1, 1, tq_bw_expand),
+    OP(TQ_OP_TILE, "Tile", tile_infer, tile_forward, I64, 2, 2, 1, 1, tq_bw_tile),
+    OP(TQ_OP_RESIZE, "Resize", resize_infer, resize_forward, 0, 1, 4, 1, 1, NULL),
+    OP(TQ_OP_UPSAMPLE, "Upsample", resize_infer, resize_forward, 0, 1, 2, 1, 1, NULL),
+    OP(TQ_OP_SCATTER_ND, "ScatterND", scatternd_infer, scatternd_forward, I64, 3, 3, 1, 1, NULL),
 };
-const size_t tq_ops_shape_count = sizeof tq_ops_shape / sizeof tq_ops_shape[0];
+// clang-format on
+const size_t tq_ops_shape_count = TQ_OP_COUNT_OF(tq_ops_shape);
