@@ -1,6 +1,5 @@
-/* Internal: what the backward groups (backward_elementwise.c,
- * backward_shape.c) share, and Dropout, whose training forward and
- * backward draw the same mask (dropout.c). */
+/* Internal: what the backward functions of the tensor operators share
+ * (grad_common.c). */
 #ifndef TQ_OPS_BACKWARD_INTERNAL_H
 #define TQ_OPS_BACKWARD_INTERNAL_H
 
@@ -12,6 +11,14 @@
 /* Dimensions of the index spaces the helpers below walk (Tile: a pair of
  * dimensions per input dimension). */
 enum { TQ_BW_MAXD = 2 * TQ_MAX_DIMS };
+
+/* Inner positions a task of a blocked backward loop covers. */
+enum { TQ_BW_BLOCK = 256 };
+
+/* d[i] = expr for i in [first, end): the loop of an elementwise backward
+ * chunk. */
+#define TQ_BW_LOOP(expr) \
+  for (size_t i = first; i < end; i++) d[i] = (expr)
 
 /* Gradient of a broadcast: dst (contiguous, dims tdims with the size-1
  * dims) = src (contiguous, dims odims) summed over every dimension d with
@@ -34,20 +41,29 @@ tq_status tq_bw_check_gin(tq_op_call *c, tq_tensor **gin);
 /* Fills dst[0..n) with v (chunked, parallel). */
 void tq_bw_fill(float *dst, size_t n, float v, int threads);
 
-/* Backward functions of the elementwise and shape operators
- * (backward_elementwise.c, backward_shape.c; tq_op_backward_fn), until each
- * moves next to its forward. */
+/* data (shape s, broadcastable to so of n elements) as n values of so's
+ * shape: data itself when it has them all, else a copy in *buf (free it). */
+tq_status tq_bw_bcast(tq_op_call *c, const float *data, const tq_shape *s,
+                      const tq_shape *so, size_t n, float **buf,
+                      const float **out);
+
+/* Where the per-element terms of the gradient of an input of shape sk go:
+ * gin itself when the input is not broadcast, else *tmp (allocated once, n
+ * floats; free it). */
+tq_status tq_bw_terms(tq_op_call *c, const tq_shape *sk, size_t n,
+                      tq_tensor *gin, float **tmp, float **out);
+
+/* The gradient of an input of shape sk from d, its per-element terms at
+ * the output's shape so (from tq_bw_terms): nothing when d is gin's own
+ * buffer, else summed into gin. */
+void tq_bw_finish(tq_op_call *c, const float *d, const tq_shape *so,
+                  const tq_shape *sk, tq_tensor *gin);
+
+/* Backward functions of the shape operators (backward_shape.c;
+ * tq_op_backward_fn), until each moves next to its forward. */
 #define TQ_BW(name)                                                   \
   tq_status tq_bw_##name(tq_op_call *c, const tq_tensor *const *gout, \
                          tq_tensor **gin);
-TQ_BW(binary)
-TQ_BW(variadic)
-TQ_BW(pointwise)
-TQ_BW(prelu)
-TQ_BW(clip)
-TQ_BW(softmax)
-TQ_BW(where)
-TQ_BW(cast)
 TQ_BW(copy)
 TQ_BW(none)
 TQ_BW(concat)
@@ -60,17 +76,5 @@ TQ_BW(expand)
 TQ_BW(tile)
 TQ_BW(gather)
 #undef TQ_BW
-
-/* ---- Dropout (dropout.c) -------------------------------------------------*/
-
-/* Dropout(data, ratio, training_mode) -> (output, mask). With c->training
- * (ONNX's training_mode input is ignored in favour of it) and a ratio > 0
- * it drops: see tq_dropout_keep. Otherwise the identity, mask all ones. The
- * mask is float32 1/0 (run-time values are float32). */
-tq_status tq_ew_dropout_infer(tq_op_call *c);
-tq_status tq_ew_dropout_forward(tq_op_call *c);
-/* gin[0] = gout[0] * mask * scale (the forward's mask, regenerated). */
-tq_status tq_dropout_backward(tq_op_call *c, const tq_tensor *const *gout,
-                              tq_tensor **gin);
 
 #endif

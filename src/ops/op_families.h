@@ -13,7 +13,14 @@
   X(gemm)                 \
   X(pool)                 \
   X(norm)                 \
-  X(elementwise)          \
+  X(binary)               \
+  X(variadic)             \
+  X(unary)                \
+  X(identity)             \
+  X(cast)                 \
+  X(where)                \
+  X(activation)           \
+  X(softmax)              \
   X(shape)
 
 #define TQ_OP_FAMILY_DECLARE(family)         \

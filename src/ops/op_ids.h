@@ -57,14 +57,15 @@ typedef enum tq_op_id {
   TQ_OP_SIN,
   TQ_OP_COS,
   TQ_OP_NOT,
-  /* cast.c */
+  /* identity.c */
   TQ_OP_IDENTITY,
+  TQ_OP_DROPOUT,
+  /* cast.c */
   TQ_OP_CAST,
   TQ_OP_CAST_LIKE,
+  /* where.c */
   TQ_OP_WHERE,
-  /* dropout.c */
-  TQ_OP_DROPOUT,
-  /* activation.c */
+  /* activation.c: pointwise activations and Clip */
   TQ_OP_RELU,
   TQ_OP_LEAKY_RELU,
   TQ_OP_SIGMOID,
