@@ -102,13 +102,8 @@ static tq_status act_parse(const tq_op_parse *p, void *params) {
 }
 
 static tq_status act_infer(tq_op_call *c) {
-  if (c->n_in != 1 || !c->in[0])
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "expects one input, got %zu", c->n_in);
-  if (c->in[0]->dtype != TQ_DTYPE_FLOAT32)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "expects a float32 input, got %s",
-                         tq_ew_dtype_name(c->in[0]->dtype));
+  tq_status st = tq_ew_one_float_input(c);
+  if (st != TQ_OK) return st;
   return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &c->in[0]->shape);
 }
 

@@ -38,6 +38,11 @@ void tq_bw_sum_to_shape(const float *src, const tq_shape *out,
  * input present and float32, gin float32 with as many elements). */
 tq_status tq_bw_check_gin(tq_op_call *c, tq_tensor **gin);
 
+/* gin[0] = gout[0]: the backward of operators that pass their input's
+ * elements on unchanged (Identity, Reshape, ...). */
+tq_status tq_bw_pass(tq_op_call *c, const tq_tensor *const *gout,
+                     tq_tensor **gin);
+
 /* Fills dst[0..n) with v (chunked, parallel). */
 void tq_bw_fill(float *dst, size_t n, float v, int threads);
 
@@ -58,23 +63,5 @@ tq_status tq_bw_terms(tq_op_call *c, const tq_shape *sk, size_t n,
  * buffer, else summed into gin. */
 void tq_bw_finish(tq_op_call *c, const float *d, const tq_shape *so,
                   const tq_shape *sk, tq_tensor *gin);
-
-/* Backward functions of the shape operators (backward_shape.c;
- * tq_op_backward_fn), until each moves next to its forward. */
-#define TQ_BW(name)                                                   \
-  tq_status tq_bw_##name(tq_op_call *c, const tq_tensor *const *gout, \
-                         tq_tensor **gin);
-TQ_BW(copy)
-TQ_BW(none)
-TQ_BW(concat)
-TQ_BW(split)
-TQ_BW(slice)
-TQ_BW(transpose)
-TQ_BW(pad)
-TQ_BW(reduce)
-TQ_BW(expand)
-TQ_BW(tile)
-TQ_BW(gather)
-#undef TQ_BW
 
 #endif

@@ -41,6 +41,17 @@ void tq_ew_for_chunks(size_t n, int threads, tq_ew_chunk_fn fn, void *arg) {
   }
 }
 
+tq_status tq_ew_one_float_input(tq_op_call *c) {
+  if (c->n_in != 1 || !c->in[0])
+    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
+                         "expects one input, got %zu", c->n_in);
+  if (c->in[0]->dtype != TQ_DTYPE_FLOAT32)
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "expects a float32 input, got %s",
+                         tq_ew_dtype_name(c->in[0]->dtype));
+  return TQ_OK;
+}
+
 static void shape_str(const tq_shape *s, char *buf, size_t size) {
   tq_shape_format(s, buf, size);
 }

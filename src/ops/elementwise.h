@@ -1,5 +1,5 @@
-/* Internal: broadcasting, chunked loops and data movement shared by the
- * tensor operators (broadcast.c, data_move.c).
+/* Internal: broadcasting, chunked loops and copies shared by the tensor
+ * operators (broadcast.c).
  *
  * int64 tensors carry shape arithmetic at plan time (Shape -> Gather ->
  * Mul -> Concat ...). Booleans (comparisons, And/Or/Xor/Not, Where's
@@ -69,6 +69,9 @@ void tq_ew_for_chunks(size_t n, int threads, tq_ew_chunk_fn fn, void *arg);
 void tq_ew_copy(const void *src, void *dst, size_t n, size_t esize,
                 int threads);
 
+/* An error unless the call has exactly one input, of type float32. */
+tq_status tq_ew_one_float_input(tq_op_call *c);
+
 /* Threads an operator call may use (at least 1). */
 int tq_ew_threads(const tq_op_call *c);
 
@@ -87,19 +90,5 @@ static inline int64_t tq_wrap_i64(uint64_t u) {
   memcpy(&r, &u, sizeof r);
   return r;
 }
-
-/* ---- strided data movement (shape.c) ------------------------------------*/
-
-/* Moves the elements of a dims-shaped (row-major, nd <= 2 * TQ_MAX_DIMS)
- * index space between the contiguous array contig and the positions
- * base + sum_d i_d * strides_d of strided: gather (scatter 0: contig[i] =
- * strided[...]; Slice, Transpose, Tile and their backward) or scatter
- * (scatter 1; the strided positions must be distinct). Elements of es
- * bytes (4 or 8). Dimensions that continue each other are merged first so
- * the inner loop is as long as possible; rows are split over threads by
- * the shape only. */
-void tq_strided_move(void *strided, int64_t base, const int64_t *strides,
-                     const int64_t *dims, int nd, void *contig, size_t es,
-                     int scatter, int threads);
 
 #endif

@@ -177,6 +177,15 @@ tq_status tq_bw_check_gin(tq_op_call *c, tq_tensor **gin) {
   return TQ_OK;
 }
 
+tq_status tq_bw_pass(tq_op_call *c, const tq_tensor *const *gout,
+                     tq_tensor **gin) {
+  tq_status st = tq_bw_check_gin(c, gin);
+  if (st != TQ_OK || !gin[0]) return st;
+  tq_ew_copy(tq_cf32(gout[0]), tq_f32(gin[0]), gin[0]->numel, sizeof(float),
+             tq_ew_threads(c));
+  return TQ_OK;
+}
+
 tq_status tq_bw_bcast(tq_op_call *c, const float *data, const tq_shape *s,
                       const tq_shape *so, size_t n, float **buf,
                       const float **out) {

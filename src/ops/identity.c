@@ -43,16 +43,6 @@ static tq_status identity_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* The gradient passes (Identity, Dropout that drops nothing). */
-static tq_status identity_backward(tq_op_call *c, const tq_tensor *const *gout,
-                                   tq_tensor **gin) {
-  tq_status st = tq_bw_check_gin(c, gin);
-  if (st != TQ_OK || !gin[0]) return st;
-  tq_ew_copy(tq_cf32(gout[0]), tq_f32(gin[0]), gin[0]->numel, sizeof(float),
-             tq_ew_threads(c));
-  return TQ_OK;
-}
-
 /* ---- Dropout
  * ---------------------------------------------------------------*/
 
@@ -156,7 +146,7 @@ static tq_status dropout_backward(tq_op_call *c, const tq_tensor *const *gout,
   drop_p p;
   st = drop_params(c, &p);
   if (st != TQ_OK) return st;
-  if (!p.active) return identity_backward(c, gout, gin);
+  if (!p.active) return tq_bw_pass(c, gout, gin);
   drop_arg a = {&p, c->seed, c->stream, tq_cf32(gout[0]), tq_f32(gin[0]), NULL};
   tq_ew_for_chunks(gout[0]->numel, threads, drop_chunk, &a);
   return TQ_OK;
@@ -167,7 +157,7 @@ static tq_status dropout_backward(tq_op_call *c, const tq_tensor *const *gout,
 const tq_op_desc tq_ops_identity[] = {
     {TQ_OP_ONNX(TQ_OP_IDENTITY, "Identity"), TQ_OP_ARITY(1, 1, 1, 1),
      .flags = TQ_OPF_INT64, .infer = identity_infer,
-     .forward = identity_forward, .backward = identity_backward},
+     .forward = identity_forward, .backward = tq_bw_pass},
     /* Dropout(data, ratio, training_mode) -> (output, mask). */
     {TQ_OP_ONNX(TQ_OP_DROPOUT, "Dropout"), TQ_OP_ARITY(1, 3, 1, 2),
      .flags = TQ_OPF_INT64, TQ_OP_PARAMS(dropout_params, dropout_parse),

@@ -57,21 +57,16 @@ tq_status tq_nn_parse_window(const tq_op_parse *p, tq_nn_window_kind kind,
       (st = tq_nn_parse_ints(p, "dilations", 1, &w->dilations)) ||
       (st = tq_nn_parse_ints(p, "pads", 0, &w->pads)))
     return st;
+  /* In TQ_NN_NOTSET ... order; some exporters write "" for NOTSET. */
+  static const char *const modes[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER",
+                                      "VALID"};
   const char *s = tq_parse_string(p, "auto_pad", "NOTSET");
-  if (!s || !*s || !strcmp(s, "NOTSET")) {
-    w->auto_pad = TQ_NN_NOTSET;
-  } else if (!strcmp(s, "SAME_UPPER")) {
-    w->auto_pad = TQ_NN_SAME_UPPER;
-  } else if (!strcmp(s, "SAME_LOWER")) {
-    w->auto_pad = TQ_NN_SAME_LOWER;
-  } else if (!strcmp(s, "VALID")) {
-    w->auto_pad = TQ_NN_VALID;
-  } else {
+  w->auto_pad = !s || !*s ? TQ_NN_NOTSET : tq_parse_index(s, modes, 4);
+  if (w->auto_pad < 0)
     return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
                           "auto_pad is \"%s\"; expected NOTSET, SAME_UPPER, "
                           "SAME_LOWER or VALID",
                           s);
-  }
   w->ceil_mode = 0;
   if (kind == TQ_NN_WIN_POOL) {
     const int64_t ceil_mode = tq_parse_int(p, "ceil_mode", 0);

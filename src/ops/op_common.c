@@ -59,6 +59,12 @@ const int64_t *tq_parse_ints(const tq_op_parse *p, const char *name,
   return attr_as_ints(tq_parse_attr(p, name), n);
 }
 
+int tq_parse_index(const char *s, const char *const *names, int n) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(s, names[i]) == 0) return i;
+  return -1;
+}
+
 const tq_attr *tq_call_attr(const tq_op_call *c, const char *name) {
   return find_attr(c->attrs, c->n_attrs, name);
 }

@@ -21,7 +21,17 @@
   X(where)                \
   X(activation)           \
   X(softmax)              \
-  X(shape)
+  X(shape)                \
+  X(constant)             \
+  X(reshape)              \
+  X(transpose)            \
+  X(concat)               \
+  X(slice)                \
+  X(gather)               \
+  X(expand)               \
+  X(pad)                  \
+  X(reduce)               \
+  X(resize)
 
 #define TQ_OP_FAMILY_DECLARE(family)         \
   extern const tq_op_desc tq_ops_##family[]; \

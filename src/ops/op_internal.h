@@ -177,6 +177,8 @@ const char *tq_parse_string(const tq_op_parse *p, const char *name,
 /* An INTS attribute's values; *n = 0 and NULL when absent or of another
  * type. They live as long as the graph. */
 const int64_t *tq_parse_ints(const tq_op_parse *p, const char *name, size_t *n);
+/* The index of s in names[0..n), or -1 (string attributes as enums). */
+int tq_parse_index(const char *s, const char *const *names, int n);
 /* Records "node '<id>' (<op>): message" and returns status. */
 tq_status tq_parse_error(const tq_op_parse *p, tq_status status,
                          const char *fmt, ...)

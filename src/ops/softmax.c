@@ -61,15 +61,9 @@ static tq_status sm_layout(tq_op_call *c, size_t *outer, size_t *n,
 }
 
 static tq_status softmax_infer(tq_op_call *c) {
-  if (c->n_in != 1 || !c->in[0])
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "expects one input, got %zu", c->n_in);
-  if (c->in[0]->dtype != TQ_DTYPE_FLOAT32)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "expects a float32 input, got %s",
-                         tq_ew_dtype_name(c->in[0]->dtype));
   size_t o, n, in;
-  tq_status st = sm_layout(c, &o, &n, &in);
+  tq_status st = tq_ew_one_float_input(c);
+  if (st == TQ_OK) st = sm_layout(c, &o, &n, &in);
   if (st != TQ_OK) return st;
   return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &c->in[0]->shape);
 }
