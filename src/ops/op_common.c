@@ -17,22 +17,32 @@ static const tq_attr *find_attr(const tq_attr_store *attrs, size_t n,
   return NULL;
 }
 
-static int64_t attr_as_int(const tq_attr *a, int64_t dflt) {
+const tq_attr *tq_parse_attr(const tq_op_parse *p, const char *name) {
+  return find_attr(p->attrs, p->n_attrs, name);
+}
+
+int64_t tq_parse_int(const tq_op_parse *p, const char *name, int64_t dflt) {
+  const tq_attr *a = tq_parse_attr(p, name);
   return a && a->type == TQ_ATTR_INT ? a->i : dflt;
 }
 
-static float attr_as_float(const tq_attr *a, float dflt) {
+float tq_parse_float(const tq_op_parse *p, const char *name, float dflt) {
+  const tq_attr *a = tq_parse_attr(p, name);
   if (!a) return dflt;
   if (a->type == TQ_ATTR_FLOAT) return a->f;
   if (a->type == TQ_ATTR_INT) return (float)a->i;
   return dflt;
 }
 
-static const char *attr_as_string(const tq_attr *a, const char *dflt) {
+const char *tq_parse_string(const tq_op_parse *p, const char *name,
+                            const char *dflt) {
+  const tq_attr *a = tq_parse_attr(p, name);
   return a && a->type == TQ_ATTR_STRING ? a->s : dflt;
 }
 
-static const int64_t *attr_as_ints(const tq_attr *a, size_t *n) {
+const int64_t *tq_parse_ints(const tq_op_parse *p, const char *name,
+                             size_t *n) {
+  const tq_attr *a = tq_parse_attr(p, name);
   if (!a || a->type != TQ_ATTR_INTS) {
     *n = 0;
     return NULL;
@@ -41,45 +51,10 @@ static const int64_t *attr_as_ints(const tq_attr *a, size_t *n) {
   return a->ints;
 }
 
-const tq_attr *tq_parse_attr(const tq_op_parse *p, const char *name) {
-  return find_attr(p->attrs, p->n_attrs, name);
-}
-int64_t tq_parse_int(const tq_op_parse *p, const char *name, int64_t dflt) {
-  return attr_as_int(tq_parse_attr(p, name), dflt);
-}
-float tq_parse_float(const tq_op_parse *p, const char *name, float dflt) {
-  return attr_as_float(tq_parse_attr(p, name), dflt);
-}
-const char *tq_parse_string(const tq_op_parse *p, const char *name,
-                            const char *dflt) {
-  return attr_as_string(tq_parse_attr(p, name), dflt);
-}
-const int64_t *tq_parse_ints(const tq_op_parse *p, const char *name,
-                             size_t *n) {
-  return attr_as_ints(tq_parse_attr(p, name), n);
-}
-
 int tq_parse_index(const char *s, const char *const *names, int n) {
   for (int i = 0; i < n; i++)
     if (strcmp(s, names[i]) == 0) return i;
   return -1;
-}
-
-const tq_attr *tq_call_attr(const tq_op_call *c, const char *name) {
-  return find_attr(c->attrs, c->n_attrs, name);
-}
-int64_t tq_attr_int(const tq_op_call *c, const char *name, int64_t dflt) {
-  return attr_as_int(tq_call_attr(c, name), dflt);
-}
-float tq_attr_float(const tq_op_call *c, const char *name, float dflt) {
-  return attr_as_float(tq_call_attr(c, name), dflt);
-}
-const char *tq_attr_string(const tq_op_call *c, const char *name,
-                           const char *dflt) {
-  return attr_as_string(tq_call_attr(c, name), dflt);
-}
-const int64_t *tq_attr_ints(const tq_op_call *c, const char *name, size_t *n) {
-  return attr_as_ints(tq_call_attr(c, name), n);
 }
 
 /* ---- errors
@@ -99,8 +74,7 @@ static tq_status call_verror(tq_op_call *c, tq_status status, const char *fmt,
   return node_verror(c->ctx, c->node_id, c->op_type, status, fmt, ap);
 }
 
-tq_status tq_call_error(tq_op_call *c, tq_status status, const char *fmt,
-                        ...) {
+tq_status tq_call_error(tq_op_call *c, tq_status status, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   tq_status st = call_verror(c, status, fmt, ap);
@@ -185,11 +159,15 @@ tq_status tq_call_axis(tq_op_call *c, int64_t axis, int rank, int *out) {
 
 /* ---- the public view for user-defined operators ------------------------*/
 
-size_t tq_op_input_count(const tq_op_call *call) { return call->n_in; }
+size_t tq_op_input_count(const tq_op_call *call) {
+  return call->n_in;
+}
 const tq_tensor *tq_op_input(const tq_op_call *call, size_t i) {
   return i < call->n_in ? call->in[i] : NULL;
 }
-size_t tq_op_output_count(const tq_op_call *call) { return call->n_out; }
+size_t tq_op_output_count(const tq_op_call *call) {
+  return call->n_out;
+}
 tq_tensor *tq_op_output(tq_op_call *call, size_t i) {
   return i < call->n_out ? call->out[i] : NULL;
 }
@@ -198,10 +176,14 @@ tq_status tq_op_set_output(tq_op_call *call, size_t i, tq_dtype dtype,
   return tq_call_set_output(call, i, dtype, shape);
 }
 const tq_attr *tq_op_attr(const tq_op_call *call, const char *name) {
-  return tq_call_attr(call, name);
+  return find_attr(call->attrs, call->n_attrs, name);
 }
-const char *tq_op_node_id(const tq_op_call *call) { return call->node_id; }
-void *tq_op_user(const tq_op_call *call) { return call->user; }
+const char *tq_op_node_id(const tq_op_call *call) {
+  return call->node_id;
+}
+void *tq_op_user(const tq_op_call *call) {
+  return call->user;
+}
 tq_status tq_op_error(tq_op_call *call, tq_status status, const char *fmt,
                       ...) {
   va_list ap;

@@ -193,15 +193,6 @@ tq_status tq_op_parse_params(const tq_op_parse *p, void **params);
  * (free() it after the call). */
 tq_status tq_op_call_parse(tq_op_call *c, void **params);
 
-/* ---- attributes of user-defined operators ---------------------------------*/
-const tq_attr *tq_call_attr(const tq_op_call *c, const char *name);
-int64_t tq_attr_int(const tq_op_call *c, const char *name, int64_t dflt);
-float tq_attr_float(const tq_op_call *c, const char *name, float dflt);
-const char *tq_attr_string(const tq_op_call *c, const char *name,
-                           const char *dflt);
-/* Integer list: *n = 0 and NULL when absent. */
-const int64_t *tq_attr_ints(const tq_op_call *c, const char *name, size_t *n);
-
 /* ---- errors and outputs
  * ----------------------------------------------------*/
 /* Records "node '<id>' (<op>): message" and returns status. */
