@@ -16,13 +16,14 @@ tq_tensor *grad_rand(const tq_shape *s, uint64_t seed) {
 }
 
 /* A call as the executor makes it. */
-static void make_call(tq_op_call *c, const tq_op_entry *e, const char *op,
+static void make_call(tq_op_call *c, const tq_op_desc *e, const char *op,
                       int64_t opset, const tq_tensor *const *in, size_t n_in,
                       const tq_attr_store *attrs, size_t n_attrs,
                       tq_tensor **out, size_t n_out, int threads, int training,
                       uint64_t sample_offset) {
   memset(c, 0, sizeof *c);
   c->ctx = g_ctx;
+  c->desc = e;
   c->node_id = "net/grad7";
   c->op_type = op;
   c->opset = opset;
@@ -38,18 +39,17 @@ static void make_call(tq_op_call *c, const tq_op_entry *e, const char *op,
   c->threads = threads;
   c->plan_time = 0;
   c->training = training;
-  c->user = e->def.user;
 }
 
-static const tq_op_entry *entry_of(const char *op, size_t n_in, size_t n_out) {
-  const tq_op_entry *e = tq_builtin_op(op);
-  if (!e) fail_msg("operator %s is not registered", op);
+static const tq_op_desc *entry_of(const char *op, int64_t opset, size_t n_in,
+                                  size_t n_out) {
+  const tq_op_desc *e = op_desc(op, opset);
   if ((int)n_in < e->min_inputs ||
       (e->max_inputs >= 0 && (int)n_in > e->max_inputs))
     fail_msg("%s: %zu inputs outside the table's range", op, n_in);
   if ((int)n_out < e->min_outputs || (int)n_out > e->max_outputs)
     fail_msg("%s: %zu outputs outside the table's range", op, n_out);
-  if (!tq_builtin_backward(op)) fail_msg("%s has no backward", op);
+  if (!e->backward) fail_msg("%s has no backward", op);
   return e;
 }
 
@@ -60,10 +60,11 @@ static void make_outputs(tq_tensor **out, size_t n_out) {
                      TQ_OK);
 }
 
-static tq_status forward(tq_op_call *c, const tq_op_entry *e) {
+/* Infer and forward of a call whose params are parsed. */
+static tq_status forward(tq_op_call *c) {
   tq_context_clear_error(g_ctx);
-  tq_status st = e->def.infer(c);
-  if (st == TQ_OK) st = e->def.forward(c);
+  tq_status st = c->desc->infer(c);
+  if (st == TQ_OK) st = c->desc->forward(c);
   return st;
 }
 
@@ -72,7 +73,7 @@ tq_status grad_run(const char *op, int64_t opset, const tq_tensor *const *in,
                    tq_tensor **out, size_t n_out, const tq_tensor *const *gout,
                    unsigned grad_mask, tq_tensor **gin, int threads,
                    int training, uint64_t sample_offset) {
-  const tq_op_entry *e = entry_of(op, n_in, n_out);
+  const tq_op_desc *e = entry_of(op, opset, n_in, n_out);
   make_outputs(out, n_out);
   for (size_t k = 0; k < n_in; k++) {
     gin[k] = NULL;
@@ -84,17 +85,22 @@ tq_status grad_run(const char *op, int64_t opset, const tq_tensor *const *in,
   tq_op_call c;
   make_call(&c, e, op, opset, in, n_in, attrs, n_attrs, out, n_out, threads,
             training, sample_offset);
-  tq_status st = forward(&c, e);
-  if (st != TQ_OK) return st;
-  return tq_builtin_backward(op)->backward(&c, gout, gin);
+  void *params = NULL;
+  tq_context_clear_error(g_ctx);
+  tq_status st = tq_op_call_parse(&c, &params);
+  if (st == TQ_OK) st = forward(&c);
+  if (st == TQ_OK) st = e->backward(&c, gout, gin);
+  free(params);
+  return st;
 }
 
 /* Everything one check needs: the forward's call and outputs, the output
  * gradients R, the analytic gradients. */
 typedef struct gc_state {
   const char *op;
-  const tq_op_entry *e;
+  const tq_op_desc *e;
   tq_op_call c;
+  void *params; /* c.params */
   tq_tensor *out[GC_MAXIO], *r[GC_MAXIO], *ana[GC_MAXIO];
   size_t n_in, n_out;
   unsigned mask;
@@ -107,7 +113,7 @@ static void gc_setup(gc_state *s, const char *op, int64_t opset,
   memset(s, 0, sizeof *s);
   assert_true(n_in <= GC_MAXIO && n_out <= GC_MAXIO);
   s->op = op;
-  s->e = entry_of(op, n_in, n_out);
+  s->e = entry_of(op, opset, n_in, n_out);
   s->n_in = n_in;
   s->n_out = n_out;
   s->mask = check_mask;
@@ -119,7 +125,8 @@ static void gc_setup(gc_state *s, const char *op, int64_t opset,
   make_outputs(s->out, n_out);
   make_call(&s->c, s->e, op, opset, in, n_in, attrs, n_attrs, s->out, n_out, 1,
             training, 0);
-  tq_status st = forward(&s->c, s->e);
+  tq_status st = tq_op_call_parse(&s->c, &s->params);
+  if (st == TQ_OK) st = forward(&s->c);
   if (st != TQ_OK) fail_msg("%s forward: %s", op, tq_context_last_error(g_ctx));
   for (size_t k = 0; k < n_out; k++) {
     s->r[k] = grad_rand(&s->out[k]->shape, 1000 + k);
@@ -129,6 +136,7 @@ static void gc_setup(gc_state *s, const char *op, int64_t opset,
 }
 
 static void gc_free(gc_state *s) {
+  free(s->params);
   for (size_t k = 0; k < GC_MAXIO; k++) {
     tq_tensor_destroy(s->out[k]);
     tq_tensor_destroy(s->r[k]);
@@ -160,8 +168,7 @@ static void gc_backward(gc_state *s, int threads, float fill, tq_tensor **gin) {
     assert_int_equal(tq_tensor_clone(g_ctx, s->out[k], &snap_out[k]), TQ_OK);
   s->c.threads = threads;
   tq_context_clear_error(g_ctx);
-  tq_status st = tq_builtin_backward(s->op)->backward(
-      &s->c, (const tq_tensor *const *)s->r, gin);
+  tq_status st = s->e->backward(&s->c, (const tq_tensor *const *)s->r, gin);
   if (st != TQ_OK)
     fail_msg("%s backward (threads %d): %s", s->op, threads,
              tq_context_last_error(g_ctx));
@@ -219,7 +226,7 @@ static double gc_loss(gc_state *s, const tq_tensor *const *xin,
   c.in = xin;
   c.out = out;
   c.threads = 1;
-  tq_status st = forward(&c, s->e);
+  tq_status st = forward(&c);
   if (st != TQ_OK)
     fail_msg("%s forward (perturbed): %s", s->op, tq_context_last_error(g_ctx));
   double sum = 0.0;

@@ -81,12 +81,30 @@ tq_attr_store a_str(const char *name, const char *v) {
   return s;
 }
 
-/* Runs op (infer, then forward) on inputs; creates n_out outputs. */
+const tq_op_desc *op_desc(const char *op, int64_t opset) {
+  const tq_op_desc *d = tq_op_lookup("", op, opset);
+  if (!d)
+    fail_msg("operator %s (opset %lld) is not registered", op,
+             (long long)opset);
+  return d;
+}
+
+tq_status run_call(tq_op_call *c) {
+  void *params = NULL;
+  tq_context_clear_error(c->ctx);
+  tq_status st = tq_op_call_parse(c, &params);
+  if (st == TQ_OK) st = c->desc->infer(c);
+  if (st == TQ_OK) st = c->desc->forward(c);
+  c->params = NULL;
+  free(params);
+  return st;
+}
+
+/* Runs op (parse, infer, then forward) on inputs; creates n_out outputs. */
 tq_status run_op_n(const char *op, int64_t opset, const tq_tensor *const *in,
                    size_t n_in, const tq_attr_store *attrs, size_t n_attrs,
                    tq_tensor **out, size_t n_out, int threads) {
-  const tq_op_entry *e = tq_builtin_op(op);
-  if (!e) fail_msg("operator %s is not registered", op);
+  const tq_op_desc *e = op_desc(op, opset);
   tq_shape s0 = mkshape(0, NULL);
   for (size_t i = 0; i < n_out; i++)
     assert_int_equal(tq_tensor_create(g_ctx, TQ_DTYPE_FLOAT32, &s0, &out[i]),
@@ -94,6 +112,7 @@ tq_status run_op_n(const char *op, int64_t opset, const tq_tensor *const *in,
   tq_op_call c;
   memset(&c, 0, sizeof c);
   c.ctx = g_ctx;
+  c.desc = e;
   c.node_id = "net/node7";
   c.op_type = op;
   c.opset = opset;
@@ -105,18 +124,13 @@ tq_status run_op_n(const char *op, int64_t opset, const tq_tensor *const *in,
   c.n_out = n_out;
   c.threads = threads;
   c.plan_time = g_plan_time;
-  c.user = e->def.user;
-  tq_context_clear_error(g_ctx);
-  tq_status st = e->def.infer(&c);
-  if (st == TQ_OK) st = e->def.forward(&c);
-  return st;
+  return run_call(&c);
 }
 
 tq_tensor *run1(const char *op, int64_t opset, const tq_tensor *const *in,
                 size_t n_in, const tq_attr_store *attrs, size_t n_attrs) {
   /* The counts the executor checks against the table. */
-  const tq_op_entry *e = tq_builtin_op(op);
-  assert_non_null(e);
+  const tq_op_desc *e = op_desc(op, opset);
   assert_true((int)n_in >= e->min_inputs);
   assert_true(e->max_inputs < 0 || (int)n_in <= e->max_inputs);
   assert_true(e->min_outputs <= 1);

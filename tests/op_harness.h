@@ -1,6 +1,6 @@
 /* Shared by the operator tests: build tensors and attributes, run an
- * operator's infer and forward as the executor does, check results and
- * error messages. */
+ * operator's parse, infer and forward as the executor does, check results
+ * and error messages. */
 #ifndef TQ_TEST_OP_HARNESS_H
 #define TQ_TEST_OP_HARNESS_H
 
@@ -20,6 +20,12 @@ tq_tensor *trand(int nd, const int64_t *dims, uint64_t seed);
 tq_attr_store a_int(const char *name, int64_t v);
 tq_attr_store a_float(const char *name, float v);
 tq_attr_store a_str(const char *name, const char *v);
+/* The descriptor of the default-domain operator op at opset (fails the
+ * test when there is none). */
+const tq_op_desc *op_desc(const char *op, int64_t opset);
+/* A call built by hand (desc, attributes, inputs, outputs set): parse,
+ * infer and forward, as a session plans and runs a node. */
+tq_status run_call(tq_op_call *c);
 tq_status run_op_n(const char *op, int64_t opset, const tq_tensor *const *in,
                    size_t n_in, const tq_attr_store *attrs, size_t n_attrs,
                    tq_tensor **out, size_t n_out, int threads);

@@ -997,8 +997,7 @@ static void test_batchnorm(void **state) {
  * variance passed as state (the same tensors as inputs 3 and 4). */
 static void bn_forward(tq_tensor *const *t, const tq_attr_store *at, size_t na,
                        int training, int with_state, tq_tensor **y) {
-  const tq_op_entry *e = tq_builtin_op("BatchNormalization");
-  assert_non_null(e);
+  const tq_op_desc *e = op_desc("BatchNormalization", 15);
   tq_shape s0 = mkshape(0, NULL);
   assert_int_equal(tq_tensor_create(g_ctx, TQ_DTYPE_FLOAT32, &s0, y), TQ_OK);
   const tq_tensor *in[5] = {t[0], t[1], t[2], t[3], t[4]};
@@ -1006,6 +1005,7 @@ static void bn_forward(tq_tensor *const *t, const tq_attr_store *at, size_t na,
   tq_op_call c;
   memset(&c, 0, sizeof c);
   c.ctx = g_ctx;
+  c.desc = e;
   c.node_id = "net/bn3";
   c.op_type = "BatchNormalization";
   c.opset = 15;
@@ -1018,11 +1018,7 @@ static void bn_forward(tq_tensor *const *t, const tq_attr_store *at, size_t na,
   c.threads = 2;
   c.training = training;
   c.state = with_state ? state : NULL;
-  c.user = e->def.user;
-  tq_context_clear_error(g_ctx);
-  tq_status st = e->def.infer(&c);
-  if (st == TQ_OK) st = e->def.forward(&c);
-  run_ok(st, "BatchNormalization");
+  run_ok(run_call(&c), "BatchNormalization");
 }
 
 /* Training forward: Y from the batch's mean and biased variance; the
@@ -1134,8 +1130,8 @@ static void test_registry(void **state) {
                                     "GlobalMaxPool",
                                     "BatchNormalization"};
   for (size_t i = 0; i < COUNT(ops); i++) {
-    const tq_backward_entry *e = tq_builtin_backward(ops[i]);
-    if (!e || !e->backward) fail_msg("%s has no backward", ops[i]);
+    const tq_op_desc *e = op_desc(ops[i], 17);
+    if (!e->backward) fail_msg("%s has no backward", ops[i]);
     assert_int_equal(e->state_inputs,
                      i == COUNT(ops) - 1 ? (1u << 3) | (1u << 4) : 0u);
   }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "testutil.h"
 #include "tensorquant/op.h"
@@ -218,6 +219,101 @@ static void test_errors(void **state) {
   assert_int_equal(tq_graph_pop_scope(ctx, g), TQ_ERR_INVALID_ARGUMENT);
   tq_graph_destroy(g);
   tq_context_destroy(ctx);
+}
+
+/* A bad attribute fails when the session plans the node (attributes are
+ * parsed once, then): the message names the node, its operator and the
+ * attribute. Nodes before it are fine; creating the session is too. */
+static void test_bad_attribute_at_plan(void **state) {
+  (void)state;
+  static const int64_t k3[] = {3, 3};
+  static const struct {
+    const char *op, *attr;
+    tq_attr a;
+    tq_status want;
+    const char *needle;
+  } cases[] = {
+      {"Conv",
+       "group",
+       {.name = "group", .type = TQ_ATTR_INT, .i = 0},
+       TQ_ERR_INVALID_ARGUMENT,
+       "group is 0"},
+      {"Conv",
+       "auto_pad",
+       {.name = "auto_pad", .type = TQ_ATTR_STRING, .s = "SOMETIMES"},
+       TQ_ERR_INVALID_ARGUMENT,
+       "\"SOMETIMES\""},
+      {"MaxPool",
+       "ceil_mode",
+       {.name = "ceil_mode", .type = TQ_ATTR_INT, .i = 2},
+       TQ_ERR_INVALID_ARGUMENT,
+       "ceil_mode is 2"},
+      {"Gelu",
+       "approximate",
+       {.name = "approximate", .type = TQ_ATTR_STRING, .s = "fast"},
+       TQ_ERR_UNSUPPORTED,
+       "'fast'"},
+      {"Pad",
+       "mode",
+       {.name = "mode", .type = TQ_ATTR_STRING, .s = "mirror"},
+       TQ_ERR_UNSUPPORTED,
+       "'mirror'"},
+      {"Softmax",
+       "axis",
+       {.name = "axis", .type = TQ_ATTR_INT, .i = 7},
+       TQ_ERR_SHAPE,
+       "axis 7"}, /* known once the rank is: at plan too */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    tq_context *ctx = NULL;
+    assert_int_equal(tq_context_create(&ctx), TQ_OK);
+    tq_graph *g = NULL;
+    assert_int_equal(tq_graph_create(ctx, &g), TQ_OK);
+    tq_shape xs = {.ndim = 4, .dims = {-1, 1, 6, 6}};
+    assert_int_equal(tq_graph_add_input(ctx, g, "x", &xs), TQ_OK);
+    tq_shape ws = {.ndim = 4, .dims = {1, 1, 3, 3}};
+    tq_tensor *wt = NULL;
+    assert_int_equal(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &ws, &wt), TQ_OK);
+    assert_int_equal(tq_graph_add_initializer(ctx, g, "w", wt), TQ_OK);
+    tq_tensor_destroy(wt);
+    const char *rin[] = {"x"}, *rout[] = {"r"};
+    assert_int_equal(
+        tq_graph_add_node(ctx, g, "Relu", "ok", rin, 1, rout, 1, NULL, 0),
+        TQ_OK);
+    assert_int_equal(tq_graph_push_scope(ctx, g, "Net"), TQ_OK);
+    const int conv = !strcmp(cases[i].op, "Conv");
+    const char *in[] = {"r", "w"}, *out[] = {"y"};
+    tq_attr attrs[2] = {cases[i].a};
+    size_t n_attrs = 1;
+    if (!strcmp(cases[i].op, "MaxPool"))
+      attrs[n_attrs++] = (tq_attr){
+          .name = "kernel_shape", .type = TQ_ATTR_INTS, .ints = k3, .count = 2};
+    if (!strcmp(cases[i].op, "Pad")) {
+      static const int64_t pads[] = {0, 0, 1, 1, 0, 0, 1, 1};
+      attrs[n_attrs++] = (tq_attr){
+          .name = "pads", .type = TQ_ATTR_INTS, .ints = pads, .count = 8};
+    }
+    assert_int_equal(tq_graph_add_node(ctx, g, cases[i].op, "bad", in,
+                                       conv ? 2 : 1, out, 1, attrs, n_attrs),
+                     TQ_OK);
+    assert_int_equal(tq_graph_pop_scope(ctx, g), TQ_OK);
+    assert_int_equal(tq_graph_add_output(ctx, g, "y"), TQ_OK);
+    tq_session *s = NULL;
+    assert_int_equal(tq_session_create(ctx, g, &s), TQ_OK);
+    tq_shape x1 = {.ndim = 4, .dims = {2, 1, 6, 6}};
+    for (int again = 0; again < 2; again++) { /* a failed plan can retry */
+      tq_status st = tq_session_plan(ctx, s, &x1, 1);
+      const char *msg = tq_context_last_error(ctx);
+      if (st != cases[i].want || !strstr(msg, "node 'Net/bad'") ||
+          !strstr(msg, cases[i].op) || !strstr(msg, cases[i].attr) ||
+          !strstr(msg, cases[i].needle))
+        fail_msg("%s %s: status %d, message '%s'", cases[i].op, cases[i].attr,
+                 st, msg);
+    }
+    tq_session_destroy(s);
+    tq_graph_destroy(g);
+    tq_context_destroy(ctx);
+  }
 }
 
 /* A session keeps Winograd-transformed kernels between runs: running
@@ -573,6 +669,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_float_and_quantized),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_bad_attribute_at_plan),
       cmocka_unit_test(test_operator_cache),
       cmocka_unit_test(test_inplace),
       cmocka_unit_test(test_relu_fusion),

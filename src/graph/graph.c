@@ -75,7 +75,10 @@ void tq_graph_destroy(tq_graph *g) {
   free(g->inits);
   free(g->init_values);
   free_strings(g->scopes, g->n_scopes);
-  for (size_t i = 0; i < g->n_user_ops; i++) free((char *)g->user_ops[i].op_type);
+  for (size_t i = 0; i < g->n_user_ops; i++) {
+    free((char *)g->user_ops[i]->name);
+    free(g->user_ops[i]);
+  }
   free(g->user_ops);
   free(g->name);
   free(g);
@@ -191,20 +194,10 @@ tq_status tq_graph_add_initializer(tq_context *ctx, tq_graph *g,
   return TQ_OK;
 }
 
-const tq_op_def *tq_graph_lookup_op(const tq_graph *g, const char *op_type,
-                                    unsigned *flags,
-                                    const tq_op_entry **builtin) {
-  if (builtin) *builtin = NULL;
+const tq_op_desc *tq_graph_lookup_op(const tq_graph *g, const char *op_type) {
   for (size_t i = 0; i < g->n_user_ops; i++)
-    if (strcmp(g->user_ops[i].op_type, op_type) == 0) {
-      if (flags) *flags = g->user_ops[i].weights ? TQ_OPF_WEIGHTS : 0;
-      return &g->user_ops[i];
-    }
-  const tq_op_entry *e = tq_builtin_op(op_type);
-  if (!e) return NULL;
-  if (flags) *flags = e->flags;
-  if (builtin) *builtin = e;
-  return &e->def;
+    if (strcmp(g->user_ops[i]->name, op_type) == 0) return g->user_ops[i];
+  return tq_op_lookup("", op_type, g->opset);
 }
 
 tq_status tq_graph_register_op(tq_context *ctx, tq_graph *g,
@@ -213,16 +206,35 @@ tq_status tq_graph_register_op(tq_context *ctx, tq_graph *g,
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "tq_graph_register_op: op_type, infer and forward are "
                     "required");
-  if (tq_graph_lookup_op(g, def->op_type, NULL, NULL))
+  if (tq_graph_lookup_op(g, def->op_type))
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "operator '%s' is already defined", def->op_type);
-  tq_op_def *p = realloc(g->user_ops, (g->n_user_ops + 1) * sizeof *p);
+  tq_op_desc **p = realloc(g->user_ops, (g->n_user_ops + 1) * sizeof *p);
   if (!p) return tq_error_nomem(ctx);
   g->user_ops = p;
-  p[g->n_user_ops] = *def;
-  if (!(p[g->n_user_ops].op_type = dup_str(def->op_type)))
+  /* Each descriptor on its own: sessions keep pointers to it. Any counts
+   * of inputs and outputs; the operator checks them itself. */
+  tq_op_desc *d = calloc(1, sizeof *d);
+  char *name = dup_str(def->op_type);
+  if (!d || !name) {
+    free(d);
+    free(name);
     return tq_error_nomem(ctx);
-  g->n_user_ops++;
+  }
+  *d = (tq_op_desc){.id = TQ_OP_USER,
+                    .name = name,
+                    .domain = "",
+                    .min_opset = 1,
+                    .max_opset = TQ_OPSET_OPEN,
+                    .min_inputs = 0,
+                    .max_inputs = -1,
+                    .min_outputs = 1,
+                    .max_outputs = -1,
+                    .flags = def->weights ? TQ_OPF_WEIGHTS : 0,
+                    .infer = def->infer,
+                    .forward = def->forward,
+                    .user = def->user};
+  p[g->n_user_ops++] = d;
   return TQ_OK;
 }
 
@@ -366,8 +378,8 @@ tq_status tq_graph_add_node(tq_context *ctx, tq_graph *g, const char *op_type,
     n->n_attrs = i + 1;
   }
   /* Weights (DESIGN.md 3): initializer inputs after the first. */
-  unsigned flags = 0;
-  tq_graph_lookup_op(g, op_type, &flags, NULL);
+  const tq_op_desc *desc = tq_graph_lookup_op(g, op_type);
+  const unsigned flags = desc ? desc->flags : 0;
   if (st == TQ_OK && (flags & TQ_OPF_WEIGHTS) && n_inputs > 1) {
     n->weight_names = calloc(n_inputs, sizeof *n->weight_names);
     if (!n->weight_names) st = tq_error_nomem(ctx);
@@ -480,19 +492,18 @@ tq_status tq_graph_validate(tq_context *ctx, const tq_graph *g) {
   size_t used = 0, unknown = 0, bad_arity = 0;
   for (size_t i = 0; i < g->n_nodes; i++) {
     const tq_node *n = &g->nodes[i];
-    const tq_op_entry *e = NULL;
-    const tq_op_def *def = tq_graph_lookup_op(g, n->op_type, NULL, &e);
-    if (!def) {
+    const tq_op_desc *e = tq_graph_lookup_op(g, n->op_type);
+    if (!e) {
       unknown++;
       if (used < sizeof msg)
         used += (size_t)snprintf(msg + used, sizeof msg - used,
                                  "%s'%s' (%s, opset %lld)",
                                  unknown + bad_arity > 1 ? ", " : "", n->id,
                                  n->op_type, (long long)g->opset);
-    } else if (e && ((int)n->n_in < e->min_inputs ||
-                     (e->max_inputs >= 0 && (int)n->n_in > e->max_inputs) ||
-                     (int)n->n_out < e->min_outputs ||
-                     (e->max_outputs >= 0 && (int)n->n_out > e->max_outputs))) {
+    } else if (((int)n->n_in < e->min_inputs ||
+                (e->max_inputs >= 0 && (int)n->n_in > e->max_inputs) ||
+                (int)n->n_out < e->min_outputs ||
+                (e->max_outputs >= 0 && (int)n->n_out > e->max_outputs))) {
       bad_arity++;
       if (used < sizeof msg)
         used += (size_t)snprintf(

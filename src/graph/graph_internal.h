@@ -45,7 +45,7 @@ struct tq_graph {
   size_t n_inits;
   char **scopes;
   size_t n_scopes;
-  tq_op_def *user_ops;
+  tq_op_desc **user_ops; /* user-defined operators (id TQ_OP_USER) */
   size_t n_user_ops;
   int64_t opset; /* default-domain opset (17 for built graphs) */
   char *name;    /* graph name (ONNX export) */
@@ -61,11 +61,9 @@ void tq_graph_set_opset(tq_graph *g, int64_t opset);
 void tq_graph_node_attrs(const tq_graph *g, size_t node,
                          const tq_attr_store **attrs, size_t *n);
 
-/* The operator a node's op_type names: a user op registered on g, else a
- * built-in one; NULL when unknown. flags receives TQ_OPF_* (user ops:
- * TQ_OPF_WEIGHTS when def.weights). */
-const tq_op_def *tq_graph_lookup_op(const tq_graph *g, const char *op_type,
-                                    unsigned *flags,
-                                    const tq_op_entry **builtin);
+/* The operator a node's op_type names: a user op registered on g, else the
+ * built-in one of the default domain at the graph's opset; NULL when
+ * unknown. */
+const tq_op_desc *tq_graph_lookup_op(const tq_graph *g, const char *op_type);
 
 #endif

@@ -27,7 +27,8 @@ tq_status tq_session_create(tq_context *ctx, const tq_graph *g,
   }
   for (size_t i = 0; i < g->n_nodes; i++) {
     node_rt *n = &s->nodes[i];
-    n->def = tq_graph_lookup_op(g, g->nodes[i].op_type, &n->flags, &n->entry);
+    n->desc = tq_graph_lookup_op(g, g->nodes[i].op_type);
+    n->flags = n->desc->flags;
   }
   *out = s;
   return TQ_OK;
@@ -79,6 +80,7 @@ void tq_session_destroy(tq_session *s) {
   free_weights(s);
   for (size_t i = 0; i < s->n_pool; i++) free(s->pool[i].data);
   free(s->pool);
+  for (size_t i = 0; i < s->g->n_nodes; i++) free(s->nodes[i].params);
   free(s->nodes);
   free(s);
 }
@@ -255,6 +257,8 @@ static void fill_call(tq_session *s, tq_context *ctx, size_t i,
   const tq_node *gn = &g->nodes[i];
   memset(c, 0, sizeof *c);
   c->ctx = ctx;
+  c->desc = s->nodes[i].desc;
+  c->params = s->nodes[i].params;
   c->node_id = gn->id;
   c->op_type = gn->op_type;
   c->opset = g->opset;
@@ -272,7 +276,27 @@ static void fill_call(tq_session *s, tq_context *ctx, size_t i,
   c->threads = tq_context_threads(ctx);
   c->seed = s->seed;
   c->stream = STREAM(STREAM_INTRINSIC, i, 0);
-  c->user = s->nodes[i].def->user;
+  c->user = s->nodes[i].desc->user;
+}
+
+/* Parses node i's attributes into its params, the first time it is
+ * planned: a bad attribute fails here, naming the node and attribute. */
+static tq_status parse_node(tq_context *ctx, tq_session *s, size_t i) {
+  node_rt *n = &s->nodes[i];
+  if (n->parsed) return TQ_OK;
+  const tq_node *gn = &s->g->nodes[i];
+  const tq_op_parse p = {.ctx = ctx,
+                         .desc = n->desc,
+                         .node_id = gn->id,
+                         .op_type = gn->op_type,
+                         .opset = s->g->opset,
+                         .attrs = gn->attrs,
+                         .n_attrs = gn->n_attrs,
+                         .n_in = gn->n_in,
+                         .n_out = gn->n_out};
+  tq_status st = tq_op_parse_params(&p, &n->params);
+  n->parsed = st == TQ_OK;
+  return st;
 }
 
 /* Relu fusion: a TQ_OPF_POST_RELU node (Conv, Add, ...) whose output
@@ -294,8 +318,7 @@ static tq_status plan_relu_fusion(tq_context *ctx, tq_session *s) {
     if (!(n->flags & TQ_OPF_POST_RELU) || n->folded || gn->n_out != 1) continue;
     const int v = gn->out[0], j = s->last_use[v];
     if (s->is_output[v] || s->is_const[v] || j < 0 || readers[v] != 1) continue;
-    if (g->nodes[j].n_in == 1 && strcmp(g->nodes[j].op_type, "Relu") == 0 &&
-        s->nodes[j].entry != NULL)
+    if (g->nodes[j].n_in == 1 && s->nodes[j].desc->id == TQ_OP_RELU)
       n->relu_next = j;
   }
   free(readers);
@@ -399,14 +422,15 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
       s->owned[gn->out[k]] = 1;
     }
     if (st != TQ_OK) break;
+    if ((st = parse_node(ctx, s, i)) != TQ_OK) break;
     const tq_tensor *in[MAX_IO];
     tq_tensor *out[MAX_IO];
     tq_op_call c;
     fill_call(s, ctx, i, in, out, &c);
     c.plan_time = n->folded;
-    st = n->def->infer(&c);
+    st = n->desc->infer(&c);
     if (st == TQ_OK && n->folded) {
-      st = n->def->forward(&c);
+      st = n->desc->forward(&c);
       for (size_t k = 0; k < gn->n_out; k++) s->is_const[gn->out[k]] = 1;
     }
     for (size_t k = 0; st == TQ_OK && k < gn->n_out; k++) {
@@ -589,7 +613,7 @@ tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
     if (n->relu_ready && donor == gn->in[0]) {
       st = TQ_OK; /* a fused Relu: the data is already its output */
     } else {
-      st = n->def->forward(&c);
+      st = n->desc->forward(&c);
     }
     if (st == TQ_OK && c.post_relu && c.post_relu_done)
       s->nodes[n->relu_next].relu_ready = 1;

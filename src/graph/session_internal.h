@@ -20,9 +20,12 @@ enum {
 };
 
 typedef struct node_rt {
-  const tq_op_def *def;
-  const tq_op_entry *entry; /* NULL for user ops */
-  unsigned flags;
+  const tq_op_desc *desc; /* the node's operator, resolved once */
+  /* desc->parse's result for the node's attributes (NULL: none), parsed
+   * when the session first plans the node; parsed: that happened. */
+  void *params;
+  int parsed;
+  unsigned flags; /* desc->flags */
   int folded; /* evaluated at plan time */
   tq_qmap_match match[TQ_MAP_KIND_COUNT];
   tq_tensor **wq;    /* per input: quantized weight (owned) or NULL */

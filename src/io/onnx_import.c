@@ -522,7 +522,7 @@ static tq_status check_operators(loader *L) {
       continue;
     }
     if (is_constant(n)) continue; /* becomes an initializer */
-    if (!tq_graph_lookup_op(L->g, op, NULL, NULL))
+    if (!tq_graph_lookup_op(L->g, op))
       report_add(&r, "node '%.120s' (%.60s, opset %" PRId64 ")", node_label(n),
                  op, L->opset);
   }

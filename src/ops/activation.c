@@ -1,18 +1,26 @@
-/* Activation functions: pointwise nonlinearities with attributes, Clip, and
- * Softmax/LogSoftmax/Hardmax.
+/* Activation functions: pointwise nonlinearities with attributes, and
+ * Clip; forward and backward.
  *
  * Numerics: no -ffast-math, libm for exp/tanh/erf; sigmoid and softplus are
- * written so that neither branch overflows for large |x|; softmax subtracts
- * the row maximum and sums in double. NaN inputs give NaN outputs (Relu and
- * Clip included), so a broken upstream value stays visible. */
+ * written so that neither branch overflows for large |x|. NaN inputs give
+ * NaN outputs (Relu and Clip included), so a broken upstream value stays
+ * visible.
+ *
+ * Derivatives at the kinks are PyTorch's: Relu'(0) = 0, LeakyRelu'(0) =
+ * alpha, Elu'(0) = alpha, Selu'(0) = gamma * alpha, Celu'(0) = 1,
+ * ThresholdedRelu'(alpha) = 0, Clip passes the gradient where min <= x <=
+ * max (its bounds get none), HardSigmoid's is alpha strictly inside
+ * (0 < alpha*x + beta < 1), HardSwish's is x/3 + 1/2 on the closed interval
+ * [-3, 3] (0 below, 1 above). Sigmoid and Tanh use the forward's output. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "ops/backward_internal.h"
 #include "ops/elementwise.h"
+#include "ops/op_families.h"
 
 /* ---- pointwise activations
  * -------------------------------------------------*/
@@ -37,55 +45,65 @@ enum {
 
 /* ONNX default attribute values. */
 static const struct {
-  const char *name;
+  tq_op_id id;
   int op;
   float alpha, beta, gamma;
 } act_ops[] = {
-    {"Relu", ACT_RELU, 0.0f, 0.0f, 0.0f},
-    {"LeakyRelu", ACT_LEAKY_RELU, 0.01f, 0.0f, 0.0f},
-    {"Sigmoid", ACT_SIGMOID, 0.0f, 0.0f, 0.0f},
-    {"Tanh", ACT_TANH, 0.0f, 0.0f, 0.0f},
-    {"HardSigmoid", ACT_HARD_SIGMOID, 0.2f, 0.5f, 0.0f},
+    {TQ_OP_RELU, ACT_RELU, 0.0f, 0.0f, 0.0f},
+    {TQ_OP_LEAKY_RELU, ACT_LEAKY_RELU, 0.01f, 0.0f, 0.0f},
+    {TQ_OP_SIGMOID, ACT_SIGMOID, 0.0f, 0.0f, 0.0f},
+    {TQ_OP_TANH, ACT_TANH, 0.0f, 0.0f, 0.0f},
+    {TQ_OP_HARD_SIGMOID, ACT_HARD_SIGMOID, 0.2f, 0.5f, 0.0f},
     /* HardSwish is x * HardSigmoid(x) with alpha 1/6, beta 1/2. */
-    {"HardSwish", ACT_HARD_SWISH, 1.0f / 6.0f, 0.5f, 0.0f},
-    {"Elu", ACT_ELU, 1.0f, 0.0f, 0.0f},
-    {"Selu", ACT_SELU, 1.67326319217681884765625f, 0.0f,
+    {TQ_OP_HARD_SWISH, ACT_HARD_SWISH, 1.0f / 6.0f, 0.5f, 0.0f},
+    {TQ_OP_ELU, ACT_ELU, 1.0f, 0.0f, 0.0f},
+    {TQ_OP_SELU, ACT_SELU, 1.67326319217681884765625f, 0.0f,
      1.05070102214813232421875f},
-    {"Celu", ACT_CELU, 1.0f, 0.0f, 0.0f},
-    {"Softplus", ACT_SOFTPLUS, 0.0f, 0.0f, 0.0f},
-    {"Softsign", ACT_SOFTSIGN, 0.0f, 0.0f, 0.0f},
-    {"Gelu", ACT_GELU, 0.0f, 0.0f, 0.0f},
-    {"Mish", ACT_MISH, 0.0f, 0.0f, 0.0f},
-    {"ThresholdedRelu", ACT_THRESHOLDED_RELU, 1.0f, 0.0f, 0.0f},
+    {TQ_OP_CELU, ACT_CELU, 1.0f, 0.0f, 0.0f},
+    {TQ_OP_SOFTPLUS, ACT_SOFTPLUS, 0.0f, 0.0f, 0.0f},
+    {TQ_OP_SOFTSIGN, ACT_SOFTSIGN, 0.0f, 0.0f, 0.0f},
+    {TQ_OP_GELU, ACT_GELU, 0.0f, 0.0f, 0.0f},
+    {TQ_OP_MISH, ACT_MISH, 0.0f, 0.0f, 0.0f},
+    {TQ_OP_THRESHOLDED_RELU, ACT_THRESHOLDED_RELU, 1.0f, 0.0f, 0.0f},
 };
 
-static int act_lookup(const char *name) {
-  for (size_t i = 0; i < sizeof act_ops / sizeof act_ops[0]; i++)
-    if (strcmp(act_ops[i].name, name) == 0) return (int)i;
-  return -1;
+/* What an activation computes with: its function (Gelu with
+ * approximate='tanh' is ACT_GELU_TANH) and its attributes or their ONNX
+ * defaults (HardSwish's fixed constants). */
+typedef struct act_params {
+  int op;
+  float alpha, beta, gamma;
+} act_params;
+
+static tq_status act_parse(const tq_op_parse *p, void *params) {
+  act_params *ap = params;
+  size_t k = 0;
+  while (act_ops[k].id != p->desc->id) k++;
+  ap->op = act_ops[k].op;
+  ap->alpha = tq_parse_float(p, "alpha", act_ops[k].alpha);
+  ap->beta = tq_parse_float(p, "beta", act_ops[k].beta);
+  ap->gamma = tq_parse_float(p, "gamma", act_ops[k].gamma);
+  if (ap->op == ACT_HARD_SWISH) { /* no attributes in the standard */
+    ap->alpha = act_ops[k].alpha;
+    ap->beta = act_ops[k].beta;
+  }
+  if (ap->op == ACT_GELU) {
+    const char *approx = tq_parse_string(p, "approximate", "none");
+    if (strcmp(approx, "none") != 0 && strcmp(approx, "tanh") != 0)
+      return tq_parse_error(p, TQ_ERR_UNSUPPORTED,
+                            "approximate='%s' is not supported ('none' or "
+                            "'tanh')",
+                            approx);
+    if (strcmp(approx, "tanh") == 0) ap->op = ACT_GELU_TANH;
+  }
+  if (ap->op == ACT_CELU && ap->alpha == 0.0f)
+    return tq_parse_error(p, TQ_ERR_RANGE, "alpha must not be 0");
+  return TQ_OK;
 }
 
-tq_status tq_act_unary_infer(tq_op_call *c) {
-  int k = act_lookup(c->op_type);
-  if (k < 0)
-    return tq_call_error(c, TQ_ERR_INTERNAL, "not an activation operator");
-  if (c->n_in != 1 || !c->in[0])
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "expects one input, got %zu", c->n_in);
-  if (c->in[0]->dtype != TQ_DTYPE_FLOAT32)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "expects a float32 input, got %s",
-                         tq_ew_dtype_name(c->in[0]->dtype));
-  if (act_ops[k].op == ACT_GELU) {
-    const char *ap = tq_attr_string(c, "approximate", "none");
-    if (strcmp(ap, "none") != 0 && strcmp(ap, "tanh") != 0)
-      return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                           "approximate='%s' is not supported ('none' or "
-                           "'tanh')",
-                           ap);
-  }
-  if (act_ops[k].op == ACT_CELU && tq_attr_float(c, "alpha", 1.0f) == 0.0f)
-    return tq_call_error(c, TQ_ERR_RANGE, "alpha must not be 0");
+static tq_status act_infer(tq_op_call *c) {
+  tq_status st = tq_ew_one_float_input(c);
+  if (st != TQ_OK) return st;
   return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &c->in[0]->shape);
 }
 
@@ -156,48 +174,131 @@ static void act_chunk(void *arg, size_t first, size_t n) {
   }
 }
 
-int tq_act_attrs(const tq_op_call *c, float *alpha, float *beta, float *gamma,
-                 int *gelu_tanh) {
-  const int k = act_lookup(c->op_type);
-  if (k < 0) return -1;
-  *alpha = tq_attr_float(c, "alpha", act_ops[k].alpha);
-  *beta = tq_attr_float(c, "beta", act_ops[k].beta);
-  *gamma = tq_attr_float(c, "gamma", act_ops[k].gamma);
-  if (act_ops[k].op == ACT_HARD_SWISH) { /* no attributes in the standard */
-    *alpha = act_ops[k].alpha;
-    *beta = act_ops[k].beta;
-  }
-  *gelu_tanh = act_ops[k].op == ACT_GELU &&
-               strcmp(tq_attr_string(c, "approximate", "none"), "tanh") == 0;
-  return 0;
+static tq_status act_forward(tq_op_call *c) {
+  const act_params *ap = c->params;
+  act_arg g = {ap->op,    ap->alpha,         ap->beta,
+               ap->gamma, tq_cf32(c->in[0]), tq_f32(c->out[0])};
+  tq_ew_for_chunks(c->in[0]->numel, tq_ew_threads(c), act_chunk, &g);
+  return TQ_OK;
 }
 
-tq_status tq_act_unary_forward(tq_op_call *c) {
-  int k = act_lookup(c->op_type);
-  if (k < 0)
-    return tq_call_error(c, TQ_ERR_INTERNAL, "not an activation operator");
-  act_arg g = {act_ops[k].op,    0.0f, 0.0f, 0.0f, tq_cf32(c->in[0]),
-               tq_f32(c->out[0])};
-  int gelu_tanh = 0;
-  tq_act_attrs(c, &g.alpha, &g.beta, &g.gamma, &gelu_tanh);
-  if (gelu_tanh) g.op = ACT_GELU_TANH;
-  tq_ew_for_chunks(c->in[0]->numel, tq_ew_threads(c), act_chunk, &g);
+typedef struct act_grad_arg {
+  const act_params *p;
+  const float *x, *y, *g; /* input, output, output gradient */
+  float *d;
+} act_grad_arg;
+
+static void act_grad_chunk(void *arg, size_t first, size_t n) {
+  const act_grad_arg *a = arg;
+  const float *x = a->x, *y = a->y, *g = a->g;
+  float *d = a->d;
+  const float alpha = a->p->alpha, beta = a->p->beta, gamma = a->p->gamma;
+  const size_t end = first + n;
+  switch (a->p->op) {
+    case ACT_RELU: TQ_BW_LOOP(x[i] > 0.0f ? g[i] : 0.0f); break;
+    case ACT_LEAKY_RELU: TQ_BW_LOOP(x[i] > 0.0f ? g[i] : alpha * g[i]); break;
+    case ACT_SIGMOID: TQ_BW_LOOP(g[i] * (y[i] * (1.0f - y[i]))); break;
+    case ACT_TANH: TQ_BW_LOOP(g[i] * (1.0f - y[i] * y[i])); break;
+    case ACT_HARD_SIGMOID:
+      for (size_t i = first; i < end; i++) {
+        const float t = alpha * x[i] + beta;
+        d[i] = t > 0.0f && t < 1.0f ? alpha * g[i] : 0.0f;
+      }
+      break;
+    case ACT_HARD_SWISH:
+      for (size_t i = first; i < end; i++) {
+        const float t = alpha * x[i] + beta;
+        d[i] = t < 0.0f    ? 0.0f
+               : t <= 1.0f ? g[i] * (x[i] * (2.0f * alpha) + beta)
+                           : g[i];
+      }
+      break;
+    case ACT_ELU:
+      TQ_BW_LOOP(x[i] > 0.0f ? g[i] : g[i] * (alpha * expf(x[i])));
+      break;
+    case ACT_SELU:
+      TQ_BW_LOOP(x[i] > 0.0f ? g[i] * gamma
+                             : g[i] * (gamma * alpha * expf(x[i])));
+      break;
+    case ACT_CELU:
+      TQ_BW_LOOP(x[i] > 0.0f ? g[i] : g[i] * expf(x[i] / alpha));
+      break;
+    case ACT_SOFTPLUS: TQ_BW_LOOP(g[i] * sigmoid_f(x[i])); break;
+    case ACT_SOFTSIGN:
+      for (size_t i = first; i < end; i++) {
+        const float den = 1.0f + fabsf(x[i]);
+        d[i] = g[i] / (den * den);
+      }
+      break;
+    case ACT_GELU:
+      /* Phi(x) + x phi(x); 1/sqrt(2), 1/sqrt(2 pi) */
+      for (size_t i = first; i < end; i++) {
+        const float v = x[i];
+        const float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+        const float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
+        d[i] = g[i] * (cdf + v * pdf);
+      }
+      break;
+    case ACT_GELU_TANH: {
+      const float k = 0.7978845608028654f, c3 = 0.044715f; /* sqrt(2/pi) */
+      for (size_t i = first; i < end; i++) {
+        const float v = x[i];
+        const float t = tanhf(k * (v + c3 * v * v * v));
+        const float du = k * (1.0f + 3.0f * c3 * v * v);
+        d[i] = g[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+      }
+      break;
+    }
+    case ACT_MISH:
+      for (size_t i = first; i < end; i++) {
+        const float v = x[i];
+        const float t = tanhf(softplus_f(v));
+        d[i] = g[i] * (t + v * (1.0f - t * t) * sigmoid_f(v));
+      }
+      break;
+    case ACT_THRESHOLDED_RELU: TQ_BW_LOOP(x[i] > alpha ? g[i] : 0.0f); break;
+    default: break;
+  }
+}
+
+static tq_status act_backward(tq_op_call *c, const tq_tensor *const *gout,
+                              tq_tensor **gin) {
+  tq_status st = tq_bw_check_gin(c, gin);
+  if (st != TQ_OK || !gin[0]) return st;
+  act_grad_arg a = {c->params, tq_cf32(c->in[0]), tq_cf32(c->out[0]),
+                    tq_cf32(gout[0]), tq_f32(gin[0])};
+  tq_ew_for_chunks(c->in[0]->numel, tq_ew_threads(c), act_grad_chunk, &a);
   return TQ_OK;
 }
 
 /* ---- Clip
  * ------------------------------------------------------------------*/
 
-tq_status tq_act_clip_infer(tq_op_call *c) {
+/* Before opset 11 the bounds are attributes; from 11 optional inputs. */
+typedef struct clip_params {
+  int legacy;
+  float lo, hi; /* legacy: the attributes min and max */
+} clip_params;
+
+static tq_status clip_parse(const tq_op_parse *p, void *params) {
+  clip_params *cp = params;
+  cp->legacy = p->opset < 11;
+  cp->lo = tq_parse_float(p, "min", -FLT_MAX);
+  cp->hi = tq_parse_float(p, "max", FLT_MAX);
+  return TQ_OK;
+}
+
+static tq_status clip_infer(tq_op_call *c) {
+  const clip_params *cp = c->params;
   if (c->n_in < 1 || !c->in[0])
     return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT, "expects an input");
   const tq_tensor *x = c->in[0];
-  if (c->opset < 11 && c->n_in > 1)
+  if (cp->legacy && c->n_in > 1)
     return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
                          "opset %lld takes min/max as attributes, not "
                          "inputs",
                          (long long)c->opset);
-  if (c->opset < 11 && x->dtype != TQ_DTYPE_FLOAT32)
+  if (cp->legacy && x->dtype != TQ_DTYPE_FLOAT32)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "expects a float32 input, got %s",
                          tq_ew_dtype_name(x->dtype));
@@ -219,6 +320,20 @@ tq_status tq_act_clip_infer(tq_op_call *c) {
   return tq_call_set_output(c, 0, x->dtype, &x->shape);
 }
 
+/* The float bounds of a call: the attributes, or the inputs present. */
+static void clip_bounds(const tq_op_call *c, float *lo, float *hi) {
+  const clip_params *cp = c->params;
+  *lo = -FLT_MAX;
+  *hi = FLT_MAX;
+  if (cp->legacy) {
+    *lo = cp->lo;
+    *hi = cp->hi;
+    return;
+  }
+  if (c->n_in > 1 && c->in[1]) *lo = tq_cf32(c->in[1])[0];
+  if (c->n_in > 2 && c->in[2]) *hi = tq_cf32(c->in[2])[0];
+}
+
 typedef struct clip_arg {
   float lo, hi;
   const float *x;
@@ -233,7 +348,7 @@ static void clip_chunk(void *arg, size_t first, size_t n) {
   for (size_t i = 0; i < n; i++) y[i] = clamp_f(x[i], lo, hi);
 }
 
-tq_status tq_act_clip_forward(tq_op_call *c) {
+static tq_status clip_forward(tq_op_call *c) {
   const tq_tensor *x = c->in[0];
   const tq_tensor *tmin = c->n_in > 1 ? c->in[1] : NULL;
   const tq_tensor *tmax = c->n_in > 2 ? c->in[2] : NULL;
@@ -247,176 +362,65 @@ tq_status tq_act_clip_forward(tq_op_call *c) {
     return TQ_OK;
   }
   clip_arg g = {-FLT_MAX, FLT_MAX, tq_cf32(x), tq_f32(c->out[0])};
-  if (c->opset < 11) {
-    g.lo = tq_attr_float(c, "min", -FLT_MAX);
-    g.hi = tq_attr_float(c, "max", FLT_MAX);
-  } else {
-    if (tmin) g.lo = tq_cf32(tmin)[0];
-    if (tmax) g.hi = tq_cf32(tmax)[0];
-  }
+  clip_bounds(c, &g.lo, &g.hi);
   tq_ew_for_chunks(x->numel, tq_ew_threads(c), clip_chunk, &g);
   return TQ_OK;
 }
 
-/* ---- Softmax, LogSoftmax, Hardmax
- * ------------------------------------------*/
+typedef struct clip_grad_arg {
+  float lo, hi;
+  const float *x, *g;
+  float *d;
+} clip_grad_arg;
 
-enum { SM_SOFTMAX, SM_LOG_SOFTMAX, SM_HARDMAX };
-
-static int sm_kind(const char *name) {
-  if (strcmp(name, "Softmax") == 0) return SM_SOFTMAX;
-  if (strcmp(name, "LogSoftmax") == 0) return SM_LOG_SOFTMAX;
-  if (strcmp(name, "Hardmax") == 0) return SM_HARDMAX;
-  return -1;
+static void clip_grad_chunk(void *arg, size_t first, size_t n) {
+  const clip_grad_arg *a = arg;
+  for (size_t i = first; i < first + n; i++)
+    a->d[i] = a->x[i] >= a->lo && a->x[i] <= a->hi ? a->g[i] : 0.0f;
 }
 
-/* The reduction as (outer, n, inner): before opset 13 the input is
- * coerced to 2-D at axis (default 1) and normalized over all of
- * dims[axis:]; from opset 13 over the one dimension axis (default -1). */
-static tq_status sm_layout(tq_op_call *c, size_t *outer, size_t *n,
-                           size_t *inner) {
-  const tq_shape *s = &c->in[0]->shape;
-  int legacy = c->opset < 13;
-  int axis;
-  tq_status st =
-      tq_call_axis(c, tq_attr_int(c, "axis", legacy ? 1 : -1), s->ndim, &axis);
+static tq_status clip_backward(tq_op_call *c, const tq_tensor *const *gout,
+                               tq_tensor **gin) {
+  tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK) return st;
-  size_t o = 1, m = 1, in = 1;
-  for (int d = 0; d < s->ndim; d++) {
-    size_t v = (size_t)s->dims[d];
-    if (d < axis)
-      o *= v;
-    else if (d == axis || legacy)
-      m *= v;
-    else
-      in *= v;
-  }
-  *outer = o;
-  *n = m;
-  *inner = in;
-  return TQ_OK;
-}
-
-tq_status tq_act_softmax_infer(tq_op_call *c) {
-  if (sm_kind(c->op_type) < 0)
-    return tq_call_error(c, TQ_ERR_INTERNAL, "not a softmax operator");
-  if (c->n_in != 1 || !c->in[0])
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "expects one input, got %zu", c->n_in);
-  if (c->in[0]->dtype != TQ_DTYPE_FLOAT32)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "expects a float32 input, got %s",
-                         tq_ew_dtype_name(c->in[0]->dtype));
-  size_t o, n, in;
-  tq_status st = sm_layout(c, &o, &n, &in);
-  if (st != TQ_OK) return st;
-  return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &c->in[0]->shape);
-}
-
-/* One contiguous row of n values. */
-static void sm_row(int kind, const float *x, float *y, size_t n) {
-  if (n == 0) return;
-  float mx = x[0];
-  size_t arg = 0;
-  for (size_t k = 1; k < n; k++)
-    if (x[k] > mx) mx = x[k], arg = k;
-  if (kind == SM_HARDMAX) {
-    for (size_t k = 0; k < n; k++) y[k] = k == arg ? 1.0f : 0.0f;
-    return;
-  }
-  double sum = 0.0;
-  for (size_t k = 0; k < n; k++) {
-    float e = expf(x[k] - mx);
-    if (kind == SM_SOFTMAX) y[k] = e;
-    sum += e;
-  }
-  if (kind == SM_SOFTMAX) {
-    const float s = (float)sum;
-    for (size_t k = 0; k < n; k++) y[k] = y[k] / s;
-  } else {
-    const float ls = (float)log(sum);
-    for (size_t k = 0; k < n; k++) y[k] = (x[k] - mx) - ls;
-  }
-}
-
-/* n values at stride inner, for inner positions at once (the loops over
- * the inner positions vectorize); mx and sum hold inner entries. */
-static void sm_strided(int kind, const float *x, float *y, size_t n,
-                       size_t inner, float *mx, double *sum) {
-  if (n == 0) return;
-  for (size_t i = 0; i < inner; i++) mx[i] = x[i], sum[i] = 0.0;
-  for (size_t k = 1; k < n; k++) {
-    const float *xk = x + k * inner;
-    for (size_t i = 0; i < inner; i++)
-      if (xk[i] > mx[i]) mx[i] = xk[i];
-  }
-  if (kind == SM_HARDMAX) {
-    /* sum marks positions whose (first) maximum is already taken. */
-    for (size_t k = 0; k < n; k++) {
-      const float *xk = x + k * inner;
-      float *yk = y + k * inner;
-      for (size_t i = 0; i < inner; i++) {
-        int hit = sum[i] == 0.0 && xk[i] == mx[i];
-        yk[i] = hit ? 1.0f : 0.0f;
-        if (hit) sum[i] = 1.0;
-      }
-    }
-    return;
-  }
-  for (size_t k = 0; k < n; k++) {
-    const float *xk = x + k * inner;
-    float *yk = y + k * inner;
-    for (size_t i = 0; i < inner; i++) {
-      float e = expf(xk[i] - mx[i]);
-      if (kind == SM_SOFTMAX) yk[i] = e;
-      sum[i] += e;
-    }
-  }
-  if (kind == SM_SOFTMAX) {
-    for (size_t k = 0; k < n; k++) {
-      float *yk = y + k * inner;
-      for (size_t i = 0; i < inner; i++) yk[i] = yk[i] / (float)sum[i];
-    }
-  } else {
-    for (size_t k = 0; k < n; k++) {
-      const float *xk = x + k * inner;
-      float *yk = y + k * inner;
-      for (size_t i = 0; i < inner; i++)
-        yk[i] = (xk[i] - mx[i]) - (float)log(sum[i]);
-    }
-  }
-}
-
-tq_status tq_act_softmax_forward(tq_op_call *c) {
-  int kind = sm_kind(c->op_type);
-  size_t outer, n, inner;
-  tq_status st = sm_layout(c, &outer, &n, &inner);
-  if (st != TQ_OK) return st;
-  const float *x = tq_cf32(c->in[0]);
-  float *y = tq_f32(c->out[0]);
   int threads = tq_ew_threads(c);
-  size_t total = outer * n * inner;
-  int par = total >= 16384 && outer > 1;
-  if (total == 0) return TQ_OK;
-  if (inner == 1) {
-#pragma omp parallel for schedule(static) num_threads(threads) if (par)
-    for (size_t o = 0; o < outer; o++) sm_row(kind, x + o * n, y + o * n, n);
-    return TQ_OK;
-  }
-  /* Scratch per outer block: n values collapse to one max and one sum per
-   * inner position, so this is at most a fraction of the output. */
-  float *mx = malloc(outer * inner * sizeof *mx);
-  double *sum = malloc(outer * inner * sizeof *sum);
-  if (!mx || !sum) {
-    free(mx);
-    free(sum);
-    return tq_error_nomem(c->ctx);
-  }
-#pragma omp parallel for schedule(static) num_threads(threads) if (par)
-  for (size_t o = 0; o < outer; o++)
-    sm_strided(kind, x + o * n * inner, y + o * n * inner, n, inner,
-               mx + o * inner, sum + o * inner);
-  free(mx);
-  free(sum);
+  for (size_t k = 1; k < c->n_in && k < 3; k++) /* the bounds: none */
+    if (gin[k]) tq_bw_fill(tq_f32(gin[k]), gin[k]->numel, 0.0f, threads);
+  if (!gin[0]) return TQ_OK;
+  clip_grad_arg a = {-FLT_MAX, FLT_MAX, tq_cf32(c->in[0]), tq_cf32(gout[0]),
+                     tq_f32(gin[0])};
+  clip_bounds(c, &a.lo, &a.hi);
+  tq_ew_for_chunks(c->in[0]->numel, threads, clip_grad_chunk, &a);
   return TQ_OK;
 }
+
+/* ---- descriptors ---------------------------------------------------------*/
+
+#define ACT(op_id, name)                                                     \
+  {                                                                          \
+    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(1, 1, 1, 1),                        \
+        .flags = TQ_OPF_INPLACE, TQ_OP_PARAMS(act_params, act_parse),        \
+        .infer = act_infer, .forward = act_forward, .backward = act_backward \
+  }
+
+const tq_op_desc tq_ops_activation[] = {
+    ACT(TQ_OP_RELU, "Relu"),
+    ACT(TQ_OP_LEAKY_RELU, "LeakyRelu"),
+    ACT(TQ_OP_SIGMOID, "Sigmoid"),
+    ACT(TQ_OP_TANH, "Tanh"),
+    ACT(TQ_OP_HARD_SIGMOID, "HardSigmoid"),
+    ACT(TQ_OP_HARD_SWISH, "HardSwish"),
+    ACT(TQ_OP_ELU, "Elu"),
+    ACT(TQ_OP_SELU, "Selu"),
+    ACT(TQ_OP_CELU, "Celu"),
+    ACT(TQ_OP_SOFTPLUS, "Softplus"),
+    ACT(TQ_OP_SOFTSIGN, "Softsign"),
+    ACT(TQ_OP_GELU, "Gelu"),
+    ACT(TQ_OP_MISH, "Mish"),
+    ACT(TQ_OP_THRESHOLDED_RELU, "ThresholdedRelu"),
+    /* Clip(input, min, max): int64 at plan time from opset 12. */
+    {TQ_OP_ONNX(TQ_OP_CLIP, "Clip"), TQ_OP_ARITY(1, 3, 1, 1),
+     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(clip_params, clip_parse),
+     .infer = clip_infer, .forward = clip_forward, .backward = clip_backward},
+};
+const size_t tq_ops_activation_count = TQ_OP_COUNT_OF(tq_ops_activation);

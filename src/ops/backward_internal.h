@@ -1,6 +1,5 @@
-/* Internal: what the backward groups (backward_elementwise.c,
- * backward_shape.c) share, and Dropout, whose training forward and
- * backward draw the same mask (dropout.c). */
+/* Internal: what the backward functions of the tensor operators share
+ * (grad_common.c). */
 #ifndef TQ_OPS_BACKWARD_INTERNAL_H
 #define TQ_OPS_BACKWARD_INTERNAL_H
 
@@ -12,6 +11,14 @@
 /* Dimensions of the index spaces the helpers below walk (Tile: a pair of
  * dimensions per input dimension). */
 enum { TQ_BW_MAXD = 2 * TQ_MAX_DIMS };
+
+/* Inner positions a task of a blocked backward loop covers. */
+enum { TQ_BW_BLOCK = 256 };
+
+/* d[i] = expr for i in [first, end): the loop of an elementwise backward
+ * chunk. */
+#define TQ_BW_LOOP(expr) \
+  for (size_t i = first; i < end; i++) d[i] = (expr)
 
 /* Gradient of a broadcast: dst (contiguous, dims tdims with the size-1
  * dims) = src (contiguous, dims odims) summed over every dimension d with
@@ -31,19 +38,30 @@ void tq_bw_sum_to_shape(const float *src, const tq_shape *out,
  * input present and float32, gin float32 with as many elements). */
 tq_status tq_bw_check_gin(tq_op_call *c, tq_tensor **gin);
 
+/* gin[0] = gout[0]: the backward of operators that pass their input's
+ * elements on unchanged (Identity, Reshape, ...). */
+tq_status tq_bw_pass(tq_op_call *c, const tq_tensor *const *gout,
+                     tq_tensor **gin);
+
 /* Fills dst[0..n) with v (chunked, parallel). */
 void tq_bw_fill(float *dst, size_t n, float v, int threads);
 
-/* ---- Dropout (dropout.c) -------------------------------------------------*/
+/* data (shape s, broadcastable to so of n elements) as n values of so's
+ * shape: data itself when it has them all, else a copy in *buf (free it). */
+tq_status tq_bw_bcast(tq_op_call *c, const float *data, const tq_shape *s,
+                      const tq_shape *so, size_t n, float **buf,
+                      const float **out);
 
-/* Dropout(data, ratio, training_mode) -> (output, mask). With c->training
- * (ONNX's training_mode input is ignored in favour of it) and a ratio > 0
- * it drops: see tq_dropout_keep. Otherwise the identity, mask all ones. The
- * mask is float32 1/0 (run-time values are float32). */
-tq_status tq_ew_dropout_infer(tq_op_call *c);
-tq_status tq_ew_dropout_forward(tq_op_call *c);
-/* gin[0] = gout[0] * mask * scale (the forward's mask, regenerated). */
-tq_status tq_dropout_backward(tq_op_call *c, const tq_tensor *const *gout,
-                              tq_tensor **gin);
+/* Where the per-element terms of the gradient of an input of shape sk go:
+ * gin itself when the input is not broadcast, else *tmp (allocated once, n
+ * floats; free it). */
+tq_status tq_bw_terms(tq_op_call *c, const tq_shape *sk, size_t n,
+                      tq_tensor *gin, float **tmp, float **out);
+
+/* The gradient of an input of shape sk from d, its per-element terms at
+ * the output's shape so (from tq_bw_terms): nothing when d is gin's own
+ * buffer, else summed into gin. */
+void tq_bw_finish(tq_op_call *c, const float *d, const tq_shape *so,
+                  const tq_shape *sk, tq_tensor *gin);
 
 #endif

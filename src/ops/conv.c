@@ -29,6 +29,7 @@
 #endif
 
 #include "ops/conv_internal.h"
+#include "ops/op_families.h"
 
 static int64_t dim_prod(const int64_t *d, int n) {
   int64_t p = 1;
@@ -37,28 +38,44 @@ static int64_t dim_prod(const int64_t *d, int n) {
 }
 
 /* Checks W's spatial dims against kernel_shape when the node has one. */
-static tq_status check_kernel_shape(tq_op_call *c, int nsp, const int64_t *wk) {
-  size_t n = 0;
-  const int64_t *ks = tq_attr_ints(c, "kernel_shape", &n);
-  if (!ks || n == 0) return TQ_OK;
-  if (n != (size_t)nsp)
+static tq_status check_kernel_shape(tq_op_call *c, const tq_nn_ints *ks,
+                                    int nsp, const int64_t *wk) {
+  if (ks->n == 0) return TQ_OK;
+  if (ks->n != (size_t)nsp)
     return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
                          "attribute kernel_shape has %zu values, expected %d",
-                         n, nsp);
+                         ks->n, nsp);
   for (int d = 0; d < nsp; d++)
-    if (ks[d] != wk[d])
+    if (ks->v[d] != wk[d])
       return tq_call_error(c, TQ_ERR_SHAPE,
                            "kernel_shape[%d] = %lld does not match W's "
                            "spatial size %lld",
-                           d, (long long)ks[d], (long long)wk[d]);
+                           d, (long long)ks->v[d], (long long)wk[d]);
   return TQ_OK;
 }
 
-static tq_status read_group(tq_op_call *c, int64_t *group) {
-  *group = tq_attr_int(c, "group", 1);
-  if (*group < 1)
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "group is %lld; expected >= 1", (long long)*group);
+/* Conv and ConvTranspose: the window attributes and group, and
+ * ConvTranspose's output_padding and output_shape. */
+static tq_status conv_parse(const tq_op_parse *p, void *params) {
+  conv_params *cp = params;
+  tq_status st = tq_nn_parse_window(p, TQ_NN_WIN_CONV, &cp->win);
+  if (st) return st;
+  cp->group = tq_parse_int(p, "group", 1);
+  if (cp->group < 1)
+    return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
+                          "group is %lld; expected >= 1", (long long)cp->group);
+  if (p->desc->id != TQ_OP_CONV_TRANSPOSE) return TQ_OK;
+  if ((st = tq_nn_parse_ints(p, "output_padding", 0, &cp->output_padding)))
+    return st;
+  const tq_attr *osa = tq_parse_attr(p, "output_shape");
+  if (osa && osa->type != TQ_ATTR_INTS)
+    return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
+                          "attribute output_shape must be a list of integers");
+  size_t n_os = 0;
+  const int64_t *os = tq_parse_ints(p, "output_shape", &n_os);
+  cp->output_shape.n = n_os;
+  for (size_t i = 0; i < n_os && i < TQ_NN_MAX_INTS; i++)
+    cp->output_shape.v[i] = os[i];
   return TQ_OK;
 }
 
@@ -107,10 +124,10 @@ tq_status tq_conv_prepare(tq_op_call *c, conv_geom *g) {
   tq_status st;
   if ((st = tq_nn_check_input(c, 0, "X", 3, 5)) || (st = check_w_rank(c)))
     return st;
+  const conv_params *cp = c->params;
   const tq_shape *xs = &c->in[0]->shape, *ws = &c->in[1]->shape;
   const int nsp = xs->ndim - 2;
-  int64_t group;
-  if ((st = read_group(c, &group))) return st;
+  const int64_t group = cp->group;
   memset(g, 0, sizeof *g);
   g->N = xs->dims[0];
   g->C = xs->dims[1];
@@ -133,10 +150,10 @@ tq_status tq_conv_prepare(tq_op_call *c, conv_geom *g) {
                          "%lld",
                          (long long)g->M, (long long)group);
   g->Mg = g->M / group;
-  if ((st = check_kernel_shape(c, nsp, ws->dims + 2)) ||
+  if ((st = check_kernel_shape(c, &cp->win.kernel_shape, nsp, ws->dims + 2)) ||
       (st = check_bias(c, g->M)) ||
-      (st = tq_nn_window_read(c, TQ_NN_WIN_CONV, nsp, xs->dims + 2,
-                              ws->dims + 2, &g->w)))
+      (st = tq_nn_window_read(c, &cp->win, nsp, xs->dims + 2, ws->dims + 2,
+                              &g->w)))
     return st;
   g->kvol = dim_prod(g->w.kernel, 3);
   g->K = g->Cg * g->kvol;
@@ -155,7 +172,7 @@ static void conv_out_shape(const conv_geom *g, tq_shape *s) {
     s->dims[2 + d] = g->w.out[TQ_NN_MAX_SPATIAL - g->w.nsp + d];
 }
 
-tq_status tq_nn_conv_infer(tq_op_call *c) {
+static tq_status conv_infer(tq_op_call *c) {
   conv_geom g;
   tq_status st = tq_conv_prepare(c, &g);
   if (st) return st;
@@ -534,7 +551,7 @@ static tq_status conv_forward_intrinsic(tq_op_call *c, const conv_geom *g,
   return st;
 }
 
-tq_status tq_nn_conv_forward(tq_op_call *c) {
+static tq_status conv_forward(tq_op_call *c) {
   conv_geom g;
   tq_status st = tq_conv_prepare(c, &g);
   if (st) return st;
@@ -560,10 +577,10 @@ tq_status tq_convt_prepare(tq_op_call *c, conv_geom *g) {
   tq_status st;
   if ((st = tq_nn_check_input(c, 0, "X", 3, 5)) || (st = check_w_rank(c)))
     return st;
+  const conv_params *cp = c->params;
   const tq_shape *xs = &c->in[0]->shape, *ws = &c->in[1]->shape;
   const int nsp = xs->ndim - 2;
-  int64_t group;
-  if ((st = read_group(c, &group))) return st;
+  const int64_t group = cp->group;
   memset(g, 0, sizeof *g);
   g->N = xs->dims[0];
   g->C = xs->dims[1];
@@ -580,36 +597,31 @@ tq_status tq_convt_prepare(tq_op_call *c, conv_geom *g) {
   g->Cg = g->C / group;
   g->Mg = ws->dims[1];
   g->M = g->Mg * group;
-  if ((st = check_kernel_shape(c, nsp, ws->dims + 2)) ||
+  if ((st = check_kernel_shape(c, &cp->win.kernel_shape, nsp, ws->dims + 2)) ||
       (st = check_bias(c, g->M)))
     return st;
 
   int64_t strides[3], dil[3], pads[6], opad[3];
-  int mode;
-  if ((st = tq_nn_read_ints(c, "strides", nsp, 1, 1, strides)) ||
-      (st = tq_nn_read_ints(c, "dilations", nsp, 1, 1, dil)) ||
-      (st = tq_nn_read_ints(c, "pads", 2 * nsp, 0, 0, pads)) ||
-      (st = tq_nn_read_ints(c, "output_padding", nsp, 0, 0, opad)) ||
-      (st = tq_nn_auto_pad(c, &mode)))
+  const int mode = cp->win.auto_pad;
+  if ((st = tq_nn_ints_get(c, &cp->win.strides, "strides", nsp, 1, strides)) ||
+      (st = tq_nn_ints_get(c, &cp->win.dilations, "dilations", nsp, 1, dil)) ||
+      (st = tq_nn_ints_get(c, &cp->win.pads, "pads", 2 * nsp, 0, pads)) ||
+      (st = tq_nn_ints_get(c, &cp->output_padding, "output_padding", nsp, 0,
+                           opad)))
     return st;
-  const tq_attr *osa = tq_call_attr(c, "output_shape");
-  size_t n_os = 0;
-  const int64_t *os = tq_attr_ints(c, "output_shape", &n_os);
-  if (osa && osa->type != TQ_ATTR_INTS)
+  /* As ONNX Runtime: output_shape gives the spatial sizes, or a whole N,
+   * C, ... shape. */
+  const int64_t *os = NULL;
+  const size_t n_os = cp->output_shape.n;
+  if (n_os == (size_t)nsp + 2) {
+    os = cp->output_shape.v + 2;
+  } else if (n_os == (size_t)nsp) {
+    os = cp->output_shape.v;
+  } else if (n_os) {
     return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "attribute output_shape must be a list of integers");
-  if (os && n_os) {
-    /* As ONNX Runtime: the spatial sizes, or a whole N, C, ... shape. */
-    if (n_os == (size_t)nsp + 2) {
-      os += 2;
-    } else if (n_os != (size_t)nsp) {
-      return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                           "attribute output_shape has %zu values, expected "
-                           "%d (one per spatial dimension)",
-                           n_os, nsp);
-    }
-  } else {
-    os = NULL;
+                         "attribute output_shape has %zu values, expected "
+                         "%d (one per spatial dimension)",
+                         n_os, nsp);
   }
 
   tq_nn_window *w = &g->w;
@@ -672,7 +684,7 @@ tq_status tq_convt_prepare(tq_op_call *c, conv_geom *g) {
   return check_int_sizes(c, sizes, 5);
 }
 
-tq_status tq_nn_conv_transpose_infer(tq_op_call *c) {
+static tq_status convt_infer(tq_op_call *c) {
   conv_geom g;
   tq_status st = tq_convt_prepare(c, &g);
   if (st) return st;
@@ -825,7 +837,7 @@ static tq_status convt_forward_intrinsic(tq_op_call *c, const conv_geom *g,
   return st;
 }
 
-tq_status tq_nn_conv_transpose_forward(tq_op_call *c) {
+static tq_status convt_forward(tq_op_call *c) {
   conv_geom g;
   tq_status st = tq_convt_prepare(c, &g);
   if (st) return st;
@@ -840,3 +852,17 @@ tq_status tq_nn_conv_transpose_forward(tq_op_call *c) {
   }
   return convt_forward_float(c, &g, x, wt, b, y);
 }
+
+/* ---- descriptors ---------------------------------------------------------*/
+
+const tq_op_desc tq_ops_conv[] = {
+    {TQ_OP_ONNX(TQ_OP_CONV, "Conv"), TQ_OP_ARITY(2, 3, 1, 1),
+     .flags = TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC | TQ_OPF_POST_RELU,
+     TQ_OP_PARAMS(conv_params, conv_parse), .infer = conv_infer,
+     .forward = conv_forward, .backward = tq_conv_backward},
+    {TQ_OP_ONNX(TQ_OP_CONV_TRANSPOSE, "ConvTranspose"), TQ_OP_ARITY(2, 3, 1, 1),
+     .flags = TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC,
+     TQ_OP_PARAMS(conv_params, conv_parse), .infer = convt_infer,
+     .forward = convt_forward, .backward = tq_convt_backward},
+};
+const size_t tq_ops_conv_count = TQ_OP_COUNT_OF(tq_ops_conv);

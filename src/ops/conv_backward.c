@@ -125,8 +125,8 @@ static int64_t images_per_chunk(int64_t N, int64_t K, int64_t P) {
   return nb < 1 ? 1 : nb;
 }
 
-tq_status tq_nn_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
-                              tq_tensor **gin) {
+tq_status tq_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
+                           tq_tensor **gin) {
   conv_geom g;
   tq_status st = tq_conv_prepare(c, &g);
   if (st) return st;
@@ -189,9 +189,8 @@ tq_status tq_nn_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
   return TQ_OK;
 }
 
-tq_status tq_nn_conv_transpose_backward(tq_op_call *c,
-                                        const tq_tensor *const *gout,
-                                        tq_tensor **gin) {
+tq_status tq_convt_backward(tq_op_call *c, const tq_tensor *const *gout,
+                            tq_tensor **gin) {
   conv_geom g;
   tq_status st = tq_convt_prepare(c, &g);
   if (st) return st;

@@ -5,6 +5,13 @@
 
 #include "ops/nn_internal.h"
 
+/* The attributes of a Conv or ConvTranspose node. */
+typedef struct conv_params {
+  tq_nn_window_attrs win;
+  int64_t group;
+  tq_nn_ints output_padding, output_shape; /* ConvTranspose */
+} conv_params;
+
 typedef struct conv_geom {
   tq_nn_window w;
   int64_t N, C, M, G, Cg, Mg; /* batch, in/out channels, groups, per group */
@@ -13,7 +20,8 @@ typedef struct conv_geom {
   int relu; /* float forward: Relu on the outputs as they are computed */
 } conv_geom;
 
-/* Reads and checks a Conv (ConvTranspose) node's inputs and attributes. */
+/* Checks a Conv (ConvTranspose) node's inputs against its params and
+ * derives the geometry. */
 tq_status tq_conv_prepare(tq_op_call *c, conv_geom *g);
 tq_status tq_convt_prepare(tq_op_call *c, conv_geom *g);
 
@@ -38,5 +46,11 @@ void tq_conv_col2im(const conv_geom *g, const float *col, int64_t ld,
 int tq_conv_winograd_applies(const conv_geom *g);
 tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
                            const float *wt, const float *b, float *y);
+
+/* Backward (conv_backward.c; tq_op_backward_fn). */
+tq_status tq_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
+                           tq_tensor **gin);
+tq_status tq_convt_backward(tq_op_call *c, const tq_tensor *const *gout,
+                            tq_tensor **gin);
 
 #endif

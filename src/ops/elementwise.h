@@ -1,20 +1,20 @@
-/* Internal: broadcasting and chunked loops shared by the tensor operators
- * (elementwise.c, activation.c, shape.c), and the operator functions that
- * elementwise_table.c lists.
+/* Internal: broadcasting, chunked loops and copies shared by the tensor
+ * operators (broadcast.c).
  *
- * Operators of one family share an infer/forward pair and tell their kind
- * apart by c->op_type (looked up once per call), which keeps the table
- * short and lets one broadcasting loop serve every binary operator. */
+ * int64 tensors carry shape arithmetic at plan time (Shape -> Gather ->
+ * Mul -> Concat ...). Booleans (comparisons, And/Or/Xor/Not, Where's
+ * condition) are int64 0/1 at plan time and float32 0/1 at run time, where
+ * every value is float32. */
 #ifndef TQ_OPS_ELEMENTWISE_H
 #define TQ_OPS_ELEMENTWISE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ops/op_internal.h"
 
-/* ---- shared machinery (elementwise.c)
- * --------------------------------------*/
+/* ---- broadcasting (broadcast.c) ------------------------------------------*/
 
 /* numpy (multidirectional) broadcasting of shapes a and b into *out; an
  * error naming both shapes when they do not fit. what names the operands in
@@ -29,10 +29,48 @@ tq_status tq_ew_broadcast_shape(tq_op_call *c, const tq_shape *a,
 void tq_ew_broadcast_copy(const void *src, const tq_shape *src_shape, void *dst,
                           const tq_shape *dst_shape, size_t esize, int threads);
 
+/* Most inputs of a broadcast plan (Where). */
+enum { TQ_EW_MAXIN = 3 };
+
+/* A broadcast output's dimensions after collapsing, with each input's
+ * element stride per dimension (0: broadcast). The innermost stride of an
+ * input is 0 or 1. */
+typedef struct tq_ew_plan {
+  int nd; /* >= 1 */
+  int k;  /* inputs */
+  int64_t dims[TQ_MAX_DIMS];
+  int64_t st[TQ_EW_MAXIN][TQ_MAX_DIMS];
+} tq_ew_plan;
+
+/* Plans out = f(in[0], ..., in[k-1]); every in[j] must broadcast to out
+ * (checked by the caller's infer). */
+void tq_ew_plan_build(tq_ew_plan *p, const tq_shape *out,
+                      const tq_shape *const *in, int k);
+
+/* Processes len output elements starting at out_first; input j starts at
+ * element in_first[j] and advances by step[j] (0 or 1). */
+typedef void (*tq_ew_row_fn)(void *arg, size_t out_first,
+                             const int64_t *in_first, const int64_t *step,
+                             size_t len);
+
+/* Runs fn over the whole output of p, rows split over threads by the shape
+ * only. */
+void tq_ew_run(const tq_ew_plan *p, int threads, tq_ew_row_fn fn, void *arg);
+
+/* ---- loops and copies (broadcast.c) --------------------------------------*/
+
 /* Calls fn(arg, first, len) on consecutive chunks covering [0, n), in
  * parallel when n spans several chunks. Chunk boundaries depend on n only. */
 typedef void (*tq_ew_chunk_fn)(void *arg, size_t first, size_t len);
 void tq_ew_for_chunks(size_t n, int threads, tq_ew_chunk_fn fn, void *arg);
+
+/* dst[0..n) = src[0..n), elements of esize bytes (nothing when src ==
+ * dst). */
+void tq_ew_copy(const void *src, void *dst, size_t n, size_t esize,
+                int threads);
+
+/* An error unless the call has exactly one input, of type float32. */
+tq_status tq_ew_one_float_input(tq_op_call *c);
 
 /* Threads an operator call may use (at least 1). */
 int tq_ew_threads(const tq_op_call *c);
@@ -40,63 +78,17 @@ int tq_ew_threads(const tq_op_call *c);
 /* The name of a dtype for messages ("float32", "int64"). */
 const char *tq_ew_dtype_name(tq_dtype dtype);
 
-/* Moves the elements of a dims-shaped (row-major, nd <= 2 * TQ_MAX_DIMS)
- * index space between the contiguous array contig and the positions
- * base + sum_d i_d * strides_d of strided: gather (scatter 0: contig[i] =
- * strided[...]; Slice, Transpose, Tile and their backward) or scatter
- * (scatter 1; the strided positions must be distinct). Elements of es
- * bytes (4 or 8). Dimensions that continue each other are merged first so
- * the inner loop is as long as possible; rows are split over threads by
- * the shape only. */
-void tq_strided_move(void *strided, int64_t base, const int64_t *strides,
-                     const int64_t *dims, int nd, void *contig, size_t es,
-                     int scatter, int threads);
+/* The dtype booleans have in this call: int64 at plan time, float32 at run
+ * time. */
+static inline tq_dtype tq_ew_bool_dtype(const tq_op_call *c) {
+  return c->plan_time ? TQ_DTYPE_INT64 : TQ_DTYPE_FLOAT32;
+}
 
-/* ---- elementwise.c
- * ---------------------------------------------------------*/
-
-/* Add Sub Mul Div Pow Mod Equal Less Greater LessOrEqual GreaterOrEqual
- * And Or Xor: two inputs, numpy broadcasting. */
-tq_status tq_ew_binary_infer(tq_op_call *c);
-tq_status tq_ew_binary_forward(tq_op_call *c);
-/* Sum Mean Min Max: one or more inputs, numpy broadcasting. */
-tq_status tq_ew_variadic_infer(tq_op_call *c);
-tq_status tq_ew_variadic_forward(tq_op_call *c);
-/* Sqrt Exp Log Abs Neg Reciprocal Floor Ceil Round Sign Erf Not ... */
-tq_status tq_ew_unary_infer(tq_op_call *c);
-tq_status tq_ew_unary_forward(tq_op_call *c);
-/* Identity, Dropout (inference: identity). */
-tq_status tq_ew_identity_infer(tq_op_call *c);
-tq_status tq_ew_identity_forward(tq_op_call *c);
-/* Cast, CastLike. */
-tq_status tq_ew_cast_infer(tq_op_call *c);
-tq_status tq_ew_cast_forward(tq_op_call *c);
-/* Where(condition, x, y). */
-tq_status tq_ew_where_infer(tq_op_call *c);
-tq_status tq_ew_where_forward(tq_op_call *c);
-/* PRelu: slope broadcast to the input (unidirectional); it shares the
- * binary broadcasting loop, so it lives here rather than in activation.c. */
-tq_status tq_act_prelu_infer(tq_op_call *c);
-tq_status tq_act_prelu_forward(tq_op_call *c);
-
-/* ---- activation.c
- * ----------------------------------------------------------*/
-
-/* Relu LeakyRelu Sigmoid Tanh HardSigmoid HardSwish Elu Selu Celu Softplus
- * Softsign Gelu Mish ThresholdedRelu: one float input, attributes. */
-tq_status tq_act_unary_infer(tq_op_call *c);
-tq_status tq_act_unary_forward(tq_op_call *c);
-/* The parameters an activation operator (Relu ... ThresholdedRelu)
- * computes with: its attributes or their ONNX defaults (HardSwish's fixed
- * constants), and whether Gelu uses the tanh approximation. Returns -1
- * when op_type is not one of them. Shared by forward and backward. */
-int tq_act_attrs(const tq_op_call *c, float *alpha, float *beta, float *gamma,
-                 int *gelu_tanh);
-/* Clip: bounds from attributes (opset < 11) or inputs (opset >= 11). */
-tq_status tq_act_clip_infer(tq_op_call *c);
-tq_status tq_act_clip_forward(tq_op_call *c);
-/* Softmax, LogSoftmax, Hardmax (axis semantics depend on the opset). */
-tq_status tq_act_softmax_infer(tq_op_call *c);
-tq_status tq_act_softmax_forward(tq_op_call *c);
+/* Wrapping int64 arithmetic (no undefined behaviour on overflow). */
+static inline int64_t tq_wrap_i64(uint64_t u) {
+  int64_t r;
+  memcpy(&r, &u, sizeof r);
+  return r;
+}
 
 #endif

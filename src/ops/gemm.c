@@ -13,6 +13,7 @@
 #endif
 
 #include "ops/nn_internal.h"
+#include "ops/op_families.h"
 
 static tq_status check_int(tq_op_call *c, int64_t v, const char *what) {
   if (v > INT_MAX)
@@ -35,6 +36,26 @@ static void transpose(const float *src, int64_t rows, int64_t cols,
 
 /* ---- Gemm -------------------------------------------------------------- */
 
+typedef struct gemm_params {
+  int trans_a, trans_b;
+  float alpha, beta;
+} gemm_params;
+
+static tq_status gemm_parse(const tq_op_parse *p, void *params) {
+  gemm_params *gp = params;
+  const int64_t ta = tq_parse_int(p, "transA", 0),
+                tb = tq_parse_int(p, "transB", 0);
+  if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1))
+    return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
+                          "transA = %lld, transB = %lld; expected 0 or 1",
+                          (long long)ta, (long long)tb);
+  gp->trans_a = (int)ta;
+  gp->trans_b = (int)tb;
+  gp->alpha = tq_parse_float(p, "alpha", 1.0f);
+  gp->beta = tq_parse_float(p, "beta", 1.0f);
+  return TQ_OK;
+}
+
 typedef struct gemm_geom {
   int64_t M, N, K;
   int trans_a, trans_b;
@@ -48,14 +69,10 @@ static tq_status gemm_prepare(tq_op_call *c, gemm_geom *g) {
       (st = tq_nn_check_input(c, 1, "B", 2, 2)))
     return st;
   memset(g, 0, sizeof *g);
-  const int64_t ta = tq_attr_int(c, "transA", 0),
-                tb = tq_attr_int(c, "transB", 0);
-  if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1))
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "transA = %lld, transB = %lld; expected 0 or 1",
-                         (long long)ta, (long long)tb);
-  g->trans_a = (int)ta;
-  g->trans_b = (int)tb;
+  const gemm_params *gp = c->params;
+  const int ta = gp->trans_a, tb = gp->trans_b;
+  g->trans_a = ta;
+  g->trans_b = tb;
   const int64_t *ad = c->in[0]->shape.dims, *bd = c->in[1]->shape.dims;
   g->M = ad[ta ? 1 : 0];
   g->K = ad[ta ? 0 : 1];
@@ -96,7 +113,7 @@ static tq_status gemm_prepare(tq_op_call *c, gemm_geom *g) {
   return TQ_OK;
 }
 
-tq_status tq_nn_gemm_infer(tq_op_call *c) {
+static tq_status gemm_infer(tq_op_call *c) {
   gemm_geom g;
   tq_status st = gemm_prepare(c, &g);
   if (st) return st;
@@ -154,12 +171,12 @@ static tq_status gemm_intrinsic(tq_op_call *c, const gemm_geom *g, float alpha,
   return st;
 }
 
-tq_status tq_nn_gemm_forward(tq_op_call *c) {
+static tq_status gemm_forward(tq_op_call *c) {
   gemm_geom g;
   tq_status st = gemm_prepare(c, &g);
   if (st) return st;
-  const float alpha = tq_attr_float(c, "alpha", 1.0f);
-  const float beta = tq_attr_float(c, "beta", 1.0f);
+  const gemm_params *gp = c->params;
+  const float alpha = gp->alpha, beta = gp->beta;
   if (g.M == 0 || g.N == 0) return TQ_OK;
   if (c->intrinsic) return gemm_intrinsic(c, &g, alpha, beta);
   float *y = tq_f32(c->out[0]);
@@ -250,7 +267,7 @@ static tq_status matmul_prepare(tq_op_call *c, matmul_geom *g) {
   return TQ_OK;
 }
 
-tq_status tq_nn_matmul_infer(tq_op_call *c) {
+static tq_status matmul_infer(tq_op_call *c) {
   matmul_geom g;
   tq_status st = matmul_prepare(c, &g);
   if (st) return st;
@@ -275,7 +292,7 @@ static void batch_offsets(const matmul_geom *g, int64_t bi, int64_t *oa,
  * fewer are each split over the threads. */
 #define MATMUL_BATCH_PARALLEL 4
 
-tq_status tq_nn_matmul_forward(tq_op_call *c) {
+static tq_status matmul_forward(tq_op_call *c) {
   matmul_geom g;
   tq_status st = matmul_prepare(c, &g);
   if (st) return st;
@@ -352,13 +369,13 @@ tq_status tq_nn_matmul_forward(tq_op_call *c) {
 /* Y = alpha op(A) op(B) + beta C:
  * d op(A) = alpha dY op(B)^T, d op(B) = alpha op(A)^T dY, dC = beta dY
  * summed over C's broadcast dimensions (in double, row after row). */
-tq_status tq_nn_gemm_backward(tq_op_call *c, const tq_tensor *const *gout,
-                              tq_tensor **gin) {
+static tq_status gemm_backward(tq_op_call *c, const tq_tensor *const *gout,
+                               tq_tensor **gin) {
   gemm_geom g;
   tq_status st = gemm_prepare(c, &g);
   if (st) return st;
-  const float alpha = tq_attr_float(c, "alpha", 1.0f);
-  const float beta = tq_attr_float(c, "beta", 1.0f);
+  const gemm_params *gp = c->params;
+  const float alpha = gp->alpha, beta = gp->beta;
   const float *A = tq_cf32(c->in[0]), *B = tq_cf32(c->in[1]);
   const float *dy = tq_cf32(gout[0]);
   const int threads = tq_nn_threads(c);
@@ -403,8 +420,8 @@ tq_status tq_nn_gemm_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 /* Per batch matrix: dA += dY B^T, dB += A^T dY, batches in order (so
  * broadcast operands sum their gradients deterministically). */
-tq_status tq_nn_matmul_backward(tq_op_call *c, const tq_tensor *const *gout,
-                                tq_tensor **gin) {
+static tq_status matmul_backward(tq_op_call *c, const tq_tensor *const *gout,
+                                 tq_tensor **gin) {
   matmul_geom g;
   tq_status st = matmul_prepare(c, &g);
   if (st) return st;
@@ -429,3 +446,16 @@ tq_status tq_nn_matmul_backward(tq_op_call *c, const tq_tensor *const *gout,
   }
   return TQ_OK;
 }
+
+/* ---- descriptors ---------------------------------------------------------*/
+
+const tq_op_desc tq_ops_gemm[] = {
+    {TQ_OP_ONNX(TQ_OP_GEMM, "Gemm"), TQ_OP_ARITY(2, 3, 1, 1),
+     .flags = TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC,
+     TQ_OP_PARAMS(gemm_params, gemm_parse), .infer = gemm_infer,
+     .forward = gemm_forward, .backward = gemm_backward},
+    {TQ_OP_ONNX(TQ_OP_MATMUL, "MatMul"), TQ_OP_ARITY(2, 2, 1, 1),
+     .flags = TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC, .infer = matmul_infer,
+     .forward = matmul_forward, .backward = matmul_backward},
+};
+const size_t tq_ops_gemm_count = TQ_OP_COUNT_OF(tq_ops_gemm);

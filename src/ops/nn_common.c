@@ -1,7 +1,9 @@
-/* The neural-network operator group: its table, and what its operators
- * share (window geometry, the threaded float GEMM, intrinsic numbering). */
+/* What the neural-network operators (conv.c, gemm.c, pool.c, norm.c)
+ * share: window attributes and geometry, input checks, the threaded float
+ * GEMM, intrinsic numbering. */
 #include <cblas.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #ifdef _OPENMP
@@ -10,94 +12,85 @@
 
 #include "ops/nn_internal.h"
 
-enum { NN_WI = TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC };
-
-/* {{op_type, weights, infer, forward, user}, flags, inputs min, max,
- *  outputs min, max}. MaxPool accepts its Indices output so that it can say
- *  that it does not support it, instead of a bare count mismatch. */
-// clang-format off
-const tq_op_entry tq_ops_nn[] = {
-    {{"Conv", 1, tq_nn_conv_infer, tq_nn_conv_forward, NULL},
-     NN_WI | TQ_OPF_POST_RELU, 2, 3, 1, 1},
-    {{"ConvTranspose", 1, tq_nn_conv_transpose_infer,
-      tq_nn_conv_transpose_forward, NULL},
-     NN_WI, 2, 3, 1, 1},
-    {{"Gemm", 1, tq_nn_gemm_infer, tq_nn_gemm_forward, NULL},
-     NN_WI, 2, 3, 1, 1},
-    {{"MatMul", 1, tq_nn_matmul_infer, tq_nn_matmul_forward, NULL},
-     NN_WI, 2, 2, 1, 1},
-    {{"MaxPool", 0, tq_nn_maxpool_infer, tq_nn_maxpool_forward, NULL},
-     0, 1, 1, 1, 2},
-    {{"AveragePool", 0, tq_nn_avgpool_infer, tq_nn_avgpool_forward, NULL},
-     0, 1, 1, 1, 1},
-    {{"GlobalAveragePool", 0, tq_nn_global_pool_infer,
-      tq_nn_global_avgpool_forward, NULL},
-     0, 1, 1, 1, 1},
-    {{"GlobalMaxPool", 0, tq_nn_global_pool_infer,
-      tq_nn_global_maxpool_forward, NULL},
-     0, 1, 1, 1, 1},
-    {{"BatchNormalization", 1, tq_nn_batchnorm_infer,
-      tq_nn_batchnorm_forward, NULL},
-     TQ_OPF_WEIGHTS, 5, 5, 1, 5},
-    {{"InstanceNormalization", 1, tq_nn_instancenorm_infer,
-      tq_nn_instancenorm_forward, NULL},
-     TQ_OPF_WEIGHTS, 3, 3, 1, 1},
-    {{"LayerNormalization", 1, tq_nn_layernorm_infer,
-      tq_nn_layernorm_forward, NULL},
-     TQ_OPF_WEIGHTS, 2, 3, 1, 3},
-};
-// clang-format on
-const size_t tq_ops_nn_count = sizeof tq_ops_nn / sizeof tq_ops_nn[0];
-
 /* Attribute values beyond this are rejected, so that products of two of
  * them (kernel extent, stride times size) cannot overflow int64. */
 #define NN_ATTR_MAX ((int64_t)1 << 31)
 
-tq_status tq_nn_read_ints(tq_op_call *c, const char *name, int n, int64_t dflt,
-                          int64_t lo, int64_t *out) {
-  const tq_attr *a = tq_call_attr(c, name);
-  if (a && a->type != TQ_ATTR_INTS)
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "attribute %s must be a list of integers", name);
-  size_t count = 0;
-  const int64_t *v = tq_attr_ints(c, name, &count);
-  /* Some exporters write an empty list for "default". */
-  if (!v || count == 0) {
-    for (int i = 0; i < n; i++) out[i] = dflt;
-    return TQ_OK;
-  }
-  if (count != (size_t)n)
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "attribute %s has %zu values, expected %d", name,
-                         count, n);
-  for (int i = 0; i < n; i++) {
-    if (v[i] < lo || v[i] > NN_ATTR_MAX)
-      return tq_call_error(c, TQ_ERR_RANGE,
-                           "attribute %s[%d] = %lld is out of range "
-                           "(expected %lld..%lld)",
-                           name, i, (long long)v[i], (long long)lo,
-                           (long long)NN_ATTR_MAX);
-    out[i] = v[i];
+/* Keeps the first values of a list (more never fit a node: the count
+ * check at infer rejects them). */
+static void keep_ints(const int64_t *v, size_t n, tq_nn_ints *out) {
+  out->n = n;
+  for (size_t i = 0; i < n && i < TQ_NN_MAX_INTS; i++) out->v[i] = v[i];
+}
+
+tq_status tq_nn_parse_ints(const tq_op_parse *p, const char *name, int64_t lo,
+                           tq_nn_ints *out) {
+  const tq_attr *a = tq_parse_attr(p, name);
+  memset(out, 0, sizeof *out);
+  if (!a) return TQ_OK;
+  if (a->type != TQ_ATTR_INTS)
+    return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
+                          "attribute %s must be a list of integers", name);
+  for (size_t i = 0; i < a->count; i++)
+    if (a->ints[i] < lo || a->ints[i] > NN_ATTR_MAX)
+      return tq_parse_error(p, TQ_ERR_RANGE,
+                            "attribute %s[%zu] = %lld is out of range "
+                            "(expected %lld..%lld)",
+                            name, i, (long long)a->ints[i], (long long)lo,
+                            (long long)NN_ATTR_MAX);
+  keep_ints(a->ints, a->count, out);
+  return TQ_OK;
+}
+
+void tq_nn_parse_kernel_shape(const tq_op_parse *p, tq_nn_ints *out) {
+  size_t n = 0;
+  const int64_t *v = tq_parse_ints(p, "kernel_shape", &n);
+  memset(out, 0, sizeof *out);
+  keep_ints(v, n, out);
+}
+
+tq_status tq_nn_parse_window(const tq_op_parse *p, tq_nn_window_kind kind,
+                             tq_nn_window_attrs *w) {
+  tq_status st;
+  tq_nn_parse_kernel_shape(p, &w->kernel_shape);
+  if ((st = tq_nn_parse_ints(p, "strides", 1, &w->strides)) ||
+      (st = tq_nn_parse_ints(p, "dilations", 1, &w->dilations)) ||
+      (st = tq_nn_parse_ints(p, "pads", 0, &w->pads)))
+    return st;
+  /* In TQ_NN_NOTSET ... order; some exporters write "" for NOTSET. */
+  static const char *const modes[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER",
+                                      "VALID"};
+  const char *s = tq_parse_string(p, "auto_pad", "NOTSET");
+  w->auto_pad = !s || !*s ? TQ_NN_NOTSET : tq_parse_index(s, modes, 4);
+  if (w->auto_pad < 0)
+    return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
+                          "auto_pad is \"%s\"; expected NOTSET, SAME_UPPER, "
+                          "SAME_LOWER or VALID",
+                          s);
+  w->ceil_mode = 0;
+  if (kind == TQ_NN_WIN_POOL) {
+    const int64_t ceil_mode = tq_parse_int(p, "ceil_mode", 0);
+    if (ceil_mode != 0 && ceil_mode != 1)
+      return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
+                            "ceil_mode is %lld; expected 0 or 1",
+                            (long long)ceil_mode);
+    w->ceil_mode = (int)ceil_mode;
   }
   return TQ_OK;
 }
 
-tq_status tq_nn_auto_pad(tq_op_call *c, int *mode) {
-  const char *s = tq_attr_string(c, "auto_pad", "NOTSET");
-  if (!s || !*s || !strcmp(s, "NOTSET")) {
-    *mode = TQ_NN_NOTSET;
-  } else if (!strcmp(s, "SAME_UPPER")) {
-    *mode = TQ_NN_SAME_UPPER;
-  } else if (!strcmp(s, "SAME_LOWER")) {
-    *mode = TQ_NN_SAME_LOWER;
-  } else if (!strcmp(s, "VALID")) {
-    *mode = TQ_NN_VALID;
-  } else {
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "auto_pad is \"%s\"; expected NOTSET, SAME_UPPER, "
-                         "SAME_LOWER or VALID",
-                         s);
+tq_status tq_nn_ints_get(tq_op_call *c, const tq_nn_ints *a, const char *name,
+                         int n, int64_t dflt, int64_t *out) {
+  /* Some exporters write an empty list for "default". */
+  if (a->n == 0) {
+    for (int i = 0; i < n; i++) out[i] = dflt;
+    return TQ_OK;
   }
+  if (a->n != (size_t)n)
+    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
+                         "attribute %s has %zu values, expected %d", name, a->n,
+                         n);
+  for (int i = 0; i < n; i++) out[i] = a->v[i];
   return TQ_OK;
 }
 
@@ -128,25 +121,17 @@ static int64_t ceil_div(int64_t a, int64_t b) {
   return a >= 0 ? (a + b - 1) / b : -((-a) / b);
 }
 
-tq_status tq_nn_window_read(tq_op_call *c, tq_nn_window_kind kind, int nsp,
+tq_status tq_nn_window_read(tq_op_call *c, const tq_nn_window_attrs *a, int nsp,
                             const int64_t *in_dims, const int64_t *kernel,
                             tq_nn_window *w) {
   int64_t strides[3], dil[3], pads[6];
-  int mode;
+  const int mode = a->auto_pad;
+  const int64_t ceil_mode = a->ceil_mode;
   tq_status st;
-  if ((st = tq_nn_read_ints(c, "strides", nsp, 1, 1, strides)) ||
-      (st = tq_nn_read_ints(c, "dilations", nsp, 1, 1, dil)) ||
-      (st = tq_nn_read_ints(c, "pads", 2 * nsp, 0, 0, pads)) ||
-      (st = tq_nn_auto_pad(c, &mode)))
+  if ((st = tq_nn_ints_get(c, &a->strides, "strides", nsp, 1, strides)) ||
+      (st = tq_nn_ints_get(c, &a->dilations, "dilations", nsp, 1, dil)) ||
+      (st = tq_nn_ints_get(c, &a->pads, "pads", 2 * nsp, 0, pads)))
     return st;
-  int64_t ceil_mode = 0;
-  if (kind == TQ_NN_WIN_POOL) {
-    ceil_mode = tq_attr_int(c, "ceil_mode", 0);
-    if (ceil_mode != 0 && ceil_mode != 1)
-      return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                           "ceil_mode is %lld; expected 0 or 1",
-                           (long long)ceil_mode);
-  }
   memset(w, 0, sizeof *w);
   w->nsp = nsp;
   const int o = TQ_NN_MAX_SPATIAL - nsp;

@@ -1,7 +1,7 @@
 /* Internal: what the neural-network operators (conv.c, gemm.c, pool.c,
- * norm.c) share: sliding-window geometry, the threaded float GEMM and the
- * numbering of intrinsic random numbers. nn_common.c holds the group
- * table. */
+ * norm.c) share: window attributes and sliding-window geometry, the
+ * threaded float GEMM and the numbering of intrinsic random numbers
+ * (nn_common.c). */
 #ifndef TQ_OPS_NN_INTERNAL_H
 #define TQ_OPS_NN_INTERNAL_H
 
@@ -28,21 +28,47 @@ typedef enum tq_nn_window_kind {
   TQ_NN_WIN_POOL, /* ceil_mode, windows starting in the right pad dropped */
 } tq_nn_window_kind;
 
-/* Reads strides, dilations, pads, auto_pad (and ceil_mode for pools) for
- * nsp spatial dimensions of sizes in_dims and kernel sizes kernel, checks
- * them and computes the output sizes. Errors name the attribute. */
-tq_status tq_nn_window_read(tq_op_call *c, tq_nn_window_kind kind, int nsp,
+/* An integer-list attribute as parsed: n is its count (0: absent or
+ * empty, which means "the default"); the first TQ_NN_MAX_INTS values are
+ * kept (longer lists never fit a node: infer rejects their count). */
+enum { TQ_NN_MAX_INTS = 2 * TQ_NN_MAX_SPATIAL };
+typedef struct tq_nn_ints {
+  size_t n;
+  int64_t v[TQ_NN_MAX_INTS];
+} tq_nn_ints;
+
+/* The auto_pad attribute. */
+enum { TQ_NN_NOTSET = 0, TQ_NN_SAME_UPPER, TQ_NN_SAME_LOWER, TQ_NN_VALID };
+
+/* The window attributes of Conv, ConvTranspose and the pools. */
+typedef struct tq_nn_window_attrs {
+  tq_nn_ints kernel_shape, strides, dilations, pads;
+  int auto_pad;  /* TQ_NN_NOTSET ... */
+  int ceil_mode; /* pools */
+} tq_nn_window_attrs;
+
+/* Parses an integer-list attribute whose values must lie in
+ * [lo, 2^31]; an error names the attribute and the bad value. */
+tq_status tq_nn_parse_ints(const tq_op_parse *p, const char *name, int64_t lo,
+                           tq_nn_ints *out);
+/* kernel_shape, read leniently (another type counts as absent). */
+void tq_nn_parse_kernel_shape(const tq_op_parse *p, tq_nn_ints *out);
+/* kernel_shape, strides, dilations, pads, auto_pad and, for pools,
+ * ceil_mode. */
+tq_status tq_nn_parse_window(const tq_op_parse *p, tq_nn_window_kind kind,
+                             tq_nn_window_attrs *w);
+
+/* The n values of a parsed list for a node of known rank (dflt for each
+ * when the list is empty); an error when its count is not n. */
+tq_status tq_nn_ints_get(tq_op_call *c, const tq_nn_ints *a, const char *name,
+                         int n, int64_t dflt, int64_t *out);
+
+/* Computes the window of nsp spatial dimensions of sizes in_dims and
+ * kernel sizes kernel from the parsed attributes a: checks the counts and
+ * the kernel, and computes the output sizes. Errors name the attribute. */
+tq_status tq_nn_window_read(tq_op_call *c, const tq_nn_window_attrs *a, int nsp,
                             const int64_t *in_dims, const int64_t *kernel,
                             tq_nn_window *w);
-
-/* Reads an ints attribute that must hold exactly n values, each >= lo
- * (dflt for every value when absent). */
-tq_status tq_nn_read_ints(tq_op_call *c, const char *name, int n, int64_t dflt,
-                          int64_t lo, int64_t *out);
-
-/* The auto_pad attribute: 0 NOTSET, 1 SAME_UPPER, 2 SAME_LOWER, 3 VALID. */
-enum { TQ_NN_NOTSET = 0, TQ_NN_SAME_UPPER, TQ_NN_SAME_LOWER, TQ_NN_VALID };
-tq_status tq_nn_auto_pad(tq_op_call *c, int *mode);
 
 /* Checks that input i is present and float32 with a rank in [lo, hi]. */
 tq_status tq_nn_check_input(tq_op_call *c, size_t i, const char *what, int lo,
@@ -81,52 +107,6 @@ void tq_nn_blas_single_thread(void);
  * e0 + m * N + n). */
 uint64_t tq_nn_index_base(const tq_op_call *c, const tq_shape *out, uint64_t e0,
                           int64_t K);
-
-/* Operators of the group (defined in conv.c, gemm.c, pool.c, norm.c). */
-tq_status tq_nn_conv_infer(tq_op_call *c);
-tq_status tq_nn_conv_forward(tq_op_call *c);
-tq_status tq_nn_conv_transpose_infer(tq_op_call *c);
-tq_status tq_nn_conv_transpose_forward(tq_op_call *c);
-tq_status tq_nn_gemm_infer(tq_op_call *c);
-tq_status tq_nn_gemm_forward(tq_op_call *c);
-tq_status tq_nn_matmul_infer(tq_op_call *c);
-tq_status tq_nn_matmul_forward(tq_op_call *c);
-tq_status tq_nn_maxpool_infer(tq_op_call *c);
-tq_status tq_nn_maxpool_forward(tq_op_call *c);
-tq_status tq_nn_avgpool_infer(tq_op_call *c);
-tq_status tq_nn_avgpool_forward(tq_op_call *c);
-tq_status tq_nn_global_pool_infer(tq_op_call *c);
-tq_status tq_nn_global_avgpool_forward(tq_op_call *c);
-tq_status tq_nn_global_maxpool_forward(tq_op_call *c);
-tq_status tq_nn_batchnorm_infer(tq_op_call *c);
-tq_status tq_nn_batchnorm_forward(tq_op_call *c);
-tq_status tq_nn_instancenorm_infer(tq_op_call *c);
-tq_status tq_nn_instancenorm_forward(tq_op_call *c);
-tq_status tq_nn_layernorm_infer(tq_op_call *c);
-tq_status tq_nn_layernorm_forward(tq_op_call *c);
-
-/* Backward of the group (tq_op_backward_fn; backward_nn.c lists them). */
-tq_status tq_nn_conv_backward(tq_op_call *c, const tq_tensor *const *gout,
-                              tq_tensor **gin);
-tq_status tq_nn_conv_transpose_backward(tq_op_call *c,
-                                        const tq_tensor *const *gout,
-                                        tq_tensor **gin);
-tq_status tq_nn_gemm_backward(tq_op_call *c, const tq_tensor *const *gout,
-                              tq_tensor **gin);
-tq_status tq_nn_matmul_backward(tq_op_call *c, const tq_tensor *const *gout,
-                                tq_tensor **gin);
-tq_status tq_nn_maxpool_backward(tq_op_call *c, const tq_tensor *const *gout,
-                                 tq_tensor **gin);
-tq_status tq_nn_avgpool_backward(tq_op_call *c, const tq_tensor *const *gout,
-                                 tq_tensor **gin);
-tq_status tq_nn_global_avgpool_backward(tq_op_call *c,
-                                        const tq_tensor *const *gout,
-                                        tq_tensor **gin);
-tq_status tq_nn_global_maxpool_backward(tq_op_call *c,
-                                        const tq_tensor *const *gout,
-                                        tq_tensor **gin);
-tq_status tq_nn_batchnorm_backward(tq_op_call *c, const tq_tensor *const *gout,
-                                   tq_tensor **gin);
 
 /* tq_intrinsic_gemm, its error reported against the node. */
 tq_status tq_nn_run_intrinsic(tq_op_call *c, const tq_intrinsic_gemm_args *a);

@@ -10,6 +10,35 @@
 #include <string.h>
 
 #include "ops/nn_internal.h"
+#include "ops/op_families.h"
+
+/* The attributes of the three operators (each reads its own). */
+typedef struct norm_params {
+  float epsilon;
+  float momentum;  /* BatchNormalization */
+  int64_t spatial; /* BatchNormalization before opset 9 */
+  int64_t axis;    /* LayerNormalization */
+} norm_params;
+
+static tq_status norm_parse(const tq_op_parse *p, void *params) {
+  norm_params *np = params;
+  np->epsilon = tq_parse_float(p, "epsilon", 1e-5f);
+  switch (p->desc->id) {
+    case TQ_OP_BATCH_NORMALIZATION:
+      if (tq_parse_int(p, "training_mode", 0) != 0)
+        return tq_parse_error(p, TQ_ERR_UNSUPPORTED,
+                              "training_mode = 1 is not supported (inference "
+                              "only)");
+      np->momentum = tq_parse_float(p, "momentum", 0.9f);
+      np->spatial = p->opset < 9 ? tq_parse_int(p, "spatial", 1) : 1;
+      break;
+    case TQ_OP_LAYER_NORMALIZATION:
+      np->axis = tq_parse_int(p, "axis", -1);
+      break;
+    default: break;
+  }
+  return TQ_OK;
+}
 
 static const char *const bn_names[] = {"X", "scale", "B", "input_mean",
                                        "input_var"};
@@ -33,13 +62,10 @@ static tq_status bn_prepare(tq_op_call *c, int *per_act) {
                          "statistics outputs (%zu outputs given) belong to "
                          "training",
                          c->n_out);
-  if (tq_attr_int(c, "training_mode", 0) != 0)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "training_mode = 1 is not supported (inference "
-                         "only)");
+  const norm_params *np = c->params;
   const tq_shape *xs = &c->in[0]->shape;
   const int64_t C = xs->dims[1];
-  const int64_t spatial = c->opset < 9 ? tq_attr_int(c, "spatial", 1) : 1;
+  const int64_t spatial = np->spatial;
   const int64_t act = inner_numel(xs, 1);
   *per_act = 0;
   for (size_t i = 1; i < 5; i++) {
@@ -73,7 +99,7 @@ static tq_status bn_prepare(tq_op_call *c, int *per_act) {
   return TQ_OK;
 }
 
-tq_status tq_nn_batchnorm_infer(tq_op_call *c) {
+static tq_status bn_infer(tq_op_call *c) {
   int per_act = 0;
   tq_status st = bn_prepare(c, &per_act);
   if (st) return st;
@@ -115,9 +141,10 @@ static void bn_batch_moments(const float *x, int64_t N, int64_t C,
  * running = momentum * running + (1 - momentum) * batch, with the
  * unbiased batch variance (as PyTorch). */
 static tq_status bn_forward_training(tq_op_call *c) {
+  const norm_params *np = c->params;
   const tq_shape *xs = &c->in[0]->shape;
-  const float eps = tq_attr_float(c, "epsilon", 1e-5f);
-  const float momentum = tq_attr_float(c, "momentum", 0.9f);
+  const float eps = np->epsilon;
+  const float momentum = np->momentum;
   const int64_t N = xs->dims[0], C = xs->dims[1], inner = inner_numel(xs, 2);
   double *mom = malloc((size_t)(3 * C + 1) * sizeof *mom);
   if (!mom)
@@ -151,7 +178,7 @@ static tq_status bn_forward_training(tq_op_call *c) {
   return TQ_OK;
 }
 
-tq_status tq_nn_batchnorm_forward(tq_op_call *c) {
+static tq_status bn_forward(tq_op_call *c) {
   int per_act = 0;
   tq_status st = bn_prepare(c, &per_act);
   if (st) return st;
@@ -163,7 +190,7 @@ tq_status tq_nn_batchnorm_forward(tq_op_call *c) {
     return bn_forward_training(c);
   }
   const tq_shape *xs = &c->in[0]->shape;
-  const float eps = tq_attr_float(c, "epsilon", 1e-5f);
+  const float eps = ((const norm_params *)c->params)->epsilon;
   const int64_t N = xs->dims[0], C = xs->dims[1];
   /* np parameters, each applied to `inner` consecutive elements. */
   const int64_t np = per_act ? inner_numel(xs, 1) : C;
@@ -201,8 +228,8 @@ tq_status tq_nn_batchnorm_forward(tq_op_call *c) {
  * dx = scale * inv_std * (dy - sum(dy) / m - xhat * sum(dy xhat) / m).
  * Inference mode: the running statistics are constants, dx = dy * scale *
  * inv_std. The running statistics get no gradient (they are state). */
-tq_status tq_nn_batchnorm_backward(tq_op_call *c, const tq_tensor *const *gout,
-                                   tq_tensor **gin) {
+static tq_status bn_backward(tq_op_call *c, const tq_tensor *const *gout,
+                             tq_tensor **gin) {
   int per_act = 0;
   tq_status st = bn_prepare(c, &per_act);
   if (st) return st;
@@ -211,7 +238,7 @@ tq_status tq_nn_batchnorm_backward(tq_op_call *c, const tq_tensor *const *gout,
                          "training with per-activation parameters "
                          "(spatial = 0) is not supported");
   const tq_shape *xs = &c->in[0]->shape;
-  const float eps = tq_attr_float(c, "epsilon", 1e-5f);
+  const float eps = ((const norm_params *)c->params)->epsilon;
   const int64_t N = xs->dims[0], C = xs->dims[1], inner = inner_numel(xs, 2);
   double *mom = malloc((size_t)(2 * C + 1) * sizeof *mom);
   if (!mom)
@@ -305,17 +332,17 @@ static tq_status in_prepare(tq_op_call *c) {
   return TQ_OK;
 }
 
-tq_status tq_nn_instancenorm_infer(tq_op_call *c) {
+static tq_status in_infer(tq_op_call *c) {
   tq_status st = in_prepare(c);
   if (st) return st;
   return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &c->in[0]->shape);
 }
 
-tq_status tq_nn_instancenorm_forward(tq_op_call *c) {
+static tq_status in_forward(tq_op_call *c) {
   tq_status st = in_prepare(c);
   if (st) return st;
   const tq_shape *xs = &c->in[0]->shape;
-  const double eps = tq_attr_float(c, "epsilon", 1e-5f);
+  const double eps = ((const norm_params *)c->params)->epsilon;
   const int64_t C = xs->dims[1], planes = xs->dims[0] * C;
   const int64_t n = inner_numel(xs, 2);
   const float *x = tq_cf32(c->in[0]);
@@ -371,8 +398,8 @@ static tq_status ln_prepare(tq_op_call *c, ln_geom *g) {
   tq_status st = tq_nn_check_input(c, 0, "X", 1, TQ_TENSOR_MAX_DIMS);
   if (st) return st;
   const tq_shape *xs = &c->in[0]->shape;
-  if ((st = tq_call_axis(c, tq_attr_int(c, "axis", -1), xs->ndim, &g->axis)))
-    return st;
+  const int64_t axis = ((const norm_params *)c->params)->axis;
+  if ((st = tq_call_axis(c, axis, xs->ndim, &g->axis))) return st;
   if ((st = ln_check_param(c, 1, "Scale", g->axis))) return st;
   if (c->n_in > 2 && c->in[2] && (st = ln_check_param(c, 2, "B", g->axis)))
     return st;
@@ -381,7 +408,7 @@ static tq_status ln_prepare(tq_op_call *c, ln_geom *g) {
   return TQ_OK;
 }
 
-tq_status tq_nn_layernorm_infer(tq_op_call *c) {
+static tq_status ln_infer(tq_op_call *c) {
   ln_geom g;
   tq_status st = ln_prepare(c, &g);
   if (st) return st;
@@ -417,12 +444,12 @@ static void ln_expand(const tq_tensor *p, const tq_shape *xs, int axis,
   }
 }
 
-tq_status tq_nn_layernorm_forward(tq_op_call *c) {
+static tq_status ln_forward(tq_op_call *c) {
   ln_geom g;
   tq_status st = ln_prepare(c, &g);
   if (st) return st;
   const tq_shape *xs = &c->in[0]->shape;
-  const double eps = tq_attr_float(c, "epsilon", 1e-5f);
+  const double eps = ((const norm_params *)c->params)->epsilon;
   float *sb = malloc((size_t)(2 * g.n + 1) * sizeof *sb);
   if (!sb)
     return tq_call_error(c, TQ_ERR_NO_MEMORY,
@@ -454,3 +481,23 @@ tq_status tq_nn_layernorm_forward(tq_op_call *c) {
   free(sb);
   return TQ_OK;
 }
+
+/* ---- descriptors ---------------------------------------------------------*/
+
+const tq_op_desc tq_ops_norm[] = {
+    {TQ_OP_ONNX(TQ_OP_BATCH_NORMALIZATION, "BatchNormalization"),
+     TQ_OP_ARITY(5, 5, 1, 5), .flags = TQ_OPF_WEIGHTS,
+     TQ_OP_PARAMS(norm_params, norm_parse), .infer = bn_infer,
+     .forward = bn_forward, .backward = bn_backward,
+     /* the running mean and variance (inputs 3, 4) are state */
+     .state_inputs = (1u << 3) | (1u << 4)},
+    {TQ_OP_ONNX(TQ_OP_INSTANCE_NORMALIZATION, "InstanceNormalization"),
+     TQ_OP_ARITY(3, 3, 1, 1), .flags = TQ_OPF_WEIGHTS,
+     TQ_OP_PARAMS(norm_params, norm_parse), .infer = in_infer,
+     .forward = in_forward},
+    {TQ_OP_ONNX(TQ_OP_LAYER_NORMALIZATION, "LayerNormalization"),
+     TQ_OP_ARITY(2, 3, 1, 3), .flags = TQ_OPF_WEIGHTS,
+     TQ_OP_PARAMS(norm_params, norm_parse), .infer = ln_infer,
+     .forward = ln_forward},
+};
+const size_t tq_ops_norm_count = TQ_OP_COUNT_OF(tq_ops_norm);

@@ -1,9 +1,11 @@
 /* Internal: how the executor calls operators, and what operators may use.
  *
- * Every operator, built-in or user-defined, is a tq_op_def (op.h) with an
- * infer and a forward function. Built-in ones come in groups (one file per
- * family, each exporting a table) listed in registry.c; the executor looks
- * an op_type up once per node when a session is created. */
+ * Every operator is one descriptor (tq_op_desc): name, domain and opset
+ * range, arity, flags, and the functions that parse its attributes into a
+ * typed params struct (once, when a session plans the node), infer its
+ * outputs, compute them and their gradients. Built-in descriptors live in
+ * one file per operator family and are listed in registry.c; user-defined
+ * operators (op.h) are wrapped in a descriptor with id TQ_OP_USER. */
 #ifndef TQ_OPS_OP_INTERNAL_H
 #define TQ_OPS_OP_INTERNAL_H
 
@@ -11,11 +13,12 @@
 #include <stdint.h>
 
 #include "core/tensor_internal.h"
+#include "ops/op_ids.h"
 #include "tensorquant/op.h"
 #include "tensorquant/qmap.h"
 #include "tensorquant/quantizer.h"
 
-/* Flags of built-in operators. */
+/* Flags of operators. */
 enum {
   TQ_OPF_WEIGHTS = 1,    /* initializer inputs after the first are weights */
   TQ_OPF_INTRINSIC = 2,  /* supports intrinsic quantization */
@@ -31,12 +34,8 @@ enum {
                             (tq_op_call.post_relu) */
 };
 
-typedef struct tq_op_entry {
-  tq_op_def def;
-  unsigned flags;
-  int min_inputs, max_inputs; /* max -1: unbounded (Concat) */
-  int min_outputs, max_outputs;
-} tq_op_entry;
+/* The last opset of descriptors that no later opset changes. */
+#define TQ_OPSET_OPEN INT32_MAX
 
 /* A node attribute as stored by the graph (owned copies). */
 typedef struct tq_attr_store {
@@ -56,12 +55,21 @@ typedef struct tq_op_cache {
   void (*free_data)(void *data);
 } tq_op_cache;
 
+typedef struct tq_op_desc tq_op_desc;
+
 /* What an operator sees during one call. */
 struct tq_op_call {
   tq_context *ctx;
+  const tq_op_desc *desc; /* the node's operator */
+  /* The node's attributes as desc->parse turned them into
+   * desc->params_size bytes (NULL when it has none): forward and backward
+   * read the same struct, so they cannot disagree. */
+  const void *params;
   const char *node_id;
-  const char *op_type;
-  int64_t opset; /* the graph's default-domain opset */
+  const char *op_type; /* for messages */
+  int64_t opset;       /* the graph's default-domain opset */
+  /* The raw attributes: user-defined operators read them (tq_op_attr);
+   * built-in ones read params. */
   const tq_attr_store *attrs;
   size_t n_attrs;
   const tq_tensor *const *in; /* NULL entries: absent optional inputs */
@@ -69,7 +77,7 @@ struct tq_op_call {
   tq_tensor **out;
   size_t n_out;
   /* Intrinsic quantization of this node, or NULL (TQ_OPF_INTRINSIC only):
-   * product/sum/accumulator quantizers as in DESIGN.md 3. */
+   * product/sum/accumulator quantizers as in docs/design.md §3. */
   const tq_qmap_value *intrinsic;
   uint64_t seed;          /* stochastic rounding inside the op (intrinsic) */
   uint64_t stream;        /* the node's stream */
@@ -95,56 +103,20 @@ struct tq_op_call {
   int post_relu_done;
 };
 
-/* Relu as the Relu operator computes it: -0 becomes +0, NaN stays NaN.
- * Operators applying a fused Relu (post_relu) use exactly this. */
-static inline float tq_relu_f(float v) {
-  return v > 0.0f ? v : (v != v ? v : 0.0f);
-}
-/* tq_relu_f on n floats in place. */
-static inline void tq_relu_row(float *x, int64_t n) {
-  for (int64_t i = 0; i < n; i++) x[i] = tq_relu_f(x[i]);
-}
-
-/* ---- attributes (NULL-safe: absent attributes give the default) --------*/
-const tq_attr *tq_call_attr(const tq_op_call *c, const char *name);
-int64_t tq_attr_int(const tq_op_call *c, const char *name, int64_t dflt);
-float tq_attr_float(const tq_op_call *c, const char *name, float dflt);
-const char *tq_attr_string(const tq_op_call *c, const char *name,
-                           const char *dflt);
-/* Integer list: *n = 0 and NULL when absent. */
-const int64_t *tq_attr_ints(const tq_op_call *c, const char *name, size_t *n);
-
-/* ---- errors and outputs
- * ----------------------------------------------------*/
-/* Records "node <id> (<op>): message" and returns status. */
-tq_status tq_call_error(tq_op_call *c, tq_status status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* In infer: declares output i (allocated by the executor). */
-tq_status tq_call_set_output(tq_op_call *c, size_t i, tq_dtype dtype,
-                             const tq_shape *shape);
-/* Normalizes a possibly negative axis against rank; error if out of range. */
-tq_status tq_call_axis(tq_op_call *c, int64_t axis, int rank, int *out);
-
-/* ---- the registry
- * ----------------------------------------------------------*/
-/* The built-in operator called op_type, or NULL. */
-const tq_op_entry *tq_builtin_op(const char *op_type);
-/* All built-in operators (for docs and `tq info`). */
-size_t tq_builtin_op_count(void);
-const tq_op_entry *tq_builtin_op_at(size_t i);
-
-/* Groups of built-in operators, one per file in src/ops/. */
-extern const tq_op_entry tq_ops_nn[]; /* conv.c, gemm.c, pool.c, norm.c */
-extern const size_t tq_ops_nn_count;
-extern const tq_op_entry tq_ops_elementwise[]; /* elementwise.c, activation.c */
-extern const size_t tq_ops_elementwise_count;
-extern const tq_op_entry tq_ops_shape[]; /* shape.c, tensor ops */
-extern const size_t tq_ops_shape_count;
-
-/* ---- backward (training) ------------------------------------------------- */
+/* What parse sees: one node's attributes, before any input is known. */
+typedef struct tq_op_parse {
+  tq_context *ctx;
+  const tq_op_desc *desc;
+  const char *node_id;
+  const char *op_type;
+  int64_t opset; /* the graph's default-domain opset */
+  const tq_attr_store *attrs;
+  size_t n_attrs;
+  size_t n_in, n_out; /* the node's input and output counts */
+} tq_op_parse;
 
 /* Backward of one node. c is the forward call as it ran (same inputs - the
- * quantized weights where a weights map applies -, same attributes, seed,
+ * quantized weights where a weights map applies -, same params, seed,
  * stream and sample_offset, training = 1); c->out hold the node's float
  * outputs before extrinsic quantization. gout[k] is the gradient of the
  * loss with respect to output k (never NULL: zeros where nothing flows).
@@ -156,25 +128,91 @@ typedef tq_status (*tq_op_backward_fn)(tq_op_call *c,
                                        const tq_tensor *const *gout,
                                        tq_tensor **gin);
 
-typedef struct tq_backward_entry {
-  const char *op_type;
-  tq_op_backward_fn backward;
+/* One operator: what the executor, the trainer and the importers need to
+ * know about it, in one place. */
+struct tq_op_desc {
+  tq_op_id id;
+  const char *name;           /* ONNX op_type */
+  const char *domain;         /* "" (ai.onnx); "com.microsoft" etc. later */
+  int min_opset, max_opset;   /* the opsets this descriptor implements */
+  int min_inputs, max_inputs; /* max -1: unbounded (Concat) */
+  int min_outputs, max_outputs;
+  unsigned flags;     /* TQ_OPF_* */
+  size_t params_size; /* bytes of the typed params struct; 0: none */
+  /* Attributes -> params (zeroed before the call), once per node when a
+   * session plans it; errors name the node and the attribute. Present iff
+   * params_size > 0. */
+  tq_status (*parse)(const tq_op_parse *p, void *params);
+  /* Sets every output's dtype and shape from the inputs (and params). */
+  tq_status (*infer)(tq_op_call *c);
+  /* Computes the outputs, allocated with the inferred shapes. */
+  tq_status (*forward)(tq_op_call *c);
+  tq_op_backward_fn backward; /* NULL: no backward */
   /* Bit k: input k is state a training forward updates (through
    * tq_op_call.state), not a trainable parameter (BatchNormalization's
    * running mean and variance). */
   unsigned state_inputs;
-} tq_backward_entry;
+  void *user; /* user-defined operators: tq_op_def.user */
+};
 
-/* The backward entry of a built-in op_type, or NULL when it has none. */
-const tq_backward_entry *tq_builtin_backward(const char *op_type);
+/* Relu as the Relu operator computes it: -0 becomes +0, NaN stays NaN.
+ * Operators applying a fused Relu (post_relu) use exactly this. */
+static inline float tq_relu_f(float v) {
+  return v > 0.0f ? v : (v != v ? v : 0.0f);
+}
+/* tq_relu_f on n floats in place. */
+static inline void tq_relu_row(float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = tq_relu_f(x[i]);
+}
 
-/* Backward tables, one per group (src/ops/backward_*.c). */
-extern const tq_backward_entry tq_backward_nn[]; /* backward_nn.c */
-extern const size_t tq_backward_nn_count;
-extern const tq_backward_entry tq_backward_elementwise[];
-extern const size_t tq_backward_elementwise_count;
-extern const tq_backward_entry tq_backward_shape[];
-extern const size_t tq_backward_shape_count;
+/* ---- attributes (parse; NULL-safe: absent attributes give the default) -*/
+const tq_attr *tq_parse_attr(const tq_op_parse *p, const char *name);
+/* The value of an INT attribute; dflt when absent or of another type. */
+int64_t tq_parse_int(const tq_op_parse *p, const char *name, int64_t dflt);
+/* The value of a FLOAT (or INT) attribute; dflt otherwise. */
+float tq_parse_float(const tq_op_parse *p, const char *name, float dflt);
+/* The value of a STRING attribute; dflt otherwise. */
+const char *tq_parse_string(const tq_op_parse *p, const char *name,
+                            const char *dflt);
+/* An INTS attribute's values; *n = 0 and NULL when absent or of another
+ * type. They live as long as the graph. */
+const int64_t *tq_parse_ints(const tq_op_parse *p, const char *name, size_t *n);
+/* The index of s in names[0..n), or -1 (string attributes as enums). */
+int tq_parse_index(const char *s, const char *const *names, int n);
+/* Records "node '<id>' (<op>): message" and returns status. */
+tq_status tq_parse_error(const tq_op_parse *p, tq_status status,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Parses desc's params for one node: *params is a new block of
+ * desc->params_size bytes (free() it; NULL when the descriptor has none). */
+tq_status tq_op_parse_params(const tq_op_parse *p, void **params);
+
+/* For calls built by hand (tests): parses c->attrs for c->desc like a
+ * session does, points c->params at the result and returns it in *params
+ * (free() it after the call). */
+tq_status tq_op_call_parse(tq_op_call *c, void **params);
+
+/* ---- errors and outputs
+ * ----------------------------------------------------*/
+/* Records "node '<id>' (<op>): message" and returns status. */
+tq_status tq_call_error(tq_op_call *c, tq_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* In infer: declares output i (allocated by the executor). */
+tq_status tq_call_set_output(tq_op_call *c, size_t i, tq_dtype dtype,
+                             const tq_shape *shape);
+/* Normalizes a possibly negative axis against rank; error if out of range. */
+tq_status tq_call_axis(tq_op_call *c, int64_t axis, int rank, int *out);
+
+/* ---- the registry (registry.c)
+ * ---------------------------------------------*/
+/* The built-in operator called name in domain (NULL, "" or "ai.onnx": the
+ * default domain) that implements opset, or NULL. */
+const tq_op_desc *tq_op_lookup(const char *domain, const char *name,
+                               int64_t opset);
+/* All built-in operators (for docs, `tq info` and tests). */
+size_t tq_builtin_op_count(void);
+const tq_op_desc *tq_builtin_op_at(size_t i);
 
 /* ---- intrinsic quantization (src/ops/intrinsic.c)
  * --------------------------*/

@@ -13,6 +13,37 @@
 #include <string.h>
 
 #include "ops/nn_internal.h"
+#include "ops/op_families.h"
+
+/* The attributes of MaxPool and AveragePool. */
+typedef struct pool_params {
+  tq_nn_window_attrs win;
+  int count_include_pad; /* AveragePool */
+} pool_params;
+
+static tq_status pool_parse(const tq_op_parse *p, void *params) {
+  pool_params *pp = params;
+  tq_status st = tq_nn_parse_window(p, TQ_NN_WIN_POOL, &pp->win);
+  if (st) return st;
+  if (pp->win.kernel_shape.n == 0)
+    return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
+                          "attribute kernel_shape is required");
+  if (p->desc->id == TQ_OP_MAX_POOL) {
+    const int64_t order = tq_parse_int(p, "storage_order", 0);
+    if (order != 0 && order != 1)
+      return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
+                            "storage_order is %lld; expected 0 or 1",
+                            (long long)order);
+    return TQ_OK;
+  }
+  const int64_t v = tq_parse_int(p, "count_include_pad", 0);
+  if (v != 0 && v != 1)
+    return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
+                          "count_include_pad is %lld; expected 0 or 1",
+                          (long long)v);
+  pp->count_include_pad = (int)v;
+  return TQ_OK;
+}
 
 typedef struct pool_geom {
   tq_nn_window w;
@@ -22,13 +53,10 @@ typedef struct pool_geom {
 static tq_status pool_prepare(tq_op_call *c, pool_geom *g) {
   tq_status st = tq_nn_check_input(c, 0, "X", 3, 5);
   if (st) return st;
+  const pool_params *pp = c->params;
   const tq_shape *xs = &c->in[0]->shape;
   const int nsp = xs->ndim - 2;
-  size_t nk = 0;
-  const int64_t *ks = tq_attr_ints(c, "kernel_shape", &nk);
-  if (!ks || nk == 0)
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "attribute kernel_shape is required");
+  const size_t nk = pp->win.kernel_shape.n;
   if (nk != (size_t)nsp) {
     char buf[128];
     tq_shape_format(xs, buf, sizeof buf);
@@ -38,7 +66,8 @@ static tq_status pool_prepare(tq_op_call *c, pool_geom *g) {
                          nk, buf, nsp);
   }
   memset(g, 0, sizeof *g);
-  if ((st = tq_nn_window_read(c, TQ_NN_WIN_POOL, nsp, xs->dims + 2, ks, &g->w)))
+  if ((st = tq_nn_window_read(c, &pp->win, nsp, xs->dims + 2,
+                              pp->win.kernel_shape.v, &g->w)))
     return st;
   g->N = xs->dims[0];
   g->C = xs->dims[1];
@@ -192,7 +221,7 @@ static void maxpool_plane_2x2(const tq_nn_window *w, const float *x, float *y) {
   }
 }
 
-static tq_status pool_forward(tq_op_call *c, int is_max, int include_pad) {
+static tq_status pool_run(tq_op_call *c, int is_max, int include_pad) {
   pool_geom g;
   tq_status st = pool_prepare(c, &g);
   if (st) return st;
@@ -217,54 +246,28 @@ static tq_status pool_forward(tq_op_call *c, int is_max, int include_pad) {
   return TQ_OK;
 }
 
-tq_status tq_nn_maxpool_infer(tq_op_call *c) {
-  if (c->n_out > 1)
+/* MaxPool's second output (Indices) is not supported. */
+static tq_status check_no_indices(tq_op_call *c) {
+  if (c->desc->id == TQ_OP_MAX_POOL && c->n_out > 1)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "the second output of MaxPool (Indices) is not "
                          "supported");
-  pool_geom g;
-  tq_status st = pool_prepare(c, &g);
-  if (st) return st;
-  const int64_t order = tq_attr_int(c, "storage_order", 0);
-  if (order != 0 && order != 1)
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "storage_order is %lld; expected 0 or 1",
-                         (long long)order);
-  return pool_set_output(c, &g);
-}
-
-tq_status tq_nn_maxpool_forward(tq_op_call *c) {
-  if (c->n_out > 1)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "the second output of MaxPool (Indices) is not "
-                         "supported");
-  return pool_forward(c, 1, 0);
-}
-
-static tq_status read_count_include_pad(tq_op_call *c, int *out) {
-  const int64_t v = tq_attr_int(c, "count_include_pad", 0);
-  if (v != 0 && v != 1)
-    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
-                         "count_include_pad is %lld; expected 0 or 1",
-                         (long long)v);
-  *out = (int)v;
   return TQ_OK;
 }
 
-tq_status tq_nn_avgpool_infer(tq_op_call *c) {
-  int cip = 0;
-  tq_status st = read_count_include_pad(c, &cip);
+static tq_status pool_infer(tq_op_call *c) {
+  tq_status st = check_no_indices(c);
   if (st) return st;
   pool_geom g;
   if ((st = pool_prepare(c, &g))) return st;
   return pool_set_output(c, &g);
 }
 
-tq_status tq_nn_avgpool_forward(tq_op_call *c) {
-  int cip = 0;
-  tq_status st = read_count_include_pad(c, &cip);
+static tq_status pool_forward(tq_op_call *c) {
+  tq_status st = check_no_indices(c);
   if (st) return st;
-  return pool_forward(c, 0, cip);
+  const pool_params *pp = c->params;
+  return pool_run(c, c->desc->id == TQ_OP_MAX_POOL, pp->count_include_pad);
 }
 
 /* ---- backward ----------------------------------------------------------- */
@@ -397,26 +400,20 @@ static tq_status pool_backward(tq_op_call *c, const tq_tensor *const *gout,
   return TQ_OK;
 }
 
-tq_status tq_nn_maxpool_backward(tq_op_call *c, const tq_tensor *const *gout,
-                                 tq_tensor **gin) {
-  if (c->n_out > 1)
+static tq_status pool_grad(tq_op_call *c, const tq_tensor *const *gout,
+                           tq_tensor **gin) {
+  const int is_max = c->desc->id == TQ_OP_MAX_POOL;
+  if (is_max && c->n_out > 1)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "training through MaxPool's Indices output is not "
                          "supported");
-  return pool_backward(c, gout, gin, 1, 0);
-}
-
-tq_status tq_nn_avgpool_backward(tq_op_call *c, const tq_tensor *const *gout,
-                                 tq_tensor **gin) {
-  int include_pad = 0;
-  tq_status st = read_count_include_pad(c, &include_pad);
-  if (st) return st;
-  return pool_backward(c, gout, gin, 0, include_pad);
+  const pool_params *pp = c->params;
+  return pool_backward(c, gout, gin, is_max, pp->count_include_pad);
 }
 
 /* ---- global pools ------------------------------------------------------ */
 
-tq_status tq_nn_global_pool_infer(tq_op_call *c) {
+static tq_status global_pool_infer(tq_op_call *c) {
   tq_status st = tq_nn_check_input(c, 0, "X", 2, TQ_TENSOR_MAX_DIMS);
   if (st) return st;
   tq_shape s = c->in[0]->shape;
@@ -424,7 +421,8 @@ tq_status tq_nn_global_pool_infer(tq_op_call *c) {
   return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &s);
 }
 
-static tq_status global_pool(tq_op_call *c, int is_max) {
+static tq_status global_pool_forward(tq_op_call *c) {
+  const int is_max = c->desc->id == TQ_OP_GLOBAL_MAX_POOL;
   tq_status st = tq_nn_check_input(c, 0, "X", 2, TQ_TENSOR_MAX_DIMS);
   if (st) return st;
   const tq_shape *xs = &c->in[0]->shape;
@@ -454,20 +452,13 @@ static tq_status global_pool(tq_op_call *c, int is_max) {
   return TQ_OK;
 }
 
-tq_status tq_nn_global_avgpool_forward(tq_op_call *c) {
-  return global_pool(c, 0);
-}
-
-tq_status tq_nn_global_maxpool_forward(tq_op_call *c) {
-  return global_pool(c, 1);
-}
-
 /* Global pools: the average spreads dy / n over the plane; the max sends
  * it to the first maximum (a NaN wins, as the forward). */
 static tq_status global_pool_backward(tq_op_call *c,
                                       const tq_tensor *const *gout,
-                                      tq_tensor **gin, int is_max) {
+                                      tq_tensor **gin) {
   if (!gin[0]) return TQ_OK;
+  const int is_max = c->desc->id == TQ_OP_GLOBAL_MAX_POOL;
   const tq_shape *xs = &c->in[0]->shape;
   const int64_t planes = xs->dims[0] * xs->dims[1];
   int64_t n = 1;
@@ -496,14 +487,22 @@ static tq_status global_pool_backward(tq_op_call *c,
   return TQ_OK;
 }
 
-tq_status tq_nn_global_avgpool_backward(tq_op_call *c,
-                                        const tq_tensor *const *gout,
-                                        tq_tensor **gin) {
-  return global_pool_backward(c, gout, gin, 0);
-}
+/* ---- descriptors ---------------------------------------------------------*/
 
-tq_status tq_nn_global_maxpool_backward(tq_op_call *c,
-                                        const tq_tensor *const *gout,
-                                        tq_tensor **gin) {
-  return global_pool_backward(c, gout, gin, 1);
-}
+const tq_op_desc tq_ops_pool[] = {
+    /* MaxPool accepts its Indices output so that it can say that it does
+     * not support it, instead of a bare count mismatch. */
+    {TQ_OP_ONNX(TQ_OP_MAX_POOL, "MaxPool"), TQ_OP_ARITY(1, 1, 1, 2),
+     TQ_OP_PARAMS(pool_params, pool_parse), .infer = pool_infer,
+     .forward = pool_forward, .backward = pool_grad},
+    {TQ_OP_ONNX(TQ_OP_AVERAGE_POOL, "AveragePool"), TQ_OP_ARITY(1, 1, 1, 1),
+     TQ_OP_PARAMS(pool_params, pool_parse), .infer = pool_infer,
+     .forward = pool_forward, .backward = pool_grad},
+    {TQ_OP_ONNX(TQ_OP_GLOBAL_AVERAGE_POOL, "GlobalAveragePool"),
+     TQ_OP_ARITY(1, 1, 1, 1), .infer = global_pool_infer,
+     .forward = global_pool_forward, .backward = global_pool_backward},
+    {TQ_OP_ONNX(TQ_OP_GLOBAL_MAX_POOL, "GlobalMaxPool"),
+     TQ_OP_ARITY(1, 1, 1, 1), .infer = global_pool_infer,
+     .forward = global_pool_forward, .backward = global_pool_backward},
+};
+const size_t tq_ops_pool_count = TQ_OP_COUNT_OF(tq_ops_pool);

@@ -1,60 +1,53 @@
-/* The built-in operators: the groups of src/ops/, looked up by op_type. */
+/* The one table of built-in operators: every family's descriptors (see
+ * op_families.h), looked up once per node by domain, name and opset.
+ *
+ * Adding an operator: an ID in op_ids.h and one descriptor in its family's
+ * file (a new family: a new file and its name in TQ_OP_FAMILIES), plus its
+ * tests. Nothing else dispatches on operator names. */
+#include <stdlib.h>
 #include <string.h>
 
-#include "ops/op_internal.h"
+#include "core/error.h"
+#include "ops/op_families.h"
 
-typedef struct op_group {
-  const tq_op_entry *ops;
+typedef struct op_family {
+  const tq_op_desc *ops;
   const size_t *count;
-} op_group;
+} op_family;
 
-static const op_group groups[] = {
-    {tq_ops_nn, &tq_ops_nn_count},
-    {tq_ops_elementwise, &tq_ops_elementwise_count},
-    {tq_ops_shape, &tq_ops_shape_count},
-};
-enum { GROUP_COUNT = sizeof groups / sizeof groups[0] };
+#define TQ_OP_FAMILY_ENTRY(family) {tq_ops_##family, &tq_ops_##family##_count},
+static const op_family families[] = {TQ_OP_FAMILIES(TQ_OP_FAMILY_ENTRY)};
+#undef TQ_OP_FAMILY_ENTRY
+enum { FAMILY_COUNT = sizeof families / sizeof families[0] };
 
-const tq_op_entry *tq_builtin_op(const char *op_type) {
-  for (int g = 0; g < GROUP_COUNT; g++)
-    for (size_t i = 0; i < *groups[g].count; i++)
-      if (strcmp(groups[g].ops[i].def.op_type, op_type) == 0)
-        return &groups[g].ops[i];
+/* ONNX writes the default domain as "" or "ai.onnx". */
+static const char *normal_domain(const char *domain) {
+  return !domain || !strcmp(domain, "ai.onnx") ? "" : domain;
+}
+
+const tq_op_desc *tq_op_lookup(const char *domain, const char *name,
+                               int64_t opset) {
+  domain = normal_domain(domain);
+  for (int f = 0; f < FAMILY_COUNT; f++)
+    for (size_t i = 0; i < *families[f].count; i++) {
+      const tq_op_desc *d = &families[f].ops[i];
+      if (!strcmp(d->name, name) && !strcmp(d->domain, domain) &&
+          opset >= d->min_opset && opset <= d->max_opset)
+        return d;
+    }
   return NULL;
 }
 
 size_t tq_builtin_op_count(void) {
   size_t n = 0;
-  for (int g = 0; g < GROUP_COUNT; g++) n += *groups[g].count;
+  for (int f = 0; f < FAMILY_COUNT; f++) n += *families[f].count;
   return n;
 }
 
-const tq_op_entry *tq_builtin_op_at(size_t i) {
-  for (int g = 0; g < GROUP_COUNT; g++) {
-    if (i < *groups[g].count) return &groups[g].ops[i];
-    i -= *groups[g].count;
+const tq_op_desc *tq_builtin_op_at(size_t i) {
+  for (int f = 0; f < FAMILY_COUNT; f++) {
+    if (i < *families[f].count) return &families[f].ops[i];
+    i -= *families[f].count;
   }
-  return NULL;
-}
-
-typedef struct backward_group {
-  const tq_backward_entry *entries;
-  const size_t *count;
-} backward_group;
-
-static const backward_group backward_groups[] = {
-    {tq_backward_nn, &tq_backward_nn_count},
-    {tq_backward_elementwise, &tq_backward_elementwise_count},
-    {tq_backward_shape, &tq_backward_shape_count},
-};
-enum {
-  BACKWARD_GROUP_COUNT = sizeof backward_groups / sizeof backward_groups[0]
-};
-
-const tq_backward_entry *tq_builtin_backward(const char *op_type) {
-  for (int g = 0; g < BACKWARD_GROUP_COUNT; g++)
-    for (size_t i = 0; i < *backward_groups[g].count; i++)
-      if (strcmp(backward_groups[g].entries[i].op_type, op_type) == 0)
-        return &backward_groups[g].entries[i];
   return NULL;
 }

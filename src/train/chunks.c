@@ -88,7 +88,7 @@ static tq_status each_state(tq_context *ctx, const tq_trainer *t,
   for (size_t i = 0; i < g->n_nodes; i++) {
     if (t->s->nodes[i].folded) continue;
     const tq_node *n = &g->nodes[i];
-    const unsigned smask = tq_train_state_inputs(n);
+    const unsigned smask = tq_train_state_inputs(t, i);
     for (size_t k = 0; smask && k < n->n_in; k++) {
       const int v = n->in[k];
       if (!(smask & (1u << k)) || !tq_train_is_float_init(g, v) ||

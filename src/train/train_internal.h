@@ -48,10 +48,11 @@ struct tq_trainer {
   size_t chunk_cap, recv_cap, state_cap; /* floats allocated */
 };
 
-/* Whether a float initializer is value v; the inputs of node n a training
- * forward updates as state (BatchNormalization's running statistics). */
+/* Whether a float initializer is value v; the inputs of node `node` a
+ * training forward updates as state (BatchNormalization's running
+ * statistics), as its descriptor says. */
 int tq_train_is_float_init(const tq_graph *g, int v);
-unsigned tq_train_state_inputs(const tq_node *n);
+unsigned tq_train_state_inputs(const tq_trainer *t, size_t node);
 
 /* ---- chunks.c: chunked and data-parallel steps ----------------------------
  * A global batch is split into tq_train_chunk_count equal chunks; each

@@ -17,23 +17,26 @@ int tq_train_is_float_init(const tq_graph *g, int v) {
          g->inits[g->values[v].init_index]->dtype == TQ_DTYPE_FLOAT32;
 }
 
-unsigned tq_train_state_inputs(const tq_node *n) {
-  const tq_backward_entry *be = tq_builtin_backward(n->op_type);
-  return be ? be->state_inputs : 0;
+unsigned tq_train_state_inputs(const tq_trainer *t, size_t node) {
+  return t->s->nodes[node].desc->state_inputs;
+}
+
+static tq_op_id op_of(const tq_trainer *t, size_t node) {
+  return t->s->nodes[node].desc->id;
 }
 
 /* Which float initializers train (see train.h). */
-static int trainable_input(const tq_graph *g, size_t node, size_t k,
-                           unsigned flags) {
+static int trainable_input(const tq_trainer *t, size_t node, size_t k) {
+  const tq_graph *g = t->g;
   const tq_node *n = &g->nodes[node];
   const int v = n->in[k];
   if (!tq_train_is_float_init(g, v)) return 0;
-  if ((flags & TQ_OPF_WEIGHTS) && k >= 1)
-    return !(tq_train_state_inputs(n) & (1u << k));
-  if (!strcmp(n->op_type, "Add") && n->n_in == 2) {
+  if ((t->s->nodes[node].flags & TQ_OPF_WEIGHTS) && k >= 1)
+    return !(tq_train_state_inputs(t, node) & (1u << k));
+  if (op_of(t, node) == TQ_OP_ADD && n->n_in == 2) {
     const int other = n->in[1 - k];
     const int p = other >= 0 ? g->values[other].producer : -1;
-    return p >= 0 && !strcmp(g->nodes[p].op_type, "MatMul");
+    return p >= 0 && op_of(t, (size_t)p) == TQ_OP_MATMUL;
   }
   return 0;
 }
@@ -45,13 +48,9 @@ static tq_status find_params(tq_context *ctx, tq_trainer *t) {
   if (!t->param_of_value || !t->params) return tq_error_nomem(ctx);
   for (size_t v = 0; v < g->n_values; v++) t->param_of_value[v] = -1;
   for (size_t i = 0; i < g->n_nodes; i++) {
-    unsigned flags = 0;
-    const tq_op_entry *entry = NULL;
-    tq_graph_lookup_op(g, g->nodes[i].op_type, &flags, &entry);
     for (size_t k = 0; k < g->nodes[i].n_in; k++) {
       const int v = g->nodes[i].in[k];
-      if (!trainable_input(g, i, k, flags) || t->param_of_value[v] >= 0)
-        continue;
+      if (!trainable_input(t, i, k) || t->param_of_value[v] >= 0) continue;
       tq_param *p = &t->params[t->n_params];
       p->value = v;
       p->init = g->values[v].init_index;
@@ -100,11 +99,8 @@ static tq_status check_backward(tq_context *ctx, const tq_trainer *t) {
   for (size_t i = 0; i < g->n_nodes; i++) {
     const tq_node *n = &g->nodes[i];
     if ((int)i == t->head_node || !n->n_out || !needs[n->out[0]]) continue;
-    unsigned flags;
-    const tq_op_entry *entry = NULL;
-    tq_graph_lookup_op(g, n->op_type, &flags, &entry);
     /* user operators have no backward (yet) */
-    if (entry && tq_builtin_backward(n->op_type)) continue;
+    if (t->s->nodes[i].desc->backward) continue;
     if (missing++ < 8) {
       size_t used = strlen(list);
       snprintf(list + used, sizeof list - used, "%s'%s' (%s)", used ? ", " : "",
@@ -352,7 +348,7 @@ static tq_status forward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
     tq_tensor *out[MAX_IO], *state[MAX_IO];
     tq_op_call c;
     tq_session_run_call(s, ctx, i, in, out, &c, offset);
-    const unsigned smask = tq_train_state_inputs(gn);
+    const unsigned smask = tq_train_state_inputs(t, i);
     for (size_t k = 0; k < gn->n_in; k++) {
       const int v = gn->in[k];
       state[k] = (smask & (1u << k)) && tq_train_is_float_init(g, v)
@@ -371,7 +367,7 @@ static tq_status forward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
       if (!t->pre[v] && (st = new_like(ctx, out[k], &t->pre[v]))) return st;
       out[k] = t->pre[v];
     }
-    if ((st = n->def->forward(&c))) return st;
+    if ((st = n->desc->forward(&c))) return st;
     for (size_t k = 0; quantized && k < gn->n_out; k++)
       if ((st = tq_session_extrinsic(ctx, s, i, k, out[k],
                                      s->values[gn->out[k]], offset)))
@@ -481,8 +477,7 @@ static tq_status backward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
       if (v < 0 || !t->needs_grad[v]) continue;
       gin[k] = t->consumers[v] == 1 ? t->grad[v] : t->scratch[ii][k];
     }
-    const tq_backward_entry *be = tq_builtin_backward(gn->op_type);
-    tq_status st = be->backward(&c, gout, gin);
+    tq_status st = n->desc->backward(&c, gout, gin);
     if (st != TQ_OK) return st;
     const tq_qmap_match *gm = &n->match[TQ_MAP_GRADIENTS];
     const tq_quantizer *gq = gm->matched ? gm->value->quantizer : NULL;

@@ -1,17 +1,60 @@
-/* Dropout: the identity at inference; in training (c->training) each
- * element is kept with probability 1 - ratio and scaled by 1 / (1 - ratio).
+/* Identity, and Dropout: the identity at inference; in training
+ * (c->training) each element is kept with probability 1 - ratio and
+ * scaled by 1 / (1 - ratio). Forward and backward.
  *
  * The element at flat index i of the call is kept iff u >= ratio, where
  * u = tq_stochastic_u(seed, stream, sample_offset * per_sample + i) and
  * per_sample = numel / dims[0]: the numbers depend on the sample's place in
  * the data set, never on the batch split or the thread count, and the
- * backward regenerates the same mask from the same numbers. */
+ * backward regenerates the same mask from the same numbers. Dropout's ratio
+ * and training_mode get no gradient. */
 #include <string.h>
 
 #include "core/error.h"
 #include "ops/backward_internal.h"
 #include "ops/elementwise.h"
+#include "ops/op_families.h"
 #include "quant/philox.h"
+
+/* ---- Identity (and Dropout at inference)
+ * ---------------------------------*/
+
+static tq_status identity_infer(tq_op_call *c) {
+  if (c->n_in < 1 || !c->in[0])
+    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT, "expects an input");
+  tq_status st = tq_call_set_output(c, 0, c->in[0]->dtype, &c->in[0]->shape);
+  if (st != TQ_OK) return st;
+  /* Dropout's optional mask: all ones (true) at inference. ONNX makes it
+   * bool; it is float32 here because run-time values are float32 (the
+   * executor accepts no integer results from run-time nodes). */
+  if (c->n_out > 1 && c->out[1])
+    return tq_call_set_output(c, 1, TQ_DTYPE_FLOAT32, &c->in[0]->shape);
+  return TQ_OK;
+}
+
+static tq_status identity_forward(tq_op_call *c) {
+  const tq_tensor *x = c->in[0];
+  tq_ew_copy(x->data, c->out[0]->data, x->numel, tq_dtype_size(x->dtype),
+             tq_ew_threads(c));
+  if (c->n_out > 1 && c->out[1]) {
+    float *m = tq_f32(c->out[1]);
+    for (size_t i = 0; i < c->out[1]->numel; i++) m[i] = 1.0f;
+  }
+  return TQ_OK;
+}
+
+/* ---- Dropout
+ * ---------------------------------------------------------------*/
+
+/* The ratio attribute (opset < 12; input 1 from 12), default 0.5. */
+typedef struct dropout_params {
+  float ratio;
+} dropout_params;
+
+static tq_status dropout_parse(const tq_op_parse *p, void *params) {
+  ((dropout_params *)params)->ratio = tq_parse_float(p, "ratio", 0.5f);
+  return TQ_OK;
+}
 
 typedef struct drop_p {
   int active;    /* 1: drops (training, ratio > 0, float32 data) */
@@ -20,14 +63,14 @@ typedef struct drop_p {
   uint64_t base; /* random number index of element 0 */
 } drop_p;
 
-/* The ratio: input 1 when present, else the attribute (opset < 12),
- * default 0.5. Read only in training (inference ignores it). */
+/* The ratio: input 1 when present, else the attribute. Read only in
+ * training (inference ignores it). */
 static tq_status drop_params(tq_op_call *c, drop_p *p) {
   const tq_tensor *x = c->in[0];
   memset(p, 0, sizeof *p);
   p->scale = 1.0f;
   if (!c->training || x->dtype != TQ_DTYPE_FLOAT32) return TQ_OK;
-  p->ratio = tq_attr_float(c, "ratio", 0.5f);
+  p->ratio = ((const dropout_params *)c->params)->ratio;
   if (c->n_in > 1 && c->in[1]) {
     const tq_tensor *r = c->in[1];
     if (r->dtype != TQ_DTYPE_FLOAT32 || r->numel != 1 || !r->data)
@@ -75,15 +118,11 @@ static void drop_chunk(void *arg, size_t first, size_t n) {
   }
 }
 
-tq_status tq_ew_dropout_infer(tq_op_call *c) {
-  return tq_ew_identity_infer(c);
-}
-
-tq_status tq_ew_dropout_forward(tq_op_call *c) {
+static tq_status dropout_forward(tq_op_call *c) {
   drop_p p;
   tq_status st = drop_params(c, &p);
   if (st != TQ_OK) return st;
-  if (!p.active) return tq_ew_identity_forward(c);
+  if (!p.active) return identity_forward(c);
   const tq_tensor *x = c->in[0];
   drop_arg g = {&p,
                 c->seed,
@@ -95,35 +134,34 @@ tq_status tq_ew_dropout_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-typedef struct copy_g {
-  const float *src;
-  float *dst;
-} copy_g;
-
-static void copy_g_chunk(void *arg, size_t first, size_t n) {
-  const copy_g *g = arg;
-  memcpy(g->dst + first, g->src + first, n * sizeof *g->dst);
-}
-
-tq_status tq_dropout_backward(tq_op_call *c, const tq_tensor *const *gout,
-                              tq_tensor **gin) {
+/* gin[0] = gout[0] * mask * scale (the forward's mask, regenerated). */
+static tq_status dropout_backward(tq_op_call *c, const tq_tensor *const *gout,
+                                  tq_tensor **gin) {
   tq_status st = tq_bw_check_gin(c, gin);
   if (st != TQ_OK) return st;
   int threads = tq_ew_threads(c);
-  /* ratio and training_mode get no gradient. */
   for (size_t k = 1; k < c->n_in; k++)
     if (gin[k]) tq_bw_fill(tq_f32(gin[k]), gin[k]->numel, 0.0f, threads);
   if (!gin[0]) return TQ_OK;
   drop_p p;
   st = drop_params(c, &p);
   if (st != TQ_OK) return st;
-  const tq_tensor *g = gout[0];
-  if (!p.active) {
-    copy_g a = {tq_cf32(g), tq_f32(gin[0])};
-    tq_ew_for_chunks(g->numel, threads, copy_g_chunk, &a);
-    return TQ_OK;
-  }
-  drop_arg a = {&p, c->seed, c->stream, tq_cf32(g), tq_f32(gin[0]), NULL};
-  tq_ew_for_chunks(g->numel, threads, drop_chunk, &a);
+  if (!p.active) return tq_bw_pass(c, gout, gin);
+  drop_arg a = {&p, c->seed, c->stream, tq_cf32(gout[0]), tq_f32(gin[0]), NULL};
+  tq_ew_for_chunks(gout[0]->numel, threads, drop_chunk, &a);
   return TQ_OK;
 }
+
+/* ---- descriptors ---------------------------------------------------------*/
+
+const tq_op_desc tq_ops_identity[] = {
+    {TQ_OP_ONNX(TQ_OP_IDENTITY, "Identity"), TQ_OP_ARITY(1, 1, 1, 1),
+     .flags = TQ_OPF_INT64, .infer = identity_infer,
+     .forward = identity_forward, .backward = tq_bw_pass},
+    /* Dropout(data, ratio, training_mode) -> (output, mask). */
+    {TQ_OP_ONNX(TQ_OP_DROPOUT, "Dropout"), TQ_OP_ARITY(1, 3, 1, 2),
+     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(dropout_params, dropout_parse),
+     .infer = identity_infer, .forward = dropout_forward,
+     .backward = dropout_backward},
+};
+const size_t tq_ops_identity_count = TQ_OP_COUNT_OF(tq_ops_identity);
