@@ -32,7 +32,7 @@ target_sources(tq_objects PRIVATE ${TQ_ONNX_GEN_SOURCES})
 # -Werror); -w comes after the target's warning flags on the command line.
 set_source_files_properties(${TQ_ONNX_GEN_DIR}/onnx.pb-c.c PROPERTIES
                             GENERATED TRUE COMPILE_OPTIONS "-w")
-# SYSTEM: the generated header is included by src/io/onnx_*.c, which are
+# SYSTEM: the generated header is included by src/onnx/onnx_*.c, which are
 # compiled with the full warning set.
 target_include_directories(tq_objects SYSTEM PRIVATE ${TQ_ONNX_GEN_DIR})
 target_link_libraries(tq_objects PUBLIC PkgConfig::PROTOBUF_C)
