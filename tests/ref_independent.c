@@ -1,6 +1,6 @@
 /* An independent scalar model of every quantizer (see ref_independent.h).
  *
- * Semantics modelled (DESIGN.md 2 plus the decisions fixed by the lead):
+ * Semantics modelled (docs/design.md §2 plus the decisions fixed by the lead):
  *
  * Fixed point: t = x * 2^f exactly, r = round(t), overflow applied to r,
  * output = float32 nearest-even rounding of r * 2^-f (this matters only for

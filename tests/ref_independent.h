@@ -1,6 +1,6 @@
 /* An independent scalar model of every quantizer, for the tests only.
  *
- * Written from DESIGN.md section 2 and the semantic decisions recorded in
+ * Written from docs/design.md §2 and the semantic decisions recorded in
  * tests/ref_independent.c, without looking at src/quant/: the point is that
  * two implementations written apart agree bit for bit. It favours obvious
  * correctness over speed: every arithmetic step is exact in double

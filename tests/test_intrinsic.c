@@ -1,4 +1,4 @@
-/* Intrinsic quantization of a GEMM (DESIGN.md 3, docs/intrinsic.md).
+/* Intrinsic quantization of a GEMM (docs/design.md §3, docs/intrinsic.md).
  *
  *  - tq_intrinsic_gemm (fast, and with each lower kernel set the CPU has)
  *    equals tq_intrinsic_gemm_ref bit for bit on random GEMMs (sizes 1..70,

@@ -1,5 +1,5 @@
 /* Bit-exact comparison of the library's quantizers with the independent
- * model in ref_independent.c, written from DESIGN.md section 2 without
+ * model in ref_independent.c, written from docs/design.md §2 without
  * reading src/quant/.
  *
  * For every quantizer family and a grid of parameters, the spec string is
@@ -88,7 +88,7 @@ static const uint32_t SPECIAL_BITS[] = {
     0x3e800000, 0xbe800000, 0x3f400000, 0xbf400000, 0x4b000000, 0x4b800000,
     0xcb000000, 0xcb800000, 0x4f000000, 0xcf000000, 0x4f800000, 0x5f800000};
 
-/* Boundaries of the named float formats (DESIGN.md 2 and the brief):
+/* Boundaries of the named float formats (docs/design.md §2):
  * e4m3fn max 448 and its NaN code 480, e5m2 max 57344 and its overflow
  * tie 61440, fp16 max 65504 and its overflow tie 65520, the OCP MX maxima
  * 28, 7.5 and 6 with the values rounding to them. */

@@ -113,7 +113,7 @@ TQ_API int tq_spec_bits(const tq_quantizer *q);
 
 /* Whether node `node` can be quantized by a map of `kind` (s planned):
  * extrinsic: it computes a float value at run time; weights: it owns
- * float weights (DESIGN.md 3); intrinsic: Conv, ConvTranspose, Gemm or
+ * float weights (docs/design.md §3); intrinsic: Conv, ConvTranspose, Gemm or
  * MatMul. Gradients and updates: as weights. */
 TQ_API int tq_session_node_quantizable(const tq_session *s, size_t node,
                                        tq_map_kind kind);

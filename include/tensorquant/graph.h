@@ -100,7 +100,7 @@ typedef struct tq_node_info {
   size_t n_inputs, n_outputs;
   const char *const *inputs;  /* value names ("" = absent) */
   const char *const *outputs;
-  size_t n_weights;           /* the weights this node owns (DESIGN.md 3) */
+  size_t n_weights;           /* the weights this node owns (docs/design.md §3) */
   const char *const *weights; /* their initializer names */
 } tq_node_info;
 

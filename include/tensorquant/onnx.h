@@ -7,7 +7,7 @@
  * type and BOOL) tensors, from raw_data, the typed fields or external data
  * files; Constant nodes become initializers. Node IDs are the ONNX node
  * names (the first output's name for unnamed nodes), and quantizer maps also
- * match a node through the names of its weight initializers (DESIGN.md 3).
+ * match a node through the names of its weight initializers (docs/design.md §3).
  * Every problem is reported with the file name and the node, value or
  * initializer concerned; when nodes use operators this build does not
  * implement, the message lists all of them. docs/onnx.md has the details.

@@ -1,4 +1,4 @@
-/* Quantizer maps: which quantizer applies to which layer (DESIGN.md 1, 3).
+/* Quantizer maps: which quantizer applies to which layer (docs/design.md §1, §3).
  *
  * A map is an ordered list of (key, value) entries. A key matches a layer
  * when the layer ID contains it as a substring, or when one of the layer's

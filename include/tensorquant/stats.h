@@ -2,8 +2,8 @@
  *
  * tq_stats_collect() runs a session over a slice of a dataset and records,
  * for every node's float output (an "activation" entry per output) and for
- * every weight the node owns (a "weight" entry per weight input, DESIGN.md
- * 3): element counts (NaN, +inf, -inf and exact zeros counted apart),
+ * every weight the node owns (a "weight" entry per weight input, docs/design.md
+ * §3): element counts (NaN, +inf, -inf and exact zeros counted apart),
  * min, max, mean, std and max |x| of the finite values, and an exact count
  * of the values in fine bins keyed by the float's bit pattern, from which
  * percentiles and histograms are read.

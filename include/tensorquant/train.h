@@ -1,4 +1,4 @@
-/* Training with quantization (DESIGN.md 3).
+/* Training with quantization (docs/design.md §3).
  *
  * A trainer runs a graph forward in training mode (BatchNormalization on
  * batch statistics, Dropout active) with the extrinsic, weights and
@@ -11,7 +11,7 @@
  * optimizers).
  *
  * Trainable parameters: the float weight initializers of the operators
- * DESIGN.md 3 lists (Conv, ConvTranspose, Gemm, MatMul, normalizations,
+ * docs/design.md §3 lists (Conv, ConvTranspose, Gemm, MatMul, normalizations,
  * PRelu; not BatchNormalization's running statistics, which training
  * updates as state), plus a float initializer added to a MatMul's output
  * (the bias of an exported Linear layer). Other constants stay fixed.

@@ -1,4 +1,4 @@
-/* Internal: writing output files atomically (DESIGN.md 6: a failed run
+/* Internal: writing output files atomically (docs/design.md §6: a failed run
  * leaves no half files).
  *
  * The contents go to a temporary file in the same directory (so that the

@@ -377,7 +377,7 @@ tq_status tq_graph_add_node(tq_context *ctx, tq_graph *g, const char *op_type,
     st = copy_attr(ctx, &attrs[i], &n->attrs[i]);
     n->n_attrs = i + 1;
   }
-  /* Weights (DESIGN.md 3): initializer inputs after the first. */
+  /* Weights (docs/design.md §3): initializer inputs after the first. */
   const tq_op_desc *desc = tq_graph_lookup_op(g, op_type);
   const unsigned flags = desc ? desc->flags : 0;
   if (st == TQ_OK && (flags & TQ_OPF_WEIGHTS) && n_inputs > 1) {

@@ -1,4 +1,4 @@
-/* Intrinsic quantization of a GEMM (DESIGN.md 3): argument checks, the
+/* Intrinsic quantization of a GEMM (docs/design.md §3): argument checks, the
  * resolved plan, and the implementation for the instruction set dispatch
  * chose (quant/dispatch.c). docs/intrinsic.md describes the arithmetic. */
 #include <string.h>

@@ -1,4 +1,4 @@
-/* AVX2 implementation of intrinsic quantization (DESIGN.md 3); compiled
+/* AVX2 implementation of intrinsic quantization (docs/design.md §3); compiled
  * with -mavx2 -mfma -mf16c and only called after the run-time CPU check.
  * It must give the bits of tq_intrinsic_ref_element (intrinsic_ref.c) for
  * every output; docs/intrinsic.md explains the shortcuts and why each is

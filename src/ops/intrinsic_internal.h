@@ -9,7 +9,7 @@
 
 #include "ops/op_internal.h"
 
-/* Which arithmetic of DESIGN.md 3 applies, and with which quantizers.
+/* Which arithmetic of docs/design.md §3 applies, and with which quantizers.
  * Quantizers of kind `none` are dropped (NULL), which changes nothing: the
  * identity is exact. */
 typedef struct tq_intrinsic_plan {

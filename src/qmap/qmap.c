@@ -1,4 +1,4 @@
-/* Quantizer maps: building, querying and resolving (DESIGN.md 1, 3). */
+/* Quantizer maps: building, querying and resolving (docs/design.md §1, §3). */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>

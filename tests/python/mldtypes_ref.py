@@ -11,7 +11,7 @@
 
 NaN inputs: our output must be NaN. ml_dtypes converts NaN to +-0 for the
 OCP MX types float6_e3m2fn, float6_e2m3fn and float4_e2m1fn, which have no
-NaN code; TensorQuant keeps NaN as NaN for every quantizer (DESIGN.md 2,
+NaN code; TensorQuant keeps NaN as NaN for every quantizer (docs/design.md §2,
 "NaN stays NaN"), so NaN inputs are compared only as "output is NaN". Where
 both sides are NaN the payloads are not compared.
 """

@@ -23,7 +23,7 @@ import torch
 import torchvision
 from onnx import helper, numpy_helper, TensorProto
 
-# Ops whose initializer inputs after the first are weights (DESIGN.md 3).
+# Ops whose initializer inputs after the first are weights (docs/design.md §3).
 WEIGHT_OPS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization",
               "InstanceNormalization", "LayerNormalization", "PRelu"}
 
