@@ -1,6 +1,7 @@
 /* tq quantize: quantize every element of an .npy tensor. */
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,9 @@ static const char help[] =
     "\n"
     "Quantizes every element of IN.npy (any numeric dtype, read as float32)\n"
     "with the quantizer SPEC and writes float32 values of the same shape to\n"
-    "OUT.npy (atomically: a failed run leaves no partial file).\n"
+    "OUT.npy (atomically: a failed run leaves no partial file). Scaled and\n"
+    "block formats take their groups from the tensor's shape: blocks and\n"
+    "axis=channel run along the last axis unless the spec says axis=K.\n"
     "\n"
     "options:\n"
     "  -s, --spec SPEC    quantizer spec string (tq formats lists them)\n"
@@ -20,6 +23,7 @@ static const char help[] =
     "      --seed N       seed for stochastic rounding (default 0)\n"
     "      --stream N     random stream for stochastic rounding (default 0)\n"
     "      --threads N    threads to use (results do not depend on it)\n"
+    "      --range LO,HI  calibrated range for `static` specs\n"
     "      --stats        print error statistics: SQNR, max and mean\n"
     "                     absolute error, fraction saturated and zero,\n"
     "                     number of distinct values\n"
@@ -78,6 +82,7 @@ static void print_stats(const char *spec, const tq_shape *shape,
 static int run(int argc, char **argv) {
   const char *cmd = "quantize", *spec = NULL, *in_path = NULL, *out_path = NULL;
   tq_quant_opts opts = {0};
+  tq_quant_site site = TQ_QUANT_SITE_INIT;
   int want_stats = 0, json = 0;
   long threads = 0;
   for (int i = 1; i < argc; i++) {
@@ -100,6 +105,14 @@ static int run(int argc, char **argv) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
           !tq_cli_parse_int(cmd, a, v, 1, 4096, &threads))
         return TQ_EXIT_USAGE;
+    } else if (!strcmp(a, "--range")) {
+      char end;
+      if (!(v = tq_cli_value(cmd, argc, argv, &i))) return TQ_EXIT_USAGE;
+      if (sscanf(v, "%lf,%lf%c", &site.range_lo, &site.range_hi, &end) != 2) {
+        tq_cli_error(cmd, "--range needs LO,HI (two numbers), got '%s'", v);
+        return TQ_EXIT_USAGE;
+      }
+      site.has_range = 1;
     } else if (!strcmp(a, "--stats")) {
       want_stats = 1;
     } else if (!strcmp(a, "--json")) {
@@ -139,13 +152,14 @@ static int run(int argc, char **argv) {
     tq_cli_error(cmd, "out of memory for %zu elements", n);
     goto done;
   }
+  site.rank = shape.ndim;
+  site.dims = shape.dims;
+  if ((st = tq_quantize_tensor(ctx, q, x, y, n, &site, &opts)) != TQ_OK)
+    goto fail;
   if (want_stats) {
     tq_quant_stats stats;
-    if ((st = tq_quantize_stats(ctx, q, x, y, n, &opts, &stats)) != TQ_OK)
-      goto fail;
+    if ((st = tq_compute_stats(ctx, q, x, y, n, &stats)) != TQ_OK) goto fail;
     print_stats(tq_quantizer_spec(q), &shape, &stats, json);
-  } else if ((st = tq_quantize(ctx, q, x, y, n, &opts)) != TQ_OK) {
-    goto fail;
   }
   if (out_path && (st = tq_npy_write(ctx, out_path, y, &shape)) != TQ_OK)
     goto fail;

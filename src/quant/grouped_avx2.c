@@ -1,0 +1,230 @@
+/* The AVX2 passes of the scaled and block formats (grouped.h): statistics
+ * of spans and columns, and the element grids (integers in every rounding
+ * mode; floats with round to nearest even) over spans and rows. Compiled
+ * with -mavx2 -mfma -mf16c and only called after the run-time CPU check
+ * (dispatch.c); bit for bit the scalar passes of grouped.c, which the
+ * tests check. x / s is an IEEE division in both, max and min are exact,
+ * and the rounding steps are avx2_shared.h's. */
+#include <float.h>
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "quant/grouped.h"
+#include "quant/kernel_loop_avx2.h"
+
+/* ---- statistics ----------------------------------------------------------*/
+
+typedef struct stat_vec {
+  __m256 amax, min, max, bad;
+} stat_vec;
+
+/* One vector of elements into the running statistic: non-finite lanes
+ * only set bad. */
+ALWAYS_INLINE void stat_add(stat_vec *v, __m256 x) {
+  __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+  __m256 fin = _mm256_cmp_ps(a, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ);
+  v->bad = _mm256_or_ps(v->bad, _mm256_andnot_ps(fin, _mm256_set1_ps(1.0f)));
+  v->amax = _mm256_max_ps(v->amax, _mm256_and_ps(a, fin));
+  v->min =
+      _mm256_min_ps(v->min, _mm256_blendv_ps(_mm256_set1_ps(INFINITY), x, fin));
+  v->max = _mm256_max_ps(v->max,
+                         _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, fin));
+}
+
+static void stat_span_avx2(const float *x, size_t n, tq_group_stat *st) {
+  stat_vec v = {_mm256_setzero_ps(), _mm256_set1_ps(INFINITY),
+                _mm256_set1_ps(-INFINITY), _mm256_setzero_ps()};
+  stat_vec w = v;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    stat_add(&v, _mm256_loadu_ps(x + i));
+    stat_add(&w, _mm256_loadu_ps(x + i + 8));
+  }
+  for (; i + 8 <= n; i += 8) stat_add(&v, _mm256_loadu_ps(x + i));
+  v.amax = _mm256_max_ps(v.amax, w.amax);
+  v.min = _mm256_min_ps(v.min, w.min);
+  v.max = _mm256_max_ps(v.max, w.max);
+  v.bad = _mm256_or_ps(v.bad, w.bad);
+  float am[8], mn[8], mx[8], bd[8];
+  _mm256_storeu_ps(am, v.amax);
+  _mm256_storeu_ps(mn, v.min);
+  _mm256_storeu_ps(mx, v.max);
+  _mm256_storeu_ps(bd, v.bad);
+  tq_group_stat s = tq_group_stat_empty();
+  for (int k = 0; k < 8; k++) {
+    tq_group_stat one = {am[k], mn[k], mx[k], bd[k] > 0.0f};
+    tq_group_stat_merge(&s, &one);
+  }
+  for (; i < n; i++) tq_group_stat_add(&s, x[i]);
+  tq_group_stat_merge(st, &s);
+}
+
+static void stat_cols_avx2(const float *x, size_t n, const tq_col_stats *cs) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    stat_vec v = {_mm256_loadu_ps(cs->amax + i), _mm256_loadu_ps(cs->min + i),
+                  _mm256_loadu_ps(cs->max + i), _mm256_loadu_ps(cs->bad + i)};
+    stat_add(&v, _mm256_loadu_ps(x + i));
+    _mm256_storeu_ps(cs->amax + i, v.amax);
+    _mm256_storeu_ps(cs->min + i, v.min);
+    _mm256_storeu_ps(cs->max + i, v.max);
+    _mm256_storeu_ps(cs->bad + i, v.bad);
+  }
+  if (i < n) {
+    tq_col_stats tail = {cs->amax + i, cs->min + i, cs->max + i, cs->bad + i};
+    tq_group_ops_scalar.stat_cols(x + i, n - i, &tail);
+  }
+}
+
+/* ---- element grids -------------------------------------------------------*/
+
+/* tq_group_elem's integer grid: t = x / s bounded to +-2^24, rounded,
+ * clamped, (r + 0) * s; NaN t (NaN x or a NaN group) gives t. */
+ALWAYS_INLINE __m256 int_elem(__m256 x, __m256 u, __m256 s, __m256 lo,
+                              __m256 hi, tq_round R) {
+  __m256 t = _mm256_div_ps(x, s);
+  __m256 tb = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-0x1p24f)),
+                            _mm256_set1_ps(0x1p24f));
+  __m256 r = tq_avx2_round_ps(tb, u, R);
+  r = _mm256_min_ps(_mm256_max_ps(r, lo), hi);
+  __m256 y = _mm256_mul_ps(_mm256_add_ps(r, _mm256_setzero_ps()), s);
+  return _mm256_blendv_ps(y, t, tq_avx2_nan_mask(t));
+}
+
+/* tq_group_elem's float grid with round to nearest even (saturating). */
+ALWAYS_INLINE __m256 float_elem(const tq_avx2_rne *c, __m256 x, __m256 s) {
+  return _mm256_mul_ps(tq_avx2_rne_ps(c, _mm256_div_ps(x, s)), s);
+}
+
+#define INT_SPAN_CASE(R)                                      \
+  case R:                                                     \
+    RUN_VECTORS(q, in, out, n, rng, R == TQ_ROUND_STOCHASTIC, \
+                int_elem(x, u, s, lo, hi, R));                \
+    break;
+
+static void apply_span_int(const tq_quantizer *q, const float *in, float *out,
+                           size_t n, tq_group_param pr, tq_rng_pos rng) {
+  __m256 s = _mm256_set1_ps(pr.s), lo = _mm256_set1_ps(pr.lo),
+         hi = _mm256_set1_ps(pr.hi);
+  switch (q->p.round) {
+    INT_SPAN_CASE(TQ_ROUND_NEAREST)
+    INT_SPAN_CASE(TQ_ROUND_EVEN)
+    INT_SPAN_CASE(TQ_ROUND_HALF_UP)
+    INT_SPAN_CASE(TQ_ROUND_HALF_DOWN)
+    INT_SPAN_CASE(TQ_ROUND_HALF_ZERO)
+    INT_SPAN_CASE(TQ_ROUND_DOWN)
+    INT_SPAN_CASE(TQ_ROUND_UP)
+    INT_SPAN_CASE(TQ_ROUND_ZERO)
+    INT_SPAN_CASE(TQ_ROUND_AWAY)
+    INT_SPAN_CASE(TQ_ROUND_STOCHASTIC)
+    case TQ_ROUND_COUNT: break;
+  }
+}
+
+static void apply_span_float(const tq_quantizer *q, const float *in, float *out,
+                             size_t n, tq_group_param pr, tq_rng_pos rng) {
+  tq_avx2_rne c;
+  tq_avx2_rne_init(&c, q);
+  __m256 s = _mm256_set1_ps(pr.s);
+  RUN_VECTORS(q, in, out, n, rng, 0, float_elem(&c, x, s));
+}
+
+/* Rows whose element j has param j: vectors of eight, the tail through a
+ * padded copy; stochastic numbers per tile of the row. */
+#define COLS_LOOP(BODY)                                                   \
+  do {                                                                    \
+    uint32_t u24_[TILE];                                                  \
+    for (size_t t0 = 0; t0 < n; t0 += TILE) {                             \
+      size_t tn = n - t0 < TILE ? n - t0 : TILE;                          \
+      if (stochastic)                                                     \
+        tq_avx2_philox_u24(rng.seed, rng.stream, rng.first + t0, u24_,    \
+                           (tn + 7) & ~(size_t)7);                        \
+      for (size_t i = 0; i < tn; i += 8) {                                \
+        size_t at = t0 + i, m = tn - i < 8 ? tn - i : 8;                  \
+        float px[8] = {0}, ps[8] = {1, 1, 1, 1, 1, 1, 1, 1}, pl[8] = {0}, \
+              ph[8] = {0}, py[8];                                         \
+        memcpy(px, in + at, m * sizeof *px);                              \
+        memcpy(ps, sv + at, m * sizeof *ps);                              \
+        memcpy(pl, lov + at, m * sizeof *pl);                             \
+        memcpy(ph, hiv + at, m * sizeof *ph);                             \
+        __m256 x = _mm256_loadu_ps(px), s = _mm256_loadu_ps(ps);          \
+        __m256 lo = _mm256_loadu_ps(pl), hi = _mm256_loadu_ps(ph);        \
+        __m256 u = stochastic ? load_u(u24_ + i) : _mm256_setzero_ps();   \
+        (void)u, (void)lo, (void)hi;                                      \
+        _mm256_storeu_ps(py, BODY);                                       \
+        memcpy(out + at, py, m * sizeof *py);                             \
+      }                                                                   \
+    }                                                                     \
+  } while (0)
+
+/* Full vectors load straight from the rows; only the tail is copied. */
+#define INT_COLS_CASE(R)                             \
+  case R: {                                          \
+    const int stochastic = R == TQ_ROUND_STOCHASTIC; \
+    COLS_LOOP(int_elem(x, u, s, lo, hi, R));         \
+    break;                                           \
+  }
+
+static void apply_cols_int(const tq_quantizer *q, const float *in, float *out,
+                           size_t n, const float *sv, const float *lov,
+                           const float *hiv, tq_rng_pos rng) {
+  switch (q->p.round) {
+    INT_COLS_CASE(TQ_ROUND_NEAREST)
+    INT_COLS_CASE(TQ_ROUND_EVEN)
+    INT_COLS_CASE(TQ_ROUND_HALF_UP)
+    INT_COLS_CASE(TQ_ROUND_HALF_DOWN)
+    INT_COLS_CASE(TQ_ROUND_HALF_ZERO)
+    INT_COLS_CASE(TQ_ROUND_DOWN)
+    INT_COLS_CASE(TQ_ROUND_UP)
+    INT_COLS_CASE(TQ_ROUND_ZERO)
+    INT_COLS_CASE(TQ_ROUND_AWAY)
+    INT_COLS_CASE(TQ_ROUND_STOCHASTIC)
+    case TQ_ROUND_COUNT: break;
+  }
+}
+
+static void apply_cols_float(const tq_quantizer *q, const float *in, float *out,
+                             size_t n, const float *sv, const float *lov,
+                             const float *hiv, tq_rng_pos rng) {
+  tq_avx2_rne c;
+  tq_avx2_rne_init(&c, q);
+  const int stochastic = 0;
+  COLS_LOOP(float_elem(&c, x, s));
+}
+
+static const tq_group_ops ops_int = {stat_span_avx2, stat_cols_avx2,
+                                     apply_span_int, apply_cols_int};
+static const tq_group_ops ops_float = {stat_span_avx2, stat_cols_avx2,
+                                       apply_span_float, apply_cols_float};
+
+/* Statistics in vectors, elements by the scalar passes: float elements
+ * rounded other than to nearest even (or with m = 0, where the bit
+ * pattern trick does not apply). */
+static void apply_span_ref(const tq_quantizer *q, const float *x, float *y,
+                           size_t n, tq_group_param pr, tq_rng_pos rng) {
+  tq_group_ops_scalar.apply_span(q, x, y, n, pr, rng);
+}
+static void apply_cols_ref(const tq_quantizer *q, const float *x, float *y,
+                           size_t n, const float *s, const float *lo,
+                           const float *hi, tq_rng_pos rng) {
+  tq_group_ops_scalar.apply_cols(q, x, y, n, s, lo, hi, rng);
+}
+static const tq_group_ops ops_stats_only = {stat_span_avx2, stat_cols_avx2,
+                                            apply_span_ref, apply_cols_ref};
+
+const tq_group_ops *tq_group_ops_avx2(const tq_quantizer *q) {
+  const tq_quant_params *p = &q->p;
+  if (!tq_elem_is_float(p)) return &ops_int;
+  if (p->round == TQ_ROUND_EVEN && p->man_bits >= 1 && p->man_bits < 23)
+    return &ops_float;
+  return &ops_stats_only;
+}
+
+tq_status tq_grouped_avx2(tq_context *ctx, const tq_quantizer *q,
+                          const float *in, float *out, const tq_groups *g,
+                          const tq_group_env *env, tq_rng_pos rng,
+                          int threads) {
+  return tq_grouped_run(ctx, q, in, out, g, env, rng, threads,
+                        tq_group_ops_avx2(q));
+}
