@@ -150,6 +150,11 @@ float tq_group_elem(const tq_quantizer *q, const tq_group_param *pr, float x,
   return (float)tq_float_round(&q->p, &q->fl, t, u) * pr->s;
 }
 
+void tq_group_normalize(tq_quantizer *q) {
+  const tq_group_traits *gt = tq_kind_traits_get(q->p.kind)->groups;
+  if (gt->block_only && q->p.group == gt->default_group) q->p.group = 0;
+}
+
 void tq_scale_fmt_init(tq_quantizer *q) {
   static const struct {
     int e, m, fn;
@@ -718,6 +723,14 @@ tq_status tq_grouped_run(tq_context *ctx, const tq_quantizer *q,
   return run_col_blocks(ctx, &d);
 }
 
+tq_status tq_grouped_scalar(tq_context *ctx, const tq_quantizer *q,
+                            const float *in, float *out, const tq_groups *g,
+                            const tq_group_env *env, tq_rng_pos rng,
+                            int threads) {
+  return tq_grouped_run(ctx, q, in, out, g, env, rng, threads,
+                        &tq_group_ops_scalar);
+}
+
 /* ---- entry points ---------------------------------------------------------*/
 
 /* max |x| over the finite elements, in chunks (exact in any order). */
@@ -786,5 +799,7 @@ tq_status tq_quantize_tensor(tq_context *ctx, const tq_quantizer *q,
         isa >= TQ_ISA_AVX2 ? tq_group_ops_avx2(q) : &tq_group_ops_scalar,
         &env.tensor_amax);
   tq_rng_pos rng = {q->p.has_seed ? q->p.seed : o.seed, o.stream, o.offset};
-  return tq_kind_grouped(tr, isa)(ctx, q, in, out, &g, &env, rng, threads);
+  tq_grouped_kernel_fn kernel =
+      o.force_reference ? tq_grouped_ref : tq_kind_grouped(tr, isa);
+  return kernel(ctx, q, in, out, &g, &env, rng, threads);
 }

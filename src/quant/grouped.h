@@ -114,6 +114,10 @@ int tq_floor_log2f(float x);
 /* The largest finite element of q's float element format, as float32. */
 float tq_elem_max(const tq_quantizer *q);
 
+/* group= the kind's default block length reads as 0 (the default), so
+ * that both spellings are one quantizer (derive()). */
+void tq_group_normalize(tq_quantizer *q);
+
 /* Sets q->scale_fmt for p.scale = bf16, fp16 or fp8e4m3 (derive()). */
 void tq_scale_fmt_init(tq_quantizer *q);
 
@@ -140,9 +144,9 @@ double tq_group_bits(const tq_quant_params *p, double elem_bits,
 
 /* ---- drivers --------------------------------------------------------------*/
 
-/* The reference: every group gathered in order, its statistic, param()
- * and tq_group_elem on each element ([TQ_ISA_SCALAR] of every scaled
- * kind). */
+/* The reference of every scaled kind: every group gathered in order, its
+ * statistic, param() and tq_group_elem on each element (what
+ * tq_quant_opts.force_reference runs). */
 tq_status tq_grouped_ref(tq_context *ctx, const tq_quantizer *q,
                          const float *in, float *out, const tq_groups *g,
                          const tq_group_env *env, tq_rng_pos rng, int threads);
@@ -181,7 +185,12 @@ tq_status tq_grouped_run(tq_context *ctx, const tq_quantizer *q,
                          const tq_group_env *env, tq_rng_pos rng, int threads,
                          const tq_group_ops *ops);
 
-/* [TQ_ISA_AVX2] of every scaled kind: tq_grouped_run with the AVX2 ops. */
+/* [TQ_ISA_SCALAR] and [TQ_ISA_AVX2] of every scaled kind: tq_grouped_run
+ * with the scalar and the AVX2 passes. */
+tq_status tq_grouped_scalar(tq_context *ctx, const tq_quantizer *q,
+                            const float *in, float *out, const tq_groups *g,
+                            const tq_group_env *env, tq_rng_pos rng,
+                            int threads);
 tq_status tq_grouped_avx2(tq_context *ctx, const tq_quantizer *q,
                           const float *in, float *out, const tq_groups *g,
                           const tq_group_env *env, tq_rng_pos rng, int threads);

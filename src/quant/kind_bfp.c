@@ -49,6 +49,10 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
   return tq_group_validate(ctx, p, src, TQ_OPT_GROUPS);
 }
 
+static void derive(tq_quantizer *q) {
+  tq_group_normalize(q);
+}
+
 static double bits(const tq_quant_params *p) {
   return tq_group_bits(p, p->width, 8, p->group ? p->group : BFP_BLOCK);
 }
@@ -80,9 +84,10 @@ const tq_kind_traits tq_kind_bfp = {
     .parse_args = parse_args,
     .format = format,
     .validate = validate,
+    .derive = derive,
     .bits = bits,
     .grouped =
-        {[TQ_ISA_SCALAR] = tq_grouped_ref, [TQ_ISA_AVX2] = tq_grouped_avx2},
+        {[TQ_ISA_SCALAR] = tq_grouped_scalar, [TQ_ISA_AVX2] = tq_grouped_avx2},
     .groups = &groups,
     .vec_form = TQ_VEC_GENERIC,
     .intrinsic_unsupported = tq_group_intrinsic,

@@ -9,21 +9,20 @@
 #include "quant/grouped.h"
 #include "quant/spec_internal.h"
 
-#define FLOAT_OPTIONS                                                    \
-  (TQ_OPT_ROUND | TQ_OPT_FLOATFLAGS | TQ_OPT_SEED | TQ_OPT_SCALED |    \
+#define FLOAT_OPTIONS                                               \
+  (TQ_OPT_ROUND | TQ_OPT_FLOATFLAGS | TQ_OPT_SEED | TQ_OPT_SCALED | \
    TQ_OPT_GROUPS | TQ_OPT_CHANNEL | TQ_OPT_SCALE | TQ_OPT_STATIC)
-#define SCALED_USAGE \
-  "[,scaled[,axis=K|channel][,group=G][,scale=F][,static]]"
+#define SCALED_USAGE "[,scaled[,axis=K|channel][,group=G][,scale=F][,static]]"
 
-#define NAMED_ROW(nm, e, m, fn, fin, desc)                                \
-  {                                                                       \
-    {nm,                                                                  \
-     nm                                                                   \
-     "[,round=even|nearest|zero|down|up|stochastic][,sat]"                \
-     "[,subnormals=false][,seed=N]" SCALED_USAGE,                         \
-     desc},                                                               \
-        TQ_QUANT_FLOAT, 0, 0, FLOAT_OPTIONS, TQ_ROUND_EVEN, e, m, fn, fin, \
-        0, TQ_INT_SYM                                                     \
+#define NAMED_ROW(nm, e, m, fn, fin, desc)                                    \
+  {                                                                           \
+    {nm,                                                                      \
+     nm                                                                       \
+     "[,round=even|nearest|zero|down|up|stochastic][,sat]"                    \
+     "[,subnormals=false][,seed=N]" SCALED_USAGE,                             \
+     desc},                                                                   \
+        TQ_QUANT_FLOAT, 0, 0, FLOAT_OPTIONS, TQ_ROUND_EVEN, e, m, fn, fin, 0, \
+        TQ_INT_SYM                                                            \
   }
 
 static const tq_spec_row rows[] = {
@@ -228,8 +227,7 @@ static int uses_groups(const tq_quant_params *p) {
 static void scaled_param(const tq_quantizer *q, const tq_group_env *env,
                          const tq_group_stat *st, tq_group_param *out) {
   (void)env;
-  out->s = st->nonfinite ? NAN
-                         : tq_scale_store(q, st->amax / (float)q->fl.max);
+  out->s = st->nonfinite ? NAN : tq_scale_store(q, st->amax / (float)q->fl.max);
   out->lo = out->hi = 0.0f;
 }
 
@@ -255,8 +253,8 @@ const tq_kind_traits tq_kind_float = {
     .flags = TQ_KIND_ROUNDS,
     .define = define,
     .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel, [TQ_ISA_AVX2] = tq_avx2_float},
-    .grouped = {[TQ_ISA_SCALAR] = tq_grouped_ref,
-                [TQ_ISA_AVX2] = tq_grouped_avx2},
+    .grouped =
+        {[TQ_ISA_SCALAR] = tq_grouped_scalar, [TQ_ISA_AVX2] = tq_grouped_avx2},
     .groups = &groups,
     .vec_form = TQ_VEC_FLOAT,
     .intrinsic_unsupported = intrinsic_unsupported,

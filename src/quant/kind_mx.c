@@ -71,6 +71,7 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
 }
 
 static void derive(tq_quantizer *q) {
+  tq_group_normalize(q);
   if (!q->p.exp_bits) return;
   tq_quant_params e = q->p; /* the element format saturates */
   e.saturate = 1;
@@ -125,7 +126,7 @@ const tq_kind_traits tq_kind_mx = {
     .derive = derive,
     .bits = bits,
     .grouped =
-        {[TQ_ISA_SCALAR] = tq_grouped_ref, [TQ_ISA_AVX2] = tq_grouped_avx2},
+        {[TQ_ISA_SCALAR] = tq_grouped_scalar, [TQ_ISA_AVX2] = tq_grouped_avx2},
     .groups = &groups,
     .vec_form = TQ_VEC_GENERIC,
     .intrinsic_unsupported = tq_group_intrinsic,

@@ -46,6 +46,7 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
 
 /* The elements' constants, and E4M3 (saturating) for the block scales. */
 static void derive(tq_quantizer *q) {
+  tq_group_normalize(q);
   tq_float_consts_init(&q->p, &q->fl);
   tq_float_fmt_init(&q->scale_fmt, 4, 3, 1, 1);
 }
@@ -95,7 +96,7 @@ const tq_kind_traits tq_kind_nvfp4 = {
     .derive = derive,
     .bits = bits,
     .grouped =
-        {[TQ_ISA_SCALAR] = tq_grouped_ref, [TQ_ISA_AVX2] = tq_grouped_avx2},
+        {[TQ_ISA_SCALAR] = tq_grouped_scalar, [TQ_ISA_AVX2] = tq_grouped_avx2},
     .groups = &groups,
     .vec_form = TQ_VEC_GENERIC,
     .intrinsic_unsupported = tq_group_intrinsic,

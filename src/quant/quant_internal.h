@@ -50,9 +50,9 @@ struct tq_quantizer {
   tq_quant_params p;
   char spec[TQ_SPEC_MAX];
   double range_lo, range_hi;
-  tq_fixed_consts fx; /* TQ_VEC_FIXED kinds */
-  tq_float_consts fl; /* TQ_VEC_FLOAT kinds, and the float elements of
-                         scaled floats, MX and NVFP4 */
+  tq_fixed_consts fx;     /* TQ_VEC_FIXED kinds */
+  tq_float_consts fl;     /* TQ_VEC_FLOAT kinds, and the float elements of
+                             scaled floats, MX and NVFP4 */
   tq_float_fmt scale_fmt; /* bf16/fp16/fp8e4m3 scales (scale=) */
   float elem_max;         /* largest element magnitude (scaled kinds) */
 };
@@ -117,10 +117,10 @@ enum {
   TQ_KIND_ROUNDS = 1 /* has a rounding mode: round=stochastic draws u */
 };
 
-struct tq_spec_row;    /* spec_internal.h */
+struct tq_spec_row;     /* spec_internal.h */
 struct tq_group_traits; /* grouped.h */
-struct tq_spec_parser; /* spec_internal.h */
-struct tq_spec_token;  /* spec_internal.h */
+struct tq_spec_parser;  /* spec_internal.h */
+struct tq_spec_token;   /* spec_internal.h */
 
 /* Everything one quantizer kind is (ggml's type_traits). Optional members
  * are NULL where they do not apply. tests/test_quant_traits.c walks the
@@ -162,10 +162,13 @@ typedef struct tq_kind_traits {
   int (*mean_abs_threshold)(const tq_quant_params *p, double *factor);
 
   /* Kernels per instruction set: element-wise, or grouped for formats
-   * whose elements share scales. [TQ_ISA_SCALAR] of one of them is the
-   * reference; NULL slots above it fall back to the next lower set. A
-   * kind with both (float: `scaled` or not) says which applies through
-   * its group traits' uses_groups. */
+   * whose elements share scales. kernels[TQ_ISA_SCALAR] is the reference
+   * of element-wise kinds; grouped kinds have one shared reference
+   * (tq_grouped_ref over their group traits, grouped.h), and
+   * grouped[TQ_ISA_SCALAR] is their fast driver with scalar passes. NULL
+   * slots above fall back to the next lower set. A kind with both (float:
+   * `scaled` or not) says which applies through its group traits'
+   * uses_groups. */
   tq_kernel_fn kernels[TQ_ISA_COUNT];
   tq_grouped_kernel_fn grouped[TQ_ISA_COUNT];
   /* How a scaled or block format groups and scales (grouped.h); NULL for
@@ -287,10 +290,9 @@ tq_status tq_quantizer_init(tq_context *ctx, const tq_quant_params *params,
  * newer fields zero, longer ones must leave the fields this library lacks
  * zero. Errors name the function fn, the struct ("params->") and how to
  * initialise it (quantizer.c). */
-tq_status tq_import_versioned(tq_context *ctx, const char *fn,
-                              const char *type, const char *init,
-                              const void *src, size_t size, size_t v1_size,
-                              void *dst, size_t lib_size);
+tq_status tq_import_versioned(tq_context *ctx, const char *fn, const char *type,
+                              const char *init, const void *src, size_t size,
+                              size_t v1_size, void *dst, size_t lib_size);
 
 /* "what must be between lo and hi, got value" (quantizer.c). */
 tq_status tq_range_error(tq_context *ctx, const char *source, const char *what,

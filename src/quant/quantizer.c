@@ -70,10 +70,9 @@ void tq_quant_params_init(tq_quant_params *p) {
   p->struct_size = sizeof *p;
 }
 
-tq_status tq_import_versioned(tq_context *ctx, const char *fn,
-                              const char *type, const char *init,
-                              const void *src, size_t size, size_t v1_size,
-                              void *dst, size_t lib_size) {
+tq_status tq_import_versioned(tq_context *ctx, const char *fn, const char *type,
+                              const char *init, const void *src, size_t size,
+                              size_t v1_size, void *dst, size_t lib_size) {
   if (size < v1_size || size > VERSIONED_MAX_SIZE)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "%s: %sstruct_size is %zu, not between %zu and %zu; "

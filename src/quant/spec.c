@@ -252,17 +252,17 @@ static tq_status parse_enum(parser *ps, const token *t, const char *key,
 static const char *const ste_names[] = {
     [TQ_STE_IDENTITY] = "identity", [TQ_STE_CLIPPED] = "clipped"};
 static const char *const scale_names[] = {
-    [TQ_SCALE_FP32] = "fp32",       [TQ_SCALE_BF16] = "bf16",
-    [TQ_SCALE_FP16] = "fp16",       [TQ_SCALE_FP8E4M3] = "fp8e4m3",
-    [TQ_SCALE_E8M0] = "e8m0",       [TQ_SCALE_PO2] = "po2"};
+    [TQ_SCALE_FP32] = "fp32", [TQ_SCALE_BF16] = "bf16",
+    [TQ_SCALE_FP16] = "fp16", [TQ_SCALE_FP8E4M3] = "fp8e4m3",
+    [TQ_SCALE_E8M0] = "e8m0", [TQ_SCALE_PO2] = "po2"};
 _Static_assert(sizeof scale_names / sizeof scale_names[0] ==
                    TQ_SCALE_FORMAT_COUNT,
                "every scale format needs a name");
 static const char *const scale_round_names[] = {
     [TQ_SCALE_ROUND_FLOOR] = "floor", [TQ_SCALE_ROUND_CEIL] = "ceil"};
-static const char *const int_mode_names[] = {
-    [TQ_INT_SYM] = "sym", [TQ_INT_ASYM] = "asym",
-    [TQ_INT_UNSIGNED] = "unsigned"};
+static const char *const int_mode_names[] = {[TQ_INT_SYM] = "sym",
+                                             [TQ_INT_ASYM] = "asym",
+                                             [TQ_INT_UNSIGNED] = "unsigned"};
 
 const char *tq_scale_format_name(tq_scale_format f) {
   return (unsigned)f < TQ_SCALE_FORMAT_COUNT ? scale_names[f] : "?";

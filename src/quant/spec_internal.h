@@ -35,7 +35,7 @@ typedef struct tq_spec_row {
   unsigned options;
   tq_round round;
   int exp_bits, man_bits, finite_nan, finite_only; /* named float formats */
-  int width;            /* element bits of named scaled formats (MXINT8, q8_0) */
+  int width; /* element bits of named scaled formats (MXINT8, q8_0) */
   tq_int_mode int_mode; /* llama.cpp: sym (q*_0) or asym (q*_1) */
 } tq_spec_row;
 
