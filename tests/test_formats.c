@@ -629,6 +629,37 @@ static void test_not_intrinsic(void **state) {
   tq_quantizer_destroy(q);
 }
 
+/* NVFP4's E4M3 rounding on the bit pattern equals the float kind's
+ * definition of fp8e4m3,sat: on every midpoint between neighbouring codes
+ * and its float32 neighbours (the ties), and on float32s by a stride. */
+static size_t e4m3_check(const tq_quantizer *q, float v) {
+  const tq_kind_traits *tr = tq_kind_traits_get(TQ_QUANT_FLOAT);
+  float want = (float)tr->define(q, v, 0.0, 0.0), got = tq_e4m3_sat(v);
+  if (tq_test_bits(want) == tq_test_bits(got)) return 0;
+  printf("e4m3 %a: want %a got %a\n", (double)v, (double)want, (double)got);
+  return 1;
+}
+
+static void test_e4m3_helper(void **state) {
+  (void)state;
+  tq_quantizer *q = parse("fp8e4m3,sat");
+  size_t bad = 0;
+  for (uint32_t b = 0; b < 0x7f800000u; b += 61)
+    bad += e4m3_check(q, tq_test_float(b));
+  float prev = 0.0f;
+  for (int k = -9; k <= 9; k++)
+    for (int m = 0; m < 8; m++) {
+      float code =
+          k == -9 ? (float)ldexp(m, -9) : (float)ldexp(1.0 + m / 8.0, k);
+      float mid = (prev + code) / 2; /* exact: both on the 2^-10 grid */
+      bad += e4m3_check(q, mid) + e4m3_check(q, nextafterf(mid, 0)) +
+             e4m3_check(q, nextafterf(mid, INFINITY)) + e4m3_check(q, code);
+      if (code > prev) prev = code;
+    }
+  tq_quantizer_destroy(q);
+  assert_int_equal(bad, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fast_equals_reference),
@@ -642,6 +673,7 @@ int main(void) {
       cmocka_unit_test(test_resolve),
       cmocka_unit_test(test_site_checks),
       cmocka_unit_test(test_not_intrinsic),
+      cmocka_unit_test(test_e4m3_helper),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -77,14 +77,36 @@ static tq_group_stat range_stat(const tq_group_env *env) {
 
 /* ---- shared definitions ---------------------------------------------------*/
 
+/* Both on the bit pattern where the value is normal (per block, so they
+ * must not cost a library call), else through ldexpf/frexpf. */
 float tq_pow2f(int k) {
-  return ldexpf(1.0f, k);
+  if (k < -126) return ldexpf(1.0f, k);
+  uint32_t b = (uint32_t)(k + 127) << 23;
+  float f;
+  memcpy(&f, &b, sizeof f);
+  return f;
 }
 
 int tq_floor_log2f(float x) {
+  uint32_t b;
+  memcpy(&b, &x, sizeof b);
+  int be = (int)(b >> 23 & 0xff);
+  if (be) return be - 127;
   int e;
   frexpf(x, &e); /* x = f 2^e, f in [0.5, 1), exact for subnormals too */
   return e - 1;
+}
+
+float tq_e4m3_sat(float v) {
+  if (v >= 448.0f) return 448.0f;
+  if (v < 0x1p-6f) /* below the normals: quantum 2^-9, ties to even */
+    return (v + 0x1p14f) - 0x1p14f;
+  uint32_t b; /* 3 mantissa bits: drop 20, ties to even (a carry may move
+                 to the next binade, at most to 448) */
+  memcpy(&b, &v, sizeof b);
+  b = (b + 0x7ffffu + (b >> 20 & 1u)) & ~0xfffffu;
+  memcpy(&v, &b, sizeof v);
+  return v;
 }
 
 float tq_elem_max(const tq_quantizer *q) {
@@ -474,7 +496,8 @@ static void apply_cols_scalar(const tq_quantizer *q, const float *x, float *y,
 }
 
 const tq_group_ops tq_group_ops_scalar = {stat_span_scalar, stat_cols_scalar,
-                                          apply_span_scalar, apply_cols_scalar};
+                                          apply_span_scalar, apply_cols_scalar,
+                                          NULL};
 
 /* ---- the fast driver ------------------------------------------------------
  * Work items never depend on the thread count for the elements (each
@@ -484,6 +507,9 @@ const tq_group_ops tq_group_ops_scalar = {stat_span_scalar, stat_cols_scalar,
 
 /* Runs shorter than this use the column passes (a whole row at a time). */
 #define RUN_MIN 64
+/* Longest run of a group made of one run that is quantized in one pass
+ * (its statistic then its elements, while in cache). */
+#define FUSED_MAX ((size_t)65536)
 /* Columns per work item of the column passes. */
 #define COLS_CHUNK ((size_t)4096)
 
@@ -575,7 +601,20 @@ static tq_status run_channels(tq_context *ctx, const drive *d) {
   tq_group_param *pr = malloc((dim ? dim : 1) * sizeof *pr);
   tq_status status = TQ_OK;
   if (!st || !pr) goto nomem;
-  if (inner >= RUN_MIN) {
+  if (g->outer == 1 && inner >= RUN_MIN && inner <= FUSED_MAX) {
+    /* Each group one contiguous run that stays in cache: its statistic
+     * and its elements back to back, one pass over memory. */
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (dim > 1)
+    for (size_t k = 0; k < dim; k++) {
+      size_t at = k * inner;
+      tq_group_stat one = tq_group_stat_empty();
+      if (!d->env->has_range) d->ops->stat_span(d->in + at, inner, &one);
+      tq_group_param p1;
+      params_of(d, &one, 1, &p1);
+      d->ops->apply_span(d->q, d->in + at, d->out + at, inner, p1,
+                         rng_at(d, at));
+    }
+  } else if (inner >= RUN_MIN) {
     /* Runs of inner elements: (run, chunk) items. */
     size_t chunks = tq_chunk_count(inner), items = runs * chunks;
     for (size_t k = 0; k < dim; k++) st[k] = tq_group_stat_empty();
@@ -653,14 +692,31 @@ nomem:
 /* Blocks along the last axis: contiguous groups, in flat order. */
 static void run_row_blocks(const drive *d) {
   const tq_groups *g = d->g;
-  size_t nb = blocks_along(g), count = g->outer * nb;
+  size_t G = g->block, nb = blocks_along(g), count = g->outer * nb;
+  /* Whole blocks through ops->blocks where it applies. */
+  int whole = d->ops->blocks && G % 8 == 0 && G <= 4096 &&
+              !tq_quantizer_stochastic(d->q) && !d->env->has_range;
+  if (whole && g->dim % G == 0) { /* one run of blocks */
+    size_t per = TQ_CHUNK_ELEMS / G ? TQ_CHUNK_ELEMS / G : 1;
+    size_t items = (count + per - 1) / per;
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (items > 1)
+    for (size_t it = 0; it < items; it++) {
+      size_t first = it * per, m = count - first < per ? count - first : per;
+      d->ops->blocks(d->q, d->env, d->in + first * G, d->out + first * G, m, G);
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) \
     num_threads(d->threads) if (count > 64)
   for (size_t k = 0; k < count; k++) {
     size_t o = k / nb, b = k % nb;
-    size_t start = b * g->block;
-    size_t len = g->dim - start < g->block ? g->dim - start : g->block;
+    size_t start = b * G;
+    size_t len = g->dim - start < G ? g->dim - start : G;
     size_t at = o * g->dim + start;
+    if (whole && len == G) {
+      d->ops->blocks(d->q, d->env, d->in + at, d->out + at, 1, G);
+      continue;
+    }
     tq_group_stat st = tq_group_stat_empty();
     if (d->env->has_range)
       st = range_stat(d->env);

@@ -111,6 +111,11 @@ float tq_pow2f(int k);
 /* floor(log2 x) for finite x > 0 (float32 subnormals included). */
 int tq_floor_log2f(float x);
 
+/* A finite v >= 0 in FP8 E4M3 (fn), nearest even, saturating at 448:
+ * tq_float_round of that format, on the bit pattern (NVFP4's block
+ * scales; test_formats compares the two). */
+float tq_e4m3_sat(float v);
+
 /* The largest finite element of q's float element format, as float32. */
 float tq_elem_max(const tq_quantizer *q);
 
@@ -171,6 +176,11 @@ typedef struct tq_group_ops {
   void (*apply_cols)(const tq_quantizer *q, const float *x, float *y, size_t n,
                      const float *s, const float *lo, const float *hi,
                      tq_rng_pos rng);
+  /* NULL, or nb consecutive whole blocks of G elements (G a multiple of
+   * 8), each its statistic, param() and elements; rounding is not
+   * stochastic. */
+  void (*blocks)(const tq_quantizer *q, const tq_group_env *env, const float *x,
+                 float *y, size_t nb, size_t G);
 } tq_group_ops;
 
 extern const tq_group_ops tq_group_ops_scalar;

@@ -130,35 +130,47 @@ static void apply_span_float(const tq_quantizer *q, const float *in, float *out,
   RUN_VECTORS(q, in, out, n, rng, 0, float_elem(&c, x, s));
 }
 
-/* Rows whose element j has param j: vectors of eight, the tail through a
- * padded copy; stochastic numbers per tile of the row. */
-#define COLS_LOOP(BODY)                                                   \
+/* Rows whose element j has param j: vectors of eight straight from the
+ * arrays, the tail through a padded copy; stochastic numbers per tile of
+ * the row. */
+#define COLS_VECTOR(at, px, ps, pl, ph, py, BODY)                         \
   do {                                                                    \
-    uint32_t u24_[TILE];                                                  \
-    for (size_t t0 = 0; t0 < n; t0 += TILE) {                             \
-      size_t tn = n - t0 < TILE ? n - t0 : TILE;                          \
-      if (stochastic)                                                     \
-        tq_avx2_philox_u24(rng.seed, rng.stream, rng.first + t0, u24_,    \
-                           (tn + 7) & ~(size_t)7);                        \
-      for (size_t i = 0; i < tn; i += 8) {                                \
-        size_t at = t0 + i, m = tn - i < 8 ? tn - i : 8;                  \
-        float px[8] = {0}, ps[8] = {1, 1, 1, 1, 1, 1, 1, 1}, pl[8] = {0}, \
-              ph[8] = {0}, py[8];                                         \
-        memcpy(px, in + at, m * sizeof *px);                              \
-        memcpy(ps, sv + at, m * sizeof *ps);                              \
-        memcpy(pl, lov + at, m * sizeof *pl);                             \
-        memcpy(ph, hiv + at, m * sizeof *ph);                             \
-        __m256 x = _mm256_loadu_ps(px), s = _mm256_loadu_ps(ps);          \
-        __m256 lo = _mm256_loadu_ps(pl), hi = _mm256_loadu_ps(ph);        \
-        __m256 u = stochastic ? load_u(u24_ + i) : _mm256_setzero_ps();   \
-        (void)u, (void)lo, (void)hi;                                      \
-        _mm256_storeu_ps(py, BODY);                                       \
-        memcpy(out + at, py, m * sizeof *py);                             \
-      }                                                                   \
-    }                                                                     \
+    __m256 x = _mm256_loadu_ps(px);                                       \
+    __m256 s = _mm256_loadu_ps(ps);                                       \
+    __m256 lo = _mm256_loadu_ps(pl);                                      \
+    __m256 hi = _mm256_loadu_ps(ph);                                      \
+    __m256 u = stochastic ? load_u(u24_ + (at)-t0) : _mm256_setzero_ps(); \
+    (void)u, (void)lo, (void)hi;                                          \
+    _mm256_storeu_ps(py, BODY);                                           \
   } while (0)
 
-/* Full vectors load straight from the rows; only the tail is copied. */
+#define COLS_LOOP(BODY)                                                        \
+  do {                                                                         \
+    uint32_t u24_[TILE];                                                       \
+    for (size_t t0 = 0; t0 < n; t0 += TILE) {                                  \
+      size_t tn = n - t0 < TILE ? n - t0 : TILE, i = 0;                        \
+      if (stochastic)                                                          \
+        tq_avx2_philox_u24(rng.seed, rng.stream, rng.first + t0, u24_,         \
+                           (tn + 7) & ~(size_t)7);                             \
+      for (; i + 8 <= tn; i += 8) {                                            \
+        size_t at = t0 + i;                                                    \
+        COLS_VECTOR(at, in + at, sv + at, lov + at, hiv + at, out + at, BODY); \
+      }                                                                        \
+      if (i < tn) {                                                            \
+        size_t at = t0 + i, m = tn - i;                                        \
+        float px[8] = {0}, ps[8] = {1, 1, 1, 1, 1, 1, 1, 1}, pl[8] = {0},      \
+              ph[8] = {0}, py[8];                                              \
+        memcpy(px, in + at, m * sizeof *px);                                   \
+        memcpy(ps, sv + at, m * sizeof *ps);                                   \
+        memcpy(pl, lov + at, m * sizeof *pl);                                  \
+        memcpy(ph, hiv + at, m * sizeof *ph);                                  \
+        COLS_VECTOR(at, px, ps, pl, ph, py, BODY);                             \
+        memcpy(out + at, py, m * sizeof *py);                                  \
+      }                                                                        \
+    }                                                                          \
+  } while (0)
+
+/* One case per rounding mode (the mode is a constant in each). */
 #define INT_COLS_CASE(R)                             \
   case R: {                                          \
     const int stochastic = R == TQ_ROUND_STOCHASTIC; \
@@ -193,10 +205,82 @@ static void apply_cols_float(const tq_quantizer *q, const float *in, float *out,
   COLS_LOOP(float_elem(&c, x, s));
 }
 
-static const tq_group_ops ops_int = {stat_span_avx2, stat_cols_avx2,
-                                     apply_span_int, apply_cols_int};
+/* ---- whole blocks --------------------------------------------------------
+ * Consecutive blocks of G (a multiple of 8) elements, each read twice from
+ * L1: its statistic in vectors, reduced across lanes (max and min are
+ * exact in any order), the kind's param(), then its elements. */
+
+ALWAYS_INLINE float hmax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+ALWAYS_INLINE float hmin(__m256 v) {
+  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
+}
+
+ALWAYS_INLINE tq_group_stat block_stat(const float *x, size_t G) {
+  stat_vec v = {_mm256_setzero_ps(), _mm256_set1_ps(INFINITY),
+                _mm256_set1_ps(-INFINITY), _mm256_setzero_ps()};
+  for (size_t k = 0; k < G; k += 8) stat_add(&v, _mm256_loadu_ps(x + k));
+  tq_group_stat st = {hmax(v.amax), hmin(v.min), hmax(v.max),
+                      _mm256_movemask_ps(_mm256_cmp_ps(
+                          v.bad, _mm256_setzero_ps(), _CMP_NEQ_OQ)) != 0};
+  return st;
+}
+
+#define BLOCKS_LOOP(BODY)                                        \
+  for (size_t b = 0; b < nb; b++) {                              \
+    const float *xb = in + b * G;                                \
+    float *yb = out + b * G;                                     \
+    tq_group_stat st = block_stat(xb, G);                        \
+    tq_group_param pr;                                           \
+    gt->param(q, env, &st, &pr);                                 \
+    __m256 s = _mm256_set1_ps(pr.s), lo = _mm256_set1_ps(pr.lo), \
+           hi = _mm256_set1_ps(pr.hi), u = _mm256_setzero_ps();  \
+    (void)lo, (void)hi, (void)u;                                 \
+    for (size_t k = 0; k < G; k += 8) {                          \
+      __m256 x = _mm256_loadu_ps(xb + k);                        \
+      _mm256_storeu_ps(yb + k, BODY);                            \
+    }                                                            \
+  }
+
+#define INT_BLOCKS_CASE(R) \
+  case R: BLOCKS_LOOP(int_elem(x, u, s, lo, hi, R)) break;
+
+static void blocks_int(const tq_quantizer *q, const tq_group_env *env,
+                       const float *in, float *out, size_t nb, size_t G) {
+  const tq_group_traits *gt = tq_kind_traits_get(q->p.kind)->groups;
+  switch (q->p.round) {
+    INT_BLOCKS_CASE(TQ_ROUND_NEAREST)
+    INT_BLOCKS_CASE(TQ_ROUND_EVEN)
+    INT_BLOCKS_CASE(TQ_ROUND_HALF_UP)
+    INT_BLOCKS_CASE(TQ_ROUND_HALF_DOWN)
+    INT_BLOCKS_CASE(TQ_ROUND_HALF_ZERO)
+    INT_BLOCKS_CASE(TQ_ROUND_DOWN)
+    INT_BLOCKS_CASE(TQ_ROUND_UP)
+    INT_BLOCKS_CASE(TQ_ROUND_ZERO)
+    INT_BLOCKS_CASE(TQ_ROUND_AWAY)
+    default: break; /* stochastic: never called (tq_grouped_run) */
+  }
+}
+
+static void blocks_float(const tq_quantizer *q, const tq_group_env *env,
+                         const float *in, float *out, size_t nb, size_t G) {
+  const tq_group_traits *gt = tq_kind_traits_get(q->p.kind)->groups;
+  tq_avx2_rne c;
+  tq_avx2_rne_init(&c, q);
+  BLOCKS_LOOP(float_elem(&c, x, s))
+}
+
+static const tq_group_ops ops_int = {
+    stat_span_avx2, stat_cols_avx2, apply_span_int, apply_cols_int, blocks_int};
 static const tq_group_ops ops_float = {stat_span_avx2, stat_cols_avx2,
-                                       apply_span_float, apply_cols_float};
+                                       apply_span_float, apply_cols_float,
+                                       blocks_float};
 
 /* Statistics in vectors, elements by the scalar passes: float elements
  * rounded other than to nearest even (or with m = 0, where the bit
@@ -210,8 +294,8 @@ static void apply_cols_ref(const tq_quantizer *q, const float *x, float *y,
                            const float *hi, tq_rng_pos rng) {
   tq_group_ops_scalar.apply_cols(q, x, y, n, s, lo, hi, rng);
 }
-static const tq_group_ops ops_stats_only = {stat_span_avx2, stat_cols_avx2,
-                                            apply_span_ref, apply_cols_ref};
+static const tq_group_ops ops_stats_only = {
+    stat_span_avx2, stat_cols_avx2, apply_span_ref, apply_cols_ref, NULL};
 
 const tq_group_ops *tq_group_ops_avx2(const tq_quantizer *q) {
   const tq_quant_params *p = &q->p;

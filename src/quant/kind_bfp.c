@@ -62,7 +62,7 @@ static double bits(const tq_quant_params *p) {
 static void param(const tq_quantizer *q, const tq_group_env *env,
                   const tq_group_stat *st, tq_group_param *out) {
   (void)env;
-  float qmax = ldexpf(1.0f, q->p.width - 1) - 1.0f;
+  float qmax = tq_pow2f(q->p.width - 1) - 1.0f;
   int k = -149;
   if (st->amax > 0.0f) k = tq_floor_log2f(st->amax) - q->p.width + 2;
   out->s = st->nonfinite ? NAN : tq_pow2f(k < -149 ? -149 : k);

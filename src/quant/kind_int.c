@@ -85,7 +85,7 @@ static void param(const tq_quantizer *q, const tq_group_env *env,
     *out = (tq_group_param){NAN, 0.0f, 0.0f};
     return;
   }
-  float half = ldexpf(1.0f, p->width - 1), full = 2.0f * half - 1.0f;
+  float half = tq_pow2f(p->width - 1), full = 2.0f * half - 1.0f;
   switch (p->int_mode) {
     case TQ_INT_SYM: {
       float qmax = half - 1.0f;
