@@ -660,6 +660,28 @@ static void test_e4m3_helper(void **state) {
   assert_int_equal(bad, 0);
 }
 
+/* llama.cpp's fp16 scale rounding on the bit pattern equals the float
+ * kind's fp16 on float32s by a stride and around every fp16 tie. */
+static void test_fp16_helper(void **state) {
+  (void)state;
+  tq_quantizer *q = parse("fp16");
+  const tq_kind_traits *tr = tq_kind_traits_get(TQ_QUANT_FLOAT);
+  size_t bad = 0;
+  for (uint32_t b = 0; b < 0xff800000u; b += 331) {
+    float v = tq_test_float(b);
+    if (isnan(v)) continue;
+    float want = (float)tr->define(q, v, 0.0, 0.0), got = tq_fp16_round(v);
+    float mid = (float)ldexp(1.0 + (double)(b % 1024) / 1024 + 1.0 / 2048,
+                             (int)(b % 40) - 24);
+    float want2 = (float)tr->define(q, mid, 0.0, 0.0);
+    if (tq_test_bits(want) != tq_test_bits(got) ||
+        tq_test_bits(want2) != tq_test_bits(tq_fp16_round(mid)))
+      if (bad++ < 3) printf("fp16 %a / %a\n", (double)v, (double)mid);
+  }
+  tq_quantizer_destroy(q);
+  assert_int_equal(bad, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fast_equals_reference),
@@ -674,6 +696,7 @@ int main(void) {
       cmocka_unit_test(test_site_checks),
       cmocka_unit_test(test_not_intrinsic),
       cmocka_unit_test(test_e4m3_helper),
+      cmocka_unit_test(test_fp16_helper),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

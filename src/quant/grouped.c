@@ -97,6 +97,18 @@ int tq_floor_log2f(float x) {
   return e - 1;
 }
 
+float tq_fp16_round(float v) {
+  float a = fabsf(v);
+  if (a >= 65520.0f) return copysignf(INFINITY, v); /* rounds past 65504 */
+  if (a < 0x1p-14f) /* below the normals: quantum 2^-24, ties to even */
+    return copysignf((a + 0.5f) - 0.5f, v);
+  uint32_t b; /* 10 mantissa bits: drop 13, ties to even */
+  memcpy(&b, &a, sizeof b);
+  b = (b + 0xfffu + (b >> 13 & 1u)) & ~0x1fffu;
+  memcpy(&a, &b, sizeof a);
+  return copysignf(a, v);
+}
+
 float tq_e4m3_sat(float v) {
   if (v >= 448.0f) return 448.0f;
   if (v < 0x1p-6f) /* below the normals: quantum 2^-9, ties to even */
@@ -854,6 +866,7 @@ tq_status tq_quantize_tensor(tq_context *ctx, const tq_quantizer *q,
         in, n, threads,
         isa >= TQ_ISA_AVX2 ? tq_group_ops_avx2(q) : &tq_group_ops_scalar,
         &env.tensor_amax);
+  if (tr->groups->prepare) tr->groups->prepare(q, &env);
   tq_rng_pos rng = {q->p.has_seed ? q->p.seed : o.seed, o.stream, o.offset};
   tq_grouped_kernel_fn kernel =
       o.force_reference ? tq_grouped_ref : tq_kind_grouped(tr, isa);

@@ -40,8 +40,9 @@ size_t tq_group_members(const tq_groups *g, size_t k, size_t *idx);
 
 /* Inputs of a call that are not statistics of one group. */
 typedef struct tq_group_env {
-  float tensor_amax; /* max |x| over the tensor's finite elements (NVFP4) */
-  int has_range;     /* `static`: the site's range, as float32 */
+  float tensor_amax;  /* max |x| over the tensor's finite elements (NVFP4) */
+  float tensor_scale; /* what the kind's prepare() derives from it */
+  int has_range;      /* `static`: the site's range, as float32 */
   float range_lo, range_hi;
 } tq_group_env;
 
@@ -88,6 +89,8 @@ typedef struct tq_group_traits {
   int last_axis_only;
   /* param() reads env->tensor_amax. */
   int tensor_amax;
+  /* NULL, or per-call constants into env from its tensor-wide inputs. */
+  void (*prepare)(const tq_quantizer *q, tq_group_env *env);
   /* The scale of one group from its statistic (the kind's definition;
    * for `static` the statistic is made from the site's range). */
   void (*param)(const tq_quantizer *q, const tq_group_env *env,
@@ -110,6 +113,11 @@ float tq_pow2f(int k);
 
 /* floor(log2 x) for finite x > 0 (float32 subnormals included). */
 int tq_floor_log2f(float x);
+
+/* A finite float32 in IEEE half, nearest even, overflow to +-inf:
+ * tq_float_round of fp16 on the bit pattern (llama.cpp's scales, per
+ * block; test_formats compares the two). */
+float tq_fp16_round(float v);
 
 /* A finite v >= 0 in FP8 E4M3 (fn), nearest even, saturating at 448:
  * tq_float_round of that format, on the bit pattern (NVFP4's block
@@ -146,6 +154,21 @@ tq_status tq_group_validate(tq_context *ctx, const tq_quant_params *p,
  * group of block elements (0 for per-tensor and per-channel scales). */
 double tq_group_bits(const tq_quant_params *p, double elem_bits,
                      double scale_bits, int64_t block);
+
+/* ---- llama.cpp's blocks (kind_ggml.c, kind_ggml_avx2.c) -------------------*/
+
+/* What a block's statistic gives: 1/d (0 for d = 0), fp16(d), fp16(min). */
+typedef struct tq_ggml_scale {
+  float id, dh, mh;
+} tq_ggml_scale;
+
+/* From the block's amax (q8_0), signed largest element (q4_0, q5_0) or
+ * minimum a and maximum b (q4_1, q5_1). */
+tq_ggml_scale tq_ggml_scale_of(const tq_quantizer *q, float a, float b);
+
+/* The AVX2 kernel: n a multiple of 32. */
+void tq_avx2_ggml(const tq_quantizer *q, const float *in, float *out, size_t n,
+                  tq_rng_pos rng, double threshold);
 
 /* ---- drivers --------------------------------------------------------------*/
 

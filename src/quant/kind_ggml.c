@@ -63,19 +63,15 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
   return TQ_OK;
 }
 
-/* IEEE half (overflow to inf), for the stored scale and minimum. */
-static void derive(tq_quantizer *q) {
-  tq_float_fmt_init(&q->scale_fmt, 5, 10, 0, 0);
-}
-
 /* The fp16 scale, and the fp16 minimum of the _1 types. */
 static double bits(const tq_quant_params *p) {
   return p->width + (p->int_mode == TQ_INT_ASYM ? 32.0 : 16.0) / GGML_BLOCK;
 }
 
-/* GGML_FP32_TO_FP16 then back. */
-static float fp16(const tq_quantizer *q, float x) {
-  return (float)tq_float_round(&q->scale_fmt.p, &q->scale_fmt.c, x, 0.0);
+/* GGML_FP32_TO_FP16 then back: IEEE half, nearest even, overflow to inf
+ * (the F16C conversion; ggml's bit trick equals it on every non-NaN). */
+static float fp16(float x) {
+  return tq_fp16_round(x);
 }
 
 /* C's conversion of a float to int8_t as x86-64 compilers emit it (through
@@ -85,6 +81,21 @@ static float fp16(const tq_quantizer *q, float x) {
 static float to_int8(float v) {
   if (!(fabsf(v) < 2147483648.0f)) return 0.0f;
   return (float)(int8_t)(uint8_t)((int64_t)v & 0xff);
+}
+
+tq_ggml_scale tq_ggml_scale_of(const tq_quantizer *q, float a, float b) {
+  int w = q->p.width;
+  float d;
+  tq_ggml_scale sc = {0.0f, 0.0f, 0.0f};
+  if (q->p.int_mode == TQ_INT_ASYM) {
+    d = (b - a) / (float)((1 << w) - 1);
+    sc.mh = fp16(a);
+  } else {
+    d = w == 8 ? a / 127.0f : a / -(float)(1 << (w - 1));
+  }
+  sc.id = d != 0.0f ? 1.0f / d : 0.0f;
+  sc.dh = fp16(d);
+  return sc;
 }
 
 /* One block of 32, as ggml's reference does it; NaN anywhere makes the
@@ -102,13 +113,11 @@ static void block_ref(const tq_quantizer *q, const float *x, float *y) {
       if (x[j] < mn) mn = x[j];
       if (x[j] > mx) mx = x[j];
     }
-    float d = (mx - mn) / (float)((1 << w) - 1);
-    float id = d != 0.0f ? 1.0f / d : 0.0f;
-    float dh = fp16(q, d), mh = fp16(q, mn);
+    tq_ggml_scale sc = tq_ggml_scale_of(q, mn, mx);
     for (int j = 0; j < GGML_BLOCK; j++) {
-      float r = to_int8((x[j] - mn) * id + 0.5f);
+      float r = to_int8((x[j] - mn) * sc.id + 0.5f);
       if (w == 4 && r > 15.0f) r = 15.0f; /* q5_1 has no clamp */
-      y[j] = r * dh + mh;
+      y[j] = r * sc.dh + sc.mh;
     }
     return;
   }
@@ -118,10 +127,9 @@ static void block_ref(const tq_quantizer *q, const float *x, float *y) {
       float v = fabsf(x[j]);
       amax = amax > v ? amax : v;
     }
-    float d = amax / 127.0f;
-    float id = d != 0.0f ? 1.0f / d : 0.0f;
-    float dh = fp16(q, d);
-    for (int j = 0; j < GGML_BLOCK; j++) y[j] = to_int8(roundf(x[j] * id)) * dh;
+    tq_ggml_scale sc = tq_ggml_scale_of(q, amax, 0.0f);
+    for (int j = 0; j < GGML_BLOCK; j++)
+      y[j] = to_int8(roundf(x[j] * sc.id)) * sc.dh;
     return;
   }
   /* q4_0, q5_0: the scale comes from the largest element with its sign
@@ -132,14 +140,12 @@ static void block_ref(const tq_quantizer *q, const float *x, float *y) {
       amax = fabsf(x[j]);
       max = x[j];
     }
-  float half = (float)(1 << (w - 1));
-  float d = max / -half;
-  float id = d != 0.0f ? 1.0f / d : 0.0f;
-  float dh = fp16(q, d), top = 2.0f * half - 1.0f;
+  tq_ggml_scale sc = tq_ggml_scale_of(q, max, 0.0f);
+  float half = (float)(1 << (w - 1)), top = 2.0f * half - 1.0f;
   for (int j = 0; j < GGML_BLOCK; j++) {
-    float r = to_int8(x[j] * id + (half + 0.5f));
+    float r = to_int8(x[j] * sc.id + (half + 0.5f));
     if (r > top) r = top;
-    y[j] = (r - half) * dh;
+    y[j] = (r - half) * sc.dh;
   }
 }
 
@@ -168,9 +174,8 @@ const tq_kind_traits tq_kind_ggml = {
     .row_count = ROW_COUNT,
     .format = format,
     .validate = validate,
-    .derive = derive,
     .bits = bits,
-    .kernels = {[TQ_ISA_SCALAR] = kernel_ref},
+    .kernels = {[TQ_ISA_SCALAR] = kernel_ref, [TQ_ISA_AVX2] = tq_avx2_ggml},
     .groups = &groups,
     .vec_form = TQ_VEC_GENERIC,
     .intrinsic_unsupported = tq_group_intrinsic,

@@ -61,8 +61,15 @@ static double bits(const tq_quant_params *p) {
  * sb or d is 0 gives zeros: its divisor is FLT_MAX, which sends every
  * element of such a block (|x| <= amax_block < 2^-18 * FLT_MAX) to an
  * E2M1 zero of its sign. */
+static void prepare(const tq_quantizer *q, tq_group_env *env) {
+  (void)q;
+  env->tensor_scale = env->tensor_amax / 2688.0f;
+  if (env->tensor_scale == 0.0f) env->tensor_scale = 0x1p-149f;
+}
+
 static void param(const tq_quantizer *q, const tq_group_env *env,
                   const tq_group_stat *st, tq_group_param *out) {
+  (void)q;
   out->lo = out->hi = 0.0f;
   if (st->nonfinite) {
     out->s = NAN;
@@ -70,9 +77,7 @@ static void param(const tq_quantizer *q, const tq_group_env *env,
   }
   out->s = FLT_MAX;
   if (st->amax == 0.0f) return;
-  float t = env->tensor_amax / 2688.0f;
-  if (t == 0.0f) t = 0x1p-149f;
-  (void)q;
+  float t = env->tensor_scale;
   float sb = tq_e4m3_sat(st->amax / 6.0f / t);
   float d = sb * t;
   if (d != 0.0f) out->s = d;
@@ -82,6 +87,7 @@ static const tq_group_traits groups = {
     .block_only = 1,
     .default_group = NVFP4_BLOCK,
     .tensor_amax = 1,
+    .prepare = prepare,
     .param = param,
 };
 
