@@ -79,11 +79,10 @@ static void stat_cols_avx2(const float *x, size_t n, const tq_col_stats *cs) {
 
 /* ---- element grids -------------------------------------------------------*/
 
-/* tq_group_elem's integer grid: t = x / s bounded to +-2^24, rounded,
+/* tq_group_elem's integer grid on t = x / s: bounded to +-2^24, rounded,
  * clamped, (r + 0) * s; NaN t (NaN x or a NaN group) gives t. */
-ALWAYS_INLINE __m256 int_elem(__m256 x, __m256 u, __m256 s, __m256 lo,
+ALWAYS_INLINE __m256 int_of_t(__m256 t, __m256 u, __m256 s, __m256 lo,
                               __m256 hi, tq_round R) {
-  __m256 t = _mm256_div_ps(x, s);
   __m256 tb = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-0x1p24f)),
                             _mm256_set1_ps(0x1p24f));
   __m256 r = tq_avx2_round_ps(tb, u, R);
@@ -92,9 +91,18 @@ ALWAYS_INLINE __m256 int_elem(__m256 x, __m256 u, __m256 s, __m256 lo,
   return _mm256_blendv_ps(y, t, tq_avx2_nan_mask(t));
 }
 
+ALWAYS_INLINE __m256 int_elem(__m256 x, __m256 u, __m256 s, __m256 lo,
+                              __m256 hi, tq_round R) {
+  return int_of_t(_mm256_div_ps(x, s), u, s, lo, hi, R);
+}
+
 /* tq_group_elem's float grid with round to nearest even (saturating). */
+ALWAYS_INLINE __m256 float_of_t(const tq_avx2_rne *c, __m256 t, __m256 s) {
+  return _mm256_mul_ps(tq_avx2_rne_ps(c, t), s);
+}
+
 ALWAYS_INLINE __m256 float_elem(const tq_avx2_rne *c, __m256 x, __m256 s) {
-  return _mm256_mul_ps(tq_avx2_rne_ps(c, _mm256_div_ps(x, s)), s);
+  return float_of_t(c, _mm256_div_ps(x, s), s);
 }
 
 #define INT_SPAN_CASE(R)                                      \
@@ -222,38 +230,80 @@ ALWAYS_INLINE float hmin(__m256 v) {
   return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
 }
 
-ALWAYS_INLINE tq_group_stat block_stat(const float *x, size_t G) {
-  stat_vec v = {_mm256_setzero_ps(), _mm256_set1_ps(INFINITY),
-                _mm256_set1_ps(-INFINITY), _mm256_setzero_ps()};
-  for (size_t k = 0; k < G; k += 8) stat_add(&v, _mm256_loadu_ps(x + k));
-  tq_group_stat st = {hmax(v.amax), hmin(v.min), hmax(v.max),
-                      _mm256_movemask_ps(_mm256_cmp_ps(
-                          v.bad, _mm256_setzero_ps(), _CMP_NEQ_OQ)) != 0};
+/* The block's statistic; min and max only where param() reads them
+ * (asymmetric integers), the rest leave them at +-inf. */
+ALWAYS_INLINE tq_group_stat block_stat(const float *x, size_t G, int minmax) {
+  if (minmax) {
+    stat_vec v = {_mm256_setzero_ps(), _mm256_set1_ps(INFINITY),
+                  _mm256_set1_ps(-INFINITY), _mm256_setzero_ps()};
+    for (size_t k = 0; k < G; k += 8) stat_add(&v, _mm256_loadu_ps(x + k));
+    tq_group_stat st = {hmax(v.amax), hmin(v.min), hmax(v.max),
+                        _mm256_movemask_ps(_mm256_cmp_ps(
+                            v.bad, _mm256_setzero_ps(), _CMP_NEQ_OQ)) != 0};
+    return st;
+  }
+  __m256 am = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+  for (size_t k = 0; k < G; k += 8) {
+    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_loadu_ps(x + k));
+    __m256 fin = _mm256_cmp_ps(a, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ);
+    bad = _mm256_or_ps(
+        bad, _mm256_xor_ps(fin, _mm256_castsi256_ps(_mm256_set1_epi32(-1))));
+    am = _mm256_max_ps(am, _mm256_and_ps(a, fin));
+  }
+  tq_group_stat st = {hmax(am), INFINITY, -INFINITY,
+                      _mm256_movemask_ps(bad) != 0};
   return st;
+}
+
+/* 1/s for a normal power of two s <= 2^126, on the bit pattern. */
+ALWAYS_INLINE float pow2_reciprocal(float s) {
+  uint32_t b;
+  memcpy(&b, &s, sizeof b);
+  b = (254u - (b >> 23)) << 23;
+  memcpy(&s, &b, sizeof s);
+  return s;
+}
+
+/* A normal power of two s <= 2^126 has an exact normal reciprocal, and
+ * x * (1/s) then is the same real number as x / s, rounded once: the same
+ * bits, without a division (MX, bfp). */
+static int exact_reciprocal(float s) {
+  uint32_t b;
+  memcpy(&b, &s, sizeof b);
+  return (b & 0x807fffffu) == 0 && (b >> 23) - 1u < 253u;
 }
 
 #define BLOCKS_LOOP(BODY)                                        \
   for (size_t b = 0; b < nb; b++) {                              \
     const float *xb = in + b * G;                                \
     float *yb = out + b * G;                                     \
-    tq_group_stat st = block_stat(xb, G);                        \
+    tq_group_stat st = block_stat(xb, G, minmax);                \
     tq_group_param pr;                                           \
     gt->param(q, env, &st, &pr);                                 \
     __m256 s = _mm256_set1_ps(pr.s), lo = _mm256_set1_ps(pr.lo), \
            hi = _mm256_set1_ps(pr.hi), u = _mm256_setzero_ps();  \
     (void)lo, (void)hi, (void)u;                                 \
-    for (size_t k = 0; k < G; k += 8) {                          \
-      __m256 x = _mm256_loadu_ps(xb + k);                        \
-      _mm256_storeu_ps(yb + k, BODY);                            \
+    if (exact_reciprocal(pr.s)) {                                \
+      __m256 inv = _mm256_set1_ps(pow2_reciprocal(pr.s));        \
+      for (size_t k = 0; k < G; k += 8) {                        \
+        __m256 t = _mm256_mul_ps(_mm256_loadu_ps(xb + k), inv);  \
+        _mm256_storeu_ps(yb + k, BODY);                          \
+      }                                                          \
+    } else {                                                     \
+      for (size_t k = 0; k < G; k += 8) {                        \
+        __m256 t = _mm256_div_ps(_mm256_loadu_ps(xb + k), s);    \
+        _mm256_storeu_ps(yb + k, BODY);                          \
+      }                                                          \
     }                                                            \
   }
 
 #define INT_BLOCKS_CASE(R) \
-  case R: BLOCKS_LOOP(int_elem(x, u, s, lo, hi, R)) break;
+  case R: BLOCKS_LOOP(int_of_t(t, u, s, lo, hi, R)) break;
 
 static void blocks_int(const tq_quantizer *q, const tq_group_env *env,
                        const float *in, float *out, size_t nb, size_t G) {
   const tq_group_traits *gt = tq_kind_traits_get(q->p.kind)->groups;
+  const int minmax = q->p.int_mode == TQ_INT_ASYM;
   switch (q->p.round) {
     INT_BLOCKS_CASE(TQ_ROUND_NEAREST)
     INT_BLOCKS_CASE(TQ_ROUND_EVEN)
@@ -271,9 +321,10 @@ static void blocks_int(const tq_quantizer *q, const tq_group_env *env,
 static void blocks_float(const tq_quantizer *q, const tq_group_env *env,
                          const float *in, float *out, size_t nb, size_t G) {
   const tq_group_traits *gt = tq_kind_traits_get(q->p.kind)->groups;
+  const int minmax = 0;
   tq_avx2_rne c;
   tq_avx2_rne_init(&c, q);
-  BLOCKS_LOOP(float_elem(&c, x, s))
+  BLOCKS_LOOP(float_of_t(&c, t, s))
 }
 
 static const tq_group_ops ops_int = {
