@@ -95,6 +95,12 @@ typedef struct tq_group_traits {
    * for `static` the statistic is made from the site's range). */
   void (*param)(const tq_quantizer *q, const tq_group_env *env,
                 const tq_group_stat *st, tq_group_param *out);
+  /* NULL, or param()'s s for eight blocks at once from their amax and bad
+   * (> 0 where non-finite) (kind_*_avx2.c; whole blocks of kinds whose lo
+   * and hi are the same for every group and that read neither min nor
+   * max). Only called where the CPU has AVX2. */
+  void (*param8_avx2)(const tq_quantizer *q, const tq_group_env *env,
+                      const float *amax, const float *bad, float *s);
 } tq_group_traits;
 
 /* ---- shared definitions (grouped.c) --------------------------------------*/
@@ -169,6 +175,14 @@ tq_ggml_scale tq_ggml_scale_of(const tq_quantizer *q, float a, float b);
 /* The AVX2 kernel: n a multiple of 32. */
 void tq_avx2_ggml(const tq_quantizer *q, const float *in, float *out, size_t n,
                   tq_rng_pos rng, double threshold);
+
+/* The param8_avx2 of MX, bfp and NVFP4. */
+void tq_avx2_mx_param8(const tq_quantizer *q, const tq_group_env *env,
+                       const float *amax, const float *bad, float *s);
+void tq_avx2_bfp_param8(const tq_quantizer *q, const tq_group_env *env,
+                        const float *amax, const float *bad, float *s);
+void tq_avx2_nvfp4_param8(const tq_quantizer *q, const tq_group_env *env,
+                          const float *amax, const float *bad, float *s);
 
 /* ---- drivers --------------------------------------------------------------*/
 

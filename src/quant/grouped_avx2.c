@@ -273,32 +273,95 @@ static int exact_reciprocal(float s) {
   return (b & 0x807fffffu) == 0 && (b >> 23) - 1u < 253u;
 }
 
-#define BLOCKS_LOOP(BODY)                                        \
-  for (size_t b = 0; b < nb; b++) {                              \
-    const float *xb = in + b * G;                                \
-    float *yb = out + b * G;                                     \
-    tq_group_stat st = block_stat(xb, G, minmax);                \
-    tq_group_param pr;                                           \
-    gt->param(q, env, &st, &pr);                                 \
-    __m256 s = _mm256_set1_ps(pr.s), lo = _mm256_set1_ps(pr.lo), \
-           hi = _mm256_set1_ps(pr.hi), u = _mm256_setzero_ps();  \
-    (void)lo, (void)hi, (void)u;                                 \
-    if (exact_reciprocal(pr.s)) {                                \
-      __m256 inv = _mm256_set1_ps(pow2_reciprocal(pr.s));        \
-      for (size_t k = 0; k < G; k += 8) {                        \
-        __m256 t = _mm256_mul_ps(_mm256_loadu_ps(xb + k), inv);  \
-        _mm256_storeu_ps(yb + k, BODY);                          \
-      }                                                          \
-    } else {                                                     \
-      for (size_t k = 0; k < G; k += 8) {                        \
-        __m256 t = _mm256_div_ps(_mm256_loadu_ps(xb + k), s);    \
-        _mm256_storeu_ps(yb + k, BODY);                          \
-      }                                                          \
-    }                                                            \
+/* Lane j of the result: the maximum over the lanes of v[j]. */
+ALWAYS_INLINE __m256 hmax8(const __m256 v[8]) {
+  __m256 s01 = _mm256_max_ps(_mm256_shuffle_ps(v[0], v[1], 0x88),
+                             _mm256_shuffle_ps(v[0], v[1], 0xDD));
+  __m256 s23 = _mm256_max_ps(_mm256_shuffle_ps(v[2], v[3], 0x88),
+                             _mm256_shuffle_ps(v[2], v[3], 0xDD));
+  __m256 s45 = _mm256_max_ps(_mm256_shuffle_ps(v[4], v[5], 0x88),
+                             _mm256_shuffle_ps(v[4], v[5], 0xDD));
+  __m256 s67 = _mm256_max_ps(_mm256_shuffle_ps(v[6], v[7], 0x88),
+                             _mm256_shuffle_ps(v[6], v[7], 0xDD));
+  __m256 t0 = _mm256_max_ps(_mm256_shuffle_ps(s01, s23, 0x88),
+                            _mm256_shuffle_ps(s01, s23, 0xDD));
+  __m256 t1 = _mm256_max_ps(_mm256_shuffle_ps(s45, s67, 0x88),
+                            _mm256_shuffle_ps(s45, s67, 0xDD));
+  return _mm256_max_ps(_mm256_permute2f128_ps(t0, t1, 0x20),
+                       _mm256_permute2f128_ps(t0, t1, 0x31));
+}
+
+/* amax and bad (1 where non-finite) of a block, in vectors. */
+ALWAYS_INLINE void block_amax(const float *x, size_t G, __m256 *amax,
+                              __m256 *bad) {
+  __m256 am = _mm256_setzero_ps(), bd = _mm256_setzero_ps();
+  for (size_t k = 0; k < G; k += 8) {
+    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_loadu_ps(x + k));
+    __m256 fin = _mm256_cmp_ps(a, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ);
+    bd = _mm256_or_ps(bd, _mm256_andnot_ps(fin, _mm256_set1_ps(1.0f)));
+    am = _mm256_max_ps(am, _mm256_and_ps(a, fin));
+  }
+  *amax = am;
+  *bad = bd;
+}
+
+/* One block's elements with divisor sv: t = x / s, or x times the exact
+ * reciprocal of a power-of-two s (the same bits without a division). */
+#define BLOCK_ELEMENTS(xb, yb, sv, BODY)                          \
+  do {                                                            \
+    __m256 s = _mm256_set1_ps(sv);                                \
+    if (exact_reciprocal(sv)) {                                   \
+      __m256 inv = _mm256_set1_ps(pow2_reciprocal(sv));           \
+      for (size_t k = 0; k < G; k += 8) {                         \
+        __m256 t = _mm256_mul_ps(_mm256_loadu_ps((xb) + k), inv); \
+        _mm256_storeu_ps((yb) + k, BODY);                         \
+      }                                                           \
+    } else {                                                      \
+      for (size_t k = 0; k < G; k += 8) {                         \
+        __m256 t = _mm256_div_ps(_mm256_loadu_ps((xb) + k), s);   \
+        _mm256_storeu_ps((yb) + k, BODY);                         \
+      }                                                           \
+    }                                                             \
+  } while (0)
+
+/* Eight blocks at a time where the kind computes eight params at once
+ * (their lo and hi are those of any group), then one by one. */
+#define BLOCKS_LOOP(BODY)                                                  \
+  size_t b = 0;                                                            \
+  __m256 u = _mm256_setzero_ps(), lo = u, hi = u;                          \
+  (void)u, (void)lo, (void)hi;                                             \
+  if (gt->param8_avx2) {                                                   \
+    tq_group_stat z = tq_group_stat_empty();                               \
+    tq_group_param p0;                                                     \
+    gt->param(q, env, &z, &p0);                                            \
+    lo = _mm256_set1_ps(p0.lo);                                            \
+    hi = _mm256_set1_ps(p0.hi);                                            \
+    for (; b + 8 <= nb; b += 8) {                                          \
+      __m256 am[8], bd[8];                                                 \
+      float amv[8], bdv[8], sv8[8];                                        \
+      for (int j = 0; j < 8; j++)                                          \
+        block_amax(in + (b + j) * G, G, &am[j], &bd[j]);                   \
+      _mm256_storeu_ps(amv, hmax8(am));                                    \
+      _mm256_storeu_ps(bdv, hmax8(bd));                                    \
+      gt->param8_avx2(q, env, amv, bdv, sv8);                              \
+      for (int j = 0; j < 8; j++)                                          \
+        BLOCK_ELEMENTS(in + (b + j) * G, out + (b + j) * G, sv8[j], BODY); \
+    }                                                                      \
+  }                                                                        \
+  for (; b < nb; b++) {                                                    \
+    tq_group_stat st = block_stat(in + b * G, G, minmax);                  \
+    tq_group_param pr;                                                     \
+    gt->param(q, env, &st, &pr);                                           \
+    lo = _mm256_set1_ps(pr.lo);                                            \
+    hi = _mm256_set1_ps(pr.hi);                                            \
+    BLOCK_ELEMENTS(in + b * G, out + b * G, pr.s, BODY);                   \
   }
 
-#define INT_BLOCKS_CASE(R) \
-  case R: BLOCKS_LOOP(int_of_t(t, u, s, lo, hi, R)) break;
+#define INT_BLOCKS_CASE(R)                    \
+  case R: {                                   \
+    BLOCKS_LOOP(int_of_t(t, u, s, lo, hi, R)) \
+    break;                                    \
+  }
 
 static void blocks_int(const tq_quantizer *q, const tq_group_env *env,
                        const float *in, float *out, size_t nb, size_t G) {

@@ -114,6 +114,7 @@ static const tq_group_traits groups = {
     .block_only = 1,
     .default_group = MX_BLOCK,
     .param = param,
+    .param8_avx2 = tq_avx2_mx_param8,
 };
 
 const tq_kind_traits tq_kind_mx = {

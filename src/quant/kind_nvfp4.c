@@ -44,10 +44,11 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
   return tq_group_validate(ctx, p, src, TQ_OPT_GROUPS);
 }
 
-/* The elements' constants. */
+/* The elements' constants, and E4M3 (saturating) for param8. */
 static void derive(tq_quantizer *q) {
   tq_group_normalize(q);
   tq_float_consts_init(&q->p, &q->fl);
+  tq_float_fmt_init(&q->scale_fmt, 4, 3, 1, 1); /* the vector E4M3 */
 }
 
 /* The float32 tensor scale amortised over a size the quantizer does not
@@ -89,6 +90,7 @@ static const tq_group_traits groups = {
     .tensor_amax = 1,
     .prepare = prepare,
     .param = param,
+    .param8_avx2 = tq_avx2_nvfp4_param8,
 };
 
 const tq_kind_traits tq_kind_nvfp4 = {
