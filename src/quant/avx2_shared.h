@@ -22,6 +22,19 @@ ALWAYS_INLINE __m256 tq_avx2_nan_mask(__m256 x) {
   return _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
 }
 
+/* The largest and the smallest of the eight lanes (exact in any order). */
+ALWAYS_INLINE float tq_avx2_hmax_ps(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+ALWAYS_INLINE float tq_avx2_hmin_ps(__m256 v) {
+  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
+}
+
 /* ---- rounding decisions --------------------------------------------------*/
 
 /* All-ones lanes where the magnitude ip + fr (0 <= fr < 1) of a value with

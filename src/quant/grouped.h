@@ -103,6 +103,14 @@ typedef struct tq_group_traits {
                       const float *amax, const float *bad, float *s);
 } tq_group_traits;
 
+/* The members every scaled kind's entry shares: the fast driver at each
+ * instruction set, the generic intrinsic form, and its refusal inside
+ * sums. */
+#define TQ_SCALED_KIND_MEMBERS                                                \
+  .grouped =                                                                  \
+      {[TQ_ISA_SCALAR] = tq_grouped_scalar, [TQ_ISA_AVX2] = tq_grouped_avx2}, \
+  .vec_form = TQ_VEC_GENERIC, .intrinsic_unsupported = tq_group_intrinsic
+
 /* ---- shared definitions (grouped.c) --------------------------------------*/
 
 /* One element on the kind's grid: the definition the kernels follow. */

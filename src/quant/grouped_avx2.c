@@ -218,18 +218,6 @@ static void apply_cols_float(const tq_quantizer *q, const float *in, float *out,
  * L1: its statistic in vectors, reduced across lanes (max and min are
  * exact in any order), the kind's param(), then its elements. */
 
-ALWAYS_INLINE float hmax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
-
-ALWAYS_INLINE float hmin(__m256 v) {
-  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
-}
-
 /* The block's statistic; min and max only where param() reads them
  * (asymmetric integers), the rest leave them at +-inf. */
 ALWAYS_INLINE tq_group_stat block_stat(const float *x, size_t G, int minmax) {
@@ -237,7 +225,8 @@ ALWAYS_INLINE tq_group_stat block_stat(const float *x, size_t G, int minmax) {
     stat_vec v = {_mm256_setzero_ps(), _mm256_set1_ps(INFINITY),
                   _mm256_set1_ps(-INFINITY), _mm256_setzero_ps()};
     for (size_t k = 0; k < G; k += 8) stat_add(&v, _mm256_loadu_ps(x + k));
-    tq_group_stat st = {hmax(v.amax), hmin(v.min), hmax(v.max),
+    tq_group_stat st = {tq_avx2_hmax_ps(v.amax), tq_avx2_hmin_ps(v.min),
+                        tq_avx2_hmax_ps(v.max),
                         _mm256_movemask_ps(_mm256_cmp_ps(
                             v.bad, _mm256_setzero_ps(), _CMP_NEQ_OQ)) != 0};
     return st;
@@ -250,7 +239,7 @@ ALWAYS_INLINE tq_group_stat block_stat(const float *x, size_t G, int minmax) {
         bad, _mm256_xor_ps(fin, _mm256_castsi256_ps(_mm256_set1_epi32(-1))));
     am = _mm256_max_ps(am, _mm256_and_ps(a, fin));
   }
-  tq_group_stat st = {hmax(am), INFINITY, -INFINITY,
+  tq_group_stat st = {tq_avx2_hmax_ps(am), INFINITY, -INFINITY,
                       _mm256_movemask_ps(bad) != 0};
   return st;
 }

@@ -87,9 +87,6 @@ const tq_kind_traits tq_kind_bfp = {
     .validate = validate,
     .derive = derive,
     .bits = bits,
-    .grouped =
-        {[TQ_ISA_SCALAR] = tq_grouped_scalar, [TQ_ISA_AVX2] = tq_grouped_avx2},
     .groups = &groups,
-    .vec_form = TQ_VEC_GENERIC,
-    .intrinsic_unsupported = tq_group_intrinsic,
+    TQ_SCALED_KIND_MEMBERS,
 };

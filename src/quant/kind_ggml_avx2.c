@@ -13,18 +13,6 @@
 
 enum { BLOCK = 32 };
 
-ALWAYS_INLINE float hmax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
-
-ALWAYS_INLINE float hmin(__m256 v) {
-  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
-}
-
 /* (int8)v as the reference's to_int8, for the v ggml can reach (finite v
  * within int8, or NaN and infinities, which give 0): t is v rounded toward
  * zero, or by `round` first for q8_0's roundf; + 0 because an integer has
@@ -58,8 +46,8 @@ static void block_avx2(const tq_quantizer *q, const float *x, float *y) {
       mn = _mm256_min_ps(mn, v[k]);
       mx = _mm256_max_ps(mx, v[k]);
     }
-    float lo = hmin(mn);
-    tq_ggml_scale sc = tq_ggml_scale_of(q, lo, hmax(mx));
+    float lo = tq_avx2_hmin_ps(mn);
+    tq_ggml_scale sc = tq_ggml_scale_of(q, lo, tq_avx2_hmax_ps(mx));
     __m256 id = _mm256_set1_ps(sc.id), dh = _mm256_set1_ps(sc.dh),
            mh = _mm256_set1_ps(sc.mh), lov = _mm256_set1_ps(lo);
     for (int k = 0; k < 4; k++) {
@@ -74,7 +62,7 @@ static void block_avx2(const tq_quantizer *q, const float *x, float *y) {
   __m256 am = _mm256_setzero_ps();
   for (int k = 0; k < 4; k++)
     am = _mm256_max_ps(am, _mm256_andnot_ps(sign, v[k]));
-  float amax = hmax(am);
+  float amax = tq_avx2_hmax_ps(am);
   if (w == 8) {
     tq_ggml_scale sc = tq_ggml_scale_of(q, amax, 0.0f);
     __m256 id = _mm256_set1_ps(sc.id), dh = _mm256_set1_ps(sc.dh);
