@@ -114,6 +114,8 @@ static const char *const SPECS[] = {
     "int,16",
     "int,8,axis=0",
     "int,8,axis=channel",
+    "int,8,asym,axis=-1",
+    "int,6,asym,axis=0",
     "int,4,axis=1",
     "int,4,axis=-2",
     "int,4,group=16",

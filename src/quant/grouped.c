@@ -476,10 +476,11 @@ static void stat_cols_scalar(const float *x, size_t n, const tq_col_stats *cs) {
   for (size_t i = 0; i < n; i++) {
     float a = fabsf(x[i]);
     if (!(a <= FLT_MAX)) {
-      cs->bad[i] = 1.0f;
+      cs->amax[i] = INFINITY;
       continue;
     }
     if (a > cs->amax[i]) cs->amax[i] = a;
+    if (!cs->min) continue;
     if (x[i] < cs->min[i]) cs->min[i] = x[i];
     if (x[i] > cs->max[i]) cs->max[i] = x[i];
   }
@@ -557,28 +558,30 @@ static tq_status col_stats(tq_context *ctx, const drive *d, const float *x,
                            size_t rows, size_t cols, tq_group_stat *st) {
   size_t chunks = (cols + COLS_CHUNK - 1) / COLS_CHUNK, items = rows * chunks;
   for (size_t j = 0; j < cols; j++) st[j] = tq_group_stat_empty();
-  int fail = 0;
+  int fail = 0, mm = d->gt->minmax && d->gt->minmax(&d->q->p);
 #pragma omp parallel num_threads(d->threads) if (items > 1)
   {
-    float *part = malloc(4 * cols * sizeof *part);
+    float *part = malloc((mm ? 3 : 1) * cols * sizeof *part);
     if (part) {
-      tq_col_stats cs = {part, part + cols, part + 2 * cols, part + 3 * cols};
+      tq_col_stats cs = {part, mm ? part + cols : NULL,
+                         mm ? part + 2 * cols : NULL};
       for (size_t j = 0; j < cols; j++) {
-        cs.amax[j] = cs.bad[j] = 0.0f;
-        cs.min[j] = INFINITY;
-        cs.max[j] = -INFINITY;
+        cs.amax[j] = 0.0f;
+        if (mm) cs.min[j] = INFINITY, cs.max[j] = -INFINITY;
       }
 #pragma omp for schedule(static)
       for (size_t it = 0; it < items; it++) {
         size_t r = it / chunks, c0 = it % chunks * COLS_CHUNK;
         size_t len = cols - c0 < COLS_CHUNK ? cols - c0 : COLS_CHUNK;
-        tq_col_stats at = {cs.amax + c0, cs.min + c0, cs.max + c0, cs.bad + c0};
+        tq_col_stats at = {cs.amax + c0, mm ? cs.min + c0 : NULL,
+                           mm ? cs.max + c0 : NULL};
         d->ops->stat_cols(x + r * cols + c0, len, &at);
       }
 #pragma omp critical(tq_group_merge)
       for (size_t j = 0; j < cols; j++) {
-        tq_group_stat one = {cs.amax[j], cs.min[j], cs.max[j],
-                             cs.bad[j] > 0.0f};
+        tq_group_stat one = {isinf(cs.amax[j]) ? 0.0f : cs.amax[j],
+                             mm ? cs.min[j] : INFINITY,
+                             mm ? cs.max[j] : -INFINITY, isinf(cs.amax[j])};
         tq_group_stat_merge(&st[j], &one);
       }
       free(part);

@@ -87,6 +87,9 @@ typedef struct tq_group_traits {
   /* llama.cpp: blocks of default_group along the last axis, always;
    * quantized by the kind's element kernels over whole blocks. */
   int last_axis_only;
+  /* NULL, or whether param() reads the statistic's min and max for these
+   * params (else the fast passes skip them). */
+  int (*minmax)(const tq_quant_params *p);
   /* param() reads env->tensor_amax. */
   int tensor_amax;
   /* NULL, or per-call constants into env from its tensor-wide inputs. */
@@ -202,10 +205,11 @@ tq_status tq_grouped_ref(tq_context *ctx, const tq_quantizer *q,
                          const tq_group_env *env, tq_rng_pos rng, int threads);
 
 /* Statistics of columns, as arrays (so that vectors cover eight
- * columns): amax, min, max over finite elements, and bad > 0 where a NaN
- * or infinity was seen. */
+ * columns): amax over finite elements, +inf where a NaN or infinity was
+ * seen; min and max over finite elements where the kind reads them
+ * (tq_group_traits.minmax), else NULL (not computed). */
 typedef struct tq_col_stats {
-  float *amax, *min, *max, *bad;
+  float *amax, *min, *max;
 } tq_col_stats;
 
 /* The passes of the fast driver, per instruction set: statistics of a

@@ -62,17 +62,25 @@ static void stat_span_avx2(const float *x, size_t n, tq_group_stat *st) {
 
 static void stat_cols_avx2(const float *x, size_t n, const tq_col_stats *cs) {
   size_t i = 0;
+  const __m256 inf = _mm256_set1_ps(INFINITY);
   for (; i + 8 <= n; i += 8) {
-    stat_vec v = {_mm256_loadu_ps(cs->amax + i), _mm256_loadu_ps(cs->min + i),
-                  _mm256_loadu_ps(cs->max + i), _mm256_loadu_ps(cs->bad + i)};
-    stat_add(&v, _mm256_loadu_ps(x + i));
-    _mm256_storeu_ps(cs->amax + i, v.amax);
-    _mm256_storeu_ps(cs->min + i, v.min);
-    _mm256_storeu_ps(cs->max + i, v.max);
-    _mm256_storeu_ps(cs->bad + i, v.bad);
+    __m256 v = _mm256_loadu_ps(x + i);
+    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+    __m256 fin = _mm256_cmp_ps(a, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ);
+    _mm256_storeu_ps(cs->amax + i,
+                     _mm256_max_ps(_mm256_loadu_ps(cs->amax + i),
+                                   _mm256_blendv_ps(inf, a, fin)));
+    if (!cs->min) continue;
+    _mm256_storeu_ps(cs->min + i, _mm256_min_ps(_mm256_loadu_ps(cs->min + i),
+                                                _mm256_blendv_ps(inf, v, fin)));
+    _mm256_storeu_ps(
+        cs->max + i,
+        _mm256_max_ps(_mm256_loadu_ps(cs->max + i),
+                      _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), v, fin)));
   }
   if (i < n) {
-    tq_col_stats tail = {cs->amax + i, cs->min + i, cs->max + i, cs->bad + i};
+    tq_col_stats tail = {cs->amax + i, cs->min ? cs->min + i : NULL,
+                         cs->max ? cs->max + i : NULL};
     tq_group_ops_scalar.stat_cols(x + i, n - i, &tail);
   }
 }
@@ -355,7 +363,7 @@ ALWAYS_INLINE void block_amax(const float *x, size_t G, __m256 *amax,
 static void blocks_int(const tq_quantizer *q, const tq_group_env *env,
                        const float *in, float *out, size_t nb, size_t G) {
   const tq_group_traits *gt = tq_kind_traits_get(q->p.kind)->groups;
-  const int minmax = q->p.int_mode == TQ_INT_ASYM;
+  const int minmax = gt->minmax && gt->minmax(&q->p);
   switch (q->p.round) {
     INT_BLOCKS_CASE(TQ_ROUND_NEAREST)
     INT_BLOCKS_CASE(TQ_ROUND_EVEN)

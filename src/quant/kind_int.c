@@ -114,7 +114,12 @@ static void param(const tq_quantizer *q, const tq_group_env *env,
   }
 }
 
+static int reads_minmax(const tq_quant_params *p) {
+  return p->int_mode == TQ_INT_ASYM;
+}
+
 static const tq_group_traits groups = {
+    .minmax = reads_minmax,
     .param = param,
 };
 

@@ -314,7 +314,7 @@ def inputs():
 
 SPECS = [
     "int,8", "int,4", "int,8,narrow", "int,8,asym", "int,3,unsigned", "int,16",
-    "int,8,axis=0", "int,8,axis=channel", "int,4,axis=1,group=8", "int,4,group=32",
+    "int,8,axis=0", "int,8,axis=channel", "int,8,asym,axis=channel", "int,5,asym,axis=0", "int,4,axis=1,group=8", "int,4,group=32",
     "int,8,asym,axis=-1,group=5", "int,6,axis=0,group=3", "int,8,group=1",
     "int,4,round=nearest", "int,4,round=zero", "int,4,round=half_down,axis=0",
     "int,4,round=away,group=16", "int,4,round=up,asym", "int,4,round=down,unsigned",
