@@ -208,7 +208,8 @@ TQ_API const char *tq_quantizer_spec(const tq_quantizer *q);
 TQ_API const tq_quant_params *tq_quantizer_params(const tq_quantizer *q);
 
 /* Smallest and largest finite output values q can produce for finite
- * inputs (+-INFINITY where the format is unbounded). */
+ * inputs (+-INFINITY where the format is unbounded, and for the scaled and
+ * block formats, whose range follows the data). */
 TQ_API void tq_quantizer_range(const tq_quantizer *q, double *lo, double *hi);
 
 /* Bits of storage per element of q's number format, including any
