@@ -146,7 +146,8 @@ static void test_every_entry_complete(void **state) {
     assert_non_null(tr->bits);
     /* Element-wise kinds define one element; scaled ones a group's scale
      * (their traits' param), llama.cpp's a block (its kernel). */
-    if (tr->kernels[TQ_ISA_SCALAR] == tq_ref_kernel) assert_non_null(tr->define);
+    if (tr->kernels[TQ_ISA_SCALAR] == tq_ref_kernel)
+      assert_non_null(tr->define);
     assert_true(tr->kernels[TQ_ISA_SCALAR] != NULL ||
                 tr->grouped[TQ_ISA_SCALAR] != NULL);
     if (tr->grouped[TQ_ISA_SCALAR])

@@ -79,9 +79,9 @@ typedef enum tq_ste {
 
 /* Scaled integers: where the grid sits (docs/design.md §2.10). */
 typedef enum tq_int_mode {
-  TQ_INT_SYM = 0,   /* q in [-qmax-1, qmax] (narrow: [-qmax, qmax]), zero point 0 */
-  TQ_INT_ASYM,      /* q in [0, 2^B-1] with a zero point (ONNX uint8 style) */
-  TQ_INT_UNSIGNED,  /* q in [0, 2^B-1], zero point 0 */
+  TQ_INT_SYM = 0,  /* q in [-qmax-1, qmax] (narrow: +-qmax), no zero point */
+  TQ_INT_ASYM,     /* q in [0, 2^B-1] with a zero point (ONNX uint8 style) */
+  TQ_INT_UNSIGNED, /* q in [0, 2^B-1], zero point 0 */
   TQ_INT_MODE_COUNT
 } tq_int_mode;
 
@@ -245,13 +245,13 @@ TQ_API tq_status tq_quantize(tq_context *ctx, const tq_quantizer *q,
  * versioned like tq_quant_params: start it with TQ_QUANT_SITE_INIT or
  * tq_quant_site_init(), which set struct_size and the defaults. */
 typedef struct tq_quant_site {
-  size_t struct_size; /* sizeof(tq_quant_site) of the caller */
-  int rank;           /* number of dims; 0 (or dims NULL): a 1-D tensor [n] */
+  size_t struct_size;  /* sizeof(tq_quant_site) of the caller */
+  int rank;            /* number of dims; 0 (or dims NULL): a 1-D tensor [n] */
   const int64_t *dims; /* row-major shape, rank entries; not copied */
-  int channel_axis; /* what axis=channel means here (-1: the last axis) */
-  int block_axis;   /* where blocks run when the spec names no axis (-1:
-                       the last axis) */
-  int has_range;    /* a static (calibrated) range for `static` specs */
+  int channel_axis;    /* what axis=channel means here (-1: the last axis) */
+  int block_axis;      /* where blocks run when the spec names no axis (-1:
+                          the last axis) */
+  int has_range;       /* a static (calibrated) range for `static` specs */
   double range_lo, range_hi;
 } tq_quant_site;
 
