@@ -1,10 +1,12 @@
 /* Quantizers: spec strings -> immutable quantizer objects -> kernels.
  *
  * A quantizer maps float32 values onto the grid of a number format and back
- * to float32 (DESIGN.md section 2 gives the exact semantics). Create one from
+ * to float32 (docs/design.md §2 gives the exact semantics). Create one from
  * a spec string such as "nearest,16,8", "even,8,4,overflow=wrap",
- * "float,4,3,fn", "fp8e4m3" or "ternary,1,0.05"; run it over buffers with
- * tq_quantize().
+ * "float,4,3,fn", "fp8e4m3", "ternary,1,0.05", "int,8,axis=0", "mxfp4" or
+ * "q4_0"; run it over buffers with tq_quantize(), or over shaped tensors
+ * with tq_quantize_tensor() (scaled and block formats share one scale per
+ * tensor, channel or block, docs/design.md §2.10).
  *
  * Ownership: tq_quantizer_parse() gives the caller a quantizer to free with
  * tq_quantizer_destroy(). Thread-safety: a quantizer is immutable after
@@ -30,6 +32,17 @@ typedef enum tq_quant_kind {
   TQ_QUANT_SPARSE,      /* |x| < T -> 0 */
   TQ_QUANT_BINARY,      /* x >= 0 -> +m, else -m */
   TQ_QUANT_TERNARY,     /* x > T -> +m, x < -T -> -m, else 0 */
+  TQ_QUANT_INT,         /* scaled integer int,B: a scale per tensor, channel
+                           or block (width B, int_mode, narrow, scale) */
+  TQ_QUANT_MX,          /* OCP MX v1.0: blocks sharing a power-of-two E8M0
+                           scale; float elements (exp_bits, man_bits) or,
+                           with exp_bits 0, MXINT8 (width 8) */
+  TQ_QUANT_NVFP4,       /* NVIDIA NVFP4: E2M1 blocks, E4M3 block scales and
+                           a float32 tensor scale */
+  TQ_QUANT_BFP,         /* block floating point bfp,M (width M) */
+  TQ_QUANT_GGML,        /* llama.cpp blocks of 32: width 8, 4 or 5; int_mode
+                           sym for q*_0 (a scale), asym for q*_1 (scale and
+                           minimum) */
   TQ_QUANT_KIND_COUNT
 } tq_quant_kind;
 
@@ -63,6 +76,43 @@ typedef enum tq_ste {
   TQ_STE_CLIPPED, /* zero where the input lies outside tq_quantizer_range */
   TQ_STE_COUNT
 } tq_ste;
+
+/* Scaled integers: where the grid sits (docs/design.md §2.10). */
+typedef enum tq_int_mode {
+  TQ_INT_SYM = 0,  /* q in [-qmax-1, qmax] (narrow: +-qmax), no zero point */
+  TQ_INT_ASYM,     /* q in [0, 2^B-1] with a zero point (ONNX uint8 style) */
+  TQ_INT_UNSIGNED, /* q in [0, 2^B-1], zero point 0 */
+  TQ_INT_MODE_COUNT
+} tq_int_mode;
+
+/* The format a scale is stored in before it is used (option scale=). */
+typedef enum tq_scale_format {
+  TQ_SCALE_FP32 = 0, /* float32 (the default) */
+  TQ_SCALE_BF16,     /* bfloat16, nearest even, saturating */
+  TQ_SCALE_FP16,     /* IEEE half, nearest even, saturating */
+  TQ_SCALE_FP8E4M3,  /* OCP FP8 E4M3, nearest even, saturating at 448 */
+  TQ_SCALE_E8M0,     /* 2^ceil(log2 s) within [2^-127, 2^127] */
+  TQ_SCALE_PO2,      /* 2^ceil(log2 s) as a float32 power of two */
+  TQ_SCALE_FORMAT_COUNT
+} tq_scale_format;
+
+/* How an OCP MX block picks its power-of-two scale (option scale_round=). */
+typedef enum tq_scale_round {
+  TQ_SCALE_ROUND_FLOOR = 0, /* 2^(floor(log2 amax) - emax_elem): the spec's */
+  TQ_SCALE_ROUND_CEIL,      /* the smallest 2^k with amax / 2^k <= max: no
+                               element saturates */
+  TQ_SCALE_ROUND_COUNT
+} tq_scale_round;
+
+/* Where the groups of a scaled format run (option axis=). */
+typedef enum tq_axis_mode {
+  TQ_AXIS_DEFAULT = 0, /* not given: per tensor for int and scaled floats
+                          (blocks along the site's block axis with group=),
+                          the site's block axis for block formats */
+  TQ_AXIS_INDEX,       /* axis=K: the axis `axis` (negative from the end) */
+  TQ_AXIS_CHANNEL,     /* axis=channel: the site's channel axis */
+  TQ_AXIS_MODE_COUNT
+} tq_axis_mode;
 
 /* Everything that defines a quantizer, as plain data. Fields that do not
  * apply to a kind are zero when built with tq_quant_params_init (the
@@ -103,6 +153,20 @@ typedef struct tq_quant_params {
   double magnitude;  /* binary/ternary m */
   /* all kinds */
   tq_ste ste; /* training-time gradient; does not change the values */
+  /* scaled and block formats (appended; docs/design.md §2.10). The float
+   * fields above describe their float elements (MX, NVFP4, scaled floats)
+   * and width their integer elements (int, bfp, ggml, MXINT8). */
+  int scaled;                 /* float: one amax scale per group (`scaled`) */
+  tq_int_mode int_mode;       /* int: sym, asym, unsigned; ggml: sym/asym */
+  int narrow;                 /* int sym: qmin = -qmax */
+  tq_axis_mode axis_mode;     /* where groups run */
+  int axis;                   /* with TQ_AXIS_INDEX: the axis, may be < 0 */
+  int64_t group;              /* block length along the axis; 0: the kind's
+                                 default (none for int and scaled floats) */
+  tq_scale_format scale;      /* int and scaled floats: scale storage */
+  tq_scale_round scale_round; /* MX: floor (the spec) or ceil */
+  int is_static;              /* int, scaled floats: the scale comes from
+                                 the site's range (calibration), not x */
 } tq_quant_params;
 
 /* A zeroed tq_quant_params with struct_size set (C99 and later). */
@@ -144,13 +208,18 @@ TQ_API const char *tq_quantizer_spec(const tq_quantizer *q);
 TQ_API const tq_quant_params *tq_quantizer_params(const tq_quantizer *q);
 
 /* Smallest and largest finite output values q can produce for finite
- * inputs (+-INFINITY where the format is unbounded). */
+ * inputs (+-INFINITY where the format is unbounded, and for the scaled and
+ * block formats, whose range follows the data). */
 TQ_API void tq_quantizer_range(const tq_quantizer *q, double *lo, double *hi);
 
 /* Bits of storage per element of q's number format, including any
  * per-group scale overhead: w for fixed point, 1 + e + m for floating
- * point, 1 for binary, 2 for ternary; 0 where the format has no fixed-size
- * code (none, logarithmic, sparse) and for q == NULL. */
+ * point, 1 for binary, 2 for ternary; for scaled and block formats the
+ * element's bits plus the scale's bits divided by the block length (MXFP4
+ * 4.25, NVFP4 4.5, q4_0 4.5; a scale per tensor or per channel, amortised
+ * over a size the quantizer does not know, counts 0; docs/design.md
+ * §2.10); 0 where the format has no fixed-size code (none, logarithmic,
+ * sparse) and for q == NULL. */
 TQ_API double tq_quantizer_bits(const tq_quantizer *q);
 
 /* Options for one quantization call. Zero-initialise for the defaults. */
@@ -170,6 +239,56 @@ typedef struct tq_quant_opts {
 TQ_API tq_status tq_quantize(tq_context *ctx, const tq_quantizer *q,
                              const float *in, float *out, size_t n,
                              const tq_quant_opts *opts);
+
+/* Where a tensor is quantized: its shape and the defaults a scaled or
+ * block format resolves against there (docs/design.md §2.10). Size-
+ * versioned like tq_quant_params: start it with TQ_QUANT_SITE_INIT or
+ * tq_quant_site_init(), which set struct_size and the defaults. */
+typedef struct tq_quant_site {
+  size_t struct_size;  /* sizeof(tq_quant_site) of the caller */
+  int rank;            /* number of dims; 0 (or dims NULL): a 1-D tensor [n] */
+  const int64_t *dims; /* row-major shape, rank entries; not copied */
+  int channel_axis;    /* what axis=channel means here (-1: the last axis) */
+  int block_axis;      /* where blocks run when the spec names no axis (-1:
+                          the last axis) */
+  int has_range;       /* a static (calibrated) range for `static` specs */
+  double range_lo, range_hi;
+} tq_quant_site;
+
+/* A site with the defaults: channel and block axis the last, no range. */
+#define TQ_QUANT_SITE_INIT \
+  { .struct_size = sizeof(tq_quant_site), .channel_axis = -1, .block_axis = -1 }
+
+/* Sets *s to TQ_QUANT_SITE_INIT. s may be NULL (nothing happens). */
+TQ_API void tq_quant_site_init(tq_quant_site *s);
+
+/* Quantizes the tensor in[site's shape] (n elements, which must equal the
+ * product of the dims) to out, every kind: element-wise kinds as
+ * tq_quantize does, scaled and block formats one scale per group as
+ * resolved at site (tq_quantizer_resolve). in == out is allowed. site NULL
+ * is a 1-D tensor [n] with the defaults. opts may be NULL; stochastic
+ * rounding of element i uses u(seed, stream, offset + i), i the row-major
+ * index. The bits do not depend on the thread count or the CPU. Errors
+ * (TQ_ERR_INVALID_ARGUMENT, TQ_ERR_RANGE) name the spec and the axis or
+ * length at fault: an axis beyond the rank, a llama.cpp format on a last
+ * axis that is not a multiple of 32, `static` without a range. */
+TQ_API tq_status tq_quantize_tensor(tq_context *ctx, const tq_quantizer *q,
+                                    const float *in, float *out, size_t n,
+                                    const tq_quant_site *site,
+                                    const tq_quant_opts *opts);
+
+/* The groups q resolves to at site (site NULL: a 1-D tensor with the
+ * defaults), for `tq map check` and reports: *axis the axis groups run
+ * along (0 .. rank-1) or -1, *group the block length along it, so
+ *   element-wise kinds   axis -1, group 1 (each element alone)
+ *   per tensor           axis -1, group 0
+ *   per channel          axis K,  group 0 (one scale per index of K)
+ *   blocks               axis K,  group G (the last block may be shorter).
+ * Either pointer may be NULL. Fails like tq_quantize_tensor on an axis
+ * beyond the rank. */
+TQ_API tq_status tq_quantizer_resolve(tq_context *ctx, const tq_quantizer *q,
+                                      const tq_quant_site *site, int *axis,
+                                      int64_t *group);
 
 /* Error statistics of one quantization, comparing out with in. */
 typedef struct tq_quant_stats {

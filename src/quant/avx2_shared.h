@@ -22,6 +22,19 @@ ALWAYS_INLINE __m256 tq_avx2_nan_mask(__m256 x) {
   return _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
 }
 
+/* The largest and the smallest of the eight lanes (exact in any order). */
+ALWAYS_INLINE float tq_avx2_hmax_ps(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+ALWAYS_INLINE float tq_avx2_hmin_ps(__m256 v) {
+  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
+}
+
 /* ---- rounding decisions --------------------------------------------------*/
 
 /* All-ones lanes where the magnitude ip + fr (0 <= fr < 1) of a value with
@@ -237,18 +250,49 @@ typedef struct tq_avx2_rne {
   __m256 min_normal, magic, max_f, over, flush_below;
 } tq_avx2_rne;
 
-static inline void tq_avx2_rne_init(tq_avx2_rne *c, const tq_quantizer *q) {
-  const tq_quant_params *p = &q->p;
+/* For the format (p, fl): a quantizer's own, or one used inside another
+ * kind (a scale format). */
+static inline void tq_avx2_rne_init_fmt(tq_avx2_rne *c,
+                                        const tq_quant_params *p,
+                                        const tq_float_consts *fl) {
   int sh = 23 - p->man_bits;
   c->bias = _mm256_set1_epi32((1 << (sh - 1)) - 1);
   c->keep = _mm256_set1_epi32((int)(~0u << sh));
   c->sh = sh;
-  c->min_normal = _mm256_set1_ps(ldexpf(1.0f, q->fl.emin));
-  c->magic = _mm256_set1_ps(ldexpf(1.0f, q->fl.emin - p->man_bits + 23));
-  c->max_f = _mm256_set1_ps(q->fl.max_f);
-  c->over = _mm256_set1_ps((float)q->fl.over_pos); /* even: either sign */
-  c->flush_below = _mm256_set1_ps(q->fl.min_normal);
+  c->min_normal = _mm256_set1_ps(ldexpf(1.0f, fl->emin));
+  c->magic = _mm256_set1_ps(ldexpf(1.0f, fl->emin - p->man_bits + 23));
+  c->max_f = _mm256_set1_ps(fl->max_f);
+  c->over = _mm256_set1_ps((float)fl->over_pos); /* even: either sign */
+  c->flush_below = _mm256_set1_ps(fl->min_normal);
   c->flush = !p->subnormals;
+}
+
+static inline void tq_avx2_rne_init(tq_avx2_rne *c, const tq_quantizer *q) {
+  tq_avx2_rne_init_fmt(c, &q->p, &q->fl);
+}
+
+/* 2^k for -149 <= k <= 127 (0 below): the exponent field for normals,
+ * one significand bit for subnormals. */
+ALWAYS_INLINE __m256 tq_avx2_pow2_ps(__m256i k) {
+  __m256i normal =
+      _mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23);
+  __m256i sub = _mm256_sllv_epi32(_mm256_set1_epi32(1),
+                                  _mm256_add_epi32(k, _mm256_set1_epi32(149)));
+  __m256i is_normal = _mm256_cmpgt_epi32(k, _mm256_set1_epi32(-127));
+  return _mm256_castsi256_ps(_mm256_blendv_epi8(sub, normal, is_normal));
+}
+
+/* floor(log2 x) for finite x > 0 (subnormals scaled into the normals
+ * first, exactly); x = 0 gives -191 (below every use). */
+ALWAYS_INLINE __m256i tq_avx2_floor_log2_ps(__m256 x) {
+  __m256 sub = _mm256_cmp_ps(x, _mm256_set1_ps(0x1p-126f), _CMP_LT_OQ);
+  __m256 scaled =
+      _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(0x1p64f)), sub);
+  __m256i e =
+      _mm256_sub_epi32(_mm256_srli_epi32(_mm256_castps_si256(scaled), 23),
+                       _mm256_set1_epi32(127));
+  return _mm256_sub_epi32(
+      e, _mm256_and_si256(_mm256_castps_si256(sub), _mm256_set1_epi32(64)));
 }
 
 /* The end of a float(e, m) kernel on the rounded magnitude mag of x: a

@@ -24,6 +24,11 @@ static const tq_kind_traits *const kind_traits[] = {
     [TQ_QUANT_SPARSE] = &tq_kind_sparse,
     [TQ_QUANT_BINARY] = &tq_kind_binary,
     [TQ_QUANT_TERNARY] = &tq_kind_ternary,
+    [TQ_QUANT_INT] = &tq_kind_int,
+    [TQ_QUANT_MX] = &tq_kind_mx,
+    [TQ_QUANT_NVFP4] = &tq_kind_nvfp4,
+    [TQ_QUANT_BFP] = &tq_kind_bfp,
+    [TQ_QUANT_GGML] = &tq_kind_ggml,
 };
 _Static_assert(sizeof kind_traits / sizeof kind_traits[0] ==
                    TQ_QUANT_KIND_COUNT,
@@ -37,6 +42,12 @@ tq_kernel_fn tq_kind_kernel(const tq_kind_traits *tr, tq_isa isa) {
   int i = (int)isa;
   while (i > 0 && !tr->kernels[i]) i--;
   return tr->kernels[i];
+}
+
+tq_grouped_kernel_fn tq_kind_grouped(const tq_kind_traits *tr, tq_isa isa) {
+  int i = (int)isa;
+  while (i > 0 && !tr->grouped[i]) i--;
+  return tr->grouped[i];
 }
 
 /* ---- instruction sets ----------------------------------------------------*/
@@ -167,8 +178,18 @@ static tq_status mean_abs(tq_context *ctx, const float *x, size_t n,
   return TQ_OK;
 }
 
+/* Scaled and block formats quantize a 1-D tensor [n] here; the others go
+ * element by element. */
 tq_status tq_quantize(tq_context *ctx, const tq_quantizer *q, const float *in,
                       float *out, size_t n, const tq_quant_opts *opts) {
+  if (q && tq_quantizer_grouped(q))
+    return tq_quantize_tensor(ctx, q, in, out, n, NULL, opts);
+  return tq_quantize_elements(ctx, q, in, out, n, opts);
+}
+
+tq_status tq_quantize_elements(tq_context *ctx, const tq_quantizer *q,
+                               const float *in, float *out, size_t n,
+                               const tq_quant_opts *opts) {
   if (!q || (n && (!in || !out)))
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "tq_quantize: NULL quantizer or buffer");

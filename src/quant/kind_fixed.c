@@ -12,7 +12,7 @@
     {nm, nm ",W,F[,overflow=sat|sat_sym|wrap][,signed=true|false]" usage_tail, \
      desc},                                                                    \
         TQ_QUANT_FIXED, 2, 2, TQ_OPT_OVERFLOW | TQ_OPT_SIGNED | (opts), rnd,   \
-        0, 0, 0, 0                                                             \
+        0, 0, 0, 0, 0, TQ_INT_SYM                                              \
   }
 
 /* One name per rounding mode (the mode is the name). */

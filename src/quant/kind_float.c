@@ -6,24 +6,29 @@
 #include <math.h>
 
 #include "core/error.h"
+#include "quant/grouped.h"
 #include "quant/spec_internal.h"
 
-#define FLOAT_OPTIONS (TQ_OPT_ROUND | TQ_OPT_FLOATFLAGS | TQ_OPT_SEED)
+#define FLOAT_OPTIONS                                               \
+  (TQ_OPT_ROUND | TQ_OPT_FLOATFLAGS | TQ_OPT_SEED | TQ_OPT_SCALED | \
+   TQ_OPT_GROUPS | TQ_OPT_CHANNEL | TQ_OPT_SCALE | TQ_OPT_STATIC)
+#define SCALED_USAGE "[,scaled[,axis=K|channel][,group=G][,scale=F][,static]]"
 
-#define NAMED_ROW(nm, e, m, fn, fin, desc)                                \
-  {                                                                       \
-    {nm,                                                                  \
-     nm                                                                   \
-     "[,round=even|nearest|zero|down|up|stochastic][,sat]"                \
-     "[,subnormals=false][,seed=N]",                                      \
-     desc},                                                               \
-        TQ_QUANT_FLOAT, 0, 0, FLOAT_OPTIONS, TQ_ROUND_EVEN, e, m, fn, fin \
+#define NAMED_ROW(nm, e, m, fn, fin, desc)                                    \
+  {                                                                           \
+    {nm,                                                                      \
+     nm                                                                       \
+     "[,round=even|nearest|zero|down|up|stochastic][,sat]"                    \
+     "[,subnormals=false][,seed=N]" SCALED_USAGE,                             \
+     desc},                                                                   \
+        TQ_QUANT_FLOAT, 0, 0, FLOAT_OPTIONS, TQ_ROUND_EVEN, e, m, fn, fin, 0, \
+        TQ_INT_SYM                                                            \
   }
 
 static const tq_spec_row rows[] = {
     {{"float",
       "float,E,M[,round=even|nearest|zero|down|up|stochastic][,sat][,fn]"
-      "[,finite][,subnormals=false][,seed=N]",
+      "[,finite][,subnormals=false][,seed=N]" SCALED_USAGE,
       "floating point with E exponent and M mantissa bits, IEEE 754 style"},
      TQ_QUANT_FLOAT,
      2,
@@ -33,7 +38,9 @@ static const tq_spec_row rows[] = {
      0,
      0,
      0,
-     0},
+     0,
+     0,
+     TQ_INT_SYM},
     NAMED_ROW("fp16", 5, 10, 0, 0, "IEEE half precision = float,5,10"),
     NAMED_ROW("bf16", 8, 7, 0, 0, "bfloat16 = float,8,7"),
     NAMED_ROW("tf32", 8, 10, 0, 0, "NVIDIA TensorFloat-32 = float,8,10"),
@@ -75,10 +82,16 @@ static void format(const tq_quant_params *p, char *buf, size_t size) {
     if (p->finite_nan) tq_spec_append(buf, size, ",fn");
     if (p->finite_only) tq_spec_append(buf, size, ",finite");
   }
+  if (p->scaled) {
+    tq_spec_append(buf, size, ",scaled");
+    tq_spec_append_groups(p, 0, buf, size);
+  }
   if (p->round != TQ_ROUND_EVEN)
     tq_spec_append(buf, size, ",round=%s", tq_round_name(p->round));
-  if (p->saturate && !p->finite_only) tq_spec_append(buf, size, ",sat");
+  if (p->saturate && !p->finite_only && !p->scaled)
+    tq_spec_append(buf, size, ",sat");
   if (!p->subnormals) tq_spec_append(buf, size, ",subnormals=false");
+  tq_spec_append_scaled_tail(p, buf, size);
   tq_spec_append_seed(p, buf, size);
 }
 
@@ -99,6 +112,22 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
   if (p->finite_nan && p->man_bits == 0)
     return tq_error(ctx, TQ_ERR_RANGE, src, 0, 0,
                     "option fn needs at least one mantissa bit");
+  if (p->scaled && p->exp_bits > 5)
+    return tq_error(ctx, TQ_ERR_RANGE, src, 0, 0,
+                    "option scaled needs an exponent field of at most 5 "
+                    "bits, got %d: a format with a wider exponent (bf16, "
+                    "tf32, float,E,M with E >= 6) spans float32's range on "
+                    "its own and has no use for a scale",
+                    p->exp_bits);
+  if (p->int_mode || p->narrow)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, src, 0, 0,
+                    "sym/asym/unsigned and narrow are integer settings");
+  if (!p->scaled && (p->axis_mode || p->group || p->scale || p->is_static))
+    return tq_error(ctx, TQ_ERR_PARSE, src, 0, 0,
+                    "axis=, group=, scale= and static apply to scaled "
+                    "floats: add the option scaled");
+  tq_status st = tq_group_validate(ctx, p, src, FLOAT_OPTIONS);
+  if (st != TQ_OK) return st;
   switch (p->round) {
     case TQ_ROUND_EVEN:
     case TQ_ROUND_NEAREST:
@@ -114,9 +143,7 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
   }
 }
 
-static void derive(tq_quantizer *q) {
-  tq_quant_params *p = &q->p;
-  tq_float_consts *c = &q->fl;
+void tq_float_consts_init(tq_quant_params *p, tq_float_consts *c) {
   if (p->finite_only) p->saturate = 1; /* no code to overflow into */
   int bias = (1 << (p->exp_bits - 1)) - 1;
   c->emin = 1 - bias;
@@ -146,21 +173,27 @@ static void derive(tq_quantizer *q) {
   } else if (p->round == TQ_ROUND_DOWN) {
     c->over_pos = c->max;
   }
-  q->range_lo = -c->max;
-  q->range_hi = c->max;
+}
+
+static void derive(tq_quantizer *q) {
+  /* A scaled format saturates: its scale maps amax to max. */
+  if (q->p.scaled) q->p.saturate = 1;
+  tq_float_consts_init(&q->p, &q->fl);
+  tq_scale_fmt_init(q);
+  if (q->p.scaled) return; /* the range follows the data */
+  q->range_lo = -q->fl.max;
+  q->range_hi = q->fl.max;
 }
 
 static double bits(const tq_quant_params *p) {
-  return 1 + p->exp_bits + p->man_bits;
+  return tq_group_bits(p, 1 + p->exp_bits + p->man_bits,
+                       tq_scale_bits(p->scale), p->group);
 }
 
 /* x rounded to the quantum 2^(max(e, emin) - m) of its binade, then the
  * overflow table, the flush of subnormals, the sign of x (zeros too). */
-static double define(const tq_quantizer *q, double x, double u,
-                     double threshold) {
-  (void)threshold;
-  const tq_quant_params *p = &q->p;
-  const tq_float_consts *c = &q->fl;
+double tq_float_round(const tq_quant_params *p, const tq_float_consts *c,
+                      double x, double u) {
   if (isnan(x)) return x;
   int neg = signbit(x) != 0;
   if (isinf(x)) return neg ? -c->inf_out : c->inf_out;
@@ -180,6 +213,33 @@ static double define(const tq_quantizer *q, double x, double u,
   return neg ? -mag : mag;
 }
 
+static double define(const tq_quantizer *q, double x, double u,
+                     double threshold) {
+  (void)threshold;
+  return tq_float_round(&q->p, &q->fl, x, u);
+}
+
+static int uses_groups(const tq_quant_params *p) {
+  return p->scaled;
+}
+
+/* s = amax / max, stored in the scale format. */
+static void scaled_param(const tq_quantizer *q, const tq_group_env *env,
+                         const tq_group_stat *st, tq_group_param *out) {
+  (void)env;
+  out->s = st->nonfinite ? NAN : tq_scale_store(q, st->amax / (float)q->fl.max);
+  out->lo = out->hi = 0.0f;
+}
+
+static const char *intrinsic_unsupported(const tq_quant_params *p) {
+  return p->scaled ? tq_group_intrinsic(p) : NULL;
+}
+
+static const tq_group_traits groups = {
+    .uses_groups = uses_groups,
+    .param = scaled_param,
+};
+
 const tq_kind_traits tq_kind_float = {
     .kind = TQ_QUANT_FLOAT,
     .name = "float",
@@ -193,5 +253,9 @@ const tq_kind_traits tq_kind_float = {
     .flags = TQ_KIND_ROUNDS,
     .define = define,
     .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel, [TQ_ISA_AVX2] = tq_avx2_float},
+    .grouped =
+        {[TQ_ISA_SCALAR] = tq_grouped_scalar, [TQ_ISA_AVX2] = tq_grouped_avx2},
+    .groups = &groups,
     .vec_form = TQ_VEC_FLOAT,
+    .intrinsic_unsupported = intrinsic_unsupported,
 };

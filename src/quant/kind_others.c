@@ -9,7 +9,7 @@
 
 /* round: what tq_quantizer_params reports (none of these rounds). */
 #define ROW(nm, kind, min, max, round, usage, desc) \
-  { {nm, usage, desc}, kind, min, max, 0, round, 0, 0, 0, 0 }
+  { {nm, usage, desc}, kind, min, max, 0, round, 0, 0, 0, 0, 0, TQ_INT_SYM }
 
 /* ---- none ----------------------------------------------------------------*/
 

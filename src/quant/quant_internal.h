@@ -40,12 +40,21 @@ typedef struct tq_float_consts {
   double over_pos, over_neg, inf_out;
 } tq_float_consts;
 
+/* A float format used inside another kind: a scale's storage format. */
+typedef struct tq_float_fmt {
+  tq_quant_params p;
+  tq_float_consts c;
+} tq_float_fmt;
+
 struct tq_quantizer {
   tq_quant_params p;
   char spec[TQ_SPEC_MAX];
   double range_lo, range_hi;
-  tq_fixed_consts fx; /* TQ_VEC_FIXED kinds */
-  tq_float_consts fl; /* TQ_VEC_FLOAT kinds */
+  tq_fixed_consts fx;     /* TQ_VEC_FIXED kinds */
+  tq_float_consts fl;     /* TQ_VEC_FLOAT kinds, and the float elements of
+                             scaled floats, MX and NVFP4 */
+  tq_float_fmt scale_fmt; /* bf16/fp16/fp8e4m3 scales (scale=) */
+  float elem_max;         /* largest element magnitude (scaled kinds) */
 };
 
 /* ---- instruction sets ----------------------------------------------------*/
@@ -81,21 +90,17 @@ typedef struct tq_rng_pos {
 typedef void (*tq_kernel_fn)(const tq_quantizer *q, const float *in, float *out,
                              size_t n, tq_rng_pos rng, double threshold);
 
-/* The layout a grouped kernel needs: formats whose elements share scales
- * along an axis or in blocks (per-channel scaled integers, MX, NVFP4, BFP,
- * llama.cpp blocks) quantize a whole tensor, not independent elements. */
-typedef struct tq_quant_layout {
-  const int64_t *dims; /* row-major shape */
-  int rank;
-  int axis; /* the axis along which groups run */
-} tq_quant_layout;
+struct tq_groups;    /* grouped.h */
+struct tq_group_env; /* grouped.h */
 
-/* A grouped kernel quantizes the tensor in[layout] to out. */
+/* A grouped kernel quantizes a tensor cut into groups that share a scale
+ * (grouped.h): the scaled and block formats. */
 typedef tq_status (*tq_grouped_kernel_fn)(tq_context *ctx,
                                           const tq_quantizer *q,
                                           const float *in, float *out,
-                                          const tq_quant_layout *layout,
-                                          tq_rng_pos rng);
+                                          const struct tq_groups *g,
+                                          const struct tq_group_env *env,
+                                          tq_rng_pos rng, int threads);
 
 /* How the intrinsic GEMM's vector code (src/ops/intrinsic_avx2.c) can treat
  * a kind: inline on its constants (fx, fl), or through the kind's kernel
@@ -112,9 +117,10 @@ enum {
   TQ_KIND_ROUNDS = 1 /* has a rounding mode: round=stochastic draws u */
 };
 
-struct tq_spec_row;    /* spec_internal.h */
-struct tq_spec_parser; /* spec_internal.h */
-struct tq_spec_token;  /* spec_internal.h */
+struct tq_spec_row;     /* spec_internal.h */
+struct tq_group_traits; /* grouped.h */
+struct tq_spec_parser;  /* spec_internal.h */
+struct tq_spec_token;   /* spec_internal.h */
 
 /* Everything one quantizer kind is (ggml's type_traits). Optional members
  * are NULL where they do not apply. tests/test_quant_traits.c walks the
@@ -156,11 +162,18 @@ typedef struct tq_kind_traits {
   int (*mean_abs_threshold)(const tq_quant_params *p, double *factor);
 
   /* Kernels per instruction set: element-wise, or grouped for formats
-   * that need the tensor's layout (none yet). [TQ_ISA_SCALAR] of one of
-   * them is the reference; NULL slots above it fall back to the next
-   * lower set. */
+   * whose elements share scales. kernels[TQ_ISA_SCALAR] is the reference
+   * of element-wise kinds; grouped kinds have one shared reference
+   * (tq_grouped_ref over their group traits, grouped.h), and
+   * grouped[TQ_ISA_SCALAR] is their fast driver with scalar passes. NULL
+   * slots above fall back to the next lower set. A kind with both (float:
+   * `scaled` or not) says which applies through its group traits'
+   * uses_groups. */
   tq_kernel_fn kernels[TQ_ISA_COUNT];
   tq_grouped_kernel_fn grouped[TQ_ISA_COUNT];
+  /* How a scaled or block format groups and scales (grouped.h); NULL for
+   * element-wise kinds. */
+  const struct tq_group_traits *groups;
 
   /* Intrinsic quantization (src/ops/intrinsic*.c): the vector form, and
    * why these params cannot apply inside a sum (NULL: they can). */
@@ -175,12 +188,41 @@ const tq_kind_traits *tq_kind_traits_get(tq_quant_kind kind);
  * set's (NULL only for grouped kinds). */
 tq_kernel_fn tq_kind_kernel(const tq_kind_traits *tr, tq_isa isa);
 
+/* The grouped kernel of tr for isa, with the same fallback. */
+tq_grouped_kernel_fn tq_kind_grouped(const tq_kind_traits *tr, tq_isa isa);
+
+/* tq_quantize on an element-wise kernel: chunks of TQ_CHUNK_ELEMS over
+ * threads (llama.cpp blocks too, whose 32-element blocks never straddle
+ * a chunk). */
+tq_status tq_quantize_elements(tq_context *ctx, const tq_quantizer *q,
+                               const float *in, float *out, size_t n,
+                               const tq_quant_opts *opts);
+
+/* 1 when q shares scales across elements (its result depends on the
+ * tensor's shape): tq_quantize_tensor resolves groups for it. */
+int tq_quantizer_grouped(const tq_quantizer *q);
+
 /* 1 when q rounds stochastically (draws a random number per element). */
 int tq_quantizer_stochastic(const tq_quantizer *q);
 
-/* The entries (kind_fixed.c, kind_float.c, kind_others.c). */
+/* The entries (kind_fixed.c, kind_float.c, kind_others.c, kind_int.c,
+ * kind_mx.c, kind_nvfp4.c, kind_bfp.c, kind_ggml.c). */
 extern const tq_kind_traits tq_kind_none, tq_kind_fixed, tq_kind_float,
-    tq_kind_logarithmic, tq_kind_sparse, tq_kind_binary, tq_kind_ternary;
+    tq_kind_logarithmic, tq_kind_sparse, tq_kind_binary, tq_kind_ternary,
+    tq_kind_int, tq_kind_mx, tq_kind_nvfp4, tq_kind_bfp, tq_kind_ggml;
+
+/* ---- floating point on its own (kind_float.c) -----------------------------
+ * The float kind's constants and definition as functions of (params,
+ * constants), so that the element formats of MX, NVFP4 and scaled floats
+ * and the scale formats of int use the one definition. */
+
+/* Fills c (and p->saturate for finite formats) from p's e, m and flags. */
+void tq_float_consts_init(tq_quant_params *p, tq_float_consts *c);
+
+/* x rounded into float(p) by p's rounding mode (docs/design.md §2.4);
+ * u is stochastic rounding's number. */
+double tq_float_round(const tq_quant_params *p, const tq_float_consts *c,
+                      double x, double u);
 
 /* ---- shared scalar pieces ------------------------------------------------*/
 
@@ -242,6 +284,15 @@ void tq_avx2_philox_u24(uint64_t seed, uint64_t stream, uint64_t first,
  * the canonical spec. Errors are reported against `source` (the spec). */
 tq_status tq_quantizer_init(tq_context *ctx, const tq_quant_params *params,
                             const char *source, tq_quantizer *q);
+
+/* Copies a caller's size-versioned struct (struct_size first, `size` of
+ * it) into this library's (lib_size bytes at dst): shorter ones leave the
+ * newer fields zero, longer ones must leave the fields this library lacks
+ * zero. Errors name the function fn, the struct ("params->") and how to
+ * initialise it (quantizer.c). */
+tq_status tq_import_versioned(tq_context *ctx, const char *fn, const char *type,
+                              const char *init, const void *src, size_t size,
+                              size_t v1_size, void *dst, size_t lib_size);
 
 /* "what must be between lo and hi, got value" (quantizer.c). */
 tq_status tq_range_error(tq_context *ctx, const char *source, const char *what,

@@ -15,7 +15,7 @@
 #define QUANT_PARAMS_V1_SIZE \
   (offsetof(tq_quant_params, ste) + sizeof(((tq_quant_params *)0)->ste))
 /* Larger is no struct a caller set up, but garbage: not read past. */
-#define QUANT_PARAMS_MAX_SIZE 4096
+#define VERSIONED_MAX_SIZE 4096
 
 tq_status tq_range_error(tq_context *ctx, const char *source, const char *what,
                          long value, long lo, long hi) {
@@ -39,6 +39,13 @@ static tq_status validate(tq_context *ctx, const tq_quant_params *p,
   if (p->has_seed && p->round != TQ_ROUND_STOCHASTIC)
     return tq_error(ctx, TQ_ERR_PARSE, src, 0, 0,
                     "seed= only applies to stochastic rounding");
+  if (!tr->groups && (p->scaled || p->int_mode || p->narrow || p->axis_mode ||
+                      p->group || p->scale || p->scale_round || p->is_static))
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, src, 0, 0,
+                    "the settings of scaled and block formats (scaled, "
+                    "asym/unsigned, narrow, axis=, group=, scale=, "
+                    "scale_round=, static) do not apply to %s",
+                    tr->name);
   return tr->validate ? tr->validate(ctx, p, src) : TQ_OK;
 }
 
@@ -63,32 +70,38 @@ void tq_quant_params_init(tq_quant_params *p) {
   p->struct_size = sizeof *p;
 }
 
+tq_status tq_import_versioned(tq_context *ctx, const char *fn, const char *type,
+                              const char *init, const void *src, size_t size,
+                              size_t v1_size, void *dst, size_t lib_size) {
+  if (size < v1_size || size > VERSIONED_MAX_SIZE)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "%s: %sstruct_size is %zu, not between %zu and %zu; "
+                    "initialise it with %s",
+                    fn, type, size, v1_size, (size_t)VERSIONED_MAX_SIZE, init);
+  const unsigned char *bytes = src;
+  for (size_t i = lib_size; i < size; i++)
+    if (bytes[i])
+      return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
+                      "%s: %sstruct_size is %zu, and this library knows "
+                      "the first %zu bytes; byte %zu is set, so the caller "
+                      "uses a field this version does not have",
+                      fn, type, size, lib_size, i);
+  memset(dst, 0, lib_size);
+  memcpy(dst, src, size < lib_size ? size : lib_size);
+  return TQ_OK;
+}
+
 /* The caller's struct as this library's: a shorter one (an older caller)
  * leaves the newer fields zero; a longer one (a newer caller) is accepted
  * only where the fields this library does not know are all zero. */
 static tq_status import_params(tq_context *ctx, const tq_quant_params *params,
                                tq_quant_params *out) {
-  size_t size = params->struct_size;
-  if (size < QUANT_PARAMS_V1_SIZE || size > QUANT_PARAMS_MAX_SIZE)
-    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                    "tq_quantizer_create: params->struct_size is %zu, not "
-                    "between %zu and %zu; initialise the parameters with "
-                    "tq_quant_params_init() or TQ_QUANT_PARAMS_INIT",
-                    size, (size_t)QUANT_PARAMS_V1_SIZE,
-                    (size_t)QUANT_PARAMS_MAX_SIZE);
-  const unsigned char *bytes = (const unsigned char *)params;
-  for (size_t i = sizeof *out; i < size; i++)
-    if (bytes[i])
-      return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
-                      "tq_quantizer_create: params->struct_size is %zu, and "
-                      "this library knows the first %zu bytes; byte %zu is "
-                      "set, so the caller uses a field this version does "
-                      "not have",
-                      size, sizeof *out, i);
-  memset(out, 0, sizeof *out);
-  memcpy(out, params, size < sizeof *out ? size : sizeof *out);
+  tq_status st = tq_import_versioned(
+      ctx, "tq_quantizer_create", "params->",
+      "tq_quant_params_init() or TQ_QUANT_PARAMS_INIT", params,
+      params->struct_size, QUANT_PARAMS_V1_SIZE, out, sizeof *out);
   out->struct_size = sizeof *out;
-  return TQ_OK;
+  return st;
 }
 
 tq_status tq_quantizer_create(tq_context *ctx, const tq_quant_params *params,

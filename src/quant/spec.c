@@ -249,11 +249,101 @@ static tq_status parse_enum(parser *ps, const token *t, const char *key,
               hint ? "'?" : "");
 }
 
-static const char *const option_keys[] = {"overflow", "signed",     "seed",
-                                          "round",    "sat",        "fn",
-                                          "finite",   "subnormals", "ste"};
 static const char *const ste_names[] = {
     [TQ_STE_IDENTITY] = "identity", [TQ_STE_CLIPPED] = "clipped"};
+static const char *const scale_names[] = {
+    [TQ_SCALE_FP32] = "fp32", [TQ_SCALE_BF16] = "bf16",
+    [TQ_SCALE_FP16] = "fp16", [TQ_SCALE_FP8E4M3] = "fp8e4m3",
+    [TQ_SCALE_E8M0] = "e8m0", [TQ_SCALE_PO2] = "po2"};
+_Static_assert(sizeof scale_names / sizeof scale_names[0] ==
+                   TQ_SCALE_FORMAT_COUNT,
+               "every scale format needs a name");
+static const char *const scale_round_names[] = {
+    [TQ_SCALE_ROUND_FLOOR] = "floor", [TQ_SCALE_ROUND_CEIL] = "ceil"};
+static const char *const int_mode_names[] = {[TQ_INT_SYM] = "sym",
+                                             [TQ_INT_ASYM] = "asym",
+                                             [TQ_INT_UNSIGNED] = "unsigned"};
+
+const char *tq_scale_format_name(tq_scale_format f) {
+  return (unsigned)f < TQ_SCALE_FORMAT_COUNT ? scale_names[f] : "?";
+}
+const char *tq_scale_round_name(tq_scale_round r) {
+  return (unsigned)r < TQ_SCALE_ROUND_COUNT ? scale_round_names[r] : "?";
+}
+const char *tq_int_mode_name(tq_int_mode m) {
+  return (unsigned)m < TQ_INT_MODE_COUNT ? int_mode_names[m] : "?";
+}
+
+/* How an option's field is written: a bare flag that also takes
+ * =true/false (sat), a bare word only (sym), or key=value. */
+typedef enum { OPT_FLAG, OPT_WORD, OPT_VALUE } option_form;
+
+static const struct option_def {
+  const char *key;
+  unsigned cls;
+  option_form form;
+} options[] = {
+    {"overflow", TQ_OPT_OVERFLOW, OPT_VALUE},
+    {"signed", TQ_OPT_SIGNED, OPT_VALUE},
+    {"seed", TQ_OPT_SEED, OPT_VALUE},
+    {"round", TQ_OPT_ROUND, OPT_VALUE},
+    {"sat", TQ_OPT_FLOATFLAGS, OPT_FLAG},
+    {"fn", TQ_OPT_FLOATFLAGS, OPT_FLAG},
+    {"finite", TQ_OPT_FLOATFLAGS, OPT_FLAG},
+    {"subnormals", TQ_OPT_FLOATFLAGS, OPT_VALUE},
+    {"ste", TQ_OPT_STE, OPT_VALUE},
+    {"sym", TQ_OPT_INTMODE, OPT_WORD},
+    {"asym", TQ_OPT_INTMODE, OPT_WORD},
+    {"unsigned", TQ_OPT_INTMODE, OPT_WORD},
+    {"narrow", TQ_OPT_INTMODE, OPT_FLAG},
+    {"axis", TQ_OPT_GROUPS, OPT_VALUE},
+    {"group", TQ_OPT_GROUPS, OPT_VALUE},
+    {"scale", TQ_OPT_SCALE, OPT_VALUE},
+    {"scale_round", TQ_OPT_SCALE_ROUND, OPT_VALUE},
+    {"scaled", TQ_OPT_SCALED, OPT_FLAG},
+    {"static", TQ_OPT_STATIC, OPT_FLAG},
+};
+enum { OPTION_COUNT = sizeof options / sizeof options[0], MAX_CANDS = 24 };
+_Static_assert(OPTION_COUNT <= 32, "seen is a 32-bit mask");
+
+/* axis=K (an integer, negative from the end) or, where the row allows
+ * per-channel scales, axis=channel. */
+static tq_status parse_axis(parser *ps, const token *t, const tq_spec_row *sn,
+                            const char *value, tq_quant_params *p) {
+  long v;
+  if ((sn->options & TQ_OPT_CHANNEL) && !strcmp(value, "channel")) {
+    p->axis_mode = TQ_AXIS_CHANNEL;
+    return TQ_OK;
+  }
+  if (!parse_long_text(value, &v))
+    return fail(ps, TQ_ERR_PARSE, t->column,
+                "axis must be an integer%s, got '%s' at position %ld",
+                sn->options & TQ_OPT_CHANNEL ? " or 'channel'" : "", value,
+                t->column);
+  if (v < -64 || v > 63)
+    return fail(ps, TQ_ERR_RANGE, t->column,
+                "axis must be between -64 and 63, got %ld at position %ld", v,
+                t->column);
+  p->axis_mode = TQ_AXIS_INDEX;
+  p->axis = (int)v;
+  return TQ_OK;
+}
+
+static tq_status parse_group(parser *ps, const token *t, const char *value,
+                             tq_quant_params *p) {
+  long v;
+  if (!parse_long_text(value, &v))
+    return fail(ps, TQ_ERR_PARSE, t->column,
+                "group must be a positive integer, got '%s' at position %ld",
+                value, t->column);
+  if (v < 1 || v > (1L << 30))
+    return fail(ps, TQ_ERR_RANGE, t->column,
+                "group must be between 1 and %ld elements, got %ld at "
+                "position %ld",
+                1L << 30, v, t->column);
+  p->group = v;
+  return TQ_OK;
+}
 
 static tq_status parse_option(parser *ps, const token *t, const tq_spec_row *sn,
                               tq_quant_params *p, unsigned *seen) {
@@ -265,32 +355,26 @@ static tq_status parse_option(parser *ps, const token *t, const tq_spec_row *sn,
   const char *value = eq ? eq + 1 : NULL;
   unsigned allowed = sn->options | TQ_OPT_STE;
   int known = -1;
-  for (size_t i = 0; i < sizeof option_keys / sizeof *option_keys; i++)
-    if (!strcmp(key, option_keys[i])) known = (int)i;
-  static const unsigned option_class[] = {
-      TQ_OPT_OVERFLOW,   TQ_OPT_SIGNED,     TQ_OPT_SEED,
-      TQ_OPT_ROUND,      TQ_OPT_FLOATFLAGS, TQ_OPT_FLOATFLAGS,
-      TQ_OPT_FLOATFLAGS, TQ_OPT_FLOATFLAGS, TQ_OPT_STE};
-  _Static_assert(sizeof option_class / sizeof *option_class ==
-                     sizeof option_keys / sizeof *option_keys,
-                 "one class per option");
+  for (int i = 0; i < OPTION_COUNT; i++)
+    if (!strcmp(key, options[i].key)) known = i;
   if (known < 0) {
     if (!sn->options)
       return fail(ps, TQ_ERR_PARSE, t->column,
                   "unexpected field '%s' at position %ld: '%s' takes %s",
                   t->text, t->column, sn->info.name,
                   sn->max_args ? "only numeric arguments" : "no arguments");
-    const char *cands[8];
+    const char *cands[MAX_CANDS];
     size_t nc = 0;
-    for (size_t i = 0; i < sizeof option_keys / sizeof *option_keys; i++)
-      if (allowed & option_class[i]) cands[nc++] = option_keys[i];
+    for (int i = 0; i < OPTION_COUNT; i++)
+      if (allowed & options[i].cls) cands[nc++] = options[i].key;
     const char *hint = nearest_of(key, cands, nc);
     return fail(ps, TQ_ERR_PARSE, t->column,
                 "unknown option '%s' at position %ld (usage: %s)%s%s%s", key,
                 t->column, sn->info.usage, hint ? "; did you mean '" : "",
                 hint ? hint : "", hint ? "'?" : "");
   }
-  if (!(allowed & option_class[known]))
+  const struct option_def *od = &options[known];
+  if (!(allowed & od->cls))
     return fail(ps, TQ_ERR_PARSE, t->column,
                 "option '%s' at position %ld does not apply to '%s' (usage: "
                 "%s)",
@@ -300,27 +384,35 @@ static tq_status parse_option(parser *ps, const token *t, const tq_spec_row *sn,
                 "option '%s' given twice (again at position %ld)", key,
                 t->column);
   *seen |= 1u << known;
-  int is_flag =
-      option_class[known] == TQ_OPT_FLOATFLAGS && strcmp(key, "subnormals");
-  if (!value && !is_flag)
+  if (!value && od->form == OPT_VALUE)
     return fail(ps, TQ_ERR_PARSE, t->column,
                 "option '%s' at position %ld needs a value (%s=...)", key,
                 t->column, key);
+  if (value && od->form == OPT_WORD)
+    return fail(ps, TQ_ERR_PARSE, t->column,
+                "option '%s' at position %ld takes no value", key, t->column);
   int b = 1;
   if (value && !parse_bool_text(value, &b) &&
-      option_class[known] != TQ_OPT_OVERFLOW &&
-      option_class[known] != TQ_OPT_ROUND &&
-      option_class[known] != TQ_OPT_SEED && option_class[known] != TQ_OPT_STE)
+      (od->form == OPT_FLAG || !strcmp(key, "signed") ||
+       !strcmp(key, "subnormals")))
     return fail(ps, TQ_ERR_PARSE, t->column,
                 "option '%s' expects true or false, got '%s' at position %ld",
                 key, value, t->column);
   int v = 0;
-  tq_status st;
+  tq_status st = TQ_OK;
+  if (od->cls == TQ_OPT_INTMODE && strcmp(key, "narrow")) {
+    /* sym, asym and unsigned name one setting: at most one of them. */
+    for (int i = 0; i < OPTION_COUNT; i++)
+      if (i != known && (*seen & (1u << i)) &&
+          options[i].cls == TQ_OPT_INTMODE && strcmp(options[i].key, "narrow"))
+        return fail(ps, TQ_ERR_PARSE, t->column,
+                    "options '%s' and '%s' exclude each other (position %ld)",
+                    options[i].key, key, t->column);
+  }
   switch (known) {
     case 0:
       st = parse_enum(ps, t, "overflow mode", value, overflow_names,
                       TQ_OVERFLOW_COUNT, &v);
-      if (st != TQ_OK) return st;
       p->overflow = (tq_overflow)v;
       break;
     case 1: p->is_signed = b; break;
@@ -340,7 +432,6 @@ static tq_status parse_option(parser *ps, const token *t, const tq_spec_row *sn,
     case 3:
       st = parse_enum(ps, t, "rounding mode", value, round_names,
                       TQ_ROUND_COUNT, &v);
-      if (st != TQ_OK) return st;
       p->round = (tq_round)v;
       break;
     case 4: p->saturate = b; break;
@@ -350,11 +441,28 @@ static tq_status parse_option(parser *ps, const token *t, const tq_spec_row *sn,
     case 8:
       st = parse_enum(ps, t, "straight-through estimator", value, ste_names,
                       TQ_STE_COUNT, &v);
-      if (st != TQ_OK) return st;
       p->ste = (tq_ste)v;
       break;
+    case 9: p->int_mode = TQ_INT_SYM; break;
+    case 10: p->int_mode = TQ_INT_ASYM; break;
+    case 11: p->int_mode = TQ_INT_UNSIGNED; break;
+    case 12: p->narrow = b; break;
+    case 13: st = parse_axis(ps, t, sn, value, p); break;
+    case 14: st = parse_group(ps, t, value, p); break;
+    case 15:
+      st = parse_enum(ps, t, "scale format", value, scale_names,
+                      TQ_SCALE_FORMAT_COUNT, &v);
+      p->scale = (tq_scale_format)v;
+      break;
+    case 16:
+      st = parse_enum(ps, t, "scale rounding", value, scale_round_names,
+                      TQ_SCALE_ROUND_COUNT, &v);
+      p->scale_round = (tq_scale_round)v;
+      break;
+    case 17: p->scaled = b; break;
+    case 18: p->is_static = b; break;
   }
-  return TQ_OK;
+  return st;
 }
 
 static tq_status parse_params(parser *ps, tq_quant_params *p) {
@@ -387,6 +495,8 @@ static tq_status parse_params(parser *ps, tq_quant_params *p) {
   p->finite_nan = sn->finite_nan;
   p->finite_only = sn->finite_only;
   p->magnitude = 1.0;
+  p->width = sn->width;
+  p->int_mode = sn->int_mode;
 
   int nargs = 0;
   while (1 + nargs < ps->count && !strchr(ps->tok[1 + nargs].text, '=') &&
@@ -488,6 +598,23 @@ void tq_spec_append_real(char *buf, size_t size, double v) {
 void tq_spec_append_seed(const tq_quant_params *p, char *buf, size_t size) {
   if (p->has_seed)
     tq_spec_append(buf, size, ",seed=%llu", (unsigned long long)p->seed);
+}
+
+void tq_spec_append_groups(const tq_quant_params *p, int64_t default_group,
+                           char *buf, size_t size) {
+  if (p->axis_mode == TQ_AXIS_INDEX)
+    tq_spec_append(buf, size, ",axis=%d", p->axis);
+  else if (p->axis_mode == TQ_AXIS_CHANNEL)
+    tq_spec_append(buf, size, ",axis=channel");
+  if (p->group && p->group != default_group)
+    tq_spec_append(buf, size, ",group=%lld", (long long)p->group);
+}
+
+void tq_spec_append_scaled_tail(const tq_quant_params *p, char *buf,
+                                size_t size) {
+  if (p->scale != TQ_SCALE_FP32)
+    tq_spec_append(buf, size, ",scale=%s", tq_scale_format_name(p->scale));
+  if (p->is_static) tq_spec_append(buf, size, ",static");
 }
 
 void tq_spec_format(const tq_quant_params *p, char *buf, size_t size) {

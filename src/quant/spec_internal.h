@@ -16,7 +16,14 @@ enum {
   TQ_OPT_ROUND = 8,
   TQ_OPT_FLOATFLAGS = 16, /* sat, fn, finite, subnormals= */
   TQ_OPT_STE =
-      32 /* every spec: the training-time gradient (docs/design.md §3) */
+      32, /* every spec: the training-time gradient (docs/design.md §3) */
+  TQ_OPT_INTMODE = 64,       /* sym, asym, unsigned, narrow */
+  TQ_OPT_GROUPS = 128,       /* axis=, group= */
+  TQ_OPT_CHANNEL = 256,      /* axis=channel accepted (per-channel scales) */
+  TQ_OPT_SCALE = 512,        /* scale= */
+  TQ_OPT_SCALE_ROUND = 1024, /* scale_round= */
+  TQ_OPT_SCALED = 2048,      /* scaled */
+  TQ_OPT_STATIC = 4096       /* static */
 };
 
 /* One spec name: what `tq formats` prints, how many positional arguments it
@@ -28,6 +35,8 @@ typedef struct tq_spec_row {
   unsigned options;
   tq_round round;
   int exp_bits, man_bits, finite_nan, finite_only; /* named float formats */
+  int width; /* element bits of named scaled formats (MXINT8, q8_0) */
+  tq_int_mode int_mode; /* llama.cpp: sym (q*_0) or asym (q*_1) */
 } tq_spec_row;
 
 /* One comma-separated field of a spec. */
@@ -55,5 +64,18 @@ void tq_spec_append_real(char *buf, size_t size, double v);
 
 /* Appends ",seed=N" where the spec fixes the seed. */
 void tq_spec_append_seed(const tq_quant_params *p, char *buf, size_t size);
+
+/* Appends ",axis=.." and ",group=G" (unless G is default_group). */
+void tq_spec_append_groups(const tq_quant_params *p, int64_t default_group,
+                           char *buf, size_t size);
+
+/* Appends ",scale=F" (unless fp32) and ",static". */
+void tq_spec_append_scaled_tail(const tq_quant_params *p, char *buf,
+                                size_t size);
+
+/* Names of scale formats, MX scale rounding and integer modes. */
+const char *tq_scale_format_name(tq_scale_format f);
+const char *tq_scale_round_name(tq_scale_round r);
+const char *tq_int_mode_name(tq_int_mode m);
 
 #endif

@@ -317,6 +317,7 @@ class Runner:
                 if self.tq_cmd(["report", o, "-o", html], "report") is not None:
                     with open(html) as f:
                         page = re.sub(r'"(seconds|images_per_s)": [0-9.e+-]+', "", f.read())
+                    page = page.replace(ROOT + os.sep, "")
                     self.results["report"] = sha_text(page)
 
     def all(self):

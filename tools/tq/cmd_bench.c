@@ -58,6 +58,18 @@ static const char *const quantizer_specs[] = {
     "ternary",
     "ternary,1,0.5",
     "sparse,0.1",
+    /* scaled and block formats (1-D: per tensor, or blocks of the buffer) */
+    "int,8",
+    "fp8e4m3,scaled",
+    "int,4,group=32",
+    "mxfp8e4m3",
+    "mxfp4",
+    "mxint8",
+    "nvfp4",
+    "bfp,8",
+    "q8_0",
+    "q4_0",
+    "q4_1",
 };
 enum {
   SPEC_COUNT = sizeof quantizer_specs / sizeof quantizer_specs[0],

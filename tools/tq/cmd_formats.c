@@ -33,11 +33,17 @@ static int run(int argc, char **argv) {
   size_t n = tq_format_count();
   for (size_t i = 0; i < n; i++) {
     const tq_format_info *f = tq_format_get(i);
-    if (names_only)
+    if (names_only) {
       printf("%s\n", f->name);
-    else
-      printf("%-12s %s\n             %s\n\n", f->name, f->description,
-             f->usage);
+      continue;
+    }
+    printf("%-12s %s\n             %s\n", f->name, f->description, f->usage);
+    /* Names without arguments parse alone: show their storage. */
+    tq_quantizer *q = NULL;
+    if (tq_quantizer_parse(NULL, f->name, &q) == TQ_OK && tq_quantizer_bits(q))
+      printf("             %g bits per element\n", tq_quantizer_bits(q));
+    tq_quantizer_destroy(q);
+    printf("\n");
   }
   if (!names_only)
     printf(
@@ -48,7 +54,10 @@ static int run(int argc, char **argv) {
         "Floating point: E = exponent bits 2..8, M = mantissa bits 0..23;\n"
         "sat clamps overflow to +-max, fn has no infinities (all-ones is\n"
         "NaN), finite has neither, subnormals=false flushes them to zero.\n"
-        "seed=N fixes the stochastic rounding seed (else --seed).\n");
+        "seed=N fixes the stochastic rounding seed (else --seed).\n"
+        "Scaled and block formats (int, `scaled` floats, MX, NVFP4, bfp,\n"
+        "q*_*) share one scale per tensor, channel (axis=K) or block\n"
+        "(group=G); bits per element include the scale's share.\n");
   return TQ_EXIT_OK;
 }
 

@@ -1,6 +1,7 @@
 /* tq quantize: quantize every element of an .npy tensor. */
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,9 @@ static const char help[] =
     "\n"
     "Quantizes every element of IN.npy (any numeric dtype, read as float32)\n"
     "with the quantizer SPEC and writes float32 values of the same shape to\n"
-    "OUT.npy (atomically: a failed run leaves no partial file).\n"
+    "OUT.npy (atomically: a failed run leaves no partial file). Scaled and\n"
+    "block formats take their groups from the tensor's shape: blocks and\n"
+    "axis=channel run along the last axis unless the spec says axis=K.\n"
     "\n"
     "options:\n"
     "  -s, --spec SPEC    quantizer spec string (tq formats lists them)\n"
@@ -20,6 +23,7 @@ static const char help[] =
     "  -o, --output FILE  output .npy file (float32); optional with --stats\n"
     "      --seed N       seed for stochastic rounding (default 0)\n"
     "      --stream N     random stream for stochastic rounding (default 0)\n"
+    "      --range LO,HI  calibrated range for `static` specs\n"
     "      --threads N    threads to use (results do not depend on it)\n"
     "      --stats        print error statistics: SQNR, max and mean\n"
     "                     absolute error, fraction saturated and zero,\n"
@@ -79,6 +83,7 @@ static void print_stats(const char *spec, const tq_shape *shape,
 typedef struct quantize_args {
   const char *spec, *in_path, *out_path;
   tq_quant_opts opts;
+  tq_quant_site site; /* range for static specs; the shape comes later */
   int want_stats, json;
 } quantize_args;
 
@@ -103,6 +108,15 @@ static int parse_args(const char *cmd, int argc, char **argv,
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
           !tq_cli_parse_int(cmd, a, v, 1, 4096, &threads))
         return 0;
+    } else if (!strcmp(a, "--range")) {
+      char end;
+      if (!(v = tq_cli_value(cmd, argc, argv, &i))) return 0;
+      if (sscanf(v, "%lf,%lf%c", &o->site.range_lo, &o->site.range_hi,
+                 &end) != 2) {
+        tq_cli_error(cmd, "--range needs LO,HI (two numbers), got '%s'", v);
+        return 0;
+      }
+      o->site.has_range = 1;
     } else if (!strcmp(a, "--stats")) {
       o->want_stats = 1;
     } else if (!strcmp(a, "--json")) {
@@ -122,20 +136,25 @@ static int parse_args(const char *cmd, int argc, char **argv,
   return 1;
 }
 
-/* Quantizes x (n values) into y, printing the statistics when asked. */
+/* Quantizes the tensor x (shape, n values) into y, printing the
+ * statistics when asked. */
 static tq_status quantize(tq_context *ctx, const quantize_args *o,
                           const tq_quantizer *q, const float *x, float *y,
                           size_t n, const tq_shape *shape) {
-  if (!o->want_stats) return tq_quantize(ctx, q, x, y, n, &o->opts);
+  tq_quant_site site = o->site;
+  site.rank = shape->ndim;
+  site.dims = shape->dims;
+  tq_status st = tq_quantize_tensor(ctx, q, x, y, n, &site, &o->opts);
+  if (st != TQ_OK || !o->want_stats) return st;
   tq_quant_stats stats;
-  const tq_status st = tq_quantize_stats(ctx, q, x, y, n, &o->opts, &stats);
-  if (st == TQ_OK) print_stats(tq_quantizer_spec(q), shape, &stats, o->json);
+  if ((st = tq_compute_stats(ctx, q, x, y, n, &stats)) == TQ_OK)
+    print_stats(tq_quantizer_spec(q), shape, &stats, o->json);
   return st;
 }
 
 static int run(int argc, char **argv) {
   const char *cmd = "quantize";
-  quantize_args o = {0};
+  quantize_args o = {.site = TQ_QUANT_SITE_INIT};
   if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
   tq_context *ctx = tq_cli_context(0);
   if (!ctx) return TQ_EXIT_FAILURE;
