@@ -1,0 +1,191 @@
+/* Results as plain records: dicts of numbers and strings that
+ * pandas.DataFrame takes as they are. */
+#include <stdlib.h>
+
+#include "tq_py.h"
+
+PyObject *tq_py_eval_record(const tq_eval_result *r) {
+  return Py_BuildValue("{s:n, s:d, s:d, s:d, s:d, s:d}", "n", (Py_ssize_t)r->n,
+                       "top1", r->top1, "top5", r->top5, "loss", r->loss,
+                       "seconds", r->seconds, "images_per_s", r->images_per_s);
+}
+
+/* Adds key: value to d, taking value; 0 on failure (d then freed). */
+static int put(PyObject **d, const char *key, PyObject *value) {
+  if (*d && value && PyDict_SetItemString(*d, key, value) == 0) {
+    Py_DECREF(value);
+    return 1;
+  }
+  Py_XDECREF(value);
+  Py_CLEAR(*d);
+  return 0;
+}
+
+PyObject *tq_py_config_record(const tq_config_result *r,
+                              const tq_config_result *flt) {
+  PyObject *d = tq_py_eval_record(&r->eval);
+  put(&d, "sqnr_db", PyFloat_FromDouble(r->sqnr_db));
+  put(&d, "changed", PyLong_FromUnsignedLongLong(r->changed));
+  put(&d, "start_node", PyLong_FromSize_t(r->start_node));
+  if (flt)
+    put(&d, "delta_top1", PyFloat_FromDouble(r->eval.top1 - flt->eval.top1));
+  return d;
+}
+
+static PyObject *strings(const char *const *items, size_t n) {
+  PyObject *list = PyList_New((Py_ssize_t)n);
+  for (size_t i = 0; list && i < n; i++) {
+    PyObject *s = PyUnicode_FromString(items[i]);
+    if (!s)
+      Py_CLEAR(list);
+    else
+      PyList_SET_ITEM(list, (Py_ssize_t)i, s);
+  }
+  return list;
+}
+
+PyObject *tq_py_row_record(const tq_analysis_row *row,
+                           const tq_config_result *flt) {
+  PyObject *d = Py_BuildValue(
+      "{s:s, s:s, s:s, s:i, s:n, s:N, s:N}", "what",
+      tq_analysis_kind_name(row->kind), "layers", row->layers, "spec",
+      row->spec, "bits", row->bits, "n_layers", (Py_ssize_t)row->n_layers,
+      "layer_ids", strings(row->layer_ids, row->n_layers), "resolved",
+      strings(row->resolved, row->n_layers));
+  PyObject *r = d ? tq_py_config_record(&row->result, flt) : NULL;
+  if (r && PyDict_Update(d, r) != 0) Py_CLEAR(d);
+  if (!r) Py_CLEAR(d);
+  Py_XDECREF(r);
+  return d;
+}
+
+/* ---- statistics -----------------------------------------------------------
+ */
+
+static PyObject *stats_entry(const tq_stats *st, size_t i) {
+  const tq_stats_entry *e = tq_stats_get(st, i);
+  PyObject *d = Py_BuildValue(
+      "{s:s, s:s, s:s, s:s, s:n, s:n, s:O, s:N, s:K, s:K, s:K, s:K, s:K, s:K, "
+      "s:d, s:d, s:d, s:d, s:d}",
+      "layer", e->layer, "value", e->value, "op", e->op, "kind",
+      tq_stats_kind_name(e->kind), "node", (Py_ssize_t)e->node, "slot",
+      (Py_ssize_t)e->slot, "quantized", e->quantized ? Py_True : Py_False,
+      "shape", tq_py_shape_tuple(&e->shape), "count",
+      (unsigned long long)e->count, "finite", (unsigned long long)e->finite,
+      "nan", (unsigned long long)e->nan, "pos_inf",
+      (unsigned long long)e->pos_inf, "neg_inf", (unsigned long long)e->neg_inf,
+      "zeros", (unsigned long long)e->zeros, "min", e->min, "max", e->max,
+      "mean", e->mean, "std", e->std, "max_abs", e->max_abs);
+  /* The percentiles and fractional bits every report lists (the names
+   * are the percentiles, as the library writes them). */
+  const char *const *pn = tq_stats_percentile_names();
+  const char *const *an = tq_stats_abs_percentile_names();
+  char key[48];
+  for (int k = 0; d && k < TQ_STATS_N_PERCENTILES; k++) {
+    snprintf(key, sizeof key, "p%s", pn[k]);
+    put(&d, key,
+        PyFloat_FromDouble(tq_stats_percentile(st, i, strtod(pn[k], NULL))));
+  }
+  for (int k = 0; d && k < TQ_STATS_N_ABS_PERCENTILES; k++) {
+    snprintf(key, sizeof key, "abs_p%s", an[k]);
+    put(&d, key,
+        PyFloat_FromDouble(
+            tq_stats_abs_percentile(st, i, strtod(an[k], NULL))));
+  }
+  size_t nw;
+  const int *widths = tq_stats_widths(st, &nw);
+  for (size_t k = 0; d && k < nw; k++) {
+    snprintf(key, sizeof key, "frac_bits_%d", widths[k]);
+    put(&d, key, PyLong_FromLong(tq_fixed_frac_bits(e->max_abs, widths[k])));
+  }
+  return d;
+}
+
+PyObject *tq_py_stats_records(const tq_stats *st) {
+  const size_t n = tq_stats_count(st);
+  PyObject *list = PyList_New((Py_ssize_t)n);
+  for (size_t i = 0; list && i < n; i++) {
+    PyObject *d = stats_entry(st, i);
+    if (!d)
+      Py_CLEAR(list);
+    else
+      PyList_SET_ITEM(list, (Py_ssize_t)i, d);
+  }
+  return list;
+}
+
+/* ---- search
+ * ------------------------------------------------------------------ */
+
+static PyObject *ints(const int *v, size_t n) {
+  PyObject *list = PyList_New((Py_ssize_t)n);
+  for (size_t i = 0; list && i < n; i++) {
+    PyObject *x = PyLong_FromLong(v[i]);
+    if (!x)
+      Py_CLEAR(list);
+    else
+      PyList_SET_ITEM(list, (Py_ssize_t)i, x);
+  }
+  return list;
+}
+
+static PyObject *doubles(const double *v, size_t n) {
+  PyObject *list = PyList_New((Py_ssize_t)n);
+  for (size_t i = 0; list && i < n; i++) {
+    PyObject *x = PyFloat_FromDouble(v[i]);
+    if (!x)
+      Py_CLEAR(list);
+    else
+      PyList_SET_ITEM(list, (Py_ssize_t)i, x);
+  }
+  return list;
+}
+
+/* One record per knob (layer and kind), with the format chosen. */
+PyObject *tq_py_search_records(const tq_search_result *r) {
+  PyObject *list = PyList_New((Py_ssize_t)r->n_layers);
+  for (size_t k = 0; list && k < r->n_layers; k++) {
+    const tq_search_layer *l = &r->layers[k];
+    PyObject *d = Py_BuildValue(
+        "{s:s, s:s, s:n, s:s, s:i, s:d, s:d, s:N, s:N, s:N}", "layer", l->layer,
+        "what", tq_analysis_kind_name(l->kind), "node", (Py_ssize_t)l->node,
+        "spec", l->candidates[l->chosen], "bits", l->bits[l->chosen], "weight",
+        l->weight, "alone_loss_pp", l->alone_loss_pp[l->chosen], "candidates",
+        strings(l->candidates, l->n_candidates), "candidate_bits",
+        ints(l->bits, l->n_candidates), "candidate_alone_loss_pp",
+        doubles(l->alone_loss_pp, l->n_candidates));
+    if (!d)
+      Py_CLEAR(list);
+    else
+      PyList_SET_ITEM(list, (Py_ssize_t)k, d);
+  }
+  return list;
+}
+
+/* One record per allocation tried jointly. */
+PyObject *tq_py_search_steps(const tq_search_result *r) {
+  PyObject *list = PyList_New((Py_ssize_t)r->n_steps);
+  for (size_t i = 0; list && i < r->n_steps; i++) {
+    const tq_search_step *s = &r->steps[i];
+    PyObject *pos = PyList_New((Py_ssize_t)r->n_layers);
+    for (size_t k = 0; pos && k < r->n_layers; k++) {
+      PyObject *x = PyLong_FromSize_t(s->positions[k]);
+      if (!x)
+        Py_CLEAR(pos);
+      else
+        PyList_SET_ITEM(pos, (Py_ssize_t)k, x);
+    }
+    PyObject *d = Py_BuildValue(
+        "{s:d, s:d, s:N, s:N, s:N, s:O, s:O}", "gamma", s->gamma, "total_bits",
+        s->total_bits, "positions", pos, "search",
+        tq_py_config_record(&s->search, &r->float_search), "validation",
+        tq_py_config_record(&s->validation, &r->float_validation), "accepted",
+        s->accepted ? Py_True : Py_False, "chosen",
+        i == r->chosen ? Py_True : Py_False);
+    if (!d)
+      Py_CLEAR(list);
+    else
+      PyList_SET_ITEM(list, (Py_ssize_t)i, d);
+  }
+  return list;
+}
