@@ -7,9 +7,11 @@
 static PyMethodDef module_methods[] = {
     {"quantize", (PyCFunction)(void (*)(void))tq_py_quantize,
      METH_VARARGS | METH_KEYWORDS,
-     "quantize(x, spec, *, seed=0, stream=0, out=None, threads=None)\n\n"
+     "quantize(x, spec, *, seed=0, stream=0, out=None, threads=None, "
+     "offset=0)\n\n"
      "Quantizes the float32 array x with spec (a spec string or a "
      "Quantizer) into a new array, or into out (out=x: in place). "
+     "Stochastic rounding of element i uses u(seed, stream, offset + i). "
      "C-contiguous float32 input is read without a copy; other float32 "
      "layouts are copied first; other dtypes raise TypeError."},
     {"formats", tq_py_formats, METH_NOARGS,

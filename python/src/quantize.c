@@ -70,13 +70,18 @@ static PyObject *quantizer_for(PyObject *spec) {
 
 /* ---- quantizing arrays ------------------------------------------------- */
 
+/* The options of a quantization call, as Python objects (NULL: absent). */
+typedef struct call_args {
+  PyObject *seed, *stream, *offset, *threads;
+} call_args;
+
 static PyObject *quantize_array(const tq_quantizer *q, PyObject *x,
-                                PyObject *out, PyObject *seed, PyObject *stream,
-                                PyObject *threads) {
+                                PyObject *out, const call_args *a) {
   tq_quant_opts opts = {0};
-  if (!tq_py_u64(seed, "seed", &opts.seed) ||
-      !tq_py_u64(stream, "stream", &opts.stream) ||
-      !tq_py_threads(threads, &opts.threads))
+  if (!tq_py_u64(a->seed, "seed", &opts.seed) ||
+      !tq_py_u64(a->stream, "stream", &opts.stream) ||
+      !tq_py_u64(a->offset, "offset", &opts.offset) ||
+      !tq_py_threads(a->threads, &opts.threads))
     return NULL;
   PyArrayObject *in = tq_py_float_array(x, "x");
   if (!in) return NULL;
@@ -113,17 +118,17 @@ static PyObject *quantize_array(const tq_quantizer *q, PyObject *x,
 
 PyObject *tq_py_quantize(PyObject *self, PyObject *args, PyObject *kw) {
   (void)self;
-  static char *names[] = {"x",   "spec",    "seed", "stream",
-                          "out", "threads", NULL};
-  PyObject *x, *spec, *seed = NULL, *stream = NULL, *out = NULL,
-                      *threads = NULL;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$OOOO:quantize", names, &x,
-                                   &spec, &seed, &stream, &out, &threads))
+  static char *names[] = {"x",   "spec",    "seed",   "stream",
+                          "out", "threads", "offset", NULL};
+  PyObject *x, *spec, *out = NULL;
+  call_args a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$OOOOO:quantize", names, &x,
+                                   &spec, &a.seed, &a.stream, &out, &a.threads,
+                                   &a.offset))
     return NULL;
   PyObject *q = quantizer_for(spec);
   if (!q) return NULL;
-  PyObject *res =
-      quantize_array(((quantizer_object *)q)->q, x, out, seed, stream, threads);
+  PyObject *res = quantize_array(((quantizer_object *)q)->q, x, out, &a);
   Py_DECREF(q);
   return res;
 }
@@ -146,12 +151,15 @@ static void quantizer_dealloc(quantizer_object *self) {
 
 static PyObject *quantizer_call(quantizer_object *self, PyObject *args,
                                 PyObject *kw) {
-  static char *names[] = {"x", "seed", "stream", "out", "threads", NULL};
-  PyObject *x, *seed = NULL, *stream = NULL, *out = NULL, *threads = NULL;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OOOO:Quantizer", names, &x,
-                                   &seed, &stream, &out, &threads))
+  static char *names[] = {"x",       "seed",   "stream", "out",
+                          "threads", "offset", NULL};
+  PyObject *x, *out = NULL;
+  call_args a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OOOOO:Quantizer", names, &x,
+                                   &a.seed, &a.stream, &out, &a.threads,
+                                   &a.offset))
     return NULL;
-  return quantize_array(self->q, x, out, seed, stream, threads);
+  return quantize_array(self->q, x, out, &a);
 }
 
 static PyObject *quantizer_repr(quantizer_object *self) {
