@@ -9,8 +9,9 @@ if [[ ! -x "$venv/bin/python" ]]; then
   /usr/bin/python3 -m venv --system-site-packages "$venv"
 fi
 # numpy stays 1.x: Debian's torch is built against it.
-if ! "$venv/bin/python" -c 'import ml_dtypes, numpy, onnxruntime, torch' 2>/dev/null; then
+# pytest runs the Python package's tests; wheel builds it without isolation.
+if ! "$venv/bin/python" -c 'import ml_dtypes, numpy, onnxruntime, torch, pytest, wheel' 2>/dev/null; then
   "$venv/bin/pip" install -q --disable-pip-version-check 'numpy<2' \
-    'ml_dtypes>=0.5,<0.6' onnxruntime
+    'ml_dtypes>=0.5,<0.6' onnxruntime pytest wheel
 fi
 echo "setup: python env $venv ready ($("$venv/bin/python" -c 'import ml_dtypes; print("ml_dtypes", ml_dtypes.__version__)'))"
