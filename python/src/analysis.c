@@ -64,43 +64,26 @@ static int parse_common(PyObject *model, PyObject *data, PyObject *opts,
   return 1;
 }
 
-/* "extr", "weights", "intr" (and the long names) as kinds. */
+/* `what`: a kind name or a list of them (each at most once) as kinds. */
 static int parse_kinds(PyObject *what, tq_map_kind *kinds, size_t *n) {
-  static const struct {
-    const char *name;
-    tq_map_kind kind;
-  } names[] = {{"extr", TQ_MAP_EXTRINSIC},
-               {"extrinsic", TQ_MAP_EXTRINSIC},
-               {"weights", TQ_MAP_WEIGHTS},
-               {"intr", TQ_MAP_INTRINSIC},
-               {"intrinsic", TQ_MAP_INTRINSIC}};
   PyObject *keep;
   const char **items;
   size_t count;
-  if (!tq_py_str_list(what, "what", &keep, &items, &count)) {
-    Py_XDECREF(keep);
-    return 0;
+  int ok = tq_py_str_list(what, "what", &keep, &items, &count);
+  if (ok && count > 3) {
+    PyErr_SetString(PyExc_ValueError, "what lists at most 3 kinds");
+    ok = 0;
   }
-  int ok = count <= 3;
   *n = 0;
   for (size_t i = 0; ok && i < count; i++) {
-    size_t j = 0;
-    while (j < sizeof names / sizeof *names && strcmp(items[i], names[j].name))
-      j++;
-    for (size_t k = 0; ok && k < *n; k++)
-      ok = j == sizeof names / sizeof *names || kinds[k] != names[j].kind;
-    if (!ok || j == sizeof names / sizeof *names) {
-      PyErr_Format(PyExc_ValueError,
-                   "what: '%s' is not one of extr, weights, intr (each at "
-                   "most once)",
-                   items[i]);
-      ok = 0;
-      break;
-    }
-    kinds[(*n)++] = names[j].kind;
+    ok = tq_py_map_kind(items[i], 1, &kinds[i]);
+    for (size_t k = 0; ok && k < i; k++)
+      if (kinds[k] == kinds[i]) {
+        PyErr_Format(PyExc_ValueError, "what lists '%s' twice", items[i]);
+        ok = 0;
+      }
+    *n += ok;
   }
-  if (ok && count > 3)
-    PyErr_SetString(PyExc_ValueError, "what lists at most 3 kinds");
   PyMem_Free(items);
   Py_XDECREF(keep);
   return ok;
@@ -186,28 +169,6 @@ PyObject *tq_py_evaluate(PyObject *self, PyObject *args, PyObject *kw) {
 /* ---- stats ----------------------------------------------------------------
  */
 
-static int stats_widths(PyObject *widths, tq_stats_opts *o) {
-  if (!widths || widths == Py_None) return 1;
-  PyObject *seq = PySequence_Fast(widths, "widths must be a sequence of ints");
-  if (!seq) return 0;
-  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-  int ok = n >= 1 && n <= TQ_STATS_MAX_WIDTHS;
-  for (Py_ssize_t i = 0; ok && i < n; i++) {
-    const long w = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
-    ok = w >= 2 && w <= 53 && !PyErr_Occurred();
-    o->widths[i] = (int)w;
-  }
-  Py_DECREF(seq);
-  o->n_widths = ok ? (size_t)n : 0;
-  if (!ok) {
-    PyErr_Clear();
-    PyErr_Format(PyExc_ValueError,
-                 "widths must be 1 to %d word widths from 2 to 53",
-                 TQ_STATS_MAX_WIDTHS);
-  }
-  return ok;
-}
-
 /* _stats(model, data, opts, extr, weights, intr, map, widths, bins,
  *        skip_activations, skip_weights) -> (records, document) */
 PyObject *tq_py_stats(PyObject *self, PyObject *args, PyObject *kw) {
@@ -220,7 +181,9 @@ PyObject *tq_py_stats(PyObject *self, PyObject *args, PyObject *kw) {
   if (!PyArg_ParseTuple(args, "OOOOOOOOnpp:_stats", &model, &data, &opts,
                         &flat[0], &flat[1], &flat[2], &sectioned, &widths,
                         &bins, &skip_act, &skip_w) ||
-      !parse_common(model, data, opts, &c) || !stats_widths(widths, &so))
+      !parse_common(model, data, opts, &c) ||
+      !tq_py_widths(widths, 2, 53, TQ_STATS_MAX_WIDTHS, so.widths,
+                    &so.n_widths))
     return NULL;
   if (bins < 1 || bins > (1 << 16)) {
     PyErr_SetString(PyExc_ValueError, "bins must be from 1 to 65536");
@@ -314,122 +277,118 @@ static void free_lists(lists *ls) {
   Py_XDECREF(ls->keep[1]);
 }
 
-/* Records of rows[order[i]] (order NULL: in order); with rank when
- * ranked. */
-static PyObject *row_records(const tq_analysis_row *rows, size_t n,
-                             const size_t *order, const tq_config_result *flt) {
-  PyObject *list = PyList_New((Py_ssize_t)n);
-  for (size_t i = 0; list && i < n; i++) {
-    PyObject *d = tq_py_row_record(&rows[order ? order[i] : i], flt);
-    if (d && order) {
-      PyObject *rank = PyLong_FromSize_t(i + 1);
-      if (!rank || PyDict_SetItemString(d, "rank", rank) != 0) Py_CLEAR(d);
-      Py_XDECREF(rank);
-    }
-    if (!d)
-      Py_CLEAR(list);
-    else
-      PyList_SET_ITEM(list, (Py_ssize_t)i, d);
+/* The rows of a sweep or sensitivity result, in ranking order when
+ * there is one. */
+typedef struct rows_of {
+  const tq_analysis_row *rows;
+  size_t n;
+  const size_t *ranking; /* NULL: in order */
+  const tq_config_result *flt;
+} rows_of;
+
+/* Record i, with its rank when ranked. */
+static PyObject *row_item(const void *data, size_t i) {
+  const rows_of *r = data;
+  PyObject *d =
+      tq_py_row_record(&r->rows[r->ranking ? r->ranking[i] : i], r->flt);
+  if (d && r->ranking) {
+    PyObject *rank = PyLong_FromSize_t(i + 1);
+    if (!rank || PyDict_SetItemString(d, "rank", rank) != 0) Py_CLEAR(d);
+    Py_XDECREF(rank);
   }
-  return list;
+  return d;
 }
 
-/* _sweep(model, data, opts, what, layers, specs)
+/* The library calls of a sweep (sensitivity 0) or a sensitivity run: the
+ * result's rows and its document, without the GIL. */
+typedef struct row_job {
+  int sensitivity;
+  tq_map_kind kinds[3];
+  size_t n_kinds;
+  lists ls;
+  tq_sweep_result *sweep;
+  tq_sensitivity_result *sens;
+  rows_of rows;
+  char *doc;
+} row_job;
+
+static tq_status run_rows(tq_context *ctx, tq_analysis *an, row_job *j) {
+  tq_status st;
+  if (j->sensitivity) {
+    const tq_sensitivity_opts o = {.kinds = j->kinds,
+                                   .n_kinds = j->n_kinds,
+                                   .layers = j->ls.layers,
+                                   .n_layers = j->ls.n_layers,
+                                   .specs = j->ls.specs,
+                                   .n_specs = j->ls.n_specs};
+    st = tq_sensitivity(ctx, an, &o, &j->sens);
+    if (st == TQ_OK) st = tq_sensitivity_document(ctx, an, j->sens, &j->doc);
+    if (st == TQ_OK)
+      j->rows = (rows_of){j->sens->rows, j->sens->n_rows, j->sens->ranking,
+                          &j->sens->float_result};
+  } else {
+    const tq_sweep_opts o = {.kind = j->kinds[0],
+                             .layers = j->ls.layers,
+                             .n_layers = j->ls.n_layers,
+                             .specs = j->ls.specs,
+                             .n_specs = j->ls.n_specs};
+    st = tq_sweep(ctx, an, &o, &j->sweep);
+    if (st == TQ_OK) st = tq_sweep_document(ctx, an, j->sweep, &j->doc);
+    if (st == TQ_OK)
+      j->rows = (rows_of){j->sweep->rows, j->sweep->n_rows, NULL,
+                          &j->sweep->float_result};
+  }
+  return st;
+}
+
+/* _sweep / _sensitivity(model, data, opts, what, layers, specs)
  *   -> (records, float_record, document) */
-PyObject *tq_py_sweep(PyObject *self, PyObject *args, PyObject *kw) {
-  (void)self, (void)kw;
+static PyObject *rows_analysis(PyObject *args, int sensitivity) {
   PyObject *model, *data, *opts, *what, *layers, *specs;
   common c;
-  lists ls;
-  tq_map_kind kinds[3];
-  size_t nk = 0;
-  if (!PyArg_ParseTuple(args, "OOOOOO:_sweep", &model, &data, &opts, &what,
-                        &layers, &specs) ||
-      !parse_common(model, data, opts, &c) || !parse_kinds(what, kinds, &nk))
+  row_job j = {.sensitivity = sensitivity};
+  if (!PyArg_ParseTuple(args, "OOOOOO", &model, &data, &opts, &what, &layers,
+                        &specs) ||
+      !parse_common(model, data, opts, &c) ||
+      !parse_kinds(what, j.kinds, &j.n_kinds))
     return NULL;
-  if (nk != 1) {
+  if (!sensitivity && j.n_kinds != 1) {
     PyErr_SetString(PyExc_ValueError, "a sweep takes one kind (what=)");
     return NULL;
   }
   locked l;
-  if (!parse_lists(layers, specs, &ls) || !lock_model(&c, &l)) {
-    free_lists(&ls);
+  if (!parse_lists(layers, specs, &j.ls) || !lock_model(&c, &l)) {
+    free_lists(&j.ls);
     return NULL;
   }
-  const tq_sweep_opts o = {.kind = kinds[0],
-                           .layers = ls.layers,
-                           .n_layers = ls.n_layers,
-                           .specs = ls.specs,
-                           .n_specs = ls.n_specs};
   tq_analysis *an = NULL;
-  tq_sweep_result *r = NULL;
-  char *doc = NULL;
   tq_status st;
   Py_BEGIN_ALLOW_THREADS;
   st = open_analysis(&c, &l, &an);
-  if (st == TQ_OK) st = tq_sweep(l.ctx, an, &o, &r);
-  if (st == TQ_OK) st = tq_sweep_document(l.ctx, an, r, &doc);
+  if (st == TQ_OK) st = run_rows(l.ctx, an, &j);
   close_analysis(&c, &l, an);
   Py_END_ALLOW_THREADS;
   unlock_model(&c, &l);
-  free_lists(&ls);
+  free_lists(&j.ls);
   PyObject *res =
-      st == TQ_OK ? Py_BuildValue(
-                        "(NNs)",
-                        row_records(r->rows, r->n_rows, NULL, &r->float_result),
-                        tq_py_config_record(&r->float_result, NULL), doc)
-                  : tq_py_raise(l.ctx, st);
-  tq_sweep_result_destroy(r);
-  tq_free(doc);
+      st == TQ_OK
+          ? Py_BuildValue("(NNs)", tq_py_list(j.rows.n, row_item, &j.rows),
+                          tq_py_config_record(j.rows.flt, NULL), j.doc)
+          : tq_py_raise(l.ctx, st);
+  tq_sweep_result_destroy(j.sweep);
+  tq_sensitivity_result_destroy(j.sens);
+  tq_free(j.doc);
   return res;
 }
 
-/* _sensitivity(model, data, opts, what, layers, specs)
- *   -> (records most sensitive first, float_record, document) */
+PyObject *tq_py_sweep(PyObject *self, PyObject *args, PyObject *kw) {
+  (void)self, (void)kw;
+  return rows_analysis(args, 0);
+}
+
 PyObject *tq_py_sensitivity(PyObject *self, PyObject *args, PyObject *kw) {
   (void)self, (void)kw;
-  PyObject *model, *data, *opts, *what, *layers, *specs;
-  common c;
-  lists ls;
-  tq_map_kind kinds[3];
-  size_t nk = 0;
-  if (!PyArg_ParseTuple(args, "OOOOOO:_sensitivity", &model, &data, &opts,
-                        &what, &layers, &specs) ||
-      !parse_common(model, data, opts, &c) || !parse_kinds(what, kinds, &nk))
-    return NULL;
-  locked l;
-  if (!parse_lists(layers, specs, &ls) || !lock_model(&c, &l)) {
-    free_lists(&ls);
-    return NULL;
-  }
-  const tq_sensitivity_opts o = {.kinds = kinds,
-                                 .n_kinds = nk,
-                                 .layers = ls.layers,
-                                 .n_layers = ls.n_layers,
-                                 .specs = ls.specs,
-                                 .n_specs = ls.n_specs};
-  tq_analysis *an = NULL;
-  tq_sensitivity_result *r = NULL;
-  char *doc = NULL;
-  tq_status st;
-  Py_BEGIN_ALLOW_THREADS;
-  st = open_analysis(&c, &l, &an);
-  if (st == TQ_OK) st = tq_sensitivity(l.ctx, an, &o, &r);
-  if (st == TQ_OK) st = tq_sensitivity_document(l.ctx, an, r, &doc);
-  close_analysis(&c, &l, an);
-  Py_END_ALLOW_THREADS;
-  unlock_model(&c, &l);
-  free_lists(&ls);
-  PyObject *res =
-      st == TQ_OK
-          ? Py_BuildValue(
-                "(NNs)",
-                row_records(r->rows, r->n_rows, r->ranking, &r->float_result),
-                tq_py_config_record(&r->float_result, NULL), doc)
-          : tq_py_raise(l.ctx, st);
-  tq_sensitivity_result_destroy(r);
-  tq_free(doc);
-  return res;
+  return rows_analysis(args, 1);
 }
 
 static int parse_cost(const char *name, tq_search_cost *cost) {
@@ -441,29 +400,6 @@ static int parse_cost(const char *name, tq_search_cost *cost) {
   PyErr_Format(PyExc_ValueError,
                "cost must be size, params or activations, not '%s'", name);
   return 0;
-}
-
-static int parse_widths(PyObject *widths, int *out, size_t *n) {
-  *n = 0;
-  if (widths == Py_None) return 1;
-  PyObject *seq = PySequence_Fast(widths, "widths must be a sequence of ints");
-  if (!seq) return 0;
-  const Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
-  int ok = count <= 32;
-  for (Py_ssize_t i = 0; ok && i < count; i++) {
-    const long w = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
-    ok = w >= 2 && w <= 32 && !PyErr_Occurred();
-    out[i] = (int)w;
-  }
-  Py_DECREF(seq);
-  if (!ok) {
-    PyErr_Clear();
-    PyErr_SetString(PyExc_ValueError,
-                    "widths must be at most 32 word widths from 2 to 32");
-    return 0;
-  }
-  *n = (size_t)count;
-  return 1;
 }
 
 static PyObject *search_result(const tq_search_result *r, const char *doc,
@@ -501,7 +437,8 @@ PyObject *tq_py_search(PyObject *self, PyObject *args, PyObject *kw) {
                         &validation, &layers) ||
       !parse_common(model, data, opts, &c) ||
       !parse_kinds(what, kinds, &o.n_kinds) ||
-      !parse_cost(cost_name, &o.cost) || !parse_widths(widths, wv, &o.n_widths))
+      !parse_cost(cost_name, &o.cost) ||
+      !tq_py_widths(widths, 2, 32, 32, wv, &o.n_widths))
     return NULL;
   if (validation < 0) {
     PyErr_SetString(PyExc_ValueError, "validation must be >= 0");

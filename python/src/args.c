@@ -77,3 +77,29 @@ int tq_py_str_list(PyObject *seq, const char *name, PyObject **keep,
   *n = (size_t)count;
   return 1;
 }
+
+int tq_py_widths(PyObject *seq, int lo, int hi, size_t max, int *out,
+                 size_t *n) {
+  *n = 0;
+  if (!seq || seq == Py_None) return 1;
+  PyObject *fast = PySequence_Fast(seq, "widths must be a sequence of ints");
+  if (!fast) return 0;
+  const Py_ssize_t count = PySequence_Fast_GET_SIZE(fast);
+  int ok = count >= 1 && (size_t)count <= max;
+  for (Py_ssize_t i = 0; ok && i < count; i++) {
+    const long w = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+    ok = w >= lo && w <= hi && !PyErr_Occurred();
+    out[i] = (int)w;
+  }
+  Py_DECREF(fast);
+  if (!ok) {
+    PyErr_Clear();
+    PyErr_Format(PyExc_ValueError,
+                 "widths must be 1 to %zu word widths from "
+                 "%d to %d",
+                 max, lo, hi);
+    return 0;
+  }
+  *n = (size_t)count;
+  return 1;
+}

@@ -8,25 +8,19 @@ typedef struct map_object {
   PyObject_HEAD tq_qmap *map;
 } map_object;
 
-static const struct {
-  const char *name;
-  tq_map_kind kind;
-} kind_names[] = {
-    {"extrinsic", TQ_MAP_EXTRINSIC}, {"extr", TQ_MAP_EXTRINSIC},
-    {"weights", TQ_MAP_WEIGHTS},     {"intrinsic", TQ_MAP_INTRINSIC},
-    {"intr", TQ_MAP_INTRINSIC},      {"gradients", TQ_MAP_GRADIENTS},
-    {"updates", TQ_MAP_UPDATES}};
-
-static int parse_kind(const char *name, tq_map_kind *kind) {
-  for (size_t i = 0; i < sizeof kind_names / sizeof *kind_names; i++)
-    if (!strcmp(name, kind_names[i].name)) {
-      *kind = kind_names[i].kind;
+int tq_py_map_kind(const char *name, int analysis_only, tq_map_kind *kind) {
+  const int last = analysis_only ? TQ_MAP_INTRINSIC : TQ_MAP_KIND_COUNT - 1;
+  for (int k = 0; k <= last; k++)
+    if (!strcmp(name, tq_map_kind_name((tq_map_kind)k)) ||
+        (k <= TQ_MAP_INTRINSIC &&
+         !strcmp(name, tq_analysis_kind_name((tq_map_kind)k)))) {
+      *kind = (tq_map_kind)k;
       return 1;
     }
-  PyErr_Format(PyExc_ValueError,
-               "unknown map kind '%s' (extrinsic, weights, intrinsic, "
-               "gradients or updates)",
-               name);
+  PyErr_Format(PyExc_ValueError, "unknown kind '%s' (%s)", name,
+               analysis_only ? "extr, weights or intr"
+                             : "extrinsic, weights, intrinsic, gradients or "
+                               "updates");
   return 0;
 }
 
@@ -49,7 +43,7 @@ static PyObject *map_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
   tq_map_kind kind;
   if (!PyArg_ParseTupleAndKeywords(args, kw, "s|s:Map", names, &source,
                                    &kind_name) ||
-      !parse_kind(kind_name, &kind))
+      !tq_py_map_kind(kind_name, 0, &kind))
     return NULL;
   tq_qmap *map = load_map(source, kind);
   if (!map) return NULL;
@@ -112,22 +106,16 @@ static Py_ssize_t map_len(map_object *self) {
   return (Py_ssize_t)tq_qmap_size(self->map);
 }
 
+static PyObject *entry_item(const void *map, size_t i) {
+  const char *key;
+  const tq_qmap_value *v;
+  tq_qmap_entry(map, i, &key, &v);
+  return Py_BuildValue("(sN)", key, value_dict(v));
+}
+
 static PyObject *map_entries(map_object *self, PyObject *unused) {
   (void)unused;
-  const size_t n = tq_qmap_size(self->map);
-  PyObject *list = PyList_New((Py_ssize_t)n);
-  for (size_t i = 0; list && i < n; i++) {
-    const char *key;
-    const tq_qmap_value *v;
-    tq_qmap_entry(self->map, i, &key, &v);
-    PyObject *e = Py_BuildValue("(sN)", key, value_dict(v));
-    if (!e) {
-      Py_CLEAR(list);
-      break;
-    }
-    PyList_SET_ITEM(list, (Py_ssize_t)i, e);
-  }
-  return list;
+  return tq_py_list(tq_qmap_size(self->map), entry_item, self->map);
 }
 
 static PyObject *map_kind(map_object *self, void *unused) {

@@ -372,90 +372,74 @@ static PyObject *model_run(tq_py_model *self, PyObject *args) {
 
 /* ---- inspection ---------------------------------------------------------- */
 
-static PyObject *str_list(const char *const *items, size_t n) {
-  PyObject *list = PyList_New((Py_ssize_t)n);
-  for (size_t i = 0; list && i < n; i++) {
-    PyObject *s = PyUnicode_FromString(items[i]);
-    if (!s)
-      Py_CLEAR(list);
-    else
-      PyList_SET_ITEM(list, (Py_ssize_t)i, s);
-  }
-  return list;
+/* The planned shapes of a node's values (None where unknown). */
+typedef struct shapes_of {
+  const tq_session *s;
+  const char *const *names;
+} shapes_of;
+
+static PyObject *shape_item(const void *data, size_t i) {
+  const shapes_of *v = data;
+  const tq_shape *sh = v->s ? tq_session_value_shape(v->s, v->names[i]) : NULL;
+  if (sh) return tq_py_shape_tuple(sh);
+  Py_RETURN_NONE;
 }
 
-/* Shapes of values after planning (None where unknown). */
 static PyObject *value_shapes(const tq_session *s, const char *const *names,
                               size_t n) {
-  PyObject *list = PyList_New((Py_ssize_t)n);
-  for (size_t i = 0; list && i < n; i++) {
-    const tq_shape *sh = s ? tq_session_value_shape(s, names[i]) : NULL;
-    PyObject *t = sh ? tq_py_shape_tuple(sh) : (Py_INCREF(Py_None), Py_None);
-    if (!t)
-      Py_CLEAR(list);
-    else
-      PyList_SET_ITEM(list, (Py_ssize_t)i, t);
-  }
-  return list;
+  const shapes_of v = {s, names};
+  return tq_py_list(n, shape_item, &v);
 }
 
-static PyObject *node_dict(const tq_graph *g, const tq_session *s, size_t i) {
+/* What info() lists: the graph, planned by the session. */
+typedef struct planned {
+  const tq_graph *g;
+  const tq_session *s;
+} planned;
+
+static PyObject *input_item(const void *data, size_t i) {
+  const tq_graph *g = ((const planned *)data)->g;
+  return Py_BuildValue("{s:s, s:N}", "name", tq_graph_input_name(g, i), "shape",
+                       tq_py_shape_tuple(tq_graph_input_shape(g, i)));
+}
+
+static PyObject *output_item(const void *data, size_t i) {
+  const planned *p = data;
+  const char *name = tq_graph_output_name(p->g, i);
+  return Py_BuildValue("{s:s, s:N}", "name", name, "shape",
+                       value_shapes(p->s, &name, 1));
+}
+
+static PyObject *node_item(const void *data, size_t i) {
+  const planned *p = data;
   tq_node_info in;
-  tq_graph_node_info(g, i, &in);
+  tq_graph_node_info(p->g, i, &in);
   return Py_BuildValue("{s:n, s:s, s:s, s:N, s:N, s:N, s:N}", "index",
                        (Py_ssize_t)i, "id", in.id, "op", in.op_type, "inputs",
-                       str_list(in.inputs, in.n_inputs), "outputs",
-                       str_list(in.outputs, in.n_outputs), "weights",
-                       str_list(in.weights, in.n_weights), "shapes",
-                       value_shapes(s, in.outputs, in.n_outputs));
+                       tq_py_strings(in.inputs, in.n_inputs), "outputs",
+                       tq_py_strings(in.outputs, in.n_outputs), "weights",
+                       tq_py_strings(in.weights, in.n_weights), "shapes",
+                       value_shapes(p->s, in.outputs, in.n_outputs));
+}
+
+static PyObject *initializer_item(const void *data, size_t i) {
+  const tq_graph *g = ((const planned *)data)->g;
+  const char *name = tq_graph_initializer_name(g, i);
+  const tq_tensor *t = tq_graph_initializer(g, name);
+  return Py_BuildValue(
+      "{s:s, s:N, s:s}", "name", name, "shape",
+      tq_py_shape_tuple(tq_tensor_shape(t)), "dtype",
+      tq_tensor_dtype(t) == TQ_DTYPE_INT64 ? "int64" : "float32");
 }
 
 static PyObject *graph_info(const tq_graph *g, const tq_session *s) {
-  const size_t ni = tq_graph_input_count(g), no = tq_graph_output_count(g),
-               nn = tq_graph_node_count(g), nw = tq_graph_initializer_count(g);
-  PyObject *inputs = PyList_New((Py_ssize_t)ni),
-           *outputs = PyList_New((Py_ssize_t)no),
-           *nodes = PyList_New((Py_ssize_t)nn),
-           *weights = PyList_New((Py_ssize_t)nw);
-  int ok = inputs && outputs && nodes && weights;
-  for (size_t i = 0; ok && i < ni; i++) {
-    PyObject *d =
-        Py_BuildValue("{s:s, s:N}", "name", tq_graph_input_name(g, i), "shape",
-                      tq_py_shape_tuple(tq_graph_input_shape(g, i)));
-    if (!(ok = d != NULL)) break;
-    PyList_SET_ITEM(inputs, (Py_ssize_t)i, d);
-  }
-  for (size_t i = 0; ok && i < no; i++) {
-    const char *name = tq_graph_output_name(g, i);
-    PyObject *d = Py_BuildValue("{s:s, s:N}", "name", name, "shape",
-                                value_shapes(s, &name, 1));
-    if (!(ok = d != NULL)) break;
-    PyList_SET_ITEM(outputs, (Py_ssize_t)i, d);
-  }
-  for (size_t i = 0; ok && i < nn; i++) {
-    PyObject *d = node_dict(g, s, i);
-    if (!(ok = d != NULL)) break;
-    PyList_SET_ITEM(nodes, (Py_ssize_t)i, d);
-  }
-  for (size_t i = 0; ok && i < nw; i++) {
-    const char *name = tq_graph_initializer_name(g, i);
-    const tq_tensor *t = tq_graph_initializer(g, name);
-    PyObject *d = Py_BuildValue(
-        "{s:s, s:N, s:s}", "name", name, "shape",
-        tq_py_shape_tuple(tq_tensor_shape(t)), "dtype",
-        tq_tensor_dtype(t) == TQ_DTYPE_INT64 ? "int64" : "float32");
-    if (!(ok = d != NULL)) break;
-    PyList_SET_ITEM(weights, (Py_ssize_t)i, d);
-  }
-  if (!ok) {
-    Py_XDECREF(inputs);
-    Py_XDECREF(outputs);
-    Py_XDECREF(nodes);
-    Py_XDECREF(weights);
-    return NULL;
-  }
-  return Py_BuildValue("{s:N, s:N, s:N, s:N}", "inputs", inputs, "outputs",
-                       outputs, "nodes", nodes, "initializers", weights);
+  const planned p = {g, s};
+  return Py_BuildValue(
+      "{s:N, s:N, s:N, s:N}", "inputs",
+      tq_py_list(tq_graph_input_count(g), input_item, &p), "outputs",
+      tq_py_list(tq_graph_output_count(g), output_item, &p), "nodes",
+      tq_py_list(tq_graph_node_count(g), node_item, &p), "initializers",
+      tq_py_list(tq_graph_initializer_count(g), initializer_item, &p));
 }
 
 /* info(batch=1): nodes, IDs, weights and every value's shape for a batch. */

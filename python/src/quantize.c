@@ -282,21 +282,16 @@ PyTypeObject tq_py_quantizer_type = {
 
 /* ---- the grammar and helpers ------------------------------------------- */
 
+static PyObject *format_item(const void *unused, size_t i) {
+  (void)unused;
+  const tq_format_info *f = tq_format_get(i);
+  return Py_BuildValue("{s:s, s:s, s:s}", "name", f->name, "usage", f->usage,
+                       "description", f->description);
+}
+
 PyObject *tq_py_formats(PyObject *self, PyObject *unused) {
   (void)self, (void)unused;
-  const size_t n = tq_format_count();
-  PyObject *list = PyList_New((Py_ssize_t)n);
-  for (size_t i = 0; list && i < n; i++) {
-    const tq_format_info *f = tq_format_get(i);
-    PyObject *row = Py_BuildValue("{s:s, s:s, s:s}", "name", f->name, "usage",
-                                  f->usage, "description", f->description);
-    if (!row) {
-      Py_DECREF(list);
-      return NULL;
-    }
-    PyList_SET_ITEM(list, (Py_ssize_t)i, row);
-  }
-  return list;
+  return tq_py_list(tq_format_count(), format_item, NULL);
 }
 
 PyObject *tq_py_stochastic_u(PyObject *self, PyObject *args) {

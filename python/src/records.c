@@ -10,6 +10,26 @@ PyObject *tq_py_eval_record(const tq_eval_result *r) {
                        "seconds", r->seconds, "images_per_s", r->images_per_s);
 }
 
+PyObject *tq_py_list(size_t n, tq_py_item_fn make, const void *data) {
+  PyObject *list = PyList_New((Py_ssize_t)n);
+  for (size_t i = 0; list && i < n; i++) {
+    PyObject *item = make(data, i);
+    if (!item)
+      Py_CLEAR(list);
+    else
+      PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+  }
+  return list;
+}
+
+static PyObject *string_item(const void *items, size_t i) {
+  return PyUnicode_FromString(((const char *const *)items)[i]);
+}
+
+PyObject *tq_py_strings(const char *const *items, size_t n) {
+  return tq_py_list(n, string_item, items);
+}
+
 /* Adds key: value to d, taking value; 0 on failure (d then freed). */
 static int put(PyObject **d, const char *key, PyObject *value) {
   if (*d && value && PyDict_SetItemString(*d, key, value) == 0) {
@@ -32,26 +52,14 @@ PyObject *tq_py_config_record(const tq_config_result *r,
   return d;
 }
 
-static PyObject *strings(const char *const *items, size_t n) {
-  PyObject *list = PyList_New((Py_ssize_t)n);
-  for (size_t i = 0; list && i < n; i++) {
-    PyObject *s = PyUnicode_FromString(items[i]);
-    if (!s)
-      Py_CLEAR(list);
-    else
-      PyList_SET_ITEM(list, (Py_ssize_t)i, s);
-  }
-  return list;
-}
-
 PyObject *tq_py_row_record(const tq_analysis_row *row,
                            const tq_config_result *flt) {
   PyObject *d = Py_BuildValue(
       "{s:s, s:s, s:s, s:i, s:n, s:N, s:N}", "what",
       tq_analysis_kind_name(row->kind), "layers", row->layers, "spec",
       row->spec, "bits", row->bits, "n_layers", (Py_ssize_t)row->n_layers,
-      "layer_ids", strings(row->layer_ids, row->n_layers), "resolved",
-      strings(row->resolved, row->n_layers));
+      "layer_ids", tq_py_strings(row->layer_ids, row->n_layers), "resolved",
+      tq_py_strings(row->resolved, row->n_layers));
   PyObject *r = d ? tq_py_config_record(&row->result, flt) : NULL;
   if (r && PyDict_Update(d, r) != 0) Py_CLEAR(d);
   if (!r) Py_CLEAR(d);
@@ -62,7 +70,8 @@ PyObject *tq_py_row_record(const tq_analysis_row *row,
 /* ---- statistics -----------------------------------------------------------
  */
 
-static PyObject *stats_entry(const tq_stats *st, size_t i) {
+static PyObject *stats_entry(const void *data, size_t i) {
+  const tq_stats *st = data;
   const tq_stats_entry *e = tq_stats_get(st, i);
   PyObject *d = Py_BuildValue(
       "{s:s, s:s, s:s, s:s, s:n, s:n, s:O, s:N, s:K, s:K, s:K, s:K, s:K, s:K, "
@@ -102,90 +111,55 @@ static PyObject *stats_entry(const tq_stats *st, size_t i) {
 }
 
 PyObject *tq_py_stats_records(const tq_stats *st) {
-  const size_t n = tq_stats_count(st);
-  PyObject *list = PyList_New((Py_ssize_t)n);
-  for (size_t i = 0; list && i < n; i++) {
-    PyObject *d = stats_entry(st, i);
-    if (!d)
-      Py_CLEAR(list);
-    else
-      PyList_SET_ITEM(list, (Py_ssize_t)i, d);
-  }
-  return list;
+  return tq_py_list(tq_stats_count(st), stats_entry, st);
 }
 
 /* ---- search
  * ------------------------------------------------------------------ */
 
-static PyObject *ints(const int *v, size_t n) {
-  PyObject *list = PyList_New((Py_ssize_t)n);
-  for (size_t i = 0; list && i < n; i++) {
-    PyObject *x = PyLong_FromLong(v[i]);
-    if (!x)
-      Py_CLEAR(list);
-    else
-      PyList_SET_ITEM(list, (Py_ssize_t)i, x);
-  }
-  return list;
+static PyObject *int_item(const void *v, size_t i) {
+  return PyLong_FromLong(((const int *)v)[i]);
 }
 
-static PyObject *doubles(const double *v, size_t n) {
-  PyObject *list = PyList_New((Py_ssize_t)n);
-  for (size_t i = 0; list && i < n; i++) {
-    PyObject *x = PyFloat_FromDouble(v[i]);
-    if (!x)
-      Py_CLEAR(list);
-    else
-      PyList_SET_ITEM(list, (Py_ssize_t)i, x);
-  }
-  return list;
+static PyObject *double_item(const void *v, size_t i) {
+  return PyFloat_FromDouble(((const double *)v)[i]);
 }
 
-/* One record per knob (layer and kind), with the format chosen. */
+static PyObject *size_item(const void *v, size_t i) {
+  return PyLong_FromSize_t(((const size_t *)v)[i]);
+}
+
+/* Knob k (a layer and kind) with the format chosen. */
+static PyObject *search_layer(const void *data, size_t k) {
+  const tq_search_layer *l = &((const tq_search_result *)data)->layers[k];
+  return Py_BuildValue(
+      "{s:s, s:s, s:n, s:s, s:i, s:d, s:d, s:N, s:N, s:N}", "layer", l->layer,
+      "what", tq_analysis_kind_name(l->kind), "node", (Py_ssize_t)l->node,
+      "spec", l->candidates[l->chosen], "bits", l->bits[l->chosen], "weight",
+      l->weight, "alone_loss_pp", l->alone_loss_pp[l->chosen], "candidates",
+      tq_py_strings(l->candidates, l->n_candidates), "candidate_bits",
+      tq_py_list(l->n_candidates, int_item, l->bits), "candidate_alone_loss_pp",
+      tq_py_list(l->n_candidates, double_item, l->alone_loss_pp));
+}
+
 PyObject *tq_py_search_records(const tq_search_result *r) {
-  PyObject *list = PyList_New((Py_ssize_t)r->n_layers);
-  for (size_t k = 0; list && k < r->n_layers; k++) {
-    const tq_search_layer *l = &r->layers[k];
-    PyObject *d = Py_BuildValue(
-        "{s:s, s:s, s:n, s:s, s:i, s:d, s:d, s:N, s:N, s:N}", "layer", l->layer,
-        "what", tq_analysis_kind_name(l->kind), "node", (Py_ssize_t)l->node,
-        "spec", l->candidates[l->chosen], "bits", l->bits[l->chosen], "weight",
-        l->weight, "alone_loss_pp", l->alone_loss_pp[l->chosen], "candidates",
-        strings(l->candidates, l->n_candidates), "candidate_bits",
-        ints(l->bits, l->n_candidates), "candidate_alone_loss_pp",
-        doubles(l->alone_loss_pp, l->n_candidates));
-    if (!d)
-      Py_CLEAR(list);
-    else
-      PyList_SET_ITEM(list, (Py_ssize_t)k, d);
-  }
-  return list;
+  return tq_py_list(r->n_layers, search_layer, r);
 }
 
-/* One record per allocation tried jointly. */
+/* Allocation i tried jointly. */
+static PyObject *search_step(const void *data, size_t i) {
+  const tq_search_result *r = data;
+  const tq_search_step *s = &r->steps[i];
+  return Py_BuildValue(
+      "{s:d, s:d, s:N, s:N, s:N, s:O, s:O}", "gamma", s->gamma, "total_bits",
+      s->total_bits, "positions",
+      tq_py_list(r->n_layers, size_item, s->positions), "search",
+      tq_py_config_record(&s->search, &r->float_search), "validation",
+      tq_py_config_record(&s->validation, &r->float_validation), "accepted",
+      s->accepted ? Py_True : Py_False, "chosen",
+      i == r->chosen ? Py_True : Py_False);
+}
+
 PyObject *tq_py_search_steps(const tq_search_result *r) {
-  PyObject *list = PyList_New((Py_ssize_t)r->n_steps);
-  for (size_t i = 0; list && i < r->n_steps; i++) {
-    const tq_search_step *s = &r->steps[i];
-    PyObject *pos = PyList_New((Py_ssize_t)r->n_layers);
-    for (size_t k = 0; pos && k < r->n_layers; k++) {
-      PyObject *x = PyLong_FromSize_t(s->positions[k]);
-      if (!x)
-        Py_CLEAR(pos);
-      else
-        PyList_SET_ITEM(pos, (Py_ssize_t)k, x);
-    }
-    PyObject *d = Py_BuildValue(
-        "{s:d, s:d, s:N, s:N, s:N, s:O, s:O}", "gamma", s->gamma, "total_bits",
-        s->total_bits, "positions", pos, "search",
-        tq_py_config_record(&s->search, &r->float_search), "validation",
-        tq_py_config_record(&s->validation, &r->float_validation), "accepted",
-        s->accepted ? Py_True : Py_False, "chosen",
-        i == r->chosen ? Py_True : Py_False);
-    if (!d)
-      Py_CLEAR(list);
-    else
-      PyList_SET_ITEM(list, (Py_ssize_t)i, d);
-  }
-  return list;
+  return tq_py_list(r->n_steps, search_step, r);
 }

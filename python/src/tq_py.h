@@ -47,6 +47,18 @@ int tq_py_str(PyObject *o, const char *name, int allow_none, const char **out);
 int tq_py_str_list(PyObject *seq, const char *name, PyObject **keep,
                    const char ***out, size_t *n);
 
+/* A new list of n items, item i made by make(data, i) (a new reference);
+ * NULL with an exception when one fails (records.c). */
+typedef PyObject *(*tq_py_item_fn)(const void *data, size_t i);
+PyObject *tq_py_list(size_t n, tq_py_item_fn make, const void *data);
+/* A list of n strings. */
+PyObject *tq_py_strings(const char *const *items, size_t n);
+
+/* Word widths (None: *n = 0): a sequence of 1 to max ints in [lo, hi]
+ * into out. 0 with ValueError/TypeError. */
+int tq_py_widths(PyObject *seq, int lo, int hi, size_t max, int *out,
+                 size_t *n);
+
 /* ---- arrays (arrays.c) ------------------------------------------------- */
 
 /* x as a C-contiguous float32 array (new reference): x itself when it is
@@ -91,6 +103,11 @@ PyObject *tq_py_kernel_isa(PyObject *self, PyObject *unused);
 /* ---- maps (maps.c) ----------------------------------------------------- */
 
 extern PyTypeObject tq_py_map_type;
+
+/* A map kind by the library's names (tq_map_kind_name: "extrinsic", ...,
+ * and tq_analysis_kind_name: "extr", "weights", "intr"); with
+ * analysis_only, only the kinds analyses take. 0 with ValueError. */
+int tq_py_map_kind(const char *name, int analysis_only, tq_map_kind *kind);
 
 /* A map set from a sectioned source (JSON text or a file; None: none) and
  * flat sources for the extrinsic, weights and intrinsic kinds (JSON text, a

@@ -99,7 +99,7 @@ def test_errors(fashion_mnist, arrays, tmp_path):
     with pytest.raises(ValueError, match="without '}'") as e:
         tq.sweep(LENET, fashion_mnist, specs="nearest,{4..", **OPTS)
     assert e.value.column == 9
-    with pytest.raises(ValueError, match="what"):
+    with pytest.raises(ValueError, match="unknown kind .outputs."):
         tq.sensitivity(LENET, fashion_mnist, specs="nearest,8,4", what="outputs", **OPTS)
     with pytest.raises(ZeroDivisionError):  # a progress function stops the run
         tq.evaluate(LENET, fashion_mnist, limit=N, progress=lambda *a: 1 / 0)
