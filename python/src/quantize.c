@@ -193,8 +193,10 @@ static const char *const overflow_names[TQ_OVERFLOW_COUNT] = {"sat", "sat_sym",
                                                               "wrap"};
 static const char *const ste_names[TQ_STE_COUNT] = {"identity", "clipped"};
 
+/* names[v], or "other" for a value the table does not name (a kind added
+ * to the library later: .spec still says what it is). */
 static const char *name_of(const char *const *names, int count, int v) {
-  return v >= 0 && v < count ? names[v] : "?";
+  return v >= 0 && v < count && names[v] ? names[v] : "other";
 }
 
 /* The parsed parameters as a dict: the fields that apply to the kind. */
