@@ -24,7 +24,7 @@ from ._tensorquant import (Dataset, Quantizer, __version__,  # noqa: E402
                            formats, kernel_isa, quantize, stochastic_u)
 
 __all__ = [
-    "Dataset", "Map", "Model", "Quantizer", "Results", "evaluate", "formats",
+    "Dataset", "Map", "Model", "Quantizer", "Results", "__version__", "evaluate", "formats",
     "kernel_isa", "quantize", "report", "search", "sensitivity", "stats",
     "stochastic_u", "sweep",
 ]
