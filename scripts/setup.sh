@@ -12,7 +12,7 @@ packages=(
   libjansson-dev librandom123-dev zlib1g-dev libopenblas-openmp-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libcmocka-dev clang libclang-rt-14-dev valgrind
-  python3 python3-numpy python3-venv python3-onnx
+  python3 python3-dev python3-numpy python3-venv python3-onnx
   python3-torch python3-torchvision
   dataset-fashion-mnist
   libopenmpi-dev openmpi-bin
@@ -36,4 +36,14 @@ fi
 
 if [[ "${1:-}" != "--no-venv" ]]; then
   bash scripts/setup-venv.sh
+  # The tensorquant Python package, built against the venv's NumPy
+  # (python/setup.py runs the CMake build); rebuilt when its sources change.
+  stamp=$(cat CMakeLists.txt $(find python/src python/tensorquant python/*.py python/*.toml \
+    python/CMakeLists.txt src include cmake -type f ! -path '*/__pycache__/*' | sort) | sha1sum | cut -c1-16)
+  if [[ "$(cat .venv/.tensorquant-stamp 2>/dev/null)" != "$stamp" ]] ||
+     ! .venv/bin/python -c 'import tensorquant' 2>/dev/null; then
+    echo "setup: building the tensorquant Python package into .venv"
+    (cd python && ../.venv/bin/pip install -q --disable-pip-version-check --no-build-isolation .)
+    echo "$stamp" > .venv/.tensorquant-stamp
+  fi
 fi

@@ -101,6 +101,24 @@ TQ_API tq_status tq_dataset_open_in(tq_context *ctx, const char *spec,
                                     const tq_dataset_dirs *dirs,
                                     tq_dataset **out);
 
+/* A dataset from arrays in memory, as a language binding holds them: x is
+ * the whole samples array of the given shape ([N, ...], 2 to
+ * TQ_TENSOR_MAX_DIMS + 1 dims, C order; [N,H,W] gets a channel dimension,
+ * as for NPY files), labels its n_labels integer labels (n_labels must be
+ * N). Both are copied and checked as tq_dataset_open checks an NPY pair:
+ * every sample value finite, every label in [0, 2^31 - 2]; the classes are
+ * the largest label + 1. name names the dataset in messages and documents
+ * (NULL or "": "<memory>"); the split reads as TQ_SPLIT_TEST. On success
+ * *out is freed with tq_dataset_destroy(); on failure it is NULL and the
+ * last error says what is wrong: TQ_ERR_INVALID_ARGUMENT (NULL pointers),
+ * TQ_ERR_FORMAT (no samples, a bad label, a non-finite value, naming the
+ * sample), TQ_ERR_SHAPE (negative dims, label count), TQ_ERR_UNSUPPORTED
+ * (too many dims), TQ_ERR_NO_MEMORY. */
+TQ_API tq_status tq_dataset_from_memory(tq_context *ctx, const float *x,
+                                        const tq_shape *shape,
+                                        const int64_t *labels, size_t n_labels,
+                                        const char *name, tq_dataset **out);
+
 /* Frees a dataset. NULL is allowed. */
 TQ_API void tq_dataset_destroy(tq_dataset *ds);
 

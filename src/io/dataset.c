@@ -19,25 +19,6 @@
 #include "quant/philox.h"
 #include "tensorquant/data.h"
 
-struct tq_dataset {
-  char *name;
-  tq_data_split split;
-  size_t n;
-  tq_shape sample_shape;
-  size_t sample_numel;
-  int classes;
-  int64_t *labels;
-  unsigned char *u8; /* IDX ubyte images, scaled by 1/255 on gather */
-  float *f32;        /* every other source, as stored */
-  float *mean, *std; /* normalization: norm_channels values each */
-  size_t norm_channels;
-};
-
-/* Largest label: classes = max + 1 must fit in an int. */
-#define LABEL_MAX 2147483646.0
-/* Labels read through the float32 NPY reader are exact up to 2^24. */
-#define NPY_LABEL_MAX 16777216.0
-
 static char *dup_string(const char *s) {
   size_t n = strlen(s) + 1;
   char *p = malloc(n);
@@ -77,8 +58,8 @@ void tq_dataset_destroy(tq_dataset *ds) {
 /* ---- validation shared by every source ------------------------------------*/
 
 /* Checks one label value and stores it. file names the label file. */
-static tq_status take_label(tq_context *ctx, const char *file, size_t i,
-                            double v, double max, tq_dataset *ds) {
+tq_status tq_dataset_take_label(tq_context *ctx, const char *file, size_t i,
+                                double v, double max, tq_dataset *ds) {
   if (!isfinite(v))
     return tq_error(ctx, TQ_ERR_FORMAT, file, 0, 0,
                     "the label of sample %zu is %g: labels must be "
@@ -94,7 +75,7 @@ static tq_status take_label(tq_context *ctx, const char *file, size_t i,
                     "the label of sample %zu is negative (%.0f): labels "
                     "must be in [0, classes)",
                     i, v);
-  if (v > LABEL_MAX)
+  if (v > TQ_DATASET_LABEL_MAX)
     return tq_error(ctx, TQ_ERR_FORMAT, file, 0, 0,
                     "the label of sample %zu is %.0f: labels must be below "
                     "2^31 - 1 (the class count must fit in an int)",
@@ -111,8 +92,8 @@ static tq_status take_label(tq_context *ctx, const char *file, size_t i,
 }
 
 /* Checks that float images hold only finite values; file names them. */
-static tq_status check_finite(tq_context *ctx, const char *file,
-                              const tq_dataset *ds) {
+tq_status tq_dataset_check_finite(tq_context *ctx, const char *file,
+                                  const tq_dataset *ds) {
   size_t total = ds->n * ds->sample_numel;
   for (size_t k = 0; k < total; k++)
     if (!isfinite(ds->f32[k]))
@@ -129,9 +110,9 @@ static tq_status check_finite(tq_context *ctx, const char *file,
 
 /* Sets the sample shape from the dims of the whole array (dims[0] = N). A
  * 3-d [N,H,W] array gets a channel dimension: [1,H,W]. */
-static tq_status set_sample_shape(tq_context *ctx, const char *file,
-                                  const int64_t *dims, int ndim,
-                                  tq_dataset *ds) {
+tq_status tq_dataset_set_sample_shape(tq_context *ctx, const char *file,
+                                      const int64_t *dims, int ndim,
+                                      tq_dataset *ds) {
   if (ndim < 2)
     return tq_error(ctx, TQ_ERR_FORMAT, file, 0, 0,
                     "the samples array has %d dimension%s: expected [N, H, W] "
@@ -203,7 +184,8 @@ static tq_status open_idx_dir(tq_context *ctx, const char *dir,
   if (st == TQ_OK) st = find_idx(ctx, dir, labels_base, &yfile);
   if (st == TQ_OK) st = tq_idx_load_raw(ctx, xfile, &x);
   if (st == TQ_OK) st = tq_idx_load_raw(ctx, yfile, &y);
-  if (st == TQ_OK) st = set_sample_shape(ctx, xfile, x.dims, x.ndim, ds);
+  if (st == TQ_OK)
+    st = tq_dataset_set_sample_shape(ctx, xfile, x.dims, x.ndim, ds);
   if (st == TQ_OK && y.ndim != 1)
     st = tq_error(ctx, TQ_ERR_FORMAT, yfile, 0, 0,
                   "labels must be a 1-d array, found %d dimensions", y.ndim);
@@ -212,7 +194,8 @@ static tq_status open_idx_dir(tq_context *ctx, const char *dir,
   if (st == TQ_OK && !(ds->labels = malloc(ds->n * sizeof *ds->labels)))
     st = tq_error_nomem(ctx);
   for (size_t i = 0; st == TQ_OK && i < ds->n; i++)
-    st = take_label(ctx, yfile, i, tq_idx_raw_value(&y, i), LABEL_MAX, ds);
+    st = tq_dataset_take_label(ctx, yfile, i, tq_idx_raw_value(&y, i),
+                               TQ_DATASET_LABEL_MAX, ds);
   if (st == TQ_OK) {
     if (x.type == TQ_IDX_UBYTE) {
       ds->u8 = x.data; /* kept as bytes: 1/4 of the memory of floats */
@@ -221,7 +204,7 @@ static tq_status open_idx_dir(tq_context *ctx, const char *dir,
       st = tq_error_nomem(ctx);
     } else {
       tq_idx_raw_to_floats(&x, 0, x.numel, ds->f32);
-      st = check_finite(ctx, xfile, ds);
+      st = tq_dataset_check_finite(ctx, xfile, ds);
     }
   }
   tq_idx_raw_free(&x);
@@ -270,7 +253,8 @@ static tq_status open_npy_pair(tq_context *ctx, const char *spec,
   if (!xfile || !yfile) st = tq_error_nomem(ctx);
   if (st == TQ_OK) st = tq_npy_read(ctx, xfile, &ds->f32, &xs);
   if (st == TQ_OK) st = tq_npy_read(ctx, yfile, &y, &ys);
-  if (st == TQ_OK) st = set_sample_shape(ctx, xfile, xs.dims, xs.ndim, ds);
+  if (st == TQ_OK)
+    st = tq_dataset_set_sample_shape(ctx, xfile, xs.dims, xs.ndim, ds);
   if (st == TQ_OK && ys.ndim != 1) {
     char text[160];
     tq_shape_format(&ys, text, sizeof text);
@@ -282,8 +266,9 @@ static tq_status open_npy_pair(tq_context *ctx, const char *spec,
   if (st == TQ_OK && !(ds->labels = malloc(ds->n * sizeof *ds->labels)))
     st = tq_error_nomem(ctx);
   for (size_t i = 0; st == TQ_OK && i < ds->n; i++)
-    st = take_label(ctx, yfile, i, y[i], NPY_LABEL_MAX, ds);
-  if (st == TQ_OK) st = check_finite(ctx, xfile, ds);
+    st = tq_dataset_take_label(ctx, yfile, i, y[i], TQ_DATASET_NPY_LABEL_MAX,
+                               ds);
+  if (st == TQ_OK) st = tq_dataset_check_finite(ctx, xfile, ds);
   tq_free(y);
   free(xfile);
   free(yfile);
