@@ -11,10 +11,12 @@ tq_status tq_py_quantize_buffer(tq_context *ctx, const tq_quantizer *q,
                                 const float *in, float *out, size_t n,
                                 const tq_shape *shape,
                                 const tq_quant_opts *opts) {
-  /* Element-wise kinds need no shape; tq_quantize_tensor (shape-aware
-   * formats) will take it as the site here. */
-  (void)shape;
-  return tq_quantize(ctx, q, in, out, n, opts);
+  /* Scaled and block formats take their groups from the array's shape
+   * (blocks and axis=channel along the last axis, as tq quantize). */
+  tq_quant_site site = TQ_QUANT_SITE_INIT;
+  site.rank = shape->ndim;
+  site.dims = shape->dims;
+  return tq_quantize_tensor(ctx, q, in, out, n, &site, opts);
 }
 
 /* ---- specs to quantizers, cached --------------------------------------- */
@@ -185,7 +187,14 @@ static PyObject *quantizer_bits(quantizer_object *self, void *unused) {
 }
 
 static const char *const kind_names[TQ_QUANT_KIND_COUNT] = {
-    "none", "fixed", "float", "logarithmic", "sparse", "binary", "ternary"};
+    "none",    "fixed", "float", "logarithmic", "sparse", "binary",
+    "ternary", "int",   "mx",    "nvfp4",       "bfp",    "ggml"};
+static const char *const int_mode_names[TQ_INT_MODE_COUNT] = {"sym", "asym",
+                                                              "unsigned"};
+static const char *const scale_names[TQ_SCALE_FORMAT_COUNT] = {
+    "fp32", "bf16", "fp16", "fp8e4m3", "e8m0", "po2"};
+static const char *const scale_round_names[TQ_SCALE_ROUND_COUNT] = {"floor",
+                                                                    "ceil"};
 static const char *const round_names[TQ_ROUND_COUNT] = {
     "nearest", "even", "half_up", "half_down", "half_zero",
     "down",    "up",   "zero",    "away",      "stochastic"};
@@ -232,6 +241,34 @@ static PyObject *quantizer_params(quantizer_object *self, void *unused) {
                                "threshold", p->threshold)
                : Py_BuildValue("{s:d, s:O}", "magnitude", p->magnitude,
                                "threshold", Py_None);
+  /* scaled and block formats: how groups and scales are formed */
+  const int grouped = p->kind >= TQ_QUANT_INT || p->scaled;
+  if (grouped && d && !more) {
+    PyObject *axis =
+        p->axis_mode == TQ_AXIS_INDEX
+            ? PyLong_FromLong(p->axis)
+            : PyUnicode_FromString(p->axis_mode == TQ_AXIS_CHANNEL ? "channel"
+                                                                   : "default");
+    more = axis ? Py_BuildValue(
+                      "{s:i, s:s, s:O, s:N, s:L, s:s, s:s, s:O, s:s}", "width",
+                      p->width, "int_mode",
+                      name_of(int_mode_names, TQ_INT_MODE_COUNT, p->int_mode),
+                      "narrow", p->narrow ? Py_True : Py_False, "axis", axis,
+                      "group", (long long)p->group, "scale",
+                      name_of(scale_names, TQ_SCALE_FORMAT_COUNT, p->scale),
+                      "scale_round",
+                      name_of(scale_round_names, TQ_SCALE_ROUND_COUNT,
+                              p->scale_round),
+                      "static", p->is_static ? Py_True : Py_False, "round",
+                      name_of(round_names, TQ_ROUND_COUNT, p->round))
+                : NULL;
+  } else if (grouped && d && more) {
+    PyObject *extra = Py_BuildValue(
+        "{s:O, s:L, s:O}", "scaled", p->scaled ? Py_True : Py_False, "group",
+        (long long)p->group, "static", p->is_static ? Py_True : Py_False);
+    if (!extra || PyDict_Update(more, extra) != 0) Py_CLEAR(more);
+    Py_XDECREF(extra);
+  }
   if (p->has_seed && d) {
     PyObject *seed = PyLong_FromUnsignedLongLong(p->seed);
     if (!seed || PyDict_SetItemString(d, "seed", seed) != 0) Py_CLEAR(d);

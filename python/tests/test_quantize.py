@@ -24,6 +24,27 @@ def test_same_bits_as_the_tool(spec, run_tq, tmp_path):
     assert same_bits(y, want)
 
 
+SCALED = ["int,8", "int,4,group=32", "int,8,asym,axis=channel", "int,6,round=stochastic",
+          "fp8e4m3,scaled", "fp4e2m1,scaled,group=16", "mxfp4", "mxfp8e4m3", "mxint8",
+          "nvfp4", "bfp,8", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"]
+
+
+@pytest.mark.parametrize("spec", SCALED)
+def test_scaled_formats_use_the_shape(spec, run_tq, tmp_path):
+    """Groups come from the array's shape, as tq quantize takes it from the
+    NPY: blocks and axis=channel along the last axis."""
+    x = sample_array(5120, seed=len(spec)).reshape(40, 128)
+    np.save(tmp_path / "x.npy", x)
+    run_tq("quantize", "--spec", spec, "--seed", 7, "-i", tmp_path / "x.npy",
+           "-o", tmp_path / "y.npy")
+    want = np.load(tmp_path / "y.npy")
+    assert same_bits(tq.quantize(x, spec, seed=7), want)
+    # per-channel scales need the shape: the flat array is one channel
+    if "axis=channel" in spec:
+        flat = tq.quantize(x.reshape(-1), spec, seed=7).reshape(x.shape)
+        assert not same_bits(flat, want)
+
+
 @pytest.mark.parametrize("spec", ["stochastic,8,4", "float,4,3,round=stochastic"])
 def test_offsets_split_a_tensor(spec):
     x = sample_array(10000)
