@@ -301,7 +301,7 @@ static tq_status clip_infer(tq_op_call *c) {
   if (cp->legacy && x->dtype != TQ_DTYPE_FLOAT32)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "expects a float32 input, got %s",
-                         tq_ew_dtype_name(x->dtype));
+                         tq_dtype_name(x->dtype));
   static const char *const names[] = {"", "min", "max"};
   for (size_t i = 1; i < c->n_in && i < 3; i++) {
     const tq_tensor *b = c->in[i];
@@ -309,7 +309,7 @@ static tq_status clip_infer(tq_op_call *c) {
     if (b->dtype != x->dtype)
       return tq_call_error(
           c, TQ_ERR_UNSUPPORTED, "'%s' is %s but the input is %s", names[i],
-          tq_ew_dtype_name(b->dtype), tq_ew_dtype_name(x->dtype));
+          tq_dtype_name(b->dtype), tq_dtype_name(x->dtype));
     if (b->numel != 1) {
       char s[96];
       tq_shape_format(&b->shape, s, sizeof s);

@@ -132,14 +132,14 @@ static tq_status bin_types(tq_op_call *c, int op, int cls, tq_dtype ta,
       return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                            "Pow of an %s base is not supported (float32 "
                            "only)",
-                           tq_ew_dtype_name(ta));
+                           tq_dtype_name(ta));
     *out = TQ_DTYPE_FLOAT32;
     return TQ_OK;
   }
   if (ta != tb)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "inputs have different types (%s and %s)",
-                         tq_ew_dtype_name(ta), tq_ew_dtype_name(tb));
+                         tq_dtype_name(ta), tq_dtype_name(tb));
   *out = cls == CLS_ARITH ? ta : tq_ew_bool_dtype(c);
   return TQ_OK;
 }
@@ -442,7 +442,7 @@ static tq_status prelu_infer(tq_op_call *c) {
   if (x->dtype != TQ_DTYPE_FLOAT32 || s->dtype != TQ_DTYPE_FLOAT32)
     return tq_call_error(
         c, TQ_ERR_UNSUPPORTED, "expects float32 X and slope, got %s and %s",
-        tq_ew_dtype_name(x->dtype), tq_ew_dtype_name(s->dtype));
+        tq_dtype_name(x->dtype), tq_dtype_name(s->dtype));
   tq_shape so;
   tq_status st =
       tq_ew_broadcast_shape(c, &x->shape, &s->shape, "X and slope", &so);

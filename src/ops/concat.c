@@ -80,7 +80,7 @@ static tq_status concat_shape(tq_op_call *c, int *axis, tq_shape *out) {
     if (t->dtype != x0->dtype)
       return tq_call_error(
           c, TQ_ERR_UNSUPPORTED, "input %zu is %s, input 0 is %s", i,
-          tq_ew_dtype_name(t->dtype), tq_ew_dtype_name(x0->dtype));
+          tq_dtype_name(t->dtype), tq_dtype_name(x0->dtype));
     int ok = t->shape.ndim == r;
     for (int d = 0; d < r && ok; d++)
       if (d != *axis && t->shape.dims[d] != o.dims[d]) ok = 0;

@@ -75,9 +75,6 @@ tq_status tq_ew_one_float_input(tq_op_call *c);
 /* Threads an operator call may use (at least 1). */
 int tq_ew_threads(const tq_op_call *c);
 
-/* The name of a dtype for messages ("float32", "int64"). */
-const char *tq_ew_dtype_name(tq_dtype dtype);
-
 /* The dtype booleans have in this call: int64 at plan time, float32 at run
  * time. */
 static inline tq_dtype tq_ew_bool_dtype(const tq_op_call *c) {

@@ -28,7 +28,7 @@ static tq_status gather_shape(tq_op_call *c, int *axis, tq_shape *out) {
   const tq_tensor *x = c->in[0], *ind = c->in[1];
   if (ind->dtype != TQ_DTYPE_INT64)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED, "indices must be int64, got %s",
-                         tq_ew_dtype_name(ind->dtype));
+                         tq_dtype_name(ind->dtype));
   if (x->shape.ndim < 1)
     return tq_call_error(c, TQ_ERR_SHAPE, "data must have rank >= 1");
   const int64_t ax = ((const gather_params *)c->params)->axis;
@@ -168,11 +168,11 @@ static tq_status scatternd_shape(tq_op_call *c, size_t *k, size_t *n_upd,
   const tq_tensor *x = c->in[0], *ind = c->in[1], *upd = c->in[2];
   if (ind->dtype != TQ_DTYPE_INT64)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED, "indices must be int64, got %s",
-                         tq_ew_dtype_name(ind->dtype));
+                         tq_dtype_name(ind->dtype));
   if (upd->dtype != x->dtype)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED, "updates are %s but data is %s",
-                         tq_ew_dtype_name(upd->dtype),
-                         tq_ew_dtype_name(x->dtype));
+                         tq_dtype_name(upd->dtype),
+                         tq_dtype_name(x->dtype));
   int q = ind->shape.ndim;
   if (q < 1)
     return tq_call_error(c, TQ_ERR_SHAPE, "indices must have rank >= 1");

@@ -89,7 +89,7 @@ static tq_status pad_derive(tq_op_call *c, pad_p *p) {
       return tq_call_error(c, TQ_ERR_SHAPE,
                            "constant_value must be a scalar of the data's "
                            "type (%s)",
-                           tq_ew_dtype_name(x->dtype));
+                           tq_dtype_name(x->dtype));
   }
   p->out = x->shape;
   for (int d = 0; d < r; d++) p->begin[d] = p->end[d] = 0;

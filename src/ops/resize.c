@@ -111,7 +111,7 @@ static tq_status resize_derive(tq_op_call *c, resize_p *p) {
   if (x->dtype != TQ_DTYPE_FLOAT32)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "expects a float32 input, got %s",
-                         tq_ew_dtype_name(x->dtype));
+                         tq_dtype_name(x->dtype));
   p->mode = rp->mode;
   p->ctm = rp->ctm;
   p->nm = rp->nm;

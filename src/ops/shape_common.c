@@ -69,7 +69,7 @@ tq_status tq_shape_input_ints(tq_op_call *c, size_t i, const char *what,
   if (t->dtype != TQ_DTYPE_INT64)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "input '%s' must be int64, got %s", what,
-                         tq_ew_dtype_name(t->dtype));
+                         tq_dtype_name(t->dtype));
   if (t->shape.ndim > 1)
     return tq_call_error(c, TQ_ERR_SHAPE, "input '%s' must be 1-D, got rank %d",
                          what, t->shape.ndim);

@@ -66,7 +66,7 @@ static tq_status unary_infer(tq_op_call *c) {
   if ((dt == TQ_DTYPE_FLOAT32 && !un_ops[k].f32) ||
       (dt == TQ_DTYPE_INT64 && !un_ops[k].i64))
     return tq_call_error(c, TQ_ERR_UNSUPPORTED, "%s input is not supported",
-                         tq_ew_dtype_name(dt));
+                         tq_dtype_name(dt));
   return tq_call_set_output(c, 0, dt, &c->in[0]->shape);
 }
 

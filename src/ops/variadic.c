@@ -49,7 +49,7 @@ static tq_status variadic_infer(tq_op_call *c) {
     if (t->dtype != dt)
       return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                            "inputs have different types (%s and %s)",
-                           tq_ew_dtype_name(dt), tq_ew_dtype_name(t->dtype));
+                           tq_dtype_name(dt), tq_dtype_name(t->dtype));
     tq_shape n;
     tq_status st = tq_ew_broadcast_shape(c, &so, &t->shape, "inputs", &n);
     if (st != TQ_OK) return st;
@@ -58,7 +58,7 @@ static tq_status variadic_infer(tq_op_call *c) {
   if (op == TQ_EW_DIV && dt != TQ_DTYPE_FLOAT32)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "Mean of %s inputs is not supported (float32 only)",
-                         tq_ew_dtype_name(dt));
+                         tq_dtype_name(dt));
   return tq_call_set_output(c, 0, dt, &so);
 }
 

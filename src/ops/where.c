@@ -19,7 +19,7 @@ static tq_status where_infer(tq_op_call *c) {
   if (x->dtype != y->dtype)
     return tq_call_error(
         c, TQ_ERR_UNSUPPORTED, "X and Y have different types (%s and %s)",
-        tq_ew_dtype_name(x->dtype), tq_ew_dtype_name(y->dtype));
+        tq_dtype_name(x->dtype), tq_dtype_name(y->dtype));
   tq_shape s1, s2;
   tq_status st = tq_ew_broadcast_shape(c, &c->in[0]->shape, &x->shape,
                                        "condition and X", &s1);
