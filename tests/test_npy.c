@@ -442,7 +442,8 @@ static const typed_file typed_files[] = {
      BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
      "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }",
      60,
-     BYTES("\x9a\x99\x99\x99\x99\x99\xb9\x3f\x00\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\xf0\x7f\x9c\x75\x00\x88\x3c\xe4\x37\x7e"),
+     BYTES("\x9a\x99\x99\x99\x99\x99\xb9\x3f\x00\x00\x00\x00\x00\x00\x00\x80"
+           "\x00\x00\x00\x00\x00\x00\xf0\x7f\x9c\x75\x00\x88\x3c\xe4\x37\x7e"),
      1,
      {4},
      {0.1, -0.0, INFINITY, 1e+300}},
@@ -472,7 +473,8 @@ static const typed_file typed_files[] = {
      BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
      "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }",
      58,
-     BYTES("\xfb\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\x00\x00\x00\x80\x07\x00\x00\x00\x00\x00\x00\x00"),
+     BYTES("\xfb\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x40"
+           "\x00\x00\x00\x00\x00\x00\x00\x80\x07\x00\x00\x00\x00\x00\x00\x00"),
      2,
      {2, 2},
      {-5.0, 4.611686018427388e+18, -9.223372036854776e+18, 7.0}},
@@ -561,10 +563,8 @@ static const typed_file typed_files[] = {
 #define TYPED_FILE_COUNT (sizeof typed_files / sizeof typed_files[0])
 
 static unsigned char *typed_bytes(const typed_file *f, size_t *len) {
-  const numpy_file nf = {f->what, f->prefix,   f->prefix_len,
-                         f->dict, f->pad,      f->data,
-                         f->data_len, f->ndim, {0},
-                         {0}};
+  const numpy_file nf = {f->what, f->prefix,   f->prefix_len, f->dict, f->pad,
+                         f->data, f->data_len, f->ndim,       {0},     {0}};
   return numpy_bytes(&nf, len);
 }
 
@@ -668,9 +668,9 @@ static void test_typed_errors(void **state) {
   size_t len;
   unsigned char big[24] = {0};
   store_le64(big + 16, UINT64_C(0x8000000000000000));
-  unsigned char *b = build_npy(
-      1, "{'descr': '<u8', 'fortran_order': False, 'shape': (3,), }", big,
-      sizeof big, &len);
+  unsigned char *b =
+      build_npy(1, "{'descr': '<u8', 'fortran_order': False, 'shape': (3,), }",
+                big, sizeof big, &len);
   assert_int_equal(tq_npy_parse_tensor(ctx, b, len, "big.npy", &t),
                    TQ_ERR_RANGE);
   assert_null(t);

@@ -305,6 +305,7 @@ enum {
   T_FLOAT = 1,
   T_UINT8 = 2,
   T_INT8 = 3,
+  T_UINT16 = 4,
   T_INT32 = 6,
   T_INT64 = 7,
   T_STRING = 8,
@@ -693,29 +694,34 @@ static void test_typed_initializers(void **state) {
   assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_INT64);
   assert_true(((const int64_t *)tq_tensor_cdata(x))[0] == -5);
   assert_true(((const int64_t *)tq_tensor_cdata(x))[1] == INT64_MAX);
+  /* Every element type loads as its own dtype. */
   x = tq_graph_initializer(gr, "i32");
-  assert_true(((const int64_t *)tq_tensor_cdata(x))[0] == -7);
-  assert_true(((const int64_t *)tq_tensor_cdata(x))[1] == 2147483647);
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_INT32);
+  assert_true(((const int32_t *)tq_tensor_cdata(x))[0] == -7);
+  assert_true(((const int32_t *)tq_tensor_cdata(x))[1] == 2147483647);
   x = tq_graph_initializer(gr, "dbl");
-  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_FLOAT32);
-  assert_true(((const float *)tq_tensor_cdata(x))[0] == (float)0.1);
-  assert_true(isinf(((const float *)tq_tensor_cdata(x))[1]));
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_FLOAT64);
+  assert_true(((const double *)tq_tensor_cdata(x))[0] == 0.1);
+  assert_true(((const double *)tq_tensor_cdata(x))[1] == -1e300);
   x = tq_graph_initializer(gr, "half");
-  assert_true(((const float *)tq_tensor_cdata(x))[0] == 1.0f);
-  assert_true(((const float *)tq_tensor_cdata(x))[1] == -2.0f);
-  assert_true(((const float *)tq_tensor_cdata(x))[2] == ldexpf(1.0f, -24));
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_FLOAT16);
+  const uint16_t *hq = tq_tensor_cdata(x);
+  assert_true(hq[0] == 0x3c00 && hq[1] == 0xc000 && hq[2] == 0x0001);
   x = tq_graph_initializer(gr, "half_raw");
-  assert_true(isinf(((const float *)tq_tensor_cdata(x))[0]));
-  assert_true(((const float *)tq_tensor_cdata(x))[1] == 0.5f);
+  hq = tq_tensor_cdata(x);
+  assert_true(hq[0] == 0x7c00 && hq[1] == 0x3800); /* inf, 0.5 */
   x = tq_graph_initializer(gr, "bools");
-  const int64_t *bq = tq_tensor_cdata(x);
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_BOOL);
+  const uint8_t *bq = tq_tensor_cdata(x);
   assert_true(bq[0] == 0 && bq[1] == 1 && bq[2] == 1);
   x = tq_graph_initializer(gr, "i8");
-  const int64_t *iq = tq_tensor_cdata(x);
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_INT8);
+  const int8_t *iq = tq_tensor_cdata(x);
   assert_true(iq[0] == -1 && iq[1] == -128);
   x = tq_graph_initializer(gr, "u8");
-  iq = tq_tensor_cdata(x);
-  assert_true(iq[0] == 255 && iq[1] == 128);
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_UINT8);
+  const uint8_t *uq = tq_tensor_cdata(x);
+  assert_true(uq[0] == 255 && uq[1] == 128);
   x = tq_graph_initializer(gr, "scalar");
   assert_int_equal(tq_tensor_shape(x)->ndim, 0);
   assert_true(((const float *)tq_tensor_cdata(x))[0] == 42.0f);
@@ -1162,15 +1168,15 @@ static void test_input_and_attribute_errors(void **state) {
   size_t len;
   unsigned char *b;
   const int64_t d2[] = {1, 2};
-  /* Non-float input. */
+  /* An input type the runtime holds only widened (uint16 as int64). */
   pb g = {0};
-  add_value_info(&g, GRAPH_INPUT, "ids", T_INT64, 2, d2);
+  add_value_info(&g, GRAPH_INPUT, "ids", T_UINT16, 2, d2);
   add_value_info(&g, GRAPH_OUTPUT, "y", T_FLOAT, -1, NULL);
   const char *in[] = {"ids"}, *out[] = {"y"};
   add_node(&g, "Relu", "r", in, 1, out, 1, NULL);
   b = make_model(&g, 8, 13, &len);
   EXPECT_PARSE_ERROR(ctx, b, len, TQ_ERR_UNSUPPORTED, "graph input 'ids'",
-                     "INT64", "only FLOAT");
+                     "UINT16", "graph inputs may be FLOAT, DOUBLE");
   /* Input without a shape. */
   g = (pb){0};
   add_value_info(&g, GRAPH_INPUT, "ids", T_FLOAT, -1, NULL);
@@ -1277,8 +1283,8 @@ static void test_length_past_enclosing_end(void **state) {
 
 /* ---- models made by the Python onnx package (tests/cli/onnx_models.sh) ----*/
 
-/* Values of an initializer as listed by make_onnx_models.py: "name f v..."
- * or "name i v...". */
+/* Values of an initializer as listed by make_onnx_models.py: "name DTYPE
+ * v...", exact (floats as doubles, integers in decimal). */
 static void check_init_line(const tq_graph *g, const char *model, char *line) {
   char *save = NULL;
   const char *name = strtok_r(line, " \t\n", &save);
@@ -1286,29 +1292,31 @@ static void check_init_line(const tq_graph *g, const char *model, char *line) {
   if (!name || !kind) return;
   const tq_tensor *t = tq_graph_initializer(g, name);
   if (!t) fail_msg("%s: initializer '%s' is missing", model, name);
-  int is_float = kind[0] == 'f';
-  assert_int_equal(tq_tensor_dtype(t),
-                   is_float ? TQ_DTYPE_FLOAT32 : TQ_DTYPE_INT64);
+  tq_dtype want_dt;
+  if (tq_dtype_from_name(kind, &want_dt) != 0)
+    fail_msg("%s: unknown dtype '%s'", model, kind);
+  if (tq_tensor_dtype(t) != want_dt)
+    fail_msg("%s: initializer '%s' is %s, expected %s", model, name,
+             tq_dtype_name(tq_tensor_dtype(t)), kind);
+  /* As doubles: exact for every dtype the script writes (its integers are
+   * below 2^53). */
+  tq_tensor *d = NULL;
+  tq_context *ctx = new_ctx();
+  expect_ok(ctx, tq_tensor_cast(ctx, t, TQ_DTYPE_FLOAT64, &d));
   size_t i = 0;
   for (const char *tok; (tok = strtok_r(NULL, " \t\n", &save)); i++) {
     if (i >= tq_tensor_numel(t))
       fail_msg("%s: initializer '%s' has only %zu values", model, name,
                tq_tensor_numel(t));
-    if (is_float) {
-      float want = strtof(tok, NULL);
-      float got = ((const float *)tq_tensor_cdata(t))[i];
-      if (tq_test_bits(want) != tq_test_bits(got))
-        fail_msg("%s: initializer '%s'[%zu] = %.9g, expected %.9g", model, name,
-                 i, (double)got, (double)want);
-    } else {
-      long long want = strtoll(tok, NULL, 10);
-      long long got = ((const int64_t *)tq_tensor_cdata(t))[i];
-      if (want != got)
-        fail_msg("%s: initializer '%s'[%zu] = %lld, expected %lld", model, name,
-                 i, got, want);
-    }
+    const double want = strtod(tok, NULL);
+    const double got = ((const double *)tq_tensor_cdata(d))[i];
+    if (!(got == want || (isnan(got) && isnan(want))))
+      fail_msg("%s: initializer '%s'[%zu] = %.17g, expected %.17g", model, name,
+               i, got, want);
   }
   assert_int_equal(i, tq_tensor_numel(t));
+  tq_tensor_destroy(d);
+  tq_context_destroy(ctx);
 }
 
 /* Runs the model on dir/<stem>.in.npy and compares with what ONNX Runtime

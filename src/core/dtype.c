@@ -10,10 +10,10 @@ static const struct {
   const char *name;
   size_t size;
 } dtypes[TQ_DTYPE_COUNT] = {
-    [TQ_DTYPE_FLOAT32] = {"float32", 4}, [TQ_DTYPE_INT64] = {"int64", 8},
-    [TQ_DTYPE_INT32] = {"int32", 4},     [TQ_DTYPE_INT8] = {"int8", 1},
-    [TQ_DTYPE_UINT8] = {"uint8", 1},     [TQ_DTYPE_BOOL] = {"bool", 1},
-    [TQ_DTYPE_FLOAT64] = {"float64", 8}, [TQ_DTYPE_FLOAT16] = {"float16", 2},
+    [TQ_DTYPE_FLOAT32] = {"float32", 4},   [TQ_DTYPE_INT64] = {"int64", 8},
+    [TQ_DTYPE_INT32] = {"int32", 4},       [TQ_DTYPE_INT8] = {"int8", 1},
+    [TQ_DTYPE_UINT8] = {"uint8", 1},       [TQ_DTYPE_BOOL] = {"bool", 1},
+    [TQ_DTYPE_FLOAT64] = {"float64", 8},   [TQ_DTYPE_FLOAT16] = {"float16", 2},
     [TQ_DTYPE_BFLOAT16] = {"bfloat16", 2},
 };
 
@@ -120,10 +120,14 @@ void tq_store_i64(tq_dtype dt, void *data, size_t i, int64_t v) {
   switch (dt) {
     case TQ_DTYPE_FLOAT32: ((float *)data)[i] = (float)v; break;
     case TQ_DTYPE_INT64: ((int64_t *)data)[i] = v; break;
-    case TQ_DTYPE_INT32: ((int32_t *)data)[i] = (int32_t)tq_wrap_to(dt, v); break;
+    case TQ_DTYPE_INT32:
+      ((int32_t *)data)[i] = (int32_t)tq_wrap_to(dt, v);
+      break;
     case TQ_DTYPE_INT8: ((int8_t *)data)[i] = (int8_t)tq_wrap_to(dt, v); break;
     case TQ_DTYPE_UINT8:
-    case TQ_DTYPE_BOOL: ((uint8_t *)data)[i] = (uint8_t)tq_wrap_to(dt, v); break;
+    case TQ_DTYPE_BOOL:
+      ((uint8_t *)data)[i] = (uint8_t)tq_wrap_to(dt, v);
+      break;
     case TQ_DTYPE_FLOAT64: ((double *)data)[i] = (double)v; break;
     /* Through float32: any integer of 65520 or more is inf in float16
      * either way, and the ONNX reference rounds to bfloat16 this way. */
@@ -160,7 +164,8 @@ void tq_dtype_convert(tq_dtype from, const void *src, tq_dtype to, void *dst,
   }
   /* Integers go through int64 so that int64 -> float32 rounds once. */
   if (tq_dtype_is_int(from) || from == TQ_DTYPE_BOOL) {
-    for (size_t i = 0; i < n; i++) tq_store_i64(to, dst, i, tq_load_i64(from, src, i));
+    for (size_t i = 0; i < n; i++)
+      tq_store_i64(to, dst, i, tq_load_i64(from, src, i));
     return;
   }
   for (size_t i = 0; i < n; i++)

@@ -103,12 +103,12 @@ typedef struct npy_dtype {
 } npy_dtype;
 
 static const npy_dtype npy_dtypes[] = {
-    {NPY_F2, 'f', 2, TQ_DTYPE_FLOAT16}, {NPY_F4, 'f', 4, TQ_DTYPE_FLOAT32},
-    {NPY_F8, 'f', 8, TQ_DTYPE_FLOAT64}, {NPY_I1, 'i', 1, TQ_DTYPE_INT8},
-    {NPY_I2, 'i', 2, TQ_DTYPE_INT64},   {NPY_I4, 'i', 4, TQ_DTYPE_INT32},
-    {NPY_I8, 'i', 8, TQ_DTYPE_INT64},   {NPY_U1, 'u', 1, TQ_DTYPE_UINT8},
-    {NPY_U2, 'u', 2, TQ_DTYPE_INT64},   {NPY_U4, 'u', 4, TQ_DTYPE_INT64},
-    {NPY_U8, 'u', 8, TQ_DTYPE_INT64},   {NPY_B1, 'b', 1, TQ_DTYPE_BOOL},
+    {NPY_F2, 'f', 2, TQ_DTYPE_FLOAT16},  {NPY_F4, 'f', 4, TQ_DTYPE_FLOAT32},
+    {NPY_F8, 'f', 8, TQ_DTYPE_FLOAT64},  {NPY_I1, 'i', 1, TQ_DTYPE_INT8},
+    {NPY_I2, 'i', 2, TQ_DTYPE_INT64},    {NPY_I4, 'i', 4, TQ_DTYPE_INT32},
+    {NPY_I8, 'i', 8, TQ_DTYPE_INT64},    {NPY_U1, 'u', 1, TQ_DTYPE_UINT8},
+    {NPY_U2, 'u', 2, TQ_DTYPE_INT64},    {NPY_U4, 'u', 4, TQ_DTYPE_INT64},
+    {NPY_U8, 'u', 8, TQ_DTYPE_INT64},    {NPY_B1, 'b', 1, TQ_DTYPE_BOOL},
     {NPY_V2, 'V', 2, TQ_DTYPE_BFLOAT16},
 };
 
@@ -211,14 +211,6 @@ static void convert(npy_type type, const unsigned char *src, size_t n,
   }
 }
 
-/* Two's complement readings of little-endian bits, without
- * implementation-defined conversions. */
-static int64_t signed_bits(uint64_t u, int bits) {
-  const uint64_t top = UINT64_C(1) << (bits - 1);
-  if (u < top) return (int64_t)u;
-  return -(int64_t)(((top << 1) - 1 - u) & (top * 2 - 1)) - 1;
-}
-
 /* Decodes n elements into dst (dtype t->dtype) from element `at` on, as
  * typed values. Returns 0, or 1 + the index among the n of a uint64 value
  * above 2^63 - 1 (*bad receives it). */
@@ -230,7 +222,9 @@ static size_t decode(const npy_dtype *t, const unsigned char *src, size_t n,
     switch (t->type) {
       case NPY_B1: ((uint8_t *)dst)[k] = e[0] != 0; break;
       case NPY_U1: ((uint8_t *)dst)[k] = e[0]; break;
-      case NPY_I1: ((int8_t *)dst)[k] = (int8_t)signed_bits(e[0], 8); break;
+      case NPY_I1:
+        ((int8_t *)dst)[k] = (int8_t)signed_from_bits(e[0], 8);
+        break;
       case NPY_F2:
       case NPY_V2: ((uint16_t *)dst)[k] = load_le16(e); break;
       case NPY_F4: ((float *)dst)[k] = float_from_bits(load_le32(e)); break;
@@ -242,10 +236,14 @@ static size_t decode(const npy_dtype *t, const unsigned char *src, size_t n,
         break;
       }
       case NPY_I4:
-        ((int32_t *)dst)[k] = (int32_t)signed_bits(load_le32(e), 32);
+        ((int32_t *)dst)[k] = (int32_t)signed_from_bits(load_le32(e), 32);
         break;
-      case NPY_I8: ((int64_t *)dst)[k] = signed_bits(load_le64(e), 64); break;
-      case NPY_I2: ((int64_t *)dst)[k] = signed_bits(load_le16(e), 16); break;
+      case NPY_I8:
+        ((int64_t *)dst)[k] = signed_from_bits(load_le64(e), 64);
+        break;
+      case NPY_I2:
+        ((int64_t *)dst)[k] = signed_from_bits(load_le16(e), 16);
+        break;
       case NPY_U2: ((int64_t *)dst)[k] = load_le16(e); break;
       case NPY_U4: ((int64_t *)dst)[k] = load_le32(e); break;
       case NPY_U8: {
@@ -917,8 +915,7 @@ static tq_status read_stream(tq_context *ctx, const char *path, FILE *fp,
  * allocating anything for the data, then convert in chunks so that memory
  * use is the output tensor plus a small buffer. */
 static tq_status read_regular(tq_context *ctx, const char *path, FILE *fp,
-                              uint64_t total, npy_target *tg,
-                              tq_shape *shape) {
+                              uint64_t total, npy_target *tg, tq_shape *shape) {
   unsigned char prefix[12];
   size_t avail = total < sizeof prefix ? (size_t)total : sizeof prefix;
   tq_status st = read_exact(ctx, path, fp, prefix, avail);

@@ -20,10 +20,10 @@
 /* The descr numpy.save writes for each dtype. ml_dtypes' bfloat16 has no
  * NumPy type code: NumPy writes it as a 2-byte void, '<V2'. */
 static const char *const descrs[TQ_DTYPE_COUNT] = {
-    [TQ_DTYPE_FLOAT32] = "<f4", [TQ_DTYPE_INT64] = "<i8",
-    [TQ_DTYPE_INT32] = "<i4",   [TQ_DTYPE_INT8] = "|i1",
-    [TQ_DTYPE_UINT8] = "|u1",   [TQ_DTYPE_BOOL] = "|b1",
-    [TQ_DTYPE_FLOAT64] = "<f8", [TQ_DTYPE_FLOAT16] = "<f2",
+    [TQ_DTYPE_FLOAT32] = "<f4",  [TQ_DTYPE_INT64] = "<i8",
+    [TQ_DTYPE_INT32] = "<i4",    [TQ_DTYPE_INT8] = "|i1",
+    [TQ_DTYPE_UINT8] = "|u1",    [TQ_DTYPE_BOOL] = "|b1",
+    [TQ_DTYPE_FLOAT64] = "<f8",  [TQ_DTYPE_FLOAT16] = "<f2",
     [TQ_DTYPE_BFLOAT16] = "<V2",
 };
 

@@ -189,12 +189,13 @@ static tq_status unsqueeze_infer(tq_op_call *c) {
 
 /* ---- descriptors ---------------------------------------------------------*/
 
-#define RESHAPE(op_id, name, infer_fn, max_in)                              \
-  {                                                                         \
-    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(1, max_in, 1, 1),                  \
-        .flags = TQ_OPF_INT64, TQ_OP_PARAMS(reshape_params, reshape_parse), \
-        .infer = infer_fn, .forward = tq_shape_copy_forward,                \
-        .backward = tq_bw_pass                                              \
+#define RESHAPE(op_id, name, infer_fn, max_in)               \
+  {                                                          \
+    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(1, max_in, 1, 1),   \
+        TQ_OP_TYPES(TQ_DTM_ANY, TQ_DTM_INDEX),               \
+        TQ_OP_PARAMS(reshape_params, reshape_parse),         \
+        .infer = infer_fn, .forward = tq_shape_copy_forward, \
+        .backward = tq_bw_pass                               \
   }
 
 const tq_op_desc tq_ops_reshape[] = {
