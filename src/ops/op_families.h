@@ -31,7 +31,9 @@
   X(expand)               \
   X(pad)                  \
   X(reduce)               \
-  X(resize)
+  X(resize)               \
+  X(cumsum)               \
+  X(argmax)
 
 #define TQ_OP_FAMILY_DECLARE(family)         \
   extern const tq_op_desc tq_ops_##family[]; \
