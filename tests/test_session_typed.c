@@ -241,7 +241,7 @@ static void test_bad_input(void **state) {
   tq_tensor *idsb = ints(ctx, 2, bad);
   expect_run_error(ctx, s, NULL, (const tq_tensor *[]){idsb, mask}, 2,
                    TQ_ERR_RANGE, "node 'Embed/lookup' (Gather)",
-                   "index 6 (element 3 of the indices, shape [2, 4]) is out "
+                   "index 6 at [0, 3] of the indices (shape [2, 4]) is out "
                    "of range for axis 0 of size 6");
   /* And the session still runs good input afterwards. */
   tq_tensor *out[3];

@@ -61,12 +61,19 @@ static tq_status index_rows(tq_op_call *c, int axis, size_t **rows) {
     if (v < -dim || v >= dim) {
       free(*rows);
       *rows = NULL;
-      char at[160];
-      tq_shape_format(&ind->shape, at, sizeof at);
+      /* Where it is, as coordinates into the indices. */
+      tq_shape pos = ind->shape;
+      for (size_t q = j, d = (size_t)pos.ndim; d-- > 0;) {
+        pos.dims[d] = (int64_t)(q % (size_t)ind->shape.dims[d]);
+        q /= (size_t)ind->shape.dims[d];
+      }
+      char at[160], shape[160];
+      tq_shape_format(&pos, at, sizeof at);
+      tq_shape_format(&ind->shape, shape, sizeof shape);
       return tq_call_error(c, TQ_ERR_RANGE,
-                           "index %lld (element %zu of the indices, shape "
-                           "%s) is out of range for axis %d of size %lld",
-                           (long long)v, j, at, axis, (long long)dim);
+                           "index %lld at %s of the indices (shape %s) is "
+                           "out of range for axis %d of size %lld",
+                           (long long)v, at, shape, axis, (long long)dim);
     }
     (*rows)[j] = (size_t)(v < 0 ? v + dim : v);
   }

@@ -174,6 +174,9 @@ static void print_section(const tq_qmap *map) {
     printf("  (empty: every layer stays float)\n");
     return;
   }
+  if (tq_qmap_kind(map) == TQ_MAP_EXTRINSIC)
+    printf("  (applies to float32 outputs only: bool, integer, float64, "
+           "float16 and bfloat16 outputs pass unchanged)\n");
   size_t key_width = 3;
   for (size_t i = 0; i < n; i++) {
     const char *key = NULL;

@@ -1,0 +1,116 @@
+"""A tiny language-model-shaped ONNX model with typed inputs, for
+tests/cli/typed_models.sh, built with the onnx helper API, and what ONNX
+Runtime computes on it.
+
+Usage: make_typed_models.py OUTDIR
+
+Writes OUTDIR/tiny_lm.onnx: int64 inputs input_ids and attention_mask
+[N, 8]; token embeddings (Gather with run-time ids) plus position
+embeddings (Range over the sequence length); a padding mask computed with
+Equal, Cast and Where; masked attention pooling (Softmax over the
+sequence); a classifier. Outputs: logits float32 [N, 4], prediction int64
+[N] (ArgMax), pad bool [N, 8] (attention_mask == 0), positions int64
+[N, 8] (CumSum of the mask, times the mask).
+
+Then random inputs OUTDIR/ids.npy, OUTDIR/mask.npy (every row has at least
+one token) and labels.npy, and ONNX Runtime's outputs OUTDIR/ort_<name>.npy
+(skipped, with a note, when onnxruntime cannot be imported).
+"""
+
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = sys.argv[1]
+os.makedirs(OUT, exist_ok=True)
+rng = np.random.default_rng(1307)
+V, D, S, C = 50, 6, 8, 4
+
+
+def const(name, arr):
+    return numpy_helper.from_array(np.asarray(arr), name)
+
+
+inits = [
+    const("tok_emb", rng.standard_normal((V, D)).astype(np.float32)),
+    const("pos_emb", rng.standard_normal((S, D)).astype(np.float32)),
+    const("w_score", rng.standard_normal((D, 1)).astype(np.float32)),
+    const("w_cls", rng.standard_normal((D, C)).astype(np.float32)),
+    const("b_cls", rng.standard_normal((C,)).astype(np.float32)),
+    const("zero", np.array(0, np.int64)),
+    const("one", np.array(1, np.int64)),
+    const("idx1", np.array(1, np.int64)),
+    const("axis1", np.array([1], np.int64)),
+    const("axis2", np.array([2], np.int64)),
+    const("neg_big", np.array(-1e4, np.float32)),
+    const("zero_f", np.array(0.0, np.float32)),
+]
+nodes = [
+    # Token and position embeddings.
+    helper.make_node("Gather", ["tok_emb", "input_ids"], ["tok"], name="embed/tokens"),
+    helper.make_node("Shape", ["input_ids"], ["ids_shape"], name="embed/shape"),
+    helper.make_node("Gather", ["ids_shape", "idx1"], ["seq_len"], name="embed/seq_len"),
+    helper.make_node("Range", ["zero", "seq_len", "one"], ["pos"], name="embed/range"),
+    helper.make_node("Gather", ["pos_emb", "pos"], ["pe"], name="embed/positions"),
+    helper.make_node("Add", ["tok", "pe"], ["h"], name="embed/add"),
+    # The padding mask: Equal -> Where (and Cast for the float mask).
+    helper.make_node("Equal", ["attention_mask", "zero"], ["pad"], name="mask/is_pad"),
+    helper.make_node("Where", ["pad", "neg_big", "zero_f"], ["bias"], name="mask/bias"),
+    helper.make_node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT,
+                     name="mask/cast"),
+    # Position ids as exporters compute them: cumsum(mask) * mask.
+    helper.make_node("CumSum", ["attention_mask", "idx1"], ["csum"], name="mask/cumsum"),
+    helper.make_node("Mul", ["csum", "attention_mask"], ["positions"], name="mask/positions"),
+    # Masked attention pooling.
+    helper.make_node("MatMul", ["h", "w_score"], ["s3"], name="pool/score"),
+    helper.make_node("Squeeze", ["s3", "axis2"], ["s"], name="pool/squeeze"),
+    helper.make_node("Add", ["s", "bias"], ["sm"], name="pool/mask"),
+    helper.make_node("Softmax", ["sm"], ["attn"], axis=-1, name="pool/softmax"),
+    helper.make_node("Mul", ["attn", "mask_f"], ["attn_m"], name="pool/keep"),
+    helper.make_node("Unsqueeze", ["attn_m", "axis2"], ["a3"], name="pool/unsqueeze"),
+    helper.make_node("Mul", ["h", "a3"], ["weighted"], name="pool/weight"),
+    helper.make_node("ReduceSum", ["weighted", "axis1"], ["pooled"], keepdims=0,
+                     name="pool/sum"),
+    # The classifier and its prediction.
+    helper.make_node("MatMul", ["pooled", "w_cls"], ["z"], name="cls/matmul"),
+    helper.make_node("Add", ["z", "b_cls"], ["logits"], name="cls/bias"),
+    helper.make_node("ArgMax", ["logits"], ["prediction"], axis=1, keepdims=0,
+                     name="cls/argmax"),
+]
+graph = helper.make_graph(
+    nodes, "tiny_lm",
+    [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["N", S]),
+     helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["N", S])],
+    [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", C]),
+     helper.make_tensor_value_info("prediction", TensorProto.INT64, ["N"]),
+     helper.make_tensor_value_info("pad", TensorProto.BOOL, ["N", S]),
+     helper.make_tensor_value_info("positions", TensorProto.INT64, ["N", S])],
+    initializer=inits)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)],
+                          producer_name="make_typed_models")
+model.ir_version = 7
+onnx.checker.check_model(model)
+path = os.path.join(OUT, "tiny_lm.onnx")
+onnx.save(model, path)
+
+n = 5
+ids = rng.integers(0, V, size=(n, S)).astype(np.int64)
+mask = (rng.random((n, S)) < 0.7).astype(np.int64)
+mask[:, 0] = 1
+labels = rng.integers(0, C, size=(n,)).astype(np.int64)
+np.save(os.path.join(OUT, "ids.npy"), ids)
+np.save(os.path.join(OUT, "mask.npy"), mask)
+np.save(os.path.join(OUT, "labels.npy"), labels)
+
+try:
+    import onnxruntime as ort
+except ImportError:
+    print("NOTE: no onnxruntime: no reference outputs")
+    sys.exit(0)
+sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+outs = sess.run(None, {"input_ids": ids, "attention_mask": mask})
+for o, v in zip(sess.get_outputs(), outs):
+    np.save(os.path.join(OUT, f"ort_{o.name}.npy"), v)
