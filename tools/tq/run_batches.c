@@ -45,8 +45,8 @@ static int read_input(const char *cmd, tq_context *ctx, const tq_graph *g,
     *out = t;
     return 1;
   }
-  /* Images and features come in any numeric dtype: as tq_npy_read. */
-  if (want == TQ_DTYPE_FLOAT32 && got != TQ_DTYPE_BOOL) {
+  /* Images and features come in any dtype: converted as tq_npy_read does. */
+  if (want == TQ_DTYPE_FLOAT32) {
     st = tq_tensor_cast(ctx, t, want, out);
     tq_tensor_destroy(t);
     if (st != TQ_OK) tq_cli_status_error(cmd, ctx, st);
@@ -129,8 +129,8 @@ static int append_rows(const char *cmd, tq_context *ctx, const char *name,
 }
 
 /* The number of samples: dimension 0, the same for every input. */
-static int sample_count(const char *cmd, const tq_graph *g,
-                        tq_tensor *const *x, size_t *total) {
+static int sample_count(const char *cmd, const tq_graph *g, tq_tensor *const *x,
+                        size_t *total) {
   for (size_t k = 0; k < tq_graph_input_count(g); k++) {
     const tq_shape *s = tq_tensor_shape(x[k]);
     if (s->ndim < 1) {
@@ -141,8 +141,8 @@ static int sample_count(const char *cmd, const tq_graph *g,
     if (k && (size_t)s->dims[0] != *total) {
       tq_cli_error(cmd,
                    "--batch: inputs '%s' and '%s' have %zu and %lld samples",
-                   tq_graph_input_name(g, 0), tq_graph_input_name(g, k),
-                   *total, (long long)s->dims[0]);
+                   tq_graph_input_name(g, 0), tq_graph_input_name(g, k), *total,
+                   (long long)s->dims[0]);
       return 0;
     }
     *total = (size_t)s->dims[0];
@@ -165,10 +165,9 @@ int tq_run_batches(const char *cmd, tq_context *ctx, tq_session *s,
   if (batch && !sample_count(cmd, g, x, &total)) return 0;
   const size_t step = batch ? (size_t)batch : total;
   int ok = 1;
-  for (size_t first = 0; ok && (first < total || first == 0);
-       first += step) {
-    const size_t count = batch ? (total - first < step ? total - first : step)
-                               : total;
+  for (size_t first = 0; ok && (first < total || first == 0); first += step) {
+    const size_t count =
+        batch ? (total - first < step ? total - first : step) : total;
     tq_tensor *xb[TQ_RUN_MAX_IO] = {NULL}, *yb[TQ_RUN_MAX_IO] = {NULL};
     tq_status st = TQ_OK;
     for (size_t k = 0; batch && k < n_in && st == TQ_OK; k++)
