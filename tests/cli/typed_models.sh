@@ -5,7 +5,11 @@
 # Equal/Cast/Where, CumSum position ids, ArgMax; four outputs of three
 # dtypes) run by tq run with named inputs and --outputs, by tq info, tq eval
 # and tq stats over a dataset of named .npy files, and the bad-input errors
-# (nothing written on error).
+# (nothing written on error); and, with PyTorch, a TransformerEncoderLayer
+# model as torch.onnx exports it, against PyTorch. Float outputs are
+# compared with tolerances (1e-5, 1e-4 of the largest value) far above
+# what another OpenBLAS kernel set changes; the predictions' top-2 logit
+# margins (>= 0.1) are far above both.
 # Usage: typed_models.sh PATH_TO_TQ
 # Env: TQ_VENV, a virtualenv with numpy, onnx and onnxruntime (default: .venv
 # in the source tree; made with scripts/setup-venv.sh when missing).
@@ -139,5 +143,28 @@ expect_error 1 "input 'attention_mask' \(int64 \[-1, 8\]\) is not given" \
   eval "$m" --data ids.npy,labels.npy
 expect_error 1 "holds float32, but the model declares input 'input_ids' int64" \
   eval "$m" --data ids_f32.npy,mask.npy,labels.npy
+
+# ---- a transformer encoder as torch.onnx exports it --------------------------
+# (opset 17: Embedding lookups, a padding mask from attention_mask == 0,
+# multi-head attention, LayerNormalization; dynamic batch and sequence.)
+if [[ -f encoder.onnx ]]; then
+  run 0 run encoder.onnx -i input_ids=enc_ids.npy -i attention_mask=enc_mask.npy \
+    --outputs enc
+  "$venv_py" - <<'EOF' || fail "the exported encoder differs from PyTorch"
+import sys
+
+import numpy as np
+
+bad = 0
+for name in ("logits", "hidden"):
+    a, t = np.load(f"enc/{name}.npy"), np.load(f"torch_{name}.npy")
+    err = np.abs(a - t).max() / np.abs(t).max()
+    print(f"{name}: {a.shape}, max error {err:.2e} of the largest PyTorch output")
+    bad |= a.shape != t.shape or not err <= 1e-4
+sys.exit(bad)
+EOF
+else
+  echo "NOTE: no PyTorch: the exported encoder is not checked"
+fi
 
 tq_cli_pass

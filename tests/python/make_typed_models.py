@@ -15,6 +15,13 @@ sequence); a classifier. Outputs: logits float32 [N, 4], prediction int64
 Then random inputs OUTDIR/ids.npy, OUTDIR/mask.npy (every row has at least
 one token) and labels.npy, and ONNX Runtime's outputs OUTDIR/ort_<name>.npy
 (skipped, with a note, when onnxruntime cannot be imported).
+
+When PyTorch can be imported, also OUTDIR/encoder.onnx: an nn.Embedding
+plus position embeddings, one nn.TransformerEncoderLayer with
+src_key_padding_mask = (attention_mask == 0) and a masked mean-pool
+classifier, exported by torch.onnx at opset 17 with dynamic batch and
+sequence; its inputs enc_ids.npy, enc_mask.npy (the second row padded) and
+PyTorch's outputs torch_logits.npy, torch_hidden.npy.
 """
 
 import os
@@ -104,6 +111,51 @@ labels = rng.integers(0, C, size=(n,)).astype(np.int64)
 np.save(os.path.join(OUT, "ids.npy"), ids)
 np.save(os.path.join(OUT, "mask.npy"), mask)
 np.save(os.path.join(OUT, "labels.npy"), labels)
+
+
+
+def export_encoder():
+    import torch
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, vocab=100, dim=32, heads=4, classes=3):
+            super().__init__()
+            self.emb = torch.nn.Embedding(vocab, dim)
+            self.pos = torch.nn.Embedding(64, dim)
+            self.layer = torch.nn.TransformerEncoderLayer(
+                dim, heads, 64, dropout=0.0, batch_first=True)
+            self.cls = torch.nn.Linear(dim, classes)
+
+        def forward(self, input_ids, attention_mask):
+            pos = torch.arange(input_ids.shape[1]).unsqueeze(0)
+            h = self.emb(input_ids) + self.pos(pos)
+            h = self.layer(h, src_key_padding_mask=attention_mask == 0)
+            m = attention_mask.unsqueeze(-1).to(h.dtype)
+            return self.cls((h * m).sum(1) / m.sum(1)), h
+
+    torch.manual_seed(0)
+    model = Encoder().eval()
+    eids = torch.randint(0, 100, (2, 12))
+    emask = torch.ones(2, 12, dtype=torch.int64)
+    emask[1, 8:] = 0
+    torch.onnx.export(
+        model, (eids, emask), os.path.join(OUT, "encoder.onnx"),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["logits", "hidden"], opset_version=17,
+        dynamic_axes={"input_ids": {0: "N", 1: "S"},
+                      "attention_mask": {0: "N", 1: "S"}})
+    np.save(os.path.join(OUT, "enc_ids.npy"), eids.numpy())
+    np.save(os.path.join(OUT, "enc_mask.npy"), emask.numpy())
+    with torch.no_grad():
+        logits, hidden = model(eids, emask)
+    np.save(os.path.join(OUT, "torch_logits.npy"), logits.numpy())
+    np.save(os.path.join(OUT, "torch_hidden.npy"), hidden.numpy())
+
+
+try:
+    export_encoder()
+except ImportError:
+    print("NOTE: no torch: no exported encoder")
 
 try:
     import onnxruntime as ort

@@ -16,7 +16,7 @@ static const char help[] =
     "Runs the model on the inputs in the .npy files (first dimension =\n"
     "batch) and writes its outputs, in float or under quantizer maps. Each\n"
     "input's file must hold the dtype the model declares (a float32 input\n"
-    "takes any numeric file, converted); tq info lists them. Nothing is\n"
+    "takes any file, converted); tq info lists them. Nothing is\n"
     "written when the run fails.\n"
     "\n"
     "options:\n"
