@@ -46,11 +46,11 @@ static void list_slots(const tq_graph *g, int inputs, char *buf, size_t size) {
 static tq_status bind(tq_context *ctx, const tq_graph *g, int inputs,
                       const char *const *names, size_t n, size_t *index) {
   const char *what = inputs ? "input" : "output";
+  if (!g || (n && !index))
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "binding %ss: the graph or index is NULL", what);
   const size_t slots = inputs ? g->n_inputs : g->n_outputs;
   char list[512];
-  if (n && !index)
-    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                    "binding %ss: index is NULL", what);
   unsigned char *taken = calloc(slots ? slots : 1, 1);
   if (!taken) return tq_error_nomem(ctx);
   tq_status st = TQ_OK;
@@ -105,18 +105,12 @@ static tq_status bind(tq_context *ctx, const tq_graph *g, int inputs,
 tq_status tq_graph_bind_inputs(tq_context *ctx, const tq_graph *g,
                                const char *const *names, size_t n,
                                size_t *index) {
-  if (!g)
-    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                    "tq_graph_bind_inputs: the graph is NULL");
   return bind(ctx, g, 1, names, n, index);
 }
 
 tq_status tq_graph_bind_outputs(tq_context *ctx, const tq_graph *g,
                                 const char *const *names, size_t n,
                                 size_t *index) {
-  if (!g)
-    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                    "tq_graph_bind_outputs: the graph is NULL");
   return bind(ctx, g, 0, names, n, index);
 }
 

@@ -145,7 +145,6 @@ static void print_summary(const options *o, const tq_qmap_set *set,
            tq_map_kind_name(o->kind));
     print_value(stdout, v);
     printf("\n");
-    if (o->kind == TQ_MAP_EXTRINSIC) print_float_only_note();
     return;
   }
   if (form == FORM_FLAT) {
