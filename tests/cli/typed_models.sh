@@ -5,7 +5,9 @@
 # Equal/Cast/Where, CumSum position ids, ArgMax; four outputs of three
 # dtypes) run by tq run with named inputs and --outputs, by tq info, tq eval
 # and tq stats over a dataset of named .npy files, and the bad-input errors
-# (nothing written on error); and, with PyTorch, a TransformerEncoderLayer
+# (nothing written on error); every dtype read from and written back to
+# the .npy files NumPy and ml_dtypes save, byte for byte; and, with
+# PyTorch, a TransformerEncoderLayer
 # model as torch.onnx exports it, against PyTorch. Float outputs are
 # compared with tolerances (1e-5, 1e-4 of the largest value) far above
 # what another OpenBLAS kernel set changes; the predictions' top-2 logit
@@ -97,6 +99,15 @@ sys.exit(not (p.dtype == bool and c.dtype == np.int64))" ||
 # --compare takes the first output written.
 run 0 run "$m" -i ids.npy -i mask.npy -o prediction=pr.npy --compare ort_prediction.npy
 contains "$out" "max abs error 0 "
+
+# ---- every dtype through the runtime and back to NumPy ----------------------
+args=()
+for f in in_*.npy; do args+=(-i "${f%.npy}=$f"); done
+run 0 run identities.onnx "${args[@]}" --outputs ident
+for f in in_*.npy; do
+  cmp -s "$f" "ident/out_${f#in_}" ||
+    fail "the ${f#in_} written by tq run differs from NumPy's $f"
+done
 
 # ---- bad input: an error naming what is wrong, nothing written ------------
 "$venv_py" -c "

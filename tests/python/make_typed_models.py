@@ -16,6 +16,10 @@ Then random inputs OUTDIR/ids.npy, OUTDIR/mask.npy (every row has at least
 one token) and labels.npy, and ONNX Runtime's outputs OUTDIR/ort_<name>.npy
 (skipped, with a note, when onnxruntime cannot be imported).
 
+OUTDIR/identities.onnx passes an input of every dtype through an Identity
+(in_<dtype> -> out_<dtype>), with the inputs OUTDIR/in_<dtype>.npy as NumPy
+and ml_dtypes save them.
+
 When PyTorch can be imported, also OUTDIR/encoder.onnx: an nn.Embedding
 plus position embeddings, one nn.TransformerEncoderLayer with
 src_key_padding_mask = (attention_mask == 0) and a masked mean-pool
@@ -112,6 +116,37 @@ np.save(os.path.join(OUT, "ids.npy"), ids)
 np.save(os.path.join(OUT, "mask.npy"), mask)
 np.save(os.path.join(OUT, "labels.npy"), labels)
 
+
+# Every dtype through the runtime and back: one Identity per input, inputs
+# written by NumPy (bfloat16 by ml_dtypes), so tq's outputs must be the same
+# files byte for byte.
+DTYPES = [("float32", TensorProto.FLOAT, np.float32),
+          ("float64", TensorProto.DOUBLE, np.float64),
+          ("float16", TensorProto.FLOAT16, np.float16),
+          ("int64", TensorProto.INT64, np.int64),
+          ("int32", TensorProto.INT32, np.int32),
+          ("int8", TensorProto.INT8, np.int8),
+          ("uint8", TensorProto.UINT8, np.uint8),
+          ("bool", TensorProto.BOOL, np.bool_)]
+try:
+    import ml_dtypes
+    DTYPES.append(("bfloat16", TensorProto.BFLOAT16, ml_dtypes.bfloat16))
+except ImportError:
+    print("NOTE: no ml_dtypes: no bfloat16 round trip")
+values = np.array([[0, 1.5, -2.5], [100, -0.0, 3]])
+ident = helper.make_graph(
+    [helper.make_node("Identity", [f"in_{n}"], [f"out_{n}"], name=f"id_{n}")
+     for n, _, _ in DTYPES], "identities",
+    [helper.make_tensor_value_info(f"in_{n}", t, ["N", 3]) for n, t, _ in DTYPES],
+    [helper.make_tensor_value_info(f"out_{n}", t, ["N", 3]) for n, t, _ in DTYPES])
+idm = helper.make_model(ident, opset_imports=[helper.make_opsetid("", 14)],
+                        producer_name="make_typed_models")
+idm.ir_version = 7
+onnx.checker.check_model(idm)
+onnx.save(idm, os.path.join(OUT, "identities.onnx"))
+for n, _, np_type in DTYPES:
+    v = np.abs(values) if n == "uint8" else values
+    np.save(os.path.join(OUT, f"in_{n}.npy"), v.astype(np_type))
 
 
 def export_encoder():
