@@ -7,8 +7,8 @@
 # and tq stats over a dataset of named .npy files, and the bad-input errors
 # (nothing written on error); every dtype read from and written back to
 # the .npy files NumPy and ml_dtypes save, byte for byte; and, with
-# PyTorch, a TransformerEncoderLayer
-# model as torch.onnx exports it, against PyTorch. Float outputs are
+# PyTorch, a TransformerEncoderLayer model as torch.onnx exports it,
+# against PyTorch. Float outputs are
 # compared with tolerances (1e-5, 1e-4 of the largest value) far above
 # what another OpenBLAS kernel set changes; the predictions' top-2 logit
 # margins (>= 0.1) are far above both.
