@@ -10,7 +10,7 @@
 /* Graph input k takes dataset input j: shape and dtype. */
 static tq_status check_input(tq_context *ctx, const tq_feed *f, size_t k,
                              size_t j) {
-  const tq_ds_input *in = &f->ds->inputs[j];
+  const tq_dataset_input *in = &f->ds->inputs[j];
   const tq_shape *want = &f->g->input_shapes[k], *got = &in->sample_shape;
   const char *name = f->g->values[f->g->inputs[k]].name;
   int ok = want->ndim == got->ndim + 1;

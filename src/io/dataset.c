@@ -20,9 +20,6 @@
 #include "quant/philox.h"
 #include "tensorquant/data.h"
 
-/* Largest label: classes = max + 1 must fit in an int. */
-#define LABEL_MAX 2147483646.0
-
 static char *dup_string(const char *s) {
   size_t n = strlen(s) + 1;
   char *p = malloc(n);
@@ -65,8 +62,8 @@ void tq_dataset_destroy(tq_dataset *ds) {
 
 /* ---- validation shared by every source ------------------------------------*/
 
-tq_status tq_ds_take_label(tq_context *ctx, const char *file, size_t i,
-                           double v, double max, tq_dataset *ds) {
+tq_status tq_dataset_take_label(tq_context *ctx, const char *file, size_t i,
+                                double v, double max, tq_dataset *ds) {
   if (!isfinite(v))
     return tq_error(ctx, TQ_ERR_FORMAT, file, 0, 0,
                     "the label of sample %zu is %g: labels must be "
@@ -82,7 +79,7 @@ tq_status tq_ds_take_label(tq_context *ctx, const char *file, size_t i,
                     "the label of sample %zu is negative (%.0f): labels "
                     "must be in [0, classes)",
                     i, v);
-  if (v > LABEL_MAX)
+  if (v > TQ_DATASET_LABEL_MAX)
     return tq_error(ctx, TQ_ERR_FORMAT, file, 0, 0,
                     "the label of sample %zu is %.0f: labels must be below "
                     "2^31 - 1 (the class count must fit in an int)",
@@ -98,8 +95,8 @@ tq_status tq_ds_take_label(tq_context *ctx, const char *file, size_t i,
   return TQ_OK;
 }
 
-tq_status tq_ds_check_finite(tq_context *ctx, const tq_dataset *ds,
-                             const tq_ds_input *in) {
+tq_status tq_dataset_check_finite(tq_context *ctx, const tq_dataset *ds,
+                                  const tq_dataset_input *in) {
   if (!tq_dtype_is_float(in->dtype)) return TQ_OK;
   const size_t total = ds->n * in->sample_numel;
   for (size_t k = 0; k < total; k++) {
@@ -117,9 +114,9 @@ tq_status tq_ds_check_finite(tq_context *ctx, const tq_dataset *ds,
   return TQ_OK;
 }
 
-tq_status tq_ds_sample_shape(tq_context *ctx, const char *file,
-                             const int64_t *dims, int ndim, int image,
-                             tq_ds_input *in, size_t *n_out) {
+tq_status tq_dataset_set_sample_shape(tq_context *ctx, const char *file,
+                                      const int64_t *dims, int ndim, int image,
+                                      tq_dataset_input *in, size_t *n_out) {
   if (ndim < 2)
     return tq_error(ctx, TQ_ERR_FORMAT, file, 0, 0,
                     "the samples array has %d dimension%s: expected [N, H, W] "
@@ -153,8 +150,8 @@ tq_status tq_ds_sample_shape(tq_context *ctx, const char *file,
   return TQ_OK;
 }
 
-tq_status tq_ds_count_mismatch(tq_context *ctx, const char *xfile, size_t nx,
-                               const char *yfile, size_t ny) {
+tq_status tq_dataset_count_mismatch(tq_context *ctx, const char *xfile,
+                                    size_t nx, const char *yfile, size_t ny) {
   return tq_error(ctx, TQ_ERR_FORMAT, xfile, 0, 0,
                   "%zu samples in %s but %zu labels in %s: the counts must "
                   "be equal",
@@ -187,7 +184,7 @@ static tq_status open_idx_dir(tq_context *ctx, const char *dir,
   snprintf(labels_base, sizeof labels_base, "%s-labels-idx1-ubyte", prefix);
   char *yfile = NULL;
   tq_idx_raw x = {0}, y = {0};
-  tq_ds_input *in = calloc(1, sizeof *in);
+  tq_dataset_input *in = calloc(1, sizeof *in);
   if (!in) return tq_error_nomem(ctx);
   ds->inputs = in;
   ds->n_inputs = 1;
@@ -197,18 +194,19 @@ static tq_status open_idx_dir(tq_context *ctx, const char *dir,
   if (st == TQ_OK) st = tq_idx_load_raw(ctx, in->file, &x);
   if (st == TQ_OK) st = tq_idx_load_raw(ctx, yfile, &y);
   if (st == TQ_OK)
-    st = tq_ds_sample_shape(ctx, in->file, x.dims, x.ndim, 1, in, &ds->n);
+    st = tq_dataset_set_sample_shape(ctx, in->file, x.dims, x.ndim, 1, in,
+                                     &ds->n);
   const char *xfile = in->file;
   if (st == TQ_OK && y.ndim != 1)
     st = tq_error(ctx, TQ_ERR_FORMAT, yfile, 0, 0,
                   "labels must be a 1-d array, found %d dimensions", y.ndim);
   if (st == TQ_OK && (size_t)y.dims[0] != ds->n)
-    st = tq_ds_count_mismatch(ctx, xfile, ds->n, yfile, (size_t)y.dims[0]);
+    st = tq_dataset_count_mismatch(ctx, xfile, ds->n, yfile, (size_t)y.dims[0]);
   if (st == TQ_OK && !(ds->labels = malloc(ds->n * sizeof *ds->labels)))
     st = tq_error_nomem(ctx);
   for (size_t i = 0; st == TQ_OK && i < ds->n; i++)
-    st =
-        tq_ds_take_label(ctx, yfile, i, tq_idx_raw_value(&y, i), LABEL_MAX, ds);
+    st = tq_dataset_take_label(ctx, yfile, i, tq_idx_raw_value(&y, i),
+                               TQ_DATASET_LABEL_MAX, ds);
   if (st == TQ_OK) {
     if (x.type == TQ_IDX_UBYTE) {
       in->data = x.data; /* kept as bytes: 1/4 of the memory of floats */
@@ -220,7 +218,7 @@ static tq_status open_idx_dir(tq_context *ctx, const char *dir,
     } else {
       in->dtype = TQ_DTYPE_FLOAT32;
       tq_idx_raw_to_floats(&x, 0, x.numel, in->data);
-      st = tq_ds_check_finite(ctx, ds, in);
+      st = tq_dataset_check_finite(ctx, ds, in);
     }
   }
   tq_idx_raw_free(&x);
@@ -287,7 +285,7 @@ tq_status tq_dataset_open_in(tq_context *ctx, const char *spec,
   ds->split = split;
   tq_status st;
   if (strchr(spec, ',')) {
-    st = tq_ds_open_npy(ctx, spec, ds);
+    st = tq_dataset_open_npy(ctx, spec, ds);
   } else if (strcmp(spec, "fashion-mnist") == 0) {
     st = open_fashion_mnist(ctx, spec, dirs, ds);
   } else if (is_directory(spec)) {
@@ -430,7 +428,7 @@ tq_status tq_dataset_gather(tq_context *ctx, const tq_dataset *ds,
 }
 
 /* Sample src of in into dst as dtype, for gather. */
-static void gather_sample(const tq_dataset *ds, const tq_ds_input *in,
+static void gather_sample(const tq_dataset *ds, const tq_dataset_input *in,
                           size_t src, tq_dtype dtype, void *dst) {
   const size_t numel = in->sample_numel;
   if (in->scale_u8) {
@@ -471,7 +469,7 @@ tq_status tq_dataset_gather_input(tq_context *ctx, const tq_dataset *ds,
                     "gather: input %zu or dtype %d does not exist (the "
                     "dataset has %zu inputs)",
                     input, (int)dtype, ds->n_inputs);
-  const tq_ds_input *in = &ds->inputs[input];
+  const tq_dataset_input *in = &ds->inputs[input];
   if (in->scale_u8 && !tq_dtype_is_float(dtype))
     return tq_error(ctx, TQ_ERR_UNSUPPORTED, in->file, 0, 0,
                     "the samples are images scaled to [0, 1]; they cannot be "

@@ -111,14 +111,14 @@ static tq_status find_labels(tq_context *ctx, const char *spec, const entry *es,
 
 /* Takes in's samples from t (read from e): shape, count, data. */
 static tq_status take_input(tq_context *ctx, const entry *e, tq_tensor *t,
-                            int image, tq_dataset *ds, tq_ds_input *in,
+                            int image, tq_dataset *ds, tq_dataset_input *in,
                             int first) {
   in->name = strdup(e->name ? e->name : "");
   in->file = strdup(e->path);
   if (!in->name || !in->file) return tq_error_nomem(ctx);
   size_t n = 0;
-  tq_status st = tq_ds_sample_shape(ctx, e->path, t->shape.dims, t->shape.ndim,
-                                    image, in, &n);
+  tq_status st = tq_dataset_set_sample_shape(ctx, e->path, t->shape.dims,
+                                             t->shape.ndim, image, in, &n);
   if (st == TQ_OK && !first && n != ds->n)
     st = tq_error(ctx, TQ_ERR_FORMAT, e->path, 0, 0,
                   "%zu samples in %s but %zu in %s: every input needs one "
@@ -143,18 +143,20 @@ static tq_status take_labels(tq_context *ctx, const char *file, const float *y,
                   "labels must be a 1-d array, found shape %s", text);
   }
   if (st == TQ_OK && (size_t)ys->dims[0] != ds->n)
-    st = tq_ds_count_mismatch(ctx, ds->inputs[0].file, ds->n, file,
-                              (size_t)ys->dims[0]);
+    st = tq_dataset_count_mismatch(ctx, ds->inputs[0].file, ds->n, file,
+                                   (size_t)ys->dims[0]);
   if (st == TQ_OK && !(ds->labels = malloc(ds->n * sizeof *ds->labels)))
     st = tq_error_nomem(ctx);
   for (size_t i = 0; st == TQ_OK && i < ds->n; i++)
-    st = tq_ds_take_label(ctx, file, i, y[i], TQ_DS_NPY_LABEL_MAX, ds);
+    st =
+        tq_dataset_take_label(ctx, file, i, y[i], TQ_DATASET_NPY_LABEL_MAX, ds);
   return st;
 }
 
 /* Every file is read before any is checked, so that a missing file is
  * reported before the shape of another. */
-tq_status tq_ds_open_npy(tq_context *ctx, const char *spec, tq_dataset *ds) {
+tq_status tq_dataset_open_npy(tq_context *ctx, const char *spec,
+                              tq_dataset *ds) {
   entry es[MAX_ENTRIES];
   tq_tensor *t[MAX_ENTRIES] = {NULL};
   float *y = NULL;
@@ -172,12 +174,12 @@ tq_status tq_ds_open_npy(tq_context *ctx, const char *spec, tq_dataset *ds) {
   const int image = n == 2 && !es[lab == 0 ? 1 : 0].name;
   for (size_t i = 0; st == TQ_OK && i < n; i++) {
     if (i == lab) continue;
-    tq_ds_input *in = &ds->inputs[ds->n_inputs++];
+    tq_dataset_input *in = &ds->inputs[ds->n_inputs++];
     st = take_input(ctx, &es[i], t[i], image, ds, in, ds->n_inputs == 1);
   }
   if (st == TQ_OK) st = take_labels(ctx, es[lab].path, y, &ys, ds);
   for (size_t k = 0; st == TQ_OK && k < ds->n_inputs; k++)
-    st = tq_ds_check_finite(ctx, ds, &ds->inputs[k]);
+    st = tq_dataset_check_finite(ctx, ds, &ds->inputs[k]);
   for (size_t i = 0; i < n; i++) tq_tensor_destroy(t[i]);
   tq_free(y);
   free_entries(es, n);
