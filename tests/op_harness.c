@@ -42,6 +42,15 @@ tq_tensor *ti(int nd, const int64_t *dims, const int64_t *data) {
   return t;
 }
 
+tq_tensor *tt(tq_dtype dtype, int nd, const int64_t *dims, const double *v) {
+  tq_shape s = mkshape(nd, dims);
+  tq_tensor *t = NULL;
+  assert_int_equal(tq_tensor_create(g_ctx, dtype, &s, &t), TQ_OK);
+  for (size_t i = 0; v && i < t->numel; i++)
+    tq_store_f64(dtype, t->data, i, v[i]);
+  return t;
+}
+
 /* Deterministic values in [-4, 4) with some exact zeros. */
 tq_tensor *trand(int nd, const int64_t *dims, uint64_t seed) {
   tq_tensor *t = tf(nd, dims, NULL);
@@ -93,6 +102,7 @@ tq_status run_call(tq_op_call *c) {
   void *params = NULL;
   tq_context_clear_error(c->ctx);
   tq_status st = tq_op_call_parse(c, &params);
+  if (st == TQ_OK) st = tq_op_check_types(c, NULL);
   if (st == TQ_OK) st = c->desc->infer(c);
   if (st == TQ_OK) st = c->desc->forward(c);
   c->params = NULL;
@@ -182,6 +192,19 @@ void check_i(const tq_tensor *t, const int64_t *want, size_t n) {
     if (tq_ci64(t)[i] != want[i])
       fail_msg("element %zu: got %lld, expected %lld", i,
                (long long)tq_ci64(t)[i], (long long)want[i]);
+}
+
+void check_t(const tq_tensor *t, tq_dtype dtype, const double *want, size_t n) {
+  if (t->dtype != dtype)
+    fail_msg("dtype %s, expected %s", tq_dtype_name(t->dtype),
+             tq_dtype_name(dtype));
+  assert_int_equal(t->numel, n);
+  for (size_t i = 0; i < n; i++) {
+    const double g = tq_load_f64(t->dtype, t->data, i);
+    if (isnan(g) && isnan(want[i])) continue; /* any NaN */
+    if (g != want[i] || signbit(g) != signbit(want[i]))
+      fail_msg("element %zu: got %.17g, expected %.17g", i, g, want[i]);
+  }
 }
 
 tq_attr_store a_ints(const char *name, const int64_t *v, size_t n) {

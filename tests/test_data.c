@@ -771,11 +771,24 @@ static void dataset_spec_errors(void **state) {
   expect_message(ctx, "separated by a comma");
   remove(file);
   free(file);
-  /* Bad NPY pair specs. */
+  /* Bad NPY specs: three bare files are two inputs and labels (this one's
+   * files do not exist); names given twice; no labels. */
   assert_int_equal(
       tq_dataset_open(ctx, "a.npy,b.npy,c.npy", TQ_SPLIT_TRAIN, &ds),
+      TQ_ERR_IO);
+  expect_message(ctx, "a.npy: cannot open for reading");
+  assert_int_equal(tq_dataset_open(ctx, "x=a.npy, x=b.npy, labels=c.npy",
+                                   TQ_SPLIT_TRAIN, &ds),
+                   TQ_ERR_INVALID_ARGUMENT);
+  expect_message(ctx, "input 'x' is given twice");
+  assert_int_equal(
+      tq_dataset_open(ctx, "labels=a.npy,labels=b.npy", TQ_SPLIT_TRAIN, &ds),
       TQ_ERR_INVALID_ARGUMENT);
-  expect_message(ctx, "more than one comma");
+  expect_message(ctx, "labels= is given twice");
+  assert_int_equal(
+      tq_dataset_open(ctx, "ids=a.npy,mask=b.npy", TQ_SPLIT_TRAIN, &ds),
+      TQ_ERR_INVALID_ARGUMENT);
+  expect_message(ctx, "needs labels: a last bare file or labels=y.npy");
   assert_int_equal(tq_dataset_open(ctx, " ,b.npy", TQ_SPLIT_TRAIN, &ds),
                    TQ_ERR_INVALID_ARGUMENT);
   expect_message(ctx, "the samples (first) path is empty");
@@ -944,6 +957,78 @@ static void dataset_npy_pair(void **state) {
   free(missing);
   free(xp);
   free(yp);
+  tq_context_destroy(ctx);
+}
+
+/* Several named inputs of their own dtypes: token ids and a mask. */
+static void dataset_npy_inputs(void **state) {
+  (void)state;
+  tq_context *ctx = new_ctx();
+  char *ip = tmp("data_ids.npy"), *mp = tmp("data_mask.npy"),
+       *yp = tmp("data_lab.npy"), *bp = tmp("data_bad.npy");
+  int64_t ids[6] = {5, -1, 7, 0, 2, 3};
+  unsigned char idb[48];
+  little_endian_i64(ids, 6, idb);
+  write_npy(ip, "<i8", "(3, 2)", idb, 48);
+  unsigned char mask[6] = {1, 1, 1, 0, 1, 0};
+  write_npy(mp, "|b1", "(3, 2)", mask, 6);
+  float yv[3] = {2, 0, 1};
+  assert_int_equal(tq_npy_write(ctx, yp, yv, &(tq_shape){1, {3}}), TQ_OK);
+  char spec[1024];
+  /* Named, in another order than the model's; the labels first. */
+  snprintf(spec, sizeof spec, "labels=%s, attention_mask=%s, input_ids=%s", yp,
+           mp, ip);
+  tq_dataset *ds = NULL;
+  if (tq_dataset_open(ctx, spec, TQ_SPLIT_TEST, &ds) != TQ_OK)
+    fail_msg("%s", tq_context_last_error(ctx));
+  assert_int_equal(tq_dataset_size(ds), 3);
+  assert_int_equal(tq_dataset_classes(ds), 3);
+  assert_int_equal(tq_dataset_input_count(ds), 2);
+  assert_string_equal(tq_dataset_input_name(ds, 0), "attention_mask");
+  assert_string_equal(tq_dataset_input_name(ds, 1), "input_ids");
+  assert_null(tq_dataset_input_name(ds, 2));
+  assert_int_equal(tq_dataset_input_dtype(ds, 0), TQ_DTYPE_BOOL);
+  assert_int_equal(tq_dataset_input_dtype(ds, 1), TQ_DTYPE_INT64);
+  /* No channel dimension: [N, S] samples are [S]. */
+  const tq_shape *s = tq_dataset_input_shape(ds, 1);
+  assert_int_equal(s->ndim, 1);
+  assert_int_equal(s->dims[0], 2);
+  size_t idx[2] = {2, 0};
+  int64_t got[4], lab[2];
+  assert_int_equal(
+      tq_dataset_gather_input(ctx, ds, 1, idx, 2, TQ_DTYPE_INT64, got, lab),
+      TQ_OK);
+  assert_true(got[0] == 2 && got[1] == 3 && got[2] == 5 && got[3] == -1);
+  assert_true(lab[0] == 1 && lab[1] == 2);
+  /* In another dtype, converted as Cast does. */
+  float gf[4];
+  assert_int_equal(
+      tq_dataset_gather_input(ctx, ds, 0, idx, 2, TQ_DTYPE_FLOAT32, gf, NULL),
+      TQ_OK);
+  assert_true(gf[0] == 1 && gf[1] == 0 && gf[2] == 1 && gf[3] == 1);
+  assert_int_equal(
+      tq_dataset_gather_input(ctx, ds, 2, idx, 2, TQ_DTYPE_INT64, got, NULL),
+      TQ_ERR_INVALID_ARGUMENT);
+  tq_dataset_destroy(ds);
+  /* Bare files: the inputs in order, the last one the labels. */
+  snprintf(spec, sizeof spec, "%s,%s,%s", ip, mp, yp);
+  assert_int_equal(tq_dataset_open(ctx, spec, TQ_SPLIT_TRAIN, &ds), TQ_OK);
+  assert_int_equal(tq_dataset_input_count(ds), 2);
+  assert_string_equal(tq_dataset_input_name(ds, 0), "");
+  assert_int_equal(tq_dataset_input_dtype(ds, 0), TQ_DTYPE_INT64);
+  tq_dataset_destroy(ds);
+  /* Inputs of different sample counts. */
+  write_npy(bp, "|b1", "(2, 3)", mask, 6);
+  snprintf(spec, sizeof spec, "ids=%s,mask=%s,labels=%s", ip, bp, yp);
+  assert_int_equal(tq_dataset_open(ctx, spec, TQ_SPLIT_TRAIN, &ds),
+                   TQ_ERR_FORMAT);
+  expect_message(ctx, "3 samples in ");
+  expect_message(ctx, "data_bad.npy: every input needs one per sample");
+  char *all[] = {ip, mp, yp, bp};
+  for (size_t k = 0; k < 4; k++) {
+    remove(all[k]);
+    free(all[k]);
+  }
   tq_context_destroy(ctx);
 }
 
@@ -1298,6 +1383,7 @@ int main(void) {
       cmocka_unit_test(dataset_idx_errors),
       cmocka_unit_test(dataset_spec_errors),
       cmocka_unit_test(dataset_npy_pair),
+      cmocka_unit_test(dataset_npy_inputs),
       cmocka_unit_test(dataset_normalization),
       cmocka_unit_test(shuffle_properties),
       cmocka_unit_test(split_properties),

@@ -447,7 +447,8 @@ static void test_prelu(void **state) {
 static void test_where_cast(void **state) {
   (void)state;
   const int64_t dc[3] = {2, 1, 4}, dx[2] = {3, 4}, dy[1] = {1};
-  tq_tensor *cond = tf(3, dc, (const float[]){1, 0, 0, 1, 0, 1, 1, 0});
+  tq_tensor *cond =
+      tt(TQ_DTYPE_BOOL, 3, dc, (const double[]){1, 0, 0, 1, 0, 1, 1, 0});
   tq_tensor *x = tu(2, dx, 1, -2, 2), *y = tu(1, dy, 2, -2, 2);
   const tq_tensor *in[3] = {cond, x, y};
   gradcheck("Where", 16, in, 3, NULL, 0, 1, 6u, H, ATOL, RTOL, 1);
@@ -455,17 +456,18 @@ static void test_where_cast(void **state) {
   tq_tensor *g = grad_rand(&(tq_shape){3, {2, 3, 4}}, 3), *out[1], *gin[3];
   const tq_tensor *gout[1] = {g};
   assert_int_equal(
-      grad_run("Where", 16, in, 3, NULL, 0, out, 1, gout, 7u, gin, 1, 1, 0),
+      grad_run("Where", 16, in, 3, NULL, 0, out, 1, gout, 6u, gin, 1, 1, 0),
       TQ_OK);
   for (size_t i = 0; i < 12; i++) {
     size_t col = i % 4;
     double want = 0.0;
     for (size_t b = 0; b < 2; b++)
-      if (tq_f32(cond)[b * 4 + col] != 0.0f) want += tq_f32(g)[b * 12 + i];
+      if (((const uint8_t *)tq_tensor_cdata(cond))[b * 4 + col])
+        want += tq_f32(g)[b * 12 + i];
     assert_float_equal(tq_f32(gin[1])[i], (float)want, 0);
   }
-  for (size_t i = 0; i < 8; i++) assert_float_equal(tq_f32(gin[0])[i], 0, 0);
-  destroy_all((tq_tensor *[]){out[0], gin[0], gin[1], gin[2], g}, 5);
+  assert_null(gin[0]); /* a bool condition gets no gradient */
+  destroy_all((tq_tensor *[]){out[0], gin[1], gin[2], g}, 4);
   /* Cast to float passes the gradient, to an integer type gives 0. */
   tq_attr_store to_f = a_int("to", 1), to_i = a_int("to", 7);
   const tq_tensor *cin[1] = {x};
@@ -509,9 +511,10 @@ static void test_dropout_training(void **state) {
     float u = tq_stochastic_u(GC_SEED, GC_STREAM, i);
     float keep = u >= ratio ? 1.0f : 0.0f;
     float xi = tq_f32(x)[i], gi = tq_f32(g)[i];
-    if (tq_f32(out1[1])[i] != keep)
-      fail_msg("mask element %zu is %g, expected %g", i,
-               (double)tq_f32(out1[1])[i], (double)keep);
+    const uint8_t *mask = tq_tensor_cdata(out1[1]);
+    assert_int_equal(tq_tensor_dtype(out1[1]), TQ_DTYPE_BOOL);
+    if (mask[i] != (keep != 0.0f))
+      fail_msg("mask element %zu is %d, expected %g", i, mask[i], (double)keep);
     if (tq_f32(out1[0])[i] != xi * keep * scale)
       fail_msg("output element %zu is %g, expected %g", i,
                (double)tq_f32(out1[0])[i], (double)(xi * keep * scale));
@@ -524,7 +527,7 @@ static void test_dropout_training(void **state) {
   if (fabs(rate - ratio) > 0.01)
     fail_msg("dropped %g of the elements, ratio %g", rate, (double)ratio);
   for (int k = 0; k < 2; k++)
-    if (memcmp(out1[k]->data, out2[k]->data, n * sizeof(float)))
+    if (memcmp(out1[k]->data, out2[k]->data, n * tq_dtype_size(out1[k]->dtype)))
       fail_msg("output %d differs between 1 and 2 threads", k);
   if (memcmp(gin1[0]->data, gin2[0]->data, n * sizeof(float)))
     fail_msg("the gradient differs between 1 and 2 threads");
@@ -590,7 +593,8 @@ static void test_dropout_modes(void **state) {
       TQ_OK);
   assert_memory_equal(tq_f32(out[0]), tq_f32(x), n * sizeof(float));
   assert_memory_equal(tq_f32(gin[0]), tq_f32(g), n * sizeof(float));
-  for (size_t i = 0; i < n; i++) assert_float_equal(tq_f32(out[1])[i], 1, 0);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(((const uint8_t *)tq_tensor_cdata(out[1]))[i], 1);
   destroy_all((tq_tensor *[]){out[0], out[1], gin[0]}, 3);
   gradcheck("Dropout", 13, in9, 2, NULL, 0, 2, 1u, H, ATOL, RTOL, 0);
   /* ratio 0 in training: the identity too. */
@@ -613,7 +617,8 @@ static void test_dropout_modes(void **state) {
                  NULL, 0, out, 2, gout, 1u, gin, 2, 1, 0),
         TQ_OK);
     size_t dropped = 0;
-    for (size_t i = 0; i < n; i++) dropped += tq_f32(out[1])[i] == 0.0f;
+    for (size_t i = 0; i < n; i++)
+      dropped += ((const uint8_t *)tq_tensor_cdata(out[1]))[i] == 0;
     double rate = (double)dropped / (double)n;
     if (fabs(rate - rates[k].ratio) > 0.02)
       fail_msg("ratio %g: dropped %g", (double)rates[k].ratio, rate);
@@ -674,9 +679,11 @@ static void test_threads(void **state) {
   const tq_tensor *cl[3] = {x, tscalar(-1.0f), tscalar(1.0f)};
   grad_deterministic("Clip", 13, cl, 3, NULL, 0, 1, 1u, 1);
   destroy_all((tq_tensor *[]){(tq_tensor *)cl[1], (tq_tensor *)cl[2]}, 2);
-  tq_tensor *cond = tu(4, sp, 7, -1, 1);
-  for (size_t i = 0; i < cond->numel; i++)
-    tq_f32(cond)[i] = tq_f32(cond)[i] > 0 ? 1.0f : 0.0f;
+  tq_tensor *condf = tu(4, sp, 7, -1, 1), *cond = NULL;
+  for (size_t i = 0; i < condf->numel; i++)
+    tq_f32(condf)[i] = tq_f32(condf)[i] > 0 ? 1.0f : 0.0f;
+  assert_int_equal(tq_tensor_cast(g_ctx, condf, TQ_DTYPE_BOOL, &cond), TQ_OK);
+  tq_tensor_destroy(condf);
   const tq_tensor *wh[3] = {cond, x, c};
   grad_deterministic("Where", 16, wh, 3, NULL, 0, 1, 6u, 1);
   destroy_all((tq_tensor *[]){x, y, c, c4, s, r, sc, cond}, 8);

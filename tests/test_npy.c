@@ -413,6 +413,304 @@ static void round_trip(int ndim, const int64_t *dims, uint64_t seed) {
   tq_context_destroy(ctx);
 }
 
+/* ---- files in their own dtype ---------------------------------------------*/
+
+/* Generated with NumPy 1.24 and ml_dtypes 0.5 (numpy.save; bfloat16 from an
+ * ml_dtypes.bfloat16 array, which NumPy saves as '<V2'): prefix, header
+ * dict, padding and data as numpy_files, the dtype tq_npy_read_tensor must
+ * give, whether that widens the file's type (then the file is not written
+ * back byte for byte), and the values as float64 (arr.astype(np.float64)). */
+typedef struct typed_file {
+  const char *what;
+  tq_dtype dtype;
+  int widened;
+  const char *prefix;
+  size_t prefix_len;
+  const char *dict;
+  size_t pad;
+  const char *data;
+  size_t data_len;
+  int ndim;
+  int64_t dims[TQ_MAX_DIMS];
+  double values[8];
+} typed_file;
+
+static const typed_file typed_files[] = {
+    {"float64",
+     TQ_DTYPE_FLOAT64,
+     0,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }",
+     60,
+     BYTES("\x9a\x99\x99\x99\x99\x99\xb9\x3f\x00\x00\x00\x00\x00\x00\x00\x80"
+           "\x00\x00\x00\x00\x00\x00\xf0\x7f\x9c\x75\x00\x88\x3c\xe4\x37\x7e"),
+     1,
+     {4},
+     {0.1, -0.0, INFINITY, 1e+300}},
+    {"float16",
+     TQ_DTYPE_FLOAT16,
+     0,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '<f2', 'fortran_order': False, 'shape': (5,), }",
+     60,
+     BYTES("\x00\x3c\x00\xc0\x01\x00\xff\x7b\x00\x7c"),
+     1,
+     {5},
+     {1.0, -2.0, 5.960464477539063e-08, 65504.0, INFINITY}},
+    {"bfloat16 (ml_dtypes)",
+     TQ_DTYPE_BFLOAT16,
+     0,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '<V2', 'fortran_order': False, 'shape': (4,), }",
+     60,
+     BYTES("\xc0\x3f\x00\xc0\x62\x7f\x0b\x80"),
+     1,
+     {4},
+     {1.5, -2.0, 3.00405527047391e+38, -1.0101904577379033e-39}},
+    {"int64",
+     TQ_DTYPE_INT64,
+     0,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }",
+     58,
+     BYTES("\xfb\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x40"
+           "\x00\x00\x00\x00\x00\x00\x00\x80\x07\x00\x00\x00\x00\x00\x00\x00"),
+     2,
+     {2, 2},
+     {-5.0, 4.611686018427388e+18, -9.223372036854776e+18, 7.0}},
+    {"int32",
+     TQ_DTYPE_INT32,
+     0,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }",
+     60,
+     BYTES("\xf9\xff\xff\xff\xff\xff\xff\x7f\x00\x00\x00\x80"),
+     1,
+     {3},
+     {-7.0, 2147483647.0, -2147483648.0}},
+    {"int8",
+     TQ_DTYPE_INT8,
+     0,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '|i1', 'fortran_order': False, 'shape': (3,), }",
+     60,
+     BYTES("\x80\x7f\xff"),
+     1,
+     {3},
+     {-128.0, 127.0, -1.0}},
+    {"uint8",
+     TQ_DTYPE_UINT8,
+     0,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }",
+     60,
+     BYTES("\x00\xff\x80"),
+     1,
+     {3},
+     {0.0, 255.0, 128.0}},
+    {"bool",
+     TQ_DTYPE_BOOL,
+     0,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }",
+     60,
+     BYTES("\x01\x00\x01"),
+     1,
+     {3},
+     {1.0, 0.0, 1.0}},
+    {"int16 (widened)",
+     TQ_DTYPE_INT64,
+     1,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '<i2', 'fortran_order': False, 'shape': (2,), }",
+     60,
+     BYTES("\x00\x80\x05\x00"),
+     1,
+     {2},
+     {-32768.0, 5.0}},
+    {"uint16 (widened)",
+     TQ_DTYPE_INT64,
+     1,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '<u2', 'fortran_order': False, 'shape': (2,), }",
+     60,
+     BYTES("\xff\xff\x01\x00"),
+     1,
+     {2},
+     {65535.0, 1.0}},
+    {"uint32 (widened)",
+     TQ_DTYPE_INT64,
+     1,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '<u4', 'fortran_order': False, 'shape': (1,), }",
+     60,
+     BYTES("\xff\xff\xff\xff"),
+     1,
+     {1},
+     {4294967295.0}},
+    {"uint64 (as int64)",
+     TQ_DTYPE_INT64,
+     1,
+     BYTES("\x93\x4e\x55\x4d\x50\x59\x01\x00\x76\x00"),
+     "{'descr': '<u8', 'fortran_order': False, 'shape': (2,), }",
+     60,
+     BYTES("\xff\xff\xff\xff\xff\xff\xff\x7f\x03\x00\x00\x00\x00\x00\x00\x00"),
+     1,
+     {2},
+     {9.223372036854776e+18, 3.0}},
+};
+
+#define TYPED_FILE_COUNT (sizeof typed_files / sizeof typed_files[0])
+
+static unsigned char *typed_bytes(const typed_file *f, size_t *len) {
+  const numpy_file nf = {f->what, f->prefix,   f->prefix_len, f->dict, f->pad,
+                         f->data, f->data_len, f->ndim,       {0},     {0}};
+  return numpy_bytes(&nf, len);
+}
+
+/* Element i of t as a double (the tensor's own representation). */
+static double typed_value(const tq_tensor *t, size_t i) {
+  const void *d = tq_tensor_cdata(t);
+  switch (tq_tensor_dtype(t)) {
+    case TQ_DTYPE_FLOAT32: return ((const float *)d)[i];
+    case TQ_DTYPE_FLOAT64: return ((const double *)d)[i];
+    case TQ_DTYPE_INT64: return (double)((const int64_t *)d)[i];
+    case TQ_DTYPE_INT32: return ((const int32_t *)d)[i];
+    case TQ_DTYPE_INT8: return ((const int8_t *)d)[i];
+    case TQ_DTYPE_UINT8:
+    case TQ_DTYPE_BOOL: return ((const uint8_t *)d)[i];
+    case TQ_DTYPE_FLOAT16: {
+      tq_tensor *f = NULL;
+      tq_context *ctx = new_ctx();
+      assert_int_equal(tq_tensor_cast(ctx, t, TQ_DTYPE_FLOAT64, &f), TQ_OK);
+      const double v = ((const double *)tq_tensor_cdata(f))[i];
+      tq_tensor_destroy(f);
+      tq_context_destroy(ctx);
+      return v;
+    }
+    case TQ_DTYPE_BFLOAT16: {
+      uint32_t u = (uint32_t)((const uint16_t *)d)[i] << 16;
+      return tq_test_float(u);
+    }
+    default: fail_msg("unexpected dtype"); return 0;
+  }
+}
+
+/* Every dtype: read in its own dtype (from memory and from a file), the
+ * values exact; read as float32 (the values rounded to float32); written
+ * back byte for byte what numpy.save wrote. */
+static void test_typed_files(void **state) {
+  (void)state;
+  char *path = tq_test_tmp_path("npy_typed.npy");
+  char *back = tq_test_tmp_path("npy_typed_back.npy");
+  assert_non_null(path);
+  assert_non_null(back);
+  tq_context *ctx = new_ctx();
+  for (size_t i = 0; i < TYPED_FILE_COUNT; i++) {
+    const typed_file *f = &typed_files[i];
+    print_message("  %s\n", f->what);
+    size_t len;
+    unsigned char *b = typed_bytes(f, &len);
+    write_file(path, b, len);
+    tq_tensor *t = NULL, *m = NULL;
+    if (tq_npy_read_tensor(ctx, path, &t) != TQ_OK ||
+        tq_npy_parse_tensor(ctx, b, len, "mem.npy", &m) != TQ_OK)
+      fail_msg("%s: %s", f->what, tq_context_last_error(ctx));
+    assert_int_equal(tq_tensor_dtype(t), f->dtype);
+    assert_int_equal(tq_tensor_dtype(m), f->dtype);
+    const tq_shape *sh = tq_tensor_shape(t);
+    assert_int_equal(sh->ndim, f->ndim);
+    for (int d = 0; d < f->ndim; d++) assert_int_equal(sh->dims[d], f->dims[d]);
+    const size_t n = tq_tensor_numel(t);
+    assert_memory_equal(tq_tensor_cdata(t), tq_tensor_cdata(m),
+                        n * tq_dtype_size(f->dtype));
+    float *fl = NULL;
+    tq_shape fs;
+    if (tq_npy_read(ctx, path, &fl, &fs) != TQ_OK)
+      fail_msg("%s: %s", f->what, tq_context_last_error(ctx));
+    for (size_t k = 0; k < n; k++) {
+      const double got = typed_value(t, k), want = f->values[k];
+      if (!(got == want && signbit(got) == signbit(want)))
+        fail_msg("%s: element %zu is %.17g, expected %.17g", f->what, k, got,
+                 want);
+      if (tq_test_bits(fl[k]) != tq_test_bits((float)want))
+        fail_msg("%s: element %zu read as float32 is %.9g, expected %.9g",
+                 f->what, k, (double)fl[k], (double)(float)want);
+    }
+    tq_free(fl);
+    if (!f->widened) {
+      if (tq_npy_write_tensor(ctx, back, t) != TQ_OK)
+        fail_msg("%s: %s", f->what, tq_context_last_error(ctx));
+      size_t got_len;
+      unsigned char *got = slurp(back, &got_len);
+      assert_int_equal(got_len, len);
+      assert_memory_equal(got, b, len);
+      free(got);
+    }
+    tq_tensor_destroy(t);
+    tq_tensor_destroy(m);
+    free(b);
+  }
+  unlink(path);
+  unlink(back);
+  free(path);
+  free(back);
+  tq_context_destroy(ctx);
+}
+
+/* What the typed reader refuses: uint64 beyond int64 (naming the element),
+ * more dimensions than a tensor has, big-endian bfloat16; '|V2' (a loaded
+ * bfloat16 array saved again) is read as bfloat16. */
+static void test_typed_errors(void **state) {
+  (void)state;
+  tq_context *ctx = new_ctx();
+  tq_tensor *t = NULL;
+  size_t len;
+  unsigned char big[24] = {0};
+  store_le64(big + 16, UINT64_C(0x8000000000000000));
+  unsigned char *b =
+      build_npy(1, "{'descr': '<u8', 'fortran_order': False, 'shape': (3,), }",
+                big, sizeof big, &len);
+  assert_int_equal(tq_npy_parse_tensor(ctx, b, len, "big.npy", &t),
+                   TQ_ERR_RANGE);
+  assert_null(t);
+  expect_message(ctx, "big.npy");
+  expect_message(ctx, "element 2 is 9223372036854775808");
+  free(b);
+  unsigned char one = 1;
+  b = build_npy(1,
+                "{'descr': '|b1', 'fortran_order': False, 'shape': (1, 1, 1, "
+                "1, 1, 1, 1), }",
+                &one, 1, &len);
+  assert_int_equal(tq_npy_parse_tensor(ctx, b, len, "deep.npy", &t),
+                   TQ_ERR_UNSUPPORTED);
+  expect_message(ctx, "7 dimensions");
+  free(b);
+  const unsigned char bf[2] = {0xc0, 0x3f};
+  b = build_npy(1, "{'descr': '>V2', 'fortran_order': False, 'shape': (1,), }",
+                bf, 2, &len);
+  assert_int_equal(tq_npy_parse_tensor(ctx, b, len, "be.npy", &t),
+                   TQ_ERR_UNSUPPORTED);
+  expect_message(ctx, "big-endian");
+  free(b);
+  b = build_npy(1, "{'descr': '|V2', 'fortran_order': False, 'shape': (1,), }",
+                bf, 2, &len);
+  assert_int_equal(tq_npy_parse_tensor(ctx, b, len, "void.npy", &t), TQ_OK);
+  assert_int_equal(tq_tensor_dtype(t), TQ_DTYPE_BFLOAT16);
+  tq_tensor_destroy(t);
+  free(b);
+  b = build_npy(1, "{'descr': '|V4', 'fortran_order': False, 'shape': (1,), }",
+                bf, 2, &len);
+  assert_int_equal(tq_npy_parse_tensor(ctx, b, len, "v4.npy", &t),
+                   TQ_ERR_UNSUPPORTED);
+  expect_message(ctx, "'<V2' (bfloat16");
+  free(b);
+  assert_int_equal(tq_npy_read_tensor(ctx, NULL, &t), TQ_ERR_INVALID_ARGUMENT);
+  assert_int_equal(tq_npy_write_tensor(ctx, "x.npy", NULL),
+                   TQ_ERR_INVALID_ARGUMENT);
+  tq_context_destroy(ctx);
+}
+
 static void test_round_trip(void **state) {
   (void)state;
   const int64_t d1[] = {7};
@@ -1206,6 +1504,8 @@ int main(void) {
       cmocka_unit_test(test_numpy_files_parse),
       cmocka_unit_test(test_numpy_files_read),
       cmocka_unit_test(test_write_matches_numpy),
+      cmocka_unit_test(test_typed_files),
+      cmocka_unit_test(test_typed_errors),
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_half),
       cmocka_unit_test(test_half_exhaustive),

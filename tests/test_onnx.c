@@ -305,6 +305,7 @@ enum {
   T_FLOAT = 1,
   T_UINT8 = 2,
   T_INT8 = 3,
+  T_UINT16 = 4,
   T_INT32 = 6,
   T_INT64 = 7,
   T_STRING = 8,
@@ -452,6 +453,90 @@ static void test_roundtrip_structure(void **state) {
   assert_memory_equal(b1, b2, n1);
   free(b1);
   free(b2);
+  tq_graph_destroy(h);
+  tq_graph_destroy(g);
+  free(path);
+  tq_context_destroy(ctx);
+}
+
+/* Typed inputs, initializers of every dtype and typed outputs survive a
+ * save and a load; the saved file runs to the same values. */
+static void test_roundtrip_typed(void **state) {
+  (void)state;
+  tq_context *ctx = new_ctx();
+  tq_graph *g = NULL;
+  expect_ok(ctx, tq_graph_create(ctx, &g));
+  const tq_shape ids_shape = {2, {-1, 3}};
+  expect_ok(
+      ctx, tq_graph_add_input_typed(ctx, g, "ids", TQ_DTYPE_INT64, &ids_shape));
+  static const tq_dtype dts[] = {
+      TQ_DTYPE_INT32,   TQ_DTYPE_INT8,    TQ_DTYPE_UINT8,   TQ_DTYPE_BOOL,
+      TQ_DTYPE_FLOAT64, TQ_DTYPE_FLOAT16, TQ_DTYPE_BFLOAT16};
+  for (size_t k = 0; k < sizeof dts / sizeof dts[0]; k++) {
+    const tq_shape s = {1, {2}};
+    tq_tensor *t = NULL;
+    expect_ok(ctx, tq_tensor_create(ctx, dts[k], &s, &t));
+    /* Distinct bytes per dtype (a bool is 0 or 1). */
+    memset(tq_tensor_data(t), dts[k] == TQ_DTYPE_BOOL ? 1 : (int)(k + 1),
+           2 * tq_dtype_size(dts[k]));
+    char name[32];
+    snprintf(name, sizeof name, "c_%s", tq_dtype_name(dts[k]));
+    expect_ok(ctx, tq_graph_add_initializer(ctx, g, name, t));
+    tq_tensor_destroy(t);
+  }
+  const tq_shape zs = {0, {0}};
+  tq_tensor *zero = NULL;
+  expect_ok(ctx, tq_tensor_create(ctx, TQ_DTYPE_INT64, &zs, &zero));
+  expect_ok(ctx, tq_graph_add_initializer(ctx, g, "zero", zero));
+  tq_tensor_destroy(zero);
+  const char *eq_in[] = {"ids", "zero"}, *eq_out[] = {"pad"};
+  expect_ok(ctx, tq_graph_add_node(ctx, g, "Equal", "is_pad", eq_in, 2, eq_out,
+                                   1, NULL, 0));
+  const char *cs_out[] = {"pos"};
+  const char *cs_in[] = {"ids"};
+  const tq_attr to32 = {.name = "to", .type = TQ_ATTR_INT, .i = 6};
+  expect_ok(ctx, tq_graph_add_node(ctx, g, "Cast", "narrow", cs_in, 1, cs_out,
+                                   1, &to32, 1));
+  expect_ok(ctx, tq_graph_add_output(ctx, g, "pad"));
+  expect_ok(ctx, tq_graph_add_output(ctx, g, "pos"));
+  char *path = tq_test_tmp_path("onnx_ort_typed.onnx");
+  expect_ok(ctx, tq_onnx_save(ctx, g, path));
+  tq_graph *h = NULL;
+  expect_ok(ctx, tq_onnx_load(ctx, path, &h));
+  assert_int_equal(tq_graph_input_dtype(h, 0), TQ_DTYPE_INT64);
+  assert_int_equal(tq_graph_input_shape(h, 0)->dims[1], 3);
+  for (size_t k = 0; k < sizeof dts / sizeof dts[0]; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "c_%s", tq_dtype_name(dts[k]));
+    const tq_tensor *a = tq_graph_initializer(g, name),
+                    *b = tq_graph_initializer(h, name);
+    assert_non_null(b);
+    assert_int_equal(tq_tensor_dtype(b), dts[k]);
+    assert_memory_equal(tq_tensor_cdata(a), tq_tensor_cdata(b),
+                        2 * tq_dtype_size(dts[k]));
+  }
+  /* It runs, giving a bool and an int32 output. */
+  tq_session *s = NULL;
+  expect_ok(ctx, tq_session_create(ctx, h, &s));
+  const tq_shape rs = {2, {1, 3}};
+  tq_tensor *ids = NULL;
+  expect_ok(ctx, tq_tensor_create(ctx, TQ_DTYPE_INT64, &rs, &ids));
+  const int64_t iv[3] = {0, 7, 0};
+  memcpy(tq_tensor_data(ids), iv, sizeof iv);
+  tq_tensor *out[2] = {NULL, NULL};
+  const tq_tensor *in[1] = {ids};
+  expect_ok(ctx,
+            tq_session_run_named(ctx, s, NULL, in, 1,
+                                 (const char *[]){"pos", "pad"}, out, 2, NULL));
+  assert_int_equal(tq_tensor_dtype(out[1]), TQ_DTYPE_BOOL);
+  const uint8_t *pv = tq_tensor_cdata(out[1]);
+  assert_true(pv[0] == 1 && pv[1] == 0 && pv[2] == 1);
+  assert_int_equal(tq_tensor_dtype(out[0]), TQ_DTYPE_INT32);
+  assert_int_equal(((const int32_t *)tq_tensor_cdata(out[0]))[1], 7);
+  tq_tensor_destroy(out[0]);
+  tq_tensor_destroy(out[1]);
+  tq_tensor_destroy(ids);
+  tq_session_destroy(s);
   tq_graph_destroy(h);
   tq_graph_destroy(g);
   free(path);
@@ -693,29 +778,34 @@ static void test_typed_initializers(void **state) {
   assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_INT64);
   assert_true(((const int64_t *)tq_tensor_cdata(x))[0] == -5);
   assert_true(((const int64_t *)tq_tensor_cdata(x))[1] == INT64_MAX);
+  /* Every element type loads as its own dtype. */
   x = tq_graph_initializer(gr, "i32");
-  assert_true(((const int64_t *)tq_tensor_cdata(x))[0] == -7);
-  assert_true(((const int64_t *)tq_tensor_cdata(x))[1] == 2147483647);
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_INT32);
+  assert_true(((const int32_t *)tq_tensor_cdata(x))[0] == -7);
+  assert_true(((const int32_t *)tq_tensor_cdata(x))[1] == 2147483647);
   x = tq_graph_initializer(gr, "dbl");
-  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_FLOAT32);
-  assert_true(((const float *)tq_tensor_cdata(x))[0] == (float)0.1);
-  assert_true(isinf(((const float *)tq_tensor_cdata(x))[1]));
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_FLOAT64);
+  assert_true(((const double *)tq_tensor_cdata(x))[0] == 0.1);
+  assert_true(((const double *)tq_tensor_cdata(x))[1] == -1e300);
   x = tq_graph_initializer(gr, "half");
-  assert_true(((const float *)tq_tensor_cdata(x))[0] == 1.0f);
-  assert_true(((const float *)tq_tensor_cdata(x))[1] == -2.0f);
-  assert_true(((const float *)tq_tensor_cdata(x))[2] == ldexpf(1.0f, -24));
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_FLOAT16);
+  const uint16_t *hq = tq_tensor_cdata(x);
+  assert_true(hq[0] == 0x3c00 && hq[1] == 0xc000 && hq[2] == 0x0001);
   x = tq_graph_initializer(gr, "half_raw");
-  assert_true(isinf(((const float *)tq_tensor_cdata(x))[0]));
-  assert_true(((const float *)tq_tensor_cdata(x))[1] == 0.5f);
+  hq = tq_tensor_cdata(x);
+  assert_true(hq[0] == 0x7c00 && hq[1] == 0x3800); /* inf, 0.5 */
   x = tq_graph_initializer(gr, "bools");
-  const int64_t *bq = tq_tensor_cdata(x);
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_BOOL);
+  const uint8_t *bq = tq_tensor_cdata(x);
   assert_true(bq[0] == 0 && bq[1] == 1 && bq[2] == 1);
   x = tq_graph_initializer(gr, "i8");
-  const int64_t *iq = tq_tensor_cdata(x);
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_INT8);
+  const int8_t *iq = tq_tensor_cdata(x);
   assert_true(iq[0] == -1 && iq[1] == -128);
   x = tq_graph_initializer(gr, "u8");
-  iq = tq_tensor_cdata(x);
-  assert_true(iq[0] == 255 && iq[1] == 128);
+  assert_int_equal(tq_tensor_dtype(x), TQ_DTYPE_UINT8);
+  const uint8_t *uq = tq_tensor_cdata(x);
+  assert_true(uq[0] == 255 && uq[1] == 128);
   x = tq_graph_initializer(gr, "scalar");
   assert_int_equal(tq_tensor_shape(x)->ndim, 0);
   assert_true(((const float *)tq_tensor_cdata(x))[0] == 42.0f);
@@ -1162,15 +1252,15 @@ static void test_input_and_attribute_errors(void **state) {
   size_t len;
   unsigned char *b;
   const int64_t d2[] = {1, 2};
-  /* Non-float input. */
+  /* An input type the runtime holds only widened (uint16 as int64). */
   pb g = {0};
-  add_value_info(&g, GRAPH_INPUT, "ids", T_INT64, 2, d2);
+  add_value_info(&g, GRAPH_INPUT, "ids", T_UINT16, 2, d2);
   add_value_info(&g, GRAPH_OUTPUT, "y", T_FLOAT, -1, NULL);
   const char *in[] = {"ids"}, *out[] = {"y"};
   add_node(&g, "Relu", "r", in, 1, out, 1, NULL);
   b = make_model(&g, 8, 13, &len);
   EXPECT_PARSE_ERROR(ctx, b, len, TQ_ERR_UNSUPPORTED, "graph input 'ids'",
-                     "INT64", "only FLOAT");
+                     "UINT16", "graph inputs may be FLOAT, DOUBLE");
   /* Input without a shape. */
   g = (pb){0};
   add_value_info(&g, GRAPH_INPUT, "ids", T_FLOAT, -1, NULL);
@@ -1277,8 +1367,8 @@ static void test_length_past_enclosing_end(void **state) {
 
 /* ---- models made by the Python onnx package (tests/cli/onnx_models.sh) ----*/
 
-/* Values of an initializer as listed by make_onnx_models.py: "name f v..."
- * or "name i v...". */
+/* Values of an initializer as listed by make_onnx_models.py: "name DTYPE
+ * v...", exact (floats as doubles, integers in decimal). */
 static void check_init_line(const tq_graph *g, const char *model, char *line) {
   char *save = NULL;
   const char *name = strtok_r(line, " \t\n", &save);
@@ -1286,29 +1376,31 @@ static void check_init_line(const tq_graph *g, const char *model, char *line) {
   if (!name || !kind) return;
   const tq_tensor *t = tq_graph_initializer(g, name);
   if (!t) fail_msg("%s: initializer '%s' is missing", model, name);
-  int is_float = kind[0] == 'f';
-  assert_int_equal(tq_tensor_dtype(t),
-                   is_float ? TQ_DTYPE_FLOAT32 : TQ_DTYPE_INT64);
+  tq_dtype want_dt;
+  if (tq_dtype_from_name(kind, &want_dt) != 0)
+    fail_msg("%s: unknown dtype '%s'", model, kind);
+  if (tq_tensor_dtype(t) != want_dt)
+    fail_msg("%s: initializer '%s' is %s, expected %s", model, name,
+             tq_dtype_name(tq_tensor_dtype(t)), kind);
+  /* As doubles: exact for every dtype the script writes (its integers are
+   * below 2^53). */
+  tq_tensor *d = NULL;
+  tq_context *ctx = new_ctx();
+  expect_ok(ctx, tq_tensor_cast(ctx, t, TQ_DTYPE_FLOAT64, &d));
   size_t i = 0;
   for (const char *tok; (tok = strtok_r(NULL, " \t\n", &save)); i++) {
     if (i >= tq_tensor_numel(t))
       fail_msg("%s: initializer '%s' has only %zu values", model, name,
                tq_tensor_numel(t));
-    if (is_float) {
-      float want = strtof(tok, NULL);
-      float got = ((const float *)tq_tensor_cdata(t))[i];
-      if (tq_test_bits(want) != tq_test_bits(got))
-        fail_msg("%s: initializer '%s'[%zu] = %.9g, expected %.9g", model, name,
-                 i, (double)got, (double)want);
-    } else {
-      long long want = strtoll(tok, NULL, 10);
-      long long got = ((const int64_t *)tq_tensor_cdata(t))[i];
-      if (want != got)
-        fail_msg("%s: initializer '%s'[%zu] = %lld, expected %lld", model, name,
-                 i, got, want);
-    }
+    const double want = strtod(tok, NULL);
+    const double got = ((const double *)tq_tensor_cdata(d))[i];
+    if (!(got == want || (isnan(got) && isnan(want))))
+      fail_msg("%s: initializer '%s'[%zu] = %.17g, expected %.17g", model, name,
+               i, got, want);
   }
   assert_int_equal(i, tq_tensor_numel(t));
+  tq_tensor_destroy(d);
+  tq_context_destroy(ctx);
 }
 
 /* Runs the model on dir/<stem>.in.npy and compares with what ONNX Runtime
@@ -1425,6 +1517,7 @@ static void test_python_models(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_structure),
+      cmocka_unit_test(test_roundtrip_typed),
       cmocka_unit_test(test_roundtrip_attributes),
       cmocka_unit_test(test_save_baked_weights),
       cmocka_unit_test(test_save_atomic),

@@ -183,13 +183,24 @@ static void test_int64_arith(void **state) {
     const char *op;
     int64_t want[3];
   } cases[] = {
-      {"Add", {9, -5, 256}}, {"Sub", {5, -9, 192}}, {"Mul", {14, -14, 7168}},
+      {"Add", {9, -5, 256}},
+      {"Sub", {5, -9, 192}},
+      {"Mul", {14, -14, 7168}},
       {"Div", {3, -3, 7}}, /* truncates, as ONNX Runtime */
-      {"Equal", {0, 0, 0}},  {"Less", {0, 1, 0}},   {"Greater", {1, 0, 1}},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     tq_tensor *o = run1(cases[k].op, 13, in, 2, NULL, 0);
     check_i(o, cases[k].want, 3);
+    tq_tensor_destroy(o);
+  }
+  /* Comparisons give bools. */
+  static const struct {
+    const char *op;
+    double want[3];
+  } cmp[] = {{"Equal", {0, 0, 0}}, {"Less", {0, 1, 0}}, {"Greater", {1, 0, 1}}};
+  for (size_t k = 0; k < sizeof cmp / sizeof cmp[0]; k++) {
+    tq_tensor *o = run1(cmp[k].op, 13, in, 2, NULL, 0);
+    check_t(o, TQ_DTYPE_BOOL, cmp[k].want, 3);
     tq_tensor_destroy(o);
   }
   /* Mod: the sign of the divisor with fmod=0, of the dividend with 1. */
@@ -229,7 +240,8 @@ static void test_int64_arith(void **state) {
   tq_tensor_destroy(o);
   run_fail("Div", 13, ov, 2, NULL, 0, TQ_ERR_RANGE, "division by zero");
   const tq_tensor *mn[1] = {a};
-  run_fail("Mean", 13, mn, 1, NULL, 0, TQ_ERR_UNSUPPORTED, "float32 only");
+  run_fail("Mean", 13, mn, 1, NULL, 0, TQ_ERR_UNSUPPORTED,
+           "input 0 is int64; Mean takes float32 there");
   o = run1("Neg", 13, mn, 1, NULL, 0);
   check_i(o, neg, 3);
   tq_tensor_destroy(o);
@@ -238,10 +250,10 @@ static void test_int64_arith(void **state) {
   tq_tensor_destroy(s);
   tq_tensor_destroy(bg);
   tq_tensor_destroy(z);
-  /* Table flags: what runs at plan time on int64. */
-  assert_true(op_desc("Mul", 17)->flags & TQ_OPF_INT64);
-  assert_false(op_desc("Mean", 17)->flags & TQ_OPF_INT64);
-  assert_false(op_desc("Relu", 17)->flags & TQ_OPF_INT64);
+  /* Descriptor types: what each operator computes in. */
+  assert_true(op_desc("Mul", 17)->in_types[0] & TQ_DTM_I64);
+  assert_int_equal(op_desc("Mean", 17)->in_types[0], TQ_DTM_F32);
+  assert_int_equal(op_desc("Relu", 17)->n_in_types, 0); /* float32 */
 }
 
 static void test_compare_where(void **state) {
@@ -251,12 +263,12 @@ static void test_compare_where(void **state) {
   tq_tensor *x = tf(1, d4, xv), *y = tf(1, d4, yv);
   const tq_tensor *in[2] = {x, y};
   tq_tensor *o = run1("Equal", 11, in, 2, NULL, 0);
-  const int64_t eq[4] = {1, 0, 0, 0};
-  check_i(o, eq, 4);
+  const double eq[4] = {1, 0, 0, 0};
+  check_t(o, TQ_DTYPE_BOOL, eq, 4);
   tq_tensor_destroy(o);
   o = run1("GreaterOrEqual", 16, in, 2, NULL, 0);
-  const int64_t ge[4] = {1, 0, 1, 0};
-  check_i(o, ge, 4);
+  const double ge[4] = {1, 0, 1, 0};
+  check_t(o, TQ_DTYPE_BOOL, ge, 4);
   /* Where(cond [4], X [2,1], Y [4]) broadcasts to [2,4]. */
   const float wx[2] = {-1, -2};
   tq_tensor *xw = tf(2, d22, wx);
@@ -268,39 +280,38 @@ static void test_compare_where(void **state) {
   check_f(r, want, 8, 0);
   tq_tensor_destroy(r);
   tq_tensor_destroy(o);
-  /* Logic on plan-time booleans. */
-  const int64_t bv1[4] = {0, 1, 1, 0}, bv2[4] = {0, 0, 1, 1};
-  tq_tensor *b1 = ti(1, d4, bv1), *b2 = ti(1, d4, bv2);
+  /* Logic on booleans. */
+  const double bv1[4] = {0, 1, 1, 0}, bv2[4] = {0, 0, 1, 1};
+  tq_tensor *b1 = tt(TQ_DTYPE_BOOL, 1, d4, bv1),
+            *b2 = tt(TQ_DTYPE_BOOL, 1, d4, bv2);
   const tq_tensor *bb[2] = {b1, b2};
   static const struct {
     const char *op;
-    int64_t want[4];
+    double want[4];
   } logic[] = {
       {"And", {0, 0, 1, 0}}, {"Or", {0, 1, 1, 1}}, {"Xor", {0, 1, 0, 1}}};
   for (size_t k = 0; k < 3; k++) {
     o = run1(logic[k].op, 7, bb, 2, NULL, 0);
-    check_i(o, logic[k].want, 4);
+    check_t(o, TQ_DTYPE_BOOL, logic[k].want, 4);
     tq_tensor_destroy(o);
   }
   const tq_tensor *nb[1] = {b1};
   o = run1("Not", 1, nb, 1, NULL, 0);
-  const int64_t notw[4] = {1, 0, 0, 1};
-  check_i(o, notw, 4);
+  const double notw[4] = {1, 0, 0, 1};
+  check_t(o, TQ_DTYPE_BOOL, notw, 4);
   tq_tensor_destroy(o);
-  /* At run time every value is float32: booleans become 0/1 floats, and
-   * Where, Not, And accept them (a masked_fill on activations). */
+  /* At run time too: a masked_fill on activations. */
   g_plan_time = 0;
   o = run1("Equal", 13, in, 2, NULL, 0);
-  const float eqf[4] = {1, 0, 0, 0};
-  check_f(o, eqf, 4, 0);
+  check_t(o, TQ_DTYPE_BOOL, eq, 4);
   const tq_tensor *nf[1] = {o};
   tq_tensor *no = run1("Not", 1, nf, 1, NULL, 0);
-  const float notf[4] = {0, 1, 1, 1};
-  check_f(no, notf, 4, 0);
+  const double notf[4] = {0, 1, 1, 1};
+  check_t(no, TQ_DTYPE_BOOL, notf, 4);
   const tq_tensor *af[2] = {o, no};
   tq_tensor *ao = run1("Or", 7, af, 2, NULL, 0);
-  const float orf[4] = {1, 1, 1, 1};
-  check_f(ao, orf, 4, 0);
+  const double orf[4] = {1, 1, 1, 1};
+  check_t(ao, TQ_DTYPE_BOOL, orf, 4);
   const float fill = -100.0f;
   tq_tensor *tfill = tf(0, NULL, &fill);
   const tq_tensor *wf[3] = {no, tfill, x};
@@ -308,6 +319,14 @@ static void test_compare_where(void **state) {
   const float wfw[4] = {1, -100, -100, -100};
   check_f(wo, wfw, 4, 0);
   g_plan_time = 1;
+  /* Logic and Where's condition take bools only; the message names the
+   * input and its dtype. */
+  const tq_tensor *fx[2] = {x, y};
+  run_fail("And", 7, fx, 2, NULL, 0, TQ_ERR_UNSUPPORTED,
+           "input 0 is float32; And takes bool there");
+  const tq_tensor *wbad[3] = {x, x, y};
+  run_fail("Where", 16, wbad, 3, NULL, 0, TQ_ERR_UNSUPPORTED,
+           "input 0 is float32; Where takes bool there");
   tq_tensor *ints[] = {o, no, ao, tfill, wo, b1, b2, xw, x, y};
   for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
     tq_tensor_destroy(ints[k]);
@@ -415,8 +434,8 @@ static void test_identity_dropout(void **state) {
   assert_int_equal(run_op_n("Dropout", 10, in, 1, &ratio, 1, outs, 2, 1),
                    TQ_OK);
   check_f(outs[0], xv, 4, 0);
-  const float ones[4] = {1, 1, 1, 1};
-  check_f(outs[1], ones, 4, 0);
+  const double ones[4] = {1, 1, 1, 1};
+  check_t(outs[1], TQ_DTYPE_BOOL, ones, 4);
   tq_tensor_destroy(outs[0]);
   tq_tensor_destroy(outs[1]);
   const int64_t iv[4] = {5, 6, 7, 8};
@@ -435,53 +454,82 @@ static void test_cast(void **state) {
   const float xv[6] = {2.7f, -2.7f, 0.0f, NAN, 1e30f, -0.5f};
   tq_tensor *x = tf(1, d, xv);
   const tq_tensor *in[1] = {x};
+  /* float -> int64 truncates; NaN gives 0, out of range saturates. */
   tq_attr_store to = a_int("to", 7);
   tq_tensor *o = run1("Cast", 13, in, 1, &to, 1);
   const int64_t trunc[6] = {2, -2, 0, 0, INT64_MAX, 0};
   check_i(o, trunc, 6);
-  /* int64 -> float, then float -> float (double is float32 here). */
+  /* int64 -> float rounds to nearest even. */
   const tq_tensor *back[1] = {o};
   to = a_int("to", 1);
   tq_tensor *f = run1("Cast", 13, back, 1, &to, 1);
   const float fw[6] = {2, -2, 0, 0, 9223372036854775807.0f, 0};
   check_f(f, fw, 6, 0);
   tq_tensor_destroy(f);
+  /* To double, and back exactly. */
   to = a_int("to", 11);
   f = run1("Cast", 9, in, 1, &to, 1);
-  check_f(f, xv, 6, 0);
+  const double dw[6] = {(double)2.7f, (double)-2.7f, 0,
+                        NAN,          (double)1e30f, -0.5};
+  check_t(f, TQ_DTYPE_FLOAT64, dw, 6);
+  const tq_tensor *fd[1] = {f};
+  to = a_int("to", 1);
+  tq_tensor *f2 = run1("Cast", 13, fd, 1, &to, 1);
+  check_f(f2, xv, 6, 0);
+  tq_tensor_destroy(f2);
   tq_tensor_destroy(f);
-  /* bool and int32 targets are int64 here. */
+  /* bool: any non-zero value (NaN too) is true. */
   to = a_int("to", 9);
   tq_tensor *bo = run1("Cast", 13, in, 1, &to, 1);
-  const int64_t bw[6] = {1, 1, 0, 1, 1, 1};
-  check_i(bo, bw, 6);
+  const double bw[6] = {1, 1, 0, 1, 1, 1};
+  check_t(bo, TQ_DTYPE_BOOL, bw, 6);
   tq_tensor_destroy(bo);
+  /* int32 saturates at its own range. */
   to = a_int("to", 6);
   bo = run1("Cast", 13, in, 1, &to, 1);
-  check_i(bo, trunc, 6);
+  const double i32[6] = {2, -2, 0, 0, 2147483647, 0};
+  check_t(bo, TQ_DTYPE_INT32, i32, 6);
   tq_tensor_destroy(bo);
-  /* CastLike takes the type of its second input. */
+  /* float16 rounds to nearest even, overflow is infinity. */
+  to = a_int("to", 10);
+  bo = run1("Cast", 13, in, 1, &to, 1);
+  const double h[6] = {2.69921875, -2.69921875, 0, NAN, INFINITY, -0.5};
+  check_t(bo, TQ_DTYPE_FLOAT16, h, 6);
+  tq_tensor_destroy(bo);
+  /* CastLike takes the dtype of its second input. */
   const tq_tensor *cl[2] = {x, o};
   bo = run1("CastLike", 15, cl, 2, NULL, 0);
   check_i(bo, trunc, 6);
   tq_tensor_destroy(bo);
-  /* At run time integer and bool targets give float32 integer values. */
+  /* The same at run time. */
   g_plan_time = 0;
   to = a_int("to", 7);
   bo = run1("Cast", 13, in, 1, &to, 1);
-  const float tf32[6] = {2, -2, 0, 0, 1e30f, -0.0f};
-  check_f(bo, tf32, 6, 0);
-  tq_tensor_destroy(bo);
-  to = a_int("to", 9);
-  bo = run1("Cast", 13, in, 1, &to, 1);
-  const float bf32[6] = {1, 1, 0, 1, 1, 1};
-  check_f(bo, bf32, 6, 0);
+  check_i(bo, trunc, 6);
   tq_tensor_destroy(bo);
   g_plan_time = 1;
-  to = a_int("to", 10);
-  run_fail("Cast", 13, in, 1, &to, 1, TQ_ERR_UNSUPPORTED, "float16");
+  /* int16 and uint16 are held as int64, wrapped or saturated to their
+   * range. */
+  const double big[3] = {70000, -1, 40000.5};
+  tq_tensor *bgf = tt(TQ_DTYPE_FLOAT32, 1, (const int64_t[]){3}, big);
+  tq_tensor *bgi = tt(TQ_DTYPE_INT64, 1, (const int64_t[]){3}, big);
+  const tq_tensor *bf1[1] = {bgf}, *bi1[1] = {bgi};
+  to = a_int("to", 5);
+  bo = run1("Cast", 13, bf1, 1, &to, 1);
+  const double sat16[3] = {32767, -1, 32767};
+  check_t(bo, TQ_DTYPE_INT64, sat16, 3);
+  tq_tensor_destroy(bo);
+  to = a_int("to", 4);
+  bo = run1("Cast", 13, bi1, 1, &to, 1);
+  const double wrap16[3] = {4464, 65535, 40000};
+  check_t(bo, TQ_DTYPE_INT64, wrap16, 3);
+  tq_tensor_destroy(bo);
+  tq_tensor_destroy(bgf);
+  tq_tensor_destroy(bgi);
   to = a_int("to", 8);
   run_fail("Cast", 13, in, 1, &to, 1, TQ_ERR_UNSUPPORTED, "string");
+  to = a_int("to", 14);
+  run_fail("Cast", 13, in, 1, &to, 1, TQ_ERR_UNSUPPORTED, "data type 14");
   run_fail("Cast", 13, in, 1, NULL, 0, TQ_ERR_INVALID_ARGUMENT, "'to'");
   tq_tensor_destroy(o);
   tq_tensor_destroy(x);

@@ -50,6 +50,17 @@ static void test_well_formed(void **state) {
     if ((d->flags & (TQ_OPF_POST_RELU | TQ_OPF_INPLACE)) && d->max_outputs != 1)
       fail_msg("%s: post-Relu or in-place with %d outputs", d->name,
                d->max_outputs);
+    /* Input dtypes: one non-empty mask of known dtypes per input listed,
+     * no more entries than inputs. */
+    if (d->n_in_types &&
+        (!d->in_types ||
+         (d->max_inputs >= 0 && d->n_in_types > (size_t)d->max_inputs)))
+      fail_msg("%s: %zu input types for %d inputs", d->name, d->n_in_types,
+               d->max_inputs);
+    for (size_t k = 0; k < d->n_in_types; k++)
+      if (!d->in_types[k] || (d->in_types[k] & ~(unsigned)TQ_DTM_ANY))
+        fail_msg("%s: input %zu has dtype mask 0x%x", d->name, k,
+                 d->in_types[k]);
     assert_null(d->user);
   }
 }

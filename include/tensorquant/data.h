@@ -1,12 +1,15 @@
 /* Datasets: IDX files (MNIST-style, gzipped or not), Fashion-MNIST by name,
- * and pairs of NumPy .npy files; seeded shuffles and train/validation
- * splits.
+ * and NumPy .npy files (one per model input, and the labels); seeded
+ * shuffles and train/validation splits.
  *
- * A dataset is N samples of one shape (NCHW without the N: [C,H,W] for
- * images) and one integer label per sample. tq_dataset_gather() copies a
- * batch out as float32. IDX ubyte images are kept in memory as bytes and
- * scaled to [0,1] (pixel / 255) when gathered; every other source is
- * converted to float32 as stored. Everything is validated when the dataset
+ * A dataset is N samples and one integer label per sample. Each sample has
+ * one or more inputs (an image; or token ids and an attention mask), each
+ * of one shape (NCHW without the N: [C,H,W] for images) and dtype.
+ * tq_dataset_gather() copies a batch of the first input out as float32,
+ * tq_dataset_gather_input() any input in any dtype. IDX ubyte images are
+ * kept in memory as bytes and scaled to [0,1] (pixel / 255) when gathered;
+ * every other source is kept in its own dtype and converted as it is
+ * gathered (as ONNX Cast converts). Everything is validated when the dataset
  * is opened (sample/label counts, label values, NaN/inf in float images), so
  * that nothing fails half-way through training. See docs/data.md.
  *
@@ -62,13 +65,23 @@ typedef enum tq_data_split {
  *     the comma are ignored; paths cannot contain commas). There is no
  *     separate test part: both splits give the same data; use
  *     tq_dataset_split_indices() for a validation set.
+ *   - "NAME=a.npy,NAME=b.npy,...,labels=y.npy": one .npy file per model
+ *     input, named by the input it feeds (NAME: the text before the first
+ *     '=', when it has no '/'), and the labels. Bare entries feed the
+ *     inputs no entry names, in the model's order; without labels=, the
+ *     last bare entry holds the labels ("X.npy,y.npy" is the case of one
+ *     bare input). Inputs keep their file's dtype and shape (samples:
+ *     dims[1:]); every file has N rows.
  * split chooses the training ("train-*") or test ("t10k-*") files.
  *
- * Images: IDX files of [N,H,W] (and NPY X of [N,H,W]) get a channel
- * dimension: sample shape [1,H,W]. [N,C,H,W] gives [C,H,W], [N,F] gives [F];
- * samples have 1 to 5 dimensions. IDX ubyte images are scaled to [0,1] on
- * gather; other IDX types and every NPY dtype (uint8 included: NOT
- * rescaled) are converted to float32 as stored. Labels: a 1-d array of
+ * Images: IDX files of [N,H,W] (and the NPY X of "X.npy,y.npy", [N,H,W])
+ * get a channel dimension: sample shape [1,H,W]. [N,C,H,W] gives [C,H,W],
+ * [N,F] gives [F]; samples have 1 to 5 dimensions. IDX ubyte images are
+ * scaled to [0,1] on gather; other IDX types are converted to float32, and
+ * NPY inputs (uint8 included: NOT rescaled) are gathered as stored,
+ * converted to the dtype asked for. Float inputs must be finite as
+ * float32 (NaN/inf is an error naming sample and element). Labels: a 1-d
+ * array of
  * integers (IDX integer types; NPY integers, or floats holding integral
  * values), each in [0, 2^31 - 2], as many as there are samples. NPY labels
  * pass through the float32 NPY reader, so they must also be at most 2^24.
@@ -125,13 +138,24 @@ TQ_API void tq_dataset_destroy(tq_dataset *ds);
 /* Number of samples (>= 1). */
 TQ_API size_t tq_dataset_size(const tq_dataset *ds);
 
-/* Shape of one sample, e.g. [1,28,28]. Owned by the dataset. */
+/* Shape of one sample of the first input, e.g. [1,28,28]. Owned by the
+ * dataset. */
 TQ_API const tq_shape *tq_dataset_sample_shape(const tq_dataset *ds);
 
-/* The shape of a batch of n samples: [n, sample shape...]. */
+/* The inputs of each sample: how many (1 for IDX datasets), what the spec
+ * named input i ("" when bare; NULL when i is out of range), the dtype it
+ * is gathered in when asked for its own (float32 for IDX images), and the
+ * shape of one sample of it. Owned by the dataset. */
+TQ_API size_t tq_dataset_input_count(const tq_dataset *ds);
+TQ_API const char *tq_dataset_input_name(const tq_dataset *ds, size_t i);
+TQ_API tq_dtype tq_dataset_input_dtype(const tq_dataset *ds, size_t i);
+TQ_API const tq_shape *tq_dataset_input_shape(const tq_dataset *ds, size_t i);
+
+/* The shape of a batch of n samples of the first input: [n, sample
+ * shape...]. */
 TQ_API tq_shape tq_dataset_batch_shape(const tq_dataset *ds, size_t n);
 
-/* Number of floats in one sample (product of the sample shape). */
+/* Number of elements in one sample of the first input. */
 TQ_API size_t tq_dataset_sample_numel(const tq_dataset *ds);
 
 /* Number of classes: the largest label + 1 (10 for fashion-mnist). */
@@ -158,6 +182,18 @@ TQ_API const int64_t *tq_dataset_labels(const tq_dataset *ds);
 TQ_API tq_status tq_dataset_gather(tq_context *ctx, const tq_dataset *ds,
                                    const size_t *idx, size_t n, float *x,
                                    int64_t *labels);
+
+/* tq_dataset_gather for input `input` in any dtype: x receives n samples
+ * of tq_dataset_input_shape(ds, input) elements of dtype, converted from
+ * the stored dtype as ONNX Cast converts (the normalization applies to
+ * input 0 gathered as float32; normalized and IDX ubyte images can only be
+ * gathered as floats: TQ_ERR_UNSUPPORTED). Other errors as
+ * tq_dataset_gather; an input or dtype out of range is
+ * TQ_ERR_INVALID_ARGUMENT. */
+TQ_API tq_status tq_dataset_gather_input(tq_context *ctx, const tq_dataset *ds,
+                                         size_t input, const size_t *idx,
+                                         size_t n, tq_dtype dtype, void *x,
+                                         int64_t *labels);
 
 /* Sets the per-channel normalization gather applies after scaling:
  * x' = (x - mean[c]) / std[c], computed in float32, where c is the index

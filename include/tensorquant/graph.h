@@ -59,9 +59,16 @@ TQ_API tq_status tq_graph_push_scope(tq_context *ctx, tq_graph *g,
                                      const char *scope);
 TQ_API tq_status tq_graph_pop_scope(tq_context *ctx, tq_graph *g);
 
-/* A graph input. Dims of -1 are dynamic (e.g. the batch dimension). */
+/* A float32 graph input. Dims of -1 are dynamic (e.g. the batch
+ * dimension). */
 TQ_API tq_status tq_graph_add_input(tq_context *ctx, tq_graph *g,
                                     const char *name, const tq_shape *shape);
+
+/* A graph input of any dtype (int64 token ids, a bool mask, ...): runs
+ * must feed it tensors of exactly that dtype. */
+TQ_API tq_status tq_graph_add_input_typed(tq_context *ctx, tq_graph *g,
+                                          const char *name, tq_dtype dtype,
+                                          const tq_shape *shape);
 
 /* A constant value (weights, shape tensors): the graph keeps a copy. */
 TQ_API tq_status tq_graph_add_initializer(tq_context *ctx, tq_graph *g,
@@ -91,7 +98,32 @@ TQ_API size_t tq_graph_input_count(const tq_graph *g);
 TQ_API size_t tq_graph_output_count(const tq_graph *g);
 TQ_API const char *tq_graph_input_name(const tq_graph *g, size_t i);
 TQ_API const tq_shape *tq_graph_input_shape(const tq_graph *g, size_t i);
+/* The dtype input i was declared with (TQ_DTYPE_COUNT when i is out of
+ * range). */
+TQ_API tq_dtype tq_graph_input_dtype(const tq_graph *g, size_t i);
 TQ_API const char *tq_graph_output_name(const tq_graph *g, size_t i);
+
+/* The index of the graph input (output) called name, or -1. */
+TQ_API int tq_graph_input_index(const tq_graph *g, const char *name);
+TQ_API int tq_graph_output_index(const tq_graph *g, const char *name);
+
+/* Which graph input each of n arguments binds, by name: names[i] is a
+ * graph input's name, or NULL or "" for a bare argument, which binds the
+ * first input (in graph order) that no named argument and no earlier bare
+ * one binds. names may be NULL (all bare). Writes the input indices to
+ * index[0..n). Fails, naming the input and listing the model's inputs
+ * with their dtypes and shapes, for a name the graph does not have
+ * (TQ_ERR_NOT_FOUND), an input given twice, more arguments than inputs,
+ * or an input left without one (TQ_ERR_INVALID_ARGUMENT). */
+TQ_API tq_status tq_graph_bind_inputs(tq_context *ctx, const tq_graph *g,
+                                      const char *const *names, size_t n,
+                                      size_t *index);
+
+/* The same for graph outputs, which may be left unbound: index[i] is the
+ * output argument i names (bare: the first not named). */
+TQ_API tq_status tq_graph_bind_outputs(tq_context *ctx, const tq_graph *g,
+                                       const char *const *names, size_t n,
+                                       size_t *index);
 
 /* What a node is, as plain data; pointers owned by the graph. */
 typedef struct tq_node_info {

@@ -62,6 +62,10 @@ TQ_API tq_status tq_session_plan(tq_context *ctx, tq_session *s,
 TQ_API const tq_shape *tq_session_value_shape(const tq_session *s,
                                               const char *name);
 
+/* Dtype of a value after planning (TQ_DTYPE_COUNT when unknown or not
+ * planned). */
+TQ_API tq_dtype tq_session_value_dtype(const tq_session *s, const char *name);
+
 typedef struct tq_run_opts {
   /* Index of the batch's first sample in the whole data set: stochastic
    * rounding of sample k uses the random numbers of sample
@@ -80,13 +84,31 @@ typedef int (*tq_value_observer)(void *user, size_t node_index,
 TQ_API void tq_session_set_observer(tq_session *s, tq_value_observer fn,
                                     void *user);
 
-/* Runs the graph: inputs in graph input order (n_inputs of them); writes
- * n_outputs new tensors (graph output order) to outputs. opts may be
- * NULL. */
+/* Runs the graph: inputs in graph input order (n_inputs of them, each of
+ * the dtype the graph declares for it); writes n_outputs new tensors (the
+ * first n_outputs graph outputs, in order) to outputs. opts may be NULL.
+ * An input of another dtype than declared, or of a shape that does not
+ * fit the declared one, fails naming the input, what was given and what is
+ * declared; on failure no output is written (all NULL). */
 TQ_API tq_status tq_session_run(tq_context *ctx, tq_session *s,
                                 const tq_tensor *const *inputs,
                                 size_t n_inputs, tq_tensor **outputs,
                                 size_t n_outputs, const tq_run_opts *opts);
+
+/* Runs the graph on named inputs, giving named outputs: inputs[i] binds
+ * the graph input in_names[i] (NULL or "": the first input no name binds;
+ * in_names NULL: all in graph order), as tq_graph_bind_inputs; every input
+ * must be given. outputs[i] receives a new tensor of the graph output
+ * out_names[i] (NULL or "": the first output no name asks for; out_names
+ * NULL: the first n_out outputs), which the caller destroys. Errors as
+ * tq_graph_bind_inputs and tq_session_run; on failure every outputs[i] is
+ * NULL. */
+TQ_API tq_status tq_session_run_named(tq_context *ctx, tq_session *s,
+                                      const char *const *in_names,
+                                      const tq_tensor *const *inputs,
+                                      size_t n_in, const char *const *out_names,
+                                      tq_tensor **outputs, size_t n_out,
+                                      const tq_run_opts *opts);
 
 /* The quantized copy of input `input` of node `node` that the weights map
  * produced (after set_maps), or NULL when that input is not a quantized

@@ -6,6 +6,7 @@
 
 #include "analysis/analysis_internal.h"
 #include "core/error.h"
+#include "graph/feed_internal.h"
 #include "tensorquant/version.h"
 
 static char *copy(const char *s, const char *fallback) {
@@ -21,11 +22,6 @@ tq_status tq_analysis_create(tq_context *ctx, const tq_graph *g,
   *out = NULL;
   const tq_analysis_opts none = {0};
   const tq_analysis_opts *o = opts ? opts : &none;
-  const char *model = o->model ? o->model : "model";
-  if (tq_graph_input_count(g) != 1)
-    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                    "%s has %zu inputs; the analyses need one", model,
-                    tq_graph_input_count(g));
   tq_analysis *an = calloc(1, sizeof *an);
   if (!an) return tq_error_nomem(ctx);
   an->g = g;
@@ -47,8 +43,16 @@ tq_status tq_analysis_create(tq_context *ctx, const tq_graph *g,
   tq_status st = an->model && an->split && an->created_by
                      ? tq_session_create(ctx, g, &an->s)
                      : tq_error_nomem(ctx);
-  const tq_shape one = tq_dataset_batch_shape(ds, 1);
-  if (st == TQ_OK) st = tq_session_plan(ctx, an->s, &one, 1);
+  /* Planned for one sample of each of the dataset's inputs. */
+  tq_feed feed = {0};
+  tq_shape *one = NULL;
+  if (st == TQ_OK) st = tq_feed_init(ctx, &feed, ds, g);
+  if (st == TQ_OK && !(one = malloc((feed.n ? feed.n : 1) * sizeof *one)))
+    st = tq_error_nomem(ctx);
+  if (st == TQ_OK) tq_feed_shapes(&feed, 1, one);
+  if (st == TQ_OK) st = tq_session_plan(ctx, an->s, one, feed.n);
+  free(one);
+  tq_feed_free(&feed);
   if (st != TQ_OK) {
     tq_analysis_destroy(an);
     return st;

@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 #include "graph/session_internal.h"
-#include "io/dataset_internal.h"
+#include "graph/feed_internal.h"
 #include "tensorquant/analysis.h"
 #include "train/train_internal.h"
 
@@ -27,7 +27,7 @@ typedef struct sample_rec {
 
 typedef struct batch_slot {
   size_t first, count; /* positions in idx order */
-  tq_tensor *x;
+  tq_tensor **xs;      /* per model input */
   tq_tensor *out_float;
   int64_t *labels;
   tq_tensor **kept; /* per value: the float value, or NULL */
@@ -37,6 +37,7 @@ typedef struct engine {
   tq_context *ctx;
   const tq_graph *g;
   const tq_dataset *ds;
+  tq_feed feed; /* its inputs as the model's */
   const size_t *idx;
   size_t n, bmax, n_configs;
   uint64_t offset; /* stochastic-rounding sample offset of position 0 */
@@ -70,7 +71,8 @@ static int keep_value(void *user, size_t node, const char *node_id,
 }
 
 static void free_slot(const engine *e, batch_slot *b) {
-  tq_tensor_destroy(b->x);
+  for (size_t k = 0; b->xs && k < e->feed.n; k++) tq_tensor_destroy(b->xs[k]);
+  free(b->xs);
   tq_tensor_destroy(b->out_float);
   free(b->labels);
   if (b->kept)
@@ -122,15 +124,16 @@ static tq_status run_float(engine *e, batch_slot *b) {
   tq_context *ctx = e->ctx;
   b->labels = malloc(b->count * sizeof *b->labels);
   b->kept = calloc(e->g->n_values ? e->g->n_values : 1, sizeof *b->kept);
-  if (!b->labels || !b->kept) return tq_error_nomem(ctx);
-  tq_status st = tq_dataset_gather_batch(ctx, e->ds, e->idx, b->first, b->count,
-                                         &b->x, b->labels);
+  b->xs = calloc(e->feed.n ? e->feed.n : 1, sizeof *b->xs);
+  if (!b->labels || !b->kept || !b->xs) return tq_error_nomem(ctx);
+  tq_status st = tq_feed_gather(ctx, &e->feed, e->idx, b->first, b->count,
+                                b->xs, b->labels);
   if (st != TQ_OK) return st;
   const double t0 = now_s();
   e->cur = b;
-  const tq_tensor *in = b->x;
   tq_run_opts ro = {.sample_offset = e->offset + b->first};
-  st = tq_session_run(ctx, e->sf, &in, 1, &b->out_float, 1, &ro);
+  st = tq_session_run(ctx, e->sf, (const tq_tensor *const *)b->xs, e->feed.n,
+                      &b->out_float, 1, &ro);
   if (e->out_of_memory) st = tq_error_nomem(ctx);
   if (st == TQ_OK) {
     /* the float row compares the float output with itself */
@@ -151,12 +154,11 @@ static tq_status run_config(engine *e, size_t c, batch_slot *b) {
     return TQ_OK;
   }
   const double t0 = now_s();
-  const tq_tensor *in = b->x;
   tq_tensor *out = NULL;
   tq_run_opts ro = {.sample_offset = e->offset + b->first};
-  tq_status st =
-      tq_session_run_from(e->ctx, e->sq, &in, 1, e->start[c],
-                          (const tq_tensor *const *)b->kept, &out, 1, &ro);
+  tq_status st = tq_session_run_from(
+      e->ctx, e->sq, (const tq_tensor *const *)b->xs, e->feed.n, e->start[c],
+      (const tq_tensor *const *)b->kept, &out, 1, &ro);
   if (st == TQ_OK) st = score(e, b, out, row);
   tq_tensor_destroy(out);
   e->seconds[row] += now_s() - t0;
@@ -275,7 +277,9 @@ tq_status tq_evaluate_configs(tq_context *ctx, const tq_graph *g,
   e.kind = tq_output_scores(g, &head);
   const size_t nb = (n + e.bmax - 1) / e.bmax;
   batch_slot *slots = NULL;
-  tq_status st = tq_session_create(ctx, g, &e.sf);
+  tq_shape *bs = NULL;
+  tq_status st = tq_feed_init(ctx, &e.feed, ds, g);
+  if (st == TQ_OK) st = tq_session_create(ctx, g, &e.sf);
   if (st == TQ_OK) st = tq_session_create(ctx, g, &e.sq);
   e.start = calloc(n_configs ? n_configs : 1, sizeof *e.start);
   e.needed = calloc(g->n_values ? g->n_values : 1, 1);
@@ -288,10 +292,14 @@ tq_status tq_evaluate_configs(tq_context *ctx, const tq_graph *g,
   tq_session_set_seed(e.sf, opts->seed);
 
   /* Where each configuration starts, and what the float run must keep. */
-  const tq_shape bs = tq_dataset_batch_shape(ds, e.bmax);
+  if (!(bs = malloc((e.feed.n ? e.feed.n : 1) * sizeof *bs))) {
+    st = tq_error_nomem(ctx);
+    goto done;
+  }
+  tq_feed_shapes(&e.feed, e.bmax, bs);
   /* both planned: what is folded (never run) is known to both */
-  if ((st = tq_session_plan(ctx, e.sf, &bs, 1)) != TQ_OK ||
-      (st = tq_session_plan(ctx, e.sq, &bs, 1)) != TQ_OK)
+  if ((st = tq_session_plan(ctx, e.sf, bs, e.feed.n)) != TQ_OK ||
+      (st = tq_session_plan(ctx, e.sq, bs, e.feed.n)) != TQ_OK)
     goto done;
   for (size_t c = 0; c < n_configs && st == TQ_OK; c++) {
     if ((st = tq_session_set_maps(ctx, e.sq, configs[c])) != TQ_OK) break;
@@ -305,7 +313,9 @@ tq_status tq_evaluate_configs(tq_context *ctx, const tq_graph *g,
     for (size_t c = 0; c < n_configs && !e.needed[v]; c++)
       e.needed[v] = e.start[c] > 0 && e.start[c] < g->n_nodes &&
                     tq_session_value_lent(e.sf, v, e.start[c]);
-    if (e.needed[v]) kept_bytes += e.sf->values[v]->numel * sizeof(float);
+    if (e.needed[v])
+      kept_bytes +=
+          e.sf->values[v]->numel * tq_dtype_size(e.sf->values[v]->dtype);
   }
   int any_kept = kept_bytes > 0;
   if (any_kept) tq_session_set_observer(e.sf, keep_value, &e);
@@ -364,6 +374,8 @@ tq_status tq_evaluate_configs(tq_context *ctx, const tq_graph *g,
   }
 done:
   free(slots);
+  free(bs);
+  tq_feed_free(&e.feed);
   tq_session_destroy(e.sf);
   tq_session_destroy(e.sq);
   free(e.start);

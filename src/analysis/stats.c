@@ -8,7 +8,7 @@
 
 #include "analysis/stats_internal.h"
 #include "core/error.h"
-#include "io/dataset_internal.h"
+#include "graph/feed_internal.h"
 #include "tensorquant/graph.h"
 
 /* ---- fixed-point fractional bits ------------------------------------------*/
@@ -392,29 +392,6 @@ static tq_status collect_weights(tq_context *ctx, const tq_session *s,
   return TQ_OK;
 }
 
-/* The dataset's samples must fit the model's input. */
-static tq_status check_input(tq_context *ctx, const tq_graph *g,
-                             const tq_dataset *ds) {
-  if (tq_graph_input_count(g) != 1)
-    return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
-                    "statistics over a dataset need a model with one input "
-                    "(it has %zu)",
-                    tq_graph_input_count(g));
-  const tq_shape *want = tq_graph_input_shape(g, 0);
-  const tq_shape *got = tq_dataset_sample_shape(ds);
-  int ok = want->ndim == got->ndim + 1;
-  for (int d = 0; ok && d < got->ndim; d++)
-    ok = want->dims[d + 1] < 0 || want->dims[d + 1] == got->dims[d];
-  if (ok) return TQ_OK;
-  char a[128], b[128];
-  tq_shape_format(want, a, sizeof a);
-  tq_shape_format(got, b, sizeof b);
-  return tq_error(ctx, TQ_ERR_SHAPE, NULL, 0, 0,
-                  "the dataset '%s' has samples of shape %s, but the model's "
-                  "input '%s' takes %s (first dim: the batch; -1: any size)",
-                  tq_dataset_name(ds), b, tq_graph_input_name(g, 0), a);
-}
-
 /* Scores [batch, K] must cover the dataset's classes (as tq_evaluate):
  * otherwise the data is not what the model was made for. */
 static tq_status check_output(tq_context *ctx, const tq_graph *g,
@@ -438,8 +415,16 @@ static tq_status collect_activations(tq_context *ctx, tq_session *s,
                                      size_t n, size_t batch,
                                      const tq_stats_opts *o, tq_stats *st) {
   const tq_graph *g = tq_session_graph(s);
-  tq_status st_ = check_input(ctx, g, ds);
-  if (st_ != TQ_OK) return st_;
+  /* The dataset's samples must fit the model's inputs. */
+  tq_feed feed;
+  tq_status st_ = tq_feed_init(ctx, &feed, ds, g);
+  tq_tensor **xs = calloc(feed.n ? feed.n : 1, sizeof *xs);
+  if (st_ == TQ_OK && !xs) st_ = tq_error_nomem(ctx);
+  if (st_ != TQ_OK) {
+    tq_feed_free(&feed);
+    free(xs);
+    return st_;
+  }
   const size_t nn = tq_graph_node_count(g);
   collector c = {.st = st, .s = s, .threads = tq_context_threads(ctx)};
   c.out_base = malloc((nn + 1) * sizeof *c.out_base);
@@ -451,19 +436,18 @@ static tq_status collect_activations(tq_context *ctx, tq_session *s,
   }
   c.slot_entry = calloc(slots ? slots : 1, sizeof *c.slot_entry);
   const size_t bmax = batch < n ? batch : n;
-  tq_tensor *x = NULL;
   if (!c.out_base || !c.slot_entry) st_ = tq_error_nomem(ctx);
   tq_session_set_observer(s, observe, &c);
   size_t done = 0;
   while (st_ == TQ_OK && done < n) {
     const size_t b = n - done < bmax ? n - done : bmax;
-    if ((st_ = tq_dataset_gather_batch(ctx, ds, idx, done, b, &x, NULL))) break;
+    if ((st_ = tq_feed_gather(ctx, &feed, idx, done, b, xs, NULL))) break;
     c.batch = b;
-    const tq_tensor *in = x;
     tq_tensor *out = NULL;
     tq_run_opts ro = {.sample_offset = done};
     /* The first batch also checks the output against the labels. */
-    st_ = tq_session_run(ctx, s, &in, 1, &out, done == 0, &ro);
+    st_ = tq_session_run(ctx, s, (const tq_tensor *const *)xs, feed.n, &out,
+                         done == 0, &ro);
     if (c.oom) {
       st_ = tq_error_nomem(ctx);
     } else if (st_ == TQ_OK && out) {
@@ -478,7 +462,9 @@ static tq_status collect_activations(tq_context *ctx, tq_session *s,
                      "statistics stopped after %zu of %zu samples", done, n);
   }
   tq_session_set_observer(s, NULL, NULL);
-  tq_tensor_destroy(x);
+  for (size_t k = 0; k < feed.n; k++) tq_tensor_destroy(xs[k]);
+  free(xs);
+  tq_feed_free(&feed);
   free(c.out_base);
   free(c.slot_entry);
   for (int i = 0; i < c.n_scratch; i++) acc_free(&c.scratch[i]);

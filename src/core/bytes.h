@@ -29,6 +29,16 @@ static inline void store_le32(unsigned char *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (unsigned char)((v >> (8 * i)) & 0xff);
 }
 
+/* The two's complement value of the low `bits` bits of u (1..64), without
+ * implementation-defined conversions. */
+static inline int64_t signed_from_bits(uint64_t u, int bits) {
+  const uint64_t top = UINT64_C(1) << (bits - 1);
+  const uint64_t mask = top | (top - 1);
+  u &= mask;
+  if (u < top) return (int64_t)u;
+  return -(int64_t)((mask - u) & mask) - 1;
+}
+
 static inline float float_from_bits(uint32_t u) {
   float f;
   memcpy(&f, &u, sizeof f);

@@ -3,12 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dtype_internal.h"
 #include "core/error.h"
 #include "core/tensor_internal.h"
-
-size_t tq_dtype_size(tq_dtype dtype) {
-  return dtype == TQ_DTYPE_INT64 ? sizeof(int64_t) : sizeof(float);
-}
 
 tq_status tq_shape_check(tq_context *ctx, const tq_shape *shape,
                          size_t *numel) {
@@ -120,6 +117,17 @@ tq_status tq_tensor_clone(tq_context *ctx, const tq_tensor *src,
   tq_status st = tq_tensor_create(ctx, src->dtype, &src->shape, out);
   if (st != TQ_OK) return st;
   memcpy((*out)->data, src->data, src->numel * tq_dtype_size(src->dtype));
+  return TQ_OK;
+}
+
+tq_status tq_tensor_cast(tq_context *ctx, const tq_tensor *src, tq_dtype to,
+                         tq_tensor **out) {
+  if (!out || !src)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "tq_tensor_cast: NULL argument");
+  tq_status st = tq_tensor_create(ctx, to, &src->shape, out);
+  if (st != TQ_OK) return st;
+  tq_dtype_convert(src->dtype, src->data, to, (*out)->data, src->numel);
   return TQ_OK;
 }
 

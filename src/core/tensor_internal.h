@@ -8,7 +8,7 @@ struct tq_tensor {
   tq_dtype dtype;
   tq_shape shape;
   size_t numel;
-  void *data;    /* float * or int64_t *; at least one element allocated */
+  void *data;    /* elements of dtype; at least one element allocated */
   int owns_data; /* 0: data belongs to someone else (a view) */
   int lazy;      /* executor planning: shape only, data attached at run */
   size_t cap_bytes; /* executor: capacity of the attached pool buffer */
@@ -22,9 +22,6 @@ static inline int64_t *tq_i64(tq_tensor *t) { return (int64_t *)t->data; }
 static inline const int64_t *tq_ci64(const tq_tensor *t) {
   return (const int64_t *)t->data;
 }
-
-/* Bytes per element of a dtype. */
-size_t tq_dtype_size(tq_dtype dtype);
 
 /* Validates a shape for a tensor (ndim, non-negative dims, no overflow)
  * and returns its element count in *numel. */

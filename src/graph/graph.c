@@ -70,6 +70,7 @@ void tq_graph_destroy(tq_graph *g) {
   free(g->nodes);
   free(g->inputs);
   free(g->input_shapes);
+  free(g->input_dtypes);
   free(g->outputs);
   for (size_t i = 0; i < g->n_inits; i++) tq_tensor_destroy(g->inits[i]);
   free(g->inits);
@@ -141,8 +142,17 @@ tq_status tq_graph_pop_scope(tq_context *ctx, tq_graph *g) {
 
 tq_status tq_graph_add_input(tq_context *ctx, tq_graph *g, const char *name,
                              const tq_shape *shape) {
+  return tq_graph_add_input_typed(ctx, g, name, TQ_DTYPE_FLOAT32, shape);
+}
+
+tq_status tq_graph_add_input_typed(tq_context *ctx, tq_graph *g,
+                                   const char *name, tq_dtype dtype,
+                                   const tq_shape *shape) {
   tq_status st = check_name(ctx, "a graph input", name);
   if (st != TQ_OK) return st;
+  if ((unsigned)dtype >= TQ_DTYPE_COUNT)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "input '%s': unknown dtype %d", name, (int)dtype);
   if (!shape || shape->ndim < 0 || shape->ndim > TQ_TENSOR_MAX_DIMS)
     return tq_error(ctx, TQ_ERR_SHAPE, NULL, 0, 0,
                     "input '%s': rank must be 0..%d", name,
@@ -160,8 +170,12 @@ tq_status tq_graph_add_input(tq_context *ctx, tq_graph *g, const char *name,
   tq_shape *sh = realloc(g->input_shapes, (g->n_inputs + 1) * sizeof *sh);
   if (!sh) return tq_error_nomem(ctx);
   g->input_shapes = sh;
+  tq_dtype *dt = realloc(g->input_dtypes, (g->n_inputs + 1) * sizeof *dt);
+  if (!dt) return tq_error_nomem(ctx);
+  g->input_dtypes = dt;
   g->inputs[g->n_inputs] = v;
   g->input_shapes[g->n_inputs] = *shape;
+  g->input_dtypes[g->n_inputs] = dtype;
   g->values[v].input_index = (int)g->n_inputs++;
   return TQ_OK;
 }
@@ -434,6 +448,9 @@ const char *tq_graph_input_name(const tq_graph *g, size_t i) {
 }
 const tq_shape *tq_graph_input_shape(const tq_graph *g, size_t i) {
   return i < g->n_inputs ? &g->input_shapes[i] : NULL;
+}
+tq_dtype tq_graph_input_dtype(const tq_graph *g, size_t i) {
+  return i < g->n_inputs ? g->input_dtypes[i] : TQ_DTYPE_COUNT;
 }
 const char *tq_graph_output_name(const tq_graph *g, size_t i) {
   return i < g->n_outputs ? g->values[g->outputs[i]].name : NULL;

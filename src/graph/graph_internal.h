@@ -37,6 +37,7 @@ struct tq_graph {
   size_t n_nodes, cap_nodes;
   int *inputs; /* value indices */
   tq_shape *input_shapes;
+  tq_dtype *input_dtypes;
   size_t n_inputs;
   int *outputs;
   size_t n_outputs;

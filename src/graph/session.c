@@ -376,7 +376,7 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
       break;
     }
     t->lazy = 1;
-    t->dtype = TQ_DTYPE_FLOAT32;
+    t->dtype = g->input_dtypes[i];
     t->shape = input_shapes[i];
     tq_shape_check(NULL, &t->shape, &t->numel);
     s->values[g->inputs[i]] = t;
@@ -396,7 +396,7 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
       int v = gn->in[k];
       if (v < 0) continue;
       all_const &= s->is_const[v];
-      any_int |= s->values[v]->dtype == TQ_DTYPE_INT64;
+      any_int |= !tq_dtype_is_float(s->values[v]->dtype);
       s->last_use[v] = (int)i;
     }
     /* Fold what is known now: shape arithmetic, and any node whose inputs
@@ -428,18 +428,11 @@ tq_status tq_session_plan(tq_context *ctx, tq_session *s,
     tq_op_call c;
     fill_call(s, ctx, i, in, out, &c);
     c.plan_time = n->folded;
-    st = n->desc->infer(&c);
+    st = tq_op_check_types(&c, (const char *const *)gn->in_names);
+    if (st == TQ_OK) st = n->desc->infer(&c);
     if (st == TQ_OK && n->folded) {
       st = n->desc->forward(&c);
       for (size_t k = 0; k < gn->n_out; k++) s->is_const[gn->out[k]] = 1;
-    }
-    for (size_t k = 0; st == TQ_OK && k < gn->n_out; k++) {
-      const tq_tensor *t = s->values[gn->out[k]];
-      if (!n->folded && t->dtype != TQ_DTYPE_FLOAT32)
-        st = tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
-                      "node '%s' (%s) computes integer values from run-time "
-                      "data, which this runtime does not support",
-                      gn->id, gn->op_type);
     }
   }
   if (st != TQ_OK) {
@@ -459,6 +452,12 @@ const tq_shape *tq_session_value_shape(const tq_session *s, const char *name) {
   if (!s->planned) return NULL;
   int v = tq_graph_find_value(s->g, name);
   return v < 0 || !s->values[v] ? NULL : &s->values[v]->shape;
+}
+
+tq_dtype tq_session_value_dtype(const tq_session *s, const char *name) {
+  if (!s->planned) return TQ_DTYPE_COUNT;
+  int v = tq_graph_find_value(s->g, name);
+  return v < 0 || !s->values[v] ? TQ_DTYPE_COUNT : s->values[v]->dtype;
 }
 
 /* ---- running --------------------------------------------------------------*/
@@ -523,36 +522,66 @@ size_t tq_session_first_quantized_node(const tq_session *s) {
   return s->g->n_nodes;
 }
 
+/* Checks the inputs against the graph's declarations (every one given,
+ * of the declared dtype) and plans again when their shapes changed. */
+static tq_status check_and_plan(tq_context *ctx, tq_session *s,
+                                const tq_tensor *const *inputs,
+                                size_t n_inputs) {
+  const tq_graph *g = s->g;
+  for (size_t i = 0; i < n_inputs; i++) {
+    const char *name = g->values[g->inputs[i]].name;
+    if (!inputs[i])
+      return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                      "input %zu ('%s') is missing (NULL)", i, name);
+    if (inputs[i]->dtype != g->input_dtypes[i])
+      return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                      "input '%s' is %s, but the model declares it %s", name,
+                      tq_dtype_name(inputs[i]->dtype),
+                      tq_dtype_name(g->input_dtypes[i]));
+  }
+  int replan = !s->planned;
+  for (size_t i = 0; !replan && i < n_inputs; i++)
+    replan = !tq_shape_equal(&inputs[i]->shape, &s->plan_shapes[i]);
+  if (!replan) return TQ_OK;
+  tq_shape *shapes = malloc((n_inputs ? n_inputs : 1) * sizeof *shapes);
+  if (!shapes) return tq_error_nomem(ctx);
+  for (size_t i = 0; i < n_inputs; i++) shapes[i] = inputs[i]->shape;
+  tq_status st = tq_session_plan(ctx, s, shapes, n_inputs);
+  free(shapes);
+  return st;
+}
+
 tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
                               const tq_tensor *const *inputs, size_t n_inputs,
                               size_t start, const tq_tensor *const *lent,
                               tq_tensor **outputs, size_t n_outputs,
                               const tq_run_opts *opts) {
+  return tq_session_run_outputs(ctx, s, inputs, n_inputs, start, lent, NULL,
+                                outputs, n_outputs, opts);
+}
+
+tq_status tq_session_run_outputs(tq_context *ctx, tq_session *s,
+                                 const tq_tensor *const *inputs,
+                                 size_t n_inputs, size_t start,
+                                 const tq_tensor *const *lent,
+                                 const size_t *out_index, tq_tensor **outputs,
+                                 size_t n_outputs, const tq_run_opts *opts) {
   const tq_graph *g = s->g;
-  if (n_inputs != g->n_inputs || n_outputs > g->n_outputs ||
+  if (n_inputs != g->n_inputs || (!out_index && n_outputs > g->n_outputs) ||
       (n_inputs && !inputs) || (n_outputs && !outputs))
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "the model takes %zu input(s) and gives %zu output(s); "
                     "the call passed %zu and asked for %zu",
                     g->n_inputs, g->n_outputs, n_inputs, n_outputs);
-  for (size_t i = 0; i < n_outputs; i++) outputs[i] = NULL;
-  tq_shape shapes[16];
-  if (n_inputs > 16)
-    return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
-                    "more than 16 model inputs");
-  for (size_t i = 0; i < n_inputs; i++) {
-    if (!inputs[i] || inputs[i]->dtype != TQ_DTYPE_FLOAT32)
+  for (size_t i = 0; i < n_outputs; i++) {
+    outputs[i] = NULL;
+    if (out_index && out_index[i] >= g->n_outputs)
       return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                      "input %zu must be a float32 tensor", i);
-    shapes[i] = inputs[i]->shape;
+                      "output %zu does not exist (the model has %zu)",
+                      out_index[i], g->n_outputs);
   }
-  int replan = !s->planned;
-  for (size_t i = 0; !replan && i < n_inputs; i++)
-    replan = !tq_shape_equal(&shapes[i], &s->plan_shapes[i]);
-  if (replan) {
-    tq_status st = tq_session_plan(ctx, s, shapes, n_inputs);
-    if (st != TQ_OK) return st;
-  }
+  tq_status st0 = check_and_plan(ctx, s, inputs, n_inputs);
+  if (st0 != TQ_OK) return st0;
   uint64_t sample_offset = opts ? opts->sample_offset : 0;
   /* Inputs are used in place: the graph never writes them. */
   for (size_t i = 0; i < n_inputs; i++) {
@@ -642,7 +671,8 @@ tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
     }
   }
   for (size_t i = 0; i < n_outputs && st == TQ_OK; i++)
-    st = tq_tensor_clone(ctx, s->values[g->outputs[i]], &outputs[i]);
+    st = tq_tensor_clone(
+        ctx, s->values[g->outputs[out_index ? out_index[i] : i]], &outputs[i]);
   /* Leave no run-time memory attached: outputs too go back to the pool. */
   for (size_t v = 0; v < g->n_values; v++) {
     tq_tensor *t = s->values[v];

@@ -109,6 +109,15 @@ tq_status tq_session_run_from(tq_context *ctx, tq_session *s,
                               tq_tensor **outputs, size_t n_outputs,
                               const tq_run_opts *opts);
 
+/* tq_session_run_from giving the graph outputs out_index[0..n_outputs)
+ * (NULL: the first n_outputs). */
+tq_status tq_session_run_outputs(tq_context *ctx, tq_session *s,
+                                 const tq_tensor *const *inputs,
+                                 size_t n_inputs, size_t start,
+                                 const tq_tensor *const *lent,
+                                 const size_t *out_index, tq_tensor **outputs,
+                                 size_t n_outputs, const tq_run_opts *opts);
+
 /* Whether a run from node `start` borrows value v (after planning). */
 int tq_session_value_lent(const tq_session *s, size_t v, size_t start);
 

@@ -1,5 +1,5 @@
-/* Datasets: IDX directories (Fashion-MNIST by name), NPY pairs, shuffles
- * and train/validation splits.
+/* Datasets: IDX directories (Fashion-MNIST by name), NPY files
+ * (dataset_npy.c), shuffles and train/validation splits.
  *
  * Everything that could stop a training run half-way is checked when a
  * dataset is opened: sample and label counts, label values, empty data,
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/dtype_internal.h"
 #include "core/error.h"
 #include "io/dataset_internal.h"
 #include "io/idx_internal.h"
@@ -48,8 +49,12 @@ void tq_dataset_destroy(tq_dataset *ds) {
   if (!ds) return;
   free(ds->name);
   free(ds->labels);
-  free(ds->u8);
-  free(ds->f32);
+  for (size_t k = 0; k < ds->n_inputs; k++) {
+    free(ds->inputs[k].name);
+    free(ds->inputs[k].file);
+    free(ds->inputs[k].data);
+  }
+  free(ds->inputs);
   free(ds->mean);
   free(ds->std);
   free(ds);
@@ -57,7 +62,6 @@ void tq_dataset_destroy(tq_dataset *ds) {
 
 /* ---- validation shared by every source ------------------------------------*/
 
-/* Checks one label value and stores it. file names the label file. */
 tq_status tq_dataset_take_label(tq_context *ctx, const char *file, size_t i,
                                 double v, double max, tq_dataset *ds) {
   if (!isfinite(v))
@@ -91,28 +95,28 @@ tq_status tq_dataset_take_label(tq_context *ctx, const char *file, size_t i,
   return TQ_OK;
 }
 
-/* Checks that float images hold only finite values; file names them. */
-tq_status tq_dataset_check_finite(tq_context *ctx, const char *file,
-                                  const tq_dataset *ds) {
-  size_t total = ds->n * ds->sample_numel;
-  for (size_t k = 0; k < total; k++)
-    if (!isfinite(ds->f32[k]))
-      return tq_error(ctx, TQ_ERR_FORMAT, file, 0, 0,
+tq_status tq_dataset_check_finite(tq_context *ctx, const tq_dataset *ds,
+                                  const tq_dataset_input *in) {
+  if (!tq_dtype_is_float(in->dtype)) return TQ_OK;
+  const size_t total = ds->n * in->sample_numel;
+  for (size_t k = 0; k < total; k++) {
+    const float v = (float)tq_load_f64(in->dtype, in->data, k);
+    if (!isfinite(v))
+      return tq_error(ctx, TQ_ERR_FORMAT, in->file, 0, 0,
                       "sample %zu holds %s (element %zu of the sample, as "
                       "float32): images must be finite",
-                      k / ds->sample_numel,
-                      isnan(ds->f32[k]) ? "NaN"
-                      : ds->f32[k] > 0  ? "+inf"
-                                        : "-inf",
-                      k % ds->sample_numel);
+                      k / in->sample_numel,
+                      isnan(v) ? "NaN"
+                      : v > 0  ? "+inf"
+                               : "-inf",
+                      k % in->sample_numel);
+  }
   return TQ_OK;
 }
 
-/* Sets the sample shape from the dims of the whole array (dims[0] = N). A
- * 3-d [N,H,W] array gets a channel dimension: [1,H,W]. */
 tq_status tq_dataset_set_sample_shape(tq_context *ctx, const char *file,
-                                      const int64_t *dims, int ndim,
-                                      tq_dataset *ds) {
+                                      const int64_t *dims, int ndim, int image,
+                                      tq_dataset_input *in, size_t *n_out) {
   if (ndim < 2)
     return tq_error(ctx, TQ_ERR_FORMAT, file, 0, 0,
                     "the samples array has %d dimension%s: expected [N, H, W] "
@@ -124,7 +128,7 @@ tq_status tq_dataset_set_sample_shape(tq_context *ctx, const char *file,
                     "supported",
                     ndim, TQ_TENSOR_MAX_DIMS);
   tq_shape s = {0};
-  if (ndim == 3) {
+  if (ndim == 3 && image) {
     s.ndim = 3;
     s.dims[0] = 1;
     s.dims[1] = dims[1];
@@ -133,21 +137,21 @@ tq_status tq_dataset_set_sample_shape(tq_context *ctx, const char *file,
     s.ndim = ndim - 1;
     for (int i = 1; i < ndim; i++) s.dims[i - 1] = dims[i];
   }
-  ds->sample_shape = s;
-  ds->n = (size_t)dims[0];
+  in->sample_shape = s;
+  *n_out = (size_t)dims[0];
   int overflow = 0;
-  ds->sample_numel = tq_shape_numel(&s, &overflow);
-  if (ds->n == 0)
+  in->sample_numel = tq_shape_numel(&s, &overflow);
+  if (*n_out == 0)
     return tq_error(ctx, TQ_ERR_FORMAT, file, 0, 0,
                     "empty dataset: there are no samples");
-  if (overflow || ds->sample_numel == 0)
+  if (overflow || in->sample_numel == 0)
     return tq_error(ctx, TQ_ERR_FORMAT, file, 0, 0,
                     "empty dataset: the samples have no elements");
   return TQ_OK;
 }
 
-static tq_status count_mismatch(tq_context *ctx, const char *xfile, size_t nx,
-                                const char *yfile, size_t ny) {
+tq_status tq_dataset_count_mismatch(tq_context *ctx, const char *xfile,
+                                    size_t nx, const char *yfile, size_t ny) {
   return tq_error(ctx, TQ_ERR_FORMAT, xfile, 0, 0,
                   "%zu samples in %s but %zu labels in %s: the counts must "
                   "be equal",
@@ -178,19 +182,26 @@ static tq_status open_idx_dir(tq_context *ctx, const char *dir,
   char images_base[64], labels_base[64];
   snprintf(images_base, sizeof images_base, "%s-images-idx3-ubyte", prefix);
   snprintf(labels_base, sizeof labels_base, "%s-labels-idx1-ubyte", prefix);
-  char *xfile = NULL, *yfile = NULL;
+  char *yfile = NULL;
   tq_idx_raw x = {0}, y = {0};
-  tq_status st = find_idx(ctx, dir, images_base, &xfile);
+  tq_dataset_input *in = calloc(1, sizeof *in);
+  if (!in) return tq_error_nomem(ctx);
+  ds->inputs = in;
+  ds->n_inputs = 1;
+  tq_status st = (in->name = dup_string("")) ? TQ_OK : tq_error_nomem(ctx);
+  if (st == TQ_OK) st = find_idx(ctx, dir, images_base, &in->file);
   if (st == TQ_OK) st = find_idx(ctx, dir, labels_base, &yfile);
-  if (st == TQ_OK) st = tq_idx_load_raw(ctx, xfile, &x);
+  if (st == TQ_OK) st = tq_idx_load_raw(ctx, in->file, &x);
   if (st == TQ_OK) st = tq_idx_load_raw(ctx, yfile, &y);
   if (st == TQ_OK)
-    st = tq_dataset_set_sample_shape(ctx, xfile, x.dims, x.ndim, ds);
+    st = tq_dataset_set_sample_shape(ctx, in->file, x.dims, x.ndim, 1, in,
+                                     &ds->n);
+  const char *xfile = in->file;
   if (st == TQ_OK && y.ndim != 1)
     st = tq_error(ctx, TQ_ERR_FORMAT, yfile, 0, 0,
                   "labels must be a 1-d array, found %d dimensions", y.ndim);
   if (st == TQ_OK && (size_t)y.dims[0] != ds->n)
-    st = count_mismatch(ctx, xfile, ds->n, yfile, (size_t)y.dims[0]);
+    st = tq_dataset_count_mismatch(ctx, xfile, ds->n, yfile, (size_t)y.dims[0]);
   if (st == TQ_OK && !(ds->labels = malloc(ds->n * sizeof *ds->labels)))
     st = tq_error_nomem(ctx);
   for (size_t i = 0; st == TQ_OK && i < ds->n; i++)
@@ -198,90 +209,32 @@ static tq_status open_idx_dir(tq_context *ctx, const char *dir,
                                TQ_DATASET_LABEL_MAX, ds);
   if (st == TQ_OK) {
     if (x.type == TQ_IDX_UBYTE) {
-      ds->u8 = x.data; /* kept as bytes: 1/4 of the memory of floats */
+      in->data = x.data; /* kept as bytes: 1/4 of the memory of floats */
+      in->dtype = TQ_DTYPE_UINT8;
+      in->scale_u8 = 1;
       x.data = NULL;
-    } else if (!(ds->f32 = malloc(x.numel * sizeof(float)))) {
+    } else if (!(in->data = malloc(x.numel * sizeof(float)))) {
       st = tq_error_nomem(ctx);
     } else {
-      tq_idx_raw_to_floats(&x, 0, x.numel, ds->f32);
-      st = tq_dataset_check_finite(ctx, xfile, ds);
+      in->dtype = TQ_DTYPE_FLOAT32;
+      tq_idx_raw_to_floats(&x, 0, x.numel, in->data);
+      st = tq_dataset_check_finite(ctx, ds, in);
     }
   }
   tq_idx_raw_free(&x);
   tq_idx_raw_free(&y);
-  free(xfile);
-  free(yfile);
-  return st;
-}
-
-/* ---- NPY pairs ------------------------------------------------------------*/
-
-static void trim(const char **begin, const char **end) {
-  while (*begin < *end && (**begin == ' ' || **begin == '\t')) (*begin)++;
-  while (*end > *begin && ((*end)[-1] == ' ' || (*end)[-1] == '\t')) (*end)--;
-}
-
-static char *dup_range(const char *b, const char *e) {
-  char *p = malloc((size_t)(e - b) + 1);
-  if (p) {
-    memcpy(p, b, (size_t)(e - b));
-    p[e - b] = '\0';
-  }
-  return p;
-}
-
-static tq_status open_npy_pair(tq_context *ctx, const char *spec,
-                               tq_dataset *ds) {
-  const char *comma = strchr(spec, ',');
-  if (strchr(comma + 1, ','))
-    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, spec, 0, 0,
-                    "an NPY dataset is two paths \"X.npy,y.npy\"; this spec "
-                    "has more than one comma");
-  const char *xb = spec, *xe = comma, *yb = comma + 1,
-             *ye = spec + strlen(spec);
-  trim(&xb, &xe);
-  trim(&yb, &ye);
-  if (xb == xe || yb == ye)
-    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, spec, 0, 0,
-                    "an NPY dataset is two paths \"X.npy,y.npy\"; the %s "
-                    "path is empty",
-                    xb == xe ? "samples (first)" : "labels (second)");
-  char *xfile = dup_range(xb, xe), *yfile = dup_range(yb, ye);
-  float *y = NULL;
-  tq_shape xs, ys;
-  tq_status st = TQ_OK;
-  if (!xfile || !yfile) st = tq_error_nomem(ctx);
-  if (st == TQ_OK) st = tq_npy_read(ctx, xfile, &ds->f32, &xs);
-  if (st == TQ_OK) st = tq_npy_read(ctx, yfile, &y, &ys);
-  if (st == TQ_OK)
-    st = tq_dataset_set_sample_shape(ctx, xfile, xs.dims, xs.ndim, ds);
-  if (st == TQ_OK && ys.ndim != 1) {
-    char text[160];
-    tq_shape_format(&ys, text, sizeof text);
-    st = tq_error(ctx, TQ_ERR_FORMAT, yfile, 0, 0,
-                  "labels must be a 1-d array, found shape %s", text);
-  }
-  if (st == TQ_OK && (size_t)ys.dims[0] != ds->n)
-    st = count_mismatch(ctx, xfile, ds->n, yfile, (size_t)ys.dims[0]);
-  if (st == TQ_OK && !(ds->labels = malloc(ds->n * sizeof *ds->labels)))
-    st = tq_error_nomem(ctx);
-  for (size_t i = 0; st == TQ_OK && i < ds->n; i++)
-    st = tq_dataset_take_label(ctx, yfile, i, y[i], TQ_DATASET_NPY_LABEL_MAX,
-                               ds);
-  if (st == TQ_OK) st = tq_dataset_check_finite(ctx, xfile, ds);
-  tq_free(y);
-  free(xfile);
   free(yfile);
   return st;
 }
 
 /* ---- opening --------------------------------------------------------------*/
 
-#define SPEC_HELP                                                    \
-  "a dataset is \"fashion-mnist\", a directory of IDX files "        \
-  "(train-images-idx3-ubyte, train-labels-idx1-ubyte, "              \
-  "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally " \
-  ".gz) or \"X.npy,y.npy\""
+#define SPEC_HELP                                                      \
+  "a dataset is \"fashion-mnist\", a directory of IDX files "          \
+  "(train-images-idx3-ubyte, train-labels-idx1-ubyte, "                \
+  "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally "   \
+  ".gz), \"X.npy,y.npy\" or named .npy files per model input and the " \
+  "labels, \"input_ids=ids.npy,attention_mask=m.npy,labels=y.npy\""
 
 tq_status tq_dataset_open(tq_context *ctx, const char *spec,
                           tq_data_split split, tq_dataset **out) {
@@ -332,7 +285,7 @@ tq_status tq_dataset_open_in(tq_context *ctx, const char *spec,
   ds->split = split;
   tq_status st;
   if (strchr(spec, ',')) {
-    st = open_npy_pair(ctx, spec, ds);
+    st = tq_dataset_open_npy(ctx, spec, ds);
   } else if (strcmp(spec, "fashion-mnist") == 0) {
     st = open_fashion_mnist(ctx, spec, dirs, ds);
   } else if (is_directory(spec)) {
@@ -363,13 +316,31 @@ size_t tq_dataset_size(const tq_dataset *ds) {
 }
 
 const tq_shape *tq_dataset_sample_shape(const tq_dataset *ds) {
-  return ds ? &ds->sample_shape : NULL;
+  return tq_dataset_input_shape(ds, 0);
+}
+
+size_t tq_dataset_input_count(const tq_dataset *ds) {
+  return ds ? ds->n_inputs : 0;
+}
+
+const char *tq_dataset_input_name(const tq_dataset *ds, size_t i) {
+  return ds && i < ds->n_inputs ? ds->inputs[i].name : NULL;
+}
+
+tq_dtype tq_dataset_input_dtype(const tq_dataset *ds, size_t i) {
+  if (!ds || i >= ds->n_inputs) return TQ_DTYPE_COUNT;
+  /* Scaled images are gathered as floats. */
+  return ds->inputs[i].scale_u8 ? TQ_DTYPE_FLOAT32 : ds->inputs[i].dtype;
+}
+
+const tq_shape *tq_dataset_input_shape(const tq_dataset *ds, size_t i) {
+  return ds && i < ds->n_inputs ? &ds->inputs[i].sample_shape : NULL;
 }
 
 tq_shape tq_dataset_batch_shape(const tq_dataset *ds, size_t n) {
   tq_shape b;
   memset(&b, 0, sizeof b);
-  const tq_shape *ss = &ds->sample_shape;
+  const tq_shape *ss = &ds->inputs[0].sample_shape;
   b.ndim = ss->ndim + 1; /* samples have at most TQ_TENSOR_MAX_DIMS - 1 */
   b.dims[0] = (int64_t)n;
   memcpy(b.dims + 1, ss->dims, (size_t)ss->ndim * sizeof b.dims[0]);
@@ -377,7 +348,7 @@ tq_shape tq_dataset_batch_shape(const tq_dataset *ds, size_t n) {
 }
 
 size_t tq_dataset_sample_numel(const tq_dataset *ds) {
-  return ds ? ds->sample_numel : 0;
+  return ds ? ds->inputs[0].sample_numel : 0;
 }
 
 int tq_dataset_classes(const tq_dataset *ds) {
@@ -415,10 +386,11 @@ tq_status tq_dataset_set_normalization(tq_context *ctx, tq_dataset *ds,
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, ds->name, 0, 0,
                     "normalization needs mean, std and a channel count "
                     "(or NULL, NULL, 0 to remove it)");
-  size_t channels = (size_t)ds->sample_shape.dims[0];
+  const tq_shape *sample = &ds->inputs[0].sample_shape;
+  size_t channels = (size_t)sample->dims[0];
   if (n_channels != 1 && n_channels != channels) {
     char text[160];
-    tq_shape_format(&ds->sample_shape, text, sizeof text);
+    tq_shape_format(sample, text, sizeof text);
     return tq_error(ctx, TQ_ERR_SHAPE, ds->name, 0, 0,
                     "normalization for %zu channels, but samples of shape "
                     "%s have %zu (dim 0); give %zu values or 1",
@@ -451,16 +423,67 @@ tq_status tq_dataset_set_normalization(tq_context *ctx, tq_dataset *ds,
 tq_status tq_dataset_gather(tq_context *ctx, const tq_dataset *ds,
                             const size_t *idx, size_t n, float *x,
                             int64_t *labels) {
+  return tq_dataset_gather_input(ctx, ds, 0, idx, n, TQ_DTYPE_FLOAT32, x,
+                                 labels);
+}
+
+/* Sample src of in into dst as dtype, for gather. */
+static void gather_sample(const tq_dataset *ds, const tq_dataset_input *in,
+                          size_t src, tq_dtype dtype, void *dst) {
+  const size_t numel = in->sample_numel;
+  if (in->scale_u8) {
+    const unsigned char *p = (const unsigned char *)in->data + src * numel;
+    float *f = dtype == TQ_DTYPE_FLOAT32 ? dst : NULL;
+    for (size_t k = 0; k < numel; k++) {
+      const float v = (float)p[k] / 255.0f;
+      if (f)
+        f[k] = v; /* the common case, without a conversion per element */
+      else
+        tq_store_f64(dtype, dst, k, v);
+    }
+  } else {
+    tq_dtype_convert(in->dtype,
+                     (const unsigned char *)in->data +
+                         src * numel * tq_dtype_size(in->dtype),
+                     dtype, dst, numel);
+  }
+  if (in != ds->inputs || dtype != TQ_DTYPE_FLOAT32) return;
+  /* With one mean/std for all channels, the whole sample is one block. */
+  const size_t block =
+      ds->norm_channels > 1 ? numel / ds->norm_channels : numel;
+  for (size_t c = 0; c < ds->norm_channels; c++) {
+    const float m = ds->mean[c], s = ds->std[c];
+    float *p = (float *)dst + c * block;
+    for (size_t k = 0; k < block; k++) p[k] = (p[k] - m) / s;
+  }
+}
+
+tq_status tq_dataset_gather_input(tq_context *ctx, const tq_dataset *ds,
+                                  size_t input, const size_t *idx, size_t n,
+                                  tq_dtype dtype, void *x, int64_t *labels) {
   if (!ds)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "tq_dataset_gather: ds is NULL");
+  if (input >= ds->n_inputs || (unsigned)dtype >= TQ_DTYPE_COUNT)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, ds->name, 0, 0,
+                    "gather: input %zu or dtype %d does not exist (the "
+                    "dataset has %zu inputs)",
+                    input, (int)dtype, ds->n_inputs);
+  const tq_dataset_input *in = &ds->inputs[input];
+  if (in->scale_u8 && !tq_dtype_is_float(dtype))
+    return tq_error(ctx, TQ_ERR_UNSUPPORTED, in->file, 0, 0,
+                    "the samples are images scaled to [0, 1]; they cannot be "
+                    "gathered as %s",
+                    tq_dtype_name(dtype));
+  if (input == 0 && ds->norm_channels && dtype != TQ_DTYPE_FLOAT32)
+    return tq_error(ctx, TQ_ERR_UNSUPPORTED, ds->name, 0, 0,
+                    "normalized samples are gathered as float32, not %s",
+                    tq_dtype_name(dtype));
   if (n == 0) return TQ_OK;
   if (!idx || !x)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, ds->name, 0, 0,
                     "tq_dataset_gather: idx and x must not be NULL");
-  size_t numel = ds->sample_numel;
-  /* With one mean/std for all channels, the whole sample is one block. */
-  size_t block = ds->norm_channels > 1 ? numel / ds->norm_channels : numel;
+  const size_t bytes = in->sample_numel * tq_dtype_size(dtype);
   for (size_t i = 0; i < n; i++) {
     size_t j = idx[i];
     if (j >= ds->n)
@@ -468,18 +491,7 @@ tq_status tq_dataset_gather(tq_context *ctx, const tq_dataset *ds,
                       "gather: index %zu at position %zu is out of range "
                       "(the dataset has %zu samples)",
                       j, i, ds->n);
-    float *dst = x + i * numel;
-    if (ds->u8) {
-      const unsigned char *src = ds->u8 + j * numel;
-      for (size_t k = 0; k < numel; k++) dst[k] = (float)src[k] / 255.0f;
-    } else {
-      memcpy(dst, ds->f32 + j * numel, numel * sizeof *dst);
-    }
-    for (size_t c = 0; c < ds->norm_channels; c++) {
-      float m = ds->mean[c], s = ds->std[c];
-      float *p = dst + c * block;
-      for (size_t k = 0; k < block; k++) p[k] = (p[k] - m) / s;
-    }
+    gather_sample(ds, in, j, dtype, (unsigned char *)x + i * bytes);
     if (labels) labels[i] = ds->labels[j];
   }
   return TQ_OK;
@@ -585,24 +597,4 @@ tq_status tq_dataset_split_indices(tq_context *ctx, size_t n,
   *val = v;
   *n_val = nv;
   return TQ_OK;
-}
-
-tq_status tq_dataset_gather_batch(tq_context *ctx, const tq_dataset *ds,
-                                  const size_t *idx, size_t first, size_t count,
-                                  tq_tensor **x, int64_t *labels) {
-  if (!*x || tq_tensor_shape(*x)->dims[0] != (int64_t)count) {
-    tq_tensor_destroy(*x);
-    *x = NULL;
-    const tq_shape bs = tq_dataset_batch_shape(ds, count);
-    tq_status st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &bs, x);
-    if (st != TQ_OK) return st;
-  }
-  size_t *order = malloc((count ? count : 1) * sizeof *order);
-  if (!order) return tq_error_nomem(ctx);
-  for (size_t i = 0; i < count; i++)
-    order[i] = idx ? idx[first + i] : first + i;
-  tq_status st =
-      tq_dataset_gather(ctx, ds, order, count, tq_tensor_data(*x), labels);
-  free(order);
-  return st;
 }

@@ -1,7 +1,6 @@
-/* Internal: the dataset's representation and the checks every source
- * shares (dataset.c opens files, dataset_memory.c takes arrays), and
- * batches for the loops that run a model over a dataset (evaluation,
- * statistics, the multi-configuration engine). */
+/* Internal: the dataset's representation, shared by dataset.c (IDX
+ * directories, the accessors, gather) and dataset_npy.c (NPY file lists);
+ * graph/feed.c reads it to feed a model. */
 #ifndef TQ_IO_DATASET_INTERNAL_H
 #define TQ_IO_DATASET_INTERNAL_H
 
@@ -11,47 +10,58 @@
 #include "tensorquant/data.h"
 #include "tensorquant/tensor.h"
 
+/* One input of a dataset: n samples of one shape and dtype. */
+typedef struct tq_dataset_input {
+  char *name;     /* what the spec named it, "" when bare */
+  char *file;     /* for messages */
+  tq_dtype dtype; /* of data */
+  int scale_u8;   /* IDX ubyte images: pixel / 255 when gathered */
+  tq_shape sample_shape;
+  size_t sample_numel;
+  void *data; /* n * sample_numel elements */
+} tq_dataset_input;
+
 struct tq_dataset {
   char *name;
   tq_data_split split;
   size_t n;
-  tq_shape sample_shape;
-  size_t sample_numel;
   int classes;
   int64_t *labels;
-  unsigned char *u8; /* IDX ubyte images, scaled by 1/255 on gather */
-  float *f32;        /* every other source, as stored */
-  float *mean, *std; /* normalization: norm_channels values each */
+  tq_dataset_input *inputs; /* at least one */
+  size_t n_inputs;
+  float *mean, *std; /* normalization of input 0: norm_channels values each */
   size_t norm_channels;
 };
+
+/* Checks one label value and stores it as label i. file names the label
+ * file; max is the largest exact label of its source. */
+tq_status tq_dataset_take_label(tq_context *ctx, const char *file, size_t i,
+                                double v, double max, tq_dataset *ds);
 
 /* Largest label: classes = max + 1 must fit in an int. */
 #define TQ_DATASET_LABEL_MAX 2147483646.0
 /* Labels read through the float32 NPY reader are exact up to 2^24. */
 #define TQ_DATASET_NPY_LABEL_MAX 16777216.0
 
-/* Checks label v (at most max) of sample i, stores it in ds->labels[i] and
- * raises ds->classes to cover it. file names the labels in messages. */
-tq_status tq_dataset_take_label(tq_context *ctx, const char *file, size_t i,
-                                double v, double max, tq_dataset *ds);
-
-/* Checks that ds->f32 holds only finite values; file names them. */
-tq_status tq_dataset_check_finite(tq_context *ctx, const char *file,
-                                  const tq_dataset *ds);
-
-/* Sets ds's sample shape and count from the dims of the whole array
- * (dims[0] = N; [N,H,W] gets a channel dimension: [1,H,W]). */
+/* Sets in's sample shape from the dims of the whole array (dims[0] = the
+ * sample count, returned in *n). image: a 3-d [N,H,W] array gets a channel
+ * dimension, [1,H,W]. Errors name file. */
 tq_status tq_dataset_set_sample_shape(tq_context *ctx, const char *file,
-                                      const int64_t *dims, int ndim,
-                                      tq_dataset *ds);
+                                      const int64_t *dims, int ndim, int image,
+                                      tq_dataset_input *in, size_t *n);
 
-/* Gathers the samples at positions [first, first + count) of idx (idx
- * NULL: samples first .. first + count - 1) into *x, a float tensor of
- * shape [count, sample shape] — created, or re-created when its batch
- * size differs (the last, shorter batch) — and their labels (may be
- * NULL). On failure *x may be NULL; the caller destroys it either way. */
-tq_status tq_dataset_gather_batch(tq_context *ctx, const tq_dataset *ds,
-                                  const size_t *idx, size_t first, size_t count,
-                                  tq_tensor **x, int64_t *labels);
+/* Float samples must be finite (as float32); the message names the sample
+ * and the element. */
+tq_status tq_dataset_check_finite(tq_context *ctx, const tq_dataset *ds,
+                                  const tq_dataset_input *in);
+
+/* "N samples in X but M labels in Y". */
+tq_status tq_dataset_count_mismatch(tq_context *ctx, const char *xfile,
+                                    size_t nx, const char *yfile, size_t ny);
+
+/* Opens "X.npy,y.npy" or "NAME=a.npy,NAME=b.npy,labels=y.npy"
+ * (dataset_npy.c). */
+tq_status tq_dataset_open_npy(tq_context *ctx, const char *spec,
+                              tq_dataset *ds);
 
 #endif

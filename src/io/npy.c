@@ -25,7 +25,10 @@
 
 #include "core/atomic_file.h"
 #include "core/bytes.h"
+#include "core/dtype_internal.h"
 #include "core/error.h"
+#include "core/tensor_internal.h"
+#include "io/npy_internal.h"
 
 /* ---- shapes ---------------------------------------------------------------*/
 
@@ -59,13 +62,7 @@ size_t tq_shape_numel(const tq_shape *shape, int *overflow) {
   return has_zero ? 0 : product;
 }
 
-/* Large enough for TQ_MAX_DIMS dims of 19 digits plus separators. */
-#define SHAPE_TEXT_MAX 256
-
-/* Formats a shape exactly as Python's repr of a tuple: "()", "(3,)",
- * "(2, 3)". The writer relies on this to produce NumPy's header bytes.
- * cap must be at least SHAPE_TEXT_MAX. */
-static void format_shape(const tq_shape *shape, char *buf, size_t cap) {
+void tq_npy_format_shape(const tq_shape *shape, char *buf, size_t cap) {
   size_t used = 0;
   buf[used++] = '(';
   for (int i = 0; i < shape->ndim && used < cap; i++) {
@@ -91,24 +88,33 @@ typedef enum npy_type {
   NPY_U2,
   NPY_U4,
   NPY_U8,
-  NPY_B1
+  NPY_B1,
+  NPY_V2 /* bfloat16 as ml_dtypes saves it: NumPy knows it as 2-byte void */
 } npy_type;
 
+/* A file dtype, and the tensor dtype tq_npy_read_tensor gives it: its own
+ * where the runtime has it; int16, uint16 and uint32 widened to int64
+ * (exact), uint64 read as int64 (values above 2^63 - 1 are an error). */
 typedef struct npy_dtype {
   npy_type type;
   char kind;
   size_t size;
+  tq_dtype dtype;
 } npy_dtype;
 
 static const npy_dtype npy_dtypes[] = {
-    {NPY_F2, 'f', 2}, {NPY_F4, 'f', 4}, {NPY_F8, 'f', 8}, {NPY_I1, 'i', 1},
-    {NPY_I2, 'i', 2}, {NPY_I4, 'i', 4}, {NPY_I8, 'i', 8}, {NPY_U1, 'u', 1},
-    {NPY_U2, 'u', 2}, {NPY_U4, 'u', 4}, {NPY_U8, 'u', 8}, {NPY_B1, 'b', 1},
+    {NPY_F2, 'f', 2, TQ_DTYPE_FLOAT16},  {NPY_F4, 'f', 4, TQ_DTYPE_FLOAT32},
+    {NPY_F8, 'f', 8, TQ_DTYPE_FLOAT64},  {NPY_I1, 'i', 1, TQ_DTYPE_INT8},
+    {NPY_I2, 'i', 2, TQ_DTYPE_INT64},    {NPY_I4, 'i', 4, TQ_DTYPE_INT32},
+    {NPY_I8, 'i', 8, TQ_DTYPE_INT64},    {NPY_U1, 'u', 1, TQ_DTYPE_UINT8},
+    {NPY_U2, 'u', 2, TQ_DTYPE_INT64},    {NPY_U4, 'u', 4, TQ_DTYPE_INT64},
+    {NPY_U8, 'u', 8, TQ_DTYPE_INT64},    {NPY_B1, 'b', 1, TQ_DTYPE_BOOL},
+    {NPY_V2, 'V', 2, TQ_DTYPE_BFLOAT16},
 };
 
 #define SUPPORTED_DTYPES                                               \
   "'<f2' '<f4' '<f8' '|i1' '<i2' '<i4' '<i8' '|u1' '<u2' '<u4' '<u8' " \
-  "'|b1'"
+  "'|b1' and '<V2' (bfloat16, as ml_dtypes saves it)"
 
 /* uint64 to float, rounded to nearest even in integer arithmetic. A plain
  * cast is correct on real hardware, but compilers lower it differently per
@@ -198,7 +204,60 @@ static void convert(npy_type type, const unsigned char *src, size_t n,
       /* NumPy treats any non-zero byte as True. */
       for (size_t i = 0; i < n; i++) dst[i] = src[i] ? 1.0f : 0.0f;
       break;
+    case NPY_V2:
+      for (size_t i = 0; i < n; i++)
+        dst[i] = tq_bf16_to_float(load_le16(src + 2 * i));
+      break;
   }
+}
+
+/* Decodes n elements into dst (dtype t->dtype) from element `at` on, as
+ * typed values. Returns 0, or 1 + the index among the n of a uint64 value
+ * above 2^63 - 1 (*bad receives it). */
+static size_t decode(const npy_dtype *t, const unsigned char *src, size_t n,
+                     void *dst, size_t at, uint64_t *bad) {
+  for (size_t i = 0; i < n; i++) {
+    const unsigned char *e = src + i * t->size;
+    const size_t k = at + i;
+    switch (t->type) {
+      case NPY_B1: ((uint8_t *)dst)[k] = e[0] != 0; break;
+      case NPY_U1: ((uint8_t *)dst)[k] = e[0]; break;
+      case NPY_I1:
+        ((int8_t *)dst)[k] = (int8_t)signed_from_bits(e[0], 8);
+        break;
+      case NPY_F2:
+      case NPY_V2: ((uint16_t *)dst)[k] = load_le16(e); break;
+      case NPY_F4: ((float *)dst)[k] = float_from_bits(load_le32(e)); break;
+      case NPY_F8: {
+        const uint64_t u = load_le64(e);
+        double d;
+        memcpy(&d, &u, sizeof d);
+        ((double *)dst)[k] = d;
+        break;
+      }
+      case NPY_I4:
+        ((int32_t *)dst)[k] = (int32_t)signed_from_bits(load_le32(e), 32);
+        break;
+      case NPY_I8:
+        ((int64_t *)dst)[k] = signed_from_bits(load_le64(e), 64);
+        break;
+      case NPY_I2:
+        ((int64_t *)dst)[k] = signed_from_bits(load_le16(e), 16);
+        break;
+      case NPY_U2: ((int64_t *)dst)[k] = load_le16(e); break;
+      case NPY_U4: ((int64_t *)dst)[k] = load_le32(e); break;
+      case NPY_U8: {
+        const uint64_t u = load_le64(e);
+        if (u > (uint64_t)INT64_MAX) {
+          *bad = u;
+          return i + 1;
+        }
+        ((int64_t *)dst)[k] = (int64_t)u;
+        break;
+      }
+    }
+  }
+  return 0;
 }
 
 /* ---- messages -------------------------------------------------------------*/
@@ -235,7 +294,7 @@ static void quote_bytes(const unsigned char *s, size_t n, char *out,
 
 /* ---- the prefix: magic, version, header length ----------------------------*/
 
-static const unsigned char npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+const unsigned char tq_npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 
 typedef struct npy_prefix {
   unsigned major;
@@ -256,7 +315,7 @@ static tq_status decode_prefix(tq_context *ctx, const char *src,
                     "not an .npy file: this is a zip archive (an .npz "
                     "file?); load it with numpy.load and save each array "
                     "with numpy.save");
-  if (memcmp(b, npy_magic, m) != 0) {
+  if (memcmp(b, tq_npy_magic, m) != 0) {
     char found[64];
     quote_bytes(b, m, found, sizeof found);
     return tq_error(ctx, TQ_ERR_FORMAT, src, 0, 0,
@@ -644,7 +703,9 @@ static tq_status decode_descr(tq_context *ctx, const char *src,
         ctx, TQ_ERR_UNSUPPORTED, src, 0, 0,
         "unknown dtype '%s' in 'descr'; expected one of " SUPPORTED_DTYPES, q);
   }
-  if (dt->size > 1) {
+  /* A void has no byte order for NumPy: re-saving a loaded bfloat16 array
+   * writes '|V2' where ml_dtypes wrote '<V2'. */
+  if (dt->size > 1 && !(dt->type == NPY_V2 && order == '|')) {
     if (order == '>')
       return tq_error(ctx, TQ_ERR_UNSUPPORTED, src, 0, 0,
                       "big-endian dtype '%s' is not supported; convert the "
@@ -698,8 +759,8 @@ static tq_status decode_header(tq_context *ctx, const char *src,
     return tq_error(ctx, TQ_ERR_UNSUPPORTED, src, 0, 0,
                     "the array has %lld dimensions; at most %d are supported",
                     h.ndim_found, TQ_MAX_DIMS);
-  char shape_text[SHAPE_TEXT_MAX];
-  format_shape(&h.shape, shape_text, sizeof shape_text);
+  char shape_text[TQ_NPY_SHAPE_TEXT_MAX];
+  tq_npy_format_shape(&h.shape, shape_text, sizeof shape_text);
   int overflow;
   size_t numel = tq_shape_numel(&h.shape, &overflow);
   size_t itemsize = out->dtype->size;
@@ -730,27 +791,59 @@ static tq_status decode_header(tq_context *ctx, const char *src,
   return TQ_OK;
 }
 
-/* For zero-size arrays the result is a valid, non-NULL allocation of one
- * float that holds no element, so callers can treat NULL as "no result"
- * without special-casing empty tensors. */
-static float *alloc_values(size_t numel) {
-  return malloc((numel ? numel : 1) * sizeof(float));
+/* Where the values go: float32 (tq_npy_read) or a tensor of the file's
+ * dtype (tq_npy_read_tensor). */
+typedef struct npy_target {
+  int typed;
+  float *f32;
+  tq_tensor *t;
+} npy_target;
+
+/* Allocates the target for lay. For zero-size arrays the float result is
+ * a valid, non-NULL allocation of one float that holds no element, so
+ * callers can treat NULL as "no result" without special-casing empty
+ * tensors. */
+static tq_status target_alloc(tq_context *ctx, const char *src,
+                              const npy_layout *lay, npy_target *tg) {
+  if (!tg->typed) {
+    tg->f32 = malloc((lay->numel ? lay->numel : 1) * sizeof(float));
+    return tg->f32 ? TQ_OK : tq_error_nomem(ctx);
+  }
+  if (lay->shape.ndim > TQ_TENSOR_MAX_DIMS)
+    return tq_error(ctx, TQ_ERR_UNSUPPORTED, src, 0, 0,
+                    "the array has %d dimensions; a tensor has at most %d",
+                    lay->shape.ndim, TQ_TENSOR_MAX_DIMS);
+  return tq_tensor_create(ctx, lay->dtype->dtype, &lay->shape, &tg->t);
 }
 
-static tq_status check_out_args(tq_context *ctx, float **data,
-                                tq_shape *shape) {
-  if (!data || !shape)
-    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                    "npy: data and shape must not be NULL");
-  *data = NULL;
-  memset(shape, 0, sizeof *shape);
-  return TQ_OK;
+/* Converts n elements of the file's data (element `at` on). */
+static tq_status target_decode(tq_context *ctx, const char *src,
+                               const npy_layout *lay, npy_target *tg,
+                               const unsigned char *bytes, size_t n,
+                               size_t at) {
+  if (!tg->typed) {
+    convert(lay->dtype->type, bytes, n, tg->f32 + at);
+    return TQ_OK;
+  }
+  uint64_t bad = 0;
+  const size_t k = decode(lay->dtype, bytes, n, tg->t->data, at, &bad);
+  if (!k) return TQ_OK;
+  return tq_error(ctx, TQ_ERR_RANGE, src, 0, 0,
+                  "element %zu is %llu: uint64 data is read as int64, which "
+                  "holds at most 2^63 - 1",
+                  at + k - 1, (unsigned long long)bad);
 }
 
-tq_status tq_npy_parse(tq_context *ctx, const void *bytes, size_t len,
-                       const char *source, float **data, tq_shape *shape) {
-  tq_status st = check_out_args(ctx, data, shape);
-  if (st != TQ_OK) return st;
+static void target_free(npy_target *tg) {
+  free(tg->f32);
+  tq_tensor_destroy(tg->t);
+  tg->f32 = NULL;
+  tg->t = NULL;
+}
+
+static tq_status parse_into(tq_context *ctx, const void *bytes, size_t len,
+                            const char *source, npy_target *tg,
+                            tq_shape *shape) {
   const char *src = source ? source : "<memory>";
   if (!bytes && len)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, src, 0, 0,
@@ -758,14 +851,17 @@ tq_status tq_npy_parse(tq_context *ctx, const void *bytes, size_t len,
   const unsigned char *b = bytes;
   npy_prefix p = {0};
   npy_layout lay = {0};
+  tq_status st;
   if ((st = decode_prefix(ctx, src, b, len < 12 ? len : 12, len, &p)) != TQ_OK)
     return st;
   if ((st = decode_header(ctx, src, b + p.prefix_len, &p, len, &lay)) != TQ_OK)
     return st;
-  float *out = alloc_values(lay.numel);
-  if (!out) return tq_error_nomem(ctx);
-  convert(lay.dtype->type, b + lay.data_offset, lay.numel, out);
-  *data = out;
+  if ((st = target_alloc(ctx, src, &lay, tg)) != TQ_OK) return st;
+  st = target_decode(ctx, src, &lay, tg, b + lay.data_offset, lay.numel, 0);
+  if (st != TQ_OK) {
+    target_free(tg);
+    return st;
+  }
   *shape = lay.shape;
   return TQ_OK;
 }
@@ -787,7 +883,7 @@ static tq_status read_exact(tq_context *ctx, const char *path, FILE *fp,
 /* Pipes and character devices have no size up front (nor do some regular
  * files in /proc): read them whole and parse from memory. */
 static tq_status read_stream(tq_context *ctx, const char *path, FILE *fp,
-                             float **data, tq_shape *shape) {
+                             npy_target *tg, tq_shape *shape) {
   size_t cap = 1 << 16, len = 0;
   unsigned char *buf = malloc(cap);
   if (!buf) return tq_error_nomem(ctx);
@@ -810,7 +906,7 @@ static tq_status read_stream(tq_context *ctx, const char *path, FILE *fp,
     st = tq_error(ctx, TQ_ERR_IO, path, 0, 0, "cannot read: %s",
                   strerror(errno));
   else
-    st = tq_npy_parse(ctx, buf, len, path, data, shape);
+    st = parse_into(ctx, buf, len, path, tg, shape);
   free(buf);
   return st;
 }
@@ -819,7 +915,7 @@ static tq_status read_stream(tq_context *ctx, const char *path, FILE *fp,
  * allocating anything for the data, then convert in chunks so that memory
  * use is the output tensor plus a small buffer. */
 static tq_status read_regular(tq_context *ctx, const char *path, FILE *fp,
-                              uint64_t total, float **data, tq_shape *shape) {
+                              uint64_t total, npy_target *tg, tq_shape *shape) {
   unsigned char prefix[12];
   size_t avail = total < sizeof prefix ? (size_t)total : sizeof prefix;
   tq_status st = read_exact(ctx, path, fp, prefix, avail);
@@ -837,36 +933,32 @@ static tq_status read_regular(tq_context *ctx, const char *path, FILE *fp,
   st = read_exact(ctx, path, fp, hdr + have, p.header_len - have);
   if (st == TQ_OK) st = decode_header(ctx, path, hdr, &p, total, &lay);
   free(hdr);
+  if (st == TQ_OK) st = target_alloc(ctx, path, &lay, tg);
   if (st != TQ_OK) return st;
   /* A valid header is far longer than the two header bytes the prefix
    * read may have taken, so the data starts at the file position. */
-  float *out = alloc_values(lay.numel);
-  if (!out) return tq_error_nomem(ctx);
   enum { CHUNK = 1 << 14 }; /* a multiple of every item size */
   unsigned char chunk[CHUNK];
   size_t per = CHUNK / lay.dtype->size;
   for (size_t done = 0; st == TQ_OK && done < lay.numel; done += per) {
     size_t n = lay.numel - done < per ? lay.numel - done : per;
     st = read_exact(ctx, path, fp, chunk, n * lay.dtype->size);
-    if (st == TQ_OK) convert(lay.dtype->type, chunk, n, out + done);
+    if (st == TQ_OK) st = target_decode(ctx, path, &lay, tg, chunk, n, done);
   }
   if (st == TQ_OK && fgetc(fp) != EOF)
     st = tq_error(ctx, TQ_ERR_FORMAT, path, 0, 0,
                   "unexpected data after the array (the file grew while "
                   "being read?)");
   if (st != TQ_OK) {
-    free(out);
+    target_free(tg);
     return st;
   }
-  *data = out;
   *shape = lay.shape;
   return TQ_OK;
 }
 
-tq_status tq_npy_read(tq_context *ctx, const char *path, float **data,
-                      tq_shape *shape) {
-  tq_status st = check_out_args(ctx, data, shape);
-  if (st != TQ_OK) return st;
+static tq_status read_into(tq_context *ctx, const char *path, npy_target *tg,
+                           tq_shape *shape) {
   if (!path)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "npy: path must not be NULL");
@@ -875,6 +967,7 @@ tq_status tq_npy_read(tq_context *ctx, const char *path, float **data,
     return tq_error(ctx, TQ_ERR_IO, path, 0, 0, "cannot open for reading: %s",
                     strerror(errno));
   struct stat sb;
+  tq_status st;
   if (fstat(fileno(fp), &sb) != 0)
     st = tq_error(ctx, TQ_ERR_IO, path, 0, 0, "cannot stat: %s",
                   strerror(errno));
@@ -882,117 +975,68 @@ tq_status tq_npy_read(tq_context *ctx, const char *path, float **data,
     st = tq_error(ctx, TQ_ERR_IO, path, 0, 0,
                   "is a directory, not an .npy file");
   else if (S_ISREG(sb.st_mode) && sb.st_size > 0)
-    st = read_regular(ctx, path, fp, (uint64_t)sb.st_size, data, shape);
+    st = read_regular(ctx, path, fp, (uint64_t)sb.st_size, tg, shape);
   else
-    st = read_stream(ctx, path, fp, data, shape);
+    st = read_stream(ctx, path, fp, tg, shape);
   /* Read-only stream: a failing fclose loses nothing. */
   fclose(fp);
   return st;
 }
 
-/* ---- writing --------------------------------------------------------------*/
+/* ---- the API --------------------------------------------------------------*/
 
-/* NumPy pads the header so that the data starts at a multiple of 64. */
-#define NPY_ALIGN 64
-/* NumPy leaves room for the first dim to grow to this many digits. */
-#define NPY_GROWTH_DIGITS 21
-
-/* Builds prefix + header exactly as numpy.save does for a C-order '<f4'
- * array; returns its length. buf must hold HEADER_MAX + 16 bytes (the
- * header of an 8-d shape is under 400). */
-#define HEADER_MAX 1024
-static size_t build_header(const tq_shape *shape, unsigned char *buf) {
-  char shape_text[SHAPE_TEXT_MAX];
-  format_shape(shape, shape_text, sizeof shape_text);
-  char dict[HEADER_MAX];
-  int n = snprintf(dict, sizeof dict,
-                   "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }",
-                   shape_text);
-  size_t len = n > 0 ? (size_t)n : 0;
-  if (shape->ndim > 0) {
-    char first[24];
-    int k = snprintf(first, sizeof first, "%lld", (long long)shape->dims[0]);
-    for (int i = k; i < NPY_GROWTH_DIGITS; i++) dict[len++] = ' ';
-  }
-  /* Version 2.0 only when the padded header overflows 16 bits, which the
-   * bounded shape never needs; kept so the rule reads like NumPy's. */
-  size_t prefix = 10;
-  size_t hlen = len + 1;
-  size_t pad = NPY_ALIGN - (prefix + hlen) % NPY_ALIGN;
-  if (hlen + pad > 65535) {
-    prefix = 12;
-    pad = NPY_ALIGN - (prefix + hlen) % NPY_ALIGN;
-  }
-  memcpy(buf, npy_magic, 6);
-  buf[6] = prefix == 10 ? 1 : 2;
-  buf[7] = 0;
-  if (prefix == 10)
-    store_le16(buf + 8, (uint16_t)(hlen + pad));
-  else
-    store_le32(buf + 8, (uint32_t)(hlen + pad));
-  memcpy(buf + prefix, dict, len);
-  memset(buf + prefix + len, ' ', pad);
-  buf[prefix + len + pad] = '\n';
-  return prefix + hlen + pad;
-}
-
-/* What tq_atomic_write_file writes: the header, then the data in
- * little-endian order. */
-typedef struct npy_contents {
-  const unsigned char *hdr;
-  size_t hlen;
-  const float *data;
-  size_t numel;
-} npy_contents;
-
-/* Writes header and data to fp; returns 0 or an errno value. */
-static int write_contents(FILE *fp, void *user) {
-  const npy_contents *c = user;
-  if (fwrite(c->hdr, 1, c->hlen, fp) != c->hlen) return errno ? errno : EIO;
-  unsigned char chunk[1 << 14];
-  size_t per = sizeof chunk / 4;
-  for (size_t done = 0; done < c->numel;) {
-    size_t n = c->numel - done < per ? c->numel - done : per;
-    for (size_t i = 0; i < n; i++) {
-      uint32_t u;
-      memcpy(&u, c->data + done + i, 4);
-      store_le32(chunk + 4 * i, u);
-    }
-    if (fwrite(chunk, 4, n, fp) != n) return errno ? errno : EIO;
-    done += n;
-  }
-  return 0;
-}
-
-tq_status tq_npy_write(tq_context *ctx, const char *path, const float *data,
-                       const tq_shape *shape) {
-  if (!path || !*path)
+static tq_status check_out_args(tq_context *ctx, float **data,
+                                tq_shape *shape) {
+  if (!data || !shape)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                    "npy: path must be a non-empty string");
-  if (!shape)
-    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, path, 0, 0,
-                    "npy: shape must not be NULL");
-  if (shape->ndim < 0 || shape->ndim > TQ_MAX_DIMS)
-    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, path, 0, 0,
-                    "npy: ndim %d is out of range (0..%d)", shape->ndim,
-                    TQ_MAX_DIMS);
-  for (int i = 0; i < shape->ndim; i++)
-    if (shape->dims[i] < 0)
-      return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, path, 0, 0,
-                      "npy: dimension %d is negative (%lld)", i,
-                      (long long)shape->dims[i]);
-  int overflow;
-  size_t numel = tq_shape_numel(shape, &overflow);
-  if (overflow || numel > SIZE_MAX / sizeof(float))
-    return tq_error(ctx, TQ_ERR_RANGE, path, 0, 0,
-                    "npy: the shape is too large to address in memory");
-  if (!data && numel)
-    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, path, 0, 0,
-                    "npy: data is NULL for a shape of %zu elements", numel);
+                    "npy: data and shape must not be NULL");
+  *data = NULL;
+  memset(shape, 0, sizeof *shape);
+  return TQ_OK;
+}
 
-  unsigned char hdr[HEADER_MAX + 16];
-  size_t hlen = build_header(shape, hdr);
+tq_status tq_npy_parse(tq_context *ctx, const void *bytes, size_t len,
+                       const char *source, float **data, tq_shape *shape) {
+  tq_status st = check_out_args(ctx, data, shape);
+  npy_target tg = {0};
+  if (st == TQ_OK) st = parse_into(ctx, bytes, len, source, &tg, shape);
+  if (st == TQ_OK) *data = tg.f32;
+  return st;
+}
 
-  npy_contents contents = {hdr, hlen, data, numel};
-  return tq_atomic_write_file(ctx, path, write_contents, &contents);
+tq_status tq_npy_read(tq_context *ctx, const char *path, float **data,
+                      tq_shape *shape) {
+  tq_status st = check_out_args(ctx, data, shape);
+  npy_target tg = {0};
+  if (st == TQ_OK) st = read_into(ctx, path, &tg, shape);
+  if (st == TQ_OK) *data = tg.f32;
+  return st;
+}
+
+static tq_status check_out_tensor(tq_context *ctx, tq_tensor **out) {
+  if (!out)
+    return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "npy: out must not be NULL");
+  *out = NULL;
+  return TQ_OK;
+}
+
+tq_status tq_npy_parse_tensor(tq_context *ctx, const void *bytes, size_t len,
+                              const char *source, tq_tensor **out) {
+  tq_status st = check_out_tensor(ctx, out);
+  npy_target tg = {.typed = 1};
+  tq_shape shape;
+  if (st == TQ_OK) st = parse_into(ctx, bytes, len, source, &tg, &shape);
+  if (st == TQ_OK) *out = tg.t;
+  return st;
+}
+
+tq_status tq_npy_read_tensor(tq_context *ctx, const char *path,
+                             tq_tensor **out) {
+  tq_status st = check_out_tensor(ctx, out);
+  npy_target tg = {.typed = 1};
+  tq_shape shape;
+  if (st == TQ_OK) st = read_into(ctx, path, &tg, &shape);
+  if (st == TQ_OK) *out = tg.t;
+  return st;
 }

@@ -85,18 +85,31 @@ static int host_is_little_endian(void) {
   return b == 1;
 }
 
+/* The ONNX element type of a dtype. */
+static int32_t onnx_elem_type(tq_dtype dtype) {
+  switch (dtype) {
+    case TQ_DTYPE_INT64: return ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    case TQ_DTYPE_INT32: return ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
+    case TQ_DTYPE_INT8: return ONNX__TENSOR_PROTO__DATA_TYPE__INT8;
+    case TQ_DTYPE_UINT8: return ONNX__TENSOR_PROTO__DATA_TYPE__UINT8;
+    case TQ_DTYPE_BOOL: return ONNX__TENSOR_PROTO__DATA_TYPE__BOOL;
+    case TQ_DTYPE_FLOAT64: return ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
+    case TQ_DTYPE_FLOAT16: return ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
+    case TQ_DTYPE_BFLOAT16: return ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16;
+    default: return ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+  }
+}
+
 /* Fills tp with t as raw_data (little-endian, as ONNX requires). */
 static void fill_tensor(arena *a, Onnx__TensorProto *tp, const char *name,
                         const tq_tensor *t) {
   const tq_shape *shape = tq_tensor_shape(t);
   size_t numel = tq_tensor_numel(t);
-  int is_float = tq_tensor_dtype(t) == TQ_DTYPE_FLOAT32;
-  size_t size = is_float ? 4 : 8;
+  size_t size = tq_dtype_size(tq_tensor_dtype(t));
   onnx__tensor_proto__init(tp);
   tp->name = str(name);
   tp->has_data_type = 1;
-  tp->data_type = is_float ? ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT
-                           : ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+  tp->data_type = onnx_elem_type(tq_tensor_dtype(t));
   tp->n_dims = (size_t)shape->ndim;
   tp->dims = arena_alloc(a, tp->n_dims, sizeof *tp->dims);
   if (tp->dims)
@@ -251,7 +264,8 @@ static Onnx__TypeProto *tensor_type(arena *a, int32_t elem,
  * to size; 0 when planning fails (unknown or user ops, shapes that
  * need real sizes). */
 static int plan_outputs(tq_context *pc, tq_session *s, const tq_graph *g,
-                        int64_t size, tq_shape *in, tq_shape *out) {
+                        int64_t size, tq_shape *in, tq_shape *out,
+                        tq_dtype *dtypes) {
   size_t n_in = tq_graph_input_count(g), n_out = tq_graph_output_count(g);
   for (size_t i = 0; i < n_in; i++) {
     in[i] = *tq_graph_input_shape(g, i);
@@ -260,9 +274,11 @@ static int plan_outputs(tq_context *pc, tq_session *s, const tq_graph *g,
   }
   if (tq_session_plan(pc, s, in, n_in) != TQ_OK) return 0;
   for (size_t i = 0; i < n_out; i++) {
-    const tq_shape *sh = tq_session_value_shape(s, tq_graph_output_name(g, i));
+    const char *name = tq_graph_output_name(g, i);
+    const tq_shape *sh = tq_session_value_shape(s, name);
     if (!sh) return 0;
     out[i] = *sh;
+    dtypes[i] = tq_session_value_dtype(s, name);
   }
   return 1;
 }
@@ -273,7 +289,7 @@ static int plan_outputs(tq_context *pc, tq_session *s, const tq_graph *g,
  * exactly are "N" too. Returns 0 (shapes unknown) when the graph cannot
  * be planned: the outputs are then written without shapes, which ONNX
  * Runtime accepts (onnx.checker does not). */
-static int output_shapes(const tq_graph *g, tq_shape *out) {
+static int output_shapes(const tq_graph *g, tq_shape *out, tq_dtype *dtypes) {
   size_t n_in = tq_graph_input_count(g), n_out = tq_graph_output_count(g);
   int dynamic = 0, batch_only = 1;
   for (size_t i = 0; i < n_in; i++) {
@@ -292,8 +308,8 @@ static int output_shapes(const tq_graph *g, tq_shape *out) {
   tq_shape *in = calloc(n_in ? n_in : 1, sizeof *in);
   tq_shape *two = calloc(n_out ? n_out : 1, sizeof *two);
   int ok = in && two && tq_session_create(pc, g, &s) == TQ_OK &&
-           plan_outputs(pc, s, g, 1, in, out) &&
-           (!dynamic || plan_outputs(pc, s, g, 2, in, two));
+           plan_outputs(pc, s, g, 1, in, out, dtypes) &&
+           (!dynamic || plan_outputs(pc, s, g, 2, in, two, dtypes));
   for (size_t i = 0; ok && dynamic && i < n_out; i++) {
     if (out[i].ndim != two[i].ndim) {
       ok = 0;
@@ -403,23 +419,23 @@ tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g, const char *path) {
       if (sh.dims[d] < 0) sh.dims[d] = -2; /* not the batch: own name */
     graph.input[i] = value_info(
         &a, name,
-        tensor_type(&a, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, &sh, name));
+        tensor_type(&a, onnx_elem_type(tq_graph_input_dtype(g, i)), &sh, name));
   }
 
   size_t n_out = tq_graph_output_count(g);
   graph.n_output = n_out;
   graph.output = arena_alloc(&a, n_out, sizeof *graph.output);
   tq_shape *shapes = arena_alloc(&a, n_out, sizeof *shapes);
-  int known = shapes && output_shapes(g, shapes);
+  tq_dtype *dtypes = arena_alloc(&a, n_out, sizeof *dtypes);
+  int known = shapes && dtypes && output_shapes(g, shapes, dtypes);
   for (size_t i = 0; i < n_out && graph.output; i++) {
     const char *name = tq_graph_output_name(g, i);
-    /* Element types of computed values are not known before a session
-     * runs the graph; outputs are float unless they are int64
-     * constants. */
-    int32_t elem = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    /* Element types come from planning; when the graph cannot be planned,
+     * outputs are float unless they are constants. */
     const tq_tensor *init = tq_graph_initializer(g, name);
-    if (init && tq_tensor_dtype(init) == TQ_DTYPE_INT64)
-      elem = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    const int32_t elem = onnx_elem_type(known  ? dtypes[i]
+                                        : init ? tq_tensor_dtype(init)
+                                               : TQ_DTYPE_FLOAT32);
     graph.output[i] = value_info(
         &a, name, tensor_type(&a, elem, known ? &shapes[i] : NULL, name));
   }

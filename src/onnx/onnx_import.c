@@ -85,22 +85,27 @@ typedef struct onnx_type {
   size_t size; /* bytes per element in raw_data */
   tq_dtype dtype;
   typed_field field;
+  int own;
 } onnx_type;
 
+/* Each element type and the tensor dtype it loads as: its own where the
+ * runtime has it; int16, uint16 and uint32 widened to int64 (exact);
+ * uint64 as int64 (a value above 2^63 - 1 is an error). `own` says the
+ * dtype is the type itself: only those may be graph inputs. */
 static const onnx_type onnx_types[] = {
-    {T_FLOAT, "FLOAT", 4, TQ_DTYPE_FLOAT32, FIELD_FLOAT},
-    {T_UINT8, "UINT8", 1, TQ_DTYPE_INT64, FIELD_INT32},
-    {T_INT8, "INT8", 1, TQ_DTYPE_INT64, FIELD_INT32},
-    {T_UINT16, "UINT16", 2, TQ_DTYPE_INT64, FIELD_INT32},
-    {T_INT16, "INT16", 2, TQ_DTYPE_INT64, FIELD_INT32},
-    {T_INT32, "INT32", 4, TQ_DTYPE_INT64, FIELD_INT32},
-    {T_INT64, "INT64", 8, TQ_DTYPE_INT64, FIELD_INT64},
-    {T_BOOL, "BOOL", 1, TQ_DTYPE_INT64, FIELD_INT32},
-    {T_FLOAT16, "FLOAT16", 2, TQ_DTYPE_FLOAT32, FIELD_INT32},
-    {T_DOUBLE, "DOUBLE", 8, TQ_DTYPE_FLOAT32, FIELD_DOUBLE},
-    {T_UINT32, "UINT32", 4, TQ_DTYPE_INT64, FIELD_UINT64},
-    {T_UINT64, "UINT64", 8, TQ_DTYPE_INT64, FIELD_UINT64},
-    {T_BFLOAT16, "BFLOAT16", 2, TQ_DTYPE_FLOAT32, FIELD_INT32},
+    {T_FLOAT, "FLOAT", 4, TQ_DTYPE_FLOAT32, FIELD_FLOAT, 1},
+    {T_UINT8, "UINT8", 1, TQ_DTYPE_UINT8, FIELD_INT32, 1},
+    {T_INT8, "INT8", 1, TQ_DTYPE_INT8, FIELD_INT32, 1},
+    {T_UINT16, "UINT16", 2, TQ_DTYPE_INT64, FIELD_INT32, 0},
+    {T_INT16, "INT16", 2, TQ_DTYPE_INT64, FIELD_INT32, 0},
+    {T_INT32, "INT32", 4, TQ_DTYPE_INT32, FIELD_INT32, 1},
+    {T_INT64, "INT64", 8, TQ_DTYPE_INT64, FIELD_INT64, 1},
+    {T_BOOL, "BOOL", 1, TQ_DTYPE_BOOL, FIELD_INT32, 1},
+    {T_FLOAT16, "FLOAT16", 2, TQ_DTYPE_FLOAT16, FIELD_INT32, 1},
+    {T_DOUBLE, "DOUBLE", 8, TQ_DTYPE_FLOAT64, FIELD_DOUBLE, 1},
+    {T_UINT32, "UINT32", 4, TQ_DTYPE_INT64, FIELD_UINT64, 0},
+    {T_UINT64, "UINT64", 8, TQ_DTYPE_INT64, FIELD_UINT64, 0},
+    {T_BFLOAT16, "BFLOAT16", 2, TQ_DTYPE_BFLOAT16, FIELD_INT32, 1},
 };
 
 static const onnx_type *find_type(int64_t code) {
@@ -123,15 +128,15 @@ static const char *type_name(int64_t code) {
   return "an unknown type";
 }
 
-#define SUPPORTED_TYPES                                                   \
-  "FLOAT, DOUBLE, FLOAT16 and BFLOAT16 (read as float32); INT64, INT32, " \
-  "INT16, INT8, UINT64, UINT32, UINT16, UINT8 and BOOL (read as int64)"
+#define SUPPORTED_TYPES                                                 \
+  "FLOAT, DOUBLE, FLOAT16, BFLOAT16, INT64, INT32, INT8, UINT8, BOOL, " \
+  "and INT16, UINT16, UINT32, UINT64 (held as int64)"
 
-/* ---- little-endian loads and float conversions ----------------------------*/
+#define INPUT_TYPES \
+  "FLOAT, DOUBLE, FLOAT16, BFLOAT16, INT64, INT32, INT8, UINT8 and BOOL"
 
-static float bf16_to_float(uint16_t h) {
-  return float_from_bits((uint32_t)h << 16);
-}
+/* ---- element decoding
+ * -------------------------------------------------------*/
 
 static double double_from_bits(uint64_t u) {
   double d;
@@ -139,11 +144,36 @@ static double double_from_bits(uint64_t u) {
   return d;
 }
 
-/* Two's complement reinterpretation without implementation-defined
- * conversions. */
-static int64_t i64_from_bits(uint64_t u) {
-  if (u <= (uint64_t)INT64_MAX) return (int64_t)u;
-  return -(int64_t)(~u) - 1;
+/* Stores element i of dst (type t) from u, its bits as raw_data holds
+ * them (or as the typed field holds the value: two's complement integers,
+ * 16-bit floats as their bit patterns). Returns 1 when a UINT64 value
+ * does not fit in int64 (*bad receives it). */
+static int store_bits(const onnx_type *t, void *dst, size_t i, uint64_t u,
+                      uint64_t *bad) {
+  switch (t->code) {
+    case T_FLOAT: ((float *)dst)[i] = float_from_bits((uint32_t)u); break;
+    case T_DOUBLE: ((double *)dst)[i] = double_from_bits(u); break;
+    case T_FLOAT16:
+    case T_BFLOAT16: ((uint16_t *)dst)[i] = (uint16_t)(u & 0xffffu); break;
+    case T_UINT8: ((uint8_t *)dst)[i] = (uint8_t)(u & 0xffu); break;
+    case T_INT8: ((int8_t *)dst)[i] = (int8_t)signed_from_bits(u, 8); break;
+    /* Any non-zero value is true, as in NumPy. */
+    case T_BOOL: ((uint8_t *)dst)[i] = (u & 0xffffffffu) != 0; break;
+    case T_INT16: ((int64_t *)dst)[i] = signed_from_bits(u, 16); break;
+    case T_UINT16: ((int64_t *)dst)[i] = (int64_t)(u & 0xffffu); break;
+    case T_INT32: ((int32_t *)dst)[i] = (int32_t)signed_from_bits(u, 32); break;
+    case T_UINT32: ((int64_t *)dst)[i] = (int64_t)(u & 0xffffffffu); break;
+    case T_INT64: ((int64_t *)dst)[i] = signed_from_bits(u, 64); break;
+    case T_UINT64:
+      if (u > (uint64_t)INT64_MAX) {
+        *bad = u;
+        return 1;
+      }
+      ((int64_t *)dst)[i] = (int64_t)u;
+      break;
+    default: break;
+  }
+  return 0;
 }
 
 /* Decodes n little-endian elements of type t from src into dst starting at
@@ -152,69 +182,13 @@ static int64_t i64_from_bits(uint64_t u) {
  * works for any host byte order and any alignment of src. */
 static int decode_raw(const onnx_type *t, const unsigned char *src, size_t n,
                       tq_tensor *dst, size_t at, uint64_t *bad) {
-  float *f = t->dtype == TQ_DTYPE_FLOAT32 ? tq_f32(dst) + at : NULL;
-  int64_t *q = t->dtype == TQ_DTYPE_INT64 ? tq_i64(dst) + at : NULL;
-  switch (t->code) {
-    case T_FLOAT:
-      for (size_t i = 0; i < n; i++)
-        f[i] = float_from_bits(load_le32(src + 4 * i));
-      break;
-    case T_FLOAT16:
-      for (size_t i = 0; i < n; i++)
-        f[i] = half_to_float(load_le16(src + 2 * i));
-      break;
-    case T_BFLOAT16:
-      for (size_t i = 0; i < n; i++)
-        f[i] = bf16_to_float(load_le16(src + 2 * i));
-      break;
-    case T_DOUBLE: /* C's conversion rounds to nearest even */
-      for (size_t i = 0; i < n; i++)
-        f[i] = (float)double_from_bits(load_le64(src + 8 * i));
-      break;
-    case T_UINT8:
-      for (size_t i = 0; i < n; i++) q[i] = src[i];
-      break;
-    case T_INT8:
-      for (size_t i = 0; i < n; i++)
-        q[i] = src[i] >= 0x80 ? src[i] - 0x100 : src[i];
-      break;
-    case T_BOOL: /* any non-zero byte is true, as in NumPy */
-      for (size_t i = 0; i < n; i++) q[i] = src[i] != 0;
-      break;
-    case T_UINT16:
-      for (size_t i = 0; i < n; i++) q[i] = load_le16(src + 2 * i);
-      break;
-    case T_INT16:
-      for (size_t i = 0; i < n; i++) {
-        uint16_t u = load_le16(src + 2 * i);
-        q[i] = u >= 0x8000u ? (int64_t)u - 0x10000 : (int64_t)u;
-      }
-      break;
-    case T_INT32:
-      for (size_t i = 0; i < n; i++) {
-        uint32_t u = load_le32(src + 4 * i);
-        q[i] =
-            u >= 0x80000000u ? (int64_t)u - INT64_C(0x100000000) : (int64_t)u;
-      }
-      break;
-    case T_UINT32:
-      for (size_t i = 0; i < n; i++) q[i] = load_le32(src + 4 * i);
-      break;
-    case T_INT64:
-      for (size_t i = 0; i < n; i++)
-        q[i] = i64_from_bits(load_le64(src + 8 * i));
-      break;
-    case T_UINT64:
-      for (size_t i = 0; i < n; i++) {
-        uint64_t u = load_le64(src + 8 * i);
-        if (u > (uint64_t)INT64_MAX) {
-          *bad = u;
-          return 1;
-        }
-        q[i] = (int64_t)u;
-      }
-      break;
-    default: break;
+  for (size_t i = 0; i < n; i++) {
+    const unsigned char *e = src + i * t->size;
+    uint64_t u = t->size == 1   ? e[0]
+                 : t->size == 2 ? load_le16(e)
+                 : t->size == 4 ? load_le32(e)
+                                : load_le64(e);
+    if (store_bits(t, dst->data, at + i, u, bad)) return 1;
   }
   return 0;
 }
@@ -222,36 +196,21 @@ static int decode_raw(const onnx_type *t, const unsigned char *src, size_t n,
 /* Decodes the typed field of tp (numel values, count already checked). */
 static int decode_typed(const onnx_type *t, const Onnx__TensorProto *tp,
                         tq_tensor *dst, size_t numel, uint64_t *bad) {
-  float *f = t->dtype == TQ_DTYPE_FLOAT32 ? tq_f32(dst) : NULL;
-  int64_t *q = t->dtype == TQ_DTYPE_INT64 ? tq_i64(dst) : NULL;
   for (size_t i = 0; i < numel; i++) {
-    switch (t->code) {
-      case T_FLOAT: f[i] = tp->float_data[i]; break;
-      case T_DOUBLE: f[i] = (float)tp->double_data[i]; break;
-      /* 16-bit floats are stored as their bit patterns in int32_data. */
-      case T_FLOAT16:
-        f[i] = half_to_float((uint16_t)(tp->int32_data[i] & 0xffff));
+    uint64_t u = 0;
+    switch (t->field) {
+      case FIELD_FLOAT: {
+        uint32_t b;
+        memcpy(&b, &tp->float_data[i], sizeof b);
+        u = b;
         break;
-      case T_BFLOAT16:
-        f[i] = bf16_to_float((uint16_t)(tp->int32_data[i] & 0xffff));
-        break;
-      case T_INT64: q[i] = tp->int64_data[i]; break;
-      case T_BOOL: q[i] = tp->int32_data[i] != 0; break;
-      case T_UINT8:
-      case T_INT8:
-      case T_UINT16:
-      case T_INT16:
-      case T_INT32: q[i] = tp->int32_data[i]; break;
-      case T_UINT32:
-      case T_UINT64:
-        if (tp->uint64_data[i] > (uint64_t)INT64_MAX) {
-          *bad = tp->uint64_data[i];
-          return 1;
-        }
-        q[i] = (int64_t)tp->uint64_data[i];
-        break;
-      default: break;
+      }
+      case FIELD_DOUBLE: memcpy(&u, &tp->double_data[i], sizeof u); break;
+      case FIELD_INT32: u = (uint32_t)tp->int32_data[i]; break;
+      case FIELD_INT64: u = (uint64_t)tp->int64_data[i]; break;
+      case FIELD_UINT64: u = tp->uint64_data[i]; break;
     }
+    if (store_bits(t, dst->data, i, u, bad)) return 1;
   }
   return 0;
 }
@@ -1033,9 +992,7 @@ static tq_status list_tensor(loader *L, tq_dtype dtype, int scalar,
   tq_shape shape = {.ndim = scalar ? 0 : 1, .dims = {(int64_t)n}};
   tq_status st = tq_tensor_create(L->ctx, dtype, &shape, out);
   if (st != TQ_OK) return st;
-  if (n)
-    memcpy(tq_tensor_data(*out), values,
-           n * (dtype == TQ_DTYPE_FLOAT32 ? sizeof(float) : sizeof(int64_t)));
+  if (n) memcpy(tq_tensor_data(*out), values, n * tq_dtype_size(dtype));
   return TQ_OK;
 }
 
@@ -1110,14 +1067,15 @@ static tq_status add_inputs(loader *L) {
         !tp->tensor_type)
       return fail(L, TQ_ERR_UNSUPPORTED,
                   "graph input '%.120s' is not a tensor (or has no type); "
-                  "only float tensor inputs are supported",
+                  "only tensor inputs are supported",
                   vi->name);
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     int64_t et = tt->has_elem_type ? tt->elem_type : 0;
-    if (et != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+    const onnx_type *ty = find_type(et);
+    if (!ty || !ty->own)
       return fail(L, TQ_ERR_UNSUPPORTED,
-                  "graph input '%.120s' has element type %s; only FLOAT "
-                  "inputs are supported",
+                  "graph input '%.120s' has element type %s; graph inputs "
+                  "may be " INPUT_TYPES,
                   vi->name, type_name(et));
     if (!tt->shape)
       return fail(L, TQ_ERR_UNSUPPORTED,
@@ -1144,7 +1102,8 @@ static tq_status add_inputs(loader *L) {
       }
       shape.dims[d] = v;
     }
-    tq_status st = tq_graph_add_input(L->ctx, L->g, vi->name, &shape);
+    tq_status st =
+        tq_graph_add_input_typed(L->ctx, L->g, vi->name, ty->dtype, &shape);
     if (st != TQ_OK) return st;
   }
   return TQ_OK;

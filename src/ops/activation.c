@@ -301,15 +301,15 @@ static tq_status clip_infer(tq_op_call *c) {
   if (cp->legacy && x->dtype != TQ_DTYPE_FLOAT32)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "expects a float32 input, got %s",
-                         tq_ew_dtype_name(x->dtype));
+                         tq_dtype_name(x->dtype));
   static const char *const names[] = {"", "min", "max"};
   for (size_t i = 1; i < c->n_in && i < 3; i++) {
     const tq_tensor *b = c->in[i];
     if (!b) continue;
     if (b->dtype != x->dtype)
-      return tq_call_error(
-          c, TQ_ERR_UNSUPPORTED, "'%s' is %s but the input is %s", names[i],
-          tq_ew_dtype_name(b->dtype), tq_ew_dtype_name(x->dtype));
+      return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                           "'%s' is %s but the input is %s", names[i],
+                           tq_dtype_name(b->dtype), tq_dtype_name(x->dtype));
     if (b->numel != 1) {
       char s[96];
       tq_shape_format(&b->shape, s, sizeof s);
@@ -352,13 +352,14 @@ static tq_status clip_forward(tq_op_call *c) {
   const tq_tensor *x = c->in[0];
   const tq_tensor *tmin = c->n_in > 1 ? c->in[1] : NULL;
   const tq_tensor *tmax = c->n_in > 2 ? c->in[2] : NULL;
-  if (x->dtype == TQ_DTYPE_INT64) { /* shape arithmetic (opset >= 12) */
-    int64_t lo = tmin ? tq_ci64(tmin)[0] : INT64_MIN;
-    int64_t hi = tmax ? tq_ci64(tmax)[0] : INT64_MAX;
-    const int64_t *xs = tq_ci64(x);
-    int64_t *ys = tq_i64(c->out[0]);
-    for (size_t i = 0; i < x->numel; i++)
-      ys[i] = xs[i] < lo ? lo : (xs[i] > hi ? hi : xs[i]);
+  if (x->dtype != TQ_DTYPE_FLOAT32) { /* integers (opset >= 12) */
+    const tq_dtype dt = x->dtype;
+    int64_t lo = tmin ? tq_load_i64(dt, tmin->data, 0) : INT64_MIN;
+    int64_t hi = tmax ? tq_load_i64(dt, tmax->data, 0) : INT64_MAX;
+    for (size_t i = 0; i < x->numel; i++) {
+      const int64_t v = tq_load_i64(dt, x->data, i);
+      tq_store_i64(dt, c->out[0]->data, i, v < lo ? lo : (v > hi ? hi : v));
+    }
     return TQ_OK;
   }
   clip_arg g = {-FLT_MAX, FLT_MAX, tq_cf32(x), tq_f32(c->out[0])};
@@ -418,9 +419,10 @@ const tq_op_desc tq_ops_activation[] = {
     ACT(TQ_OP_GELU, "Gelu"),
     ACT(TQ_OP_MISH, "Mish"),
     ACT(TQ_OP_THRESHOLDED_RELU, "ThresholdedRelu"),
-    /* Clip(input, min, max): int64 at plan time from opset 12. */
+    /* Clip(input, min, max): integers too from opset 12. */
     {TQ_OP_ONNX(TQ_OP_CLIP, "Clip"), TQ_OP_ARITY(1, 3, 1, 1),
-     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(clip_params, clip_parse),
-     .infer = clip_infer, .forward = clip_forward, .backward = clip_backward},
+     TQ_OP_TYPES(TQ_DTM_F32 | TQ_DTM_INT),
+     TQ_OP_PARAMS(clip_params, clip_parse), .infer = clip_infer,
+     .forward = clip_forward, .backward = clip_backward},
 };
 const size_t tq_ops_activation_count = TQ_OP_COUNT_OF(tq_ops_activation);

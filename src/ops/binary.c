@@ -2,10 +2,13 @@
  * the comparisons Equal, Less, Greater, LessOrEqual, GreaterOrEqual, the
  * logic And, Or, Xor, and PRelu; forward and backward.
  *
- * int64 tensors (shape arithmetic at plan time) take a simple serial path
- * that reports division by zero instead of trapping. Booleans are int64
- * 0/1 at plan time and float32 0/1 at run time (masked_fill patterns such
- * as Swin's attention mask compare float data and feed Where).
+ * float32 arithmetic takes the vectorized path. Everything else takes the
+ * generic path: integers (and bools) compute in int64 and wrap to their
+ * width, with integer division truncating and division by zero an error
+ * instead of a trap; float64, float16 and bfloat16 compute in double and
+ * round once to their dtype (correctly rounded for + - * /: double has more
+ * than twice their precision plus two bits). Comparisons give bool; And,
+ * Or and Xor take bools.
  *
  * Backward (Add, Sub, Mul, Div, Pow, PRelu): an input broadcast in the
  * forward gets the output's gradient terms summed over the broadcast
@@ -125,22 +128,16 @@ static tq_status bin_shapes(tq_op_call *c, const tq_tensor *a,
   return TQ_OK;
 }
 
+/* The output dtype. Pow's exponent may have any numeric dtype; every
+ * other operator takes two inputs of one dtype (descriptor types checked
+ * which). */
 static tq_status bin_types(tq_op_call *c, int op, int cls, tq_dtype ta,
                            tq_dtype tb, tq_dtype *out) {
-  if (op == TQ_EW_POW) {
-    if (ta != TQ_DTYPE_FLOAT32)
-      return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                           "Pow of an %s base is not supported (float32 "
-                           "only)",
-                           tq_ew_dtype_name(ta));
-    *out = TQ_DTYPE_FLOAT32;
-    return TQ_OK;
-  }
-  if (ta != tb)
+  if (op != TQ_EW_POW && ta != tb)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "inputs have different types (%s and %s)",
-                         tq_ew_dtype_name(ta), tq_ew_dtype_name(tb));
-  *out = cls == CLS_ARITH ? ta : tq_ew_bool_dtype(c);
+                         tq_dtype_name(ta), tq_dtype_name(tb));
+  *out = cls == CLS_ARITH ? ta : TQ_DTYPE_BOOL;
   return TQ_OK;
 }
 
@@ -235,39 +232,54 @@ static int i64_op(int op, int fmod_attr, int64_t x, int64_t y, int64_t *r) {
   }
 }
 
-/* Comparisons and logic on floats (logic: non-zero is true). */
-static int64_t f32_bool(int op, float x, float y) {
+static double min_d(double x, double y) {
+  return (x < y || x != x) ? x : y;
+}
+static double max_d(double x, double y) {
+  return (x > y || x != x) ? x : y;
+}
+
+/* Floats other than float32's arithmetic, and every float comparison (1 or
+ * 0). Mod is fmod, as the float32 path (ONNX requires fmod=1 for floats). */
+static double f64_op(int op, double x, double y) {
   switch (op) {
+    case TQ_EW_ADD: return x + y;
+    case TQ_EW_SUB: return x - y;
+    case TQ_EW_MUL: return x * y;
+    case TQ_EW_DIV: return x / y;
+    case TQ_EW_POW: return pow(x, y);
+    case TQ_EW_MOD: return fmod(x, y);
+    case TQ_EW_MIN: return min_d(x, y);
+    case TQ_EW_MAX: return max_d(x, y);
     case TQ_EW_EQ: return x == y;
     case TQ_EW_LT: return x < y;
     case TQ_EW_GT: return x > y;
     case TQ_EW_LE: return x <= y;
     case TQ_EW_GE: return x >= y;
-    case TQ_EW_AND: return x != 0.0f && y != 0.0f;
-    case TQ_EW_OR: return x != 0.0f || y != 0.0f;
-    case TQ_EW_XOR: return (x != 0.0f) != (y != 0.0f);
-    default: return 0;
+    default: return 0.0;
   }
 }
 
 void tq_ew_bin_row_generic(void *arg, size_t of, const int64_t *first,
                            const int64_t *step, size_t n) {
   tq_ew_bin_arg *g = arg;
+  const int ints = !tq_dtype_is_float(g->dt);
   for (size_t i = 0; i < n; i++) {
-    int64_t ia = first[0] + (int64_t)i * step[0];
-    int64_t ib = first[1] + (int64_t)i * step[1];
-    int64_t r;
-    if (g->dt == TQ_DTYPE_FLOAT32) {
-      r = f32_bool(g->op, ((const float *)g->a)[ia], ((const float *)g->b)[ib]);
-    } else if (i64_op(g->op, g->fmod_attr, ((const int64_t *)g->a)[ia],
-                      ((const int64_t *)g->b)[ib], &r)) {
-      g->err = 1;
-      r = 0;
+    const size_t ia = (size_t)(first[0] + (int64_t)i * step[0]);
+    const size_t ib = (size_t)(first[1] + (int64_t)i * step[1]);
+    if (ints) {
+      int64_t r;
+      if (i64_op(g->op, g->fmod_attr, tq_load_i64(g->dt, g->a, ia),
+                 tq_load_i64(g->dt_b, g->b, ib), &r)) {
+        g->err = 1;
+        r = 0;
+      }
+      tq_store_i64(g->out_dt, g->o, of + i, r);
+    } else {
+      tq_store_f64(g->out_dt, g->o, of + i,
+                   f64_op(g->op, tq_load_f64(g->dt, g->a, ia),
+                          tq_load_f64(g->dt_b, g->b, ib)));
     }
-    if (g->out_dt == TQ_DTYPE_INT64)
-      ((int64_t *)g->o)[of + i] = r;
-    else
-      ((float *)g->o)[of + i] = (float)r;
   }
 }
 
@@ -298,24 +310,22 @@ static tq_status binary_forward(tq_op_call *c) {
   tq_ew_plan p;
   const tq_shape *ins[2] = {&sa, &sb};
   tq_ew_plan_build(&p, &so, ins, 2);
-  tq_ew_bin_arg g = {op,
-                     bp->fmod,
-                     a->dtype,
-                     c->out[0]->dtype,
-                     c->out[0]->data,
-                     a->data,
-                     b->data,
-                     NULL,
-                     0,
-                     0};
+  tq_ew_bin_arg g = {.op = op,
+                     .fmod_attr = bp->fmod,
+                     .dt = a->dtype,
+                     .dt_b = b->dtype,
+                     .out_dt = c->out[0]->dtype,
+                     .o = c->out[0]->data,
+                     .a = a->data,
+                     .b = b->data};
   if (cls == CLS_ARITH && a->dtype == TQ_DTYPE_FLOAT32) {
     g.relu = c->post_relu;
     float *tmp = NULL;
     g.bf = tq_cf32(b);
-    if (op == TQ_EW_POW && b->dtype == TQ_DTYPE_INT64) {
+    if (op == TQ_EW_POW && b->dtype != TQ_DTYPE_FLOAT32) {
       tmp = malloc((b->numel ? b->numel : 1) * sizeof *tmp);
       if (!tmp) return tq_error_nomem(c->ctx);
-      for (size_t i = 0; i < b->numel; i++) tmp[i] = (float)tq_ci64(b)[i];
+      tq_dtype_convert(b->dtype, b->data, TQ_DTYPE_FLOAT32, tmp, b->numel);
       g.bf = tmp;
     }
     if (op == TQ_EW_POW && b->numel == 1) {
@@ -327,9 +337,8 @@ static tq_status binary_forward(tq_op_call *c) {
     c->post_relu_done = g.relu;
     return TQ_OK;
   }
-  /* int64 (plan time, small) or comparisons: serial, so errors are
-   * recorded safely. */
-  int threads = a->dtype == TQ_DTYPE_INT64 ? 1 : tq_ew_threads(c);
+  /* Integers serially, so that division by zero is recorded safely. */
+  int threads = tq_dtype_is_float(a->dtype) ? tq_ew_threads(c) : 1;
   tq_ew_run(&p, threads, tq_ew_bin_row_generic, &g);
   if (g.err) return tq_call_error(c, TQ_ERR_RANGE, "integer division by zero");
   return TQ_OK;
@@ -403,11 +412,12 @@ static tq_status binary_backward(tq_op_call *c, const tq_tensor *const *gout,
     st = tq_bw_bcast(c, tq_cf32(ta), &sa, &so, n, &abuf, &A);
   if (st == TQ_OK && grad_needs[op].need_b) {
     const float *bdata = NULL;
-    if (tb->dtype == TQ_DTYPE_INT64) { /* Pow's integer exponent */
+    if (tb->dtype != TQ_DTYPE_FLOAT32) { /* Pow's integer exponent */
       bconv = malloc((tb->numel ? tb->numel : 1) * sizeof *bconv);
       if (!bconv) st = tq_error_nomem(c->ctx);
-      for (size_t i = 0; bconv && i < tb->numel; i++)
-        bconv[i] = (float)tq_ci64(tb)[i];
+      if (bconv)
+        tq_dtype_convert(tb->dtype, tb->data, TQ_DTYPE_FLOAT32, bconv,
+                         tb->numel);
       bdata = bconv;
     } else {
       bdata = tq_cf32(tb);
@@ -440,9 +450,9 @@ static tq_status prelu_infer(tq_op_call *c) {
                          "expects two inputs (X, slope), got %zu", c->n_in);
   const tq_tensor *x = c->in[0], *s = c->in[1];
   if (x->dtype != TQ_DTYPE_FLOAT32 || s->dtype != TQ_DTYPE_FLOAT32)
-    return tq_call_error(
-        c, TQ_ERR_UNSUPPORTED, "expects float32 X and slope, got %s and %s",
-        tq_ew_dtype_name(x->dtype), tq_ew_dtype_name(s->dtype));
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "expects float32 X and slope, got %s and %s",
+                         tq_dtype_name(x->dtype), tq_dtype_name(s->dtype));
   tq_shape so;
   tq_status st =
       tq_ew_broadcast_shape(c, &x->shape, &s->shape, "X and slope", &so);
@@ -464,16 +474,14 @@ static tq_status prelu_forward(tq_op_call *c) {
   tq_ew_plan p;
   const tq_shape *ins[2] = {&x->shape, &s->shape};
   tq_ew_plan_build(&p, &x->shape, ins, 2);
-  tq_ew_bin_arg g = {TQ_EW_PRELU,
-                     0,
-                     TQ_DTYPE_FLOAT32,
-                     TQ_DTYPE_FLOAT32,
-                     c->out[0]->data,
-                     x->data,
-                     s->data,
-                     tq_cf32(s),
-                     0,
-                     0};
+  tq_ew_bin_arg g = {.op = TQ_EW_PRELU,
+                     .dt = TQ_DTYPE_FLOAT32,
+                     .dt_b = TQ_DTYPE_FLOAT32,
+                     .out_dt = TQ_DTYPE_FLOAT32,
+                     .o = c->out[0]->data,
+                     .a = x->data,
+                     .b = s->data,
+                     .bf = tq_cf32(s)};
   tq_ew_run(&p, tq_ew_threads(c), tq_ew_bin_row_f32, &g);
   return TQ_OK;
 }
@@ -525,31 +533,33 @@ static tq_status prelu_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 /* ---- descriptors ---------------------------------------------------------*/
 
-#define BINARY(op_id, name, flags_, bw)                                  \
-  {                                                                      \
-    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(2, 2, 1, 1),                    \
-        .flags = (flags_), TQ_OP_PARAMS(binary_params, binary_parse),    \
-        .infer = binary_infer, .forward = binary_forward, .backward = bw \
+#define BINARY(op_id, name, flags_, types, bw)                               \
+  {                                                                          \
+    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(2, 2, 1, 1),                        \
+        .flags = (flags_), types, TQ_OP_PARAMS(binary_params, binary_parse), \
+        .infer = binary_infer, .forward = binary_forward, .backward = bw     \
   }
-#define ARITH (TQ_OPF_INT64 | TQ_OPF_INPLACE | TQ_OPF_POST_RELU)
+#define ARITH (TQ_OPF_INPLACE | TQ_OPF_POST_RELU)
+#define NUM TQ_OP_TYPES(TQ_DTM_NUM)
 
 const tq_op_desc tq_ops_binary[] = {
-    BINARY(TQ_OP_ADD, "Add", ARITH, binary_backward),
-    BINARY(TQ_OP_SUB, "Sub", ARITH, binary_backward),
-    BINARY(TQ_OP_MUL, "Mul", ARITH, binary_backward),
-    BINARY(TQ_OP_DIV, "Div", ARITH, binary_backward),
-    BINARY(TQ_OP_POW, "Pow", TQ_OPF_INT64,
-           binary_backward), /* int64 exponents */
-    BINARY(TQ_OP_MOD, "Mod", TQ_OPF_INT64, NULL),
+    BINARY(TQ_OP_ADD, "Add", ARITH, NUM, binary_backward),
+    BINARY(TQ_OP_SUB, "Sub", ARITH, NUM, binary_backward),
+    BINARY(TQ_OP_MUL, "Mul", ARITH, NUM, binary_backward),
+    BINARY(TQ_OP_DIV, "Div", ARITH, NUM, binary_backward),
+    /* A float base; the exponent of any numeric dtype. */
+    BINARY(TQ_OP_POW, "Pow", 0, TQ_OP_TYPES(TQ_DTM_FLOAT, TQ_DTM_NUM),
+           binary_backward),
+    BINARY(TQ_OP_MOD, "Mod", 0, NUM, NULL),
     /* Comparisons and logic are not differentiable. */
-    BINARY(TQ_OP_EQUAL, "Equal", TQ_OPF_INT64, NULL),
-    BINARY(TQ_OP_LESS, "Less", TQ_OPF_INT64, NULL),
-    BINARY(TQ_OP_GREATER, "Greater", TQ_OPF_INT64, NULL),
-    BINARY(TQ_OP_LESS_OR_EQUAL, "LessOrEqual", TQ_OPF_INT64, NULL),
-    BINARY(TQ_OP_GREATER_OR_EQUAL, "GreaterOrEqual", TQ_OPF_INT64, NULL),
-    BINARY(TQ_OP_AND, "And", TQ_OPF_INT64, NULL),
-    BINARY(TQ_OP_OR, "Or", TQ_OPF_INT64, NULL),
-    BINARY(TQ_OP_XOR, "Xor", TQ_OPF_INT64, NULL),
+    BINARY(TQ_OP_EQUAL, "Equal", 0, TQ_OP_TYPES(TQ_DTM_ANY), NULL),
+    BINARY(TQ_OP_LESS, "Less", 0, NUM, NULL),
+    BINARY(TQ_OP_GREATER, "Greater", 0, NUM, NULL),
+    BINARY(TQ_OP_LESS_OR_EQUAL, "LessOrEqual", 0, NUM, NULL),
+    BINARY(TQ_OP_GREATER_OR_EQUAL, "GreaterOrEqual", 0, NUM, NULL),
+    BINARY(TQ_OP_AND, "And", 0, TQ_OP_TYPES(TQ_DTM_BOOL), NULL),
+    BINARY(TQ_OP_OR, "Or", 0, TQ_OP_TYPES(TQ_DTM_BOOL), NULL),
+    BINARY(TQ_OP_XOR, "Xor", 0, TQ_OP_TYPES(TQ_DTM_BOOL), NULL),
     /* PRelu(X, slope): the slope is a weight (docs/design.md §3). */
     {TQ_OP_ONNX(TQ_OP_PRELU, "PRelu"), TQ_OP_ARITY(2, 2, 1, 1),
      .flags = TQ_OPF_WEIGHTS, .infer = prelu_infer, .forward = prelu_forward,

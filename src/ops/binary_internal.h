@@ -32,11 +32,12 @@ enum {
 typedef struct tq_ew_bin_arg {
   int op;
   int fmod_attr;
-  tq_dtype dt;     /* inputs' dtype (generic path) */
+  tq_dtype dt;     /* a's dtype (generic path: it decides the arithmetic) */
+  tq_dtype dt_b;   /* b's dtype (generic path; Pow's exponent may differ) */
   tq_dtype out_dt; /* output dtype (generic path) */
   void *o;
   const void *a, *b;
-  const float *bf; /* float path: b as float (Pow: an int64 exponent) */
+  const float *bf; /* float path: b as float (Pow: an integer exponent) */
   int err;         /* generic path: 1 division by zero */
   int relu;        /* float path: Relu on each row once computed */
 } tq_ew_bin_arg;
@@ -44,8 +45,10 @@ typedef struct tq_ew_bin_arg {
 /* Float arithmetic (ADD ... CUBE): the hot path. */
 void tq_ew_bin_row_f32(void *arg, size_t of, const int64_t *first,
                        const int64_t *step, size_t n);
-/* Comparisons and logic (int64 or float32 result), and everything on
- * int64 (serial: it records division by zero in err). */
+/* Everything but float32 arithmetic: comparisons and logic (bool
+ * results), integers in int64 wrapped to their width (run serially: it
+ * records division by zero in err), float64/float16/bfloat16 in double,
+ * rounded once to out_dt. */
 void tq_ew_bin_row_generic(void *arg, size_t of, const int64_t *first,
                            const int64_t *step, size_t n);
 

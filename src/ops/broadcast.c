@@ -22,14 +22,6 @@ int tq_ew_threads(const tq_op_call *c) {
   return c->threads > 0 ? c->threads : 1;
 }
 
-const char *tq_ew_dtype_name(tq_dtype dtype) {
-  switch (dtype) {
-    case TQ_DTYPE_FLOAT32: return "float32";
-    case TQ_DTYPE_INT64: return "int64";
-    default: return "unknown";
-  }
-}
-
 void tq_ew_for_chunks(size_t n, int threads, tq_ew_chunk_fn fn, void *arg) {
   size_t chunks = tq_chunk_count(n);
   if (threads < 1) threads = 1;
@@ -48,7 +40,7 @@ tq_status tq_ew_one_float_input(tq_op_call *c) {
   if (c->in[0]->dtype != TQ_DTYPE_FLOAT32)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "expects a float32 input, got %s",
-                         tq_ew_dtype_name(c->in[0]->dtype));
+                         tq_dtype_name(c->in[0]->dtype));
   return TQ_OK;
 }
 

@@ -78,9 +78,9 @@ static tq_status concat_shape(tq_op_call *c, int *axis, tq_shape *out) {
   for (size_t i = 1; i < c->n_in; i++) {
     const tq_tensor *t = c->in[i];
     if (t->dtype != x0->dtype)
-      return tq_call_error(
-          c, TQ_ERR_UNSUPPORTED, "input %zu is %s, input 0 is %s", i,
-          tq_ew_dtype_name(t->dtype), tq_ew_dtype_name(x0->dtype));
+      return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                           "input %zu is %s, input 0 is %s", i,
+                           tq_dtype_name(t->dtype), tq_dtype_name(x0->dtype));
     int ok = t->shape.ndim == r;
     for (int d = 0; d < r && ok; d++)
       if (d != *axis && t->shape.dims[d] != o.dims[d]) ok = 0;
@@ -188,12 +188,12 @@ static tq_status split_sizes(tq_op_call *c, int *axis, int64_t *v) {
     const tq_tensor *t = c->in[1];
     st = tq_shape_need_const(c, 1, "split");
     if (st != TQ_OK) return st;
-    if (t->dtype != TQ_DTYPE_INT64 || t->shape.ndim > 1 || t->numel != nout)
+    if (t->shape.ndim > 1 || t->numel != nout)
       return tq_call_error(c, TQ_ERR_SHAPE,
-                           "input 'split' must be 1-D int64 with one size "
-                           "per output (%zu)",
+                           "input 'split' must be 1-D with one size per "
+                           "output (%zu)",
                            nout);
-    memcpy(v, t->data, nout * sizeof *v);
+    for (size_t k = 0; k < nout; k++) v[k] = tq_load_i64(t->dtype, t->data, k);
   } else if (cp->split) {
     memcpy(v, cp->split, nout * sizeof *v);
   } else if (cp->num_outputs) {
@@ -308,13 +308,13 @@ static tq_status split_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 const tq_op_desc tq_ops_concat[] = {
     {TQ_OP_ONNX(TQ_OP_CONCAT, "Concat"), TQ_OP_ARITY(1, -1, 1, 1),
-     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(concat_params, concat_parse),
+     TQ_OP_TYPES(TQ_DTM_ANY), TQ_OP_PARAMS(concat_params, concat_parse),
      .infer = concat_infer, .forward = concat_forward,
      .backward = concat_backward},
     /* Outputs: as many as split_sizes accepts. */
     {TQ_OP_ONNX(TQ_OP_SPLIT, "Split"), TQ_OP_ARITY(1, 2, 1, 1024),
-     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(concat_params, concat_parse),
-     .infer = split_infer, .forward = split_forward,
-     .backward = split_backward},
+     TQ_OP_TYPES(TQ_DTM_ANY, TQ_DTM_I64),
+     TQ_OP_PARAMS(concat_params, concat_parse), .infer = split_infer,
+     .forward = split_forward, .backward = split_backward},
 };
 const size_t tq_ops_concat_count = TQ_OP_COUNT_OF(tq_ops_concat);

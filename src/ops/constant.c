@@ -1,4 +1,5 @@
-/* Constant, ConstantOfShape and Range: values made at plan time. */
+/* Constant, ConstantOfShape and Range: values made at plan time (their
+ * inputs are shapes and scalars, which decide the output's shape). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -8,12 +9,11 @@
 #include "ops/shape_internal.h"
 
 /* Constant: the one value attribute (it lives as long as the graph).
- * ConstantOfShape: the fill value's dtype and value. */
+ * ConstantOfShape: the fill value's dtype and its bytes. */
 typedef struct constant_params {
   const tq_attr *src;
   tq_dtype dt;
-  float fv;
-  int64_t iv;
+  unsigned char value[8];
 } constant_params;
 
 /* Constant: exactly one value attribute, of its type. */
@@ -94,7 +94,7 @@ static tq_status constant_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
-/* ConstantOfShape: the fill value (default float 0). */
+/* ConstantOfShape: the fill value (default float32 0), of any dtype. */
 static tq_status cos_parse(const tq_op_parse *p, void *params) {
   constant_params *cp = params;
   cp->dt = TQ_DTYPE_FLOAT32;
@@ -104,10 +104,7 @@ static tq_status cos_parse(const tq_op_parse *p, void *params) {
     return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
                           "attribute 'value' must be a one-element tensor");
   cp->dt = a->t->dtype;
-  if (cp->dt == TQ_DTYPE_FLOAT32)
-    cp->fv = tq_cf32(a->t)[0];
-  else
-    cp->iv = tq_ci64(a->t)[0];
+  memcpy(cp->value, a->t->data, tq_dtype_size(cp->dt));
   return TQ_OK;
 }
 
@@ -140,16 +137,13 @@ static tq_status cos_infer(tq_op_call *c) {
 static tq_status cos_forward(tq_op_call *c) {
   const constant_params *cp = c->params;
   tq_tensor *y = c->out[0];
-  for (size_t i = 0; i < y->numel; i++) {
-    if (cp->dt == TQ_DTYPE_FLOAT32)
-      tq_f32(y)[i] = cp->fv;
-    else
-      tq_i64(y)[i] = cp->iv;
-  }
+  const tq_shape one = tq_shape_of_rank(0);
+  tq_ew_broadcast_copy(cp->value, &one, y->data, &y->shape,
+                       tq_dtype_size(cp->dt), tq_ew_threads(c));
   return TQ_OK;
 }
 
-/* The number of values. */
+/* The number of values. Integers count in int64, floats in double. */
 static tq_status range_count(tq_op_call *c, int64_t *n) {
   static const char *const names[] = {"start", "limit", "delta"};
   for (size_t i = 0; i < 3; i++) {
@@ -161,9 +155,11 @@ static tq_status range_count(tq_op_call *c, int64_t *n) {
                            "'start'",
                            names[i]);
   }
-  if (c->in[0]->dtype == TQ_DTYPE_INT64) {
-    int64_t s = tq_ci64(c->in[0])[0], l = tq_ci64(c->in[1])[0],
-            d = tq_ci64(c->in[2])[0];
+  const tq_dtype dt = c->in[0]->dtype;
+  if (tq_dtype_is_int(dt)) {
+    int64_t s = tq_load_i64(dt, c->in[0]->data, 0),
+            l = tq_load_i64(dt, c->in[1]->data, 0),
+            d = tq_load_i64(dt, c->in[2]->data, 0);
     if (d == 0) return tq_call_error(c, TQ_ERR_RANGE, "delta is 0");
     /* Differences in uint64: exact for any pair of int64 values. */
     if (d > 0)
@@ -175,13 +171,14 @@ static tq_status range_count(tq_op_call *c, int64_t *n) {
                        1
                  : 0;
   } else {
-    float s = tq_cf32(c->in[0])[0], l = tq_cf32(c->in[1])[0],
-          d = tq_cf32(c->in[2])[0];
-    if (d == 0.0f || d != d || s != s || l != l)
+    double s = tq_load_f64(dt, c->in[0]->data, 0),
+           l = tq_load_f64(dt, c->in[1]->data, 0),
+           d = tq_load_f64(dt, c->in[2]->data, 0);
+    if (d == 0.0 || d != d || s != s || l != l)
       return tq_call_error(c, TQ_ERR_RANGE,
                            "start, limit and delta must be numbers and "
                            "delta non-zero");
-    double cnt = ceil(((double)l - (double)s) / (double)d);
+    double cnt = ceil((l - s) / d);
     if (!(cnt < 1e12))
       return tq_call_error(c, TQ_ERR_RANGE, "the range is too long");
     *n = cnt > 0 ? (int64_t)cnt : 0;
@@ -200,21 +197,27 @@ static tq_status range_infer(tq_op_call *c) {
   return tq_call_set_output(c, 0, c->in[0]->dtype, &o);
 }
 
+/* Value i is start + i * delta in the dtype's arithmetic (float32 for
+ * float32, as ONNX Runtime; wrapping for integers). */
 static tq_status range_forward(tq_op_call *c) {
   int64_t n;
   tq_status st = range_count(c, &n);
   if (st != TQ_OK) return st;
   tq_tensor *y = c->out[0];
-  if (y->dtype == TQ_DTYPE_INT64) {
-    uint64_t s = (uint64_t)tq_ci64(c->in[0])[0],
-             d = (uint64_t)tq_ci64(c->in[2])[0];
-    for (int64_t i = 0; i < n; i++) {
-      uint64_t v = s + (uint64_t)i * d;
-      memcpy(&tq_i64(y)[i], &v, sizeof v);
-    }
-  } else {
+  const tq_dtype dt = y->dtype;
+  if (dt == TQ_DTYPE_FLOAT32) {
     float s = tq_cf32(c->in[0])[0], d = tq_cf32(c->in[2])[0];
     for (int64_t i = 0; i < n; i++) tq_f32(y)[i] = s + (float)i * d;
+  } else if (tq_dtype_is_int(dt)) {
+    uint64_t s = (uint64_t)tq_load_i64(dt, c->in[0]->data, 0),
+             d = (uint64_t)tq_load_i64(dt, c->in[2]->data, 0);
+    for (int64_t i = 0; i < n; i++)
+      tq_store_i64(dt, y->data, (size_t)i, tq_wrap_i64(s + (uint64_t)i * d));
+  } else {
+    double s = tq_load_f64(dt, c->in[0]->data, 0),
+           d = tq_load_f64(dt, c->in[2]->data, 0);
+    for (int64_t i = 0; i < n; i++)
+      tq_store_f64(dt, y->data, (size_t)i, s + (double)i * d);
   }
   return TQ_OK;
 }
@@ -223,13 +226,14 @@ static tq_status range_forward(tq_op_call *c) {
 
 const tq_op_desc tq_ops_constant[] = {
     {TQ_OP_ONNX(TQ_OP_CONSTANT, "Constant"), TQ_OP_ARITY(0, 0, 1, 1),
-     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(constant_params, constant_parse),
-     .infer = constant_infer, .forward = constant_forward},
+     TQ_OP_PARAMS(constant_params, constant_parse), .infer = constant_infer,
+     .forward = constant_forward},
     {TQ_OP_ONNX(TQ_OP_CONSTANT_OF_SHAPE, "ConstantOfShape"),
-     TQ_OP_ARITY(1, 1, 1, 1), .flags = TQ_OPF_INT64,
+     TQ_OP_ARITY(1, 1, 1, 1), TQ_OP_TYPES(TQ_DTM_I64),
      TQ_OP_PARAMS(constant_params, cos_parse), .infer = cos_infer,
      .forward = cos_forward},
     {TQ_OP_ONNX(TQ_OP_RANGE, "Range"), TQ_OP_ARITY(3, 3, 1, 1),
-     .flags = TQ_OPF_INT64, .infer = range_infer, .forward = range_forward},
+     TQ_OP_TYPES(TQ_DTM_F32 | TQ_DTM(TQ_DTYPE_FLOAT64) | TQ_DTM_INDEX),
+     .infer = range_infer, .forward = range_forward},
 };
 const size_t tq_ops_constant_count = TQ_OP_COUNT_OF(tq_ops_constant);

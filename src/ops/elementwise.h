@@ -1,10 +1,9 @@
 /* Internal: broadcasting, chunked loops and copies shared by the tensor
  * operators (broadcast.c).
  *
- * int64 tensors carry shape arithmetic at plan time (Shape -> Gather ->
- * Mul -> Concat ...). Booleans (comparisons, And/Or/Xor/Not, Where's
- * condition) are int64 0/1 at plan time and float32 0/1 at run time, where
- * every value is float32. */
+ * Values of every dtype flow at plan time (shape arithmetic: Shape ->
+ * Gather -> Mul -> Concat ...) and at run time (token ids, masks). Booleans
+ * (comparisons, And/Or/Xor/Not, Where's condition) are TQ_DTYPE_BOOL. */
 #ifndef TQ_OPS_ELEMENTWISE_H
 #define TQ_OPS_ELEMENTWISE_H
 
@@ -74,15 +73,6 @@ tq_status tq_ew_one_float_input(tq_op_call *c);
 
 /* Threads an operator call may use (at least 1). */
 int tq_ew_threads(const tq_op_call *c);
-
-/* The name of a dtype for messages ("float32", "int64"). */
-const char *tq_ew_dtype_name(tq_dtype dtype);
-
-/* The dtype booleans have in this call: int64 at plan time, float32 at run
- * time. */
-static inline tq_dtype tq_ew_bool_dtype(const tq_op_call *c) {
-  return c->plan_time ? TQ_DTYPE_INT64 : TQ_DTYPE_FLOAT32;
-}
 
 /* Wrapping int64 arithmetic (no undefined behaviour on overflow). */
 static inline int64_t tq_wrap_i64(uint64_t u) {

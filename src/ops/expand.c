@@ -129,10 +129,10 @@ static tq_status tile_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 const tq_op_desc tq_ops_expand[] = {
     {TQ_OP_ONNX(TQ_OP_EXPAND, "Expand"), TQ_OP_ARITY(2, 2, 1, 1),
-     .flags = TQ_OPF_INT64, .infer = expand_infer, .forward = expand_forward,
-     .backward = expand_backward},
+     TQ_OP_TYPES(TQ_DTM_ANY, TQ_DTM_I64), .infer = expand_infer,
+     .forward = expand_forward, .backward = expand_backward},
     {TQ_OP_ONNX(TQ_OP_TILE, "Tile"), TQ_OP_ARITY(2, 2, 1, 1),
-     .flags = TQ_OPF_INT64, .infer = tile_infer, .forward = tile_forward,
-     .backward = tile_backward},
+     TQ_OP_TYPES(TQ_DTM_ANY, TQ_DTM_I64), .infer = tile_infer,
+     .forward = tile_forward, .backward = tile_backward},
 };
 const size_t tq_ops_expand_count = TQ_OP_COUNT_OF(tq_ops_expand);

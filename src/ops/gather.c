@@ -1,6 +1,10 @@
-/* Gather and ScatterND. Gather's backward adds the gradient back at the
- * gathered indices (repeated indices sum in index order). */
+/* Gather and ScatterND on data of any dtype, with indices known at plan
+ * time or computed at run time (token ids): negative indices count from
+ * the end, an index out of range is an error naming the node and the
+ * index. Gather's backward adds the gradient back at the gathered indices
+ * (repeated indices sum in index order). */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -26,9 +30,6 @@ static tq_status gather_shape(tq_op_call *c, int *axis, tq_shape *out) {
   if (st == TQ_OK) st = tq_shape_need_input(c, 1, "indices");
   if (st != TQ_OK) return st;
   const tq_tensor *x = c->in[0], *ind = c->in[1];
-  if (ind->dtype != TQ_DTYPE_INT64)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED, "indices must be int64, got %s",
-                         tq_ew_dtype_name(ind->dtype));
   if (x->shape.ndim < 1)
     return tq_call_error(c, TQ_ERR_SHAPE, "data must have rank >= 1");
   const int64_t ax = ((const gather_params *)c->params)->axis;
@@ -47,16 +48,35 @@ static tq_status gather_shape(tq_op_call *c, int *axis, tq_shape *out) {
   return TQ_OK;
 }
 
-/* Every index must lie in [-dim, dim) of axis. */
-static tq_status check_indices(tq_op_call *c, int axis) {
+/* The indices (int32 or int64) as rows of axis: each must lie in [-dim,
+ * dim) of the axis; negative ones count from the end. *rows is a new
+ * array (free it) on success. */
+static tq_status index_rows(tq_op_call *c, int axis, size_t **rows) {
+  const tq_tensor *ind = c->in[1];
   const int64_t dim = c->in[0]->shape.dims[axis];
-  const int64_t *iv = tq_ci64(c->in[1]);
-  for (size_t j = 0; j < c->in[1]->numel; j++)
-    if (iv[j] < -dim || iv[j] >= dim)
+  *rows = malloc((ind->numel ? ind->numel : 1) * sizeof **rows);
+  if (!*rows) return tq_error_nomem(c->ctx);
+  for (size_t j = 0; j < ind->numel; j++) {
+    const int64_t v = tq_load_i64(ind->dtype, ind->data, j);
+    if (v < -dim || v >= dim) {
+      free(*rows);
+      *rows = NULL;
+      /* Where it is, as coordinates into the indices. */
+      tq_shape pos = ind->shape;
+      for (size_t q = j, d = (size_t)pos.ndim; d-- > 0;) {
+        pos.dims[d] = (int64_t)(q % (size_t)ind->shape.dims[d]);
+        q /= (size_t)ind->shape.dims[d];
+      }
+      char at[160], shape[160];
+      tq_shape_format(&pos, at, sizeof at);
+      tq_shape_format(&ind->shape, shape, sizeof shape);
       return tq_call_error(c, TQ_ERR_RANGE,
-                           "index %lld is out of range for axis %d of size "
-                           "%lld",
-                           (long long)iv[j], axis, (long long)dim);
+                           "index %lld at %s of the indices (shape %s) is "
+                           "out of range for axis %d of size %lld",
+                           (long long)v, at, shape, axis, (long long)dim);
+    }
+    (*rows)[j] = (size_t)(v < 0 ? v + dim : v);
+  }
   return TQ_OK;
 }
 
@@ -76,9 +96,9 @@ static tq_status gather_forward(tq_op_call *c) {
   const tq_tensor *x = c->in[0], *ind = c->in[1];
   size_t outer, inner, ni = ind->numel;
   tq_shape_outer_inner(&x->shape, axis, &outer, &inner);
-  int64_t dim = x->shape.dims[axis];
-  const int64_t *iv = tq_ci64(ind);
-  if ((st = check_indices(c, axis)) != TQ_OK) return st;
+  const size_t dim = (size_t)x->shape.dims[axis];
+  size_t *rows = NULL;
+  if ((st = index_rows(c, axis, &rows)) != TQ_OK) return st;
   size_t es = tq_dtype_size(x->dtype), row = inner * es;
   const unsigned char *s = x->data;
   unsigned char *dst = c->out[0]->data;
@@ -88,9 +108,9 @@ static tq_status gather_forward(tq_op_call *c) {
     num_threads(threads) if (tasks * inner >= TQ_CHUNK_ELEMS && tasks > 1)
   for (size_t t = 0; t < tasks; t++) {
     size_t oi = t / (ni ? ni : 1), j = t % (ni ? ni : 1);
-    int64_t v = iv[j] < 0 ? iv[j] + dim : iv[j];
-    memcpy(dst + t * row, s + (oi * (size_t)dim + (size_t)v) * row, row);
+    memcpy(dst + t * row, s + (oi * dim + rows[j]) * row, row);
   }
+  free(rows);
   return TQ_OK;
 }
 
@@ -110,9 +130,9 @@ static tq_status gather_backward(tq_op_call *c, const tq_tensor *const *gout,
   if (st != TQ_OK) return st;
   size_t outer, inner, ni = ind->numel;
   tq_shape_outer_inner(&x->shape, axis, &outer, &inner);
-  int64_t dim = x->shape.dims[axis];
-  const int64_t *iv = tq_ci64(ind);
-  if ((st = check_indices(c, axis)) != TQ_OK) return st;
+  const size_t dim = (size_t)x->shape.dims[axis];
+  size_t *rows = NULL;
+  if ((st = index_rows(c, axis, &rows)) != TQ_OK) return st;
   float *d = tq_f32(gin[0]);
   const float *g = tq_cf32(gout[0]);
   tq_bw_fill(d, gin[0]->numel, 0.0f, threads);
@@ -124,12 +144,12 @@ static tq_status gather_backward(tq_op_call *c, const tq_tensor *const *gout,
     size_t oi = t / blocks, i0 = (t % blocks) * GATHER_BLOCK;
     size_t len = inner - i0 < GATHER_BLOCK ? inner - i0 : GATHER_BLOCK;
     for (size_t j = 0; j < ni; j++) {
-      int64_t v = iv[j] < 0 ? iv[j] + dim : iv[j];
-      float *dr = d + (oi * (size_t)dim + (size_t)v) * inner + i0;
+      float *dr = d + (oi * dim + rows[j]) * inner + i0;
       const float *gr = g + (oi * ni + j) * inner + i0;
       for (size_t i = 0; i < len; i++) dr[i] += gr[i];
     }
   }
+  free(rows);
   return TQ_OK;
 }
 
@@ -166,13 +186,9 @@ static tq_status scatternd_shape(tq_op_call *c, size_t *k, size_t *n_upd,
   if (st == TQ_OK) st = tq_shape_need_input(c, 2, "updates");
   if (st != TQ_OK) return st;
   const tq_tensor *x = c->in[0], *ind = c->in[1], *upd = c->in[2];
-  if (ind->dtype != TQ_DTYPE_INT64)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED, "indices must be int64, got %s",
-                         tq_ew_dtype_name(ind->dtype));
   if (upd->dtype != x->dtype)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED, "updates are %s but data is %s",
-                         tq_ew_dtype_name(upd->dtype),
-                         tq_ew_dtype_name(x->dtype));
+                         tq_dtype_name(upd->dtype), tq_dtype_name(x->dtype));
   int q = ind->shape.ndim;
   if (q < 1)
     return tq_call_error(c, TQ_ERR_SHAPE, "indices must have rank >= 1");
@@ -244,22 +260,31 @@ static tq_status scatternd_forward(tq_op_call *c) {
       continue;
     }
     for (size_t i = 0; i < slice; i++) {
+      const size_t at = (size_t)off + i, from = j * slice + i;
       if (x->dtype == TQ_DTYPE_FLOAT32) {
-        float *o = tq_f32(y) + off + (int64_t)i;
-        float u = tq_cf32(upd)[j * slice + i];
+        float *o = tq_f32(y) + at;
+        float u = tq_cf32(upd)[from];
         *o = red == SC_ADD   ? *o + u
              : red == SC_MUL ? *o * u
              : red == SC_MAX ? (u > *o ? u : *o)
                              : (u < *o ? u : *o);
-      } else {
-        int64_t *o = tq_i64(y) + off + (int64_t)i;
-        int64_t u = tq_ci64(upd)[j * slice + i];
-        uint64_t a = (uint64_t)*o, b = (uint64_t)u, r;
-        r = red == SC_ADD   ? a + b
-            : red == SC_MUL ? a * b
-            : red == SC_MAX ? (u > *o ? b : a)
-                            : (u < *o ? b : a);
-        memcpy(o, &r, sizeof r);
+      } else if (!tq_dtype_is_float(x->dtype)) { /* wrapping integers */
+        const int64_t o = tq_load_i64(x->dtype, y->data, at),
+                      u = tq_load_i64(x->dtype, upd->data, from);
+        const uint64_t a = (uint64_t)o, b = (uint64_t)u;
+        const uint64_t r = red == SC_ADD   ? a + b
+                           : red == SC_MUL ? a * b
+                           : red == SC_MAX ? (u > o ? b : a)
+                                           : (u < o ? b : a);
+        tq_store_i64(x->dtype, y->data, at, tq_wrap_i64(r));
+      } else { /* in double, rounded to the dtype */
+        const double o = tq_load_f64(x->dtype, y->data, at),
+                     u = tq_load_f64(x->dtype, upd->data, from);
+        tq_store_f64(x->dtype, y->data, at,
+                     red == SC_ADD   ? o + u
+                     : red == SC_MUL ? o * u
+                     : red == SC_MAX ? (u > o ? u : o)
+                                     : (u < o ? u : o));
       }
     }
   }
@@ -270,11 +295,12 @@ static tq_status scatternd_forward(tq_op_call *c) {
 
 const tq_op_desc tq_ops_gather[] = {
     {TQ_OP_ONNX(TQ_OP_GATHER, "Gather"), TQ_OP_ARITY(2, 2, 1, 1),
-     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(gather_params, gather_parse),
-     .infer = gather_infer, .forward = gather_forward,
-     .backward = gather_backward},
+     TQ_OP_TYPES(TQ_DTM_ANY, TQ_DTM_INDEX),
+     TQ_OP_PARAMS(gather_params, gather_parse), .infer = gather_infer,
+     .forward = gather_forward, .backward = gather_backward},
     {TQ_OP_ONNX(TQ_OP_SCATTER_ND, "ScatterND"), TQ_OP_ARITY(3, 3, 1, 1),
-     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(scatternd_params, scatternd_parse),
-     .infer = scatternd_infer, .forward = scatternd_forward},
+     TQ_OP_TYPES(TQ_DTM_ANY, TQ_DTM_I64, TQ_DTM_ANY),
+     TQ_OP_PARAMS(scatternd_params, scatternd_parse), .infer = scatternd_infer,
+     .forward = scatternd_forward},
 };
 const size_t tq_ops_gather_count = TQ_OP_COUNT_OF(tq_ops_gather);

@@ -24,11 +24,9 @@ static tq_status identity_infer(tq_op_call *c) {
     return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT, "expects an input");
   tq_status st = tq_call_set_output(c, 0, c->in[0]->dtype, &c->in[0]->shape);
   if (st != TQ_OK) return st;
-  /* Dropout's optional mask: all ones (true) at inference. ONNX makes it
-   * bool; it is float32 here because run-time values are float32 (the
-   * executor accepts no integer results from run-time nodes). */
+  /* Dropout's optional mask: all true at inference. */
   if (c->n_out > 1 && c->out[1])
-    return tq_call_set_output(c, 1, TQ_DTYPE_FLOAT32, &c->in[0]->shape);
+    return tq_call_set_output(c, 1, TQ_DTYPE_BOOL, &c->in[0]->shape);
   return TQ_OK;
 }
 
@@ -36,10 +34,7 @@ static tq_status identity_forward(tq_op_call *c) {
   const tq_tensor *x = c->in[0];
   tq_ew_copy(x->data, c->out[0]->data, x->numel, tq_dtype_size(x->dtype),
              tq_ew_threads(c));
-  if (c->n_out > 1 && c->out[1]) {
-    float *m = tq_f32(c->out[1]);
-    for (size_t i = 0; i < c->out[1]->numel; i++) m[i] = 1.0f;
-  }
+  if (c->n_out > 1 && c->out[1]) memset(c->out[1]->data, 1, c->out[1]->numel);
   return TQ_OK;
 }
 
@@ -98,7 +93,8 @@ typedef struct drop_arg {
   const drop_p *p;
   uint64_t seed, stream;
   const float *x;
-  float *y, *mask;
+  float *y;
+  uint8_t *mask;
 } drop_arg;
 
 static void drop_chunk(void *arg, size_t first, size_t n) {
@@ -113,7 +109,7 @@ static void drop_chunk(void *arg, size_t first, size_t n) {
       /* u exactly as tq_stochastic_u computes it. */
       const float keep = (float)u[j] * 0x1p-24f >= ratio ? 1.0f : 0.0f;
       if (g->y) g->y[at + j] = g->x[at + j] * keep * scale;
-      if (g->mask) g->mask[at + j] = keep;
+      if (g->mask) g->mask[at + j] = keep != 0.0f;
     }
   }
 }
@@ -129,7 +125,7 @@ static tq_status dropout_forward(tq_op_call *c) {
                 c->stream,
                 tq_cf32(x),
                 tq_f32(c->out[0]),
-                c->n_out > 1 && c->out[1] ? tq_f32(c->out[1]) : NULL};
+                c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL};
   tq_ew_for_chunks(x->numel, tq_ew_threads(c), drop_chunk, &g);
   return TQ_OK;
 }
@@ -156,12 +152,13 @@ static tq_status dropout_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 const tq_op_desc tq_ops_identity[] = {
     {TQ_OP_ONNX(TQ_OP_IDENTITY, "Identity"), TQ_OP_ARITY(1, 1, 1, 1),
-     .flags = TQ_OPF_INT64, .infer = identity_infer,
+     TQ_OP_TYPES(TQ_DTM_ANY), .infer = identity_infer,
      .forward = identity_forward, .backward = tq_bw_pass},
-    /* Dropout(data, ratio, training_mode) -> (output, mask). */
+    /* Dropout(data, ratio, training_mode) -> (output, mask): float32
+     * data (what training drops), ratio and a bool mode. */
     {TQ_OP_ONNX(TQ_OP_DROPOUT, "Dropout"), TQ_OP_ARITY(1, 3, 1, 2),
-     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(dropout_params, dropout_parse),
-     .infer = identity_infer, .forward = dropout_forward,
-     .backward = dropout_backward},
+     TQ_OP_TYPES(TQ_DTM_F32, TQ_DTM_F32, TQ_DTM_BOOL),
+     TQ_OP_PARAMS(dropout_params, dropout_parse), .infer = identity_infer,
+     .forward = dropout_forward, .backward = dropout_backward},
 };
 const size_t tq_ops_identity_count = TQ_OP_COUNT_OF(tq_ops_identity);

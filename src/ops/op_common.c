@@ -148,6 +148,26 @@ tq_status tq_call_set_output(tq_op_call *c, size_t i, tq_dtype dtype,
   return tq_tensor_reshape_alloc(c->ctx, t, dtype, shape);
 }
 
+tq_status tq_op_check_types(tq_op_call *c, const char *const *names) {
+  const tq_op_desc *d = c->desc;
+  if (d->id == TQ_OP_USER && !d->n_in_types) return TQ_OK;
+  for (size_t k = 0; k < c->n_in; k++) {
+    if (!c->in[k]) continue;
+    const unsigned mask =
+        !d->n_in_types ? TQ_DTM_F32
+                       : d->in_types[k < d->n_in_types ? k : d->n_in_types - 1];
+    const tq_dtype dt = c->in[k]->dtype;
+    if (mask & TQ_DTM(dt)) continue;
+    char want[160];
+    tq_dtype_mask_format(mask, want, sizeof want);
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "input %zu%s%s%s is %s; %s takes %s there", k,
+                         names ? " ('" : "", names ? names[k] : "",
+                         names ? "')" : "", tq_dtype_name(dt), d->name, want);
+  }
+  return TQ_OK;
+}
+
 tq_status tq_call_axis(tq_op_call *c, int64_t axis, int rank, int *out) {
   if (axis < -rank || axis >= (rank > 0 ? rank : 1))
     return tq_call_error(c, TQ_ERR_SHAPE,

@@ -31,7 +31,9 @@
   X(expand)               \
   X(pad)                  \
   X(reduce)               \
-  X(resize)
+  X(resize)               \
+  X(cumsum)               \
+  X(argmax)
 
 #define TQ_OP_FAMILY_DECLARE(family)         \
   extern const tq_op_desc tq_ops_##family[]; \
@@ -48,6 +50,11 @@ TQ_OP_FAMILIES(TQ_OP_FAMILY_DECLARE)
 #define TQ_OP_ARITY(min_in, max_in, min_out, max_out)                       \
   .min_inputs = (min_in), .max_inputs = (max_in), .min_outputs = (min_out), \
   .max_outputs = (max_out)
+/* The dtypes of the inputs (tq_op_desc.in_types): one TQ_DTM_* mask per
+ * input, the last for the inputs after it. */
+#define TQ_OP_TYPES(...)                       \
+  .in_types = (const unsigned[]){__VA_ARGS__}, \
+  .n_in_types = sizeof((const unsigned[]){__VA_ARGS__}) / sizeof(unsigned)
 /* A params struct and the function that fills it. */
 #define TQ_OP_PARAMS(type, parse_fn) \
   .params_size = sizeof(type), .parse = (parse_fn)

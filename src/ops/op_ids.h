@@ -125,6 +125,11 @@ typedef enum tq_op_id {
   /* resize.c */
   TQ_OP_RESIZE,
   TQ_OP_UPSAMPLE,
+  /* cumsum.c */
+  TQ_OP_CUMSUM,
+  /* argmax.c */
+  TQ_OP_ARG_MAX,
+  TQ_OP_ARG_MIN,
   TQ_OP_COUNT
 } tq_op_id;
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/dtype_internal.h"
 #include "core/tensor_internal.h"
 #include "ops/op_ids.h"
 #include "tensorquant/op.h"
@@ -24,7 +25,6 @@ enum {
   TQ_OPF_INTRINSIC = 2,  /* supports intrinsic quantization */
   TQ_OPF_SHAPE_ONLY = 4, /* output depends on input shapes only (Shape):
                            evaluated at plan time */
-  TQ_OPF_INT64 = 8,      /* forward handles int64 tensors (plan time) */
   TQ_OPF_INPLACE = 16,   /* elementwise: each output element is computed
                             from the input elements at its own index only,
                             so the output may share the buffer of an input
@@ -138,6 +138,15 @@ struct tq_op_desc {
   int min_inputs, max_inputs; /* max -1: unbounded (Concat) */
   int min_outputs, max_outputs;
   unsigned flags;     /* TQ_OPF_* */
+  /* The dtypes input k may have (a mask of TQ_DTM_* bits): in_types[k],
+   * the last entry for every input after it. n_in_types 0: float32 only
+   * for built-in operators (Conv, Gemm, pooling, norms, activations...),
+   * any dtype for user-defined ones (they check for themselves). What the
+   * operator computes in: a session checks them when it plans the node,
+   * before infer (tq_op_check_types), at plan time and at run time alike.
+   * Rules between inputs (Add's A and B alike) are infer's. */
+  const unsigned *in_types;
+  size_t n_in_types;
   size_t params_size; /* bytes of the typed params struct; 0: none */
   /* Attributes -> params (zeroed before the call), once per node when a
    * session plans it; errors name the node and the attribute. Present iff
@@ -201,6 +210,10 @@ tq_status tq_call_error(tq_op_call *c, tq_status status, const char *fmt, ...)
 /* In infer: declares output i (allocated by the executor). */
 tq_status tq_call_set_output(tq_op_call *c, size_t i, tq_dtype dtype,
                              const tq_shape *shape);
+/* Checks the dtype of every input present against c->desc->in_types: an
+ * error names the node, the input (its value name from names, when not
+ * NULL), its dtype and the dtypes the operator takes there. */
+tq_status tq_op_check_types(tq_op_call *c, const char *const *names);
 /* Normalizes a possibly negative axis against rank; error if out of range. */
 tq_status tq_call_axis(tq_op_call *c, int64_t axis, int rank, int *out);
 

@@ -89,7 +89,7 @@ static tq_status pad_derive(tq_op_call *c, pad_p *p) {
       return tq_call_error(c, TQ_ERR_SHAPE,
                            "constant_value must be a scalar of the data's "
                            "type (%s)",
-                           tq_ew_dtype_name(x->dtype));
+                           tq_dtype_name(x->dtype));
   }
   p->out = x->shape;
   for (int d = 0; d < r; d++) p->begin[d] = p->end[d] = 0;
@@ -169,15 +169,14 @@ static tq_status pad_forward(tq_op_call *c) {
     tq_ew_copy(x->data, y->data, 1, tq_dtype_size(x->dtype), 1);
     return TQ_OK;
   }
-  /* Constant value: input 2 (opset >= 11) or the attribute 'value'. */
-  float cf = ((const pad_params *)c->params)->value;
-  int64_t ci = (int64_t)cf;
-  if (tq_shape_has_input(c, 2)) {
-    if (x->dtype == TQ_DTYPE_FLOAT32)
-      cf = tq_cf32(c->in[2])[0];
-    else
-      ci = tq_ci64(c->in[2])[0];
-  }
+  /* Constant value: input 2 (opset >= 11), or the attribute 'value'
+   * converted to the data's dtype as Cast would. */
+  const size_t es = tq_dtype_size(x->dtype);
+  unsigned char cv[8];
+  if (tq_shape_has_input(c, 2))
+    memcpy(cv, c->in[2]->data, es);
+  else
+    tq_store_f64(x->dtype, cv, 0, ((const pad_params *)c->params)->value);
   int64_t *maps, xs[TQ_MAX_DIMS];
   const int64_t *map[TQ_MAX_DIMS];
   if ((st = pad_maps(c, &p, &x->shape, &maps, map)) != TQ_OK) return st;
@@ -185,7 +184,8 @@ static tq_status pad_forward(tq_op_call *c) {
   size_t inner = (size_t)p.out.dims[r - 1], rows = y->numel / inner;
   const int64_t *ml = map[r - 1];
   int threads = tq_ew_threads(c);
-  int is_f32 = x->dtype == TQ_DTYPE_FLOAT32;
+  const unsigned char *xb = x->data;
+  unsigned char *yb = y->data;
 #pragma omp parallel for schedule(static) \
     num_threads(threads) if (y->numel >= TQ_CHUNK_ELEMS && rows > 1)
   for (size_t row = 0; row < rows; row++) {
@@ -198,16 +198,20 @@ static tq_status pad_forward(tq_op_call *c) {
       if (m < 0) fill = 1;
       off += m * xs[d];
     }
-    if (is_f32) {
-      const float *src = tq_cf32(x) + (fill ? 0 : off);
-      float *dst = tq_f32(y) + row * inner;
+    if (es == 4) { /* float32 (and int32): the common case, as bits */
+      uint32_t cf;
+      memcpy(&cf, cv, sizeof cf);
+      const uint32_t *src =
+          (const uint32_t *)(const void *)xb + (fill ? 0 : off);
+      uint32_t *dst = (uint32_t *)(void *)yb + row * inner;
       for (size_t j = 0; j < inner; j++)
         dst[j] = (fill || ml[j] < 0) ? cf : src[ml[j]];
     } else {
-      const int64_t *src = tq_ci64(x) + (fill ? 0 : off);
-      int64_t *dst = tq_i64(y) + row * inner;
+      const unsigned char *src = xb + (size_t)(fill ? 0 : off) * es;
+      unsigned char *dst = yb + row * inner * es;
       for (size_t j = 0; j < inner; j++)
-        dst[j] = (fill || ml[j] < 0) ? ci : src[ml[j]];
+        memcpy(dst + j * es,
+               (fill || ml[j] < 0) ? cv : src + (size_t)ml[j] * es, es);
     }
   }
   free(maps);
@@ -350,7 +354,8 @@ static tq_status pad_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 const tq_op_desc tq_ops_pad[] = {
     {TQ_OP_ONNX(TQ_OP_PAD, "Pad"), TQ_OP_ARITY(1, 4, 1, 1),
-     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(pad_params, pad_parse),
-     .infer = pad_infer, .forward = pad_forward, .backward = pad_backward},
+     TQ_OP_TYPES(TQ_DTM_ANY, TQ_DTM_I64, TQ_DTM_ANY, TQ_DTM_INDEX),
+     TQ_OP_PARAMS(pad_params, pad_parse), .infer = pad_infer,
+     .forward = pad_forward, .backward = pad_backward},
 };
 const size_t tq_ops_pad_count = TQ_OP_COUNT_OF(tq_ops_pad);

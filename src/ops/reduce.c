@@ -2,7 +2,8 @@
  * LogSumExp over a set of axes; forward and backward.
  *
  * Float reductions accumulate in double in row-major order; Sum, Max, Min
- * and Prod also run on int64 shape values at plan time (wrapping). The
+ * and Prod also run on integers (int64 arithmetic, wrapped to the width),
+ * at plan time (shape values) and at run time. The
  * backward broadcasts the output's gradient back over the reduced axes;
  * Max and Min give it to the first element of each reduced set that holds
  * the result. ReduceProd has none. */
@@ -32,23 +33,22 @@ enum {
 static const struct {
   tq_op_id id;
   int op;
-  int i64; /* meaningful on int64 shape values */
 } rd_ops[] = {
-    {TQ_OP_REDUCE_SUM, RD_SUM, 1},
-    {TQ_OP_REDUCE_MEAN, RD_MEAN, 0},
-    {TQ_OP_REDUCE_MAX, RD_MAX, 1},
-    {TQ_OP_REDUCE_MIN, RD_MIN, 1},
-    {TQ_OP_REDUCE_PROD, RD_PROD, 1},
-    {TQ_OP_REDUCE_L1, RD_L1, 0},
-    {TQ_OP_REDUCE_L2, RD_L2, 0},
-    {TQ_OP_REDUCE_SUM_SQUARE, RD_SUMSQ, 0},
-    {TQ_OP_REDUCE_LOG_SUM_EXP, RD_LOGSUMEXP, 0},
+    {TQ_OP_REDUCE_SUM, RD_SUM},
+    {TQ_OP_REDUCE_MEAN, RD_MEAN},
+    {TQ_OP_REDUCE_MAX, RD_MAX},
+    {TQ_OP_REDUCE_MIN, RD_MIN},
+    {TQ_OP_REDUCE_PROD, RD_PROD},
+    {TQ_OP_REDUCE_L1, RD_L1},
+    {TQ_OP_REDUCE_L2, RD_L2},
+    {TQ_OP_REDUCE_SUM_SQUARE, RD_SUMSQ},
+    {TQ_OP_REDUCE_LOG_SUM_EXP, RD_LOGSUMEXP},
 };
 
 /* The reduction, keepdims, noop_with_empty_axes and the 'axes' attribute
  * (an input from opset 13 for ReduceSum, 18 for the others). */
 typedef struct reduce_params {
-  int op, i64;
+  int op;
   int64_t keepdims, noop_with_empty_axes;
   tq_shape_ints axes;
 } reduce_params;
@@ -56,10 +56,7 @@ typedef struct reduce_params {
 static tq_status reduce_parse(const tq_op_parse *p, void *params) {
   reduce_params *rp = params;
   for (size_t i = 0; i < sizeof rd_ops / sizeof rd_ops[0]; i++)
-    if (rd_ops[i].id == p->desc->id) {
-      rp->op = rd_ops[i].op;
-      rp->i64 = rd_ops[i].i64;
-    }
+    if (rd_ops[i].id == p->desc->id) rp->op = rd_ops[i].op;
   rp->keepdims = tq_parse_int(p, "keepdims", 1);
   rp->noop_with_empty_axes = tq_parse_int(p, "noop_with_empty_axes", 0);
   return tq_shape_parse_ints(p, "axes", &rp->axes);
@@ -79,9 +76,6 @@ static tq_status red_derive(tq_op_call *c, red_p *p) {
   if (st != TQ_OK) return st;
   const tq_tensor *x = c->in[0];
   p->op = rp->op;
-  if (x->dtype == TQ_DTYPE_INT64 && !rp->i64)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "int64 input is not supported (float32 only)");
   int r = x->shape.ndim;
   int64_t v[TQ_SHAPE_MAXV];
   size_t n;
@@ -222,7 +216,8 @@ static float red_one_f32(int op, const red_run *rr, const float *x,
   }
 }
 
-static int64_t red_one_i64(int op, const red_run *rr, const int64_t *x) {
+static int64_t red_one_int(int op, const red_run *rr, tq_dtype dt,
+                           const void *x, int64_t base) {
   int64_t idx[TQ_MAX_DIMS] = {0};
   int nr = rr->nr;
   uint64_t acc = op == RD_PROD ? 1u : 0u;
@@ -230,7 +225,8 @@ static int64_t red_one_i64(int op, const red_run *rr, const int64_t *x) {
   int64_t off = 0;
   do {
     for (int64_t i = 0; i < rr->rd[nr - 1]; i++) {
-      int64_t v = x[off + i * rr->rs[nr - 1]];
+      const int64_t v =
+          tq_load_i64(dt, x, (size_t)(base + off + i * rr->rs[nr - 1]));
       if (op == RD_SUM) acc += (uint64_t)v;
       if (op == RD_PROD) acc *= (uint64_t)v;
       if (op == RD_MAX && v > m) m = v;
@@ -280,7 +276,7 @@ static tq_status reduce_forward(tq_op_call *c) {
     rr.nr = 1;
   }
   size_t nout = y->numel;
-  int threads = x->dtype == TQ_DTYPE_INT64 ? 1 : tq_ew_threads(c);
+  int threads = x->dtype == TQ_DTYPE_FLOAT32 ? tq_ew_threads(c) : 1;
 #pragma omp parallel for schedule(static) \
     num_threads(threads) if (x->numel >= TQ_CHUNK_ELEMS && nout > 1)
   for (size_t j = 0; j < nout; j++) {
@@ -293,8 +289,9 @@ static tq_status reduce_forward(tq_op_call *c) {
     if (x->dtype == TQ_DTYPE_FLOAT32)
       tq_f32(y)[j] = red_one_f32(p.op, &rr, tq_cf32(x) + off, count);
     else
-      tq_i64(y)[j] = count ? red_one_i64(p.op, &rr, tq_ci64(x) + off)
-                           : (p.op == RD_PROD ? 1 : 0);
+      tq_store_i64(y->dtype, y->data, j,
+                   count ? red_one_int(p.op, &rr, x->dtype, x->data, off)
+                         : (p.op == RD_PROD ? 1 : 0));
   }
   return TQ_OK;
 }
@@ -399,22 +396,27 @@ static tq_status reduce_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 /* ---- descriptors ---------------------------------------------------------*/
 
-#define REDUCE(op_id, name, flags_, bw)                                  \
+#define REDUCE(op_id, name, data_types, bw)                              \
   {                                                                      \
     TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(1, 2, 1, 1),                    \
-        .flags = (flags_), TQ_OP_PARAMS(reduce_params, reduce_parse),    \
+        TQ_OP_TYPES(data_types, TQ_DTM_I64),                             \
+        TQ_OP_PARAMS(reduce_params, reduce_parse),                       \
         .infer = reduce_infer, .forward = reduce_forward, .backward = bw \
   }
 
+#define INTS (TQ_DTM_F32 | TQ_DTM_INT)
+
 const tq_op_desc tq_ops_reduce[] = {
-    REDUCE(TQ_OP_REDUCE_SUM, "ReduceSum", TQ_OPF_INT64, reduce_backward),
-    REDUCE(TQ_OP_REDUCE_MEAN, "ReduceMean", 0, reduce_backward),
-    REDUCE(TQ_OP_REDUCE_MAX, "ReduceMax", TQ_OPF_INT64, reduce_backward),
-    REDUCE(TQ_OP_REDUCE_MIN, "ReduceMin", TQ_OPF_INT64, reduce_backward),
-    REDUCE(TQ_OP_REDUCE_PROD, "ReduceProd", TQ_OPF_INT64, NULL),
-    REDUCE(TQ_OP_REDUCE_L1, "ReduceL1", 0, reduce_backward),
-    REDUCE(TQ_OP_REDUCE_L2, "ReduceL2", 0, reduce_backward),
-    REDUCE(TQ_OP_REDUCE_SUM_SQUARE, "ReduceSumSquare", 0, reduce_backward),
-    REDUCE(TQ_OP_REDUCE_LOG_SUM_EXP, "ReduceLogSumExp", 0, reduce_backward),
+    REDUCE(TQ_OP_REDUCE_SUM, "ReduceSum", INTS, reduce_backward),
+    REDUCE(TQ_OP_REDUCE_MEAN, "ReduceMean", TQ_DTM_F32, reduce_backward),
+    REDUCE(TQ_OP_REDUCE_MAX, "ReduceMax", INTS, reduce_backward),
+    REDUCE(TQ_OP_REDUCE_MIN, "ReduceMin", INTS, reduce_backward),
+    REDUCE(TQ_OP_REDUCE_PROD, "ReduceProd", INTS, NULL),
+    REDUCE(TQ_OP_REDUCE_L1, "ReduceL1", TQ_DTM_F32, reduce_backward),
+    REDUCE(TQ_OP_REDUCE_L2, "ReduceL2", TQ_DTM_F32, reduce_backward),
+    REDUCE(TQ_OP_REDUCE_SUM_SQUARE, "ReduceSumSquare", TQ_DTM_F32,
+           reduce_backward),
+    REDUCE(TQ_OP_REDUCE_LOG_SUM_EXP, "ReduceLogSumExp", TQ_DTM_F32,
+           reduce_backward),
 };
 const size_t tq_ops_reduce_count = TQ_OP_COUNT_OF(tq_ops_reduce);

@@ -189,18 +189,22 @@ static tq_status unsqueeze_infer(tq_op_call *c) {
 
 /* ---- descriptors ---------------------------------------------------------*/
 
-#define RESHAPE(op_id, name, infer_fn, max_in)                              \
-  {                                                                         \
-    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(1, max_in, 1, 1),                  \
-        .flags = TQ_OPF_INT64, TQ_OP_PARAMS(reshape_params, reshape_parse), \
-        .infer = infer_fn, .forward = tq_shape_copy_forward,                \
-        .backward = tq_bw_pass                                              \
+#define RESHAPE(op_id, name, infer_fn, max_in, types)             \
+  {                                                               \
+    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(1, max_in, 1, 1), types, \
+        TQ_OP_PARAMS(reshape_params, reshape_parse),              \
+        .infer = infer_fn, .forward = tq_shape_copy_forward,      \
+        .backward = tq_bw_pass                                    \
   }
 
+#define SHAPED TQ_OP_TYPES(TQ_DTM_ANY, TQ_DTM_INDEX)
+
 const tq_op_desc tq_ops_reshape[] = {
-    RESHAPE(TQ_OP_FLATTEN, "Flatten", flatten_infer, 1),
-    RESHAPE(TQ_OP_RESHAPE, "Reshape", reshape_infer, 2),
-    RESHAPE(TQ_OP_SQUEEZE, "Squeeze", squeeze_infer, 2),
-    RESHAPE(TQ_OP_UNSQUEEZE, "Unsqueeze", unsqueeze_infer, 2),
+    /* Any data; shapes and axes as int64 (int32 accepted too). */
+    RESHAPE(TQ_OP_FLATTEN, "Flatten", flatten_infer, 1,
+            TQ_OP_TYPES(TQ_DTM_ANY)),
+    RESHAPE(TQ_OP_RESHAPE, "Reshape", reshape_infer, 2, SHAPED),
+    RESHAPE(TQ_OP_SQUEEZE, "Squeeze", squeeze_infer, 2, SHAPED),
+    RESHAPE(TQ_OP_UNSQUEEZE, "Unsqueeze", unsqueeze_infer, 2, SHAPED),
 };
 const size_t tq_ops_reshape_count = TQ_OP_COUNT_OF(tq_ops_reshape);

@@ -111,7 +111,7 @@ static tq_status resize_derive(tq_op_call *c, resize_p *p) {
   if (x->dtype != TQ_DTYPE_FLOAT32)
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                          "expects a float32 input, got %s",
-                         tq_ew_dtype_name(x->dtype));
+                         tq_dtype_name(x->dtype));
   p->mode = rp->mode;
   p->ctm = rp->ctm;
   p->nm = rp->nm;
@@ -346,6 +346,7 @@ static tq_status resize_forward(tq_op_call *c) {
 
 const tq_op_desc tq_ops_resize[] = {
     {TQ_OP_ONNX(TQ_OP_RESIZE, "Resize"), TQ_OP_ARITY(1, 4, 1, 1),
+     TQ_OP_TYPES(TQ_DTM_F32, TQ_DTM_FLOAT, TQ_DTM_F32, TQ_DTM_I64),
      TQ_OP_PARAMS(resize_params, resize_parse), .infer = resize_infer,
      .forward = resize_forward},
     {TQ_OP_ONNX(TQ_OP_UPSAMPLE, "Upsample"), TQ_OP_ARITY(1, 2, 1, 1),

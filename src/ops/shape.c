@@ -81,11 +81,11 @@ static tq_status shape_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 const tq_op_desc tq_ops_shape[] = {
     {TQ_OP_ONNX(TQ_OP_SHAPE, "Shape"), TQ_OP_ARITY(1, 1, 1, 1),
-     .flags = TQ_OPF_SHAPE_ONLY | TQ_OPF_INT64,
+     .flags = TQ_OPF_SHAPE_ONLY, TQ_OP_TYPES(TQ_DTM_ANY),
      TQ_OP_PARAMS(shape_params, shape_parse), .infer = shape_infer,
      .forward = shape_forward, .backward = shape_backward},
     {TQ_OP_ONNX(TQ_OP_SIZE, "Size"), TQ_OP_ARITY(1, 1, 1, 1),
-     .flags = TQ_OPF_SHAPE_ONLY | TQ_OPF_INT64, .infer = size_infer,
+     .flags = TQ_OPF_SHAPE_ONLY, TQ_OP_TYPES(TQ_DTM_ANY), .infer = size_infer,
      .forward = size_forward, .backward = shape_backward},
 };
 const size_t tq_ops_shape_count = TQ_OP_COUNT_OF(tq_ops_shape);

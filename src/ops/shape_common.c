@@ -66,10 +66,10 @@ tq_status tq_shape_input_ints(tq_op_call *c, size_t i, const char *what,
   tq_status st = tq_shape_need_const(c, i, what);
   if (st != TQ_OK) return st;
   const tq_tensor *t = c->in[i];
-  if (t->dtype != TQ_DTYPE_INT64)
+  if (!tq_dtype_is_int(t->dtype))
     return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "input '%s' must be int64, got %s", what,
-                         tq_ew_dtype_name(t->dtype));
+                         "input '%s' must be int64 or int32, got %s", what,
+                         tq_dtype_name(t->dtype));
   if (t->shape.ndim > 1)
     return tq_call_error(c, TQ_ERR_SHAPE, "input '%s' must be 1-D, got rank %d",
                          what, t->shape.ndim);
@@ -77,7 +77,8 @@ tq_status tq_shape_input_ints(tq_op_call *c, size_t i, const char *what,
     return tq_call_error(c, TQ_ERR_SHAPE,
                          "input '%s' has %zu values, at most %zu supported",
                          what, t->numel, max);
-  if (t->numel) memcpy(v, t->data, t->numel * sizeof *v);
+  for (size_t k = 0; k < t->numel; k++)
+    v[k] = tq_load_i64(t->dtype, t->data, k);
   *n = t->numel;
   return TQ_OK;
 }
@@ -132,8 +133,18 @@ tq_status tq_shape_copy_forward(tq_op_call *c) {
 /* ---- data movement
  * ---------------------------------------------------------*/
 
-/* One row of tq_strided_move: n elements of size es (4 or 8) between a
- * contiguous run and positions `stride` elements apart. */
+/* One row of tq_strided_move: n elements of T between a contiguous run and
+ * positions `stride` elements apart. */
+#define MOVE_ROW(T)                                                   \
+  do {                                                                \
+    T *s_ = (T *)(void *)strided, *d_ = (T *)(void *)contig;          \
+    if (scatter)                                                      \
+      for (size_t i = 0; i < n; i++) s_[(int64_t)i * stride] = d_[i]; \
+    else                                                              \
+      for (size_t i = 0; i < n; i++) d_[i] = s_[(int64_t)i * stride]; \
+  } while (0)
+
+/* One row of tq_strided_move: n elements of size es (1, 2, 4 or 8). */
 static void move_strided_row(const unsigned char *strided, int64_t stride,
                              unsigned char *contig, size_t n, size_t es,
                              int scatter) {
@@ -143,17 +154,13 @@ static void move_strided_row(const unsigned char *strided, int64_t stride,
     else
       memcpy(contig, strided, n * es);
   } else if (es == 4) {
-    uint32_t *s = (uint32_t *)(void *)strided, *d = (uint32_t *)(void *)contig;
-    if (scatter)
-      for (size_t i = 0; i < n; i++) s[(int64_t)i * stride] = d[i];
-    else
-      for (size_t i = 0; i < n; i++) d[i] = s[(int64_t)i * stride];
+    MOVE_ROW(uint32_t);
+  } else if (es == 8) {
+    MOVE_ROW(uint64_t);
+  } else if (es == 2) {
+    MOVE_ROW(uint16_t);
   } else {
-    uint64_t *s = (uint64_t *)(void *)strided, *d = (uint64_t *)(void *)contig;
-    if (scatter)
-      for (size_t i = 0; i < n; i++) s[(int64_t)i * stride] = d[i];
-    else
-      for (size_t i = 0; i < n; i++) d[i] = s[(int64_t)i * stride];
+    MOVE_ROW(uint8_t);
   }
 }
 

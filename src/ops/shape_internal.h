@@ -10,8 +10,9 @@
  * plan time). Each operator derives its parameters in one function that
  * infer, forward and backward share, so they can never disagree.
  *
- * Data movement handles float32 and int64 alike (element size only), so
- * the same code serves run-time tensors and plan-time shape arithmetic. */
+ * Data movement handles every dtype alike (element size only), so the
+ * same code serves run-time tensors of any dtype and plan-time shape
+ * arithmetic. */
 #ifndef TQ_OPS_SHAPE_INTERNAL_H
 #define TQ_OPS_SHAPE_INTERNAL_H
 
@@ -51,8 +52,8 @@ tq_status tq_shape_need_input(tq_op_call *c, size_t i, const char *what);
  * time); values computed from run-time data have no data yet. */
 tq_status tq_shape_need_const(tq_op_call *c, size_t i, const char *what);
 
-/* The values of shape-like input i (int64, rank 0 or 1, a constant, at
- * most max values). */
+/* The values of shape-like input i (an integer dtype, rank 0 or 1, a
+ * constant, at most max values). */
 tq_status tq_shape_input_ints(tq_op_call *c, size_t i, const char *what,
                               int64_t *v, size_t max, size_t *n);
 
@@ -79,7 +80,7 @@ tq_status tq_shape_copy_forward(tq_op_call *c);
  * base + sum_d i_d * strides_d of strided: gather (scatter 0: contig[i] =
  * strided[...]; Slice, Transpose, Tile and their backward) or scatter
  * (scatter 1; the strided positions must be distinct). Elements of es
- * bytes (4 or 8). Dimensions that continue each other are merged first so
+ * bytes (1, 2, 4 or 8). Dimensions that continue each other are merged first so
  * the inner loop is as long as possible; rows are split over threads by
  * the shape only. */
 void tq_strided_move(void *strided, int64_t base, const int64_t *strides,

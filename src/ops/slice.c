@@ -164,8 +164,8 @@ static tq_status slice_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 const tq_op_desc tq_ops_slice[] = {
     {TQ_OP_ONNX(TQ_OP_SLICE, "Slice"), TQ_OP_ARITY(1, 5, 1, 1),
-     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(slice_params, slice_parse),
-     .infer = slice_infer, .forward = slice_forward,
-     .backward = slice_backward},
+     TQ_OP_TYPES(TQ_DTM_ANY, TQ_DTM_INDEX),
+     TQ_OP_PARAMS(slice_params, slice_parse), .infer = slice_infer,
+     .forward = slice_forward, .backward = slice_backward},
 };
 const size_t tq_ops_slice_count = TQ_OP_COUNT_OF(tq_ops_slice);

@@ -91,7 +91,7 @@ static tq_status transpose_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 const tq_op_desc tq_ops_transpose[] = {
     {TQ_OP_ONNX(TQ_OP_TRANSPOSE, "Transpose"), TQ_OP_ARITY(1, 1, 1, 1),
-     .flags = TQ_OPF_INT64, TQ_OP_PARAMS(transpose_params, transpose_parse),
+     TQ_OP_TYPES(TQ_DTM_ANY), TQ_OP_PARAMS(transpose_params, transpose_parse),
      .infer = transpose_infer, .forward = transpose_forward,
      .backward = transpose_backward},
 };

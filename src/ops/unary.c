@@ -1,8 +1,10 @@
 /* Unary math: Sqrt, Exp, Log, Abs, Neg, Reciprocal, Floor, Ceil, Round,
  * Sign, Erf, Sin, Cos, Not; forward and backward.
  *
- * Abs, Neg, Sign and Not also run on int64 shape values at plan time; Not
- * is a run-time boolean (float32 0/1) otherwise. Backward: Abs'(0) = 0
+ * float32 takes the vectorized path. Abs, Neg and Sign also take integers
+ * (in int64, wrapped to the width); Not takes bools; float64, float16 and
+ * bfloat16 compute in double and round once to their dtype (the float
+ * math of every operator). Backward: Abs'(0) = 0
  * (PyTorch's); Floor, Ceil, Round and Sign have gradient 0; Sqrt, Exp and
  * Reciprocal use the forward's output. Not has none. */
 #include <math.h>
@@ -30,19 +32,18 @@ enum {
   UN_NOT,
 };
 
-/* Per operator: its function and the dtypes it accepts. */
+/* Per operator: its function. */
 static const struct {
   tq_op_id id;
   int op;
-  int f32, i64;
 } un_ops[] = {
-    {TQ_OP_SQRT, UN_SQRT, 1, 0},   {TQ_OP_EXP, UN_EXP, 1, 0},
-    {TQ_OP_LOG, UN_LOG, 1, 0},     {TQ_OP_ABS, UN_ABS, 1, 1},
-    {TQ_OP_NEG, UN_NEG, 1, 1},     {TQ_OP_RECIPROCAL, UN_RECIPROCAL, 1, 0},
-    {TQ_OP_FLOOR, UN_FLOOR, 1, 0}, {TQ_OP_CEIL, UN_CEIL, 1, 0},
-    {TQ_OP_ROUND, UN_ROUND, 1, 0}, {TQ_OP_SIGN, UN_SIGN, 1, 1},
-    {TQ_OP_ERF, UN_ERF, 1, 0},     {TQ_OP_SIN, UN_SIN, 1, 0},
-    {TQ_OP_COS, UN_COS, 1, 0},     {TQ_OP_NOT, UN_NOT, 1, 1},
+    {TQ_OP_SQRT, UN_SQRT},   {TQ_OP_EXP, UN_EXP},
+    {TQ_OP_LOG, UN_LOG},     {TQ_OP_ABS, UN_ABS},
+    {TQ_OP_NEG, UN_NEG},     {TQ_OP_RECIPROCAL, UN_RECIPROCAL},
+    {TQ_OP_FLOOR, UN_FLOOR}, {TQ_OP_CEIL, UN_CEIL},
+    {TQ_OP_ROUND, UN_ROUND}, {TQ_OP_SIGN, UN_SIGN},
+    {TQ_OP_ERF, UN_ERF},     {TQ_OP_SIN, UN_SIN},
+    {TQ_OP_COS, UN_COS},     {TQ_OP_NOT, UN_NOT},
 };
 
 /* The operator, from its descriptor: an index into un_ops. */
@@ -58,20 +59,15 @@ static tq_status unary_parse(const tq_op_parse *p, void *params) {
 }
 
 static tq_status unary_infer(tq_op_call *c) {
-  const int k = ((const unary_params *)c->params)->k;
   if (c->n_in != 1 || !c->in[0])
     return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
                          "expects one input, got %zu", c->n_in);
-  tq_dtype dt = c->in[0]->dtype;
-  if ((dt == TQ_DTYPE_FLOAT32 && !un_ops[k].f32) ||
-      (dt == TQ_DTYPE_INT64 && !un_ops[k].i64))
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED, "%s input is not supported",
-                         tq_ew_dtype_name(dt));
-  return tq_call_set_output(c, 0, dt, &c->in[0]->shape);
+  return tq_call_set_output(c, 0, c->in[0]->dtype, &c->in[0]->shape);
 }
 
 typedef struct un_arg {
   int op;
+  tq_dtype dt;
   const void *x;
   void *y;
 } un_arg;
@@ -101,35 +97,63 @@ static void un_chunk_f32(void *arg, size_t first, size_t n) {
     case UN_ERF: UN_LOOP(erff(v)); break;
     case UN_SIN: UN_LOOP(sinf(v)); break;
     case UN_COS: UN_LOOP(cosf(v)); break;
-    case UN_NOT: UN_LOOP(v == 0.0f ? 1.0f : 0.0f); break; /* run-time bool */
     default: break;
   }
 }
 
-static void un_chunk_i64(void *arg, size_t first, size_t n) {
+/* Integers in int64 (wrapped to the width when stored), bools. */
+static void un_chunk_int(void *arg, size_t first, size_t n) {
   const un_arg *g = arg;
-  const int64_t *x = (const int64_t *)g->x + first;
-  int64_t *y = (int64_t *)g->y + first;
-  for (size_t i = 0; i < n; i++) {
-    int64_t v = x[i];
+  for (size_t i = first; i < first + n; i++) {
+    int64_t v = tq_load_i64(g->dt, g->x, i), r = v;
     switch (g->op) {
-      case UN_ABS: y[i] = v < 0 ? tq_wrap_i64(0u - (uint64_t)v) : v; break;
-      case UN_NEG: y[i] = tq_wrap_i64(0u - (uint64_t)v); break;
-      case UN_SIGN: y[i] = (v > 0) - (v < 0); break;
-      case UN_NOT: y[i] = v == 0; break;
-      default: y[i] = v; break;
+      case UN_ABS: r = v < 0 ? tq_wrap_i64(0u - (uint64_t)v) : v; break;
+      case UN_NEG: r = tq_wrap_i64(0u - (uint64_t)v); break;
+      case UN_SIGN: r = (v > 0) - (v < 0); break;
+      case UN_NOT: r = v == 0; break;
+      default: break;
     }
+    tq_store_i64(g->dt, g->y, i, r);
+  }
+}
+
+/* float64, float16, bfloat16: in double, rounded once to the dtype. */
+static void un_chunk_wide(void *arg, size_t first, size_t n) {
+  const un_arg *g = arg;
+  for (size_t i = first; i < first + n; i++) {
+    const double v = tq_load_f64(g->dt, g->x, i);
+    double r = v;
+    switch (g->op) {
+      case UN_SQRT: r = sqrt(v); break;
+      case UN_EXP: r = exp(v); break;
+      case UN_LOG: r = log(v); break;
+      case UN_ABS: r = fabs(v); break;
+      case UN_NEG: r = -v; break;
+      case UN_RECIPROCAL: r = 1.0 / v; break;
+      case UN_FLOOR: r = floor(v); break;
+      case UN_CEIL: r = ceil(v); break;
+      case UN_ROUND: r = nearbyint(v); break;
+      case UN_SIGN: r = v > 0.0 ? 1.0 : v < 0.0 ? -1.0 : v; break;
+      case UN_ERF: r = erf(v); break;
+      case UN_SIN: r = sin(v); break;
+      case UN_COS: r = cos(v); break;
+      default: break;
+    }
+    tq_store_f64(g->dt, g->y, i, r);
   }
 }
 
 static tq_status unary_forward(tq_op_call *c) {
   const int k = ((const unary_params *)c->params)->k;
   const tq_tensor *x = c->in[0];
-  un_arg g = {un_ops[k].op, x->data, c->out[0]->data};
+  un_arg g = {un_ops[k].op, x->dtype, x->data, c->out[0]->data};
+  const int threads = tq_ew_threads(c);
   if (x->dtype == TQ_DTYPE_FLOAT32)
-    tq_ew_for_chunks(x->numel, tq_ew_threads(c), un_chunk_f32, &g);
+    tq_ew_for_chunks(x->numel, threads, un_chunk_f32, &g);
+  else if (tq_dtype_is_float(x->dtype))
+    tq_ew_for_chunks(x->numel, threads, un_chunk_wide, &g);
   else
-    tq_ew_for_chunks(x->numel, 1, un_chunk_i64, &g);
+    tq_ew_for_chunks(x->numel, threads, un_chunk_int, &g);
   return TQ_OK;
 }
 
@@ -179,27 +203,28 @@ static tq_status unary_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 /* ---- descriptors ---------------------------------------------------------*/
 
-#define UNARY(op_id, name, flags_, bw)                                 \
-  {                                                                    \
-    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(1, 1, 1, 1),                  \
-        .flags = (flags_), TQ_OP_PARAMS(unary_params, unary_parse),    \
-        .infer = unary_infer, .forward = unary_forward, .backward = bw \
+#define UNARY(op_id, name, types, bw)                                     \
+  {                                                                       \
+    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(1, 1, 1, 1), TQ_OP_TYPES(types), \
+        TQ_OP_PARAMS(unary_params, unary_parse),                          \
+        .infer = unary_infer, .forward = unary_forward, .backward = bw    \
   }
+#define FLOATS TQ_DTM_FLOAT
 
 const tq_op_desc tq_ops_unary[] = {
-    UNARY(TQ_OP_SQRT, "Sqrt", 0, unary_backward),
-    UNARY(TQ_OP_EXP, "Exp", 0, unary_backward),
-    UNARY(TQ_OP_LOG, "Log", 0, unary_backward),
-    UNARY(TQ_OP_ABS, "Abs", TQ_OPF_INT64, unary_backward),
-    UNARY(TQ_OP_NEG, "Neg", TQ_OPF_INT64, unary_backward),
-    UNARY(TQ_OP_RECIPROCAL, "Reciprocal", 0, unary_backward),
-    UNARY(TQ_OP_FLOOR, "Floor", 0, unary_backward),
-    UNARY(TQ_OP_CEIL, "Ceil", 0, unary_backward),
-    UNARY(TQ_OP_ROUND, "Round", 0, unary_backward),
-    UNARY(TQ_OP_SIGN, "Sign", TQ_OPF_INT64, unary_backward),
-    UNARY(TQ_OP_ERF, "Erf", 0, unary_backward),
-    UNARY(TQ_OP_SIN, "Sin", 0, unary_backward),
-    UNARY(TQ_OP_COS, "Cos", 0, unary_backward),
-    UNARY(TQ_OP_NOT, "Not", TQ_OPF_INT64, NULL), /* a boolean */
+    UNARY(TQ_OP_SQRT, "Sqrt", FLOATS, unary_backward),
+    UNARY(TQ_OP_EXP, "Exp", FLOATS, unary_backward),
+    UNARY(TQ_OP_LOG, "Log", FLOATS, unary_backward),
+    UNARY(TQ_OP_ABS, "Abs", TQ_DTM_NUM, unary_backward),
+    UNARY(TQ_OP_NEG, "Neg", FLOATS | TQ_DTM_SIGNED, unary_backward),
+    UNARY(TQ_OP_RECIPROCAL, "Reciprocal", FLOATS, unary_backward),
+    UNARY(TQ_OP_FLOOR, "Floor", FLOATS, unary_backward),
+    UNARY(TQ_OP_CEIL, "Ceil", FLOATS, unary_backward),
+    UNARY(TQ_OP_ROUND, "Round", FLOATS, unary_backward),
+    UNARY(TQ_OP_SIGN, "Sign", TQ_DTM_NUM, unary_backward),
+    UNARY(TQ_OP_ERF, "Erf", FLOATS, unary_backward),
+    UNARY(TQ_OP_SIN, "Sin", FLOATS, unary_backward),
+    UNARY(TQ_OP_COS, "Cos", FLOATS, unary_backward),
+    UNARY(TQ_OP_NOT, "Not", TQ_DTM_BOOL, NULL),
 };
 const size_t tq_ops_unary_count = TQ_OP_COUNT_OF(tq_ops_unary);

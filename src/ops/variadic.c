@@ -30,7 +30,6 @@ static tq_status variadic_parse(const tq_op_parse *p, void *params) {
 }
 
 static tq_status variadic_infer(tq_op_call *c) {
-  const int op = ((const variadic_params *)c->params)->op;
   if (c->n_in < 1)
     return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT,
                          "expects at least one input");
@@ -49,16 +48,12 @@ static tq_status variadic_infer(tq_op_call *c) {
     if (t->dtype != dt)
       return tq_call_error(c, TQ_ERR_UNSUPPORTED,
                            "inputs have different types (%s and %s)",
-                           tq_ew_dtype_name(dt), tq_ew_dtype_name(t->dtype));
+                           tq_dtype_name(dt), tq_dtype_name(t->dtype));
     tq_shape n;
     tq_status st = tq_ew_broadcast_shape(c, &so, &t->shape, "inputs", &n);
     if (st != TQ_OK) return st;
     so = n;
   }
-  if (op == TQ_EW_DIV && dt != TQ_DTYPE_FLOAT32)
-    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
-                         "Mean of %s inputs is not supported (float32 only)",
-                         tq_ew_dtype_name(dt));
   return tq_call_set_output(c, 0, dt, &so);
 }
 
@@ -74,7 +69,7 @@ static void mean_scale(void *arg, size_t first, size_t len) {
 static tq_status variadic_forward(tq_op_call *c) {
   const int op = ((const variadic_params *)c->params)->op;
   tq_tensor *out = c->out[0];
-  int threads = out->dtype == TQ_DTYPE_INT64 ? 1 : tq_ew_threads(c);
+  int threads = tq_dtype_is_float(out->dtype) ? tq_ew_threads(c) : 1;
   size_t es = tq_dtype_size(out->dtype);
   tq_ew_broadcast_copy(c->in[0]->data, &c->in[0]->shape, out->data, &out->shape,
                        es, threads);
@@ -85,8 +80,14 @@ static tq_status variadic_forward(tq_op_call *c) {
     tq_ew_plan p;
     const tq_shape *ins[2] = {&out->shape, &t->shape};
     tq_ew_plan_build(&p, &out->shape, ins, 2);
-    tq_ew_bin_arg g = {acc,       0,       out->dtype, out->dtype, out->data,
-                       out->data, t->data, tq_cf32(t), 0,          0};
+    tq_ew_bin_arg g = {.op = acc,
+                       .dt = out->dtype,
+                       .dt_b = out->dtype,
+                       .out_dt = out->dtype,
+                       .o = out->data,
+                       .a = out->data,
+                       .b = t->data,
+                       .bf = tq_cf32(t)};
     tq_ew_run(&p, threads,
               out->dtype == TQ_DTYPE_FLOAT32 ? tq_ew_bin_row_f32
                                              : tq_ew_bin_row_generic,
@@ -94,8 +95,7 @@ static tq_status variadic_forward(tq_op_call *c) {
   }
   if (op == TQ_EW_DIV) {
     const float r = 1.0f / (float)c->n_in;
-    tq_ew_bin_arg g = {0,    0,    out->dtype, out->dtype, out->data,
-                       NULL, NULL, &r,         0,          0};
+    tq_ew_bin_arg g = {.o = out->data, .bf = &r};
     tq_ew_for_chunks(out->numel, threads, mean_scale, &g);
   }
   return TQ_OK;
@@ -183,18 +183,20 @@ static tq_status variadic_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 /* ---- descriptors ---------------------------------------------------------*/
 
-#define VARIADIC(op_id, name, flags_)                                     \
-  {                                                                       \
-    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(1, -1, 1, 1),                    \
-        .flags = (flags_), TQ_OP_PARAMS(variadic_params, variadic_parse), \
-        .infer = variadic_infer, .forward = variadic_forward,             \
-        .backward = variadic_backward                                     \
+#define VARIADIC(op_id, name, types)                          \
+  {                                                           \
+    TQ_OP_ONNX(op_id, name), TQ_OP_ARITY(1, -1, 1, 1), types, \
+        TQ_OP_PARAMS(variadic_params, variadic_parse),        \
+        .infer = variadic_infer, .forward = variadic_forward, \
+        .backward = variadic_backward                         \
   }
 
 const tq_op_desc tq_ops_variadic[] = {
-    VARIADIC(TQ_OP_SUM, "Sum", TQ_OPF_INT64),
-    VARIADIC(TQ_OP_MEAN, "Mean", 0),
-    VARIADIC(TQ_OP_MIN, "Min", TQ_OPF_INT64),
-    VARIADIC(TQ_OP_MAX, "Max", TQ_OPF_INT64),
+    /* Other dtypes than float32 through the binary generic path (each
+     * pairwise step rounds to the dtype); Mean in float32 only. */
+    VARIADIC(TQ_OP_SUM, "Sum", TQ_OP_TYPES(TQ_DTM_NUM)),
+    VARIADIC(TQ_OP_MEAN, "Mean", TQ_OP_TYPES(TQ_DTM_F32)),
+    VARIADIC(TQ_OP_MIN, "Min", TQ_OP_TYPES(TQ_DTM_NUM)),
+    VARIADIC(TQ_OP_MAX, "Max", TQ_OP_TYPES(TQ_DTM_NUM)),
 };
 const size_t tq_ops_variadic_count = TQ_OP_COUNT_OF(tq_ops_variadic);

@@ -1,7 +1,6 @@
 /* Where(condition, X, Y) with numpy broadcasting, forward and backward:
- * X gets the gradient where the condition holds, Y elsewhere; the
- * condition (a boolean: int64 at plan time, float32 0/1 at run time) gets
- * none. */
+ * X and Y of any one dtype, the condition a bool. X gets the gradient where
+ * the condition holds, Y elsewhere; the condition gets none. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -17,9 +16,9 @@ static tq_status where_infer(tq_op_call *c) {
                          c->n_in);
   const tq_tensor *x = c->in[1], *y = c->in[2];
   if (x->dtype != y->dtype)
-    return tq_call_error(
-        c, TQ_ERR_UNSUPPORTED, "X and Y have different types (%s and %s)",
-        tq_ew_dtype_name(x->dtype), tq_ew_dtype_name(y->dtype));
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "X and Y have different types (%s and %s)",
+                         tq_dtype_name(x->dtype), tq_dtype_name(y->dtype));
   tq_shape s1, s2;
   tq_status st = tq_ew_broadcast_shape(c, &c->in[0]->shape, &x->shape,
                                        "condition and X", &s1);
@@ -30,23 +29,32 @@ static tq_status where_infer(tq_op_call *c) {
 }
 
 typedef struct where_arg {
-  const tq_tensor *cond, *x, *y;
-  tq_tensor *out;
+  const uint8_t *cond;
+  const unsigned char *x, *y;
+  unsigned char *out;
+  size_t es;
 } where_arg;
+
+/* One output element of es bytes from X or Y. */
+#define WHERE_ROW(T)                                     \
+  do {                                                   \
+    const T *x_ = (const T *)(const void *)g->x,         \
+            *y_ = (const T *)(const void *)g->y;         \
+    T *o_ = (T *)(void *)g->out + of;                    \
+    for (size_t i = 0; i < n; i++)                       \
+      o_[i] = g->cond[first[0] + (int64_t)i * step[0]]   \
+                  ? x_[first[1] + (int64_t)i * step[1]]  \
+                  : y_[first[2] + (int64_t)i * step[2]]; \
+  } while (0)
 
 static void where_row(void *arg, size_t of, const int64_t *first,
                       const int64_t *step, size_t n) {
   const where_arg *g = arg;
-  for (size_t i = 0; i < n; i++) {
-    int64_t ic = first[0] + (int64_t)i * step[0];
-    int64_t ix = first[1] + (int64_t)i * step[1];
-    int64_t iy = first[2] + (int64_t)i * step[2];
-    int take_x = g->cond->dtype == TQ_DTYPE_INT64 ? tq_ci64(g->cond)[ic] != 0
-                                                  : tq_cf32(g->cond)[ic] != 0;
-    if (g->out->dtype == TQ_DTYPE_FLOAT32)
-      tq_f32(g->out)[of + i] = take_x ? tq_cf32(g->x)[ix] : tq_cf32(g->y)[iy];
-    else
-      tq_i64(g->out)[of + i] = take_x ? tq_ci64(g->x)[ix] : tq_ci64(g->y)[iy];
+  switch (g->es) {
+    case 1: WHERE_ROW(uint8_t); break;
+    case 2: WHERE_ROW(uint16_t); break;
+    case 4: WHERE_ROW(uint32_t); break;
+    default: WHERE_ROW(uint64_t); break;
   }
 }
 
@@ -55,7 +63,8 @@ static tq_status where_forward(tq_op_call *c) {
   const tq_shape *ins[3] = {&c->in[0]->shape, &c->in[1]->shape,
                             &c->in[2]->shape};
   tq_ew_plan_build(&p, &c->out[0]->shape, ins, 3);
-  where_arg g = {c->in[0], c->in[1], c->in[2], c->out[0]};
+  where_arg g = {c->in[0]->data, c->in[1]->data, c->in[2]->data,
+                 c->out[0]->data, tq_dtype_size(c->out[0]->dtype)};
   tq_ew_run(&p, tq_ew_threads(c), where_row, &g);
   return TQ_OK;
 }
@@ -86,17 +95,13 @@ static tq_status where_backward(tq_op_call *c, const tq_tensor *const *gout,
   const tq_shape so = g->shape;
   size_t n = g->numel;
   float *conv = NULL, *cbuf = NULL, *tmp = NULL;
-  const float *cdata = NULL, *cb = NULL;
-  if (cond->dtype == TQ_DTYPE_INT64) { /* a plan-time boolean */
-    conv = malloc((cond->numel ? cond->numel : 1) * sizeof *conv);
-    if (!conv) return tq_error_nomem(c->ctx);
-    for (size_t i = 0; i < cond->numel; i++)
-      conv[i] = tq_ci64(cond)[i] != 0 ? 1.0f : 0.0f;
-    cdata = conv;
-  } else {
-    cdata = tq_cf32(cond);
-  }
-  st = tq_bw_bcast(c, cdata, &cond->shape, &so, n, &cbuf, &cb);
+  const float *cb = NULL;
+  /* The condition as 0/1 floats, broadcast like the gradient. */
+  conv = malloc((cond->numel ? cond->numel : 1) * sizeof *conv);
+  if (!conv) return tq_error_nomem(c->ctx);
+  tq_dtype_convert(cond->dtype, cond->data, TQ_DTYPE_FLOAT32, conv,
+                   cond->numel);
+  st = tq_bw_bcast(c, conv, &cond->shape, &so, n, &cbuf, &cb);
   for (int k = 1; st == TQ_OK && k < 3; k++) {
     if (!gin[k]) continue;
     float *d = NULL;
@@ -116,7 +121,7 @@ static tq_status where_backward(tq_op_call *c, const tq_tensor *const *gout,
 
 const tq_op_desc tq_ops_where[] = {
     {TQ_OP_ONNX(TQ_OP_WHERE, "Where"), TQ_OP_ARITY(3, 3, 1, 1),
-     .flags = TQ_OPF_INT64, .infer = where_infer, .forward = where_forward,
-     .backward = where_backward},
+     TQ_OP_TYPES(TQ_DTM_BOOL, TQ_DTM_ANY), .infer = where_infer,
+     .forward = where_forward, .backward = where_backward},
 };
 const size_t tq_ops_where_count = TQ_OP_COUNT_OF(tq_ops_where);

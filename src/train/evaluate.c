@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "core/error.h"
-#include "io/dataset_internal.h"
+#include "graph/feed_internal.h"
 #include "tensorquant/evaluate.h"
 #include "train/train_internal.h"
 
@@ -31,10 +31,7 @@ double tq_log_sum_exp(const float *z, int64_t n) {
 
 tq_status tq_eval_check(tq_context *ctx, const tq_graph *g,
                         const tq_dataset *ds, size_t n) {
-  if (g->n_inputs != 1)
-    return tq_error(ctx, TQ_ERR_UNSUPPORTED, NULL, 0, 0,
-                    "evaluation needs a model with one input (it has %zu)",
-                    g->n_inputs);
+  (void)g; /* the inputs are bound by tq_feed_init */
   if (n > tq_dataset_size(ds))
     return tq_error(ctx, TQ_ERR_RANGE, NULL, 0, 0,
                     "asked for %zu samples; the dataset has %zu", n,
@@ -73,9 +70,11 @@ tq_status tq_evaluate(tq_context *ctx, tq_session *s, const tq_dataset *ds,
   tq_status st0 = tq_eval_check(ctx, g, ds, n);
   if (st0 != TQ_OK) return st0;
   const size_t bmax = (size_t)batch < n ? (size_t)batch : (n ? n : 1);
-  tq_tensor *x = NULL;
+  tq_feed feed;
+  tq_status st = tq_feed_init(ctx, &feed, ds, g);
+  tq_tensor **xs = calloc(feed.n ? feed.n : 1, sizeof *xs);
   int64_t *labels = malloc(bmax * sizeof *labels);
-  tq_status st = labels ? TQ_OK : tq_error_nomem(ctx);
+  if (st == TQ_OK && (!labels || !xs)) st = tq_error_nomem(ctx);
   int head;
   const tq_score_kind kind = tq_output_scores(g, &head);
   double loss = 0.0;
@@ -83,12 +82,12 @@ tq_status tq_evaluate(tq_context *ctx, tq_session *s, const tq_dataset *ds,
   const double t0 = now_s();
   while (st == TQ_OK && done < n) {
     const size_t b = n - done < bmax ? n - done : bmax;
-    if ((st = tq_dataset_gather_batch(ctx, ds, idx, done, b, &x, labels)))
-      break;
+    if ((st = tq_feed_gather(ctx, &feed, idx, done, b, xs, labels))) break;
     tq_tensor *out = NULL;
-    const tq_tensor *in = x;
     tq_run_opts ro = {.sample_offset = done};
-    if ((st = tq_session_run(ctx, s, &in, 1, &out, 1, &ro))) break;
+    if ((st = tq_session_run(ctx, s, (const tq_tensor *const *)xs, feed.n, &out,
+                             1, &ro)))
+      break;
     const tq_shape *os = tq_tensor_shape(out);
     const int64_t K = os->ndim == 2 ? os->dims[1] : -1;
     if (os->ndim != 2 || os->dims[0] != (int64_t)b ||
@@ -129,7 +128,9 @@ tq_status tq_evaluate(tq_context *ctx, tq_session *s, const tq_dataset *ds,
       st = tq_error(ctx, TQ_ERR_INTERRUPTED, NULL, 0, 0,
                     "evaluation stopped after %zu of %zu samples", done, n);
   }
-  tq_tensor_destroy(x);
+  for (size_t k = 0; xs && k < feed.n; k++) tq_tensor_destroy(xs[k]);
+  free(xs);
+  tq_feed_free(&feed);
   free(labels);
   return st;
 }

@@ -96,8 +96,8 @@ tq_score_kind tq_output_scores(const tq_graph *g, int *head_node);
 /* log(sum_k exp(z_k)) in double, shifted by the maximum (NaNs ignored). */
 double tq_log_sum_exp(const float *z, int64_t n);
 
-/* What every evaluation over a dataset checks first: one model input, and
- * no more samples than the dataset has. */
+/* What every evaluation over a dataset checks first: no more samples than
+ * the dataset has (tq_feed_init binds its inputs to the model's). */
 tq_status tq_eval_check(tq_context *ctx, const tq_graph *g,
                         const tq_dataset *ds, size_t n);
 

@@ -63,7 +63,7 @@ fi
 
 # ---- 2. tq_onnx_save output in onnx.checker and ONNX Runtime -------------------
 saved_dir=${TQ_ONNX_SAVED_DIR:-$(dirname "$test_onnx")}
-for f in onnx_ort_gemm.onnx onnx_ort_prelu.onnx; do
+for f in onnx_ort_gemm.onnx onnx_ort_prelu.onnx onnx_ort_typed.onnx; do
   [[ -f $saved_dir/$f ]] || fail "$saved_dir/$f was not written by test_onnx"
 done
 checker_py=${ort_py:-$py}
@@ -108,6 +108,26 @@ for name in ("onnx_ort_gemm", "onnx_ort_prelu"):
         if not np.allclose(y, want, rtol=1e-5, atol=1e-6):
             sys.exit(f"{name}: ONNX Runtime gives {y}, expected {want}")
     print(f"{name}: onnx.checker ok, ONNX Runtime output ok")
+
+# Typed input, initializers of every dtype, bool and int32 outputs.
+path = f"{d}/onnx_ort_typed.onnx"
+m = onnx.load(path)
+onnx.checker.check_model(m, full_check=True)
+types = {i.name: i.type.tensor_type.elem_type for i in m.graph.input}
+outs = {o.name: o.type.tensor_type.elem_type for o in m.graph.output}
+assert types == {"ids": onnx.TensorProto.INT64}, types
+assert outs == {"pad": onnx.TensorProto.BOOL, "pos": onnx.TensorProto.INT32}, outs
+if use_ort:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    ids = np.array([[0, 7, 0]], np.int64)
+    pad, pos = sess.run(["pad", "pos"], {"ids": ids})
+    assert pad.dtype == bool and pad.tolist() == [[True, False, True]], pad
+    assert pos.dtype == np.int32 and pos.tolist() == [[0, 7, 0]], pos
+print("onnx_ort_typed: onnx.checker ok, element types ok")
 EOF
   fail "models written by tq_onnx_save"
 fi

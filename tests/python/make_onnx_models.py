@@ -10,9 +10,10 @@ one line per model that test_onnx (test_python_models) checks:
                                       run=1 (compare with ONNX Runtime)
     file<TAB>error<TAB>phrase         must fail with phrase in the message
 
-and OUTDIR/<stem>.inits.txt with every initializer's expected values after
-loading ("name f v..." for float32, "name i v..." for int64), computed with
-numpy: float16/double values converted to float32, integers widened.
+and OUTDIR/<stem>.inits.txt with every initializer's expected dtype and
+values after loading ("name DTYPE v...", DTYPE as tq_dtype_name writes it),
+computed with numpy: every type as itself, except int16, uint16, uint32 and
+uint64, which load as int64.
 
 With --ort (needs onnxruntime), models marked run=1 also get
 <stem>.in.npy and <stem>.out.npy: a random input and ONNX Runtime's output.
@@ -32,10 +33,23 @@ manifest = []
 rng = np.random.default_rng(20240611)
 
 
-def fmt(values, kind):
+# The dtype each ONNX element type loads as.
+DTYPES = {
+    TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64",
+    TensorProto.FLOAT16: "float16", TensorProto.BFLOAT16: "bfloat16",
+    TensorProto.INT64: "int64", TensorProto.INT32: "int32",
+    TensorProto.INT8: "int8", TensorProto.UINT8: "uint8",
+    TensorProto.BOOL: "bool", TensorProto.INT16: "int64",
+    TensorProto.UINT16: "int64", TensorProto.UINT32: "int64",
+    TensorProto.UINT64: "int64",
+}
+
+
+def fmt(values, dtype):
+    """The values, exactly: floats as float64 reprs, integers in decimal."""
     flat = np.asarray(values).reshape(-1)
-    if kind == "f":
-        return " ".join(repr(float(np.float32(v))) for v in flat)
+    if dtype.startswith("float") or dtype == "bfloat16":
+        return " ".join(repr(float(v)) for v in flat)
     return " ".join(str(int(v)) for v in flat)
 
 
@@ -51,21 +65,18 @@ def expected_values(model):
                 tensors.append((node.output[0], attr.t))
             elif attr.name in ("value_float", "value_floats"):
                 vals = [attr.f] if attr.name == "value_float" else attr.floats
-                lines.append(f"{node.output[0]} f {fmt(np.float32(vals), 'f')}")
+                lines.append(f"{node.output[0]} float32 "
+                             f"{fmt(np.float32(vals), 'float32')}")
             elif attr.name in ("value_int", "value_ints"):
                 vals = [attr.i] if attr.name == "value_int" else attr.ints
-                lines.append(f"{node.output[0]} i {fmt(vals, 'i')}")
+                lines.append(f"{node.output[0]} int64 {fmt(vals, 'int64')}")
     for name, t in tensors:
         if t.data_location == TensorProto.EXTERNAL:
             arr = numpy_helper.to_array(t, base_dir=OUT)
         else:
             arr = numpy_helper.to_array(t)
-        if arr.dtype.kind == "f":
-            with np.errstate(over="ignore"):  # 1e39 -> inf, as in C
-                arr = arr.astype(np.float32)
-            lines.append(f"{name} f {fmt(arr, 'f')}")
-        else:
-            lines.append(f"{name} i {fmt(arr.astype(np.int64), 'i')}")
+        dtype = DTYPES[t.data_type]
+        lines.append(f"{name} {dtype} {fmt(arr, dtype)}")
     return lines
 
 

@@ -37,7 +37,9 @@ typedef struct tq_cli_an {
 /* Help text of the options tq_cli_an_option takes. */
 #define TQ_CLI_AN_COMMON_HELP                                                \
   "  -d, --data D       fashion-mnist, a directory of IDX files, or\n"       \
-  "                     X.npy,y.npy (see docs/data.md)\n"                    \
+  "                     X.npy,y.npy, or one .npy per model input and the\n"  \
+  "                     labels: NAME=a.npy,NAME=b.npy,labels=y.npy\n"        \
+  "                     (see docs/data.md)\n"                                \
   "      --split S      test (default) or train\n"                           \
   "      --limit N      use the first N samples only\n"                      \
   "      --normalize M:S[,M:S...]  feed (x - M) / S per channel\n"           \

@@ -144,7 +144,8 @@ static int parse_args(const char *cmd, int argc, char **argv, bench_args *o) {
   return 1;
 }
 
-/* Random inputs in [-1, 1) for every model input, dynamic dimensions set
+/* Random inputs in [-1, 1) for every float32 model input, ones for the
+ * others (token id 1, a mask keeping every token), dynamic dimensions set
  * to the batch. */
 static tq_status make_inputs(tq_context *ctx, const tq_graph *g, long batch,
                              tq_tensor **inputs) {
@@ -152,14 +153,18 @@ static tq_status make_inputs(tq_context *ctx, const tq_graph *g, long batch,
   tq_cli_input_shapes(g, batch, shapes);
   uint64_t rng = 0x9E3779B97F4A7C15ull;
   for (size_t i = 0; i < tq_graph_input_count(g); i++) {
-    tq_status st =
-        tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &shapes[i], &inputs[i]);
+    tq_tensor *f = NULL;
+    tq_status st = tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &shapes[i], &f);
     if (st != TQ_OK) return st;
-    float *d = tq_tensor_data(inputs[i]);
-    for (size_t k = 0; k < tq_tensor_numel(inputs[i]); k++) {
+    float *d = tq_tensor_data(f);
+    const int floats = tq_graph_input_dtype(g, i) == TQ_DTYPE_FLOAT32;
+    for (size_t k = 0; k < tq_tensor_numel(f); k++) {
       rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-      d[k] = (float)(rng >> 40) * 0x1p-24f * 2.0f - 1.0f;
+      d[k] = floats ? (float)(rng >> 40) * 0x1p-24f * 2.0f - 1.0f : 1.0f;
     }
+    st = tq_tensor_cast(ctx, f, tq_graph_input_dtype(g, i), &inputs[i]);
+    tq_tensor_destroy(f);
+    if (st != TQ_OK) return st;
   }
   return TQ_OK;
 }

@@ -11,8 +11,10 @@ static const char help[] =
     "\n"
     "Prints a table of the model's nodes: ID (what quantizer map keys\n"
     "match), operator, input and output shapes, parameter count and the\n"
-    "names of the weights the node owns (map keys also match these), then\n"
-    "totals: parameters and multiply-accumulates (MACs) per input sample.\n"
+    "names of the weights the node owns (map keys also match these); the\n"
+    "model's inputs and outputs with their dtypes and shapes (what tq run\n"
+    "-i NAME=FILE and -o NAME=FILE take); then totals: parameters and\n"
+    "multiply-accumulates (MACs) per input sample.\n"
     "\n"
     "options:\n"
     "  --batch N   batch size used for dynamic dimensions (default 1)\n"
@@ -95,6 +97,44 @@ static void describe_node(const tq_graph *g, const tq_session *s, size_t i,
   printf("\n");
 }
 
+/* The model's inputs (as declared) and outputs (as planned), or as JSON
+ * arrays into root. */
+static void describe_io(const tq_graph *g, const tq_session *s, long batch,
+                        json_t *root) {
+  json_t *lists[2] = {root ? json_array() : NULL, root ? json_array() : NULL};
+  for (int out = 0; out < 2; out++) {
+    const size_t n = out ? tq_graph_output_count(g) : tq_graph_input_count(g);
+    if (!root)
+      printf(out ? "\noutputs (planned for batch %ld):\n"
+                 : "\ninputs (-1: any size):\n",
+             batch);
+    for (size_t i = 0; i < n; i++) {
+      const char *name =
+          out ? tq_graph_output_name(g, i) : tq_graph_input_name(g, i);
+      const tq_dtype dt =
+          out ? tq_session_value_dtype(s, name) : tq_graph_input_dtype(g, i);
+      const tq_shape *sh =
+          out ? tq_session_value_shape(s, name) : tq_graph_input_shape(g, i);
+      char shape[128];
+      shape_str(sh, shape, sizeof shape);
+      if (!root) {
+        printf("  %-32s %-9s %s\n", name, tq_dtype_name(dt), shape);
+        continue;
+      }
+      json_t *dims = json_array();
+      for (int d = 0; sh && d < sh->ndim; d++)
+        json_array_append_new(dims, json_integer((json_int_t)sh->dims[d]));
+      json_array_append_new(lists[out],
+                            json_pack("{s:s, s:s, s:o}", "name", name, "dtype",
+                                      tq_dtype_name(dt), "shape", dims));
+    }
+  }
+  if (root) {
+    json_object_set_new(root, "inputs", lists[0]);
+    json_object_set_new(root, "outputs", lists[1]);
+  }
+}
+
 static void print_totals(const tq_graph *g, double params, double macs,
                          long batch) {
   printf("\n%zu nodes, %zu inputs (", tq_graph_node_count(g),
@@ -110,12 +150,14 @@ static void print_totals(const tq_graph *g, double params, double macs,
          macs / (double)batch / 1e9);
 }
 
-static void print_json(const info_args *o, json_t *jnodes, double params,
+static void print_json(const info_args *o, const tq_graph *g,
+                       const tq_session *s, json_t *jnodes, double params,
                        double macs) {
   json_t *root =
       json_pack("{s:s, s:i, s:o, s:f, s:f}", "model", o->path, "batch",
                 (json_int_t)o->batch, "nodes", jnodes, "params", params,
                 "macs_per_sample", macs / (double)o->batch);
+  describe_io(g, s, o->batch, root);
   char *text = json_dumps(root, JSON_INDENT(2));
   if (text) puts(text);
   free(text);
@@ -154,10 +196,12 @@ static int run(int argc, char **argv) {
              "input", "output", "params", "weights");
     for (size_t i = 0; i < tq_graph_node_count(g); i++)
       describe_node(g, s, i, jnodes, &params, &macs);
-    if (o.json)
-      print_json(&o, jnodes, params, macs);
-    else
+    if (o.json) {
+      print_json(&o, g, s, jnodes, params, macs);
+    } else {
+      describe_io(g, s, o.batch, NULL);
       print_totals(g, params, macs, o.batch);
+    }
     rc = TQ_EXIT_OK;
   }
   tq_session_destroy(s);

@@ -127,6 +127,13 @@ static const char *plural(size_t n) {
   return n == 1 ? "y" : "ies";
 }
 
+/* Extrinsic quantizers quantize float32 values only (docs/ops.md). */
+static void print_float_only_note(void) {
+  printf(
+      "  (applies to float32 outputs only: bool, integer, float64, "
+      "float16 and bfloat16 outputs pass unchanged)\n");
+}
+
 static void print_summary(const options *o, const tq_qmap_set *set,
                           map_form form) {
   printf("%s: valid ", o->map);
@@ -174,6 +181,7 @@ static void print_section(const tq_qmap *map) {
     printf("  (empty: every layer stays float)\n");
     return;
   }
+  if (tq_qmap_kind(map) == TQ_MAP_EXTRINSIC) print_float_only_note();
   size_t key_width = 3;
   for (size_t i = 0; i < n; i++) {
     const char *key = NULL;
