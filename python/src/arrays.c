@@ -74,19 +74,53 @@ static void destroy_tensor(PyObject *capsule) {
   tq_tensor_destroy(PyCapsule_GetPointer(capsule, "tensorquant.tensor"));
 }
 
+PyArray_Descr *tq_py_descr(tq_dtype dtype) {
+  static const int types[TQ_DTYPE_COUNT] = {
+      [TQ_DTYPE_FLOAT32] = NPY_FLOAT32, [TQ_DTYPE_INT64] = NPY_INT64,
+      [TQ_DTYPE_INT32] = NPY_INT32,     [TQ_DTYPE_INT8] = NPY_INT8,
+      [TQ_DTYPE_UINT8] = NPY_UINT8,     [TQ_DTYPE_BOOL] = NPY_BOOL,
+      [TQ_DTYPE_FLOAT64] = NPY_FLOAT64, [TQ_DTYPE_FLOAT16] = NPY_FLOAT16};
+  if (dtype == TQ_DTYPE_BFLOAT16) {
+    /* NumPy has no bfloat16: ml_dtypes' (as tq's NPY files follow it). */
+    PyObject *mod = PyImport_ImportModule("ml_dtypes");
+    PyObject *bf = mod ? PyObject_GetAttrString(mod, "bfloat16") : NULL;
+    PyArray_Descr *d = NULL;
+    if (bf && !PyArray_DescrConverter(bf, &d)) d = NULL;
+    Py_XDECREF(bf);
+    Py_XDECREF(mod);
+    if (!d && PyErr_ExceptionMatches(PyExc_ImportError)) {
+      PyErr_Clear();
+      PyErr_SetString(PyExc_ImportError,
+                      "bfloat16 arrays need the ml_dtypes package "
+                      "(pip install ml_dtypes)");
+    }
+    return d;
+  }
+  if ((unsigned)dtype >= TQ_DTYPE_COUNT) {
+    PyErr_Format(PyExc_TypeError, "no NumPy dtype for tq dtype %d", (int)dtype);
+    return NULL;
+  }
+  return PyArray_DescrFromType(types[dtype]);
+}
+
 PyObject *tq_py_tensor_array(tq_tensor *t) {
   const tq_shape *s = tq_tensor_shape(t);
   npy_intp dims[TQ_MAX_DIMS];
   for (int d = 0; d < s->ndim; d++) dims[d] = (npy_intp)s->dims[d];
-  const int type =
-      tq_tensor_dtype(t) == TQ_DTYPE_INT64 ? NPY_INT64 : NPY_FLOAT32;
-  PyObject *owner = PyCapsule_New(t, "tensorquant.tensor", destroy_tensor);
-  if (!owner) {
+  PyArray_Descr *descr = tq_py_descr(tq_tensor_dtype(t));
+  if (!descr) {
     tq_tensor_destroy(t);
     return NULL;
   }
-  PyObject *a =
-      PyArray_SimpleNewFromData(s->ndim, dims, type, tq_tensor_data(t));
+  PyObject *owner = PyCapsule_New(t, "tensorquant.tensor", destroy_tensor);
+  if (!owner) {
+    Py_DECREF(descr);
+    tq_tensor_destroy(t);
+    return NULL;
+  }
+  /* NewFromDescr steals the descr reference. */
+  PyObject *a = PyArray_NewFromDescr(&PyArray_Type, descr, s->ndim, dims, NULL,
+                                     tq_tensor_data(t), NPY_ARRAY_CARRAY, NULL);
   if (!a || PyArray_SetBaseObject((PyArrayObject *)a, owner) != 0) {
     Py_XDECREF(a);
     Py_DECREF(owner);

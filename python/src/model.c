@@ -128,12 +128,46 @@ static int shape_fits(const tq_shape *want, const tq_shape *s) {
   return 1;
 }
 
-/* Input i from the array x: a float32 tensor (the one place where inputs
- * enter the session). NULL with an exception. */
+/* Input i from the array x, in the dtype the graph declares (the one
+ * place where inputs enter the session): float32 inputs take float32
+ * arrays (array-likes are converted), other dtypes take arrays of exactly
+ * that dtype. NULL with an exception. */
 static tq_tensor *input_tensor(tq_context *ctx, const tq_graph *g, size_t i,
                                PyObject *x) {
   const char *name = tq_graph_input_name(g, i);
-  PyArrayObject *a = tq_py_float_array(x, name);
+  const tq_dtype want_dtype = tq_graph_input_dtype(g, i);
+  PyArrayObject *a = NULL;
+  if (want_dtype == TQ_DTYPE_FLOAT32) {
+    a = tq_py_float_array(x, name);
+  } else {
+    PyArray_Descr *d = tq_py_descr(want_dtype);
+    if (!d) return NULL;
+    /* bfloat16 also as the void |V2 arrays np.load gives for files that
+     * ml_dtypes saved (tq reads those files the same way). */
+    const int raw_bf16 = want_dtype == TQ_DTYPE_BFLOAT16 && PyArray_Check(x) &&
+                         PyArray_TYPE((PyArrayObject *)x) == NPY_VOID &&
+                         PyArray_ITEMSIZE((PyArrayObject *)x) == 2;
+    if (!raw_bf16 &&
+        (!PyArray_Check(x) ||
+         !PyArray_EquivTypes(PyArray_DESCR((PyArrayObject *)x), d))) {
+      PyObject *given =
+          PyArray_Check(x)
+              ? PyObject_Str((PyObject *)PyArray_DESCR((PyArrayObject *)x))
+              : PyUnicode_FromString(Py_TYPE(x)->tp_name);
+      PyErr_Format(PyExc_TypeError,
+                   "input '%s' is declared %s; got %U (convert explicitly, "
+                   "e.g. x.astype(%s%s))",
+                   name, tq_dtype_name(want_dtype), given,
+                   want_dtype == TQ_DTYPE_BFLOAT16 ? "ml_dtypes." : "np.",
+                   tq_dtype_name(want_dtype));
+      Py_XDECREF(given);
+      Py_DECREF(d);
+      return NULL;
+    }
+    Py_DECREF(d);
+    a = (PyArrayObject *)PyArray_FromAny(x, NULL, 0, 0, NPY_ARRAY_CARRAY_RO,
+                                         NULL);
+  }
   tq_shape s;
   if (!a || !tq_py_array_shape(a, &s)) {
     Py_XDECREF(a);
@@ -150,8 +184,12 @@ static tq_tensor *input_tensor(tq_context *ctx, const tq_graph *g, size_t i,
                  "size)",
                  name, gtext, wtext);
   } else {
-    const tq_status st = tq_tensor_from_floats(ctx, &s, PyArray_DATA(a), &t);
-    if (st != TQ_OK) tq_py_raise(ctx, st);
+    const tq_status st = tq_tensor_create(ctx, want_dtype, &s, &t);
+    if (st != TQ_OK)
+      tq_py_raise(ctx, st);
+    else
+      memcpy(tq_tensor_data(t), PyArray_DATA(a),
+             tq_tensor_numel(t) * tq_dtype_size(want_dtype));
   }
   Py_DECREF(a);
   return t;
@@ -399,15 +437,18 @@ typedef struct planned {
 
 static PyObject *input_item(const void *data, size_t i) {
   const tq_graph *g = ((const planned *)data)->g;
-  return Py_BuildValue("{s:s, s:N}", "name", tq_graph_input_name(g, i), "shape",
-                       tq_py_shape_tuple(tq_graph_input_shape(g, i)));
+  return Py_BuildValue("{s:s, s:N, s:s}", "name", tq_graph_input_name(g, i),
+                       "shape", tq_py_shape_tuple(tq_graph_input_shape(g, i)),
+                       "dtype", tq_dtype_name(tq_graph_input_dtype(g, i)));
 }
 
 static PyObject *output_item(const void *data, size_t i) {
   const planned *p = data;
   const char *name = tq_graph_output_name(p->g, i);
-  return Py_BuildValue("{s:s, s:N}", "name", name, "shape",
-                       value_shapes(p->s, &name, 1));
+  const tq_dtype dtype = tq_session_value_dtype(p->s, name);
+  return Py_BuildValue(
+      "{s:s, s:N, s:s}", "name", name, "shape", value_shapes(p->s, &name, 1),
+      "dtype", dtype == TQ_DTYPE_COUNT ? "unknown" : tq_dtype_name(dtype));
 }
 
 static PyObject *node_item(const void *data, size_t i) {
@@ -426,10 +467,9 @@ static PyObject *initializer_item(const void *data, size_t i) {
   const tq_graph *g = ((const planned *)data)->g;
   const char *name = tq_graph_initializer_name(g, i);
   const tq_tensor *t = tq_graph_initializer(g, name);
-  return Py_BuildValue(
-      "{s:s, s:N, s:s}", "name", name, "shape",
-      tq_py_shape_tuple(tq_tensor_shape(t)), "dtype",
-      tq_tensor_dtype(t) == TQ_DTYPE_INT64 ? "int64" : "float32");
+  return Py_BuildValue("{s:s, s:N, s:s}", "name", name, "shape",
+                       tq_py_shape_tuple(tq_tensor_shape(t)), "dtype",
+                       tq_dtype_name(tq_tensor_dtype(t)));
 }
 
 static PyObject *graph_info(const tq_graph *g, const tq_session *s) {

@@ -76,6 +76,9 @@ int tq_py_check_out(PyArrayObject *in, PyObject *out);
 /* A NumPy array viewing tensor t without a copy; the array owns t (it is
  * destroyed with the array). On failure t is destroyed too. */
 PyObject *tq_py_tensor_array(tq_tensor *t);
+/* The NumPy dtype of a tq dtype (a new reference; bfloat16 from
+ * ml_dtypes), or NULL with an exception. */
+PyArray_Descr *tq_py_descr(tq_dtype dtype);
 
 /* The shape of an array as a tq_shape. 0 with ValueError when it has more
  * than TQ_MAX_DIMS dimensions. */

@@ -75,8 +75,10 @@ def test_runs_and_dumps_as_the_tool(lenet, images, run_tq, tmp_path):
 
 def test_info(lenet):
     info = lenet.info(batch=4)
-    assert info["inputs"] == [{"name": "input", "shape": (None, 1, 28, 28)}]
-    assert info["outputs"] == [{"name": "probabilities", "shape": [(4, 10)]}]
+    assert info["inputs"] == [{"name": "input", "shape": (None, 1, 28, 28),
+                               "dtype": "float32"}]
+    assert info["outputs"] == [{"name": "probabilities", "shape": [(4, 10)],
+                                "dtype": "float32"}]
     ids = [n["id"] for n in info["nodes"]]
     assert "LeNet/Convolution_Block/Conv1" in ids
     conv1 = info["nodes"][ids.index("LeNet/Convolution_Block/Conv1")]
@@ -149,3 +151,35 @@ def test_bad_input(images, tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ValueError):
         tq.Model(bad)
+
+
+def test_typed_inputs_and_outputs(tmp_path, run_tq):
+    """A model with int64 input_ids and attention_mask and outputs of
+    several dtypes: dict of named arrays in, dict of typed arrays out, the
+    same bits as `tq run --outputs`; every dtype through Identity."""
+    import subprocess
+    import sys
+    subprocess.run([sys.executable, os.path.join(ROOT, "tests", "python", "make_typed_models.py"),
+                    str(tmp_path)], check=True, capture_output=True)
+    m = tq.Model(str(tmp_path / "tiny_lm.onnx"))
+    info = m.info()
+    assert [(i["name"], i["dtype"]) for i in info["inputs"]] == [
+        ("input_ids", "int64"), ("attention_mask", "int64")]
+    ids, mask = np.load(tmp_path / "ids.npy"), np.load(tmp_path / "mask.npy")
+    out = m.run({"input_ids": ids, "attention_mask": mask})
+    run_tq("run", tmp_path / "tiny_lm.onnx", "-i", f"input_ids={tmp_path / 'ids.npy'}",
+           "-i", f"attention_mask={tmp_path / 'mask.npy'}", "--outputs", tmp_path / "out")
+    for name, y in out.items():
+        want = np.load(tmp_path / "out" / f"{name}.npy")
+        assert y.dtype == want.dtype and same_bits(y, want), name
+    assert out["pad"].dtype == np.bool_ and out["prediction"].dtype == np.int64
+    with pytest.raises(TypeError, match="declared int64"):
+        m.run({"input_ids": ids.astype(np.int32), "attention_mask": mask})
+    ident = tq.Model(str(tmp_path / "identities.onnx"))
+    feeds = {i["name"]: np.load(tmp_path / f"{i['name']}.npy")
+             for i in ident.info()["inputs"]}
+    for name, y in ident.run(feeds).items():
+        x = feeds["in_" + name[len("out_"):]]
+        # bfloat16 comes back as ml_dtypes.bfloat16 (np.load gives |V2)
+        assert y.tobytes() == x.tobytes(), name
+        assert y.dtype == x.dtype or (name == "out_bfloat16" and y.dtype.name == "bfloat16")
