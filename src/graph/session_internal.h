@@ -26,11 +26,12 @@ typedef struct node_rt {
   void *params;
   int parsed;
   unsigned flags; /* desc->flags */
-  int folded; /* evaluated at plan time */
+  int folded;     /* evaluated at plan time */
   tq_qmap_match match[TQ_MAP_KIND_COUNT];
   tq_tensor **wq;    /* per input: quantized weight (owned) or NULL */
   tq_op_cache cache; /* what the operator keeps between runs */
   int cacheable;     /* inputs after the first are constants (plan) */
+  const char *impl;  /* the implementation its last run used, or NULL */
   /* Relu fusion (plan): the Relu node that is the only reader of this
    * TQ_OPF_POST_RELU node's output, or -1; on that Relu node, during a
    * run, relu_ready says its input already had Relu applied. */
