@@ -24,6 +24,11 @@ static const char help[] =
     "                     its rounding errors scale with each 6x6 input\n"
     "                     patch, so outputs that are exactly 0 become\n"
     "                     noise of ~1e-5 of the patch's magnitude\n"
+    "      --conv-impl LIST\n"
+    "                     float convolution implementations in order of\n"
+    "                     preference (default: winograd2,depthwise,\n"
+    "                     pointwise,im2col; also winograd4; im2col is\n"
+    "                     always the last resort; see docs/ops.md)\n"
     "      --batch N      run N samples at a time (default: all at once);\n"
     "                     stochastic rounding does not depend on it, float\n"
     "                     convolutions may round differently per batch size\n"
@@ -122,6 +127,7 @@ typedef struct run_args {
   uint64_t seed;
   long threads, batch;
   int fast_conv;
+  const char *conv_impl;
 } run_args;
 
 /* An option of tq run other than the map options: 1 taken, 0 not one, -1
@@ -132,9 +138,10 @@ static int run_option(const char *cmd, run_args *o, int argc, char **argv,
   const char **file = !strcmp(a, "-i") || !strcmp(a, "--input") ? &o->in_path
                       : !strcmp(a, "-o") || !strcmp(a, "--output")
                           ? &o->out_path
-                      : !strcmp(a, "--dump")    ? &o->dump_dir
-                      : !strcmp(a, "--compare") ? &o->ref_path
-                                                : NULL;
+                      : !strcmp(a, "--dump")      ? &o->dump_dir
+                      : !strcmp(a, "--compare")   ? &o->ref_path
+                      : !strcmp(a, "--conv-impl") ? &o->conv_impl
+                                                  : NULL;
   if (file) return (*file = tq_cli_value(cmd, argc, argv, i)) ? 1 : -1;
   if (!strcmp(a, "--fast-conv")) return o->fast_conv = 1;
   if (strcmp(a, "--seed") && strcmp(a, "--threads") && strcmp(a, "--batch"))
@@ -260,7 +267,10 @@ static int run(int argc, char **argv) {
   if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
   tq_context *ctx = tq_cli_context(o.threads);
   if (!ctx) return TQ_EXIT_FAILURE;
-  tq_context_set_fast_conv(ctx, o.fast_conv);
+  if (!tq_cli_conv_impls(cmd, ctx, o.conv_impl, o.fast_conv)) {
+    tq_context_destroy(ctx);
+    return TQ_EXIT_USAGE;
+  }
   int rc = TQ_EXIT_FAILURE;
   tq_graph *g = NULL;
   tq_session *s = NULL;
