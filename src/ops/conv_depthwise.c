@@ -25,9 +25,10 @@ static int depthwise_applies(const conv_geom *g, const tq_context *ctx,
 }
 
 static tq_status depthwise_run(tq_op_call *c, const conv_geom *g,
-                               const void *state, const float *x,
-                               const float *wt, const float *b, float *y) {
-  (void)state;
+                               const void *arg, const void *state,
+                               const float *x, const float *wt, const float *b,
+                               float *y) {
+  (void)arg, (void)state;
   const tq_nn_window *w = &g->w;
   const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
   const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];

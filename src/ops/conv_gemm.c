@@ -179,20 +179,25 @@ static int always_applies(const conv_geom *g, const tq_context *ctx,
   return 1;
 }
 
-static tq_status im2col_run(tq_op_call *c, const conv_geom *g,
-                            const void *state, const float *x, const float *wt,
-                            const float *b, float *y) {
+/* arg: the entry's gemm_conv.pointwise */
+static tq_status gemm_entry_run(tq_op_call *c, const conv_geom *g,
+                                const void *arg, const void *state,
+                                const float *x, const float *wt, const float *b,
+                                float *y) {
   (void)state;
-  const gemm_conv j = {g, x, wt, b, y, 0};
+  const gemm_conv j = {g, x, wt, b, y, *(const int *)arg};
   return gemm_run(c, &j);
 }
+
+static const int im2col_copies = 0, pointwise_reads_x = 1;
 
 const tq_conv_impl tq_conv_impl_im2col = {
     .name = "im2col",
     .op = TQ_OP_CONV,
     .flags = TQ_CONV_IMPL_FALLBACK,
+    .arg = &im2col_copies,
     .applies = always_applies,
-    .run = im2col_run,
+    .run = gemm_entry_run,
 };
 
 static int pointwise_applies(const conv_geom *g, const tq_context *ctx,
@@ -203,27 +208,20 @@ static int pointwise_applies(const conv_geom *g, const tq_context *ctx,
   return 0;
 }
 
-static tq_status pointwise_run(tq_op_call *c, const conv_geom *g,
-                               const void *state, const float *x,
-                               const float *wt, const float *b, float *y) {
-  (void)state;
-  const gemm_conv j = {g, x, wt, b, y, 1};
-  return gemm_run(c, &j);
-}
-
 const tq_conv_impl tq_conv_impl_pointwise = {
     .name = "pointwise",
     .op = TQ_OP_CONV,
+    .arg = &pointwise_reads_x,
     .applies = pointwise_applies,
-    .run = pointwise_run,
+    .run = gemm_entry_run,
 };
 
 /* ---- ConvTranspose -------------------------------------------------------*/
 
-static tq_status col2im_run(tq_op_call *c, const conv_geom *g,
+static tq_status col2im_run(tq_op_call *c, const conv_geom *g, const void *arg,
                             const void *state, const float *x, const float *wt,
                             const float *b, float *y) {
-  (void)state;
+  (void)arg, (void)state;
   const int threads = tq_nn_threads(c);
   const int64_t rows = g->Mg * g->kvol;
   float *col = malloc((size_t)(rows * g->Pin + 1) * sizeof *col);

@@ -91,13 +91,13 @@ tq_status tq_conv_impl_forward(tq_op_call *c, const conv_geom *g,
   if (im->prepare) {
     state = tq_op_cache_get(c->cache, index, c);
     if (!state) {
-      const tq_status st = im->prepare(c, g, wt, &state);
+      const tq_status st = im->prepare(c, g, im->arg, wt, &state);
       if (st != TQ_OK) return st;
       owned = !c->cache ||
               !tq_op_cache_put(c->cache, index, c, state, im->free_state);
     }
   }
-  const tq_status st = im->run(c, g, state, x, wt, b, y);
+  const tq_status st = im->run(c, g, im->arg, state, x, wt, b, y);
   if (owned) im->free_state(state);
   return st;
 }

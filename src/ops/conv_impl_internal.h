@@ -35,19 +35,23 @@ typedef struct tq_conv_impl {
   const char *name; /* as tq_context_set_conv_impls takes it */
   tq_op_id op;      /* TQ_OP_CONV or TQ_OP_CONV_TRANSPOSE */
   unsigned flags;   /* TQ_CONV_IMPL_* */
+  /* What prepare and run take from the entry: entries that share their
+   * functions differ by it (the Winograd kind; pointwise or not). */
+  const void *arg;
   /* Whether it computes the float node of geometry g (K > 0) under ctx's
    * options; when not, *why says why ("needs ...", static). */
   int (*applies)(const conv_geom *g, const tq_context *ctx, const char **why);
   /* State derived from the weights wt alone for geometry g: *state
    * non-NULL on success. NULL prepare: the entry keeps no state. */
-  tq_status (*prepare)(tq_op_call *c, const conv_geom *g, const float *wt,
-                       void **state);
+  tq_status (*prepare)(tq_op_call *c, const conv_geom *g, const void *arg,
+                       const float *wt, void **state);
   void (*free_state)(void *state);
   /* y from x, the weights wt (those state was prepared from) and b (NULL:
    * no bias), then Relu on y when g->relu. The same bits at any thread
    * count. */
-  tq_status (*run)(tq_op_call *c, const conv_geom *g, const void *state,
-                   const float *x, const float *wt, const float *b, float *y);
+  tq_status (*run)(tq_op_call *c, const conv_geom *g, const void *arg,
+                   const void *state, const float *x, const float *wt,
+                   const float *b, float *y);
 } tq_conv_impl;
 
 /* The entries: conv_winograd.c, conv_depthwise.c, conv_gemm.c. */

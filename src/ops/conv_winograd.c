@@ -207,9 +207,10 @@ static int64_t tile_runs(int64_t t0, int64_t ntiles, int64_t TH, int64_t TW,
   return count;
 }
 
-/* U of kind for the weights wt: the state of a Winograd implementation. */
-static tq_status prepare_u(tq_op_call *c, const tq_wino_kind *kind,
-                           const conv_geom *g, const float *wt, void **state) {
+/* U of the entry's kind (arg) for the weights wt: its state. */
+static tq_status prepare_u(tq_op_call *c, const conv_geom *g, const void *arg,
+                           const float *wt, void **state) {
+  const tq_wino_kind *kind = arg;
   const int64_t K = g->M, C = g->C;
   float *u = malloc((size_t)(kind->planes * K * C) * sizeof *u);
   if (!u)
@@ -222,9 +223,14 @@ static tq_status prepare_u(tq_op_call *c, const tq_wino_kind *kind,
   return TQ_OK;
 }
 
-static tq_status winograd_run(tq_op_call *c, const tq_wino_kind *kind,
-                              const conv_geom *g, const float *u,
-                              const float *x, const float *b, float *y) {
+/* The convolution by the entry's kind (arg), its U as state. */
+static tq_status winograd_run(tq_op_call *c, const conv_geom *g,
+                              const void *arg, const void *state,
+                              const float *x, const float *wt, const float *b,
+                              float *y) {
+  (void)wt;
+  const tq_wino_kind *kind = arg;
+  const float *u = state;
   const int threads = tq_nn_threads(c);
   const int m = kind->m, planes = kind->planes;
   const int64_t TH = (g->w.out[1] + m - 1) / m, TW = (g->w.out[2] + m - 1) / m;
@@ -272,45 +278,23 @@ static tq_status winograd_run(tq_op_call *c, const tq_wino_kind *kind,
 
 /* ---- the entries ---------------------------------------------------------*/
 
-static tq_status f2_prepare(tq_op_call *c, const conv_geom *g, const float *wt,
-                            void **state) {
-  return prepare_u(c, &tq_wino_f2, g, wt, state);
-}
-
-static tq_status f2_run(tq_op_call *c, const conv_geom *g, const void *state,
-                        const float *x, const float *wt, const float *b,
-                        float *y) {
-  (void)wt;
-  return winograd_run(c, &tq_wino_f2, g, state, x, b, y);
-}
-
-static tq_status f4_prepare(tq_op_call *c, const conv_geom *g, const float *wt,
-                            void **state) {
-  return prepare_u(c, &tq_wino_f4, g, wt, state);
-}
-
-static tq_status f4_run(tq_op_call *c, const conv_geom *g, const void *state,
-                        const float *x, const float *wt, const float *b,
-                        float *y) {
-  (void)wt;
-  return winograd_run(c, &tq_wino_f4, g, state, x, b, y);
-}
-
 const tq_conv_impl tq_conv_impl_winograd4 = {
     .name = "winograd4",
     .op = TQ_OP_CONV,
     .flags = TQ_CONV_IMPL_OPT_IN,
+    .arg = &tq_wino_f4,
     .applies = f4_applies,
-    .prepare = f4_prepare,
+    .prepare = prepare_u,
     .free_state = free,
-    .run = f4_run,
+    .run = winograd_run,
 };
 
 const tq_conv_impl tq_conv_impl_winograd2 = {
     .name = "winograd2",
     .op = TQ_OP_CONV,
+    .arg = &tq_wino_f2,
     .applies = f2_applies,
-    .prepare = f2_prepare,
+    .prepare = prepare_u,
     .free_state = free,
-    .run = f2_run,
+    .run = winograd_run,
 };
