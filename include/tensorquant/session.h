@@ -55,7 +55,8 @@ TQ_API void tq_session_set_seed(tq_session *s, uint64_t seed);
  * new shapes): shapes of every value, load-time evaluation of shape
  * arithmetic, memory plan. Errors name the node and the shapes. */
 TQ_API tq_status tq_session_plan(tq_context *ctx, tq_session *s,
-                                 const tq_shape *input_shapes, size_t n_inputs);
+                                 const tq_shape *input_shapes,
+                                 size_t n_inputs);
 
 /* Shape of a value after planning (NULL when unknown or not planned). */
 TQ_API const tq_shape *tq_session_value_shape(const tq_session *s,
@@ -83,15 +84,15 @@ TQ_API void tq_session_set_observer(tq_session *s, tq_value_observer fn,
  * n_outputs new tensors (graph output order) to outputs. opts may be
  * NULL. */
 TQ_API tq_status tq_session_run(tq_context *ctx, tq_session *s,
-                                const tq_tensor *const *inputs, size_t n_inputs,
-                                tq_tensor **outputs, size_t n_outputs,
-                                const tq_run_opts *opts);
+                                const tq_tensor *const *inputs,
+                                size_t n_inputs, tq_tensor **outputs,
+                                size_t n_outputs, const tq_run_opts *opts);
 
 /* The quantized copy of input `input` of node `node` that the weights map
  * produced (after set_maps), or NULL when that input is not a quantized
  * weight. Owned by the session; valid until the next set_maps. */
 TQ_API const tq_tensor *tq_session_quantized_weight(const tq_session *s,
-                                                    size_t node, size_t input);
+                                                   size_t node, size_t input);
 
 /* Which map entry applies to node i for a kind (after set_maps). */
 TQ_API int tq_session_node_match(const tq_session *s, size_t node,

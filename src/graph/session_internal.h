@@ -26,7 +26,7 @@ typedef struct node_rt {
   void *params;
   int parsed;
   unsigned flags; /* desc->flags */
-  int folded;     /* evaluated at plan time */
+  int folded; /* evaluated at plan time */
   tq_qmap_match match[TQ_MAP_KIND_COUNT];
   tq_tensor **wq;    /* per input: quantized weight (owned) or NULL */
   tq_op_cache cache; /* what the operator keeps between runs */

@@ -39,8 +39,8 @@ void tq_conv_im2col_rows(const conv_geom *g, const float *x, int64_t c0,
  * where input
  * position p and tap t land on p * stride - pad + t * dilation. Threads
  * over channels (each writes its own plane). */
-void tq_conv_col2im(const conv_geom *g, const float *col, int64_t ld, float *y,
-                    const float *bias, int threads);
+void tq_conv_col2im(const conv_geom *g, const float *col, int64_t ld,
+                    float *y, const float *bias, int threads);
 
 /* Output positions [lo, hi) along one axis whose input position
  * o * stride + off lies inside [0, in). Inline: called per row and tap. */
