@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_bound.h"
 #include "testutil.h"
 
 #include "core/tensor_internal.h"
+#include "ops/conv_impl_internal.h"
 #include "ops/nn_internal.h"
 #include "ops/op_internal.h"
 
@@ -33,6 +35,8 @@ typedef struct fx {
   uint64_t seed, stream, sample_offset;
   int threads;
   int64_t opset;
+  tq_op_cache *cache; /* NULL: none, as for a node with run-time weights */
+  const char *impl;   /* out: the implementation the last run used */
 } fx;
 
 static void fx_init(fx *f, tq_context *ctx) {
@@ -159,10 +163,12 @@ static tq_status fx_run(fx *f, const char *op) {
   c.stream = f->stream;
   c.sample_offset = f->sample_offset;
   c.threads = f->threads;
+  c.cache = f->cache;
   void *params = NULL;
   tq_status st = tq_op_call_parse(&c, &params);
   if (st == TQ_OK) st = e->infer(&c);
   if (st == TQ_OK) st = e->forward(&c);
+  f->impl = c.impl;
   free(params);
   return st;
 }
@@ -330,6 +336,54 @@ static void conv_set_attrs(fx *f, const conv_case *cc, int ap,
   if (with_kernel_shape) attr_ints(f, "kernel_shape", cc->g.k, (size_t)n);
 }
 
+/* The worst |got - want| / tol seen per implementation: how close the
+ * bounds come (printed when TQ_TEST_CONV_STATS is set). */
+static struct {
+  const char *impl;
+  double worst;
+  long outputs;
+} conv_stats[8];
+
+static void conv_stat(const char *impl, double ratio) {
+  size_t i = 0;
+  while (i < 7 && conv_stats[i].impl && strcmp(conv_stats[i].impl, impl)) i++;
+  conv_stats[i].impl = impl;
+  conv_stats[i].outputs++;
+  if (ratio > conv_stats[i].worst) conv_stats[i].worst = ratio;
+}
+
+static void print_conv_stats(void) {
+  for (size_t i = 0; i < 8 && conv_stats[i].impl; i++)
+    printf("%-10s %9ld outputs, worst |error| / bound %.4f\n",
+           conv_stats[i].impl, conv_stats[i].outputs, conv_stats[i].worst);
+}
+
+/* The allowed |y - y_ref| of each output of a Conv case as implementation
+ * impl computes it (conv_bound.h). */
+static void conv_tolerance(const conv_case *cc, const char *impl,
+                           const float *x, const float *w, const float *b,
+                           const double *scale, int64_t K, int64_t total,
+                           double *tol) {
+  const geo *g = &cc->g;
+  const tq_test_conv3 cv = {cc->N,    cc->C,    cc->M,     g->in[0], g->in[1],
+                            g->lo[0], g->lo[1], g->out[0], g->out[1]};
+  tq_test_conv_tol(impl, &cv, x, w, b, K, scale, total, tol);
+}
+
+/* |got - want| <= tol, element by element. */
+static void expect_within(const float *got, const double *want,
+                          const double *tol, size_t n, const char *impl) {
+  for (size_t i = 0; i < n; i++) {
+    const double err = fabs((double)got[i] - want[i]);
+    if (!(err <= tol[i]))
+      fail_msg(
+          "Conv (%s): element %zu is %.9g, expected %.9g (error %.3g, "
+          "bound %.3g)",
+          impl, i, (double)got[i], want[i], err, tol[i]);
+    conv_stat(impl, tol[i] > 0 ? err / tol[i] : 0.0);
+  }
+}
+
 /* Runs a Conv case and checks it against the naive loops. */
 static void conv_check(fx *f, const conv_case *cc) {
   const geo *g = &cc->g;
@@ -371,7 +425,12 @@ static void conv_check(fx *f, const conv_case *cc) {
     want[e] = s;
     scale[e] = a;
   }
-  expect_close(tq_cf32(f->out[0]), want, scale, (size_t)total, "Conv");
+  assert_non_null(f->impl);
+  double *tol = malloc((size_t)total * sizeof *tol);
+  assert_non_null(tol);
+  conv_tolerance(cc, f->impl, x, w, b, scale, K, total, tol);
+  expect_within(tq_cf32(f->out[0]), want, tol, (size_t)total, f->impl);
+  free(tol);
   free(want);
   free(scale);
   free(xs);
@@ -445,27 +504,33 @@ static void test_conv_random(void **state) {
   tq_context_destroy(ctx);
 }
 
-/* Larger cases that take each float path (few big tiles split over the
- * threads, many tiles one per thread, tiles inside one image or spanning
- * several, 1x1 without im2col, strided 1x1, depthwise direct, one input
- * channel with many outputs); results must not depend on threads. */
+/* Larger cases that take each float implementation (few big tiles split
+ * over the threads, many tiles one per thread, tiles inside one image or
+ * spanning several, 1x1 without im2col, strided 1x1, depthwise direct, one
+ * input channel with many outputs, Winograd): the one the default
+ * preference chooses, then every Conv implementation of the list alone
+ * (im2col where it does not apply), each within its bound of the double
+ * sums and the same bits at any thread count. */
 static void test_conv_paths(void **state) {
   (void)state;
   tq_context *ctx = new_ctx();
   static const struct {
     int64_t N, C, M, G, H, W, k, s, p, d;
+    const char *impl; /* the default preference's choice */
   } cases[] = {
-      {4, 16, 24, 1, 30, 30, 3, 1, 1, 1},  /* one big tile over images */
-      {1, 32, 40, 1, 9, 9, 3, 1, 1, 1},    /* whole image, GEMM split */
-      {3, 24, 16, 1, 20, 17, 1, 1, 0, 1},  /* pointwise */
-      {2, 24, 16, 1, 20, 17, 1, 2, 0, 1},  /* strided 1x1 */
-      {2, 12, 12, 12, 15, 16, 3, 2, 1, 1}, /* depthwise */
-      {2, 1, 20, 1, 28, 28, 5, 1, 2, 1},   /* LeNet-like first layer */
-      {2, 8, 8, 2, 33, 31, 3, 2, 2, 2},    /* grouped, strided, dilated */
-      {16, 64, 64, 1, 14, 14, 3, 1, 1, 1}, /* tiles spanning images */
-      {2, 16, 16, 1, 64, 64, 3, 1, 1, 1},  /* tiles inside and across */
-      {4, 64, 32, 1, 64, 64, 1, 1, 0, 1},  /* 1x1 tiles, both kinds */
+      {4, 16, 24, 1, 30, 30, 3, 1, 1, 1, "winograd2"}, /* one big tile */
+      {1, 32, 40, 1, 9, 9, 3, 1, 1, 1, "im2col"}, /* whole image, GEMM split */
+      {3, 24, 16, 1, 20, 17, 1, 1, 0, 1, "pointwise"},
+      {2, 24, 16, 1, 20, 17, 1, 2, 0, 1, "im2col"},     /* strided 1x1 */
+      {2, 12, 12, 12, 15, 16, 3, 2, 1, 1, "depthwise"}, /* depthwise */
+      {2, 1, 20, 1, 28, 28, 5, 1, 2, 1, "im2col"}, /* LeNet-like first layer */
+      {2, 8, 8, 2, 33, 31, 3, 2, 2, 2,
+       "im2col"}, /* grouped, strided, dilated */
+      {16, 64, 64, 1, 14, 14, 3, 1, 1, 1, "winograd2"}, /* tiles span images */
+      {2, 16, 16, 1, 64, 64, 3, 1, 1, 1, "winograd2"},  /* inside and across */
+      {4, 64, 32, 1, 64, 64, 1, 1, 0, 1, "pointwise"},  /* 1x1, both kinds */
   };
+  int used[TQ_CONV_PREF_MAX] = {0}; /* forced runs per table entry */
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     fx f;
     fx_init(&f, ctx);
@@ -489,25 +554,40 @@ static void test_conv_paths(void **state) {
     assert_true(geo_window(&cc.g, AP_NOTSET, pads, 0));
     conv_set_attrs(&f, &cc, AP_NOTSET, pads, 1);
     conv_check_threads(&f, &cc);
+    assert_string_equal(f.impl, cases[i].impl);
+    for (size_t k = 0; k < tq_conv_impl_count(); k++) {
+      const tq_conv_impl *im = tq_conv_impl_at(k);
+      if (im->op != TQ_OP_CONV) continue;
+      assert_int_equal(tq_context_set_conv_impls(ctx, im->name), TQ_OK);
+      conv_check_threads(&f, &cc);
+      if (strcmp(f.impl, "im2col")) assert_string_equal(f.impl, im->name);
+      used[k] += !strcmp(f.impl, im->name);
+    }
+    assert_int_equal(tq_context_set_conv_impls(ctx, NULL), TQ_OK);
     fx_free(&f);
   }
+  for (size_t k = 0; k < tq_conv_impl_count(); k++)
+    if (tq_conv_impl_at(k)->op == TQ_OP_CONV && !used[k])
+      fail_msg("no case ran %s", tq_conv_impl_at(k)->name);
   tq_context_destroy(ctx);
 }
 
 /* 3x3 stride-1 convolutions with enough tiles take Winograd's
  * F(2x2, 3x3), or with fast convolutions and enough 4x4 tiles F(4x4, 3x3)
  * (conv_winograd.c): odd output sizes (partial tiles on the right and at
- * the bottom), asymmetric and auto pads, batches whose tiles cross the
- * blocks; same values as the naive sums up to rounding, same bits at any
- * thread count. Both kinds are drawn at least 10 times. F(2x2) is drawn
- * with pads up to 4 (windows entirely in the padding), F(4x4) up to 2: its
- * errors scale with the 6x6 patch, not the window (tq_context_set_fast_conv).
- */
+ * the bottom), asymmetric and auto pads up to 4 (windows entirely in the
+ * padding), batches whose tiles cross the blocks; each within its bound
+ * of the double-precision sums (conv_bound.c), same bits at any thread
+ * count. Both kinds are drawn 10 times each, or TQ_TEST_WINOGRAD_CASES
+ * times (TQ_TEST_CONV_STATS=1 then prints how close the bounds came). */
 static void test_conv_winograd(void **state) {
   (void)state;
   tq_context *ctx = new_ctx();
+  const char *env = getenv("TQ_TEST_WINOGRAD_CASES");
+  const int want = env ? atoi(env) : 10;
   int done[2] = {0, 0}; /* F(2x2), F(4x4) */
-  for (int iter = 0; (done[0] < 10 || done[1] < 10) && iter < 2000; iter++) {
+  for (int iter = 0; (done[0] < want || done[1] < want) && iter < 400 * want;
+       iter++) {
     fx f;
     fx_init(&f, ctx);
     conv_case cc;
@@ -527,7 +607,7 @@ static void test_conv_winograd(void **state) {
     const int ap = (int)irand(0, 3);
     const int fast = (int)irand(0, 1);
     int64_t pads[4];
-    for (int d = 0; d < 4; d++) pads[d] = irand(0, fast ? 2 : 4);
+    for (int d = 0; d < 4; d++) pads[d] = irand(0, 4);
     if (!geo_window(&cc.g, ap, pads, 0)) {
       fx_free(&f);
       continue;
@@ -537,18 +617,19 @@ static void test_conv_winograd(void **state) {
     const int64_t tiles4 =
         cc.N * ((cc.g.out[0] + 3) / 4) * ((cc.g.out[1] + 3) / 4);
     const int kind = fast && tiles4 >= 16;
-    if (tiles2 < 32 || done[kind] >= 14) {
+    if (tiles2 < 32 || done[kind] >= want) {
       fx_free(&f);
       continue;
     }
     tq_context_set_fast_conv(ctx, fast);
     conv_set_attrs(&f, &cc, ap, pads, 1);
     conv_check_threads(&f, &cc);
+    assert_string_equal(f.impl, kind ? "winograd4" : "winograd2");
     tq_context_set_fast_conv(ctx, 0);
     fx_free(&f);
     done[kind]++;
   }
-  assert_true(done[0] >= 10 && done[1] >= 10);
+  assert_true(done[0] >= want && done[1] >= want);
   /* many channels: F(2x2) even with fast convolutions (its transformed
    * kernels are 2.25 times smaller); 11 x 7 x 7 = 539 tiles, two blocks */
   tq_context_set_fast_conv(ctx, 1);
@@ -573,8 +654,214 @@ static void test_conv_winograd(void **state) {
   assert_true(geo_window(&cc.g, AP_NOTSET, pads, 0));
   conv_set_attrs(&f, &cc, AP_NOTSET, pads, 1);
   conv_check_threads(&f, &cc);
+  assert_string_equal(f.impl, "winograd2");
   fx_free(&f);
   tq_context_set_fast_conv(ctx, 0);
+  tq_context_destroy(ctx);
+}
+
+/* The context's preference: names in, names out, the fast-convolution
+ * shorthand on top, errors that list the names; the table: one fallback
+ * per operator, names unique per operator; why each entry was chosen or
+ * not. */
+static void test_conv_pref(void **state) {
+  (void)state;
+  tq_context *ctx = new_ctx();
+  char buf[256];
+  const char *dflt = "winograd2,depthwise,pointwise,im2col,col2im";
+  const char *fast = "winograd4,winograd2,depthwise,pointwise,im2col,col2im";
+#define EXPECT_LIST(c, want)                                                   \
+  do {                                                                         \
+    assert_int_equal(tq_context_conv_impls(c, buf, sizeof buf), strlen(want)); \
+    assert_string_equal(buf, want);                                            \
+  } while (0)
+  EXPECT_LIST(ctx, dflt);
+  EXPECT_LIST(NULL, dflt);
+  assert_int_equal(tq_context_conv_impls(ctx, buf, 5), strlen(dflt));
+  assert_string_equal(buf, "wino");
+  assert_int_equal(tq_context_conv_impls(ctx, NULL, 0), strlen(dflt));
+  assert_int_equal(tq_context_fast_conv(ctx), 0);
+  tq_context_set_fast_conv(ctx, 1);
+  EXPECT_LIST(ctx, fast);
+  assert_int_equal(tq_context_fast_conv(ctx), 1);
+  tq_context_set_fast_conv(ctx, 1);
+  EXPECT_LIST(ctx, fast);
+  tq_context_set_fast_conv(ctx, 0);
+  EXPECT_LIST(ctx, dflt);
+  assert_int_equal(tq_context_set_conv_impls(ctx, " im2col , winograd4,im2col"),
+                   TQ_OK);
+  EXPECT_LIST(ctx, "im2col,winograd4");
+  assert_int_equal(tq_context_fast_conv(ctx), 1);
+  tq_context_set_fast_conv(ctx, 0);
+  EXPECT_LIST(ctx, "im2col");
+  /* winograd4 alone, then off: the fallbacks, not the default */
+  assert_int_equal(tq_context_set_conv_impls(ctx, "winograd4"), TQ_OK);
+  tq_context_set_fast_conv(ctx, 0);
+  EXPECT_LIST(ctx, "im2col,col2im");
+  static const char *const bad[] = {"winograd9", "", "im2col,,depthwise",
+                                    "im2col,", " "};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(tq_context_set_conv_impls(ctx, bad[i]), TQ_ERR_PARSE);
+    EXPECT_LIST(ctx, "im2col,col2im"); /* unchanged */
+  }
+  assert_int_equal(tq_context_set_conv_impls(ctx, "winograd9"), TQ_ERR_PARSE);
+  const char *msg = tq_context_last_error(ctx);
+  assert_non_null(strstr(msg, "'winograd9'"));
+  assert_non_null(strstr(msg, "winograd4,winograd2,depthwise,pointwise"));
+  assert_non_null(strstr(msg, "or default"));
+  assert_int_equal(tq_context_set_conv_impls(ctx, "default"), TQ_OK);
+  EXPECT_LIST(ctx, dflt);
+  assert_int_equal(tq_context_set_conv_impls(ctx, "depthwise"), TQ_OK);
+  assert_int_equal(tq_context_set_conv_impls(ctx, NULL), TQ_OK);
+  EXPECT_LIST(ctx, dflt);
+#undef EXPECT_LIST
+  /* the table */
+  const tq_op_id ops[] = {TQ_OP_CONV, TQ_OP_CONV_TRANSPOSE};
+  for (size_t o = 0; o < 2; o++) {
+    int fallbacks = 0;
+    for (size_t i = 0; i < tq_conv_impl_count(); i++) {
+      const tq_conv_impl *im = tq_conv_impl_at(i);
+      assert_true(im->name && im->applies && im->run);
+      assert_true(!im->prepare == !im->free_state);
+      if (im->op != ops[o]) continue;
+      fallbacks += (im->flags & TQ_CONV_IMPL_FALLBACK) != 0;
+      for (size_t k = 0; k < i; k++)
+        assert_true(tq_conv_impl_at(k)->op != ops[o] ||
+                    strcmp(tq_conv_impl_at(k)->name, im->name));
+    }
+    assert_int_equal(fallbacks, 1);
+  }
+  assert_null(tq_conv_impl_at(tq_conv_impl_count()));
+  /* why: a 1x1 convolution, 16 channels, 16x16 */
+  conv_geom g;
+  memset(&g, 0, sizeof g);
+  g.w.nsp = 2;
+  for (int d = 0; d < TQ_NN_MAX_SPATIAL; d++)
+    g.w.in[d] = g.w.out[d] = g.w.kernel[d] = g.w.stride[d] = g.w.dil[d] = 1;
+  g.w.in[1] = g.w.in[2] = g.w.out[1] = g.w.out[2] = 16;
+  g.N = g.G = 1;
+  g.C = g.M = g.Cg = g.Mg = g.K = 16;
+  g.kvol = 1;
+  g.Pin = g.P = 256;
+  int index;
+  const tq_conv_impl *chosen = tq_conv_impl_choose(ctx, TQ_OP_CONV, &g, &index);
+  assert_ptr_equal(chosen, tq_conv_impl_at((size_t)index));
+  assert_string_equal(tq_conv_impl_at((size_t)index)->name, "pointwise");
+  const size_t len = tq_conv_impl_explain(ctx, TQ_OP_CONV, &g, buf, sizeof buf);
+  assert_int_equal(len, strlen(buf));
+  static const char *const why[] = {
+      "winograd4: not preferred",
+      "winograd2: needs a 3x3 kernel, stride 1 and no dilation",
+      "depthwise: needs one input channel per group", "pointwise: chosen",
+      "im2col: applies, but a preferred one came first"};
+  for (size_t i = 0; i < sizeof why / sizeof why[0]; i++)
+    if (!strstr(buf, why[i])) fail_msg("'%s' lacks '%s'", buf, why[i]);
+  assert_null(strstr(buf, "col2im"));
+  tq_conv_impl_explain(ctx, TQ_OP_CONV_TRANSPOSE, &g, buf, sizeof buf);
+  assert_string_equal(buf, "col2im: chosen");
+  /* preferring im2col first takes it even for 1x1 */
+  assert_int_equal(tq_context_set_conv_impls(ctx, "im2col,pointwise"), TQ_OK);
+  assert_string_equal(tq_conv_impl_choose(ctx, TQ_OP_CONV, &g, &index)->name,
+                      "im2col");
+  tq_context_destroy(ctx);
+}
+
+/* The operator cache: state is reused only by the implementation that
+ * prepared it, for the input shapes and attributes it was prepared for.
+ * One cache through runs with other weight shapes, another preference and
+ * other input sizes gives the bits of runs without a cache (transformed
+ * kernels of another shape, reused, would not); an implementation without
+ * state leaves the cache alone. */
+static void test_conv_cache(void **state) {
+  (void)state;
+  tq_context *ctx = new_ctx();
+  tq_op_cache cache;
+  memset(&cache, 0, sizeof cache);
+  static const struct {
+    int64_t C, M, H, k;
+    int fast;
+    const char *impl;
+  } steps[] = {
+      {8, 8, 16, 3, 0, "winograd2"},
+      {16, 8, 16, 3, 0, "winograd2"}, /* other weights' shape */
+      {16, 8, 16, 3, 1, "winograd4"}, /* other preference */
+      {16, 8, 12, 3, 1, "winograd2"}, /* 9 4x4 tiles: too few for F(4x4) */
+      {16, 8, 16, 3, 1, "winograd4"},
+      {16, 8, 16, 1, 1, "pointwise"}, /* no state: the cache stays */
+      {16, 8, 16, 3, 1, "winograd4"}, /* reused */
+  };
+  void *last = NULL;
+  for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+    fx f;
+    fx_init(&f, ctx);
+    const int64_t xd[4] = {1, steps[i].C, steps[i].H, steps[i].H};
+    const int64_t wd[4] = {steps[i].M, steps[i].C, steps[i].k, steps[i].k};
+    rng_state = 99; /* the same weights for the same shapes, as in a session */
+    fx_input(&f, 0, 4, xd);
+    fx_input(&f, 1, 4, wd);
+    const int64_t pads[4] = {steps[i].k / 2, steps[i].k / 2, steps[i].k / 2,
+                             steps[i].k / 2};
+    attr_ints(&f, "pads", pads, 4);
+    tq_context_set_fast_conv(ctx, steps[i].fast);
+    assert_int_equal(fx_run(&f, "Conv"), TQ_OK); /* no cache: the reference */
+    assert_string_equal(f.impl, steps[i].impl);
+    tq_tensor *want = NULL;
+    assert_int_equal(tq_tensor_clone(ctx, f.out[0], &want), TQ_OK);
+    f.cache = &cache;
+    assert_int_equal(fx_run(&f, "Conv"), TQ_OK);
+    assert_string_equal(f.impl, steps[i].impl);
+    if (memcmp(tq_cf32(f.out[0]), tq_cf32(want), want->numel * sizeof(float)))
+      fail_msg("step %zu: other bits with the cache", i);
+    if (!strcmp(steps[i].impl, "pointwise")) {
+      assert_ptr_equal(cache.data, last);
+    } else {
+      assert_non_null(cache.data);
+      assert_string_equal(tq_conv_impl_at((size_t)cache.impl)->name,
+                          steps[i].impl);
+      assert_true(tq_shape_equal(&cache.shapes[1], &f.in[1]->shape));
+      if (i == 6) assert_ptr_equal(cache.data, last);
+    }
+    last = cache.data;
+    tq_tensor_destroy(want);
+    fx_free(&f);
+  }
+  tq_context_set_fast_conv(ctx, 0);
+  /* the key itself: implementation, every input's shape, the params */
+  fx f;
+  fx_init(&f, ctx);
+  const int64_t xd[4] = {1, 8, 4, 4}, wd[4] = {8, 8, 3, 3};
+  fx_input(&f, 0, 4, xd);
+  fx_input(&f, 1, 4, wd);
+  const tq_tensor *ins[3] = {f.in[0], f.in[1], NULL};
+  conv_params cp;
+  memset(&cp, 0, sizeof cp);
+  cp.group = 1;
+  tq_op_call c;
+  memset(&c, 0, sizeof c);
+  c.desc = nn_op("Conv", 17);
+  c.params = &cp;
+  c.in = ins;
+  c.n_in = 3;
+  int *data = malloc(sizeof *data);
+  assert_non_null(data);
+  assert_true(tq_op_cache_put(&cache, 1, &c, data, free));
+  assert_ptr_equal(tq_op_cache_get(&cache, 1, &c), data);
+  assert_null(tq_op_cache_get(&cache, 0, &c));
+  assert_null(tq_op_cache_get(NULL, 1, &c));
+  c.n_in = 2; /* no bias input at all, rather than an absent one */
+  assert_null(tq_op_cache_get(&cache, 1, &c));
+  c.n_in = 3;
+  ins[0] = f.in[1]; /* X of another shape */
+  assert_null(tq_op_cache_get(&cache, 1, &c));
+  ins[0] = f.in[0];
+  cp.group = 2; /* another attribute */
+  assert_null(tq_op_cache_get(&cache, 1, &c));
+  cp.group = 1;
+  assert_ptr_equal(tq_op_cache_get(&cache, 1, &c), data);
+  tq_op_cache_clear(&cache);
+  assert_null(cache.data);
+  assert_null(tq_op_cache_get(&cache, 1, &c));
+  fx_free(&f);
   tq_context_destroy(ctx);
 }
 
@@ -1805,6 +2092,8 @@ int main(void) {
       cmocka_unit_test(test_conv_random),
       cmocka_unit_test(test_conv_paths),
       cmocka_unit_test(test_conv_winograd),
+      cmocka_unit_test(test_conv_pref),
+      cmocka_unit_test(test_conv_cache),
       cmocka_unit_test(test_conv_transpose_random),
       cmocka_unit_test(test_conv_transpose_ort),
       cmocka_unit_test(test_gemm),
@@ -1820,5 +2109,7 @@ int main(void) {
       cmocka_unit_test(test_intrinsic_gemm_matmul),
       cmocka_unit_test(test_errors),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  const int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  if (getenv("TQ_TEST_CONV_STATS")) print_conv_stats();
+  return failed;
 }

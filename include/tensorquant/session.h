@@ -120,6 +120,14 @@ TQ_API const tq_tensor *tq_session_quantized_weight(const tq_session *s,
 TQ_API int tq_session_node_match(const tq_session *s, size_t node,
                                  tq_map_kind kind, tq_qmap_match *match);
 
+/* The implementation that computed node `node` in the last run that ran
+ * it, for operators that have several: a float Conv's entry of the
+ * implementation list ("winograd2", "im2col", ... as named for
+ * tq_context_set_conv_impls), "intrinsic" under intrinsic quantization.
+ * NULL for other operators, nodes not run yet and node out of range. The
+ * string is static (never freed). */
+TQ_API const char *tq_session_node_impl(const tq_session *s, size_t node);
+
 #ifdef __cplusplus
 }
 #endif

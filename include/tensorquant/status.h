@@ -63,8 +63,40 @@ TQ_API void tq_context_destroy(tq_context *ctx);
 TQ_API tq_status tq_context_set_threads(tq_context *ctx, int threads);
 TQ_API int tq_context_threads(const tq_context *ctx);
 
-/* Fast float convolutions (default off): lets 3x3 stride-1 Conv use
- * Winograd F(4x4, 3x3), which needs 2.25x fewer multiplications than the
+/* Which float convolution implementations calls made with ctx may use, in
+ * order of preference: a comma-separated list of names. For each Conv
+ * (ConvTranspose) node, the first listed implementation that applies to
+ * its shapes and attributes computes it; the general one of each operator,
+ * im2col (col2im), applies to all and is tried last when the list leaves
+ * it out. The names, in the default order:
+ *   winograd4  Winograd F(4x4, 3x3) (not in the default list: see
+ *              tq_context_set_fast_conv) - 2-D 3x3 stride-1 Conv, one
+ *              group, >= 8 input and output channels, >= 16 4x4 tiles
+ *              over the batch, transformed kernels of at most 4 MiB
+ *   winograd2  Winograd F(2x2, 3x3) - the same convolutions with >= 32
+ *              2x2 tiles over the batch
+ *   depthwise  direct loops - one input channel and at most 4 outputs
+ *              per group
+ *   pointwise  GEMM on the input itself - 1x1 kernels, unit strides, no
+ *              padding
+ *   im2col     im2col + GEMM per group - every Conv
+ *   col2im     GEMM + col2im - every ConvTranspose
+ * Implementations differ in rounding only (docs/ops.md); intrinsic
+ * quantization never uses them. list: NULL or "default" for the default
+ * (winograd2,depthwise,pointwise,im2col,col2im); spaces around names are
+ * ignored, repeated names count once. TQ_ERR_PARSE for an empty list or an
+ * unknown name (the message lists the names); ctx is then unchanged. */
+TQ_API tq_status tq_context_set_conv_impls(tq_context *ctx, const char *list);
+
+/* Writes ctx's list (comma-separated names, as set or the default) into
+ * buf (size bytes, always NUL-terminated when size > 0; may be NULL when
+ * size is 0). Returns the length of the whole list, as snprintf does. */
+TQ_API size_t tq_context_conv_impls(const tq_context *ctx, char *buf,
+                                    size_t size);
+
+/* Fast float convolutions (default off), shorthand for the list: 1 puts
+ * winograd4 first in ctx's list (tq_context_set_conv_impls), 0 removes it.
+ * Winograd F(4x4, 3x3) needs 2.25x fewer multiplications than the
  * default F(2x2, 3x3) (ResNet-18 about 8 % faster). Its rounding errors
  * scale with the magnitude of the whole 6x6 input patch of a 4x4 output
  * tile, not with the output's own terms: an output whose exact value is 0
@@ -73,6 +105,7 @@ TQ_API int tq_context_threads(const tq_context *ctx);
  * up/away rounding) then moves a whole step. Off, every output whose
  * terms are all zero is its bias exactly. enable: 0 or 1. */
 TQ_API void tq_context_set_fast_conv(tq_context *ctx, int enable);
+/* 1 when ctx's list holds winograd4, else 0. */
 TQ_API int tq_context_fast_conv(const tq_context *ctx);
 
 /* The kernel set that quantizers and intrinsic quantization use for calls

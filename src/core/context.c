@@ -9,7 +9,7 @@
 
 struct tq_context {
   int threads;
-  int fast_conv; /* tq_context_set_fast_conv */
+  tq_conv_pref conv_pref; /* tq_context_set_conv_impls */
   tq_error_info last;
   int isa_cap_plus1; /* tq_context_set_isa_cap; 0: no cap */
 };
@@ -62,12 +62,14 @@ int tq_context_threads(const tq_context *ctx) {
   return ctx ? ctx->threads : tq_threads_available();
 }
 
-void tq_context_set_fast_conv(tq_context *ctx, int enable) {
-  if (ctx) ctx->fast_conv = enable != 0;
+void tq_context_set_conv_pref(tq_context *ctx, const tq_conv_pref *pref) {
+  if (ctx) ctx->conv_pref = *pref;
 }
 
-int tq_context_fast_conv(const tq_context *ctx) {
-  return ctx ? ctx->fast_conv : 0;
+tq_conv_pref tq_context_conv_pref(const tq_context *ctx) {
+  if (ctx) return ctx->conv_pref;
+  const tq_conv_pref dflt = {0};
+  return dflt;
 }
 
 const char *tq_context_last_error(const tq_context *ctx) {

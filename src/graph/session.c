@@ -35,12 +35,8 @@ tq_status tq_session_create(tq_context *ctx, const tq_graph *g,
 }
 
 void tq_session_clear_caches(tq_session *s) {
-  for (size_t i = 0; i < s->g->n_nodes; i++) {
-    tq_op_cache *c = &s->nodes[i].cache;
-    if (c->data && c->free_data) c->free_data(c->data);
-    c->data = NULL;
-    c->free_data = NULL;
-  }
+  for (size_t i = 0; i < s->g->n_nodes; i++)
+    tq_op_cache_clear(&s->nodes[i].cache);
 }
 
 static void free_weights(tq_session *s) {
@@ -103,6 +99,10 @@ const tq_tensor *tq_session_quantized_weight(const tq_session *s, size_t node,
   if (node >= s->g->n_nodes || input >= s->g->nodes[node].n_in) return NULL;
   const node_rt *n = &s->nodes[node];
   return n->wq ? n->wq[input] : NULL;
+}
+
+const char *tq_session_node_impl(const tq_session *s, size_t node) {
+  return node < s->g->n_nodes ? s->nodes[node].impl : NULL;
 }
 
 int tq_session_node_match(const tq_session *s, size_t node, tq_map_kind kind,
@@ -643,6 +643,7 @@ tq_status tq_session_run_outputs(tq_context *ctx, tq_session *s,
       st = TQ_OK; /* a fused Relu: the data is already its output */
     } else {
       st = n->desc->forward(&c);
+      n->impl = c.impl;
     }
     if (st == TQ_OK && c.post_relu && c.post_relu_done)
       s->nodes[n->relu_next].relu_ready = 1;

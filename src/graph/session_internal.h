@@ -31,6 +31,7 @@ typedef struct node_rt {
   tq_tensor **wq;    /* per input: quantized weight (owned) or NULL */
   tq_op_cache cache; /* what the operator keeps between runs */
   int cacheable;     /* inputs after the first are constants (plan) */
+  const char *impl;  /* the implementation its last run used, or NULL */
   /* Relu fusion (plan): the Relu node that is the only reader of this
    * TQ_OPF_POST_RELU node's output, or -1; on that Relu node, during a
    * run, relu_ready says its input already had Relu applied. */

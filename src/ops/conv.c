@@ -1,14 +1,10 @@
 /* Conv and ConvTranspose (ONNX opsets 1-17), float32, NCHW, 1 to 3 spatial
- * dimensions.
+ * dimensions: attributes, geometry, im2col/col2im, intrinsic quantization.
  *
- * Float path: Conv is im2col + OpenBLAS GEMM per group, in tiles of whole
- * output rows (over the batch; see conv_forward_float); 1x1 kernels with
- * unit stride and no padding multiply the input directly, and convs with
- * one input channel and few outputs per group (depthwise) are computed
- * directly; 3x3 stride-1 convolutions use Winograd's F(4x4, 3x3) or
- * F(2x2, 3x3) (conv_winograd.c). ConvTranspose is GEMM (W^T X) +
- * tq_conv_col2im. Every split depends on the shapes only, so results are the
- * same bits at any thread count.
+ * Float path: the first implementation of the context's preference that
+ * applies (conv_impl_internal.h: Winograd, depthwise, pointwise, im2col;
+ * ConvTranspose: GEMM + col2im). Each depends on the shapes only for its
+ * splits, so results are the same bits at any thread count.
  *
  * Intrinsic quantization: both become tq_intrinsic_gemm over operands in
  * the documented term order (input channel, then kernel depth, row,
@@ -28,7 +24,7 @@
 #include <omp.h>
 #endif
 
-#include "ops/conv_internal.h"
+#include "ops/conv_impl_internal.h"
 #include "ops/op_families.h"
 
 static int64_t dim_prod(const int64_t *d, int n) {
@@ -181,19 +177,6 @@ static tq_status conv_infer(tq_op_call *c) {
   return tq_call_set_output(c, 0, TQ_DTYPE_FLOAT32, &s);
 }
 
-/* Output positions [lo, hi) along one axis whose input position
- * o * stride + off lies inside [0, in). */
-static void valid_range(int64_t off, int64_t stride, int64_t in, int64_t out,
-                        int64_t *lo, int64_t *hi) {
-  int64_t a = off >= 0 ? 0 : (-off + stride - 1) / stride;
-  int64_t b = in - off <= 0 ? 0 : (in - off + stride - 1) / stride;
-  if (a > out) a = out;
-  if (b > out) b = out;
-  if (b < a) b = a;
-  *lo = a;
-  *hi = b;
-}
-
 /* im2col of input channels [c0, c1) of one group for output rows
  * [r0, r1) (a row: one (depth, height) output pair, OW positions). x
  * points at the group's first channel; col row k = (channel - c0) * kvol
@@ -214,7 +197,7 @@ void tq_conv_im2col_rows(const conv_geom *g, const float *x, int64_t c0,
         for (int64_t l = 0; l < w->kernel[2]; l++, dst += ld) {
           const int64_t off = l * w->dil[2] - w->pad_lo[2];
           int64_t lo, hi;
-          valid_range(off, sw, IW, OW, &lo, &hi);
+          tq_conv_valid_range(off, sw, IW, OW, &lo, &hi);
           float *d = dst;
           int64_t od = r0 / OH, oh = r0 % OH;
           for (int64_t r = r0; r < r1; r++, d += OW) {
@@ -252,237 +235,13 @@ void tq_conv_im2col_rows(const conv_geom *g, const float *x, int64_t c0,
   }
 }
 
-/* Sets rows [0, M) x [0, n) of y (row stride ld) to bias[m], or 0. */
-static void fill_bias(float *y, int64_t M, int64_t n, int64_t ld,
-                      const float *bias) {
-  for (int64_t m = 0; m < M; m++) {
-    float *row = y + m * ld;
-    const float v = bias ? bias[m] : 0.0f;
-    for (int64_t i = 0; i < n; i++) row[i] = v;
-  }
-}
-
 /* No input channels (K = 0): every output is its bias. */
 static void fill_planes(float *y, int64_t N, int64_t M, int64_t P,
                         const float *bias) {
-  for (int64_t n = 0; n < N; n++) fill_bias(y + n * M * P, M, P, P, bias);
+  for (int64_t n = 0; n < N; n++)
+    tq_conv_fill_bias(y + n * M * P, M, P, P, bias);
 }
 
-/* One input channel per group: no GEMM is worth its packing; accumulate
- * tap by tap along output rows (vectorizes over the row). */
-static tq_status conv_direct(tq_op_call *c, const conv_geom *g, const float *x,
-                             const float *wt, const float *b, float *y) {
-  const tq_nn_window *w = &g->w;
-  const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
-  const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];
-  const int64_t sw = w->stride[2];
-  const int64_t items = g->N * g->M;
-  int nt = tq_nn_threads(c);
-  if (nt > items) nt = (int)(items > 0 ? items : 1);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t it = 0; it < items; it++) {
-    const int64_t n = it / g->M, oc = it % g->M, gi = oc / g->Mg;
-    const float *xp = x + (n * g->C + gi) * g->Pin;
-    const float *wk = wt + oc * g->kvol;
-    float *yp = y + it * g->P;
-    fill_bias(yp, 1, g->P, g->P, b ? b + oc : NULL);
-    for (int64_t od = 0; od < OD; od++) {
-      for (int64_t oh = 0; oh < OH; oh++) {
-        float *yr = yp + (od * OH + oh) * OW;
-        for (int64_t i = 0; i < w->kernel[0]; i++) {
-          const int64_t id = od * w->stride[0] - w->pad_lo[0] + i * w->dil[0];
-          if (id < 0 || id >= ID) continue;
-          for (int64_t j = 0; j < w->kernel[1]; j++) {
-            const int64_t ih = oh * w->stride[1] - w->pad_lo[1] + j * w->dil[1];
-            if (ih < 0 || ih >= IH) continue;
-            const float *xr = xp + (id * IH + ih) * IW;
-            const float *wr = wk + (i * w->kernel[1] + j) * w->kernel[2];
-            for (int64_t l = 0; l < w->kernel[2]; l++) {
-              const int64_t off = l * w->dil[2] - w->pad_lo[2];
-              int64_t lo, hi;
-              valid_range(off, sw, IW, OW, &lo, &hi);
-              const float wv = wr[l];
-              if (sw == 1) {
-                for (int64_t o = lo; o < hi; o++) yr[o] += wv * xr[o + off];
-              } else {
-                for (int64_t o = lo; o < hi; o++)
-                  yr[o] += wv * xr[o * sw + off];
-              }
-            }
-          }
-        }
-      }
-    }
-    if (g->relu) tq_relu_row(yp, g->P);
-  }
-  return TQ_OK;
-}
-
-/* Tiling of the float Conv. The output columns of one group, over the
- * whole batch, are rows of output positions (an output row: one (depth,
- * height) pair, OW positions) concatenated image after image; a tile is a
- * run of whole rows, possibly spanning images. A tile has at least
- * CONV_MIN_COLS columns, or OpenBLAS would spend more time packing the
- * weights than multiplying them, and its im2col block fills at most
- * CONV_L2_BYTES when it can, so that the GEMM reads it from cache. With at
- * least CONV_MIN_TILES such tiles, each thread takes whole tiles (im2col
- * and a single-threaded GEMM); with fewer, tiles grow to CONV_BIG_FLOATS
- * im2col floats and each is split over the threads (im2col by channel, the
- * GEMM in tq_nn_sgemm's fixed sub-tiles). Tile bounds depend only on the
- * shapes. */
-#define CONV_MIN_COLS 256
-#define CONV_L2_BYTES ((int64_t)384 * 1024)
-#define CONV_MIN_TILES 8
-#define CONV_BIG_FLOATS ((int64_t)4 * 1024 * 1024)
-
-static int is_pointwise(const tq_nn_window *w) {
-  for (int d = 0; d < TQ_NN_MAX_SPATIAL; d++)
-    if (w->kernel[d] != 1 || w->stride[d] != 1 || w->pad_lo[d] != 0 ||
-        w->pad_hi[d] != 0)
-      return 0;
-  return 1;
-}
-
-/* One tile: global rows [gr0, gr1) of group gi. col holds K x ncols
- * floats, out Mg x ncols (used when the tile spans images). big: the tile
- * is split over `threads` (im2col by channel, the GEMM in fixed tiles);
- * else it runs on the calling thread. */
-static void conv_tile(const conv_geom *g, int64_t gi, int64_t gr0, int64_t gr1,
-                      const float *x, const float *wt, const float *b, float *y,
-                      float *col, float *out, int big, int threads) {
-  const tq_nn_window *w = &g->w;
-  const int64_t OW = w->out[2], R = w->out[0] * w->out[1];
-  const int64_t ncols = (gr1 - gr0) * OW;
-  const int64_t n0 = gr0 / R, n1 = (gr1 - 1) / R;
-  const float *wg = wt + gi * g->Mg * g->K;
-  const float *bg = b ? b + gi * g->Mg : NULL;
-  const float *bm = col;
-  int64_t ldb = ncols;
-  if (n0 == n1 && is_pointwise(w)) {
-    /* 1x1: the input rows are the im2col matrix */
-    bm = x + (n0 * g->C + gi * g->Cg) * g->Pin + (gr0 % R) * OW;
-    ldb = g->Pin;
-  } else {
-    int64_t off = 0;
-    for (int64_t gr = gr0; gr < gr1;) {
-      const int64_t n = gr / R, r0 = gr % R;
-      const int64_t r1 = r0 + (gr1 - gr) < R ? r0 + (gr1 - gr) : R;
-      const float *xg = x + (n * g->C + gi * g->Cg) * g->Pin;
-      if (big) {
-        int nt = threads > g->Cg ? (int)g->Cg : threads;
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t ch = 0; ch < g->Cg; ch++)
-          tq_conv_im2col_rows(g, xg, ch, ch + 1, r0, r1,
-                              col + ch * g->kvol * ncols + off, ncols);
-      } else {
-        tq_conv_im2col_rows(g, xg, 0, g->Cg, r0, r1, col + off, ncols);
-      }
-      off += (r1 - r0) * OW;
-      gr += r1 - r0;
-    }
-  }
-  if (n0 == n1) {
-    float *yt = y + (n0 * g->M + gi * g->Mg) * g->P + (gr0 % R) * OW;
-    if (bg) fill_bias(yt, g->Mg, ncols, g->P, bg);
-    if (big)
-      tq_nn_sgemm(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb,
-                  bg ? 1.0f : 0.0f, yt, g->P, threads);
-    else
-      tq_nn_sgemm1(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb,
-                   bg ? 1.0f : 0.0f, yt, g->P);
-    if (g->relu) { /* while the tile is in the caches */
-      int nt = big ? threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static)
-      for (int64_t m = 0; m < g->Mg; m++) tq_relu_row(yt + m * g->P, ncols);
-    }
-    return;
-  }
-  if (big)
-    tq_nn_sgemm(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb, 0.0f, out,
-                ncols, threads);
-  else
-    tq_nn_sgemm1(0, 0, g->Mg, ncols, g->K, 1.0f, wg, g->K, bm, ldb, 0.0f, out,
-                 ncols);
-  /* scatter the images' pieces, adding the bias */
-  int64_t off = 0;
-  for (int64_t gr = gr0; gr < gr1;) {
-    const int64_t n = gr / R, r0 = gr % R;
-    const int64_t r1 = r0 + (gr1 - gr) < R ? r0 + (gr1 - gr) : R;
-    const int64_t len = (r1 - r0) * OW;
-    for (int64_t m = 0; m < g->Mg; m++) {
-      float *yr = y + (n * g->M + gi * g->Mg + m) * g->P + r0 * OW;
-      const float *src = out + m * ncols + off;
-      const float bv = bg ? bg[m] : 0.0f;
-      for (int64_t i = 0; i < len; i++) yr[i] = src[i] + bv;
-      if (g->relu) tq_relu_row(yr, len);
-    }
-    off += len;
-    gr += r1 - r0;
-  }
-}
-
-static tq_status conv_forward_float(tq_op_call *c, const conv_geom *g,
-                                    const float *x, const float *wt,
-                                    const float *b, float *y) {
-  const tq_nn_window *w = &g->w;
-  if (g->Cg == 1 && g->Mg <= 4) return conv_direct(c, g, x, wt, b, y);
-  if (tq_conv_winograd_applies(g)) return tq_conv_winograd(c, g, x, wt, b, y);
-  const int threads = tq_nn_threads(c);
-  const int64_t OW = w->out[2], rows_all = g->N * w->out[0] * w->out[1];
-  int64_t rows = CONV_L2_BYTES / (int64_t)sizeof(float) / g->K / OW;
-  const int64_t min_rows = (CONV_MIN_COLS + OW - 1) / OW;
-  if (rows < min_rows) rows = min_rows;
-  if (rows > rows_all) rows = rows_all;
-  int64_t tiles = (rows_all + rows - 1) / rows;
-  int big = g->G * tiles < CONV_MIN_TILES;
-  if (big) {
-    rows = CONV_BIG_FLOATS / g->K / OW;
-    if (rows < min_rows) rows = min_rows;
-    if (rows > rows_all) rows = rows_all;
-    tiles = (rows_all + rows - 1) / rows;
-  }
-  const int64_t ncols = rows * OW;
-  const int64_t items = g->G * tiles;
-  int nt = big ? 1 : threads > items ? (int)items : threads;
-  /* per thread: im2col block and output block */
-  const int64_t per = g->K * ncols + g->Mg * ncols;
-  float *scratch = malloc((size_t)(per * nt + 1) * sizeof *scratch);
-  if (!scratch)
-    return tq_call_error(c, TQ_ERR_NO_MEMORY,
-                         "out of memory for %lld x %lld im2col buffers",
-                         (long long)g->K, (long long)ncols);
-  if (big) {
-    for (int64_t it = 0; it < items; it++) {
-      const int64_t gi = it / tiles, t = it % tiles;
-      const int64_t r0 = t * rows,
-                    r1 = r0 + rows < rows_all ? r0 + rows : rows_all;
-      conv_tile(g, gi, r0, r1, x, wt, b, y, scratch, scratch + g->K * ncols, 1,
-                threads);
-    }
-    free(scratch);
-    return TQ_OK;
-  }
-#pragma omp parallel num_threads(nt)
-  {
-    tq_nn_blas_single_thread();
-#ifdef _OPENMP
-    float *mine = scratch + per * omp_get_thread_num();
-#else
-    float *mine = scratch;
-#endif
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t it = 0; it < items; it++) {
-      const int64_t gi = it / tiles, t = it % tiles;
-      const int64_t r0 = t * rows,
-                    r1 = r0 + rows < rows_all ? r0 + rows : rows_all;
-      conv_tile(g, gi, r0, r1, x, wt, b, y, mine, mine + g->K * ncols, 0, 1);
-    }
-  }
-  free(scratch);
-  return TQ_OK;
-}
-
-/* Runs tq_intrinsic_gemm and puts the node in front of its error. */
 /* One (image, group) of a Conv or ConvTranspose under intrinsic
  * quantization: out rows = the group's Mg output channels, A its K-term
  * operand rows, B the K x P matrix of the terms of each output position
@@ -519,7 +278,7 @@ static tq_status conv_forward_intrinsic(tq_op_call *c, const conv_geom *g,
                                         const float *b, float *y) {
   const tq_nn_window *w = &g->w;
   const int threads = tq_nn_threads(c);
-  const int pointwise = is_pointwise(w);
+  const int pointwise = tq_conv_is_pointwise(w);
   const int64_t R = w->out[0] * w->out[1];
   float *col = NULL;
   if (!pointwise) {
@@ -559,13 +318,16 @@ static tq_status conv_forward(tq_op_call *c) {
   const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);
   const float *b = c->n_in > 2 && c->in[2] ? tq_cf32(c->in[2]) : NULL;
   float *y = tq_f32(c->out[0]);
-  if (c->intrinsic) return conv_forward_intrinsic(c, &g, x, wt, b, y);
+  if (c->intrinsic) {
+    c->impl = "intrinsic";
+    return conv_forward_intrinsic(c, &g, x, wt, b, y);
+  }
   if (g.K == 0) {
     fill_planes(y, g.N, g.M, g.P, b);
     return TQ_OK;
   }
   g.relu = c->post_relu;
-  st = conv_forward_float(c, &g, x, wt, b, y);
+  st = tq_conv_impl_forward(c, &g, x, wt, b, y);
   c->post_relu_done = st == TQ_OK && g.relu;
   return st;
 }
@@ -708,7 +470,7 @@ void tq_conv_col2im(const conv_geom *g, const float *col, int64_t ld, float *y,
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t oc = 0; oc < g->Mg; oc++) {
     float *yp = y + oc * g->P;
-    fill_bias(yp, 1, g->P, g->P, bias ? bias + oc : NULL);
+    tq_conv_fill_bias(yp, 1, g->P, g->P, bias ? bias + oc : NULL);
     const float *crow = col + oc * g->kvol * ld;
     for (int64_t i = 0; i < w->kernel[0]; i++) {
       for (int64_t j = 0; j < w->kernel[1]; j++) {
@@ -716,7 +478,7 @@ void tq_conv_col2im(const conv_geom *g, const float *col, int64_t ld, float *y,
           const int64_t off = l * w->dil[2] - w->pad_lo[2];
           /* iw valid when 0 <= iw * sw + off < OW */
           int64_t lo, hi;
-          valid_range(off, sw, OW, IW, &lo, &hi);
+          tq_conv_valid_range(off, sw, OW, IW, &lo, &hi);
           for (int64_t id = 0; id < ID; id++) {
             const int64_t od = id * w->stride[0] - w->pad_lo[0] + i * w->dil[0];
             if (od < 0 || od >= OD) continue;
@@ -733,30 +495,6 @@ void tq_conv_col2im(const conv_geom *g, const float *col, int64_t ld, float *y,
       }
     }
   }
-}
-
-static tq_status convt_forward_float(tq_op_call *c, const conv_geom *g,
-                                     const float *x, const float *wt,
-                                     const float *b, float *y) {
-  const int threads = tq_nn_threads(c);
-  const int64_t rows = g->Mg * g->kvol;
-  float *col = malloc((size_t)(rows * g->Pin + 1) * sizeof *col);
-  if (!col)
-    return tq_call_error(c, TQ_ERR_NO_MEMORY,
-                         "out of memory for a %lld x %lld column buffer",
-                         (long long)rows, (long long)g->Pin);
-  for (int64_t n = 0; n < g->N; n++) {
-    for (int64_t gi = 0; gi < g->G; gi++) {
-      const float *xg = x + (n * g->C + gi * g->Cg) * g->Pin;
-      const float *wg = wt + gi * g->Cg * rows;
-      tq_nn_sgemm(1, 0, rows, g->Pin, g->Cg, 1.0f, wg, rows, xg, g->Pin, 0.0f,
-                  col, g->Pin, threads);
-      tq_conv_col2im(g, col, g->Pin, y + (n * g->M + gi * g->Mg) * g->P,
-                     b ? b + gi * g->Mg : NULL, threads);
-    }
-  }
-  free(col);
-  return TQ_OK;
 }
 
 /* Tap indices t in [0, k) and input positions q with q * stride =
@@ -845,12 +583,15 @@ static tq_status convt_forward(tq_op_call *c) {
   const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);
   const float *b = c->n_in > 2 && c->in[2] ? tq_cf32(c->in[2]) : NULL;
   float *y = tq_f32(c->out[0]);
-  if (c->intrinsic) return convt_forward_intrinsic(c, &g, x, wt, b, y);
+  if (c->intrinsic) {
+    c->impl = "intrinsic";
+    return convt_forward_intrinsic(c, &g, x, wt, b, y);
+  }
   if (g.K == 0) {
     fill_planes(y, g.N, g.M, g.P, b);
     return TQ_OK;
   }
-  return convt_forward_float(c, &g, x, wt, b, y);
+  return tq_conv_impl_forward(c, &g, x, wt, b, y);
 }
 
 /* ---- descriptors ---------------------------------------------------------*/

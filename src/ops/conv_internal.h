@@ -1,5 +1,6 @@
-/* Internal: what Conv/ConvTranspose forward (conv.c) and backward
- * (conv_backward.c) share: the geometry and the im2col/col2im pair. */
+/* Internal: what Conv/ConvTranspose forward (conv.c), their float
+ * implementations (conv_impl_internal.h) and backward (conv_backward.c)
+ * share: the geometry, the im2col/col2im pair and small helpers. */
 #ifndef TQ_OPS_CONV_INTERNAL_H
 #define TQ_OPS_CONV_INTERNAL_H
 
@@ -41,11 +42,38 @@ void tq_conv_im2col_rows(const conv_geom *g, const float *x, int64_t c0,
 void tq_conv_col2im(const conv_geom *g, const float *col, int64_t ld,
                     float *y, const float *bias, int threads);
 
-/* Winograd F(4x4, 3x3) or F(2x2, 3x3) for float Conv 3x3, stride 1, one
- * group (conv_winograd.c): whether g qualifies, and the convolution. */
-int tq_conv_winograd_applies(const conv_geom *g);
-tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
-                           const float *wt, const float *b, float *y);
+/* Output positions [lo, hi) along one axis whose input position
+ * o * stride + off lies inside [0, in). Inline: called per row and tap. */
+static inline void tq_conv_valid_range(int64_t off, int64_t stride, int64_t in,
+                                       int64_t out, int64_t *lo, int64_t *hi) {
+  int64_t a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  int64_t b = in - off <= 0 ? 0 : (in - off + stride - 1) / stride;
+  if (a > out) a = out;
+  if (b > out) b = out;
+  if (b < a) b = a;
+  *lo = a;
+  *hi = b;
+}
+
+/* Sets rows [0, M) x [0, n) of y (row stride ld) to bias[m], or 0. */
+static inline void tq_conv_fill_bias(float *y, int64_t M, int64_t n, int64_t ld,
+                                     const float *bias) {
+  for (int64_t m = 0; m < M; m++) {
+    float *row = y + m * ld;
+    const float v = bias ? bias[m] : 0.0f;
+    for (int64_t i = 0; i < n; i++) row[i] = v;
+  }
+}
+
+/* 1x1 kernel, unit strides, no padding: the input rows of an image are
+ * its im2col matrix. */
+static inline int tq_conv_is_pointwise(const tq_nn_window *w) {
+  for (int d = 0; d < TQ_NN_MAX_SPATIAL; d++)
+    if (w->kernel[d] != 1 || w->stride[d] != 1 || w->pad_lo[d] != 0 ||
+        w->pad_hi[d] != 0)
+      return 0;
+  return 1;
+}
 
 /* Backward (conv_backward.c; tq_op_backward_fn). */
 tq_status tq_conv_backward(tq_op_call *c, const tq_tensor *const *gout,

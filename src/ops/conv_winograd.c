@@ -1,11 +1,12 @@
 /* Float Conv 3x3, stride 1, no dilation, one group, by Winograd's minimal
- * filtering (winograd_internal.h): F(2x2, 3x3), or with fast convolutions
- * F(4x4, 3x3) where the outputs hold enough 4x4 tiles. Per block of tiles, the
- * input transform, (m + 2)^2 GEMMs done by OpenBLAS, and the output transform.
- * Tiles run over the batch in fixed blocks; each GEMM of a block is one
- * single-threaded call and the transforms treat every tile independently,
- * so results are the same bits at any thread count. Which kind runs
- * depends on the shapes only.
+ * filtering (winograd_internal.h): the implementations winograd2,
+ * F(2x2, 3x3), and winograd4, F(4x4, 3x3), opt-in. Each prepares the
+ * transformed kernels U from the weights (kept in the node's cache); per
+ * block of tiles, the run does the input transform, (m + 2)^2 GEMMs done
+ * by OpenBLAS, and the output transform. Tiles run over the batch in
+ * fixed blocks; each GEMM of a block is one single-threaded call and the
+ * transforms treat every tile independently, so results are the same bits
+ * at any thread count. Whether each applies depends on the shapes only.
  *
  * The float results differ from direct summation by rounding only;
  * intrinsic quantization never takes this path (it follows the documented
@@ -17,6 +18,7 @@
 #include <omp.h>
 #endif
 
+#include "ops/conv_impl_internal.h"
 #include "ops/winograd_internal.h"
 
 /* Transformed floats per block and channel (planes x tiles): 512 tiles
@@ -24,19 +26,21 @@
  * U fewer times, which matters more than keeping V and M in the caches
  * (measured on ResNet-18 at batch 1 and 16, bench/README.md). */
 #define WINO_BLOCK_FLOATS 8192
-/* F(4x4) runs only on a context with fast convolutions
- * (tq_context_set_fast_conv: its rounding errors scale with the whole 6x6
- * input patch, so exact zeros become noise). It needs at least this many
- * 4x4 tiles (a 7x7 image at batch 1 has 4, too few GEMM columns), and its
- * U (36 x K x C floats, 2.25 times that of F(2x2)) must fit in
- * WINO_F4_MAX_U_BYTES: every block reads all of U, and beyond that the
- * reads cost more than the saved multiplications (ResNet-18's 256- and
- * 512-channel layers run faster under F(2x2)). */
+/* F(4x4) is opt-in (tq_context_set_fast_conv: its rounding errors scale
+ * with the whole 6x6 input patch, so exact zeros become noise). It needs
+ * at least this many 4x4 tiles (a 7x7 image at batch 1 has 4, too few
+ * GEMM columns), and its U (36 x K x C floats, 2.25 times that of F(2x2))
+ * must fit in WINO_F4_MAX_U_BYTES: every block reads all of U, and beyond
+ * that the reads cost more than the saved multiplications (ResNet-18's
+ * 256- and 512-channel layers run faster under F(2x2)). */
 #define WINO_F4_MIN_TILES 16
 #define WINO_F4_MAX_U_BYTES ((int64_t)4 << 20)
-
-static const tq_wino_kind *const kinds[] = {&tq_wino_f2, &tq_wino_f4};
-enum { KIND_COUNT = sizeof kinds / sizeof kinds[0] };
+/* Both kinds need at least this many 2x2 tiles over the batch to make
+ * efficient GEMMs: a 7x7 image with 512 channels (16 tiles) at batch 1 runs
+ * faster as one im2col GEMM, at batch 16 much slower. */
+#define WINO_MIN_TILES 32
+/* ... and this many input and output channels */
+#define WINO_MIN_CHANNELS 8
 
 /* m x m output tiles over the batch. The choices below count them over
  * the batch, as the GEMMs see them; like OpenBLAS's own choices by shape,
@@ -45,22 +49,54 @@ static int64_t tile_count(const conv_geom *g, int m) {
   return g->N * ((g->w.out[1] + m - 1) / m) * ((g->w.out[2] + m - 1) / m);
 }
 
-int tq_conv_winograd_applies(const conv_geom *g) {
+/* What both kinds need. */
+static int winograd_applies(const conv_geom *g, const char **why) {
   const tq_nn_window *w = &g->w;
-  if (w->nsp != 2 || g->G != 1 || g->Cg < 8 || g->Mg < 8) return 0;
+  if (w->nsp != 2) {
+    *why = "needs 2 spatial dimensions";
+    return 0;
+  }
   for (int d = 1; d < 3; d++)
-    if (w->kernel[d] != 3 || w->stride[d] != 1 || w->dil[d] != 1) return 0;
-  /* worth it when there are enough tiles for efficient GEMMs: a 7x7 image
-   * with 512 channels (16 tiles) at batch 1 runs faster as one im2col GEMM,
-   * at batch 16 much slower */
-  return tile_count(g, 2) >= 32;
+    if (w->kernel[d] != 3 || w->stride[d] != 1 || w->dil[d] != 1) {
+      *why = "needs a 3x3 kernel, stride 1 and no dilation";
+      return 0;
+    }
+  if (g->G != 1) {
+    *why = "needs one group";
+    return 0;
+  }
+  if (g->Cg < WINO_MIN_CHANNELS || g->Mg < WINO_MIN_CHANNELS) {
+    *why = "needs 8 or more input and output channels";
+    return 0;
+  }
+  if (tile_count(g, 2) < WINO_MIN_TILES) {
+    *why = "needs 32 or more 2x2 output tiles over the batch";
+    return 0;
+  }
+  return 1;
 }
 
-static int choose_kind(const tq_op_call *c, const conv_geom *g) {
-  if (!tq_context_fast_conv(c->ctx)) return 0;
-  const int64_t u_bytes = 36 * g->M * g->C * (int64_t)sizeof(float);
-  return tile_count(g, 4) >= WINO_F4_MIN_TILES &&
-         u_bytes <= WINO_F4_MAX_U_BYTES;
+static int f2_applies(const conv_geom *g, const tq_context *ctx,
+                      const char **why) {
+  (void)ctx;
+  return winograd_applies(g, why);
+}
+
+static int f4_applies(const conv_geom *g, const tq_context *ctx,
+                      const char **why) {
+  (void)ctx;
+  if (!winograd_applies(g, why)) return 0;
+  if (tile_count(g, 4) < WINO_F4_MIN_TILES) {
+    *why = "needs 16 or more 4x4 output tiles over the batch";
+    return 0;
+  }
+  if (36 * g->M * g->C * (int64_t)sizeof(float) > WINO_F4_MAX_U_BYTES) {
+    *why =
+        "needs transformed kernels of at most 4 MiB (36 x out x in "
+        "channels floats)";
+    return 0;
+  }
+  return 1;
 }
 
 void tq_wino_load_row(const conv_geom *g, const float *xc, int64_t r, int64_t x,
@@ -171,23 +207,31 @@ static int64_t tile_runs(int64_t t0, int64_t ntiles, int64_t TH, int64_t TW,
   return count;
 }
 
-/* The transformed kernels of each kind, kept in the node's cache: a
- * session may run batches whose sizes choose different kinds. */
-typedef struct wino_cache {
-  float *u[KIND_COUNT];
-} wino_cache;
-
-static void wino_cache_free(void *data) {
-  wino_cache *wc = data;
-  for (int i = 0; i < KIND_COUNT; i++) free(wc->u[i]);
-  free(wc);
+/* U of the entry's kind (arg) for the weights wt: its state. */
+static tq_status prepare_u(tq_op_call *c, const conv_geom *g, const void *arg,
+                           const float *wt, void **state) {
+  const tq_wino_kind *kind = arg;
+  const int64_t K = g->M, C = g->C;
+  float *u = malloc((size_t)(kind->planes * K * C) * sizeof *u);
+  if (!u)
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for Winograd-transformed kernels "
+                         "(%lld x %lld channels)",
+                         (long long)K, (long long)C);
+  transform_weights(kind, wt, K, C, u, tq_nn_threads(c));
+  *state = u;
+  return TQ_OK;
 }
 
-tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
-                           const float *wt, const float *b, float *y) {
+/* The convolution by the entry's kind (arg), its U as state. */
+static tq_status winograd_run(tq_op_call *c, const conv_geom *g,
+                              const void *arg, const void *state,
+                              const float *x, const float *wt, const float *b,
+                              float *y) {
+  (void)wt;
+  const tq_wino_kind *kind = arg;
+  const float *u = state;
   const int threads = tq_nn_threads(c);
-  const int ki = choose_kind(c, g);
-  const tq_wino_kind *kind = kinds[ki];
   const int m = kind->m, planes = kind->planes;
   const int64_t TH = (g->w.out[1] + m - 1) / m, TW = (g->w.out[2] + m - 1) / m;
   const int64_t total = g->N * TH * TW;
@@ -196,27 +240,12 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
   const int64_t nblk = (total + max_blk - 1) / max_blk;
   const int64_t blk = (total + nblk - 1) / nblk;
   const int64_t K = g->M, C = g->C;
-  /* U depends on the weights only: kept in the node's cache when the
-   * session offers one */
-  wino_cache *wc = NULL;
-  if (c->cache && !c->cache->data) {
-    wc = calloc(1, sizeof *wc);
-    if (wc) {
-      c->cache->data = wc;
-      c->cache->free_data = wino_cache_free;
-    }
-  } else if (c->cache) {
-    wc = c->cache->data;
-  }
-  const int cached = wc && wc->u[ki];
-  float *u = cached ? wc->u[ki] : malloc((size_t)(planes * K * C) * sizeof *u);
   float *v = malloc((size_t)(planes * C * blk) * sizeof *v);
   float *mm = malloc((size_t)(planes * K * blk) * sizeof *mm);
   tq_wino_run *runs = malloc((size_t)(blk + 2) * sizeof *runs);
   const int64_t per = kind->scratch_floats(TW);
   float *scratch = malloc((size_t)(per * threads) * sizeof *scratch);
-  if (!u || !v || !mm || !runs || !scratch) {
-    if (!cached) free(u);
+  if (!v || !mm || !runs || !scratch) {
     free(v);
     free(mm);
     free(runs);
@@ -225,10 +254,6 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
                          "out of memory for Winograd buffers (%lld x %lld "
                          "channels)",
                          (long long)K, (long long)C);
-  }
-  if (!cached) {
-    transform_weights(kind, wt, K, C, u, threads);
-    if (wc) wc->u[ki] = u;
   }
   for (int64_t t0 = 0; t0 < total; t0 += blk) {
     const int64_t nt = total - t0 < blk ? total - t0 : blk;
@@ -246,8 +271,30 @@ tq_status tq_conv_winograd(tq_op_call *c, const conv_geom *g, const float *x,
   }
   free(runs);
   free(scratch);
-  if (!wc) free(u);
   free(v);
   free(mm);
   return TQ_OK;
 }
+
+/* ---- the entries ---------------------------------------------------------*/
+
+const tq_conv_impl tq_conv_impl_winograd4 = {
+    .name = "winograd4",
+    .op = TQ_OP_CONV,
+    .flags = TQ_CONV_IMPL_OPT_IN,
+    .arg = &tq_wino_f4,
+    .applies = f4_applies,
+    .prepare = prepare_u,
+    .free_state = free,
+    .run = winograd_run,
+};
+
+const tq_conv_impl tq_conv_impl_winograd2 = {
+    .name = "winograd2",
+    .op = TQ_OP_CONV,
+    .arg = &tq_wino_f2,
+    .applies = f2_applies,
+    .prepare = prepare_u,
+    .free_state = free,
+    .run = winograd_run,
+};

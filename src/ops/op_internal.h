@@ -46,13 +46,27 @@ typedef struct tq_attr_store {
   tq_tensor *t;
 } tq_attr_store;
 
+/* The most inputs whose shapes a tq_op_cache key records. */
+#define TQ_OP_CACHE_INPUTS 4
+
 /* Data an operator derives from its constant inputs (transformed or
  * packed weights), kept by the session between runs of the node. The
  * session frees it when the weights may have changed (new maps, a
- * training step) and when it is destroyed. */
+ * training step) and when it is destroyed. It is keyed by what it was
+ * prepared for, because a re-plan (other input shapes) or another
+ * implementation choice (a changed context preference) must not reuse it:
+ * use tq_op_cache_get and tq_op_cache_put, not the fields. */
 typedef struct tq_op_cache {
-  void *data;
+  void *data; /* NULL: empty */
   void (*free_data)(void *data);
+  /* the key: which of the operator's implementations prepared data (an
+   * index the operator defines), the shapes of all inputs (ndim -1 for
+   * absent ones) and a copy of the parsed attributes (params) */
+  int impl;
+  size_t n_shapes;
+  tq_shape shapes[TQ_OP_CACHE_INPUTS];
+  void *params;
+  size_t params_size;
 } tq_op_cache;
 
 typedef struct tq_op_desc tq_op_desc;
@@ -101,6 +115,9 @@ struct tq_op_call {
    * it did so (some of its paths may not). */
   int post_relu;
   int post_relu_done;
+  /* Set by forward in operators with several implementations (Conv's
+   * list): the name of the one that computed the outputs (static). */
+  const char *impl;
 };
 
 /* What parse sees: one node's attributes, before any input is known. */
@@ -201,6 +218,20 @@ tq_status tq_op_parse_params(const tq_op_parse *p, void **params);
  * session does, points c->params at the result and returns it in *params
  * (free() it after the call). */
 tq_status tq_op_call_parse(tq_op_call *c, void **params);
+
+/* ---- the operator cache (op_cache.c)
+ * ----------------------------------------------*/
+/* The cache's data if implementation impl prepared it for exactly c's
+ * input shapes and params; NULL otherwise (or when cache is NULL). */
+void *tq_op_cache_get(const tq_op_cache *cache, int impl, const tq_op_call *c);
+/* Replaces what cache holds by data (non-NULL; freed later with free_data)
+ * as prepared by impl for c's input shapes and params. Returns 0 when it
+ * cannot record the key (more than TQ_OP_CACHE_INPUTS inputs, no memory):
+ * then the cache is empty and the caller still owns data. */
+int tq_op_cache_put(tq_op_cache *cache, int impl, const tq_op_call *c,
+                    void *data, void (*free_data)(void *data));
+/* Frees the data and forgets the key. */
+void tq_op_cache_clear(tq_op_cache *cache);
 
 /* ---- errors and outputs
  * ----------------------------------------------------*/

@@ -55,7 +55,8 @@ static int cmp_op_time(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-static void print_profile(const tq_graph *g, const profile *p, long runs) {
+static void print_profile(const tq_session *s, const profile *p, long runs) {
+  const tq_graph *g = tq_session_graph(s);
   const size_t n = tq_graph_node_count(g);
   op_time *ops = calloc(n ? n : 1, sizeof *ops);
   size_t n_ops = 0;
@@ -84,13 +85,14 @@ static void print_profile(const tq_graph *g, const profile *p, long runs) {
       ops[n_ops++] = (op_time){info.id, p->node_s[i], (int)i};
   }
   qsort(ops, n_ops, sizeof *ops, cmp_op_time);
-  printf("\n%-5s %-48s %-12s %10s %7s\n", "#", "slowest nodes", "op",
-         "ms per run", "share");
+  printf("\n%-5s %-48s %-12s %-10s %10s %7s\n", "#", "slowest nodes", "op",
+         "impl", "ms per run", "share");
   for (size_t k = 0; k < n_ops && k < 12; k++) {
     tq_node_info info;
     tq_graph_node_info(g, (size_t)ops[k].count, &info);
-    printf("%-5d %-48s %-12s %10.3f %6.1f%%\n", ops[k].count, ops[k].op,
-           info.op_type, 1e3 * ops[k].s / (double)runs,
+    const char *impl = tq_session_node_impl(s, (size_t)ops[k].count);
+    printf("%-5d %-48s %-12s %-10s %10.3f %6.1f%%\n", ops[k].count, ops[k].op,
+           info.op_type, impl ? impl : "-", 1e3 * ops[k].s / (double)runs,
            100.0 * ops[k].s / total);
   }
   free(ops);
@@ -106,6 +108,7 @@ typedef struct bench_args {
   tq_cli_maps maps;
   long batch, threads, repeat, warmup;
   int fast_conv, json, do_profile;
+  const char *conv_impl;
 } bench_args;
 
 static int parse_args(const char *cmd, int argc, char **argv, bench_args *o) {
@@ -120,6 +123,8 @@ static int parse_args(const char *cmd, int argc, char **argv, bench_args *o) {
         return 0;
     } else if (!strcmp(a, "--fast-conv")) {
       o->fast_conv = 1;
+    } else if (!strcmp(a, "--conv-impl")) {
+      if (!(o->conv_impl = tq_cli_value(cmd, argc, argv, &i))) return 0;
     } else if (!strcmp(a, "--threads")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
           !tq_cli_parse_int(cmd, a, v, 1, 4096, &o->threads))
@@ -193,7 +198,7 @@ static tq_status time_runs(tq_context *ctx, tq_session *s, const bench_args *o,
   return TQ_OK;
 }
 
-static void report(tq_context *ctx, const bench_args *o, const tq_graph *g,
+static void report(tq_context *ctx, const bench_args *o, const tq_session *s,
                    int quantized, const double *times, const profile *prof) {
   const long batch = o->batch, repeat = o->repeat, warmup = o->warmup;
   const char *path = o->path;
@@ -225,7 +230,7 @@ static void report(tq_context *ctx, const bench_args *o, const tq_graph *g,
         "peak RSS %.1f MiB\n",
         1e3 * median, 1e3 * times[0], 1e3 * times[repeat - 1], ips,
         peak / 1048576.0);
-    if (o->do_profile) print_profile(g, prof, repeat);
+    if (o->do_profile) print_profile(s, prof, repeat);
   }
 }
 
@@ -235,7 +240,10 @@ int tq_bench_model(int argc, char **argv) {
   if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
   tq_context *ctx = tq_cli_context(o.threads);
   if (!ctx) return TQ_EXIT_FAILURE;
-  tq_context_set_fast_conv(ctx, o.fast_conv);
+  if (!tq_cli_conv_impls(cmd, ctx, o.conv_impl, o.fast_conv)) {
+    tq_context_destroy(ctx);
+    return TQ_EXIT_USAGE;
+  }
   int rc = TQ_EXIT_FAILURE;
   tq_graph *g = NULL;
   tq_session *s = NULL;
@@ -257,7 +265,7 @@ int tq_bench_model(int argc, char **argv) {
   prof.node_s = calloc(tq_graph_node_count(g) + 1, sizeof *prof.node_s);
   if (!times || !prof.node_s) goto done;
   if ((st = time_runs(ctx, s, &o, inputs, times, &prof)) != TQ_OK) goto fail;
-  report(ctx, &o, g, set != NULL, times, &prof);
+  report(ctx, &o, s, set != NULL, times, &prof);
   rc = TQ_EXIT_OK;
   goto done;
 fail:

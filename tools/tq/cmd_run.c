@@ -27,7 +27,8 @@ static const char help[] =
     "  -o, --output [NAME=]FILE  write output NAME (bare: the first output\n"
     "                     no NAME= names) to FILE, in its dtype, atomically\n"
     "      --outputs DIR  write every output as DIR/<name>.npy (names made\n"
-    "                     file-safe as --dump does; DIR is created)\n" TQ_CLI_MAPS_HELP
+    "                     file-safe as --dump does; DIR is "
+    "created)\n" TQ_CLI_MAPS_HELP
     "      --seed N       seed for stochastic rounding (default 0)\n"
     "      --threads N    threads to use\n"
     "      --fast-conv    let 3x3 stride-1 convolutions use Winograd\n"
@@ -35,6 +36,11 @@ static const char help[] =
     "                     its rounding errors scale with each 6x6 input\n"
     "                     patch, so outputs that are exactly 0 become\n"
     "                     noise of ~1e-5 of the patch's magnitude\n"
+    "      --conv-impl LIST\n"
+    "                     float convolution implementations in order of\n"
+    "                     preference (default: winograd2,depthwise,\n"
+    "                     pointwise,im2col; also winograd4; im2col is\n"
+    "                     always the last resort; see docs/ops.md)\n"
     "      --batch N      run N samples at a time (default: all at once);\n"
     "                     stochastic rounding does not depend on it, float\n"
     "                     convolutions may round differently per batch size\n"
@@ -60,6 +66,7 @@ typedef struct run_args {
   uint64_t seed;
   long threads, batch;
   int fast_conv;
+  const char *conv_impl;
 } run_args;
 
 typedef struct dump_ctx {
@@ -159,10 +166,11 @@ static int run_option(const char *cmd, run_args *o, int argc, char **argv,
   const char *a = argv[*i], *v;
   const int io = io_option(cmd, o, argc, argv, i);
   if (io) return io;
-  const char **dir = !strcmp(a, "--outputs")   ? &o->outputs_dir
-                     : !strcmp(a, "--dump")    ? &o->dump_dir
-                     : !strcmp(a, "--compare") ? &o->ref_path
-                                               : NULL;
+  const char **dir = !strcmp(a, "--outputs")     ? &o->outputs_dir
+                     : !strcmp(a, "--dump")      ? &o->dump_dir
+                     : !strcmp(a, "--compare")   ? &o->ref_path
+                     : !strcmp(a, "--conv-impl") ? &o->conv_impl
+                                                 : NULL;
   if (dir) return (*dir = tq_cli_value(cmd, argc, argv, i)) ? 1 : -1;
   if (!strcmp(a, "--fast-conv")) return o->fast_conv = 1;
   if (strcmp(a, "--seed") && strcmp(a, "--threads") && strcmp(a, "--batch"))
@@ -188,8 +196,7 @@ static int parse_args(const char *cmd, int argc, char **argv, run_args *o) {
     }
     o->path = argv[i];
   }
-  if (!o->path || !o->n_in ||
-      (!o->n_out && !o->outputs_dir && !o->ref_path)) {
+  if (!o->path || !o->n_in || (!o->n_out && !o->outputs_dir && !o->ref_path)) {
     tq_cli_error(cmd,
                  "needs MODEL.onnx, -i X.npy and -o Y.npy or --outputs DIR "
                  "(see tq run --help)");
@@ -263,8 +270,9 @@ static int distinct_files(const char *cmd, const tq_graph *g,
       tq_run_safe_name(tq_graph_output_name(g, index[i]), a, sizeof a);
       tq_run_safe_name(tq_graph_output_name(g, index[j]), b, sizeof b);
       if (strcmp(a, b) == 0) {
-        tq_cli_error(cmd, "--outputs: outputs '%s' and '%s' would both be "
-                          "written as %s.npy",
+        tq_cli_error(cmd,
+                     "--outputs: outputs '%s' and '%s' would both be "
+                     "written as %s.npy",
                      tq_graph_output_name(g, index[i]),
                      tq_graph_output_name(g, index[j]), a);
         return 0;
@@ -282,7 +290,8 @@ static int run_model(const char *cmd, tq_context *ctx, const run_args *o,
   size_t index[TQ_RUN_MAX_IO], n_out = 0;
   dump_ctx dump = {o->dump_dir, ctx, 0};
   int ok = n_in <= TQ_RUN_MAX_IO;
-  if (!ok) tq_cli_error(cmd, "the model has more than %d inputs", TQ_RUN_MAX_IO);
+  if (!ok)
+    tq_cli_error(cmd, "the model has more than %d inputs", TQ_RUN_MAX_IO);
   ok = ok && output_list(cmd, ctx, g, o, index, &n_out) &&
        (!o->outputs_dir || distinct_files(cmd, g, index, n_out)) &&
        tq_run_read_inputs(cmd, ctx, g, o->in, o->n_in, x);
@@ -299,7 +308,8 @@ static int run_model(const char *cmd, tq_context *ctx, const run_args *o,
   }
   ok = ok && write_outputs(cmd, ctx, g, o, index, y, n_out);
   if (ok && o->ref_path) compare(y[0], o->ref_path, ctx);
-  for (size_t k = 0; k < n_in && k < TQ_RUN_MAX_IO; k++) tq_tensor_destroy(x[k]);
+  for (size_t k = 0; k < n_in && k < TQ_RUN_MAX_IO; k++)
+    tq_tensor_destroy(x[k]);
   for (size_t j = 0; j < n_out; j++) tq_tensor_destroy(y[j]);
   return ok;
 }
@@ -311,7 +321,10 @@ static int run(int argc, char **argv) {
   if (!parse_args(cmd, argc, argv, &o)) return TQ_EXIT_USAGE;
   tq_context *ctx = tq_cli_context(o.threads);
   if (!ctx) return TQ_EXIT_FAILURE;
-  tq_context_set_fast_conv(ctx, o.fast_conv);
+  if (!tq_cli_conv_impls(cmd, ctx, o.conv_impl, o.fast_conv)) {
+    tq_context_destroy(ctx);
+    return TQ_EXIT_USAGE;
+  }
   tq_graph *g = NULL;
   tq_session *s = NULL;
   tq_qmap_set *set = NULL;

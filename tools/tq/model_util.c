@@ -50,6 +50,17 @@ tq_context *tq_cli_context(long threads) {
   return ctx;
 }
 
+int tq_cli_conv_impls(const char *cmd, tq_context *ctx, const char *list,
+                      int fast) {
+  const tq_status st = tq_context_set_conv_impls(ctx, list);
+  if (st != TQ_OK) {
+    tq_cli_status_error(cmd, ctx, st);
+    return 0;
+  }
+  if (fast) tq_context_set_fast_conv(ctx, 1);
+  return 1;
+}
+
 int tq_cli_model_data_open(const char *cmd, const char *path,
                            const tq_cli_maps *maps, const tq_cli_data *d,
                            tq_cli_model_data *md) {

@@ -22,6 +22,12 @@ int tq_cli_open_quantized(const char *cmd, tq_context *ctx, const char *path,
  * error printed). */
 tq_context *tq_cli_context(long threads);
 
+/* ctx's float convolution implementations: --conv-impl's list (NULL:
+ * the default), then --fast-conv (fast: winograd4 first). Prints errors;
+ * returns 1 on success. */
+int tq_cli_conv_impls(const char *cmd, tq_context *ctx, const char *list,
+                      int fast);
+
 /* A model under its maps and a dataset: what tq eval and tq stats run. */
 typedef struct tq_cli_model_data {
   tq_context *ctx;
