@@ -38,8 +38,7 @@ static void walk(const tq_graph *g) {
     const tq_tensor *t =
         tq_graph_initializer(g, tq_graph_initializer_name(g, i));
     if (!t) __builtin_trap();
-    size_t bytes_n =
-        tq_tensor_numel(t) * (tq_tensor_dtype(t) == TQ_DTYPE_FLOAT32 ? 4 : 8);
+    size_t bytes_n = tq_tensor_numel(t) * tq_dtype_size(tq_tensor_dtype(t));
     const unsigned char *p = tq_tensor_cdata(t);
     for (size_t k = 0; k < bytes_n; k++) acc += p[k];
   }
