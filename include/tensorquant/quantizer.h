@@ -70,7 +70,7 @@ typedef enum tq_overflow {
 } tq_overflow;
 
 /* The gradient a quantizer passes back in training (straight-through
- * estimator, DESIGN.md 3): spec option ste=identity|clipped. */
+ * estimator, docs/design.md §3): spec option ste=identity|clipped. */
 typedef enum tq_ste {
   TQ_STE_IDENTITY = 0, /* the gradient passes unchanged (default) */
   TQ_STE_CLIPPED, /* zero where the input lies outside tq_quantizer_range */
@@ -179,7 +179,7 @@ TQ_API void tq_quant_params_init(tq_quant_params *p);
 
 typedef struct tq_quantizer tq_quantizer;
 
-/* Parses a spec string (DESIGN.md 2, `tq formats` lists them all) into a new
+/* Parses a spec string (docs/design.md §2, `tq formats` lists them all) into a new
  * quantizer. On failure *out is NULL and ctx's last error names the spec,
  * the offending token and its 1-based character position, and suggests the
  * nearest valid name. Returns TQ_ERR_PARSE or TQ_ERR_RANGE on bad specs. */

@@ -263,7 +263,7 @@ const tq_op_desc *tq_builtin_op_at(size_t i);
 
 /* One output element's arithmetic, for out = A (M x K) times B (K x N):
  * out[m][n] = sum_k A[m*lda + k] * B[k*ldb + n], products in k order, then
- * bias[m*bias_rs + n*bias_cs] (bias may be NULL), per DESIGN.md 3 and the
+ * bias[m*bias_rs + n*bias_cs] (bias may be NULL), per docs/design.md §3 and the
  * quantizers of iq (product, sum, accumulator; NULLs = exact/absent).
  * Random numbers of stochastic quantizers: seed, stream and element index
  * index_base + (m*N + n)*(K+1) + k (k = K for the bias step). Results are
