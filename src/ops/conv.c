@@ -310,9 +310,18 @@ static tq_status conv_forward_intrinsic(tq_op_call *c, const conv_geom *g,
   return st;
 }
 
-static tq_status conv_forward(tq_op_call *c) {
+/* Conv and ConvTranspose share one forward: geometry, the empty and
+ * kernel-less cases, then the intrinsic path or the implementation list. */
+typedef tq_status (*conv_prepare_fn)(tq_op_call *c, conv_geom *g);
+typedef tq_status (*conv_intrinsic_fn)(tq_op_call *c, const conv_geom *g,
+                                       const float *x, const float *wt,
+                                       const float *b, float *y);
+
+static tq_status conv_family_forward(tq_op_call *c, conv_prepare_fn prepare,
+                                     conv_intrinsic_fn intrinsic,
+                                     int fuses_relu) {
   conv_geom g;
-  tq_status st = tq_conv_prepare(c, &g);
+  tq_status st = prepare(c, &g);
   if (st) return st;
   if (g.N * g.M * g.P == 0) return TQ_OK;
   const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);
@@ -320,16 +329,20 @@ static tq_status conv_forward(tq_op_call *c) {
   float *y = tq_f32(c->out[0]);
   if (c->intrinsic) {
     c->impl = "intrinsic";
-    return conv_forward_intrinsic(c, &g, x, wt, b, y);
+    return intrinsic(c, &g, x, wt, b, y);
   }
   if (g.K == 0) {
     fill_planes(y, g.N, g.M, g.P, b);
     return TQ_OK;
   }
-  g.relu = c->post_relu;
+  g.relu = fuses_relu && c->post_relu;
   st = tq_conv_impl_forward(c, &g, x, wt, b, y);
   c->post_relu_done = st == TQ_OK && g.relu;
   return st;
+}
+
+static tq_status conv_forward(tq_op_call *c) {
+  return conv_family_forward(c, tq_conv_prepare, conv_forward_intrinsic, 1);
 }
 
 /* ---- ConvTranspose ----------------------------------------------------- */
@@ -576,22 +589,7 @@ static tq_status convt_forward_intrinsic(tq_op_call *c, const conv_geom *g,
 }
 
 static tq_status convt_forward(tq_op_call *c) {
-  conv_geom g;
-  tq_status st = tq_convt_prepare(c, &g);
-  if (st) return st;
-  if (g.N * g.M * g.P == 0) return TQ_OK;
-  const float *x = tq_cf32(c->in[0]), *wt = tq_cf32(c->in[1]);
-  const float *b = c->n_in > 2 && c->in[2] ? tq_cf32(c->in[2]) : NULL;
-  float *y = tq_f32(c->out[0]);
-  if (c->intrinsic) {
-    c->impl = "intrinsic";
-    return convt_forward_intrinsic(c, &g, x, wt, b, y);
-  }
-  if (g.K == 0) {
-    fill_planes(y, g.N, g.M, g.P, b);
-    return TQ_OK;
-  }
-  return tq_conv_impl_forward(c, &g, x, wt, b, y);
+  return conv_family_forward(c, tq_convt_prepare, convt_forward_intrinsic, 0);
 }
 
 /* ---- descriptors ---------------------------------------------------------*/
