@@ -29,10 +29,10 @@ extern "C" {
 
 /* Range of ModelProto.ir_version accepted by the loader. */
 #define TQ_ONNX_MIN_IR_VERSION 3
-#define TQ_ONNX_MAX_IR_VERSION 11
+#define TQ_ONNX_MAX_IR_VERSION 12
 /* Range of default-domain opsets accepted by the loader. */
 #define TQ_ONNX_MIN_OPSET 7
-#define TQ_ONNX_MAX_OPSET 21
+#define TQ_ONNX_MAX_OPSET 24
 
 /* Loads the ONNX model at path. Tensors stored as external data are read
  * from files relative to the model's directory (absolute paths and paths

@@ -362,7 +362,8 @@ static int64_t ir_version_for(int64_t opset) {
   if (opset <= 18) return 8;
   if (opset <= 20) return 9;
   if (opset <= 22) return 10;
-  return 11;
+  if (opset <= 23) return 11;
+  return 12;
 }
 
 tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g, const char *path) {

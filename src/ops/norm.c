@@ -33,6 +33,7 @@ static tq_status norm_parse(const tq_op_parse *p, void *params) {
       np->spatial = p->opset < 9 ? tq_parse_int(p, "spatial", 1) : 1;
       break;
     case TQ_OP_LAYER_NORMALIZATION:
+    case TQ_OP_RMS_NORMALIZATION:
       np->axis = tq_parse_int(p, "axis", -1);
       break;
     default: break;
@@ -482,6 +483,37 @@ static tq_status ln_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
+/* ---- RMSNormalization (opset 23) ---------------------------------------
+ * Y = X / sqrt(mean(X^2) + epsilon) * Scale over the dims from axis on:
+ * the mean of squares in double, then scaled in float32 as LayerNorm. */
+
+static tq_status rms_forward(tq_op_call *c) {
+  ln_geom g;
+  tq_status st = ln_prepare(c, &g);
+  if (st) return st;
+  const double eps = ((const norm_params *)c->params)->epsilon;
+  float *scale = malloc((size_t)(g.n + 1) * sizeof *scale);
+  if (!scale)
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for %lld parameters", (long long)g.n);
+  ln_expand(c->in[1], &c->in[0]->shape, g.axis, scale, g.n);
+  const float *x = tq_cf32(c->in[0]);
+  float *y = tq_f32(c->out[0]);
+  int nt = tq_nn_threads(c);
+  if (nt > g.rows) nt = (int)(g.rows > 0 ? g.rows : 1);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t r = 0; r < g.rows; r++) {
+    const float *xr = x + r * g.n;
+    double ss = 0.0;
+    for (int64_t i = 0; i < g.n; i++) ss += (double)xr[i] * xr[i];
+    const float inv = (float)(1.0 / sqrt(ss / (double)g.n + eps));
+    float *yr = y + r * g.n;
+    for (int64_t i = 0; i < g.n; i++) yr[i] = xr[i] * inv * scale[i];
+  }
+  free(scale);
+  return TQ_OK;
+}
+
 /* ---- descriptors ---------------------------------------------------------*/
 
 const tq_op_desc tq_ops_norm[] = {
@@ -499,5 +531,9 @@ const tq_op_desc tq_ops_norm[] = {
      TQ_OP_ARITY(2, 3, 1, 3), .flags = TQ_OPF_WEIGHTS,
      TQ_OP_PARAMS(norm_params, norm_parse), .infer = ln_infer,
      .forward = ln_forward},
+    {TQ_OP_ONNX_FROM(TQ_OP_RMS_NORMALIZATION, "RMSNormalization", 23),
+     TQ_OP_ARITY(2, 2, 1, 1), .flags = TQ_OPF_WEIGHTS,
+     TQ_OP_PARAMS(norm_params, norm_parse), .infer = ln_infer,
+     .forward = rms_forward},
 };
 const size_t tq_ops_norm_count = TQ_OP_COUNT_OF(tq_ops_norm);
