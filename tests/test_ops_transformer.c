@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "op_harness.h"
+#include "ops/einsum_internal.h"
 
 static void test_isnan_isinf(void **state) {
   (void)state;
@@ -114,6 +115,82 @@ static void test_rms_normalization(void **state) {
   tq_tensor_destroy(s);
 }
 
+/* Einsum through its descriptor's forward (the GEMM path where it
+ * applies) or through the scalar definition. */
+static tq_tensor *einsum_run(const char *eq, const tq_tensor *const *in,
+                             size_t n_in, int reference) {
+  tq_op_desc d = *op_desc("Einsum", 13);
+  if (reference) d.forward = tq_einsum_ref;
+  tq_attr_store at = a_str("equation", eq);
+  tq_tensor *out = NULL;
+  tq_shape s0 = mkshape(0, NULL);
+  assert_int_equal(tq_tensor_create(g_ctx, TQ_DTYPE_FLOAT32, &s0, &out), TQ_OK);
+  tq_op_call c = {.ctx = g_ctx,
+                  .desc = &d,
+                  .node_id = "net/node7",
+                  .op_type = "Einsum",
+                  .opset = 13,
+                  .attrs = &at,
+                  .n_attrs = 1,
+                  .in = in,
+                  .n_in = n_in,
+                  .out = &out,
+                  .n_out = 1,
+                  .threads = 3};
+  tq_status st = run_call(&c);
+  if (st != TQ_OK) fail_msg("%s: %s", eq, tq_context_last_error(g_ctx));
+  return out;
+}
+
+/* The GEMM path against the definition (sums in double) on the
+ * contractions attention exports use, with broadcasting ellipses and an
+ * implicit output; then hand-checked values and a bad equation. */
+static void test_einsum(void **state) {
+  (void)state;
+  static const struct {
+    const char *eq;
+    int na, nb;
+    int64_t da[5], db[5];
+    int nd_out;
+    int64_t dout[5];
+  } cases[] = {
+      {"bhid,bhjd->bhij", 4, 4, {2, 3, 5, 8}, {2, 3, 7, 8}, 4, {2, 3, 5, 7}},
+      {"bhij,bhjd->bhid", 4, 4, {2, 3, 5, 7}, {2, 3, 7, 8}, 4, {2, 3, 5, 8}},
+      {"...ij,...jk->...ik", 4, 3, {2, 3, 4, 5}, {1, 5, 6}, 4, {2, 3, 4, 6}},
+      {"ij,jk", 2, 2, {4, 5}, {5, 3}, 2, {4, 3}},
+      {"bgnd,rd->bgnr", 4, 2, {2, 2, 3, 4}, {5, 4}, 4, {2, 2, 3, 5}},
+      {"i,j->ji", 1, 1, {4}, {3}, 2, {3, 4}},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    tq_tensor *a = trand(cases[k].na, cases[k].da, 11 + k);
+    tq_tensor *b = trand(cases[k].nb, cases[k].db, 31 + k);
+    const tq_tensor *in[2] = {a, b};
+    tq_tensor *fast = einsum_run(cases[k].eq, in, 2, 0);
+    tq_tensor *ref = einsum_run(cases[k].eq, in, 2, 1);
+    check_shape(fast, cases[k].nd_out, cases[k].dout);
+    check_shape(ref, cases[k].nd_out, cases[k].dout);
+    /* float32 sums of <= 8 products of values in [-1, 1]: within 8 ulps
+     * of 8 */
+    check_f(fast, tq_cf32(ref), ref->numel, 8 * 8 * 1.2e-7f);
+    tq_tensor *all[] = {a, b, fast, ref};
+    for (size_t i = 0; i < 4; i++) tq_tensor_destroy(all[i]);
+  }
+  /* Diagonal and trace by the definition. */
+  tq_tensor *m = tf(2, (const int64_t[]){2, 2}, (const float[]){1, 2, 3, 4});
+  const tq_tensor *in1[1] = {m};
+  tq_tensor *y = einsum_run("ii->i", in1, 1, 0);
+  check_f(y, (const float[]){1, 4}, 2, 0.0f);
+  tq_tensor_destroy(y);
+  y = einsum_run("ii", in1, 1, 0);
+  check_f(y, (const float[]){5}, 1, 0.0f);
+  tq_tensor_destroy(y);
+  tq_attr_store bad = a_str("equation", "ij,j!->i");
+  const tq_tensor *in2[2] = {m, m};
+  run_fail("Einsum", 13, in2, 2, &bad, 1, TQ_ERR_INVALID_ARGUMENT,
+           "'!' at 4 is not a subscript");
+  tq_tensor_destroy(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_isnan_isinf),
@@ -121,6 +198,7 @@ int main(void) {
       cmocka_unit_test(test_gather_scatter_elements),
       cmocka_unit_test(test_topk),
       cmocka_unit_test(test_rms_normalization),
+      cmocka_unit_test(test_einsum),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -37,7 +37,8 @@
   X(classify)             \
   X(trilu)                \
   X(elements)             \
-  X(topk)
+  X(topk)                 \
+  X(einsum)
 
 #define TQ_OP_FAMILY_DECLARE(family)         \
   extern const tq_op_desc tq_ops_##family[]; \

@@ -142,6 +142,8 @@ typedef enum tq_op_id {
   TQ_OP_SCATTER_ELEMENTS,
   /* topk.c */
   TQ_OP_TOPK,
+  /* einsum.c */
+  TQ_OP_EINSUM,
   TQ_OP_COUNT
 } tq_op_id;
 
