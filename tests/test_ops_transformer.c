@@ -191,6 +191,86 @@ static void test_einsum(void **state) {
   tq_tensor_destroy(m);
 }
 
+/* Attention by its definition in double: GQA (2 query heads on 1 kv
+ * head), a causal mask after 2 past keys and an additive float mask. */
+static void test_attention(void **state) {
+  (void)state;
+  const int64_t dq[4] = {1, 2, 3, 4}, dk[4] = {1, 1, 3, 4},
+                dv[4] = {1, 1, 3, 2}, dpk[4] = {1, 1, 2, 4},
+                dpv[4] = {1, 1, 2, 2}, dm[2] = {3, 5};
+  tq_tensor *q = trand(4, dq, 1), *k = trand(4, dk, 2), *v = trand(4, dv, 3);
+  tq_tensor *pk = trand(4, dpk, 4), *pv = trand(4, dpv, 5);
+  tq_tensor *m = trand(2, dm, 6);
+  const tq_tensor *in[6] = {q, k, v, m, pk, pv};
+  tq_attr_store at[1] = {a_int("is_causal", 1)};
+  tq_tensor *out[3] = {NULL, NULL, NULL};
+  assert_int_equal(run_op_n("Attention", 23, in, 6, at, 1, out, 3, 2), TQ_OK);
+  check_shape(out[0], 4, (const int64_t[]){1, 2, 3, 2});
+  check_shape(out[1], 4, (const int64_t[]){1, 1, 5, 4});
+  /* present_key = concat(past_key, K) */
+  assert_memory_equal(tq_cf32(out[1]), tq_cf32(pk), 8 * sizeof(float));
+  assert_memory_equal(tq_cf32(out[1]) + 8, tq_cf32(k), 12 * sizeof(float));
+  float want[12];
+  for (int h = 0; h < 2; h++)
+    for (int i = 0; i < 3; i++) {
+      double sc[5], mx = -INFINITY, sum = 0;
+      for (int j = 0; j < 5; j++) {
+        const float *kr =
+            j < 2 ? tq_cf32(pk) + j * 4 : tq_cf32(k) + (j - 2) * 4;
+        double d = 0;
+        for (int e = 0; e < 4; e++)
+          d += (double)tq_cf32(q)[(h * 3 + i) * 4 + e] * kr[e];
+        sc[j] = d * 0.5 + tq_cf32(m)[i * 5 + j] + (j > 2 + i ? -INFINITY : 0);
+        if (sc[j] > mx) mx = sc[j];
+      }
+      for (int j = 0; j < 5; j++) sum += sc[j] = exp(sc[j] - mx);
+      for (int e = 0; e < 2; e++) {
+        double y = 0;
+        for (int j = 0; j < 5; j++) {
+          const float *vr =
+              j < 2 ? tq_cf32(pv) + j * 2 : tq_cf32(v) + (j - 2) * 2;
+          y += sc[j] / sum * vr[e];
+        }
+        want[(h * 3 + i) * 2 + e] = (float)y;
+      }
+    }
+  check_f(out[0], want, 12, 1e-6f);
+  for (int i = 0; i < 3; i++) tq_tensor_destroy(out[i]);
+  tq_tensor *all[] = {q, k, v, pk, pv, m};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    tq_tensor_destroy(all[i]);
+}
+
+/* RotaryEmbedding on one head of 4 values, halves and interleaved, with
+ * position ids; an id beyond the caches is an error. */
+static void test_rotary(void **state) {
+  (void)state;
+  tq_tensor *x =
+      tf(4, (const int64_t[]){1, 1, 1, 4}, (const float[]){1, 2, 3, 4});
+  tq_tensor *cs =
+      tf(2, (const int64_t[]){2, 2}, (const float[]){1, 1, 0, 0.5f});
+  tq_tensor *sn =
+      tf(2, (const int64_t[]){2, 2}, (const float[]){0, 0, 1, 0.25f});
+  tq_tensor *ids = ti(2, (const int64_t[]){1, 1}, (const int64_t[]){1});
+  const tq_tensor *in[4] = {x, cs, sn, ids};
+  tq_tensor *y = run1("RotaryEmbedding", 23, in, 4, NULL, 0);
+  /* pairs (1, 3) by (cos 0, sin 1) and (2, 4) by (0.5, 0.25) */
+  check_f(y, (const float[]){-3, 0, 1, 2.5f}, 4, 0.0f);
+  tq_tensor_destroy(y);
+  tq_attr_store il = a_int("interleaved", 1);
+  y = run1("RotaryEmbedding", 23, in, 4, &il, 1);
+  /* pairs (1, 2) and (3, 4) */
+  check_f(y, (const float[]){-2, 1, 0.5f, 2.75f}, 4, 0.0f);
+  tq_tensor_destroy(y);
+  tq_tensor *bad = ti(2, (const int64_t[]){1, 1}, (const int64_t[]){2});
+  const tq_tensor *bin[4] = {x, cs, sn, bad};
+  run_fail("RotaryEmbedding", 23, bin, 4, NULL, 0, TQ_ERR_RANGE,
+           "position id 2 at [0, 0]");
+  tq_tensor *all[] = {x, cs, sn, ids, bad};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    tq_tensor_destroy(all[i]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_isnan_isinf),
@@ -199,6 +279,8 @@ int main(void) {
       cmocka_unit_test(test_topk),
       cmocka_unit_test(test_rms_normalization),
       cmocka_unit_test(test_einsum),
+      cmocka_unit_test(test_attention),
+      cmocka_unit_test(test_rotary),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -38,7 +38,9 @@
   X(trilu)                \
   X(elements)             \
   X(topk)                 \
-  X(einsum)
+  X(einsum)               \
+  X(attention)            \
+  X(rotary)
 
 #define TQ_OP_FAMILY_DECLARE(family)         \
   extern const tq_op_desc tq_ops_##family[]; \

@@ -144,6 +144,10 @@ typedef enum tq_op_id {
   TQ_OP_TOPK,
   /* einsum.c */
   TQ_OP_EINSUM,
+  /* attention.c */
+  TQ_OP_ATTENTION,
+  /* rotary.c */
+  TQ_OP_ROTARY_EMBEDDING,
   TQ_OP_COUNT
 } tq_op_id;
 
