@@ -40,7 +40,8 @@
   X(topk)                 \
   X(einsum)               \
   X(attention)            \
-  X(rotary)
+  X(rotary)               \
+  X(contrib_gelu)
 
 #define TQ_OP_FAMILY_DECLARE(family)         \
   extern const tq_op_desc tq_ops_##family[]; \

@@ -148,6 +148,12 @@ typedef enum tq_op_id {
   TQ_OP_ATTENTION,
   /* rotary.c */
   TQ_OP_ROTARY_EMBEDDING,
+  /* com.microsoft (ONNX Runtime's contrib operators): norm.c */
+  TQ_OP_MS_LAYER_NORMALIZATION,
+  TQ_OP_SKIP_LAYER_NORMALIZATION,
+  /* contrib_gelu.c */
+  TQ_OP_FAST_GELU,
+  TQ_OP_BIAS_GELU,
   TQ_OP_COUNT
 } tq_op_id;
 
