@@ -16,4 +16,13 @@ if ! "$venv/bin/python" -c 'import ml_dtypes, numpy, onnxruntime, torch, gguf, p
   "$venv/bin/pip" install -q --disable-pip-version-check 'numpy<2' \
     'ml_dtypes>=0.5,<0.6' onnxruntime 'gguf==0.19.0' pytest wheel
 fi
+# onnx 1.19 (the ONNX backend node tests up to opset 24 and the version
+# converter the transformer fidelity check uses) lives in its own folder,
+# VENV/onnx-1.19, that only the scripts needing it put on sys.path: the
+# venv's own onnx stays Debian's 1.12, whose helper writes IR versions
+# every tq build reads (1.19 writes IR 12 by default).
+if [[ ! -d "$venv/onnx-1.19/onnx/backend/test/data/node" ]]; then
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps \
+    --target "$venv/onnx-1.19" 'onnx==1.19.1' 'typing_extensions==4.15.0'
+fi
 echo "setup: python env $venv ready ($("$venv/bin/python" -c 'import ml_dtypes; print("ml_dtypes", ml_dtypes.__version__)'))"

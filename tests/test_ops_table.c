@@ -95,8 +95,10 @@ static void test_lookup(void **state) {
     assert_ptr_equal(tq_op_lookup(d->domain, d->name, d->min_opset), d);
     assert_ptr_equal(tq_op_lookup(d->domain, d->name, d->max_opset), d);
     if (!*d->domain) {
-      assert_ptr_equal(tq_op_lookup(NULL, d->name, 17), d);
-      assert_ptr_equal(tq_op_lookup("ai.onnx", d->name, 17), d);
+      /* 17, or the first opset of operators added later (Attention) */
+      const int v = d->min_opset > 17 ? d->min_opset : 17;
+      assert_ptr_equal(tq_op_lookup(NULL, d->name, v), d);
+      assert_ptr_equal(tq_op_lookup("ai.onnx", d->name, v), d);
     }
   }
   assert_null(tq_op_lookup("", "NoSuchOp", 17));

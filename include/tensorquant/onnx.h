@@ -2,7 +2,9 @@
  *
  * Loading accepts ONNX files of IR version TQ_ONNX_MIN_IR_VERSION to
  * TQ_ONNX_MAX_IR_VERSION whose nodes use the default ONNX domain ("" or
- * "ai.onnx") at opset TQ_ONNX_MIN_OPSET to TQ_ONNX_MAX_OPSET. Initializers
+ * "ai.onnx") at opset TQ_ONNX_MIN_OPSET to TQ_ONNX_MAX_OPSET, or one of the
+ * com.microsoft operators docs/ops.md lists (ONNX Runtime's contrib
+ * LayerNormalization, SkipLayerNormalization, FastGelu, BiasGelu). Initializers
  * become float32 (FLOAT, DOUBLE, FLOAT16, BFLOAT16) or int64 (every integer
  * type and BOOL) tensors, from raw_data, the typed fields or external data
  * files; Constant nodes become initializers. Node IDs are the ONNX node
@@ -29,10 +31,10 @@ extern "C" {
 
 /* Range of ModelProto.ir_version accepted by the loader. */
 #define TQ_ONNX_MIN_IR_VERSION 3
-#define TQ_ONNX_MAX_IR_VERSION 11
+#define TQ_ONNX_MAX_IR_VERSION 12
 /* Range of default-domain opsets accepted by the loader. */
 #define TQ_ONNX_MIN_OPSET 7
-#define TQ_ONNX_MAX_OPSET 21
+#define TQ_ONNX_MAX_OPSET 24
 
 /* Loads the ONNX model at path. Tensors stored as external data are read
  * from files relative to the model's directory (absolute paths and paths

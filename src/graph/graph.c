@@ -60,6 +60,7 @@ void tq_graph_destroy(tq_graph *g) {
     tq_node *n = &g->nodes[i];
     free(n->id);
     free(n->op_type);
+    free(n->domain);
     free(n->in);
     free(n->out);
     free_strings(n->in_names, n->n_in);
@@ -208,7 +209,13 @@ tq_status tq_graph_add_initializer(tq_context *ctx, tq_graph *g,
   return TQ_OK;
 }
 
-const tq_op_desc *tq_graph_lookup_op(const tq_graph *g, const char *op_type) {
+static int default_domain(const char *domain) {
+  return !domain || !*domain || !strcmp(domain, "ai.onnx");
+}
+
+const tq_op_desc *tq_graph_lookup_op(const tq_graph *g, const char *domain,
+                                     const char *op_type) {
+  if (!default_domain(domain)) return tq_op_lookup(domain, op_type, 1);
   for (size_t i = 0; i < g->n_user_ops; i++)
     if (strcmp(g->user_ops[i]->name, op_type) == 0) return g->user_ops[i];
   return tq_op_lookup("", op_type, g->opset);
@@ -220,7 +227,7 @@ tq_status tq_graph_register_op(tq_context *ctx, tq_graph *g,
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "tq_graph_register_op: op_type, infer and forward are "
                     "required");
-  if (tq_graph_lookup_op(g, def->op_type))
+  if (tq_graph_lookup_op(g, NULL, def->op_type))
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "operator '%s' is already defined", def->op_type);
   tq_op_desc **p = realloc(g->user_ops, (g->n_user_ops + 1) * sizeof *p);
@@ -325,6 +332,20 @@ tq_status tq_graph_add_node(tq_context *ctx, tq_graph *g, const char *op_type,
                             size_t n_inputs, const char *const *outputs,
                             size_t n_outputs, const tq_attr *attrs,
                             size_t n_attrs) {
+  return tq_graph_add_node_in(ctx, g, NULL, op_type, name, inputs, n_inputs,
+                              outputs, n_outputs, attrs, n_attrs);
+}
+
+const char *tq_graph_node_domain(const tq_graph *g, size_t node) {
+  return node < g->n_nodes ? g->nodes[node].domain : NULL;
+}
+
+tq_status tq_graph_add_node_in(tq_context *ctx, tq_graph *g,
+                               const char *domain, const char *op_type,
+                               const char *name, const char *const *inputs,
+                               size_t n_inputs, const char *const *outputs,
+                               size_t n_outputs, const tq_attr *attrs,
+                               size_t n_attrs) {
   tq_status st = check_name(ctx, "a node's op_type", op_type);
   if (st != TQ_OK) return st;
   if (!n_outputs || !outputs)
@@ -375,12 +396,13 @@ tq_status tq_graph_add_node(tq_context *ctx, tq_graph *g, const char *op_type,
   n->n_in = n_inputs;
   n->id = make_id(g, label);
   n->op_type = dup_str(op_type);
+  n->domain = default_domain(domain) ? NULL : dup_str(domain);
   n->out = calloc(n_outputs, sizeof *n->out);
   n->in_names = calloc(n_inputs ? n_inputs : 1, sizeof *n->in_names);
   n->out_names = calloc(n_outputs, sizeof *n->out_names);
   n->attrs = calloc(n_attrs ? n_attrs : 1, sizeof *n->attrs);
   int ok = n->id && n->op_type && n->out && n->in_names && n->out_names &&
-           n->attrs;
+           n->attrs && (n->domain || default_domain(domain));
   for (size_t i = 0; ok && i < n_inputs; i++)
     ok = (n->in_names[i] = dup_str(inputs[i] ? inputs[i] : "")) != NULL;
   for (size_t i = 0; ok && i < n_outputs; i++)
@@ -392,7 +414,7 @@ tq_status tq_graph_add_node(tq_context *ctx, tq_graph *g, const char *op_type,
     n->n_attrs = i + 1;
   }
   /* Weights (docs/design.md §3): initializer inputs after the first. */
-  const tq_op_desc *desc = tq_graph_lookup_op(g, op_type);
+  const tq_op_desc *desc = tq_graph_lookup_op(g, domain, op_type);
   const unsigned flags = desc ? desc->flags : 0;
   if (st == TQ_OK && (flags & TQ_OPF_WEIGHTS) && n_inputs > 1) {
     n->weight_names = calloc(n_inputs, sizeof *n->weight_names);
@@ -415,6 +437,7 @@ tq_status tq_graph_add_node(tq_context *ctx, tq_graph *g, const char *op_type,
       free(g->values[--g->n_values].name);
     free(n->id);
     free(n->op_type);
+    free(n->domain);
     free(n->in);
     free(n->out);
     free_strings(n->in_names, n_inputs);
@@ -509,7 +532,7 @@ tq_status tq_graph_validate(tq_context *ctx, const tq_graph *g) {
   size_t used = 0, unknown = 0, bad_arity = 0;
   for (size_t i = 0; i < g->n_nodes; i++) {
     const tq_node *n = &g->nodes[i];
-    const tq_op_desc *e = tq_graph_lookup_op(g, n->op_type);
+    const tq_op_desc *e = tq_graph_lookup_op(g, n->domain, n->op_type);
     if (!e) {
       unknown++;
       if (used < sizeof msg)

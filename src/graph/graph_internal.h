@@ -17,9 +17,10 @@ typedef struct tq_value {
 } tq_value;
 
 typedef struct tq_node {
-  char *id;      /* scope path + name */
+  char *id; /* scope path + name */
   char *op_type;
-  int *in;       /* value indices; -1 = absent optional input */
+  char *domain; /* NULL: the default ONNX domain; else "com.microsoft" */
+  int *in;      /* value indices; -1 = absent optional input */
   size_t n_in;
   int *out;
   size_t n_out;
@@ -64,7 +65,20 @@ void tq_graph_node_attrs(const tq_graph *g, size_t node,
 
 /* The operator a node's op_type names: a user op registered on g, else the
  * built-in one of the default domain at the graph's opset; NULL when
- * unknown. */
-const tq_op_desc *tq_graph_lookup_op(const tq_graph *g, const char *op_type);
+ * unknown. domain NULL or "": the default domain; another domain
+ * (com.microsoft) has built-in operators only, at its opset 1. */
+const tq_op_desc *tq_graph_lookup_op(const tq_graph *g, const char *domain,
+                                     const char *op_type);
+
+/* The node's domain (NULL: the default one). */
+const char *tq_graph_node_domain(const tq_graph *g, size_t node);
+
+/* tq_graph_add_node for a node of another operator domain (domain NULL or
+ * "": the default one). */
+tq_status tq_graph_add_node_in(tq_context *ctx, tq_graph *g, const char *domain,
+                               const char *op_type, const char *name,
+                               const char *const *inputs, size_t n_inputs,
+                               const char *const *outputs, size_t n_outputs,
+                               const tq_attr *attrs, size_t n_attrs);
 
 #endif

@@ -27,7 +27,7 @@ tq_status tq_session_create(tq_context *ctx, const tq_graph *g,
   }
   for (size_t i = 0; i < g->n_nodes; i++) {
     node_rt *n = &s->nodes[i];
-    n->desc = tq_graph_lookup_op(g, g->nodes[i].op_type);
+    n->desc = tq_graph_lookup_op(g, g->nodes[i].domain, g->nodes[i].op_type);
     n->flags = n->desc->flags;
   }
   *out = s;

@@ -191,6 +191,8 @@ static tq_status make_nodes(tq_context *ctx, arena *a, const tq_graph *g,
     gp->node[i] = np;
     np->name = str(info.id);
     np->op_type = str(info.op_type);
+    if (tq_graph_node_domain(g, i))
+      np->domain = str(tq_graph_node_domain(g, i));
     np->n_input = info.n_inputs;
     np->input = (char **)(uintptr_t)info.inputs;
     np->n_output = info.n_outputs;
@@ -362,7 +364,8 @@ static int64_t ir_version_for(int64_t opset) {
   if (opset <= 18) return 8;
   if (opset <= 20) return 9;
   if (opset <= 22) return 10;
-  return 11;
+  if (opset <= 23) return 11;
+  return 12;
 }
 
 tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g, const char *path) {
@@ -378,10 +381,15 @@ tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g, const char *path) {
   Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
   Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
   Onnx__OperatorSetIdProto op = ONNX__OPERATOR_SET_ID_PROTO__INIT;
-  Onnx__OperatorSetIdProto *ops[1] = {&op};
+  /* com.microsoft at its opset 1, when a node uses it */
+  Onnx__OperatorSetIdProto ms = ONNX__OPERATOR_SET_ID_PROTO__INIT;
+  Onnx__OperatorSetIdProto *ops[2] = {&op, &ms};
   op.domain = str("");
   op.has_version = 1;
   op.version = opset;
+  ms.domain = str("com.microsoft");
+  ms.has_version = 1;
+  ms.version = 1;
   model.has_ir_version = 1;
   model.ir_version = ir_version_for(opset);
   model.n_opset_import = 1;
@@ -393,6 +401,8 @@ tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g, const char *path) {
 
   tq_status st = make_nodes(ctx, &a, g, path, &graph);
   if (st != TQ_OK) goto done;
+  for (size_t i = 0; i < tq_graph_node_count(g); i++)
+    if (tq_graph_node_domain(g, i)) model.n_opset_import = 2;
 
   size_t n_init = tq_graph_initializer_count(g);
   graph.n_initializer = n_init;

@@ -474,14 +474,17 @@ static tq_status check_operators(loader *L) {
       return fail(L, TQ_ERR_FORMAT, "node '%.120s' (node %zu) has no op_type",
                   node_label(n), i);
     if (!is_default_domain(n->domain)) {
-      report_add(&r,
-                 "node '%.120s' (%.60s, domain '%.60s': only the default "
-                 "ONNX domain is supported)",
-                 node_label(n), op, n->domain);
+      if (!tq_graph_lookup_op(L->g, n->domain, op))
+        report_add(&r,
+                   "node '%.120s' (%.60s, domain '%.60s': besides the default "
+                   "ONNX domain only com.microsoft's LayerNormalization, "
+                   "SkipLayerNormalization, FastGelu and BiasGelu are "
+                   "supported)",
+                   node_label(n), op, n->domain);
       continue;
     }
     if (is_constant(n)) continue; /* becomes an initializer */
-    if (!tq_graph_lookup_op(L->g, op))
+    if (!tq_graph_lookup_op(L->g, NULL, op))
       report_add(&r, "node '%.120s' (%.60s, opset %" PRId64 ")", node_label(n),
                  op, L->opset);
   }
@@ -1325,9 +1328,12 @@ static tq_status add_nodes(loader *L) {
     node_attrs na = {0};
     st = convert_attrs(L, n, &na);
     if (st == TQ_OK)
-      st = tq_graph_add_node(L->ctx, L->g, n->op_type, str_or_empty(n->name),
-                             ins, n->n_input, L->outs[i], L->n_outs[i], na.a,
-                             na.n);
+      st = tq_graph_add_node_in(L->ctx, L->g,
+                                is_default_domain(n->domain) ? NULL
+                                                             : n->domain,
+                                n->op_type, str_or_empty(n->name), ins,
+                                n->n_input, L->outs[i], L->n_outs[i], na.a,
+                                na.n);
     node_attrs_free(&na);
   }
   free(ins);

@@ -33,6 +33,8 @@ static tq_status norm_parse(const tq_op_parse *p, void *params) {
       np->spatial = p->opset < 9 ? tq_parse_int(p, "spatial", 1) : 1;
       break;
     case TQ_OP_LAYER_NORMALIZATION:
+    case TQ_OP_MS_LAYER_NORMALIZATION:
+    case TQ_OP_RMS_NORMALIZATION:
       np->axis = tq_parse_int(p, "axis", -1);
       break;
     default: break;
@@ -482,6 +484,122 @@ static tq_status ln_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
+/* ---- RMSNormalization (opset 23) ---------------------------------------
+ * Y = X / sqrt(mean(X^2) + epsilon) * Scale over the dims from axis on:
+ * the mean of squares in double, then scaled in float32 as LayerNorm. */
+
+static tq_status rms_forward(tq_op_call *c) {
+  ln_geom g;
+  tq_status st = ln_prepare(c, &g);
+  if (st) return st;
+  const double eps = ((const norm_params *)c->params)->epsilon;
+  float *scale = malloc((size_t)(g.n + 1) * sizeof *scale);
+  if (!scale)
+    return tq_call_error(c, TQ_ERR_NO_MEMORY,
+                         "out of memory for %lld parameters", (long long)g.n);
+  ln_expand(c->in[1], &c->in[0]->shape, g.axis, scale, g.n);
+  const float *x = tq_cf32(c->in[0]);
+  float *y = tq_f32(c->out[0]);
+  int nt = tq_nn_threads(c);
+  if (nt > g.rows) nt = (int)(g.rows > 0 ? g.rows : 1);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t r = 0; r < g.rows; r++) {
+    const float *xr = x + r * g.n;
+    double ss = 0.0;
+    for (int64_t i = 0; i < g.n; i++) ss += (double)xr[i] * xr[i];
+    const float inv = (float)(1.0 / sqrt(ss / (double)g.n + eps));
+    float *yr = y + r * g.n;
+    for (int64_t i = 0; i < g.n; i++) yr[i] = xr[i] * inv * scale[i];
+  }
+  free(scale);
+  return TQ_OK;
+}
+
+/* ---- com.microsoft SkipLayerNormalization ------------------------------
+ * output = LayerNorm(input + skip + bias) over the last dimension with
+ * gamma and beta (ONNX Runtime's transformer optimizer fuses BERT's
+ * residual adds this way). skip has input's shape or broadcasts over the
+ * batch ((S, H) or (1, S, H)); gamma, beta, bias are (H). The sum in
+ * float32 (input + skip, then + bias), statistics in double as LayerNorm;
+ * optional outputs mean, inv_std_var (shape (..., 1)) and the sum. */
+
+static tq_status sln_prepare(tq_op_call *c, int64_t *rows, int64_t *n) {
+  tq_status st = tq_nn_check_input(c, 0, "input", 2, 3);
+  if (st) return st;
+  if ((st = tq_nn_check_input(c, 1, "skip", 2, 3))) return st;
+  const tq_shape *xs = &c->in[0]->shape, *ks = &c->in[1]->shape;
+  *n = xs->dims[xs->ndim - 1];
+  *rows = *n ? (int64_t)c->in[0]->numel / *n : 0;
+  const int64_t per = (int64_t)c->in[1]->numel;
+  if (ks->dims[ks->ndim - 1] != *n || per == 0 ||
+      (int64_t)c->in[0]->numel % per)
+    return tq_call_error(c, TQ_ERR_SHAPE,
+                         "skip must have input's shape or broadcast over its "
+                         "batch");
+  static const char *const names[] = {"gamma", "beta", "bias"};
+  for (size_t i = 2; i < c->n_in && i < 5; i++)
+    if (c->in[i] && (c->in[i]->numel != (size_t)*n))
+      return tq_call_error(c, TQ_ERR_SHAPE, "%s must hold %lld values",
+                           names[i - 2], (long long)*n);
+  if (c->n_in < 3 || !c->in[2])
+    return tq_call_error(c, TQ_ERR_INVALID_ARGUMENT, "gamma is required");
+  return TQ_OK;
+}
+
+static tq_status sln_infer(tq_op_call *c) {
+  int64_t rows, n;
+  tq_status st = sln_prepare(c, &rows, &n);
+  if (st) return st;
+  const tq_shape *xs = &c->in[0]->shape;
+  tq_shape ss = *xs;
+  ss.dims[ss.ndim - 1] = 1;
+  for (size_t i = 0; i < c->n_out; i++)
+    if (c->out[i] && (st = tq_call_set_output(c, i, TQ_DTYPE_FLOAT32,
+                                              i == 1 || i == 2 ? &ss : xs)))
+      return st;
+  return TQ_OK;
+}
+
+static tq_status sln_forward(tq_op_call *c) {
+  int64_t rows, n;
+  tq_status st = sln_prepare(c, &rows, &n);
+  if (st) return st;
+  const double eps = ((const norm_params *)c->params)->epsilon;
+  const float *x = tq_cf32(c->in[0]), *k = tq_cf32(c->in[1]);
+  const float *gamma = tq_cf32(c->in[2]);
+  const float *beta = c->n_in > 3 && c->in[3] ? tq_cf32(c->in[3]) : NULL;
+  const float *bias = c->n_in > 4 && c->in[4] ? tq_cf32(c->in[4]) : NULL;
+  const int64_t krows = (int64_t)c->in[1]->numel / n;
+  float *y = tq_f32(c->out[0]);
+  float *mean_out = c->n_out > 1 && c->out[1] ? tq_f32(c->out[1]) : NULL;
+  float *inv_out = c->n_out > 2 && c->out[2] ? tq_f32(c->out[2]) : NULL;
+  float *sum_out = c->n_out > 3 && c->out[3] ? tq_f32(c->out[3]) : NULL;
+  float *scratch = sum_out ? NULL : malloc((size_t)(rows * n + 1) * 4);
+  if (!sum_out && !scratch)
+    return tq_call_error(c, TQ_ERR_NO_MEMORY, "out of memory for %lld rows",
+                         (long long)rows);
+  float *sum = sum_out ? sum_out : scratch;
+  int nt = tq_nn_threads(c);
+  if (nt > rows) nt = (int)(rows > 0 ? rows : 1);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    float *sr = sum + r * n;
+    const float *xr = x + r * n, *kr = k + (r % krows) * n;
+    for (int64_t i = 0; i < n; i++)
+      sr[i] = bias ? xr[i] + kr[i] + bias[i] : xr[i] + kr[i];
+    double mean, inv;
+    moments(sr, n, eps, &mean, &inv);
+    const float m = (float)mean, is = (float)inv;
+    float *yr = y + r * n;
+    for (int64_t i = 0; i < n; i++)
+      yr[i] = (sr[i] - m) * is * gamma[i] + (beta ? beta[i] : 0.0f);
+    if (mean_out) mean_out[r] = m;
+    if (inv_out) inv_out[r] = is;
+  }
+  free(scratch);
+  return TQ_OK;
+}
+
 /* ---- descriptors ---------------------------------------------------------*/
 
 const tq_op_desc tq_ops_norm[] = {
@@ -499,5 +617,20 @@ const tq_op_desc tq_ops_norm[] = {
      TQ_OP_ARITY(2, 3, 1, 3), .flags = TQ_OPF_WEIGHTS,
      TQ_OP_PARAMS(norm_params, norm_parse), .infer = ln_infer,
      .forward = ln_forward},
+    {TQ_OP_ONNX_FROM(TQ_OP_RMS_NORMALIZATION, "RMSNormalization", 23),
+     TQ_OP_ARITY(2, 2, 1, 1), .flags = TQ_OPF_WEIGHTS,
+     TQ_OP_PARAMS(norm_params, norm_parse), .infer = ln_infer,
+     .forward = rms_forward},
+    /* ONNX Runtime's contrib LayerNormalization: ONNX's (opset 17) */
+    {.id = TQ_OP_MS_LAYER_NORMALIZATION, .name = "LayerNormalization",
+     .domain = "com.microsoft", .min_opset = 1, .max_opset = TQ_OPSET_OPEN,
+     TQ_OP_ARITY(2, 3, 1, 3), .flags = TQ_OPF_WEIGHTS,
+     TQ_OP_PARAMS(norm_params, norm_parse), .infer = ln_infer,
+     .forward = ln_forward},
+    {.id = TQ_OP_SKIP_LAYER_NORMALIZATION, .name = "SkipLayerNormalization",
+     .domain = "com.microsoft", .min_opset = 1, .max_opset = TQ_OPSET_OPEN,
+     TQ_OP_ARITY(3, 5, 1, 4), .flags = TQ_OPF_WEIGHTS,
+     TQ_OP_PARAMS(norm_params, norm_parse), .infer = sln_infer,
+     .forward = sln_forward},
 };
 const size_t tq_ops_norm_count = TQ_OP_COUNT_OF(tq_ops_norm);

@@ -33,7 +33,15 @@
   X(reduce)               \
   X(resize)               \
   X(cumsum)               \
-  X(argmax)
+  X(argmax)               \
+  X(classify)             \
+  X(trilu)                \
+  X(elements)             \
+  X(topk)                 \
+  X(einsum)               \
+  X(attention)            \
+  X(rotary)               \
+  X(contrib_gelu)
 
 #define TQ_OP_FAMILY_DECLARE(family)         \
   extern const tq_op_desc tq_ops_##family[]; \
@@ -45,6 +53,10 @@ TQ_OP_FAMILIES(TQ_OP_FAMILY_DECLARE)
  * narrows when a later opset changes the operator). */
 #define TQ_OP_ONNX(op_id, op_name)                                \
   .id = (op_id), .name = (op_name), .domain = "", .min_opset = 1, \
+  .max_opset = TQ_OPSET_OPEN
+/* The same for an operator that first appeared in opset `from`. */
+#define TQ_OP_ONNX_FROM(op_id, op_name, from)                          \
+  .id = (op_id), .name = (op_name), .domain = "", .min_opset = (from), \
   .max_opset = TQ_OPSET_OPEN
 /* Input and output counts (max_in -1: unbounded). */
 #define TQ_OP_ARITY(min_in, max_in, min_out, max_out)                       \

@@ -130,6 +130,30 @@ typedef enum tq_op_id {
   /* argmax.c */
   TQ_OP_ARG_MAX,
   TQ_OP_ARG_MIN,
+  /* transformer operators (issue 13): norm.c */
+  TQ_OP_RMS_NORMALIZATION,
+  /* classify.c */
+  TQ_OP_IS_NAN,
+  TQ_OP_IS_INF,
+  /* trilu.c */
+  TQ_OP_TRILU,
+  /* elements.c */
+  TQ_OP_GATHER_ELEMENTS,
+  TQ_OP_SCATTER_ELEMENTS,
+  /* topk.c */
+  TQ_OP_TOPK,
+  /* einsum.c */
+  TQ_OP_EINSUM,
+  /* attention.c */
+  TQ_OP_ATTENTION,
+  /* rotary.c */
+  TQ_OP_ROTARY_EMBEDDING,
+  /* com.microsoft (ONNX Runtime's contrib operators): norm.c */
+  TQ_OP_MS_LAYER_NORMALIZATION,
+  TQ_OP_SKIP_LAYER_NORMALIZATION,
+  /* contrib_gelu.c */
+  TQ_OP_FAST_GELU,
+  TQ_OP_BIAS_GELU,
   TQ_OP_COUNT
 } tq_op_id;
 
