@@ -211,7 +211,10 @@ tq_status tq_graph_add_initializer(tq_context *ctx, tq_graph *g,
 const tq_op_desc *tq_graph_lookup_op(const tq_graph *g, const char *op_type) {
   for (size_t i = 0; i < g->n_user_ops; i++)
     if (strcmp(g->user_ops[i]->name, op_type) == 0) return g->user_ops[i];
-  return tq_op_lookup("", op_type, g->opset);
+  const tq_op_desc *d = tq_op_lookup("", op_type, g->opset);
+  /* Graphs keep no domains: the com.microsoft operators ONNX Runtime's
+   * quantizer writes (QLinearAdd...) have names of their own. */
+  return d ? d : tq_op_lookup(TQ_DOMAIN_MS, op_type, 1);
 }
 
 tq_status tq_graph_register_op(tq_context *ctx, tq_graph *g,

@@ -33,7 +33,8 @@
   X(reduce)               \
   X(resize)               \
   X(cumsum)               \
-  X(argmax)
+  X(argmax)               \
+  X(qdq)
 
 #define TQ_OP_FAMILY_DECLARE(family)         \
   extern const tq_op_desc tq_ops_##family[]; \

@@ -130,6 +130,10 @@ typedef enum tq_op_id {
   /* argmax.c */
   TQ_OP_ARG_MAX,
   TQ_OP_ARG_MIN,
+  /* qdq.c */
+  TQ_OP_QUANTIZE_LINEAR,
+  TQ_OP_DEQUANTIZE_LINEAR,
+  TQ_OP_DYNAMIC_QUANTIZE_LINEAR,
   TQ_OP_COUNT
 } tq_op_id;
 

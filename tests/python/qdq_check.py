@@ -1,0 +1,252 @@
+"""Checks tq on models quantized by ONNX Runtime against ONNX Runtime.
+
+  qdq_check.py import MODEL... --tq TQ [--formats F,...] [--dir D]
+  qdq_check.py export MODEL... --tq TQ [--dir D]
+
+MODEL is tiny_cnn or a torchvision architecture (model_check.py's random
+weights). `import` quantizes each with ONNX Runtime's quantize_static
+(formats qdq: QDQ per tensor, qdq_pc: QDQ per channel, qop: QOperator) or
+quantize_dynamic (dyn), then runs the file in ONNX Runtime with graph
+optimizations disabled (the reference), enabled, and in tq on the same
+input. It compares, in steps of the output's grid (the scale of the last
+DequantizeLinear):
+
+  - the final output: the fraction of values off by one step or more and
+    the most steps, tq against the reference and ONNX Runtime's optimized
+    run against the reference. tq must agree at least as closely as the
+    optimized run does (or within one step on at most 0.1 %);
+  - every quantized tensor of the model (the outputs of QuantizeLinear and
+    the QLinear ops, as integers): the same figures, tq against the
+    reference, for the report (errors carried from earlier layers
+    included).
+
+`export` writes the model with `tq export --qdq` under an int8 map and
+checks ONNX Runtime's run of the file against `tq run` with that map.
+
+Prints one line per model and format; exit status 1 when a check fails.
+Needs torch, torchvision, onnx and onnxruntime (the project venv).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model_check  # noqa: E402
+
+
+def stub_onnx_reference():
+    """onnxruntime.quantization imports onnx.reference (onnx >= 1.13) but
+    uses it for float8 weights only; Debian's onnx 1.12 lacks it, so an
+    empty stand-in lets the integer quantizers load."""
+    try:
+        import onnx.reference  # noqa: F401
+    except ImportError:
+        import types
+        ref = types.ModuleType("onnx.reference")
+        op_run = types.ModuleType("onnx.reference.op_run")
+
+        def unavailable(*_a, **_k):
+            raise RuntimeError("onnx.reference is not available (onnx < 1.13)")
+        ref.ReferenceEvaluator = unavailable
+        op_run.to_array_extended = unavailable
+        ref.op_run = op_run
+        sys.modules["onnx.reference"] = ref
+        sys.modules["onnx.reference.op_run"] = op_run
+
+QUANTIZED = {"QuantizeLinear", "QLinearConv", "QLinearMatMul", "QLinearAdd",
+             "QLinearMul", "QGemm", "QLinearGlobalAveragePool",
+             "QLinearAveragePool", "QLinearConcat", "QLinearLeakyRelu",
+             "QLinearSigmoid", "DynamicQuantizeLinear"}
+
+
+class Reader:
+    """ONNX Runtime's calibration data: a few random batches."""
+
+    def __init__(self, shape, n=4):
+        rng = np.random.default_rng(11)
+        self.it = iter([{"input": rng.standard_normal(shape).astype(np.float32)}
+                        for _ in range(n)])
+
+    def get_next(self):
+        return next(self.it, None)
+
+
+def float_model(name, work, opset):
+    path = os.path.join(work, f"{name}-op{opset}.onnx")
+    model, shape = model_check.make_model(name)
+    if not os.path.exists(path):
+        model_check.export(model, shape, path, opset)
+    return path, shape
+
+
+def quantize(path, shape, fmt, out):
+    stub_onnx_reference()
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,
+                                          QuantType, quantize_dynamic,
+                                          quantize_static)
+    if fmt == "dyn":
+        quantize_dynamic(path, out, weight_type=QuantType.QUInt8)
+        return
+    reader = type("R", (Reader, CalibrationDataReader), {})(shape)
+    quantize_static(path, out, reader,
+                    quant_format=QuantFormat.QOperator if fmt == "qop"
+                    else QuantFormat.QDQ,
+                    per_channel=fmt in ("qdq_pc", "qop"),
+                    activation_type=QuantType.QUInt8 if fmt == "qop"
+                    else QuantType.QInt8,
+                    weight_type=QuantType.QInt8)
+
+
+def ort_run(path, x, optimize):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                                   if optimize else
+                                   ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    so.intra_op_num_threads = 2
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(None, {"input": x})))
+
+
+def tq_outputs(tq, path, x, work, extra=()):
+    inp = os.path.join(work, "x.npy")
+    np.save(inp, x)
+    d = os.path.join(work, "tq-out")
+    subprocess.run(["rm", "-rf", d], check=True)
+    cmd = [tq, "run", path, "-i", inp, "--outputs", d, *extra]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stderr}")
+    out = {}
+    for f in os.listdir(d):
+        out[f[:-4]] = np.load(os.path.join(d, f))
+    return out
+
+
+def safe(name):
+    """The file name tq --outputs gives output `name`."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def output_step(m):
+    """The scale of the DequantizeLinear that makes the graph's output."""
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    prod = {o: n for n in m.graph.node for o in n.output}
+    name = m.graph.output[0].name
+    n = prod.get(name)
+    while n is not None and n.op_type != "DequantizeLinear":
+        n = prod.get(n.input[0])
+    if n is None or n.input[1] not in inits:
+        return None
+    return float(inits[n.input[1]].max())
+
+
+def with_quantized_outputs(path, out_path):
+    """The model with every quantized tensor added to the outputs."""
+    m = onnx.load(path)
+    known = {o.name for o in m.graph.output}
+    added = []
+    for n in m.graph.node:
+        if n.op_type in QUANTIZED and n.output[0] not in known:
+            m.graph.output.append(helper.make_empty_tensor_value_info(
+                n.output[0]))
+            added.append(n.output[0])
+    onnx.save(m, out_path)
+    return added
+
+
+def steps(a, b, step):
+    d = np.abs(a.astype(np.float64) - b.astype(np.float64)) / step
+    k = np.rint(d)
+    return float((k >= 1).mean()), int(k.max()) if k.size else 0
+
+
+def check_import(args, name, fmt, work):
+    path, shape = float_model(name, work, args.opset)
+    q = os.path.join(work, f"{name}-{fmt}.onnx")
+    quantize(path, shape, fmt, q)
+    m = onnx.load(q)
+    x = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
+    out = m.graph.output[0].name
+    ref = ort_run(q, x, False)[out]
+    opt = ort_run(q, x, True)[out]
+    got = tq_outputs(args.tq, q, x, work)[safe(out)]
+    step = output_step(m) or float(np.abs(ref).max()) / 127
+    f_tq, k_tq = steps(got, ref, step)
+    f_opt, k_opt = steps(opt, ref, step)
+    ok = got.shape == ref.shape and (
+        (f_tq <= max(f_opt, 0.001) and k_tq <= max(k_opt, 1)))
+    # Every quantized tensor, tq against the reference.
+    qa = os.path.join(work, f"{name}-{fmt}-all.onnx")
+    added = with_quantized_outputs(q, qa)
+    refs = ort_run(qa, x, False)
+    gots = tq_outputs(args.tq, qa, x, work)
+    n = off = worst = 0
+    for t in added:
+        a, b = gots[safe(t)], refs[t]
+        if a.dtype.kind == "f":
+            continue
+        d = np.abs(a.astype(np.int64) - b.astype(np.int64))
+        n += d.size
+        off += int((d >= 1).sum())
+        worst = max(worst, int(d.max()) if d.size else 0)
+    print(f"{name:12s} {fmt:7s} output: tq {100 * f_tq:.3f}% off, max {k_tq} "
+          f"steps; ORT optimized {100 * f_opt:.3f}% off, max {k_opt} steps | "
+          f"{len(added)} quantized tensors: {100 * off / max(n, 1):.3f}% off, "
+          f"max {worst} steps  {'ok' if ok else 'FAIL'}")
+    return ok
+
+
+def check_export(args, name, work):
+    path, shape = float_model(name, work, args.opset)
+    x = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
+    qmap = {"weights": {"*": "int,8,axis=0"}}
+    mp = os.path.join(work, "export-map.json")
+    with open(mp, "w") as f:
+        json.dump(qmap, f)
+    q = os.path.join(work, f"{name}-export-qdq.onnx")
+    subprocess.run([args.tq, "export", path, "-o", q, "--map", mp, "--qdq"],
+                   check=True, capture_output=True)
+    onnx.checker.check_model(onnx.load(q))
+    ref = ort_run(q, x, False)
+    out = list(ref)[0]
+    got = tq_outputs(args.tq, path, x, work, ["--map", mp])[safe(out)]
+    d = np.abs(got - ref[out])
+    scale = float(np.abs(ref[out]).max())
+    ok = float(d.max()) <= 1e-4 * scale
+    print(f"{name:12s} export  max |tq run - ORT(exported)| = {d.max():.3g} "
+          f"(output max {scale:.3g})  {'ok' if ok else 'FAIL'}")
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["import", "export"])
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("--tq", required=True)
+    ap.add_argument("--formats", default="qdq,qdq_pc,qop,dyn")
+    ap.add_argument("--opset", type=int, default=13)
+    ap.add_argument("--dir", default=None)
+    args = ap.parse_args()
+    work = args.dir or tempfile.mkdtemp(prefix="tq-qdq-")
+    os.makedirs(work, exist_ok=True)
+    failures = 0
+    for name in args.models:
+        if args.mode == "export":
+            failures += not check_export(args, name, work)
+            continue
+        for fmt in args.formats.split(","):
+            failures += not check_import(args, name, fmt, work)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
