@@ -57,6 +57,18 @@ TQ_API tq_status tq_onnx_parse(tq_context *ctx, const void *bytes, size_t len,
 TQ_API tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g,
                               const char *path);
 
+/* Describes node `node` of g when it is an ONNX quantization node, as the
+ * quantizer spec it equals (docs/onnx.md "Quantized models"): a
+ * QuantizeLinear whose readers are all DequantizeLinear nodes (a QDQ pair,
+ * "QDQ int,8,asym,static (ONNX int8, scale 0.0235, zero point -3)") or a
+ * DequantizeLinear of an initializer (quantized weights, "weights
+ * int,8,sym,axis=0,static (ONNX int8, 16 scales in [...], zero points
+ * 0)"). Writes the text into buf (size bytes, truncated and NUL-terminated)
+ * and returns 1; returns 0 (buf unchanged) for any other node, and for g
+ * or buf NULL. */
+TQ_API int tq_onnx_qdq_describe(const tq_graph *g, size_t node, char *buf,
+                                size_t size);
+
 #ifdef __cplusplus
 }
 #endif
