@@ -34,7 +34,8 @@
   X(resize)               \
   X(cumsum)               \
   X(argmax)               \
-  X(qdq)
+  X(qdq)                  \
+  X(qlinear)
 
 #define TQ_OP_FAMILY_DECLARE(family)         \
   extern const tq_op_desc tq_ops_##family[]; \

@@ -143,6 +143,40 @@ tq_status tq_qdq_need_scalar(tq_op_call *c, size_t i, const char *what,
   return TQ_OK;
 }
 
+tq_status tq_qdq_as_float(tq_op_call *c, tq_status (*fn)(tq_op_call *),
+                          int forward) {
+  enum { MAX_IO = 8 };
+  if (c->n_in > MAX_IO || c->n_out > MAX_IO)
+    return tq_call_error(c, TQ_ERR_INTERNAL, "too many inputs or outputs");
+  const tq_tensor *x = c->in[0];
+  const tq_tensor *ins[MAX_IO];
+  tq_tensor *outs[MAX_IO];
+  for (size_t i = 0; i < c->n_in; i++) ins[i] = c->in[i];
+  for (size_t i = 0; i < c->n_out; i++) outs[i] = c->out[i];
+  tq_tensor *xf = NULL, *yf = NULL;
+  tq_status st = tq_tensor_create(c->ctx, TQ_DTYPE_FLOAT32, &x->shape, &xf);
+  if (st == TQ_OK && forward)
+    st = tq_tensor_create(c->ctx, TQ_DTYPE_FLOAT32, &c->out[0]->shape, &yf);
+  tq_op_call v = *c;
+  v.in = ins;
+  v.out = outs;
+  if (st == TQ_OK) {
+    if (forward)
+      tq_dtype_convert(x->dtype, x->data, TQ_DTYPE_FLOAT32, xf->data, x->numel);
+    ins[0] = xf;
+    if (forward) outs[0] = yf;
+    st = fn(&v);
+  }
+  if (st == TQ_OK && forward)
+    tq_dtype_convert(TQ_DTYPE_FLOAT32, yf->data, x->dtype, c->out[0]->data,
+                     yf->numel);
+  else if (st == TQ_OK)
+    st = tq_call_set_output(c, 0, x->dtype, &c->out[0]->shape);
+  tq_tensor_destroy(xf);
+  tq_tensor_destroy(yf);
+  return st;
+}
+
 /* ---- QuantizeLinear
  * ---------------------------------------------------------*/
 

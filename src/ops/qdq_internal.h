@@ -96,4 +96,13 @@ static inline int64_t tq_qdq_zp(const tq_tensor *zp, size_t i) {
 tq_status tq_qdq_need_scalar(tq_op_call *c, size_t i, const char *what,
                              unsigned dtypes);
 
+/* Runs fn, the infer (forward 0) or forward (forward 1) of an operator
+ * that reads float32 input 0 and writes float32 output 0, on an int8 or
+ * uint8 input 0: converted to float32 and the output back, both exact,
+ * which gives the integer result for operators that only select or move
+ * values (MaxPool on the quantized tensors of ONNX Runtime's QOperator
+ * models). */
+tq_status tq_qdq_as_float(tq_op_call *c, tq_status (*fn)(tq_op_call *),
+                          int forward);
+
 #endif
