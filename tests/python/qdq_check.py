@@ -164,10 +164,10 @@ def with_quantized_outputs(path, out_path):
 
 
 def layer_inputs(m, t):
-    """The quantized tensors the layer making quantized tensor t reads:
-    the inputs of its QuantizeLinear's producer that come through a
-    DequantizeLinear of a non-initializer (QDQ), or the producer's own
-    non-initializer integer inputs (QOperator)."""
+    """The tensors the layer making quantized tensor t reads: the inputs
+    of its QuantizeLinear's producer (QDQ; through their DequantizeLinear,
+    so the quantized values) or of the QOperator node itself, except
+    initializers."""
     inits = {i.name for i in m.graph.initializer}
     prod = {o: n for n in m.graph.node for o in n.output}
     node = prod[t]
@@ -179,8 +179,7 @@ def layer_inputs(m, t):
         if src is not None and src.op_type == "DequantizeLinear":
             name = src.input[0]
             src = prod.get(name)
-        if name and name not in inits and (src is None or
-                                           src.op_type in QUANTIZED):
+        if name and name not in inits:
             ins.append(name)
     return ins
 
@@ -288,10 +287,10 @@ def check_import(args, name, fmt, work):
     return ok
 
 
-def check_export(args, name, work):
+def check_export(args, name, spec, work):
     path, shape = float_model(name, work, args.opset)
     x = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
-    qmap = {"weights": {"*": "int,8,axis=0"}}
+    qmap = {"weights": {"re:.": spec}}
     mp = os.path.join(work, "export-map.json")
     with open(mp, "w") as f:
         json.dump(qmap, f)
@@ -305,7 +304,7 @@ def check_export(args, name, work):
     d = np.abs(got - ref[out])
     scale = float(np.abs(ref[out]).max())
     ok = float(d.max()) <= 1e-4 * scale
-    print(f"{name:12s} export  max |tq run - ORT(exported)| = {d.max():.3g} "
+    print(f"{name:12s} export {spec}: max |tq run - ORT(exported)| = {d.max():.3g} "
           f"(output max {scale:.3g})  {'ok' if ok else 'FAIL'}")
     return ok
 
@@ -317,6 +316,8 @@ def main():
     ap.add_argument("--tq", required=True)
     ap.add_argument("--formats", default="qdq,qdq_pc,qop,dyn")
     ap.add_argument("--opset", type=int, default=13)
+    ap.add_argument("--specs", default="int,8;int,8,asym;int,4",
+                    help="weights specs for export, separated by ';'")
     ap.add_argument("--dir", default=None)
     args = ap.parse_args()
     work = args.dir or tempfile.mkdtemp(prefix="tq-qdq-")
@@ -324,7 +325,8 @@ def main():
     failures = 0
     for name in args.models:
         if args.mode == "export":
-            failures += not check_export(args, name, work)
+            for spec in args.specs.split(";"):
+                failures += not check_export(args, name, spec, work)
             continue
         for fmt in args.formats.split(","):
             failures += not check_import(args, name, fmt, work)
