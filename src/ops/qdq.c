@@ -121,7 +121,7 @@ tq_status tq_qdq_layout_resolve(tq_op_call *c, const tq_shape *x,
   if (!ok) {
     char why[128];
     snprintf(why, sizeof why,
-             "block_size %lld along axis %d needs x's shape with %zu (= "
+             "block_size %lld along axis %d needs a scale shaped like x with %zu (= "
              "ceil(%zu / %lld)) on that axis",
              (long long)block, a, out->nblocks, out->dim, (long long)block);
     return layout_error(c, x, scale, why);

@@ -113,7 +113,7 @@ def ort_run(path, x, optimize):
     so.intra_op_num_threads = 2
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
-    return dict(zip(names, sess.run(None, {"input": x})))
+    return dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x})))
 
 
 def tq_outputs(tq, path, x, work, extra=()):
@@ -309,10 +309,148 @@ def check_export(args, name, spec, work):
     return ok
 
 
+# ---- small models: every import path, and bad input ------------------------
+
+def small_models():
+    """(name, model, expected error substring or None) for the import paths
+    the torchvision models do not reach and the errors of bad QDQ nodes."""
+    T = onnx.TensorProto
+    f32 = lambda n, v: numpy_helper.from_array(np.asarray(v, np.float32), n)
+    i8 = lambda n, v: numpy_helper.from_array(np.asarray(v, np.int8), n)
+    u8 = lambda n, v: numpy_helper.from_array(np.asarray(v, np.uint8), n)
+
+    def model(nodes, inits, shape, opset, out_type=T.FLOAT, ms=False):
+        g = helper.make_graph(
+            nodes, "g", [helper.make_tensor_value_info("x", T.FLOAT, shape)],
+            [helper.make_tensor_value_info("y", out_type, None)], inits)
+        ops = [helper.make_opsetid("", opset)]
+        if ms:
+            ops.append(helper.make_opsetid("com.microsoft", 1))
+        m = helper.make_model(g, opset_imports=ops)
+        m.ir_version = 8 if opset < 21 else 10
+        return m
+
+    def raw(name, dtype, dims, data):
+        t = T()
+        t.name, t.data_type, t.raw_data = name, dtype, bytes(data)
+        t.dims.extend(dims)
+        return t
+
+    x4 = [1, 4, 2, 2]
+    rng = np.random.default_rng(3)
+    out = []
+    # per-axis int8 QDQ
+    out.append(("qdq_axis", model(
+        [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], axis=1),
+         helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=1)],
+        [f32("s", [0.01, 0.02, 0.05, 0.1]), i8("z", [0, -3, 5, 127])], x4,
+        13), None))
+    # blocked int4 QDQ (opset 21), the last block short
+    out.append(("qdq_block_int4", model(
+        [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], axis=1,
+                          block_size=3),
+         helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=1,
+                          block_size=3)],
+        [f32("s", rng.uniform(0.1, 0.3, (1, 2, 2, 2))),
+         raw("z", 22, [1, 2, 2, 2], [0x21, 0xf0, 0x07, 0x9f])], x4, 21),
+        None))
+    # uint16 per tensor (opset 21)
+    out.append(("qdq_uint16", model(
+        [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+         helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])],
+        [f32("s", 0.0001), raw("z", 4, [], [0x00, 0x80])], x4, 21), None))
+    # float8 e4m3fn QDQ and float8 weights through DequantizeLinear
+    out.append(("qdq_float8", model(
+        [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+         helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])],
+        [f32("s", 0.5), raw("z", 17, [], [0])], x4, 19), None))
+    out.append(("dq_int4_weights", model(
+        [helper.make_node("DequantizeLinear", ["w", "ws"], ["wf"], axis=0),
+         helper.make_node("MatMul", ["x", "wf"], ["y"])],
+        [raw("w", 22, [2, 3], [0x1f, 0x83, 0x7e]), f32("ws", [0.5, 0.25])],
+        [3, 2], 21), None))
+    # QLinearConv with a per-channel weight scale and a bias, then
+    # com.microsoft QLinearAdd and QLinearSigmoid
+    w = rng.integers(-20, 20, (4, 4, 3, 3)).astype(np.int8)
+    out.append(("qlinear_ops", model(
+        [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+         helper.make_node("QLinearConv", ["xq", "xs", "xz", "w", "ws", "wz",
+                                          "ys", "yz", "b"], ["c"],
+                          pads=[1, 1, 1, 1]),
+         helper.make_node("QLinearAdd", ["c", "ys", "yz", "xq", "xs", "xz",
+                                         "ys", "yz"], ["a"],
+                          domain="com.microsoft"),
+         helper.make_node("QLinearSigmoid", ["a", "ys", "yz", "ys", "yz"],
+                          ["sg"], domain="com.microsoft"),
+         helper.make_node("DequantizeLinear", ["sg", "ys", "yz"], ["y"])],
+        [f32("xs", 0.02), u8("xz", 128), numpy_helper.from_array(w, "w"),
+         f32("ws", [0.01, 0.02, 0.03, 0.04]), i8("wz", [0, 0, 0, 0]),
+         f32("ys", 0.05), u8("yz", 100),
+         numpy_helper.from_array(np.array([50, -50, 0, 7], np.int32), "b")],
+        x4, 13, ms=True), None))
+    # bad input
+    out.append(("bad_scale_shape", model(
+        [helper.make_node("QuantizeLinear", ["x", "s"], ["q"], axis=1),
+         helper.make_node("DequantizeLinear", ["q", "s"], ["y"], axis=1)],
+        [f32("s", [0.1, 0.1, 0.1])], x4, 13),
+        "per-axis scales along axis 1 need shape [4]"))
+    out.append(("bad_zp_type", model(
+        [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"],
+                          output_dtype=2),
+         helper.make_node("DequantizeLinear", ["q", "s"], ["y"])],
+        [f32("s", 0.1), i8("z", 0)], x4, 21),
+        "zero point) has dtype int8; the output type uint8 needs uint8"))
+    out.append(("bad_block", model(
+        [helper.make_node("QuantizeLinear", ["x", "s"], ["q"], axis=1,
+                          block_size=3),
+         helper.make_node("DequantizeLinear", ["q", "s"], ["y"], axis=1,
+                          block_size=3)],
+        [f32("s", np.ones((1, 1, 2, 2)))], x4, 21),
+        "block_size 3 along axis 1 needs"))
+    out.append(("bad_int4_bytes", model(
+        [helper.make_node("DequantizeLinear", ["w", "ws"], ["wf"]),
+         helper.make_node("MatMul", ["x", "wf"], ["y"])],
+        [raw("w", 22, [2, 3], [0x1f, 0x83]), f32("ws", 0.5)], [3, 2], 21),
+        "raw_data has the wrong size: expected 3 bytes, found 2"))
+    return out
+
+
+def check_small(args, work):
+    ok = True
+    for name, m, error in small_models():
+        p = os.path.join(work, name + ".onnx")
+        onnx.save(m, p)
+        if args.seeds:
+            os.makedirs(args.seeds, exist_ok=True)
+            onnx.save(m, os.path.join(args.seeds, "qdq_" + name + ".onnx"))
+        r = subprocess.run([args.tq, "info", p], capture_output=True, text=True)
+        if error:
+            good = r.returncode != 0 and error in r.stderr
+            print(f"{name:16s} error: {r.stderr.strip()[:150]}  "
+                  f"{'ok' if good else 'FAIL (expected: ' + error + ')'}")
+            ok &= good
+            continue
+        shape = [d.dim_value for d in
+                 m.graph.input[0].type.tensor_type.shape.dim]
+        x = (np.random.default_rng(5).standard_normal(shape) * 3).astype(
+            np.float32)
+        x.flat[0] = 0.125  # a tie for float8 (0.25 -> even)
+        ref = ort_run(p, x, False)["y"]
+        got = tq_outputs(args.tq, p, x, work)["y"]
+        d = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+        good = got.shape == ref.shape and float(d.max()) == 0.0
+        print(f"{name:16s} tq == ONNX Runtime: max |diff| {d.max():.3g}  "
+              f"{'ok' if good else 'FAIL'}")
+        ok &= good
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["import", "export"])
-    ap.add_argument("models", nargs="+")
+    ap.add_argument("mode", choices=["import", "export", "small"])
+    ap.add_argument("models", nargs="*")
+    ap.add_argument("--seeds", default=None,
+                    help="small: also write the models here (fuzz seeds)")
     ap.add_argument("--tq", required=True)
     ap.add_argument("--formats", default="qdq,qdq_pc,qop,dyn")
     ap.add_argument("--opset", type=int, default=13)
@@ -323,6 +461,8 @@ def main():
     work = args.dir or tempfile.mkdtemp(prefix="tq-qdq-")
     os.makedirs(work, exist_ok=True)
     failures = 0
+    if args.mode == "small":
+        failures += not check_small(args, work)
     for name in args.models:
         if args.mode == "export":
             for spec in args.specs.split(";"):
