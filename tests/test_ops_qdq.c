@@ -12,6 +12,7 @@
 
 #include "op_harness.h"
 #include "ops/qdq_internal.h"
+#include "quant/int_grid.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define D1(n) ((const int64_t[]){n})
@@ -254,6 +255,24 @@ static void test_ms_elementwise(void **state) {
   destroy_all(all, COUNT(all));
 }
 
+static void test_int32_bias(void **state) {
+  (void)state;
+  /* ONNX Runtime's rule (values from NumPy): scale fl(0.5 * 0.1) = 0.05;
+   * 1 / 0.05 -> 20, -2.5 -> -50, 1e10 saturates at 2^31 - 1 (float32
+   * 2^31, * 0.05 = 107374184), 0.026 -> 1 step (0.0500000007); a second
+   * channel's kernel scale 0.3: -2.5 / fl(0.15) -> -17 steps */
+  const float b[] = {1.0f, -2.5f, 1e10f, 0.026f};
+  const float ws1[] = {0.1f};
+  float out[4];
+  tq_int32_bias(b, 4, 0.5f, ws1, 1, out);
+  const float want[] = {1.0f, -2.5f, 107374184.0f, 0.05000000074505806f};
+  for (int i = 0; i < 4; i++) assert_true(out[i] == want[i]);
+  const float b2[] = {1.0f, -2.5f}, ws2[] = {0.1f, 0.3f};
+  tq_int32_bias(b2, 2, 0.5f, ws2, 2, out);
+  assert_true(out[0] == 1.0f);
+  assert_true(out[1] == -2.5500001907348633f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_quantize_int8),
@@ -265,6 +284,7 @@ int main(void) {
       cmocka_unit_test(test_matmul),
       cmocka_unit_test(test_conv),
       cmocka_unit_test(test_ms_elementwise),
+      cmocka_unit_test(test_int32_bias),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

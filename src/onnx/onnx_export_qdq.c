@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/tensor_internal.h"
 #include "graph/graph_internal.h"
+#include "quant/int_grid.h"
 #include "tensorquant/onnx.h"
 #include "tensorquant/session.h"
 
@@ -30,33 +31,6 @@ static void qdq_weight_free(qdq_weight *w) {
   tq_tensor_destroy(w->scale);
   tq_tensor_destroy(w->zp);
   memset(w, 0, sizeof *w);
-}
-
-/* The scale and zero point of one group (its n values v) as the int
- * spec p computes them in float32. */
-static void group_grid(const tq_quant_params *p, const float *v, size_t n,
-                       float *s, int64_t *zp) {
-  float amax = 0.0f, lo = 0.0f, hi = 0.0f;
-  for (size_t i = 0; i < n; i++) {
-    const float a = fabsf(v[i]);
-    amax = a > amax ? a : amax;
-    lo = v[i] < lo ? v[i] : lo;
-    hi = v[i] > hi ? v[i] : hi;
-  }
-  const float levels = (float)((1 << p->width) - 1);
-  *zp = 0;
-  if (p->int_mode == TQ_INT_ASYM) {
-    *s = (hi - lo) / levels;
-    if (*s > 0.0f) {
-      float z = nearbyintf(-lo / *s);
-      *zp = (int64_t)(z < 0.0f ? 0.0f : z > levels ? levels : z);
-    }
-  } else {
-    *s = amax / (p->int_mode == TQ_INT_UNSIGNED
-                     ? levels
-                     : (float)((1 << (p->width - 1)) - 1));
-  }
-  if (!(*s > 0.0f)) *s = 1.0f; /* a group of zeros: q = 0 */
 }
 
 /* Splits weight w (quantized as wq by quantizer q) into groups as q
@@ -150,7 +124,7 @@ static tq_status weight_qdq(tq_context *ctx, const char *layer,
     for (size_t k = 0; k < n; k++) v[k] = x[idx[first + k]];
     float s;
     int64_t zp;
-    group_grid(p, v, n, &s, &zp);
+    tq_int_group_grid(p, v, n, &s, &zp);
     tq_f32(out->scale)[gi] = s;
     tq_store_i64(qt, out->zp->data, gi, zp);
     for (size_t k = 0; k < n; k++) {

@@ -48,6 +48,11 @@ check="$source_dir/tests/python/qdq_check.py"
 run 0 info "$work/tiny_cnn-qdq.onnx"
 contains "$out" "QDQ int,8,asym,static (ONNX int8, scale"
 contains "$out" "weights int,8,sym,static (ONNX int8"
+# int weights maps quantize kernels; biases stay float without a static
+# input scale (docs/design.md §3)
+run 0 info "$work/tiny_cnn-export-qdq.onnx"
+contains "$out" "conv2.weight_DequantizeLinear"
+lacks "$out" "conv2.bias_DequantizeLinear"
 run 0 info "$work/qdq_axis.onnx"
 contains "$out" "QDQ int,8,asym,axis=1,static (ONNX int8, 4 scales"
 expect_error 1 "format 'mxfp4' cannot be written as ONNX" \
