@@ -175,6 +175,22 @@ static Onnx__AttributeProto *make_attr(arena *a, const tq_attr *at) {
   return p;
 }
 
+/* The importer gives QuantizeLinear its zero point's type as output_dtype
+ * (onnx_import.c), an attribute ONNX has from opset 21 only. */
+static int internal_attr(const tq_graph *g, const char *op, const char *name) {
+  return g->opset < 21 && !strcmp(op, "QuantizeLinear") &&
+         !strcmp(name, "output_dtype");
+}
+
+/* Whether a node of g is a com.microsoft operator. */
+static int uses_ms_domain(const tq_graph *g) {
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const tq_op_desc *d = tq_graph_lookup_op(g, g->nodes[i].op_type);
+    if (d && d->domain[0]) return 1;
+  }
+  return 0;
+}
+
 static tq_status make_nodes(tq_context *ctx, arena *a, const tq_graph *g,
                             const char *path, Onnx__GraphProto *gp) {
   size_t n = tq_graph_node_count(g);
@@ -191,6 +207,9 @@ static tq_status make_nodes(tq_context *ctx, arena *a, const tq_graph *g,
     gp->node[i] = np;
     np->name = str(info.id);
     np->op_type = str(info.op_type);
+    /* com.microsoft operators (QOperator models) keep their domain. */
+    const tq_op_desc *desc = tq_graph_lookup_op(g, info.op_type);
+    if (desc && desc->domain[0]) np->domain = str(desc->domain);
     np->n_input = info.n_inputs;
     np->input = (char **)(uintptr_t)info.inputs;
     np->n_output = info.n_outputs;
@@ -198,11 +217,11 @@ static tq_status make_nodes(tq_context *ctx, arena *a, const tq_graph *g,
     const tq_attr_store *attrs = NULL;
     size_t n_attrs = 0;
     tq_graph_node_attrs(g, i, &attrs, &n_attrs);
-    np->n_attribute = n_attrs;
     np->attribute = arena_alloc(a, n_attrs, sizeof *np->attribute);
     for (size_t k = 0; k < n_attrs && np->attribute; k++) {
-      np->attribute[k] = make_attr(a, &attrs[k].a);
-      if (!np->attribute[k] && !a->failed)
+      if (internal_attr(g, info.op_type, attrs[k].a.name)) continue;
+      np->attribute[np->n_attribute] = make_attr(a, &attrs[k].a);
+      if (!np->attribute[np->n_attribute++] && !a->failed)
         return tq_error(ctx, TQ_ERR_INTERNAL, path, 0, 0,
                         "onnx: node '%s': attribute '%s' has an unknown type "
                         "(%d)",
@@ -378,13 +397,17 @@ tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g, const char *path) {
   Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
   Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
   Onnx__OperatorSetIdProto op = ONNX__OPERATOR_SET_ID_PROTO__INIT;
-  Onnx__OperatorSetIdProto *ops[1] = {&op};
+  Onnx__OperatorSetIdProto ms = ONNX__OPERATOR_SET_ID_PROTO__INIT;
+  Onnx__OperatorSetIdProto *ops[2] = {&op, &ms};
   op.domain = str("");
   op.has_version = 1;
   op.version = opset;
+  ms.domain = str(TQ_DOMAIN_MS);
+  ms.has_version = 1;
+  ms.version = 1;
   model.has_ir_version = 1;
   model.ir_version = ir_version_for(opset);
-  model.n_opset_import = 1;
+  model.n_opset_import = uses_ms_domain(g) ? 2 : 1;
   model.opset_import = ops;
   model.producer_name = str("tensorquant");
   model.producer_version = str(TQ_VERSION_STRING);
