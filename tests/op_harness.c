@@ -92,6 +92,7 @@ tq_attr_store a_str(const char *name, const char *v) {
 
 const tq_op_desc *op_desc(const char *op, int64_t opset) {
   const tq_op_desc *d = tq_op_lookup("", op, opset);
+  if (!d) d = tq_op_lookup(TQ_DOMAIN_MS, op, 1); /* QOperator ops */
   if (!d)
     fail_msg("operator %s (opset %lld) is not registered", op,
              (long long)opset);

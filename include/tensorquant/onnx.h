@@ -23,6 +23,7 @@
 
 #include "export.h"
 #include "graph.h"
+#include "session.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -58,6 +59,31 @@ TQ_API tq_status tq_onnx_parse(tq_context *ctx, const void *bytes, size_t len,
  * file at path is created or changed. */
 TQ_API tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g,
                               const char *path);
+
+/* Writes the model of session s, whose maps are set, as ONNX QDQ: every
+ * weight its weights map quantizes with an `int,B` spec (B <= 8; per
+ * tensor, per axis from opset 13, blocked from opset 21) becomes an int8
+ * (sym) or uint8 (asym, unsigned) initializer read through a
+ * DequantizeLinear with its scales and zero points, so ONNX runtimes
+ * compute with exactly the weights tq run uses (docs/onnx.md "Quantized
+ * models"). Other formats, activation and intrinsic quantizers are refused
+ * with an error naming the layer and the format; so is a weight whose
+ * quantized values do not lie exactly on the grid written. Written
+ * atomically, like tq_onnx_save. */
+TQ_API tq_status tq_onnx_save_qdq(tq_context *ctx, const tq_session *s,
+                                  const char *path);
+
+/* Describes node `node` of g when it is an ONNX quantization node, as the
+ * quantizer spec it equals (docs/onnx.md "Quantized models"): a
+ * QuantizeLinear whose readers are all DequantizeLinear nodes (a QDQ pair,
+ * "QDQ int,8,asym,static (ONNX int8, scale 0.0235, zero point -3)") or a
+ * DequantizeLinear of an initializer (quantized weights, "weights
+ * int,8,sym,axis=0,static (ONNX int8, 16 scales in [...], zero points
+ * 0)"). Writes the text into buf (size bytes, truncated and NUL-terminated)
+ * and returns 1; returns 0 (buf unchanged) for any other node, and for g
+ * or buf NULL. */
+TQ_API int tq_onnx_qdq_describe(const tq_graph *g, size_t node, char *buf,
+                                size_t size);
 
 #ifdef __cplusplus
 }

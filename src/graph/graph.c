@@ -86,7 +86,9 @@ void tq_graph_destroy(tq_graph *g) {
   free(g);
 }
 
-void tq_graph_set_opset(tq_graph *g, int64_t opset) { g->opset = opset; }
+void tq_graph_set_opset(tq_graph *g, int64_t opset) {
+  g->opset = opset;
+}
 
 int tq_graph_find_value(const tq_graph *g, const char *name) {
   for (size_t i = 0; i < g->n_values; i++)
@@ -121,8 +123,7 @@ static tq_status new_value(tq_context *ctx, tq_graph *g, const char *name,
   return TQ_OK;
 }
 
-tq_status tq_graph_push_scope(tq_context *ctx, tq_graph *g,
-                              const char *scope) {
+tq_status tq_graph_push_scope(tq_context *ctx, tq_graph *g, const char *scope) {
   tq_status st = check_name(ctx, "a scope", scope);
   if (st != TQ_OK) return st;
   char **p = realloc(g->scopes, (g->n_scopes + 1) * sizeof *p);
@@ -156,8 +157,7 @@ tq_status tq_graph_add_input_typed(tq_context *ctx, tq_graph *g,
                     "input '%s': unknown dtype %d", name, (int)dtype);
   if (!shape || shape->ndim < 0 || shape->ndim > TQ_TENSOR_MAX_DIMS)
     return tq_error(ctx, TQ_ERR_SHAPE, NULL, 0, 0,
-                    "input '%s': rank must be 0..%d", name,
-                    TQ_TENSOR_MAX_DIMS);
+                    "input '%s': rank must be 0..%d", name, TQ_TENSOR_MAX_DIMS);
   for (int d = 0; d < shape->ndim; d++)
     if (shape->dims[d] < -1)
       return tq_error(ctx, TQ_ERR_SHAPE, NULL, 0, 0,
@@ -218,7 +218,10 @@ const tq_op_desc *tq_graph_lookup_op(const tq_graph *g, const char *domain,
   if (!default_domain(domain)) return tq_op_lookup(domain, op_type, 1);
   for (size_t i = 0; i < g->n_user_ops; i++)
     if (strcmp(g->user_ops[i]->name, op_type) == 0) return g->user_ops[i];
-  return tq_op_lookup("", op_type, g->opset);
+  const tq_op_desc *d = tq_op_lookup("", op_type, g->opset);
+  /* A node without a domain (built in C, or by an exporter that left it
+   * out) may still name a com.microsoft operator: their names are unique. */
+  return d ? d : tq_op_lookup(TQ_DOMAIN_MS, op_type, 1);
 }
 
 tq_status tq_graph_register_op(tq_context *ctx, tq_graph *g,
@@ -280,7 +283,8 @@ static tq_status copy_attr(tq_context *ctx, const tq_attr *src,
     case TQ_ATTR_INTS:
       dst->ints = malloc((src->count ? src->count : 1) * sizeof *dst->ints);
       if (!dst->ints) return tq_error_nomem(ctx);
-      if (src->count) memcpy(dst->ints, src->ints, src->count * sizeof *dst->ints);
+      if (src->count)
+        memcpy(dst->ints, src->ints, src->count * sizeof *dst->ints);
       dst->a.ints = dst->ints;
       break;
     case TQ_ATTR_FLOATS:
@@ -340,18 +344,16 @@ const char *tq_graph_node_domain(const tq_graph *g, size_t node) {
   return node < g->n_nodes ? g->nodes[node].domain : NULL;
 }
 
-tq_status tq_graph_add_node_in(tq_context *ctx, tq_graph *g,
-                               const char *domain, const char *op_type,
-                               const char *name, const char *const *inputs,
-                               size_t n_inputs, const char *const *outputs,
-                               size_t n_outputs, const tq_attr *attrs,
-                               size_t n_attrs) {
+tq_status tq_graph_add_node_in(tq_context *ctx, tq_graph *g, const char *domain,
+                               const char *op_type, const char *name,
+                               const char *const *inputs, size_t n_inputs,
+                               const char *const *outputs, size_t n_outputs,
+                               const tq_attr *attrs, size_t n_attrs) {
   tq_status st = check_name(ctx, "a node's op_type", op_type);
   if (st != TQ_OK) return st;
   if (!n_outputs || !outputs)
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
-                    "node '%s' (%s) has no outputs", name ? name : "",
-                    op_type);
+                    "node '%s' (%s) has no outputs", name ? name : "", op_type);
   if ((n_inputs && !inputs) || (n_attrs && !attrs))
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "node '%s' (%s): NULL inputs or attributes",
@@ -376,7 +378,8 @@ tq_status tq_graph_add_node_in(tq_context *ctx, tq_graph *g,
     }
   }
   for (size_t i = 0; i < n_outputs; i++) {
-    if (!outputs[i] || !*outputs[i] || tq_graph_find_value(g, outputs[i]) >= 0) {
+    if (!outputs[i] || !*outputs[i] ||
+        tq_graph_find_value(g, outputs[i]) >= 0) {
       free(in);
       return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                       "node '%s' (%s): output %zu %s", label, op_type, i,
@@ -433,7 +436,8 @@ tq_status tq_graph_add_node_in(tq_context *ctx, tq_graph *g,
   }
   if (st != TQ_OK) {
     /* Roll back: drop values this node created, then the node. */
-    while (g->n_values && g->values[g->n_values - 1].producer == (int)g->n_nodes)
+    while (g->n_values &&
+           g->values[g->n_values - 1].producer == (int)g->n_nodes)
       free(g->values[--g->n_values].name);
     free(n->id);
     free(n->op_type);
@@ -463,9 +467,15 @@ tq_status tq_graph_add_output(tq_context *ctx, tq_graph *g, const char *name) {
   return TQ_OK;
 }
 
-size_t tq_graph_node_count(const tq_graph *g) { return g->n_nodes; }
-size_t tq_graph_input_count(const tq_graph *g) { return g->n_inputs; }
-size_t tq_graph_output_count(const tq_graph *g) { return g->n_outputs; }
+size_t tq_graph_node_count(const tq_graph *g) {
+  return g->n_nodes;
+}
+size_t tq_graph_input_count(const tq_graph *g) {
+  return g->n_inputs;
+}
+size_t tq_graph_output_count(const tq_graph *g) {
+  return g->n_outputs;
+}
 const char *tq_graph_input_name(const tq_graph *g, size_t i) {
   return i < g->n_inputs ? g->values[g->inputs[i]].name : NULL;
 }
@@ -505,7 +515,9 @@ const tq_tensor *tq_graph_initializer(const tq_graph *g, const char *name) {
   return g->inits[g->values[v].init_index];
 }
 
-size_t tq_graph_initializer_count(const tq_graph *g) { return g->n_inits; }
+size_t tq_graph_initializer_count(const tq_graph *g) {
+  return g->n_inits;
+}
 const char *tq_graph_initializer_name(const tq_graph *g, size_t i) {
   return i < g->n_inits ? g->values[g->init_values[i]].name : NULL;
 }
@@ -518,7 +530,8 @@ tq_status tq_graph_set_initializer(tq_context *ctx, tq_graph *g,
                     "'%s' is not an initializer of the graph",
                     name ? name : "(null)");
   tq_tensor *t = g->inits[g->values[v].init_index];
-  if (!value || value->dtype != t->dtype || !tq_shape_equal(&value->shape, &t->shape))
+  if (!value || value->dtype != t->dtype ||
+      !tq_shape_equal(&value->shape, &t->shape))
     return tq_error(ctx, TQ_ERR_SHAPE, NULL, 0, 0,
                     "initializer '%s': the new value must have the same "
                     "dtype and shape",

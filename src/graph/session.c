@@ -121,6 +121,8 @@ static tq_status quantize_weight(tq_context *ctx, tq_session *s, size_t node,
                                  size_t input, const tq_quantizer *q,
                                  uint64_t offset) {
   const tq_graph *g = s->g;
+  if (tq_session_is_int_bias(s, node, input, q))
+    return tq_session_quantize_bias(ctx, s, node, input, q);
   const tq_tensor *w = g->inits[g->values[g->nodes[node].in[input]].init_index];
   if (w->dtype != TQ_DTYPE_FLOAT32) return TQ_OK;
   node_rt *n = &s->nodes[node];

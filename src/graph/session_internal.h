@@ -65,6 +65,19 @@ struct tq_session {
   void *observer_user;
 };
 
+/* The weights-map bias rule (session_bias.c, docs/design.md §3): whether
+ * input `input` of node is a bias that an int quantizer q leaves to the
+ * rule; the static scale of the node's input (0: none, the bias stays
+ * float); and the int32 bias itself (nothing when there is no static
+ * scale). */
+int tq_session_is_int_bias(const tq_session *s, size_t node, size_t input,
+                           const tq_quantizer *q);
+int tq_session_input_static_scale(const tq_session *s, size_t node,
+                                  float *scale);
+tq_status tq_session_quantize_bias(tq_context *ctx, tq_session *s,
+                                   size_t node, size_t input,
+                                   const tq_quantizer *q);
+
 /* Most inputs or outputs of one node. */
 #define MAX_IO 64
 

@@ -175,6 +175,23 @@ static Onnx__AttributeProto *make_attr(arena *a, const tq_attr *at) {
   return p;
 }
 
+/* The importer gives QuantizeLinear its zero point's type as output_dtype
+ * (onnx_import.c), an attribute ONNX has from opset 21 only. */
+static int internal_attr(const tq_graph *g, const char *op, const char *name) {
+  return g->opset < 21 && !strcmp(op, "QuantizeLinear") &&
+         !strcmp(name, "output_dtype");
+}
+
+/* The domain node i is written in: the one it was imported with, else its
+ * operator's (a com.microsoft operator added without a domain); NULL for
+ * the default domain. */
+static const char *node_domain(const tq_graph *g, size_t i) {
+  const char *d = tq_graph_node_domain(g, i);
+  if (d) return d;
+  const tq_op_desc *desc = tq_graph_lookup_op(g, NULL, g->nodes[i].op_type);
+  return desc && desc->domain[0] ? desc->domain : NULL;
+}
+
 static tq_status make_nodes(tq_context *ctx, arena *a, const tq_graph *g,
                             const char *path, Onnx__GraphProto *gp) {
   size_t n = tq_graph_node_count(g);
@@ -191,8 +208,7 @@ static tq_status make_nodes(tq_context *ctx, arena *a, const tq_graph *g,
     gp->node[i] = np;
     np->name = str(info.id);
     np->op_type = str(info.op_type);
-    if (tq_graph_node_domain(g, i))
-      np->domain = str(tq_graph_node_domain(g, i));
+    if (node_domain(g, i)) np->domain = str(node_domain(g, i));
     np->n_input = info.n_inputs;
     np->input = (char **)(uintptr_t)info.inputs;
     np->n_output = info.n_outputs;
@@ -200,11 +216,11 @@ static tq_status make_nodes(tq_context *ctx, arena *a, const tq_graph *g,
     const tq_attr_store *attrs = NULL;
     size_t n_attrs = 0;
     tq_graph_node_attrs(g, i, &attrs, &n_attrs);
-    np->n_attribute = n_attrs;
     np->attribute = arena_alloc(a, n_attrs, sizeof *np->attribute);
     for (size_t k = 0; k < n_attrs && np->attribute; k++) {
-      np->attribute[k] = make_attr(a, &attrs[k].a);
-      if (!np->attribute[k] && !a->failed)
+      if (internal_attr(g, info.op_type, attrs[k].a.name)) continue;
+      np->attribute[np->n_attribute] = make_attr(a, &attrs[k].a);
+      if (!np->attribute[np->n_attribute++] && !a->failed)
         return tq_error(ctx, TQ_ERR_INTERNAL, path, 0, 0,
                         "onnx: node '%s': attribute '%s' has an unknown type "
                         "(%d)",
@@ -387,7 +403,7 @@ tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g, const char *path) {
   op.domain = str("");
   op.has_version = 1;
   op.version = opset;
-  ms.domain = str("com.microsoft");
+  ms.domain = str(TQ_DOMAIN_MS);
   ms.has_version = 1;
   ms.version = 1;
   model.has_ir_version = 1;
@@ -402,7 +418,7 @@ tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g, const char *path) {
   tq_status st = make_nodes(ctx, &a, g, path, &graph);
   if (st != TQ_OK) goto done;
   for (size_t i = 0; i < tq_graph_node_count(g); i++)
-    if (tq_graph_node_domain(g, i)) model.n_opset_import = 2;
+    if (node_domain(g, i)) model.n_opset_import = 2;
 
   size_t n_init = tq_graph_initializer_count(g);
   graph.n_initializer = n_init;

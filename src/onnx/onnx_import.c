@@ -27,6 +27,7 @@
 #include "core/tensor_internal.h"
 #include "graph/graph_internal.h"
 #include "onnx.pb-c.h"
+#include "onnx/onnx_lowbit.h"
 #include "tensorquant/onnx.h"
 
 /* Names quoted in messages are cut to 120 bytes ("%.120s"), op types and
@@ -64,6 +65,13 @@ enum {
   T_UINT32 = ONNX__TENSOR_PROTO__DATA_TYPE__UINT32,
   T_UINT64 = ONNX__TENSOR_PROTO__DATA_TYPE__UINT64,
   T_BFLOAT16 = ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16,
+  /* quantized models (onnx_lowbit.h) */
+  T_FLOAT8E4M3FN = 17,
+  T_FLOAT8E4M3FNUZ = 18,
+  T_FLOAT8E5M2 = 19,
+  T_FLOAT8E5M2FNUZ = 20,
+  T_UINT4 = 21,
+  T_INT4 = 22,
 };
 
 /* Which typed field holds values of a type when raw_data is absent
@@ -86,6 +94,7 @@ typedef struct onnx_type {
   tq_dtype dtype;
   typed_field field;
   int own;
+  int packed; /* 4-bit: two elements per byte (raw_data and int32_data) */
 } onnx_type;
 
 /* Each element type and the tensor dtype it loads as: its own where the
@@ -93,19 +102,29 @@ typedef struct onnx_type {
  * uint64 as int64 (a value above 2^63 - 1 is an error). `own` says the
  * dtype is the type itself: only those may be graph inputs. */
 static const onnx_type onnx_types[] = {
-    {T_FLOAT, "FLOAT", 4, TQ_DTYPE_FLOAT32, FIELD_FLOAT, 1},
-    {T_UINT8, "UINT8", 1, TQ_DTYPE_UINT8, FIELD_INT32, 1},
-    {T_INT8, "INT8", 1, TQ_DTYPE_INT8, FIELD_INT32, 1},
-    {T_UINT16, "UINT16", 2, TQ_DTYPE_INT64, FIELD_INT32, 0},
-    {T_INT16, "INT16", 2, TQ_DTYPE_INT64, FIELD_INT32, 0},
-    {T_INT32, "INT32", 4, TQ_DTYPE_INT32, FIELD_INT32, 1},
-    {T_INT64, "INT64", 8, TQ_DTYPE_INT64, FIELD_INT64, 1},
-    {T_BOOL, "BOOL", 1, TQ_DTYPE_BOOL, FIELD_INT32, 1},
-    {T_FLOAT16, "FLOAT16", 2, TQ_DTYPE_FLOAT16, FIELD_INT32, 1},
-    {T_DOUBLE, "DOUBLE", 8, TQ_DTYPE_FLOAT64, FIELD_DOUBLE, 1},
-    {T_UINT32, "UINT32", 4, TQ_DTYPE_INT64, FIELD_UINT64, 0},
-    {T_UINT64, "UINT64", 8, TQ_DTYPE_INT64, FIELD_UINT64, 0},
-    {T_BFLOAT16, "BFLOAT16", 2, TQ_DTYPE_BFLOAT16, FIELD_INT32, 1},
+    {T_FLOAT, "FLOAT", 4, TQ_DTYPE_FLOAT32, FIELD_FLOAT, 1, 0},
+    {T_UINT8, "UINT8", 1, TQ_DTYPE_UINT8, FIELD_INT32, 1, 0},
+    {T_INT8, "INT8", 1, TQ_DTYPE_INT8, FIELD_INT32, 1, 0},
+    {T_UINT16, "UINT16", 2, TQ_DTYPE_INT64, FIELD_INT32, 0, 0},
+    {T_INT16, "INT16", 2, TQ_DTYPE_INT64, FIELD_INT32, 0, 0},
+    {T_INT32, "INT32", 4, TQ_DTYPE_INT32, FIELD_INT32, 1, 0},
+    {T_INT64, "INT64", 8, TQ_DTYPE_INT64, FIELD_INT64, 1, 0},
+    {T_BOOL, "BOOL", 1, TQ_DTYPE_BOOL, FIELD_INT32, 1, 0},
+    {T_FLOAT16, "FLOAT16", 2, TQ_DTYPE_FLOAT16, FIELD_INT32, 1, 0},
+    {T_DOUBLE, "DOUBLE", 8, TQ_DTYPE_FLOAT64, FIELD_DOUBLE, 1, 0},
+    {T_UINT32, "UINT32", 4, TQ_DTYPE_INT64, FIELD_UINT64, 0, 0},
+    {T_UINT64, "UINT64", 8, TQ_DTYPE_INT64, FIELD_UINT64, 0, 0},
+    {T_BFLOAT16, "BFLOAT16", 2, TQ_DTYPE_BFLOAT16, FIELD_INT32, 1, 0},
+    /* Quantized models' initializers, widened exactly: float8 to float32,
+     * int4/uint4 to int8/uint8. */
+    {T_FLOAT8E4M3FN, "FLOAT8E4M3FN", 1, TQ_DTYPE_FLOAT32, FIELD_INT32, 0, 0},
+    {T_FLOAT8E4M3FNUZ, "FLOAT8E4M3FNUZ", 1, TQ_DTYPE_FLOAT32, FIELD_INT32, 0,
+     0},
+    {T_FLOAT8E5M2, "FLOAT8E5M2", 1, TQ_DTYPE_FLOAT32, FIELD_INT32, 0, 0},
+    {T_FLOAT8E5M2FNUZ, "FLOAT8E5M2FNUZ", 1, TQ_DTYPE_FLOAT32, FIELD_INT32, 0,
+     0},
+    {T_UINT4, "UINT4", 1, TQ_DTYPE_UINT8, FIELD_INT32, 0, 1},
+    {T_INT4, "INT4", 1, TQ_DTYPE_INT8, FIELD_INT32, 0, 1},
 };
 
 static const onnx_type *find_type(int64_t code) {
@@ -128,9 +147,10 @@ static const char *type_name(int64_t code) {
   return "an unknown type";
 }
 
-#define SUPPORTED_TYPES                                                 \
-  "FLOAT, DOUBLE, FLOAT16, BFLOAT16, INT64, INT32, INT8, UINT8, BOOL, " \
-  "and INT16, UINT16, UINT32, UINT64 (held as int64)"
+#define SUPPORTED_TYPES                                                  \
+  "FLOAT, DOUBLE, FLOAT16, BFLOAT16, INT64, INT32, INT8, UINT8, BOOL, "  \
+  "and INT16, UINT16, UINT32, UINT64 (held as int64), the FLOAT8 types " \
+  "(as float32) and INT4, UINT4 (as int8, uint8)"
 
 #define INPUT_TYPES \
   "FLOAT, DOUBLE, FLOAT16, BFLOAT16, INT64, INT32, INT8, UINT8 and BOOL"
@@ -155,6 +175,12 @@ static int store_bits(const onnx_type *t, void *dst, size_t i, uint64_t u,
     case T_DOUBLE: ((double *)dst)[i] = double_from_bits(u); break;
     case T_FLOAT16:
     case T_BFLOAT16: ((uint16_t *)dst)[i] = (uint16_t)(u & 0xffffu); break;
+    case T_FLOAT8E4M3FN:
+    case T_FLOAT8E4M3FNUZ:
+    case T_FLOAT8E5M2:
+    case T_FLOAT8E5M2FNUZ:
+      ((float *)dst)[i] = tq_onnx_fp8_to_float(t->code, (uint8_t)(u & 0xffu));
+      break;
     case T_UINT8: ((uint8_t *)dst)[i] = (uint8_t)(u & 0xffu); break;
     case T_INT8: ((int8_t *)dst)[i] = (int8_t)signed_from_bits(u, 8); break;
     /* Any non-zero value is true, as in NumPy. */
@@ -213,6 +239,21 @@ static int decode_typed(const onnx_type *t, const Onnx__TensorProto *tp,
     if (store_bits(t, dst->data, i, u, bad)) return 1;
   }
   return 0;
+}
+
+/* Unpacks a 4-bit tensor (size checked) from raw_data or int32_data. */
+static void decode_packed(const onnx_type *t, const Onnx__TensorProto *tp,
+                          tq_tensor *dst) {
+  const int is_signed = t->code == T_INT4;
+  for (size_t i = 0; i < dst->numel; i++) {
+    const uint8_t b = tp->has_raw_data ? tp->raw_data.data[i / 2]
+                                       : (uint8_t)tp->int32_data[i / 2];
+    const int v = tq_onnx_nibble(&b, i % 2, is_signed);
+    if (is_signed)
+      ((int8_t *)dst->data)[i] = (int8_t)v;
+    else
+      ((uint8_t *)dst->data)[i] = (uint8_t)v;
+  }
 }
 
 static size_t typed_count(const Onnx__TensorProto *tp, typed_field field) {
@@ -477,7 +518,8 @@ static tq_status check_operators(loader *L) {
       if (!tq_graph_lookup_op(L->g, n->domain, op))
         report_add(&r,
                    "node '%.120s' (%.60s, domain '%.60s': besides the default "
-                   "ONNX domain only com.microsoft's LayerNormalization, "
+                   "ONNX domain only com.microsoft's quantized operators "
+                   "(QLinear*, QGemm, ...) and its LayerNormalization, "
                    "SkipLayerNormalization, FastGelu and BiasGelu are "
                    "supported)",
                    node_label(n), op, n->domain);
@@ -935,10 +977,18 @@ static tq_status convert_tensor(loader *L, Onnx__TensorProto *tp,
   if (overflow || numel > SIZE_MAX / 8)
     return fail(L, TQ_ERR_RANGE, "%s '%.120s': dims %s are too large", what,
                 name, dims);
-  size_t need = numel * ty->size;
+  /* Packed 4-bit types store (numel + 1) / 2 bytes, in raw_data or one
+   * byte per int32_data entry. */
+  const size_t stored = ty->packed ? numel / 2 + numel % 2 : numel;
+  size_t need = stored * ty->size;
   int external =
       tp->has_data_location &&
       tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  if (external && ty->packed)
+    return fail(L, TQ_ERR_UNSUPPORTED,
+                "%s '%.120s' (%s): external data of packed 4-bit types is not "
+                "supported yet",
+                what, name, ty->name);
   size_t typed = typed_count(tp, ty->field);
   /* Check the data is there before allocating for it. */
   if (!external) {
@@ -948,11 +998,11 @@ static tq_status convert_tensor(loader *L, Onnx__TensorProto *tp,
                     "%s '%.120s' (%s, dims %s): raw_data has the wrong size: "
                     "expected %zu bytes, found %zu",
                     what, name, ty->name, dims, need, tp->raw_data.len);
-    } else if (typed != numel) {
+    } else if (typed != stored) {
       return fail(L, TQ_ERR_FORMAT,
                   "%s '%.120s' (%s, dims %s): expected %zu values in %s, "
                   "found %zu%s",
-                  what, name, ty->name, dims, numel,
+                  what, name, ty->name, dims, stored,
                   typed_field_names[ty->field], typed,
                   typed == 0 ? " (and no raw_data)" : "");
     }
@@ -963,6 +1013,8 @@ static tq_status convert_tensor(loader *L, Onnx__TensorProto *tp,
   uint64_t bad = 0;
   if (external) {
     st = read_external(L, tp, what, name, ty, need, t);
+  } else if (ty->packed) {
+    decode_packed(ty, tp, t);
   } else if (tp->has_raw_data) {
     if (decode_raw(ty, tp->raw_data.data, numel, t, 0, &bad))
       st = fail(L, TQ_ERR_RANGE,
@@ -1307,6 +1359,50 @@ static tq_status convert_attrs(loader *L, const Onnx__NodeProto *n,
   return st;
 }
 
+/* The ONNX element type of value `name` when it is an initializer or a
+ * Constant's output; 0 otherwise. */
+static int64_t constant_type(const loader *L, const char *name) {
+  const name_entry *e = map_find(&L->names, name);
+  if (!e) return 0;
+  const Onnx__TensorProto *tp = NULL;
+  if (e->kind == NAME_INITIALIZER) {
+    tp = L->graph->initializer[e->index];
+  } else if (e->kind == NAME_CONSTANT) {
+    const Onnx__NodeProto *c = L->graph->node[e->index];
+    if (c->n_attribute == 1) tp = c->attribute[0]->t;
+  }
+  return tp && tp->has_data_type ? tp->data_type : 0;
+}
+
+/* QuantizeLinear's output type is its zero point's ONNX type (or the
+ * output_dtype attribute of opset 21). The runtime holds int16 and int4
+ * zero points in wider dtypes, so the type travels to the operator as
+ * output_dtype, added here where the file leaves it to the zero point. */
+static tq_status qdq_type_attr(loader *L, const Onnx__NodeProto *n,
+                               node_attrs *na) {
+  if (!is_default_domain(n->domain) ||
+      strcmp(str_or_empty(n->op_type), "QuantizeLinear") != 0 ||
+      n->n_input < 3 || !n->input[2] || !*n->input[2])
+    return TQ_OK;
+  for (size_t i = 0; i < na->n; i++)
+    if (strcmp(na->a[i].name, "output_dtype") == 0) return TQ_OK;
+  const int64_t code = constant_type(L, n->input[2]);
+  if (!code) return TQ_OK;
+  tq_attr *a = realloc(na->a, (na->n + 1) * sizeof *a);
+  if (!a) return nomem(L);
+  na->a = a;
+  char **s = realloc(na->strings, (na->n + 1) * sizeof *s);
+  if (s) na->strings = s;
+  tq_tensor **t = s ? realloc(na->tensors, (na->n + 1) * sizeof *t) : NULL;
+  if (t) na->tensors = t;
+  if (!s || !t) return nomem(L);
+  na->strings[na->n] = NULL;
+  na->tensors[na->n] = NULL;
+  na->a[na->n++] =
+      (tq_attr){.name = "output_dtype", .type = TQ_ATTR_INT, .i = code};
+  return TQ_OK;
+}
+
 static tq_status add_nodes(loader *L) {
   const Onnx__GraphProto *gp = L->graph;
   size_t cap = 0;
@@ -1327,13 +1423,12 @@ static tq_status add_nodes(loader *L) {
     for (size_t j = 0; j < n->n_input; j++) ins[j] = str_or_empty(n->input[j]);
     node_attrs na = {0};
     st = convert_attrs(L, n, &na);
+    if (st == TQ_OK) st = qdq_type_attr(L, n, &na);
     if (st == TQ_OK)
-      st = tq_graph_add_node_in(L->ctx, L->g,
-                                is_default_domain(n->domain) ? NULL
-                                                             : n->domain,
-                                n->op_type, str_or_empty(n->name), ins,
-                                n->n_input, L->outs[i], L->n_outs[i], na.a,
-                                na.n);
+      st = tq_graph_add_node_in(
+          L->ctx, L->g, is_default_domain(n->domain) ? NULL : n->domain,
+          n->op_type, str_or_empty(n->name), ins, n->n_input, L->outs[i],
+          L->n_outs[i], na.a, na.n);
     node_attrs_free(&na);
   }
   free(ins);

@@ -48,7 +48,7 @@ static tq_status cgelu_forward(tq_op_call *c) {
 const tq_op_desc tq_ops_contrib_gelu[] = {
     {.id = TQ_OP_FAST_GELU,
      .name = "FastGelu",
-     .domain = "com.microsoft",
+     .domain = TQ_DOMAIN_MS,
      .min_opset = 1,
      .max_opset = TQ_OPSET_OPEN,
      TQ_OP_ARITY(1, 2, 1, 1),
@@ -56,7 +56,7 @@ const tq_op_desc tq_ops_contrib_gelu[] = {
      .forward = cgelu_forward},
     {.id = TQ_OP_BIAS_GELU,
      .name = "BiasGelu",
-     .domain = "com.microsoft",
+     .domain = TQ_DOMAIN_MS,
      .min_opset = 1,
      .max_opset = TQ_OPSET_OPEN,
      TQ_OP_ARITY(2, 2, 1, 1),

@@ -34,9 +34,7 @@ static tq_status norm_parse(const tq_op_parse *p, void *params) {
       break;
     case TQ_OP_LAYER_NORMALIZATION:
     case TQ_OP_MS_LAYER_NORMALIZATION:
-    case TQ_OP_RMS_NORMALIZATION:
-      np->axis = tq_parse_int(p, "axis", -1);
-      break;
+    case TQ_OP_RMS_NORMALIZATION: np->axis = tq_parse_int(p, "axis", -1); break;
     default: break;
   }
   return TQ_OK;
@@ -150,8 +148,8 @@ static tq_status bn_forward_training(tq_op_call *c) {
   const int64_t N = xs->dims[0], C = xs->dims[1], inner = inner_numel(xs, 2);
   double *mom = malloc((size_t)(3 * C + 1) * sizeof *mom);
   if (!mom)
-    return tq_call_error(c, TQ_ERR_NO_MEMORY,
-                         "out of memory for %lld channels", (long long)C);
+    return tq_call_error(c, TQ_ERR_NO_MEMORY, "out of memory for %lld channels",
+                         (long long)C);
   double *mean = mom, *inv_std = mom + C, *var = mom + 2 * C;
   const int threads = tq_nn_threads(c);
   const float *x = tq_cf32(c->in[0]);
@@ -244,8 +242,8 @@ static tq_status bn_backward(tq_op_call *c, const tq_tensor *const *gout,
   const int64_t N = xs->dims[0], C = xs->dims[1], inner = inner_numel(xs, 2);
   double *mom = malloc((size_t)(2 * C + 1) * sizeof *mom);
   if (!mom)
-    return tq_call_error(c, TQ_ERR_NO_MEMORY,
-                         "out of memory for %lld channels", (long long)C);
+    return tq_call_error(c, TQ_ERR_NO_MEMORY, "out of memory for %lld channels",
+                         (long long)C);
   double *mean = mom, *inv_std = mom + C;
   const float *x = tq_cf32(c->in[0]), *dy = tq_cf32(gout[0]);
   const float *scale = tq_cf32(c->in[1]);
@@ -622,15 +620,25 @@ const tq_op_desc tq_ops_norm[] = {
      TQ_OP_PARAMS(norm_params, norm_parse), .infer = ln_infer,
      .forward = rms_forward},
     /* ONNX Runtime's contrib LayerNormalization: ONNX's (opset 17) */
-    {.id = TQ_OP_MS_LAYER_NORMALIZATION, .name = "LayerNormalization",
-     .domain = "com.microsoft", .min_opset = 1, .max_opset = TQ_OPSET_OPEN,
-     TQ_OP_ARITY(2, 3, 1, 3), .flags = TQ_OPF_WEIGHTS,
-     TQ_OP_PARAMS(norm_params, norm_parse), .infer = ln_infer,
+    {.id = TQ_OP_MS_LAYER_NORMALIZATION,
+     .name = "LayerNormalization",
+     .domain = TQ_DOMAIN_MS,
+     .min_opset = 1,
+     .max_opset = TQ_OPSET_OPEN,
+     TQ_OP_ARITY(2, 3, 1, 3),
+     .flags = TQ_OPF_WEIGHTS,
+     TQ_OP_PARAMS(norm_params, norm_parse),
+     .infer = ln_infer,
      .forward = ln_forward},
-    {.id = TQ_OP_SKIP_LAYER_NORMALIZATION, .name = "SkipLayerNormalization",
-     .domain = "com.microsoft", .min_opset = 1, .max_opset = TQ_OPSET_OPEN,
-     TQ_OP_ARITY(3, 5, 1, 4), .flags = TQ_OPF_WEIGHTS,
-     TQ_OP_PARAMS(norm_params, norm_parse), .infer = sln_infer,
+    {.id = TQ_OP_SKIP_LAYER_NORMALIZATION,
+     .name = "SkipLayerNormalization",
+     .domain = TQ_DOMAIN_MS,
+     .min_opset = 1,
+     .max_opset = TQ_OPSET_OPEN,
+     TQ_OP_ARITY(3, 5, 1, 4),
+     .flags = TQ_OPF_WEIGHTS,
+     TQ_OP_PARAMS(norm_params, norm_parse),
+     .infer = sln_infer,
      .forward = sln_forward},
 };
 const size_t tq_ops_norm_count = TQ_OP_COUNT_OF(tq_ops_norm);

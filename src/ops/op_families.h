@@ -41,7 +41,9 @@
   X(einsum)               \
   X(attention)            \
   X(rotary)               \
-  X(contrib_gelu)
+  X(contrib_gelu)          \
+  X(qdq)                  \
+  X(qlinear)
 
 #define TQ_OP_FAMILY_DECLARE(family)         \
   extern const tq_op_desc tq_ops_##family[]; \

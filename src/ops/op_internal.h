@@ -250,6 +250,9 @@ tq_status tq_call_axis(tq_op_call *c, int64_t axis, int rank, int *out);
 
 /* ---- the registry (registry.c)
  * ---------------------------------------------*/
+/* ONNX Runtime's contrib domain (QOperator ops of quantized models). */
+#define TQ_DOMAIN_MS "com.microsoft"
+
 /* The built-in operator called name in domain (NULL, "" or "ai.onnx": the
  * default domain) that implements opset, or NULL. */
 const tq_op_desc *tq_op_lookup(const char *domain, const char *name,

@@ -14,6 +14,7 @@
 
 #include "ops/nn_internal.h"
 #include "ops/op_families.h"
+#include "ops/qdq_internal.h"
 
 /* The attributes of MaxPool and AveragePool. */
 typedef struct pool_params {
@@ -258,6 +259,9 @@ static tq_status check_no_indices(tq_op_call *c) {
 static tq_status pool_infer(tq_op_call *c) {
   tq_status st = check_no_indices(c);
   if (st) return st;
+  /* MaxPool on quantized tensors (QOperator models): selects values. */
+  if (c->in[0]->dtype != TQ_DTYPE_FLOAT32)
+    return tq_qdq_as_float(c, pool_infer, 0);
   pool_geom g;
   if ((st = pool_prepare(c, &g))) return st;
   return pool_set_output(c, &g);
@@ -266,6 +270,8 @@ static tq_status pool_infer(tq_op_call *c) {
 static tq_status pool_forward(tq_op_call *c) {
   tq_status st = check_no_indices(c);
   if (st) return st;
+  if (c->in[0]->dtype != TQ_DTYPE_FLOAT32)
+    return tq_qdq_as_float(c, pool_forward, 1);
   const pool_params *pp = c->params;
   return pool_run(c, c->desc->id == TQ_OP_MAX_POOL, pp->count_include_pad);
 }
@@ -493,6 +499,7 @@ const tq_op_desc tq_ops_pool[] = {
     /* MaxPool accepts its Indices output so that it can say that it does
      * not support it, instead of a bare count mismatch. */
     {TQ_OP_ONNX(TQ_OP_MAX_POOL, "MaxPool"), TQ_OP_ARITY(1, 1, 1, 2),
+     TQ_OP_TYPES(TQ_DTM_F32 | TQ_DTM(TQ_DTYPE_INT8) | TQ_DTM(TQ_DTYPE_UINT8)),
      TQ_OP_PARAMS(pool_params, pool_parse), .infer = pool_infer,
      .forward = pool_forward, .backward = pool_grad},
     {TQ_OP_ONNX(TQ_OP_AVERAGE_POOL, "AveragePool"), TQ_OP_ARITY(1, 1, 1, 1),

@@ -7,26 +7,34 @@
 
 static const char help[] =
     "usage: tq export MODEL.onnx -o OUT.onnx [--weights MAP | --map FILE]\n"
+    "                 [--qdq]\n"
     "\n"
     "Writes the model as a valid ONNX file (atomically). With a weights\n"
     "map, every weight the map selects is replaced by its quantized values\n"
     "(still float32), so any ONNX runtime computes with the quantized\n"
-    "weights.\n"
+    "weights. With --qdq, the weights an int,B quantizer selects are\n"
+    "written as int8/uint8 tensors read through DequantizeLinear with\n"
+    "their scales and zero points (ONNX QDQ, as ONNX Runtime's quantizer\n"
+    "writes them); formats ONNX cannot express are refused, naming the\n"
+    "layer and the format.\n"
     "\n"
     "options:\n"
     "  -o, --output FILE  the ONNX file to write\n"
     "      --weights MAP  a flat JSON weights map or one spec for all layers\n"
     "      --map FILE     a sectioned map file (its weights section is used)\n"
     "      --seed N       seed for stochastic rounding of weights\n"
+    "      --qdq          write int quantizers as QDQ (see above)\n"
     "\n"
     "examples:\n"
     "  tq export resnet18.onnx -o resnet18-w8.onnx --weights nearest,8,6\n"
-    "  tq export lenet.onnx -o lenet-q.onnx --map maps.json\n";
+    "  tq export lenet.onnx -o lenet-q.onnx --map maps.json\n"
+    "  tq export lenet.onnx -o lenet-qdq.onnx --weights int,8 --qdq\n";
 
 typedef struct export_args {
   const char *path, *out_path;
   tq_cli_maps maps;
   uint64_t seed;
+  int qdq;
 } export_args;
 
 static int parse_args(const char *cmd, int argc, char **argv, export_args *o) {
@@ -44,6 +52,13 @@ static int parse_args(const char *cmd, int argc, char **argv, export_args *o) {
     if (m) continue;
     if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
       if (!(o->out_path = tq_cli_value(cmd, argc, argv, &i))) return 0;
+    } else if (!strcmp(a, "--qdq")) {
+      o->qdq = 1;
+    } else if (!strcmp(a, "--calib")) {
+      tq_cli_error(cmd,
+                   "--calib is not supported yet: activations with static "
+                   "scales are not written as QDQ yet");
+      return 0;
     } else if (!strcmp(a, "--seed")) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i)) ||
           !tq_cli_parse_u64(cmd, a, v, &o->seed))
@@ -94,13 +109,17 @@ static int run(int argc, char **argv) {
    * streams, same seed); bake its copies into the graph. */
   if (tq_cli_open_quantized(cmd, ctx, o.path, &o.maps, o.seed, &g, &s, &set)) {
     size_t baked = 0;
-    tq_status st = bake(ctx, g, s, &baked);
-    if (st == TQ_OK) st = tq_onnx_save(ctx, g, o.out_path);
+    tq_status st =
+        o.qdq ? tq_onnx_save_qdq(ctx, s, o.out_path) : bake(ctx, g, s, &baked);
+    if (st == TQ_OK && !o.qdq) st = tq_onnx_save(ctx, g, o.out_path);
     if (st != TQ_OK) {
       tq_cli_status_error(cmd, ctx, st);
     } else {
-      printf("wrote %s (%zu nodes, %zu weight tensors quantized)\n", o.out_path,
-             tq_graph_node_count(g), baked);
+      if (o.qdq)
+        printf("wrote %s (QDQ)\n", o.out_path);
+      else
+        printf("wrote %s (%zu nodes, %zu weight tensors quantized)\n",
+               o.out_path, tq_graph_node_count(g), baked);
       rc = TQ_EXIT_OK;
     }
   }

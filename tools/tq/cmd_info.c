@@ -80,6 +80,9 @@ static void describe_node(const tq_graph *g, const tq_session *s, size_t i,
   if (info.n_inputs && info.inputs[0][0])
     shape_str(tq_session_value_shape(s, info.inputs[0]), in, sizeof in);
   shape_str(tq_session_value_shape(s, info.outputs[0]), out, sizeof out);
+  /* Imported quantization nodes: the quantizer they equal. */
+  char qdq[256] = "";
+  tq_onnx_qdq_describe(g, i, qdq, sizeof qdq);
   if (jnodes) {
     json_t *jw = json_array();
     for (size_t k = 0; k < info.n_weights; k++)
@@ -88,12 +91,16 @@ static void describe_node(const tq_graph *g, const tq_session *s, size_t i,
         jnodes, json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "id", info.id,
                           "op", info.op_type, "input", in, "output", out,
                           "params", params, "macs", macs, "weights", jw));
+    if (qdq[0])
+      json_object_set_new(json_array_get(jnodes, json_array_size(jnodes) - 1),
+                          "quantizer", json_string(qdq));
     return;
   }
   printf("%-4zu %-40s %-18s %-26s %-20s %10.0f  ", i, info.id, info.op_type, in,
          out, params);
   for (size_t k = 0; k < info.n_weights; k++)
     printf("%s%s", k ? ", " : "", info.weights[k]);
+  if (qdq[0]) printf("%s%s", info.n_weights ? "; " : "", qdq);
   printf("\n");
 }
 
