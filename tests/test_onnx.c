@@ -1068,6 +1068,19 @@ static void test_model_level_errors(void **state) {
   g = relu_graph();
   b = make_model(&g, 8, 99, &n);
   EXPECT_PARSE_ERROR(ctx, b, n, TQ_ERR_UNSUPPORTED, "opset 99");
+  /* What onnx 1.19 writes (IR 12, opset 24) loads; the next ones do not. */
+  g = relu_graph();
+  b = make_model(&g, 12, 24, &n);
+  tq_graph *newest = NULL;
+  assert_int_equal(parse(ctx, b, n, &newest), TQ_OK);
+  tq_graph_destroy(newest);
+  free(b);
+  g = relu_graph();
+  b = make_model(&g, 13, 24, &n);
+  EXPECT_PARSE_ERROR(ctx, b, n, TQ_ERR_UNSUPPORTED, "IR version 13", "newer");
+  g = relu_graph();
+  b = make_model(&g, 12, 25, &n);
+  EXPECT_PARSE_ERROR(ctx, b, n, TQ_ERR_UNSUPPORTED, "opset 25");
   /* opset_import with "ai.onnx" counts as the default domain; another
    * domain's import alone is fine when no node uses it. */
   g = relu_graph();

@@ -188,6 +188,14 @@ static void test_einsum(void **state) {
   const tq_tensor *in2[2] = {m, m};
   run_fail("Einsum", 13, in2, 2, &bad, 1, TQ_ERR_INVALID_ARGUMENT,
            "'!' at 4 is not a subscript");
+  /* An outer product beyond the largest rank is refused, not overrun. */
+  const int64_t d5[5] = {1, 1, 1, 1, 1};
+  tq_tensor *r5 = tf(5, d5, (const float[]){2});
+  const tq_tensor *in5[2] = {r5, r5};
+  tq_attr_store outer = a_str("equation", "abcde,fghij->abcdefghij");
+  run_fail("Einsum", 13, in5, 2, &outer, 1, TQ_ERR_UNSUPPORTED,
+           "rank 10 (at most 8)");
+  tq_tensor_destroy(r5);
   tq_tensor_destroy(m);
 }
 

@@ -289,6 +289,8 @@ static tq_status attention_forward(tq_op_call *c) {
   const float scale =
       ap->scale != 0.0f ? ap->scale : (float)(1.0 / sqrt((double)g.D));
   const int64_t group = g.Hq / g.Hkv, pairs = g.B * g.Hq;
+  const int biased =
+      tq_shape_has_input(c, 3) || ap->causal || tq_shape_has_input(c, 6);
   const size_t per = (size_t)(g.Sq * g.T + g.T);
   int nt = tq_nn_threads(c);
   if (nt > pairs) nt = (int)(pairs > 0 ? pairs : 1);
@@ -326,8 +328,10 @@ static tq_status attention_forward(tq_op_call *c) {
         float *row = s + i * g.T;
         if (qo && ap->qk_mode == 0)
           memcpy(qo + i * g.T, row, (size_t)g.T * sizeof *row);
-        att_bias_row(c, &g, b, h, i, bias);
-        for (int64_t j = 0; j < g.T; j++) row[j] += bias[j];
+        if (biased) {
+          att_bias_row(c, &g, b, h, i, bias);
+          for (int64_t j = 0; j < g.T; j++) row[j] += bias[j];
+        }
         if (qo && ap->qk_mode == 1)
           memcpy(qo + i * g.T, row, (size_t)g.T * sizeof *row);
         if (ap->softcap > 0.0f)

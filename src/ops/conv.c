@@ -52,7 +52,7 @@ static tq_status check_kernel_shape(tq_op_call *c, const tq_nn_ints *ks,
 
 /* Conv and ConvTranspose: the window attributes and group, and
  * ConvTranspose's output_padding and output_shape. */
-static tq_status conv_parse(const tq_op_parse *p, void *params) {
+tq_status tq_conv_parse(const tq_op_parse *p, void *params) {
   conv_params *cp = params;
   tq_status st = tq_nn_parse_window(p, TQ_NN_WIN_CONV, &cp->win);
   if (st) return st;
@@ -597,11 +597,11 @@ static tq_status convt_forward(tq_op_call *c) {
 const tq_op_desc tq_ops_conv[] = {
     {TQ_OP_ONNX(TQ_OP_CONV, "Conv"), TQ_OP_ARITY(2, 3, 1, 1),
      .flags = TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC | TQ_OPF_POST_RELU,
-     TQ_OP_PARAMS(conv_params, conv_parse), .infer = conv_infer,
+     TQ_OP_PARAMS(conv_params, tq_conv_parse), .infer = conv_infer,
      .forward = conv_forward, .backward = tq_conv_backward},
     {TQ_OP_ONNX(TQ_OP_CONV_TRANSPOSE, "ConvTranspose"), TQ_OP_ARITY(2, 3, 1, 1),
      .flags = TQ_OPF_WEIGHTS | TQ_OPF_INTRINSIC,
-     TQ_OP_PARAMS(conv_params, conv_parse), .infer = convt_infer,
+     TQ_OP_PARAMS(conv_params, tq_conv_parse), .infer = convt_infer,
      .forward = convt_forward, .backward = tq_convt_backward},
 };
 const size_t tq_ops_conv_count = TQ_OP_COUNT_OF(tq_ops_conv);

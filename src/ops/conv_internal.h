@@ -21,6 +21,11 @@ typedef struct conv_geom {
   int relu; /* float forward: Relu on the outputs as they are computed */
 } conv_geom;
 
+/* Parses a Conv or ConvTranspose node's attributes into a conv_params
+ * (the window, group; ConvTranspose's output_padding and output_shape);
+ * also QLinearConv and ConvInteger's. */
+tq_status tq_conv_parse(const tq_op_parse *p, void *params);
+
 /* Checks a Conv (ConvTranspose) node's inputs against its params and
  * derives the geometry. */
 tq_status tq_conv_prepare(tq_op_call *c, conv_geom *g);

@@ -216,6 +216,13 @@ static tq_status ein_resolve(tq_op_call *c, ein_plan *pl) {
                              (long long)n, t, (long long)pl->size[l]);
     }
   }
+  int out_rank = 0;
+  for (int j = 0; j < ep->out_len; j++)
+    out_rank += ep->out[j] == EIN_ELLIPSIS ? pl->n_ell : 1;
+  if (out_rank > TQ_MAX_DIMS)
+    return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                         "the output would have rank %d (at most %d)",
+                         out_rank, TQ_MAX_DIMS);
   for (int j = 0; j < ep->out_len; j++) {
     if (ep->out[j] != EIN_ELLIPSIS) {
       pl->out_lab[pl->out_rank++] = ep->out[j];

@@ -47,19 +47,11 @@ const tq_qtype *tq_qtype_of_dtype(tq_dtype dt) {
 /* ---- scale layouts
  * ---------------------------------------------------------*/
 
-static void format_shape(const tq_shape *s, char *buf, size_t size) {
-  size_t k = (size_t)snprintf(buf, size, "[");
-  for (int d = 0; d < s->ndim && k < size; d++)
-    k += (size_t)snprintf(buf + k, size - k, d ? ", %lld" : "%lld",
-                          (long long)s->dims[d]);
-  if (k < size) snprintf(buf + k, size - k, "]");
-}
-
 static tq_status layout_error(tq_op_call *c, const tq_shape *x,
                               const tq_tensor *scale, const char *why) {
   char xs[96], ss[96];
-  format_shape(x, xs, sizeof xs);
-  format_shape(&scale->shape, ss, sizeof ss);
+  tq_shape_format(x, xs, sizeof xs);
+  tq_shape_format(&scale->shape, ss, sizeof ss);
   return tq_call_error(c, TQ_ERR_SHAPE,
                        "input 1 (scale) has shape %s for x %s: %s", ss, xs,
                        why);
@@ -74,8 +66,8 @@ tq_status tq_qdq_layout_resolve(tq_op_call *c, const tq_shape *x,
                       scale->numel == 1 && scale->shape.ndim <= 1;
   if (zp && !scalars && !tq_shape_equal(&zp->shape, &scale->shape)) {
     char zs[96], ss[96];
-    format_shape(&zp->shape, zs, sizeof zs);
-    format_shape(&scale->shape, ss, sizeof ss);
+    tq_shape_format(&zp->shape, zs, sizeof zs);
+    tq_shape_format(&scale->shape, ss, sizeof ss);
     return tq_call_error(c, TQ_ERR_SHAPE,
                          "input 2 (zero point) has shape %s, the scale %s: "
                          "they must be alike",
@@ -120,10 +112,11 @@ tq_status tq_qdq_layout_resolve(tq_op_call *c, const tq_shape *x,
     ok = scale->shape.dims[d] == (d == a ? (int64_t)out->nblocks : x->dims[d]);
   if (!ok) {
     char why[128];
-    snprintf(why, sizeof why,
-             "block_size %lld along axis %d needs a scale shaped like x with %zu (= "
-             "ceil(%zu / %lld)) on that axis",
-             (long long)block, a, out->nblocks, out->dim, (long long)block);
+    snprintf(
+        why, sizeof why,
+        "block_size %lld along axis %d needs a scale shaped like x with %zu (= "
+        "ceil(%zu / %lld)) on that axis",
+        (long long)block, a, out->nblocks, out->dim, (long long)block);
     return layout_error(c, x, scale, why);
   }
   return TQ_OK;
@@ -229,15 +222,21 @@ static tq_status quantize_type(tq_op_call *c, const tq_qtype **out) {
   return TQ_OK;
 }
 
-static tq_status quantize_infer(tq_op_call *c) {
+/* The output type and the scale layout of a QuantizeLinear call. */
+static tq_status quantize_prepare(tq_op_call *c, const tq_qtype **t,
+                                  tq_qdq_layout *l) {
   const qdq_params *q = c->params;
-  const tq_qtype *t = NULL;
-  tq_status st = quantize_type(c, &t);
+  tq_status st = quantize_type(c, t);
   if (st != TQ_OK) return st;
+  return tq_qdq_layout_resolve(c, &c->in[0]->shape, c->in[1],
+                               c->n_in > 2 ? c->in[2] : NULL, q->axis, q->block,
+                               l);
+}
+
+static tq_status quantize_infer(tq_op_call *c) {
+  const tq_qtype *t = NULL;
   tq_qdq_layout l;
-  st = tq_qdq_layout_resolve(c, &c->in[0]->shape, c->in[1],
-                             c->n_in > 2 ? c->in[2] : NULL, q->axis, q->block,
-                             &l);
+  tq_status st = quantize_prepare(c, &t, &l);
   if (st != TQ_OK) return st;
   return tq_call_set_output(c, 0, t->dtype, &c->in[0]->shape);
 }
@@ -251,13 +250,11 @@ static tq_status quantize_float8(tq_op_call *c, const tq_qtype *t,
   const tq_tensor *zp = c->n_in > 2 ? c->in[2] : NULL;
   float *y = tq_f32(c->out[0]);
   const float *xv = tq_cf32(x), *sv = tq_cf32(s);
-  for (size_t o = 0; o < l->outer; o++)
-    for (size_t d = 0; d < l->dim; d++)
-      for (size_t j = 0; j < l->inner; j++) {
-        const size_t i = (o * l->dim + d) * l->inner + j;
-        const size_t si = tq_qdq_scale_index(l, o, d, j);
-        y[i] = xv[i] / sv[si] + (zp ? tq_cf32(zp)[si] : 0.0f);
-      }
+  tq_qdq_iter it = {.l = l};
+  for (size_t i = 0; i < x->numel; i++) {
+    const size_t si = tq_qdq_next(&it);
+    y[i] = xv[i] / sv[si] + (zp ? tq_cf32(zp)[si] : 0.0f);
+  }
   const char *spec = t->onnx == TQ_ONNX_FLOAT8E4M3FN
                          ? (q->saturate ? "fp8e4m3,sat" : "fp8e4m3")
                          : (q->saturate ? "fp8e5m2,sat" : "fp8e5m2");
@@ -269,27 +266,22 @@ static tq_status quantize_float8(tq_op_call *c, const tq_qtype *t,
 }
 
 static tq_status quantize_forward(tq_op_call *c) {
-  const qdq_params *q = c->params;
   const tq_qtype *t = NULL;
-  tq_status st = quantize_type(c, &t);
+  tq_qdq_layout l;
+  tq_status st = quantize_prepare(c, &t, &l);
   if (st != TQ_OK) return st;
   const tq_tensor *x = c->in[0], *s = c->in[1];
   const tq_tensor *zp = c->n_in > 2 ? c->in[2] : NULL;
-  tq_qdq_layout l;
-  st = tq_qdq_layout_resolve(c, &x->shape, s, zp, q->axis, q->block, &l);
-  if (st != TQ_OK) return st;
   if (t->is_float) return quantize_float8(c, t, &l);
   const float *xv = tq_cf32(x), *sv = tq_cf32(s);
   void *y = c->out[0]->data;
-  for (size_t o = 0; o < l.outer; o++)
-    for (size_t d = 0; d < l.dim; d++)
-      for (size_t j = 0; j < l.inner; j++) {
-        const size_t i = (o * l.dim + d) * l.inner + j;
-        const size_t si = tq_qdq_scale_index(&l, o, d, j);
-        tq_store_i64(t->dtype, y, i,
-                     tq_qdq_quantize_int(xv[i], sv[si], tq_qdq_zp(zp, si),
-                                         t->qmin, t->qmax));
-      }
+  tq_qdq_iter it = {.l = &l};
+  for (size_t i = 0; i < x->numel; i++) {
+    const size_t si = tq_qdq_next(&it);
+    tq_store_i64(t->dtype, y, i,
+                 tq_qdq_quantize_int(xv[i], sv[si], tq_qdq_zp(zp, si), t->qmin,
+                                     t->qmax));
+  }
   return TQ_OK;
 }
 
@@ -329,18 +321,17 @@ static tq_status dequantize_forward(tq_op_call *c) {
   const float *sv = tq_cf32(s);
   float *y = tq_f32(c->out[0]);
   const int is_float = x->dtype == TQ_DTYPE_FLOAT32;
-  for (size_t o = 0; o < l.outer; o++)
-    for (size_t d = 0; d < l.dim; d++)
-      for (size_t j = 0; j < l.inner; j++) {
-        const size_t i = (o * l.dim + d) * l.inner + j;
-        const size_t si = tq_qdq_scale_index(&l, o, d, j);
-        /* float8 values (held as float32) and integers alike: x - zp is
-         * exact, then one float32 multiply. */
-        const float v = is_float ? tq_cf32(x)[i] - (zp ? tq_cf32(zp)[si] : 0.0f)
-                                 : (float)(tq_load_i64(x->dtype, x->data, i) -
-                                           tq_qdq_zp(zp, si));
-        y[i] = v * sv[si];
-      }
+  tq_qdq_iter it = {.l = &l};
+  for (size_t i = 0; i < x->numel; i++) {
+    const size_t si = tq_qdq_next(&it);
+    /* float8 values (held as float32) and integers alike: x - zp is
+     * exact, then one float32 multiply. */
+    const float v =
+        is_float
+            ? tq_cf32(x)[i] - (zp ? tq_cf32(zp)[si] : 0.0f)
+            : (float)(tq_load_i64(x->dtype, x->data, i) - tq_qdq_zp(zp, si));
+    y[i] = v * sv[si];
+  }
   return TQ_OK;
 }
 

@@ -75,6 +75,25 @@ static inline size_t tq_qdq_scale_index(const tq_qdq_layout *l, size_t o,
   return (o * l->nblocks + d / (size_t)l->block) * l->inner + j;
 }
 
+/* Walks the elements of x in row-major order: each call gives the scale
+ * index of the next element. */
+typedef struct tq_qdq_iter {
+  const tq_qdq_layout *l;
+  size_t o, d, j;
+} tq_qdq_iter;
+
+static inline size_t tq_qdq_next(tq_qdq_iter *it) {
+  const size_t si = tq_qdq_scale_index(it->l, it->o, it->d, it->j);
+  if (++it->j == it->l->inner) {
+    it->j = 0;
+    if (++it->d == it->l->dim) {
+      it->d = 0;
+      it->o++;
+    }
+  }
+  return si;
+}
+
 /* ONNX Runtime's integer quantization of one value (MLAS QuantizeLinear):
  * v = x / scale in float32, NaN to qmin, clamped to [qmin - zp, qmax - zp],
  * rounded to nearest even, plus zp. */

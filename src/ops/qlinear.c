@@ -23,7 +23,7 @@
 
 #include "core/error.h"
 #include "ops/elementwise.h"
-#include "ops/nn_internal.h"
+#include "ops/conv_internal.h"
 #include "ops/op_families.h"
 #include "ops/qdq_internal.h"
 #include "ops/shape_internal.h"
@@ -354,22 +354,6 @@ static tq_status qgemm_forward(tq_op_call *c) {
 /* ---- ConvInteger, QLinearConv
  * ----------------------------------------------*/
 
-typedef struct qconv_params {
-  tq_nn_window_attrs win;
-  int64_t group;
-} qconv_params;
-
-static tq_status qconv_parse(const tq_op_parse *p, void *params) {
-  qconv_params *cp = params;
-  tq_status st = tq_nn_parse_window(p, TQ_NN_WIN_CONV, &cp->win);
-  if (st) return st;
-  cp->group = tq_parse_int(p, "group", 1);
-  if (cp->group < 1)
-    return tq_parse_error(p, TQ_ERR_INVALID_ARGUMENT,
-                          "group is %lld; expected >= 1", (long long)cp->group);
-  return TQ_OK;
-}
-
 typedef struct qconv_geom {
   tq_nn_window w;
   int64_t N, C, M, G, Cg, Mg, kvol, K, Pin, P;
@@ -379,7 +363,7 @@ typedef struct qconv_geom {
 /* x is input xi, w input wi. */
 static tq_status qconv_geom_of(tq_op_call *c, size_t xi, size_t wi,
                                qconv_geom *g) {
-  const qconv_params *cp = c->params;
+  const conv_params *cp = c->params;
   const tq_shape *xs = &c->in[xi]->shape, *ws = &c->in[wi]->shape;
   if (xs->ndim < 3 || xs->ndim > 5 || ws->ndim != xs->ndim)
     return tq_call_error(c, TQ_ERR_SHAPE,
@@ -807,11 +791,11 @@ const tq_op_desc tq_ops_qlinear[] = {
      TQ_OP_TYPES(Q8, TQ_DTM_F32, Q8, Q8, TQ_DTM_F32, Q8, TQ_DTM_F32, Q8),
      .infer = qlinear_matmul_infer, .forward = qlinear_matmul_forward},
     {QL_OP(TQ_OP_CONV_INTEGER, "ConvInteger", 10), TQ_OP_ARITY(2, 4, 1, 1),
-     TQ_OP_TYPES(Q8), TQ_OP_PARAMS(qconv_params, qconv_parse),
+     TQ_OP_TYPES(Q8), TQ_OP_PARAMS(conv_params, tq_conv_parse),
      .infer = conv_integer_infer, .forward = conv_integer_forward},
     {QL_OP(TQ_OP_QLINEAR_CONV, "QLinearConv", 10), TQ_OP_ARITY(8, 9, 1, 1),
      TQ_OP_TYPES(Q8, TQ_DTM_F32, Q8, Q8, TQ_DTM_F32, Q8, TQ_DTM_F32, Q8, I32),
-     TQ_OP_PARAMS(qconv_params, qconv_parse), .infer = qlinear_conv_infer,
+     TQ_OP_PARAMS(conv_params, tq_conv_parse), .infer = qlinear_conv_infer,
      .forward = qlinear_conv_forward},
     {MS_OP(TQ_OP_QGEMM, "QGemm"), TQ_OP_ARITY(6, 9, 1, 1),
      TQ_OP_TYPES(Q8, TQ_DTM_F32, Q8, Q8, TQ_DTM_F32, Q8, I32, TQ_DTM_F32, Q8),

@@ -13,6 +13,7 @@
 # ONNX Runtime's quantization tools need onnx >= 1.14 (Debian has 1.12), so
 # this uses its own virtualenv: $TQ_QDQ_VENV, made here (system packages
 # visible for torch) when it lacks them.
+# TQ_QDQ_ALL=1 adds mobilenet_v2 to part 2.
 # Usage: qdq.sh PATH_TO_TQ
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,7 +41,10 @@ check="$source_dir/tests/python/qdq_check.py"
 
 "$py" "$check" small --tq "$TQ" --dir "$work" 2>/dev/null ||
   fail "small models (see above)"
-"$py" "$check" import tiny_cnn resnet18 --tq "$TQ" --dir "$work" 2>/dev/null ||
+models=(tiny_cnn resnet18)
+# TQ_QDQ_ALL=1: mobilenet_v2 too (about two minutes more)
+[[ ${TQ_QDQ_ALL:-0} == 1 ]] && models+=(mobilenet_v2)
+"$py" "$check" import "${models[@]}" --tq "$TQ" --dir "$work" 2>/dev/null ||
   fail "models quantized by ONNX Runtime (see above)"
 "$py" "$check" export tiny_cnn resnet18 --tq "$TQ" --dir "$work" 2>/dev/null ||
   fail "tq export --qdq (see above)"
