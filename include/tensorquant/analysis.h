@@ -68,6 +68,9 @@ typedef struct tq_multi_eval_opts {
   const tq_comm *comm; /* NULL: one process */
   tq_config_progress progress;
   void *progress_user;
+  /* The ranges of `static` activation specs (tq_session_set_calibration);
+   * NULL: none. Borrowed for the call. */
+  const struct tq_calibration *calibration;
 } tq_multi_eval_opts;
 
 /* Evaluates the float model and each of n_configs configurations
@@ -186,6 +189,9 @@ typedef struct tq_analysis_opts {
   /* What the documents say of the run: "model" (NULL: "model"), "split"
    * (NULL: "test"), "created_by" (NULL: "libtensorquant VERSION"). */
   const char *model, *split, *created_by;
+  /* The ranges of `static` activation specs (calibrate.h); NULL: none.
+   * Must outlive the analysis. */
+  const struct tq_calibration *calibration;
 } tq_analysis_opts;
 
 /* Prepares analyses of classifier g (one input, class scores as the first
