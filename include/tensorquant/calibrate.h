@@ -80,6 +80,13 @@ TQ_API tq_status tq_calibrate_values(tq_context *ctx, const float *x, size_t n,
 TQ_API tq_status tq_calibration_load(tq_context *ctx, const char *path,
                                      tq_calibration **out);
 
+/* tq_calibration_load on JSON text (len bytes) that came from `source`
+ * (what error messages and tq_calibration_source name; NULL:
+ * "calibration"). */
+TQ_API tq_status tq_calibration_parse(tq_context *ctx, const char *text,
+                                      size_t len, const char *source,
+                                      tq_calibration **out);
+
 /* Writes c as calib.json to path (atomically). */
 TQ_API tq_status tq_calibration_save(tq_context *ctx, const tq_calibration *c,
                                      const char *path);

@@ -115,31 +115,54 @@ static tq_status read_root(tq_context *ctx, const json_t *root,
   return TQ_OK;
 }
 
-tq_status tq_calibration_load(tq_context *ctx, const char *path,
-                              tq_calibration **out) {
-  *out = NULL;
-  json_error_t err;
-  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-  if (!root)
-    return tq_error(ctx, err.line > 0 ? TQ_ERR_PARSE : TQ_ERR_IO, path,
-                    err.line > 0 ? err.line : 0,
-                    err.column > 0 ? err.column : 0, "%s", err.text);
+/* Reads root (owned by the caller) into a new calibration from source. */
+static tq_status from_json(tq_context *ctx, const json_t *root,
+                           const char *source, tq_calibration **out) {
   const json_t *layers = json_object_get(root, "layers");
   tq_calibration *c = NULL;
   tq_status st = tq_calibration_new(
       ctx, "", json_is_object(layers) ? json_object_size(layers) : 0, &c);
   if (st == TQ_OK) {
     free(c->source);
-    if (!(c->source = copy_text(path))) st = tq_error_nomem(ctx);
+    if (!(c->source = copy_text(source))) st = tq_error_nomem(ctx);
   }
   if (st == TQ_OK) st = read_root(ctx, root, c);
-  json_decref(root);
   if (st != TQ_OK) {
     tq_calibration_destroy(c);
     return st;
   }
   *out = c;
   return TQ_OK;
+}
+
+static tq_status json_error(tq_context *ctx, const json_error_t *err,
+                            const char *source) {
+  return tq_error(ctx, err->line > 0 ? TQ_ERR_PARSE : TQ_ERR_IO, source,
+                  err->line > 0 ? err->line : 0,
+                  err->column > 0 ? err->column : 0, "%s", err->text);
+}
+
+tq_status tq_calibration_load(tq_context *ctx, const char *path,
+                              tq_calibration **out) {
+  *out = NULL;
+  json_error_t err;
+  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+  if (!root) return json_error(ctx, &err, path);
+  tq_status st = from_json(ctx, root, path, out);
+  json_decref(root);
+  return st;
+}
+
+tq_status tq_calibration_parse(tq_context *ctx, const char *text, size_t len,
+                               const char *source, tq_calibration **out) {
+  *out = NULL;
+  if (!source) source = "calibration";
+  json_error_t err;
+  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+  if (!root) return json_error(ctx, &err, source);
+  tq_status st = from_json(ctx, root, source, out);
+  json_decref(root);
+  return st;
 }
 
 tq_status tq_calibration_save(tq_context *ctx, const tq_calibration *c,
