@@ -500,16 +500,16 @@ PyObject *tq_py_search(PyObject *self, PyObject *args, PyObject *kw) {
   (void)self, (void)kw;
   PyObject *model, *data, *opts, *what, *widths, *layers;
   double budget, margin;
-  const char *family, *cost_name;
+  const char *family, *cost_name, *formats;
   Py_ssize_t validation;
   common c;
   lists ls;
   tq_map_kind kinds[3];
   int wv[32];
   tq_search_opts o = {0};
-  if (!PyArg_ParseTuple(args, "OOOddOsOsnO:_search", &model, &data, &opts,
+  if (!PyArg_ParseTuple(args, "OOOddOzOsnOz:_search", &model, &data, &opts,
                         &budget, &margin, &what, &family, &widths, &cost_name,
-                        &validation, &layers) ||
+                        &validation, &layers, &formats) ||
       !parse_common(model, data, opts, &c) ||
       !parse_kinds(what, kinds, &o.n_kinds) ||
       !parse_cost(cost_name, &o.cost) ||
@@ -534,10 +534,17 @@ PyObject *tq_py_search(PyObject *self, PyObject *args, PyObject *kw) {
   o.validation = (size_t)validation;
   tq_analysis *an = NULL;
   tq_search_result *r = NULL;
-  char *doc = NULL, *map = NULL;
-  tq_status st;
+  char *doc = NULL, *map = NULL, **fv = NULL;
+  size_t n_fv = 0;
+  tq_status st = TQ_OK;
+  if (formats) { /* a preset's name or a spec list */
+    const char *preset = tq_search_format_preset(formats);
+    st = tq_spec_list_expand(l.ctx, preset ? preset : formats, &fv, &n_fv);
+    o.formats = (const char *const *)fv;
+    o.n_formats = n_fv;
+  }
   Py_BEGIN_ALLOW_THREADS;
-  st = open_analysis(&c, &l, &an);
+  if (st == TQ_OK) st = open_analysis(&c, &l, &an);
   if (st == TQ_OK) st = tq_search(l.ctx, an, &o, &r);
   if (st == TQ_OK) st = tq_search_document(l.ctx, an, r, &doc);
   if (st == TQ_OK) st = tq_search_map(l.ctx, r, &map);
@@ -545,6 +552,7 @@ PyObject *tq_py_search(PyObject *self, PyObject *args, PyObject *kw) {
   Py_END_ALLOW_THREADS;
   unlock_model(&c, &l);
   free_lists(&ls);
+  tq_spec_list_free(fv, n_fv);
   PyObject *res =
       st == TQ_OK ? search_result(r, doc, map) : tq_py_raise(l.ctx, st);
   tq_search_result_destroy(r);

@@ -320,15 +320,24 @@ def sensitivity(model, data, *, specs, what="extr", layers=None, **options):
 
 def search(model, data, *, budget, margin=0.0, what=("extr", "weights"),
            family="nearest", widths=None, cost="size", validation=None,
-           layers=None, **options):
+           layers=None, formats=None, **options):
     """Per-layer formats with the fewest bits within a top-1 budget
     (percentage points), as `tq search`: one record per layer and kind
     with the format chosen. The Results also carry ``map`` (the sectioned
     map, a dict for Model.run(map=...)), ``map_json`` (what `tq search -o`
-    writes), ``met``, ``steps`` and the float records."""
+    writes), ``met``, ``steps`` and the float records. formats: a search
+    over formats, as `tq search --formats` - a preset ("mx", "int",
+    "mixed"), a spec list ("mxfp8e4m3;mxfp4") or a list of specs; the
+    records' cost_bits are bits per element with the scale overhead."""
+    if formats is not None:
+        if not isinstance(formats, str):
+            formats = ";".join(formats)
+        if family != "nearest" or widths is not None:
+            raise ValueError("formats replaces family and widths")
+        family = None
     r = _run_analysis(_tq._search, model, data, _common(**options),
                       float(budget), float(margin), what, family, widths, cost,
-                      validation or 0, layers)
+                      validation or 0, layers, formats)
     extra = {k: v for k, v in r.items()
              if k not in ("records", "document", "map", "float")}
     return Results(r["records"], r["document"], r["float"],
