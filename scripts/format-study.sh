@@ -14,22 +14,26 @@ model=models/lenet-fashion-mnist.onnx
 mkdir -p "$out"
 data=(--data fashion-mnist -q --json)
 
-"$tq" calibrate "$model" --data fashion-mnist --limit 2000 -o "$out/minmax.json" >/dev/null
-"$tq" calibrate "$model" --data fashion-mnist --limit 2000 --method percentile=99.99 \
-  -o "$out/percentile.json" >/dev/null
-"$tq" calibrate "$model" --data fashion-mnist --limit 2000 --method entropy \
-  -o "$out/entropy.json" >/dev/null
+# (files kept from an earlier run are used again)
+for m in minmax percentile=99.99 entropy; do
+  [[ -f $out/${m%=*}.json ]] ||
+    "$tq" calibrate "$model" --data fashion-mnist --limit 2000 --method "$m" \
+      -o "$out/${m%=*}.json" >/dev/null
+done
 # scripts/demo.sh's search: fixed point, 1 pp budget, 0.25 pp margin
-"$tq" search "$model" --data fashion-mnist --limit 4000 -q --budget 1.0 \
-  --margin 0.25 --what extr,weights --layers 're:(Conv|Dense)[0-9]$' \
-  --widths 16,8,6,5,4,3,2 -o "$out/fixed-map.json" >/dev/null || true
+[[ -f $out/fixed-map.json ]] ||
+  "$tq" search "$model" --data fashion-mnist --limit 4000 -q --budget 1.0 \
+    --margin 0.25 --what extr,weights --layers 're:(Conv|Dense)[0-9]$' \
+    --widths 16,8,6,5,4,3,2 -o "$out/fixed-map.json" >/dev/null || true
 
 row() { # NAME BITS(weights) BITS(activations) ARGS...
   local name=$1 wb=$2 ab=$3
   shift 3
   local j
   j=$("$tq" eval "$model" "${data[@]}" "$@")
-  /usr/bin/python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {100*j[\"top1\"]:.2f} % | {j[\"loss\"]:.4f} |")' \
+  /usr/bin/python3 -c 'import json, sys
+j, a = json.loads(sys.argv[1]), sys.argv
+print("| %s | %s | %s | %.2f %% | %.4f |" % (a[2], a[3], a[4], 100 * j["top1"], j["loss"]))' \
     "$j" "$name" "$wb" "$ab"
 }
 echo "| configuration | weight bits | activation bits | top-1 | loss |"
