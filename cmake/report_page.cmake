@@ -5,16 +5,20 @@
 
 set(TQ_PAGE_DIR ${PROJECT_SOURCE_DIR}/src/analysis/report)
 set(TQ_PAGE_GEN_DIR ${PROJECT_BINARY_DIR}/gen)
-foreach(part css js)
-  set(out ${TQ_PAGE_GEN_DIR}/report_page_${part}.c)
+# file:array pairs; pareto.js draws a search's Pareto front.
+foreach(pair page.css:page_css page.js:page_js pareto.js:pareto_js)
+  string(REPLACE ":" ";" parts ${pair})
+  list(GET parts 0 file)
+  list(GET parts 1 part)
+  set(out ${TQ_PAGE_GEN_DIR}/report_${part}.c)
   add_custom_command(
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${TQ_PAGE_GEN_DIR}
-    COMMAND ${CMAKE_COMMAND} -DINPUT=${TQ_PAGE_DIR}/page.${part} -DOUTPUT=${out}
-            -DNAME=tq_report_page_${part} -DHEADER=analysis/report_page.h
+    COMMAND ${CMAKE_COMMAND} -DINPUT=${TQ_PAGE_DIR}/${file} -DOUTPUT=${out}
+            -DNAME=tq_report_${part} -DHEADER=analysis/report_page.h
             -P ${PROJECT_SOURCE_DIR}/cmake/embed_text.cmake
-    DEPENDS ${TQ_PAGE_DIR}/page.${part} ${PROJECT_SOURCE_DIR}/cmake/embed_text.cmake
-    COMMENT "Embedding the report page's ${part}"
+    DEPENDS ${TQ_PAGE_DIR}/${file} ${PROJECT_SOURCE_DIR}/cmake/embed_text.cmake
+    COMMENT "Embedding the report page's ${file}"
     VERBATIM)
   target_sources(tq_objects PRIVATE ${out})
 endforeach()

@@ -68,6 +68,9 @@ typedef struct tq_multi_eval_opts {
   const tq_comm *comm; /* NULL: one process */
   tq_config_progress progress;
   void *progress_user;
+  /* The ranges of `static` activation specs (tq_session_set_calibration);
+   * NULL: none. Borrowed for the call. */
+  const struct tq_calibration *calibration;
 } tq_multi_eval_opts;
 
 /* Evaluates the float model and each of n_configs configurations
@@ -186,6 +189,9 @@ typedef struct tq_analysis_opts {
   /* What the documents say of the run: "model" (NULL: "model"), "split"
    * (NULL: "test"), "created_by" (NULL: "libtensorquant VERSION"). */
   const char *model, *split, *created_by;
+  /* The ranges of `static` activation specs (calibrate.h); NULL: none.
+   * Must outlive the analysis. */
+  const struct tq_calibration *calibration;
 } tq_analysis_opts;
 
 /* Prepares analyses of classifier g (one input, class scores as the first
@@ -328,7 +334,20 @@ typedef struct tq_search_opts {
   /* Held-out samples at the end of the run; 0: half. The search works on
    * the others. */
   size_t validation;
+  /* A search over formats (n_formats > 0; family and widths then unset):
+   * every knob's candidates are these specs (`auto` allowed), ordered by
+   * cost, bits per element with the scale overhead (tq_quantizer_bits:
+   * MXFP4 4.25); of equal costs the first listed is kept. */
+  const char *const *formats;
+  size_t n_formats;
 } tq_search_opts;
+
+/* The candidate list of a preset for tq_search_opts formats, as a spec
+ * list (tq_spec_list_expand): "mx" (mxfp8e4m3, mxfp6e3m2, mxfp6e2m3,
+ * mxfp4), "int" (int,8 and int,6 per channel, int,4 in blocks of 32,
+ * int,4 per channel), "mixed" (int,8 per channel, mxfp8e4m3, mxfp6e2m3,
+ * nvfp4, mxfp4); NULL for other names. Static data. */
+TQ_API const char *tq_search_format_preset(const char *name);
 
 /* A knob: one layer and kind, with its candidate formats. */
 typedef struct tq_search_layer {
@@ -341,6 +360,9 @@ typedef struct tq_search_layer {
   const int *bits;               /* their widths */
   const double *alone_loss_pp;   /* top-1 loss alone, on the search slice */
   size_t chosen;                 /* the candidate the result takes */
+  const double *cost_bits; /* bits per element of each candidate, what
+                              the cost counts: bits, or for formats
+                              tq_quantizer_bits (bits: rounded up) */
 } tq_search_layer;
 
 /* An allocation evaluated jointly. */
@@ -351,11 +373,15 @@ typedef struct tq_search_step {
   const size_t *positions;             /* candidate index per knob */
   tq_config_result search, validation; /* on each slice */
   int accepted;                        /* within the budget on both slices */
+  int pareto; /* on the accuracy/size front of the steps: no other step
+                 costs as little or less with validation top-1 as high or
+                 higher, one of them strictly */
 } tq_search_step;
 
 typedef struct tq_search_result {
   double budget_pp, margin_pp;
-  const char *family; /* "nearest", "even", "stochastic", "float" */
+  const char *family; /* "nearest", "even", "stochastic", "float";
+                         "formats" for a search over formats */
   tq_search_cost cost;
   int met; /* an allocation met the budget: the cheapest such
               is chosen; else the most accurate one */

@@ -5,6 +5,7 @@
 #define TENSORQUANT_H
 
 #include "analysis.h"
+#include "calibrate.h"
 #include "comm.h"
 #include "data.h"
 #include "evaluate.h"

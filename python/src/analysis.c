@@ -126,13 +126,29 @@ static tq_status open_session(tq_context *ctx, const tq_graph *g,
 /* ---- evaluate --------------------------------------------------------------
  */
 
-/* _evaluate(model, data, opts, extr, weights, intr, map) -> record */
+/* Gives s the ranges of calib.json text (NULL: none) read from source. */
+static tq_status set_calibration(tq_context *ctx, tq_session *s,
+                                 const char *text, Py_ssize_t len,
+                                 const char *source) {
+  if (!text) return TQ_OK;
+  tq_calibration *cal = NULL;
+  tq_status st = tq_calibration_parse(ctx, text, (size_t)len, source, &cal);
+  if (st == TQ_OK) st = tq_session_set_calibration(ctx, s, cal);
+  tq_calibration_destroy(cal);
+  return st;
+}
+
+/* _evaluate(model, data, opts, extr, weights, intr, map, calib_text,
+ *           calib_source) -> record */
 PyObject *tq_py_evaluate(PyObject *self, PyObject *args, PyObject *kw) {
   (void)self, (void)kw;
   PyObject *model, *data, *opts, *flat[3], *sectioned;
+  const char *calib_text, *calib_source;
+  Py_ssize_t calib_len = 0;
   common c;
-  if (!PyArg_ParseTuple(args, "OOOOOOO:_evaluate", &model, &data, &opts,
-                        &flat[0], &flat[1], &flat[2], &sectioned) ||
+  if (!PyArg_ParseTuple(args, "OOOOOOOz#z:_evaluate", &model, &data, &opts,
+                        &flat[0], &flat[1], &flat[2], &sectioned, &calib_text,
+                        &calib_len, &calib_source) ||
       !parse_common(model, data, opts, &c))
     return NULL;
   tq_qmap_set *set = NULL;
@@ -147,6 +163,8 @@ PyObject *tq_py_evaluate(PyObject *self, PyObject *args, PyObject *kw) {
   Py_BEGIN_ALLOW_THREADS;
   tq_py_settings_apply(l.ctx, c.model, (int)c.threads, &l.saved);
   st = open_session(l.ctx, l.g, set, c.seed, &s);
+  if (st == TQ_OK)
+    st = set_calibration(l.ctx, s, calib_text, calib_len, calib_source);
   if (st == TQ_OK)
     st = tq_evaluate(l.ctx, s, c.data->ds, NULL, c.n,
                      c.batch ? (int)c.batch : 256, tq_py_on_eval, &c.progress,
@@ -164,6 +182,63 @@ PyObject *tq_py_evaluate(PyObject *self, PyObject *args, PyObject *kw) {
   if (rec && (!info || PyDict_Update(rec, info) != 0)) Py_CLEAR(rec);
   Py_XDECREF(info);
   return rec;
+}
+
+/* ---- calibrate -------------------------------------------------------------
+ */
+
+/* A calibration as the dict calib.json holds. */
+static PyObject *calibration_dict(const tq_calibration *cal) {
+  PyObject *layers = PyDict_New();
+  for (size_t i = 0; layers && i < tq_calibration_count(cal); i++) {
+    double lo, hi;
+    const char *id = tq_calibration_layer(cal, i, &lo, &hi);
+    PyObject *r = Py_BuildValue("{s:d, s:d}", "min", lo, "max", hi);
+    if (!r || PyDict_SetItemString(layers, id, r) != 0) Py_CLEAR(layers);
+    Py_XDECREF(r);
+  }
+  if (!layers) return NULL;
+  return Py_BuildValue("{s:s, s:n, s:N}", "method", tq_calibration_method(cal),
+                       "samples", (Py_ssize_t)tq_calibration_samples(cal),
+                       "layers", layers);
+}
+
+/* _calibrate(model, data, opts, method, bins, extr, map) -> dict */
+PyObject *tq_py_calibrate(PyObject *self, PyObject *args, PyObject *kw) {
+  (void)self, (void)kw;
+  PyObject *model, *data, *opts, *flat[3] = {NULL, Py_None, Py_None},
+                                 *sectioned;
+  const char *method;
+  Py_ssize_t bins;
+  common c;
+  if (!PyArg_ParseTuple(args, "OOOsnOO:_calibrate", &model, &data, &opts,
+                        &method, &bins, &flat[0], &sectioned) ||
+      !parse_common(model, data, opts, &c))
+    return NULL;
+  tq_calib_opts co = {
+      .num_bins = (int)bins, .limit = c.n, .batch = (int)c.batch};
+  tq_qmap_set *set = NULL;
+  locked l;
+  if (!tq_py_map_set(sectioned, flat, &set) || !lock_model(&c, &l)) {
+    tq_qmap_set_destroy(set);
+    return NULL;
+  }
+  co.maps = set;
+  tq_calibration *cal = NULL;
+  tq_status st = tq_calib_method_parse(l.ctx, method, &co);
+  if (st == TQ_OK) {
+    Py_BEGIN_ALLOW_THREADS;
+    tq_py_settings_apply(l.ctx, c.model, (int)c.threads, &l.saved);
+    st = tq_calibrate(l.ctx, l.g, c.data->ds, &co, &cal);
+    tq_py_settings_restore(l.ctx, &l.saved);
+    Py_END_ALLOW_THREADS;
+  }
+  tq_qmap_set_destroy(set);
+  unlock_model(&c, &l);
+  if (st != TQ_OK) return tq_py_raise(l.ctx, st);
+  PyObject *d = calibration_dict(cal);
+  tq_calibration_destroy(cal);
+  return d;
 }
 
 /* ---- stats ----------------------------------------------------------------
@@ -425,16 +500,16 @@ PyObject *tq_py_search(PyObject *self, PyObject *args, PyObject *kw) {
   (void)self, (void)kw;
   PyObject *model, *data, *opts, *what, *widths, *layers;
   double budget, margin;
-  const char *family, *cost_name;
+  const char *family, *cost_name, *formats;
   Py_ssize_t validation;
   common c;
   lists ls;
   tq_map_kind kinds[3];
   int wv[32];
   tq_search_opts o = {0};
-  if (!PyArg_ParseTuple(args, "OOOddOsOsnO:_search", &model, &data, &opts,
+  if (!PyArg_ParseTuple(args, "OOOddOzOsnOz:_search", &model, &data, &opts,
                         &budget, &margin, &what, &family, &widths, &cost_name,
-                        &validation, &layers) ||
+                        &validation, &layers, &formats) ||
       !parse_common(model, data, opts, &c) ||
       !parse_kinds(what, kinds, &o.n_kinds) ||
       !parse_cost(cost_name, &o.cost) ||
@@ -459,10 +534,17 @@ PyObject *tq_py_search(PyObject *self, PyObject *args, PyObject *kw) {
   o.validation = (size_t)validation;
   tq_analysis *an = NULL;
   tq_search_result *r = NULL;
-  char *doc = NULL, *map = NULL;
-  tq_status st;
+  char *doc = NULL, *map = NULL, **fv = NULL;
+  size_t n_fv = 0;
+  tq_status st = TQ_OK;
+  if (formats) { /* a preset's name or a spec list */
+    const char *preset = tq_search_format_preset(formats);
+    st = tq_spec_list_expand(l.ctx, preset ? preset : formats, &fv, &n_fv);
+    o.formats = (const char *const *)fv;
+    o.n_formats = n_fv;
+  }
   Py_BEGIN_ALLOW_THREADS;
-  st = open_analysis(&c, &l, &an);
+  if (st == TQ_OK) st = open_analysis(&c, &l, &an);
   if (st == TQ_OK) st = tq_search(l.ctx, an, &o, &r);
   if (st == TQ_OK) st = tq_search_document(l.ctx, an, r, &doc);
   if (st == TQ_OK) st = tq_search_map(l.ctx, r, &map);
@@ -470,6 +552,7 @@ PyObject *tq_py_search(PyObject *self, PyObject *args, PyObject *kw) {
   Py_END_ALLOW_THREADS;
   unlock_model(&c, &l);
   free_lists(&ls);
+  tq_spec_list_free(fv, n_fv);
   PyObject *res =
       st == TQ_OK ? search_result(r, doc, map) : tq_py_raise(l.ctx, st);
   tq_search_result_destroy(r);

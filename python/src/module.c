@@ -23,6 +23,8 @@ static PyMethodDef module_methods[] = {
      "kernel_isa() -> 'avx2' or 'scalar': the kernels this CPU runs"},
     {"_evaluate", (PyCFunction)(void (*)(void))tq_py_evaluate,
      METH_VARARGS | METH_KEYWORDS, NULL},
+    {"_calibrate", (PyCFunction)(void (*)(void))tq_py_calibrate,
+     METH_VARARGS | METH_KEYWORDS, NULL},
     {"_stats", (PyCFunction)(void (*)(void))tq_py_stats,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {"_sweep", (PyCFunction)(void (*)(void))tq_py_sweep,

@@ -132,13 +132,18 @@ static PyObject *size_item(const void *v, size_t i) {
 /* Knob k (a layer and kind) with the format chosen. */
 static PyObject *search_layer(const void *data, size_t k) {
   const tq_search_layer *l = &((const tq_search_result *)data)->layers[k];
+  /* bits: word widths (rounded up for formats); cost_bits: bits per
+   * element with the scale overhead, what the cost counts (4.25: MXFP4) */
   return Py_BuildValue(
-      "{s:s, s:s, s:n, s:s, s:i, s:d, s:d, s:N, s:N, s:N}", "layer", l->layer,
-      "what", tq_analysis_kind_name(l->kind), "node", (Py_ssize_t)l->node,
-      "spec", l->candidates[l->chosen], "bits", l->bits[l->chosen], "weight",
+      "{s:s, s:s, s:n, s:s, s:i, s:d, s:d, s:d, s:N, s:N, s:N, s:N}", "layer",
+      l->layer, "what", tq_analysis_kind_name(l->kind), "node",
+      (Py_ssize_t)l->node, "spec", l->candidates[l->chosen], "bits",
+      l->bits[l->chosen], "cost_bits", l->cost_bits[l->chosen], "weight",
       l->weight, "alone_loss_pp", l->alone_loss_pp[l->chosen], "candidates",
       tq_py_strings(l->candidates, l->n_candidates), "candidate_bits",
-      tq_py_list(l->n_candidates, int_item, l->bits), "candidate_alone_loss_pp",
+      tq_py_list(l->n_candidates, int_item, l->bits), "candidate_cost_bits",
+      tq_py_list(l->n_candidates, double_item, l->cost_bits),
+      "candidate_alone_loss_pp",
       tq_py_list(l->n_candidates, double_item, l->alone_loss_pp));
 }
 
@@ -151,13 +156,14 @@ static PyObject *search_step(const void *data, size_t i) {
   const tq_search_result *r = data;
   const tq_search_step *s = &r->steps[i];
   return Py_BuildValue(
-      "{s:d, s:d, s:N, s:N, s:N, s:O, s:O}", "gamma", s->gamma, "total_bits",
-      s->total_bits, "positions",
+      "{s:d, s:d, s:N, s:N, s:N, s:O, s:O, s:O}", "gamma", s->gamma,
+      "total_bits", s->total_bits, "positions",
       tq_py_list(r->n_layers, size_item, s->positions), "search",
       tq_py_config_record(&s->search, &r->float_search), "validation",
       tq_py_config_record(&s->validation, &r->float_validation), "accepted",
       s->accepted ? Py_True : Py_False, "chosen",
-      i == r->chosen ? Py_True : Py_False);
+      i == r->chosen ? Py_True : Py_False, "pareto",
+      s->pareto ? Py_True : Py_False);
 }
 
 PyObject *tq_py_search_steps(const tq_search_result *r) {

@@ -180,6 +180,7 @@ PyObject *tq_py_search_records(const tq_search_result *r);
 PyObject *tq_py_search_steps(const tq_search_result *r);
 
 PyObject *tq_py_evaluate(PyObject *self, PyObject *args, PyObject *kw);
+PyObject *tq_py_calibrate(PyObject *self, PyObject *args, PyObject *kw);
 PyObject *tq_py_stats(PyObject *self, PyObject *args, PyObject *kw);
 PyObject *tq_py_sweep(PyObject *self, PyObject *args, PyObject *kw);
 PyObject *tq_py_sensitivity(PyObject *self, PyObject *args, PyObject *kw);

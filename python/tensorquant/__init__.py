@@ -24,7 +24,8 @@ from ._tensorquant import (Dataset, Quantizer, __version__,  # noqa: E402
                            formats, kernel_isa, quantize, stochastic_u)
 
 __all__ = [
-    "Dataset", "Map", "Model", "Quantizer", "Results", "__version__", "evaluate", "formats",
+    "Dataset", "Map", "Model", "Quantizer", "Results", "__version__", "calibrate",
+    "evaluate", "formats",
     "kernel_isa", "quantize", "report", "search", "sensitivity", "stats",
     "stochastic_u", "sweep",
 ]
@@ -237,14 +238,52 @@ _COMMON_DOC = """
     tensorquant.Dataset."""
 
 
+def _calibration_text(calibration):
+    """calibration (a dict as calibrate returns, or a calib.json path) as
+    (JSON text, source name); None stays (None, None)."""
+    if calibration is None:
+        return None, None
+    if isinstance(calibration, dict):
+        return json.dumps(calibration), "calibration"
+    if isinstance(calibration, (str, os.PathLike)):
+        path = os.fspath(calibration)
+        with open(path, encoding="utf-8") as f:
+            return f.read(), path
+    raise TypeError("calibration must be a dict (as calibrate returns) or "
+                    f"a calib.json path, not {type(calibration).__name__}")
+
+
 def evaluate(model, data, *, extr=None, weights=None, intr=None, map=None,
-             **options):
+             calibration=None, **options):
     """Top-1, top-5 and loss of a classifier, float or under maps, as
-    `tq eval`: Results with one record."""
+    `tq eval`: Results with one record. calibration: the ranges of
+    `static` specs (a dict as calibrate returns, or a calib.json path), as
+    `tq eval --calib`."""
     texts = [_map_text(m, n) for m, n in ((extr, "extr"), (weights, "weights"),
                                           (intr, "intr"), (map, "map"))]
-    rec = _run_analysis(_tq._evaluate, model, data, _common(**options), *texts)
+    rec = _run_analysis(_tq._evaluate, model, data, _common(**options), *texts,
+                        *_calibration_text(calibration))
     return Results([rec])
+
+
+def calibrate(model, data, *, method="minmax", limit=None, split="train",
+              bins=None, extr=None, map=None, **options):
+    """The range of every layer's output on the first `limit` samples of
+    the split (the training split by default), as `tq calibrate`: the dict
+    calib.json holds, {"method": ..., "samples": N, "layers": {"<layer ID>":
+    {"min": lo, "max": hi}}}. method: "minmax", "percentile" or
+    "percentile=P", "entropy" or "mse" (which calibrates each layer's static
+    spec in extr or map; int,8,static where none); bins: histogram bins
+    (default 2048). evaluate(calibration=...) takes it; json.dump writes the
+    file `tq ... --calib` takes (docs/analysis.md, "Calibration")."""
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a str, not {type(method).__name__}")
+    if bins is not None and (not isinstance(bins, int) or bins < 2):
+        raise ValueError("bins must be an int >= 2 (or None)")
+    common = _common(limit=limit, split=split, **options)
+    return _run_analysis(_tq._calibrate, model, data, common, method,
+                         bins or 0, _map_text(extr, "extr"),
+                         _map_text(map, "map"))
 
 
 def stats(model, data, *, extr=None, weights=None, intr=None, map=None,
@@ -281,15 +320,24 @@ def sensitivity(model, data, *, specs, what="extr", layers=None, **options):
 
 def search(model, data, *, budget, margin=0.0, what=("extr", "weights"),
            family="nearest", widths=None, cost="size", validation=None,
-           layers=None, **options):
+           layers=None, formats=None, **options):
     """Per-layer formats with the fewest bits within a top-1 budget
     (percentage points), as `tq search`: one record per layer and kind
     with the format chosen. The Results also carry ``map`` (the sectioned
     map, a dict for Model.run(map=...)), ``map_json`` (what `tq search -o`
-    writes), ``met``, ``steps`` and the float records."""
+    writes), ``met``, ``steps`` and the float records. formats: a search
+    over formats, as `tq search --formats` - a preset ("mx", "int",
+    "mixed"), a spec list ("mxfp8e4m3;mxfp4") or a list of specs; the
+    records' cost_bits are bits per element with the scale overhead."""
+    if formats is not None:
+        if not isinstance(formats, str):
+            formats = ";".join(formats)
+        if family != "nearest" or widths is not None:
+            raise ValueError("formats replaces family and widths")
+        family = None
     r = _run_analysis(_tq._search, model, data, _common(**options),
                       float(budget), float(margin), what, family, widths, cost,
-                      validation or 0, layers)
+                      validation or 0, layers, formats)
     extra = {k: v for k, v in r.items()
              if k not in ("records", "document", "map", "float")}
     return Results(r["records"], r["document"], r["float"],

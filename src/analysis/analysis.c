@@ -35,6 +35,7 @@ tq_status tq_analysis_create(tq_context *ctx, const tq_graph *g,
   an->eval.memory_bytes = o->memory_bytes;
   an->eval.no_reuse = o->no_reuse;
   an->eval.comm = o->comm;
+  an->eval.calibration = o->calibration;
   an->progress = o->progress;
   an->progress_user = o->progress_user;
   an->model = copy(o->model, "model");

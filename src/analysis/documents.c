@@ -145,11 +145,15 @@ static json_t *search_layers(const tq_search_result *r) {
   for (size_t k = 0; k < r->n_layers; k++) {
     const tq_search_layer *l = &r->layers[k];
     const size_t p = l->chosen;
+    /* bits per element: an integer for fixed widths, 4.25 for MXFP4 */
+    const double b = l->cost_bits ? l->cost_bits[p] : l->bits[p];
     json_array_append_new(
-        layers, json_pack("{s:s, s:s, s:s, s:i, s:f, s:f}", "layer", l->layer,
-                          "what", tq_analysis_kind_name(l->kind), "spec",
-                          l->candidates[p], "bits", l->bits[p], "size",
-                          l->weight, "alone_loss_pp", l->alone_loss_pp[p]));
+        layers,
+        json_pack("{s:s, s:s, s:s, s:o, s:f, s:f}", "layer", l->layer, "what",
+                  tq_analysis_kind_name(l->kind), "spec", l->candidates[p],
+                  "bits",
+                  b == floor(b) ? json_integer((json_int_t)b) : json_real(b),
+                  "size", l->weight, "alone_loss_pp", l->alone_loss_pp[p]));
   }
   return layers;
 }
@@ -164,11 +168,11 @@ static json_t *search_trace(const tq_search_result *r) {
     else
       snprintf(note, sizeof note, "predicted loss <= %.2f x budget", st->gamma);
     json_array_append_new(
-        trace,
-        json_pack("{s:I, s:f, s:f, s:f, s:f, s:b, s:s}", "step", (json_int_t)i,
-                  "total_bits", st->total_bits, "top1",
-                  st->validation.eval.top1, "search_top1", st->search.eval.top1,
-                  "gamma", st->gamma, "accepted", st->accepted, "note", note));
+        trace, json_pack("{s:I, s:f, s:f, s:f, s:f, s:b, s:b, s:s}", "step",
+                         (json_int_t)i, "total_bits", st->total_bits, "top1",
+                         st->validation.eval.top1, "search_top1",
+                         st->search.eval.top1, "gamma", st->gamma, "accepted",
+                         st->accepted, "pareto", st->pareto, "note", note));
   }
   return trace;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "tensorquant/calibrate.h"
 #include "graph/session_internal.h"
 #include "graph/feed_internal.h"
 #include "tensorquant/analysis.h"
@@ -281,6 +282,7 @@ tq_status tq_evaluate_configs(tq_context *ctx, const tq_graph *g,
   tq_status st = tq_feed_init(ctx, &e.feed, ds, g);
   if (st == TQ_OK) st = tq_session_create(ctx, g, &e.sf);
   if (st == TQ_OK) st = tq_session_create(ctx, g, &e.sq);
+  if (st == TQ_OK) st = tq_session_set_calibration(ctx, e.sq, opts->calibration);
   e.start = calloc(n_configs ? n_configs : 1, sizeof *e.start);
   e.needed = calloc(g->n_values ? g->n_values : 1, 1);
   e.recs = calloc((n_configs + 1) * n, sizeof *e.recs);

@@ -492,11 +492,20 @@ static tq_status read_chartjs(tq_context *ctx, const char *path, char **out,
 /* ---- the page --------------------------------------------------------------
  */
 
+/* Whether root is a search whose trace marks its Pareto front. */
+static int has_pareto(const json_t *root) {
+  const json_t *trace =
+      json_object_get(json_object_get(root, "search"), "trace");
+  const json_t *row = json_array_get(trace, 0);
+  return row && json_object_get(row, "pareto") != NULL;
+}
+
 typedef struct page {
   const char *title; /* from the document, or a default */
   const char *data;  /* the document as JSON, safe inside <script> */
   const char *chartjs;
   size_t chartjs_len;
+  int pareto; /* a search whose trace marks the Pareto front */
 } page;
 
 /* Writes text with &, <, >, " escaped (for <title>). */
@@ -537,6 +546,10 @@ static int write_page(FILE *fp, void *user) {
   fwrite(pg->chartjs, 1, pg->chartjs_len, fp);
   fputs("\n</script>\n<script>\n", fp);
   fputs(tq_report_page_js, fp);
+  if (pg->pareto) {
+    fputs("</script>\n<script>\n", fp);
+    fputs(tq_report_pareto_js, fp);
+  }
   fputs("</script>\n</body>\n</html>\n", fp);
   return ferror(fp) ? EIO : 0;
 }
@@ -606,6 +619,7 @@ static tq_status page_prepare(tq_context *ctx, const char *json_text,
   p->pg.data = p->data;
   p->pg.chartjs = p->chartjs;
   p->pg.chartjs_len = chart_len;
+  p->pg.pareto = has_pareto(p->root);
   return TQ_OK;
 }
 

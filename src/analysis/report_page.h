@@ -16,5 +16,7 @@
 
 extern const char tq_report_page_css[];
 extern const char tq_report_page_js[];
+/* Drawn after page.js for search documents that mark their Pareto front. */
+extern const char tq_report_pareto_js[];
 
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "analysis/analysis_internal.h"
+#include "analysis/search_formats.h"
 #include "core/error.h"
 
 enum { MAX_WIDTHS = 32 };
@@ -39,8 +40,9 @@ typedef struct search {
   tq_search_result *r;
   int widths[MAX_WIDTHS]; /* widest first, each once */
   size_t n_widths;
-  double target; /* budget - margin */
-  size_t *idx;   /* 0 .. n-1: the search slice, then the validation one */
+  tq_format_candidates formats; /* a search over formats: n > 0 */
+  double target;                /* budget - margin */
+  size_t *idx; /* 0 .. n-1: the search slice, then the validation one */
 } search;
 
 static double loss_pp(const tq_config_result *flt, const tq_config_result *r) {
@@ -63,6 +65,7 @@ void tq_search_result_destroy(tq_search_result *r) {
     for (size_t c = 0; c < l->n_candidates; c++) free((char *)l->candidates[c]);
     free((void *)l->candidates);
     free((int *)l->bits);
+    free((double *)l->cost_bits);
     free((double *)l->alone_loss_pp);
     free((char *)l->layer);
   }
@@ -75,12 +78,27 @@ void tq_search_result_destroy(tq_search_result *r) {
 
 /* ---- options -------------------------------------------------------------*/
 
+/* A search over formats: its candidates; family and widths unset. */
+static tq_status check_formats(search *s, const tq_search_opts *o) {
+  if (o->family || o->n_widths)
+    return tq_error(s->ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
+                    "a search over formats takes no family or word widths");
+  return tq_format_candidates_make(s->ctx, o->formats, o->n_formats,
+                                   &s->formats);
+}
+
 static tq_status check_opts(search *s, const tq_search_opts *o) {
   tq_context *ctx = s->ctx;
-  const char *family = o->family ? o->family : "nearest";
+  if (o->n_formats) {
+    tq_status st = check_formats(s, o);
+    if (st != TQ_OK) return st;
+  }
+  const char *family = o->n_formats ? "formats"
+                       : o->family  ? o->family
+                                    : "nearest";
   const int is_float = !strcmp(family, "float");
-  if (!is_float && strcmp(family, "nearest") && strcmp(family, "even") &&
-      strcmp(family, "stochastic"))
+  if (!o->n_formats && !is_float && strcmp(family, "nearest") &&
+      strcmp(family, "even") && strcmp(family, "stochastic"))
     return tq_error(ctx, TQ_ERR_INVALID_ARGUMENT, NULL, 0, 0,
                     "the family must be nearest, even, stochastic or float, "
                     "got '%s'",
@@ -181,18 +199,23 @@ static tq_status make_knob(search *s, tq_map_kind kind, size_t node,
                : kind == TQ_MAP_WEIGHTS                ? par
                                                        : act;
   const int is_float = !strcmp(r->family, "float");
-  const size_t nc = is_float ? N_FLOAT : s->n_widths;
+  const tq_format_candidates *fc = &s->formats;
+  const size_t nc = fc->n ? fc->n : is_float ? N_FLOAT : s->n_widths;
   char **cand = calloc(nc, sizeof *cand);
   int *bits = calloc(nc, sizeof *bits);
+  double *cost = calloc(nc, sizeof *cost);
   kb->candidates = (const char *const *)cand;
   kb->bits = bits;
+  kb->cost_bits = cost;
   kb->alone_loss_pp = calloc(nc, sizeof *kb->alone_loss_pp);
   kb->layer = strdup(tq_an_layer_id(s->an, node));
-  if (!cand || !bits || !kb->alone_loss_pp || !kb->layer)
+  if (!cand || !bits || !cost || !kb->alone_loss_pp || !kb->layer)
     return tq_error_nomem(s->ctx);
   for (size_t c = 0; c < nc; c++) {
-    char tmpl[64], spec[TQ_AN_SPEC_CAP];
-    if (is_float)
+    char tmpl[TQ_AN_SPEC_CAP], spec[TQ_AN_SPEC_CAP];
+    if (fc->n)
+      snprintf(tmpl, sizeof tmpl, "%s", fc->specs[c]);
+    else if (is_float)
       snprintf(tmpl, sizeof tmpl, "%s", float_family[c]);
     else
       snprintf(tmpl, sizeof tmpl, "%s,%d,auto", r->family, s->widths[c]);
@@ -200,7 +223,8 @@ static tq_status make_knob(search *s, tq_map_kind kind, size_t node,
         tq_analysis_resolve(s->ctx, s->an, tmpl, node, kind, spec, sizeof spec);
     if (st != TQ_OK) return st;
     if (!(cand[c] = strdup(spec))) return tq_error_nomem(s->ctx);
-    bits[c] = tq_an_spec_bits(spec);
+    bits[c] = fc->n ? (int)ceil(fc->bits[c]) : tq_an_spec_bits(spec);
+    cost[c] = fc->n ? fc->bits[c] : bits[c];
     kb->n_candidates++;
   }
   return TQ_OK;
@@ -283,7 +307,7 @@ static void allocate(const tq_search_result *r, double limit, size_t *pos) {
           kb->alone_loss_pp[pos[k] + 1] - kb->alone_loss_pp[pos[k]];
       if (total + inc > limit + 1e-9) continue;
       const double saved =
-          kb->weight * (double)(kb->bits[pos[k]] - kb->bits[pos[k] + 1]);
+          kb->weight * (kb->cost_bits[pos[k]] - kb->cost_bits[pos[k] + 1]);
       const double ratio = saved > 0 ? (inc > 0 ? inc : 0) / saved : INFINITY;
       if (ratio < best_ratio) {
         best_ratio = ratio;
@@ -313,7 +337,7 @@ static tq_status add_step(search *s, double gamma) {
   st->positions = pos;
   st->gamma = gamma;
   for (size_t k = 0; k < nk; k++)
-    st->total_bits += r->layers[k].weight * r->layers[k].bits[pos[k]];
+    st->total_bits += r->layers[k].weight * r->layers[k].cost_bits[pos[k]];
   return TQ_OK;
 }
 
@@ -401,6 +425,17 @@ static void choose(tq_search_result *r) {
     if (acc_i > acc_m || (acc_i == acc_m && a->total_bits < m->total_bits))
       most_accurate = i;
   }
+  for (size_t i = 0; i < r->n_steps; i++) {
+    tq_search_step *a = &r->steps[i];
+    a->pareto = 1;
+    for (size_t j = 0; a->pareto && j < r->n_steps; j++) {
+      const tq_search_step *b = &r->steps[j];
+      a->pareto = !(b->total_bits <= a->total_bits &&
+                    b->validation.eval.top1 >= a->validation.eval.top1 &&
+                    (b->total_bits < a->total_bits ||
+                     b->validation.eval.top1 > a->validation.eval.top1));
+    }
+  }
   r->met = best < r->n_steps;
   r->chosen = r->met ? best : most_accurate;
   for (size_t k = 0; k < r->n_layers; k++)
@@ -435,6 +470,7 @@ tq_status tq_search(tq_context *ctx, tq_analysis *an,
   if (st == TQ_OK) st = allocations(&s);
   if (st == TQ_OK) choose(s.r);
   free(s.idx);
+  tq_format_candidates_free(&s.formats);
   if (st != TQ_OK) {
     tq_search_result_destroy(s.r);
     return st;

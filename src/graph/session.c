@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "graph/quant_site.h"
 #include "graph/session_internal.h"
 #include "tensorquant/session.h"
 
@@ -78,6 +79,7 @@ void tq_session_destroy(tq_session *s) {
   free(s->pool);
   for (size_t i = 0; i < s->g->n_nodes; i++) free(s->nodes[i].params);
   free(s->nodes);
+  free(s->ranges);
   free(s);
 }
 
@@ -137,7 +139,8 @@ static tq_status quantize_weight(tq_context *ctx, tq_session *s, size_t node,
   tq_quant_opts o = {.seed = s->seed,
                      .stream = STREAM(STREAM_WEIGHTS, node, input),
                      .offset = offset};
-  return tq_quantize(ctx, q, tq_cf32(w), tq_f32(n->wq[input]), w->numel, &o);
+  return tq_quantize_weight_like(ctx, s, node, input, q, tq_cf32(w),
+                                 tq_f32(n->wq[input]), w->numel, &o);
 }
 
 tq_status tq_session_set_maps(tq_context *ctx, tq_session *s,
@@ -153,6 +156,8 @@ tq_status tq_session_set_maps(tq_context *ctx, tq_session *s,
                       gn->id, (const char *const *)gn->weight_names,
                       gn->n_weights, &n->match[k]);
     if (!(n->flags & TQ_OPF_INTRINSIC)) n->match[TQ_MAP_INTRINSIC].matched = 0;
+    tq_status st0 = tq_check_site_kinds(ctx, s, i);
+    if (st0 != TQ_OK) return st0;
     const tq_qmap_match *wm = &n->match[TQ_MAP_WEIGHTS];
     if (wm->matched && wm->value->quantizer && (n->flags & TQ_OPF_WEIGHTS))
       for (size_t k = 1; k < gn->n_in; k++)
@@ -478,7 +483,7 @@ tq_status tq_session_extrinsic(tq_context *ctx, tq_session *s, size_t node,
   tq_quant_opts o = {.seed = s->seed,
                      .stream = STREAM(STREAM_EXTRINSIC, node, k),
                      .offset = sample_offset * tq_per_sample(in)};
-  return tq_quantize(ctx, q, tq_cf32(in), tq_f32(out), in->numel, &o);
+  return tq_quantize_activation(ctx, s, node, q, in, out, &o);
 }
 
 void tq_session_run_call(tq_session *s, tq_context *ctx, size_t i,

@@ -39,6 +39,12 @@ typedef struct node_rt {
   int relu_ready;
 } node_rt;
 
+/* A node's calibrated output range (tq_session_set_calibration). */
+typedef struct tq_node_range {
+  int has;
+  double lo, hi;
+} tq_node_range;
+
 /* A free buffer, kept for reuse by later values and later runs. */
 typedef struct pool_buf {
   void *data;
@@ -63,6 +69,7 @@ struct tq_session {
   size_t n_pool, cap_pool;
   tq_value_observer observer;
   void *observer_user;
+  tq_node_range *ranges; /* per node; NULL: no calibration */
 };
 
 /* The weights-map bias rule (session_bias.c, docs/design.md §3): whether

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/error.h"
+#include "graph/quant_site.h"
 #include "train/train_internal.h"
 
 static const char *const optimizer_names[] = {
@@ -151,9 +152,12 @@ void tq_optimizer_step(tq_trainer *t, int threads) {
       tq_quant_opts qo = {.seed = t->seed,
                           .stream = STREAM(STREAM_UPDATES, p->node, p->input),
                           .offset = t->steps * w->numel};
-      /* same-size in-place quantization cannot fail */
-      (void)tq_quantize(NULL, um->value->quantizer, tq_cf32(w), tq_f32(w),
-                        w->numel, &qo);
+      /* Fails only for a spec that does not fit the weight's shape (a
+       * llama.cpp block on a length not a multiple of 32); the step has no
+       * error path yet, so such a weight stays unquantized. */
+      (void)tq_quantize_weight_like(NULL, t->s, p->node, p->input,
+                                    um->value->quantizer, tq_cf32(w),
+                                    tq_f32(w), w->numel, &qo);
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "graph/quant_site.h"
 #include "train/train_internal.h"
 
 /* ---- parameters and the loss head ---------------------------------------*/
@@ -497,7 +498,8 @@ static tq_status backward(tq_context *ctx, tq_trainer *t, uint64_t offset) {
         tq_quant_opts qo = {.seed = t->seed,
                             .stream = STREAM(STREAM_GRADIENTS, ii, k),
                             .offset = offset * tq_per_sample(gin[k])};
-        if ((st = tq_quantize(ctx, gq, gk, gk, cnt, &qo))) return st;
+        if ((st = tq_quantize_samples(ctx, gq, gin[k], gin[k], NULL, &qo)))
+          return tq_error_in_layer(ctx, st, gn->id);
       }
       if (gin[k] != t->grad[v]) {
         float *acc = tq_f32(t->grad[v]);
@@ -520,8 +522,10 @@ static tq_status quantize_param_grads(tq_context *ctx, tq_trainer *t) {
     tq_quant_opts qo = {.seed = t->seed,
                         .stream = STREAM(STREAM_GRADIENTS, p->node, p->input),
                         .offset = t->steps * g->numel};
-    tq_status st = tq_quantize(ctx, gm->value->quantizer, tq_cf32(g), tq_f32(g),
-                               g->numel, &qo);
+    tq_status st =
+        tq_quantize_weight_like(ctx, t->s, p->node, p->input,
+                                gm->value->quantizer, tq_cf32(g), tq_f32(g),
+                                g->numel, &qo);
     if (st != TQ_OK) return st;
   }
   return TQ_OK;

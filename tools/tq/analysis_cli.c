@@ -43,8 +43,13 @@ static int shared_option(tq_cli_an *a, int argc, char **argv, int *i) {
   for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
     if (!strcmp(o, valued[k]) && !(v = tq_cli_value(cmd, argc, argv, i)))
       return -1;
-  if (!strcmp(o, "--calib"))
+  if (!strcmp(o, "--calib")) { /* a count: samples for `auto`; else a file */
+    if (v[strspn(v, "0123456789")] != '\0') {
+      a->calib_file = v;
+      return 1;
+    }
     return tq_cli_parse_int(cmd, o, v, 1, 1L << 40, &a->calib) ? 1 : -1;
+  }
   if (!strcmp(o, "--memory"))
     return tq_cli_parse_int(cmd, o, v, 1, 1L << 24, &a->memory_mb) ? 1 : -1;
   if (!strcmp(o, "--specs") || !strcmp(o, "-s")) {
@@ -164,6 +169,9 @@ int tq_cli_an_open(tq_cli_an *a) {
   if (st != TQ_OK) return tq_cli_an_done(a, st);
   size_t n;
   if (!tq_cli_open_data(a->cmd, a->ctx, &a->d, &a->ds, &n)) return 0;
+  if (a->calib_file &&
+      (st = tq_calibration_load(a->ctx, a->calib_file, &a->calibration)))
+    return tq_cli_an_done(a, st);
   const tq_analysis_opts o = {
       .limit = n,
       .batch = (int)a->d.batch,
@@ -176,7 +184,8 @@ int tq_cli_an_open(tq_cli_an *a) {
       .progress_user = a,
       .model = a->model,
       .split = a->d.split ? a->d.split : "test",
-      .created_by = "tq " TQ_VERSION_STRING};
+      .created_by = "tq " TQ_VERSION_STRING,
+      .calibration = a->calibration};
   if (!tq_cli_an_done(a, tq_analysis_create(a->ctx, a->g, a->ds, &o, &a->an)))
     return 0;
   if (a->needs_specs && a->n_specs == 0) {
@@ -190,6 +199,7 @@ int tq_cli_an_open(tq_cli_an *a) {
 
 void tq_cli_an_close(tq_cli_an *a) {
   tq_analysis_destroy(a->an);
+  tq_calibration_destroy(a->calibration);
   tq_dataset_destroy(a->ds);
   tq_graph_destroy(a->g);
   tq_context_destroy(a->ctx);

@@ -22,6 +22,8 @@ typedef struct tq_cli_an {
   char **layers; /* the items of every --layers option */
   size_t n_layers;
   long memory_mb, calib;
+  const char *calib_file;       /* --calib FILE (not a count): calib.json */
+  tq_calibration *calibration; /* loaded from it */
   int json, quiet, no_reuse;
   int needs_specs; /* set by the command: --specs is required */
   /* state after tq_cli_an_open */
@@ -46,6 +48,8 @@ typedef struct tq_cli_an {
   "      --batch N      samples per run (default 256)\n"                     \
   "      --calib N      samples for the statistics `auto` uses (default\n"   \
   "                     1000)\n"                                             \
+  "      --calib FILE   calib.json (tq calibrate; any value that is not a\n" \
+  "                     count): the ranges of `static` activation specs\n"  \
   "      --seed N       seed for stochastic rounding (default 0)\n"          \
   "      --threads N    threads to use\n"                                    \
   "      --memory MB    float values kept for reuse (default 1024)\n"        \

@@ -12,6 +12,7 @@ int tq_cli_maps_option(const char *cmd, tq_cli_maps *m, int argc, char **argv,
                       : !strcmp(a, "--map")     ? &m->sectioned
                       : m->training && !strcmp(a, "--gradients") ? &m->grads
                       : m->training && !strcmp(a, "--updates")   ? &m->updates
+                      : !strcmp(a, "--calib")                    ? &m->calib
                                                                  : NULL;
   if (!slot) return 0;
   const char *v = tq_cli_value(cmd, argc, argv, i);
@@ -51,4 +52,15 @@ int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
     }
   }
   return 1;
+}
+
+int tq_cli_calib_apply(const char *cmd, tq_context *ctx, const char *path,
+                       tq_session *s) {
+  if (!path) return 1;
+  tq_calibration *c = NULL;
+  tq_status st = tq_calibration_load(ctx, path, &c);
+  if (st == TQ_OK) st = tq_session_set_calibration(ctx, s, c);
+  tq_calibration_destroy(c);
+  if (st != TQ_OK) tq_cli_status_error(cmd, ctx, st);
+  return st == TQ_OK;
 }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "map_sites.h"
 #include "tq.h"
 
 static const char cmd[] = "map";
@@ -13,6 +14,7 @@ typedef struct layer_query {
   const char *id;
   const char *const *weights;
   size_t n_weights;
+  long node; /* with --model: its node */
 } layer_query;
 
 typedef enum map_form { FORM_SECTIONED, FORM_FLAT, FORM_SPEC } map_form;
@@ -24,6 +26,9 @@ typedef struct options {
   int json;
   layer_query *layers;
   size_t n_layers;
+  const char *model; /* --model: show what specs resolve to there */
+  tq_cli_map_model mm;
+  tq_context *ctx;
 } options;
 
 /* ---- loading ------------------------------------------------------------- */
@@ -236,6 +241,7 @@ static void print_layer(const options *o, const tq_qmap_set *set, map_form form,
       continue;
     }
     print_value(stdout, m.value);
+    const int sites = o->model && m.value->quantizer;
     printf("  <- key ");
     print_quoted(stdout, m.key);
     printf(" (entry %zu), found in ", m.entry);
@@ -246,6 +252,9 @@ static void print_layer(const options *o, const tq_qmap_set *set, map_form form,
       print_quoted(stdout, m.via);
       printf("\n");
     }
+    if (sites)
+      tq_cli_print_sites(o->ctx, &o->mm, (size_t)q->node, (tq_map_kind)k,
+                         m.value->quantizer);
   }
   if (!printed) printf("  float (the map has no sections)\n");
 }
@@ -324,6 +333,10 @@ static json_t *layer_json(const options *o, const tq_qmap_set *set,
             jset(match, "key", json_string(m.key)) &&
             jset(match, "via", json_string(m.via)) &&
             value_json(match, m.value);
+      if (ok && o->model && m.value->quantizer)
+        ok &= jset(match, "sites",
+                   tq_cli_sites_json(o->ctx, &o->mm, (size_t)q->node,
+                                     (tq_map_kind)k, m.value->quantizer));
     }
     ok &= jset(matches, tq_map_kind_name((tq_map_kind)k), match);
   }
@@ -399,7 +412,7 @@ static int parse_args(int argc, char **argv, options *o, const char **weights) {
     const char *v;
     if (strcmp(a, "--layer") == 0) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i))) return 0;
-      o->layers[o->n_layers++] = (layer_query){v, weights + n_weights, 0};
+      o->layers[o->n_layers++] = (layer_query){v, weights + n_weights, 0, -1};
     } else if (strcmp(a, "--weight") == 0) {
       if (!(v = tq_cli_value(cmd, argc, argv, &i))) return 0;
       if (o->n_layers == 0) {
@@ -415,6 +428,8 @@ static int parse_args(int argc, char **argv, options *o, const char **weights) {
       o->kind_given = 1;
     } else if (strcmp(a, "--json") == 0) {
       o->json = 1;
+    } else if (strcmp(a, "--model") == 0) {
+      if (!(o->model = tq_cli_value(cmd, argc, argv, &i))) return 0;
     } else if (a[0] == '-' && a[1] == '-') {
       tq_cli_error(cmd, "unknown option %s (see tq map --help)", a);
       return 0;
@@ -434,8 +449,25 @@ static int parse_args(int argc, char **argv, options *o, const char **weights) {
   return 1;
 }
 
+/* --model: opens it, finds each --layer's node and, where no --weight was
+ * given, takes the layer's weights from the model. */
+static int model_layers(options *o) {
+  if (!tq_cli_map_model_open(cmd, o->ctx, o->model, &o->mm)) return 0;
+  for (size_t i = 0; i < o->n_layers; i++) {
+    layer_query *q = &o->layers[i];
+    if ((q->node = tq_cli_map_model_node(cmd, &o->mm, q->id)) < 0) return 0;
+    tq_node_info info;
+    if (q->n_weights == 0 &&
+        tq_graph_node_info(o->mm.g, (size_t)q->node, &info) == TQ_OK) {
+      q->weights = info.weights;
+      q->n_weights = info.n_weights;
+    }
+  }
+  return 1;
+}
+
 static int run_check(int argc, char **argv) {
-  options o = {NULL, TQ_MAP_EXTRINSIC, 0, 0, NULL, 0};
+  options o = {.kind = TQ_MAP_EXTRINSIC};
   o.layers = calloc((size_t)argc, sizeof *o.layers);
   const char **weights = calloc((size_t)argc, sizeof *weights);
   if (!o.layers || !weights) {
@@ -460,6 +492,8 @@ static int run_check(int argc, char **argv) {
     if (form == FORM_FLAT && !o.kind_given) hint_intrinsic(o.map);
     goto done;
   }
+  o.ctx = ctx;
+  if (o.model && !model_layers(&o)) goto done;
   if (o.json) {
     if (!print_json(&o, set, form)) goto done;
   } else {
@@ -467,6 +501,7 @@ static int run_check(int argc, char **argv) {
   }
   rc = fflush(stdout) == 0 ? TQ_EXIT_OK : TQ_EXIT_FAILURE;
 done:
+  tq_cli_map_model_close(&o.mm);
   tq_qmap_set_destroy(set);
   tq_context_destroy(ctx);
   free(o.layers);
@@ -493,7 +528,7 @@ const tq_command tq_cmd_map = {
     "map", "check a quantizer map and show which quantizer a layer gets",
     run_map,
     "usage: tq map check MAP [--kind KIND] [--layer ID [--weight NAME]...]...\n"
-    "                    [--json]\n"
+    "                    [--model MODEL] [--json]\n"
     "\n"
     "Checks a quantizer map completely and lists its entries; with --layer,\n"
     "shows which entry (if any) applies to a layer, per section.\n"
@@ -525,6 +560,12 @@ const tq_command tq_cmd_map = {
     "  --kind KIND    the kind of a flat map or spec string: extrinsic\n"
     "                 (default), weights, intrinsic, gradients or updates;\n"
     "                 for a sectioned map, show only that section\n"
+    "  --model MODEL  the model the --layer IDs belong to: also show, per\n"
+    "                 tensor the spec quantizes there (weights, or the\n"
+    "                 output for one sample), the axis and group a scaled\n"
+    "                 or block format resolves to (per tensor, per channel\n"
+    "                 along axis K, blocks of G along axis K); the layer's\n"
+    "                 weights are taken from the model unless --weight\n"
     "  --json         print the entries and matches as JSON\n"
     "  -h, --help     this text\n"
     "\n"

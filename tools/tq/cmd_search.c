@@ -25,6 +25,12 @@ static const char help[] =
     "                     saturating floats from 16 down to 4 bits\n"
     "      --widths LIST  candidate word widths for fixed point (default\n"
     "                     16,12,10,8,7,6,5,4,3,2)\n"
+    "      --formats LIST search over formats instead of a family: the\n"
+    "                     candidate specs, separated by ';' as in --specs\n"
+    "                     of tq sweep ('mxfp8e4m3;mxfp6e2m3;mxfp4;\n"
+    "                     int,4,group=32'), or a preset: mx, int, mixed;\n"
+    "                     the cost of a format is its bits per element with\n"
+    "                     the scale overhead (MXFP4 4.25)\n"
     "      --cost C       what a bit costs: size (default: each layer's own\n"
     "                     parameters for weights, activation elements per\n"
     "                     sample for extr/intr), params (the layer's\n"
@@ -40,6 +46,7 @@ static const char help[] =
     "      --normalize M:S[,M:S...]  feed (x - M) / S per channel\n"
     "      --batch N      samples per run (default 256)\n"
     "      --calib N      samples for the statistics `auto` uses\n"
+    "      --calib FILE   calib.json (tq calibrate): ranges of static specs\n"
     "      --seed N       seed for stochastic rounding (default 0)\n"
     "      --threads N    threads to use\n"
     "      --memory MB    float values kept for reuse (default 1024)\n"
@@ -60,9 +67,12 @@ static const char help[] =
 /* The options of tq search beyond the shared ones. */
 typedef struct search_args {
   double budget, margin;
-  const char *family, *cost, *widths_text;
+  const char *family, *cost, *widths_text, *formats_text;
   long validation;
   int widths[32];
+  int family_given;
+  char **formats; /* --formats expanded */
+  size_t n_formats;
 } search_args;
 
 /* A value among names; prints the error. */
@@ -82,7 +92,8 @@ static int search_option(tq_cli_an *a, void *user, int argc, char **argv,
   search_args *s = user;
   const char *o = argv[*i], *v;
   if (strcmp(o, "--budget") && strcmp(o, "--margin") && strcmp(o, "--family") &&
-      strcmp(o, "--cost") && strcmp(o, "--widths") && strcmp(o, "--validation"))
+      strcmp(o, "--cost") && strcmp(o, "--widths") &&
+      strcmp(o, "--validation") && strcmp(o, "--formats"))
     return 0;
   if (!(v = tq_cli_value(a->cmd, argc, argv, i))) return -1;
   int ok = 1;
@@ -92,7 +103,10 @@ static int search_option(tq_cli_an *a, void *user, int argc, char **argv,
     ok = tq_cli_parse_double(a->cmd, o, v, 0, 100, &s->margin);
   else if (!strcmp(o, "--family"))
     ok = one_of(a, o, (s->family = v), families,
-                "nearest, even, stochastic or float");
+                "nearest, even, stochastic or float") &&
+         (s->family_given = 1);
+  else if (!strcmp(o, "--formats"))
+    s->formats_text = v;
   else if (!strcmp(o, "--cost"))
     ok = one_of(a, o, (s->cost = v), costs, "size, params or activations");
   else if (!strcmp(o, "--widths"))
@@ -125,6 +139,27 @@ static int parse_widths(const tq_cli_an *a, search_args *s, tq_search_opts *o) {
   return 0;
 }
 
+/* --formats: a preset's list or the list given, expanded. */
+static int parse_formats(tq_cli_an *a, search_args *s, tq_search_opts *o) {
+  if (!s->formats_text) return 1;
+  if (s->family_given || s->widths_text) {
+    tq_cli_error(a->cmd, "--formats replaces --family and --widths");
+    return 0;
+  }
+  const char *preset = tq_search_format_preset(s->formats_text);
+  tq_context *ctx = NULL;
+  tq_status st = tq_context_create(&ctx);
+  if (st == TQ_OK)
+    st = tq_spec_list_expand(ctx, preset ? preset : s->formats_text,
+                             &s->formats, &s->n_formats);
+  if (st != TQ_OK) tq_cli_status_error(a->cmd, ctx, st);
+  tq_context_destroy(ctx);
+  o->formats = (const char *const *)s->formats;
+  o->n_formats = s->n_formats;
+  o->family = NULL;
+  return st == TQ_OK;
+}
+
 /* The command line into the search's options; prints usage errors. */
 static int parse_args(tq_cli_an *a, int argc, char **argv, search_args *s,
                       tq_map_kind *kinds, tq_search_opts *o) {
@@ -150,6 +185,7 @@ static int parse_args(tq_cli_an *a, int argc, char **argv, search_args *s,
   o->budget_pp = s->budget;
   o->margin_pp = s->margin;
   o->family = s->family;
+  if (!parse_formats(a, s, o)) return 0;
   o->cost = !strcmp(s->cost, "params")        ? TQ_SEARCH_COST_PARAMS
             : !strcmp(s->cost, "activations") ? TQ_SEARCH_COST_ACTIVATIONS
                                               : TQ_SEARCH_COST_SIZE;
@@ -175,9 +211,9 @@ static void print_result(const tq_search_result *r) {
          "cost weight", "alone pp");
   for (size_t k = 0; k < r->n_layers; k++) {
     const tq_search_layer *l = &r->layers[k];
-    printf("%-40s %-8s %-24s %5d %12.0f %10.2f\n", l->layer,
+    printf("%-40s %-8s %-24s %5g %12.0f %10.2f\n", l->layer,
            tq_analysis_kind_name(l->kind), l->candidates[l->chosen],
-           l->bits[l->chosen], l->weight, l->alone_loss_pp[l->chosen]);
+           l->cost_bits[l->chosen], l->weight, l->alone_loss_pp[l->chosen]);
   }
   printf(
       "\n%zu allocations tried jointly; chosen: %.4g bits (float: %.4g,"
@@ -217,6 +253,7 @@ static int run(int argc, char **argv) {
   tq_map_kind kinds[3] = {TQ_MAP_EXTRINSIC, TQ_MAP_WEIGHTS};
   tq_search_opts o = {.n_kinds = 2};
   if (!parse_args(&a, argc, argv, &s, kinds, &o)) {
+    tq_spec_list_free(s.formats, s.n_formats);
     tq_cli_an_close(&a);
     return TQ_EXIT_USAGE;
   }
@@ -242,6 +279,7 @@ static int run(int argc, char **argv) {
   const int met = ok && r->met;
   ok = ok && write_map(&a, map_out, r);
   tq_search_result_destroy(r);
+  tq_spec_list_free(s.formats, s.n_formats);
   const int rc = tq_cli_an_finish(&a, ok, doc);
   return met ? rc : TQ_EXIT_FAILURE;
 }

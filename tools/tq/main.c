@@ -15,6 +15,7 @@ static const tq_command *const commands[] = {
     &tq_cmd_export,
     &tq_cmd_train,
     &tq_cmd_eval,
+    &tq_cmd_calibrate,
     &tq_cmd_bench,
     &tq_cmd_report,
     &tq_cmd_sweep,

@@ -32,7 +32,7 @@ int tq_cli_open_quantized(const char *cmd, tq_context *ctx, const char *path,
     tq_cli_status_error(cmd, ctx, st);
     return 0;
   }
-  return 1;
+  return tq_cli_calib_apply(cmd, ctx, maps->calib, *s);
 }
 
 tq_context *tq_cli_context(long threads) {

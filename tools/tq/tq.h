@@ -25,6 +25,7 @@ extern const tq_command tq_cmd_run;
 extern const tq_command tq_cmd_export;
 extern const tq_command tq_cmd_train;
 extern const tq_command tq_cmd_eval;
+extern const tq_command tq_cmd_calibrate;
 extern const tq_command tq_cmd_report;
 extern const tq_command tq_cmd_sweep;
 extern const tq_command tq_cmd_sensitivity;
@@ -66,6 +67,7 @@ typedef struct tq_cli_maps {
   /* training only (set `training` to accept --gradients and --updates) */
   int training;
   const char *grads, *updates;
+  const char *calib; /* --calib calib.json: ranges of `static` specs */
 } tq_cli_maps;
 
 /* If argv[*i] is a map option, takes its value (advancing *i) and returns
@@ -77,6 +79,11 @@ int tq_cli_maps_option(const char *cmd, tq_cli_maps *m, int argc, char **argv,
 int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
                      tq_qmap_set **out);
 
+/* Loads calib.json at path and gives its ranges to s (the session copies
+ * them). path NULL: nothing. Prints errors; returns 1 on success. */
+int tq_cli_calib_apply(const char *cmd, tq_context *ctx, const char *path,
+                       tq_session *s);
+
 /* Help text lines describing the map options. */
 #define TQ_CLI_MAPS_HELP                                                     \
   "      --extr MAP     quantize layer outputs: a flat JSON map file, inline\n" \
@@ -85,7 +92,9 @@ int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
   "      --weights MAP  quantize layer weights (same forms)\n"               \
   "      --intr MAP     quantize products and sums inside Conv/Gemm/MatMul\n" \
   "      --map FILE     a sectioned map file: {\"extrinsic\": {...},\n"      \
-  "                     \"weights\": {...}, \"intrinsic\": {...}}\n"
+  "                     \"weights\": {...}, \"intrinsic\": {...}}\n"      \
+  "      --calib FILE   calib.json (tq calibrate): the ranges of `static`\n"  \
+  "                     activation specs\n"
 
 #define TQ_CLI_TRAIN_MAPS_HELP                                               \
   "      --gradients MAP quantize the gradients flowing back out of layers\n" \
