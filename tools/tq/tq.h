@@ -66,6 +66,10 @@ typedef struct tq_cli_maps {
   /* training only (set `training` to accept --gradients and --updates) */
   int training;
   const char *grads, *updates;
+  /* --map-view layers|nodes: what keys address (NULL: nodes); --strict:
+   * a key that applies to nothing is an error, not a warning */
+  const char *view;
+  int strict;
 } tq_cli_maps;
 
 /* If argv[*i] is a map option, takes its value (advancing *i) and returns
@@ -77,6 +81,16 @@ int tq_cli_maps_option(const char *cmd, tq_cli_maps *m, int argc, char **argv,
 int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
                      tq_qmap_set **out);
 
+/* Under the view the options ask for, applies set (NULL: none) to s and
+ * warns on stderr about each key that applies to no layer (node) of the
+ * model, or, with --strict, reports it as an error. Returns 1 on success. */
+int tq_cli_maps_apply(const char *cmd, tq_context *ctx, tq_session *s,
+                      const tq_cli_maps *m, const tq_qmap_set *set);
+
+/* Parses a --map-view value ("layers" or "nodes"); prints the error.
+ * Returns 1 on success. */
+int tq_cli_map_view(const char *cmd, const char *text, tq_map_view *view);
+
 /* Help text lines describing the map options. */
 #define TQ_CLI_MAPS_HELP                                                     \
   "      --extr MAP     quantize layer outputs: a flat JSON map file, inline\n" \
@@ -85,7 +99,11 @@ int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
   "      --weights MAP  quantize layer weights (same forms)\n"               \
   "      --intr MAP     quantize products and sums inside Conv/Gemm/MatMul\n" \
   "      --map FILE     a sectioned map file: {\"extrinsic\": {...},\n"      \
-  "                     \"weights\": {...}, \"intrinsic\": {...}}\n"
+  "                     \"weights\": {...}, \"intrinsic\": {...}}\n" \
+  "      --map-view V   what keys address: nodes (ONNX nodes, the default)\n" \
+  "                     or layers (framework layers: tq info lists them)\n"  \
+  "      --strict       a map key that applies to no layer is an error\n"    \
+  "                     (default: a warning)\n"
 
 #define TQ_CLI_TRAIN_MAPS_HELP                                               \
   "      --gradients MAP quantize the gradients flowing back out of layers\n" \
