@@ -93,6 +93,17 @@ static int report_unused_key(const char *cmd, const tq_map_report *r,
   return 1;
 }
 
+size_t tq_cli_maps_warn_unused(const char *cmd, const tq_map_report *r,
+                               const tq_qmap_set *set, int strict) {
+  size_t unused = 0;
+  for (int k = 0; k < TQ_MAP_KIND_COUNT; k++) {
+    const tq_qmap *map = tq_qmap_set_get(set, (tq_map_kind)k);
+    for (size_t e = 0; e < tq_qmap_size(map); e++)
+      unused += (size_t)report_unused_key(cmd, r, (tq_map_kind)k, e, strict);
+  }
+  return unused;
+}
+
 int tq_cli_maps_apply(const char *cmd, tq_context *ctx, tq_session *s,
                       const tq_cli_maps *m, const tq_qmap_set *set) {
   tq_map_view view;
@@ -105,12 +116,7 @@ int tq_cli_maps_apply(const char *cmd, tq_context *ctx, tq_session *s,
     tq_cli_status_error(cmd, ctx, st);
     return 0;
   }
-  size_t unused = 0;
-  for (int k = 0; r && k < TQ_MAP_KIND_COUNT; k++) {
-    const tq_qmap *map = tq_qmap_set_get(set, (tq_map_kind)k);
-    for (size_t e = 0; e < tq_qmap_size(map); e++)
-      unused += (size_t)report_unused_key(cmd, r, (tq_map_kind)k, e, m->strict);
-  }
+  const size_t unused = r ? tq_cli_maps_warn_unused(cmd, r, set, m->strict) : 0;
   tq_map_report_destroy(r);
   if (unused && m->strict) {
     tq_cli_error(cmd, "%zu map key%s change%s nothing (--strict)", unused,

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "map_model.h"
+#include "model_util.h"
 #include "tq.h"
 
 static const char cmd[] = "map";
@@ -24,6 +26,9 @@ typedef struct options {
   int json;
   layer_query *layers;
   size_t n_layers;
+  const char *model; /* --model: check the map against this model */
+  const char *view;  /* --map-view */
+  int strict;
 } options;
 
 /* ---- loading ------------------------------------------------------------- */
@@ -342,7 +347,8 @@ static json_t *layer_json(const options *o, const tq_qmap_set *set,
   return layer;
 }
 
-static int print_json(const options *o, const tq_qmap_set *set, map_form form) {
+static int print_json(const options *o, const tq_qmap_set *set, map_form form,
+                      json_t *model) {
   static const char *const form_names[] = {"sectioned", "flat", "spec"};
   json_t *root = json_object(), *sections = json_object(),
          *layers = json_array();
@@ -357,6 +363,7 @@ static int print_json(const options *o, const tq_qmap_set *set, map_form form) {
   for (size_t i = 0; ok && i < o->n_layers; i++)
     ok &= json_array_append_new(layers,
                                 layer_json(o, set, form, &o->layers[i])) == 0;
+  if (ok && o->model) ok = model && jset(root, "model", json_incref(model));
   if (ok) {
     ok = jset(root, "sections", sections) & jset(root, "layers", layers);
     sections = layers = NULL;
@@ -415,6 +422,12 @@ static int parse_args(int argc, char **argv, options *o, const char **weights) {
       o->kind_given = 1;
     } else if (strcmp(a, "--json") == 0) {
       o->json = 1;
+    } else if (strcmp(a, "--strict") == 0) {
+      o->strict = 1;
+    } else if (strcmp(a, "--model") == 0) {
+      if (!(o->model = tq_cli_value(cmd, argc, argv, &i))) return 0;
+    } else if (strcmp(a, "--map-view") == 0) {
+      if (!(o->view = tq_cli_value(cmd, argc, argv, &i))) return 0;
     } else if (a[0] == '-' && a[1] == '-') {
       tq_cli_error(cmd, "unknown option %s (see tq map --help)", a);
       return 0;
@@ -425,6 +438,13 @@ static int parse_args(int argc, char **argv, options *o, const char **weights) {
       o->map = a;
     }
   }
+  tq_map_view view;
+  if (!tq_cli_map_view(cmd, o->view, &view)) return 0;
+  if (!o->model && (o->view || o->strict)) {
+    tq_cli_error(cmd, "%s needs --model MODEL",
+                 o->view ? "--map-view" : "--strict");
+    return 0;
+  }
   if (!o->map) {
     tq_cli_error(cmd,
                  "missing MAP: a map file or a quantizer spec (see tq "
@@ -434,8 +454,24 @@ static int parse_args(int argc, char **argv, options *o, const char **weights) {
   return 1;
 }
 
+/* The report of the map on o->model under o->view; prints errors. */
+static int open_report(tq_context *ctx, const options *o,
+                       const tq_qmap_set *set, tq_graph **g, tq_session **s,
+                       tq_map_report **r) {
+  tq_map_view view;
+  tq_cli_map_view(cmd, o->view, &view); /* checked by parse_args */
+  if (!tq_cli_open_model(cmd, ctx, o->model, g, s)) return 0;
+  tq_status st = tq_session_set_map_view(ctx, *s, view);
+  if (st == TQ_OK) st = tq_map_report_create(ctx, *s, set, r);
+  if (st != TQ_OK) {
+    tq_cli_status_error(cmd, ctx, st);
+    return 0;
+  }
+  return 1;
+}
+
 static int run_check(int argc, char **argv) {
-  options o = {NULL, TQ_MAP_EXTRINSIC, 0, 0, NULL, 0};
+  options o = {.map = NULL, .kind = TQ_MAP_EXTRINSIC};
   o.layers = calloc((size_t)argc, sizeof *o.layers);
   const char **weights = calloc((size_t)argc, sizeof *weights);
   if (!o.layers || !weights) {
@@ -447,6 +483,9 @@ static int run_check(int argc, char **argv) {
   int rc = TQ_EXIT_USAGE;
   tq_context *ctx = NULL;
   tq_qmap_set *set = NULL;
+  tq_graph *g = NULL;
+  tq_session *s = NULL;
+  tq_map_report *report = NULL;
   if (!parse_args(argc, argv, &o, weights)) goto done;
   rc = TQ_EXIT_FAILURE;
   if (tq_context_create(&ctx) != TQ_OK) {
@@ -460,13 +499,23 @@ static int run_check(int argc, char **argv) {
     if (form == FORM_FLAT && !o.kind_given) hint_intrinsic(o.map);
     goto done;
   }
+  if (o.model && !open_report(ctx, &o, set, &g, &s, &report)) goto done;
   if (o.json) {
-    if (!print_json(&o, set, form)) goto done;
+    json_t *model = report ? tq_map_model_json(o.model, report, s, set) : NULL;
+    const int ok = print_json(&o, set, form, model);
+    json_decref(model);
+    if (!ok) goto done;
   } else {
     print_text(&o, set, form);
+    if (report) tq_map_model_print(o.model, report, s, set);
   }
   rc = fflush(stdout) == 0 ? TQ_EXIT_OK : TQ_EXIT_FAILURE;
+  if (report && tq_cli_maps_warn_unused(cmd, report, set, o.strict) && o.strict)
+    rc = TQ_EXIT_FAILURE;
 done:
+  tq_map_report_destroy(report);
+  tq_session_destroy(s);
+  tq_graph_destroy(g);
   tq_qmap_set_destroy(set);
   tq_context_destroy(ctx);
   free(o.layers);
@@ -493,7 +542,7 @@ const tq_command tq_cmd_map = {
     "map", "check a quantizer map and show which quantizer a layer gets",
     run_map,
     "usage: tq map check MAP [--kind KIND] [--layer ID [--weight NAME]...]...\n"
-    "                    [--json]\n"
+    "                    [--model MODEL [--map-view V] [--strict]] [--json]\n"
     "\n"
     "Checks a quantizer map completely and lists its entries; with --layer,\n"
     "shows which entry (if any) applies to a layer, per section.\n"
@@ -513,7 +562,9 @@ const tq_command tq_cmd_map = {
     "\n"
     "Matching: a key matches a layer when the layer ID or one of its weight\n"
     "names contains it. Keys starting with \"re:\" are POSIX extended regular\n"
-    "expressions, searched anywhere in the name (anchor with ^ and $). \"\"\n"
+    "expressions, searched anywhere in the name (anchor with ^ and $). Keys\n"
+    "starting with \"=\" match whole name segments (between /, . and :):\n"
+    "\"=Conv2\" matches LeNet/Conv2/BiasAdd, not Conv2D. \"\"\n"
     "matches every layer. The first matching entry in file order wins; a\n"
     "layer that no key matches stays float.\n"
     "\n"
@@ -525,6 +576,13 @@ const tq_command tq_cmd_map = {
     "  --kind KIND    the kind of a flat map or spec string: extrinsic\n"
     "                 (default), weights, intrinsic, gradients or updates;\n"
     "                 for a sectioned map, show only that section\n"
+    "  --model MODEL  check the map against an ONNX model: per key, the\n"
+    "                 layers (and weights) it applies to; per layer, the\n"
+    "                 key that applies; a warning for each key that\n"
+    "                 applies to nothing\n"
+    "  --map-view V   with --model: keys address framework layers (layers)\n"
+    "                 or ONNX nodes (nodes, the default)\n"
+    "  --strict       with --model: exit 1 when a key applies to nothing\n"
     "  --json         print the entries and matches as JSON\n"
     "  -h, --help     this text\n"
     "\n"
@@ -538,4 +596,6 @@ const tq_command tq_cmd_map = {
     "      --weight layer1.0.conv1.weight\n"
     "  tq map check accumulators.json --kind intrinsic --layer fc\n"
     "  tq map check nearest,8,4 --layer anything\n"
-    "  tq map check maps/lenet.json --layer LeNet/Conv1 --json\n"};
+    "  tq map check maps/lenet.json --layer LeNet/Conv1 --json\n"
+    "  tq map check keras.json --model lenet.onnx --map-view layers "
+    "--strict\n"};

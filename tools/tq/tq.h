@@ -87,6 +87,11 @@ int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
 int tq_cli_maps_apply(const char *cmd, tq_context *ctx, tq_session *s,
                       const tq_cli_maps *m, const tq_qmap_set *set);
 
+/* Prints a warning (an error when strict) for each key of set that
+ * applies to no target of r; returns how many. */
+size_t tq_cli_maps_warn_unused(const char *cmd, const tq_map_report *r,
+                               const tq_qmap_set *set, int strict);
+
 /* Parses a --map-view value ("layers" or "nodes"); prints the error.
  * Returns 1 on success. */
 int tq_cli_map_view(const char *cmd, const char *text, tq_map_view *view);
