@@ -101,7 +101,11 @@ static int is_op_word(const char *word, size_t len, const char *op_type) {
                                       "linear",
                                       "addmm",
                                       "conv2d",
-                                      "relu"};
+                                      "relu",
+                                      "MaxPool2d",
+                                      "AvgPool2d",
+                                      "Max",
+                                      "Sum"};
   if (strlen(op_type) == len && !strncasecmp(word, op_type, len)) return 1;
   for (size_t i = 0; i < sizeof words / sizeof *words; i++)
     if (strlen(words[i]) == len && !strncasecmp(word, words[i], len)) return 1;
@@ -152,9 +156,44 @@ typedef struct grouping {
   const char **scope;      /* per group: scope text (into node ids) */
   size_t *scope_len;
   size_t n_groups;
+  /* Keras 3 traces a model once more when it is exported, so that all its
+   * scopes end in "_1" ("LeNet_1/Conv1_1/convolution"); then the layer IDs
+   * drop that suffix and are the Keras names again. */
+  int all_suffixed, any_scoped;
   size_t *readers;        /* per value: readers (nodes and graph outputs) */
   unsigned char *dynamic; /* per value: depends on a graph input */
 } grouping;
+
+static int ends_in_1(const char *segment, size_t len) {
+  return len > 2 && segment[len - 2] == '_' && segment[len - 1] == '1';
+}
+
+/* Whether every '/'-separated segment of scope[0, len) ends in "_1". */
+static int all_segments_suffixed(const char *scope, size_t len) {
+  size_t start = 0;
+  for (size_t i = 0; i <= len; i++)
+    if (i == len || scope[i] == '/') {
+      if (!ends_in_1(scope + start, i - start)) return 0;
+      start = i + 1;
+    }
+  return 1;
+}
+
+/* Copies scope[0, len) to out, without the "_1" of each segment when
+ * strip (out has len + 1 bytes). */
+static void copy_id(const char *scope, size_t len, int strip, char *out) {
+  size_t start = 0, o = 0;
+  for (size_t i = 0; i <= len; i++)
+    if (i == len || scope[i] == '/') {
+      size_t n = i - start;
+      if (strip && ends_in_1(scope + start, n)) n -= 2;
+      memcpy(out + o, scope + start, n);
+      o += n;
+      if (i < len) out[o++] = '/';
+      start = i + 1;
+    }
+  out[o] = '\0';
+}
 
 static size_t group_of_scope(grouping *w, const char *scope, size_t len) {
   for (size_t k = 0; len && k < w->n_groups; k++)
@@ -209,6 +248,8 @@ static void group_by_scope(grouping *w) {
     size_t k;
     if (len) {
       k = group_of_scope(w, name + skip, len);
+      w->any_scoped = 1;
+      w->all_suffixed &= all_segments_suffixed(name + skip, len);
     } else { /* a scope of its own, named as the node */
       k = w->n_groups++;
       w->parent[k] = k;
@@ -319,8 +360,8 @@ static tq_status fill_layer(tq_context *ctx, const grouping *w, size_t root,
   l->owners = malloc((n_in ? n_in : 1) * sizeof *l->owners);
   if (!l->id || !l->nodes || !l->params || !l->param_names || !l->owners)
     return tq_error_nomem(ctx);
-  memcpy(l->id, w->scope[root], w->scope_len[root]);
-  l->id[w->scope_len[root]] = '\0';
+  copy_id(w->scope[root], w->scope_len[root], w->any_scoped && w->all_suffixed,
+          l->id);
   size_t m = 0;
   for (size_t i = 0; i < g->n_nodes; i++) {
     if (root_of[i] != root) continue;
@@ -377,7 +418,7 @@ tq_status tq_layers_build(tq_context *ctx, const tq_graph *g, tq_layers **out) {
   *out = NULL;
   const size_t nn = g->n_nodes ? g->n_nodes : 1;
   const size_t nv = g->n_values ? g->n_values : 1;
-  grouping w = {.g = g};
+  grouping w = {.g = g, .all_suffixed = 1};
   w.group = malloc(nn * sizeof *w.group);
   w.parent = malloc(nn * sizeof *w.parent);
   w.anchored = calloc(nn, 1);
