@@ -137,7 +137,18 @@ static size_t scope_of(const char *name, const char *op_type, size_t *skip) {
   const char *last = slash ? slash + 1 : s;
   const size_t len = strlen(last);
   if (!is_op_word(last, strip_counter(last, len), op_type)) return strlen(s);
-  return slash ? (size_t)(slash - s) : 0;
+  size_t scope = slash ? (size_t)(slash - s) : 0;
+  /* TensorFlow's composite ops add a scope of their own inside the layer's
+   * ("bn/batchnorm/mul_1", "conv/convolution/merged_input"). */
+  static const char *const composite[] = {"batchnorm", "convolution",
+                                          "depthwise"};
+  for (size_t c = 0; c < sizeof composite / sizeof *composite; c++) {
+    const size_t n = strlen(composite[c]);
+    if (scope > n && s[scope - n - 1] == '/' &&
+        !strncmp(s + scope - n, composite[c], n))
+      return scope - n - 1;
+  }
+  return scope;
 }
 
 /* ---- union-find over scope groups ----------------------------------------*/
@@ -274,8 +285,12 @@ static int data_input(const tq_graph *g, const tq_node *n) {
   return data;
 }
 
+/* A bias or scale: Add, Sub, Mul or Div with a constant (also a BatchNorm
+ * that an exporter wrote as a Mul and an Add). */
 static int is_bias_op(const tq_graph *g, const tq_node *n) {
-  if (strcmp(n->op_type, "Add") && strcmp(n->op_type, "Sub")) return 0;
+  if (strcmp(n->op_type, "Add") && strcmp(n->op_type, "Sub") &&
+      strcmp(n->op_type, "Mul") && strcmp(n->op_type, "Div"))
+    return 0;
   for (size_t k = 0; k < n->n_in; k++)
     if (n->in[k] >= 0 && g->values[n->in[k]].init_index >= 0) return 1;
   return 0;
@@ -289,16 +304,18 @@ static long last_member_before(grouping *w, size_t root, size_t i) {
   return -1;
 }
 
-/* Folds followers into the layer they finish: a bias Add, an activation or
- * a BatchNormalization that alone reads the output of a layer's last node
- * joins that layer, with its whole scope group, unless that group holds a
- * Conv/Gemm/MatMul of its own (then it is a layer of its own). */
+/* Folds followers into the layer they finish: an activation or a
+ * BatchNormalization, or after a Conv/Gemm/MatMul a bias or scale (Add,
+ * Sub, Mul, Div with a constant), that alone reads the output of a layer's
+ * last node joins that layer, with its whole scope group, unless that group
+ * holds a Conv/Gemm/MatMul of its own (then it is a layer of its own). */
 static void fold_followers(grouping *w) {
   const tq_graph *g = w->g;
   for (size_t i = 0; i < g->n_nodes; i++) {
     const tq_node *n = &g->nodes[i];
     if (w->group[i] == SIZE_MAX) continue;
-    if (!is_follower_op(n->op_type) && !is_bias_op(g, n)) continue;
+    const int follower = is_follower_op(n->op_type);
+    if (!follower && !is_bias_op(g, n)) continue;
     const int v = data_input(g, n);
     if (v < 0 || w->readers[v] != 1) continue;
     const int p = g->values[v].producer;
@@ -306,6 +323,9 @@ static void fold_followers(grouping *w) {
     const size_t gp = find(w->parent, w->group[p]);
     const size_t gi = find(w->parent, w->group[i]);
     if (gp == gi || w->anchored[gi]) continue;
+    /* A bias or scale finishes a Conv/Gemm/MatMul, not any layer (the
+     * input normalization's Sub and Mul stay two). */
+    if (!follower && !w->anchored[gp]) continue;
     if (last_member_before(w, gp, i) != p) continue;
     w->parent[gi] = gp;
   }
