@@ -364,6 +364,39 @@ static tq_status add_owner(tq_context *ctx, tq_layer *l, const char *name,
   return TQ_OK;
 }
 
+/* PyTorch's scopes name each module by its attribute, a child of a
+ * container by "container.index" ("layer1/layer1.0/conv1"); the module's
+ * path as PyTorch writes it ("layer1.0.conv1") is then also a name keys
+ * match, so that they work when the exporter renamed the parameters
+ * ("onnx::Conv_193"). Writes it to out (strlen(id) + 1 bytes) and returns
+ * 1, or returns 0 when the ID shows no such container child. */
+static int torch_module_path(const char *id, char *out) {
+  int nested = 0;
+  size_t o = 0, prev = 0, prev_len = 0;
+  for (size_t start = 0;;) {
+    const char *slash = strchr(id + start, '/');
+    const size_t len =
+        slash ? (size_t)(slash - id) - start : strlen(id + start);
+    const char *seg = id + start;
+    if (start && len > prev_len + 1 && !strncmp(seg, id + prev, prev_len) &&
+        seg[prev_len] == '.') {
+      nested = 1;
+      memcpy(out + o, seg + prev_len, len - prev_len); /* ".0" */
+      o += len - prev_len;
+    } else {
+      if (start) out[o++] = '.';
+      memcpy(out + o, seg, len);
+      o += len;
+    }
+    if (!slash) break;
+    prev = start;
+    prev_len = len;
+    start += len + 1;
+  }
+  out[o] = '\0';
+  return nested;
+}
+
 static tq_status fill_layer(tq_context *ctx, const grouping *w, size_t root,
                             const size_t *root_of, tq_layer *l) {
   const tq_graph *g = w->g;
@@ -377,7 +410,7 @@ static tq_status fill_layer(tq_context *ctx, const grouping *w, size_t root,
   l->nodes = malloc(l->n_nodes * sizeof *l->nodes);
   l->params = malloc((n_in ? n_in : 1) * sizeof *l->params);
   l->param_names = malloc((n_in ? n_in : 1) * sizeof *l->param_names);
-  l->owners = malloc((n_in ? n_in : 1) * sizeof *l->owners);
+  l->owners = malloc((n_in + 1) * sizeof *l->owners);
   if (!l->id || !l->nodes || !l->params || !l->param_names || !l->owners)
     return tq_error_nomem(ctx);
   copy_id(w->scope[root], w->scope_len[root], w->any_scoped && w->all_suffixed,
@@ -401,7 +434,13 @@ static tq_status fill_layer(tq_context *ctx, const grouping *w, size_t root,
       }
     }
   }
-  return TQ_OK;
+  char *path = malloc(strlen(l->id) + 1);
+  if (!path) return tq_error_nomem(ctx);
+  tq_status st = torch_module_path(l->id, path)
+                     ? add_owner(ctx, l, path, strlen(path))
+                     : TQ_OK;
+  free(path);
+  return st;
 }
 
 static tq_status build_layers(tq_context *ctx, grouping *w, tq_layers *out) {
