@@ -26,3 +26,19 @@ if [[ ! -d "$venv/onnx-1.19/onnx/backend/test/data/node" ]]; then
     --target "$venv/onnx-1.19" 'onnx==1.19.1' 'typing_extensions==4.15.0'
 fi
 echo "setup: python env $venv ready ($("$venv/bin/python" -c 'import ml_dtypes; print("ml_dtypes", ml_dtypes.__version__)'))"
+
+# The Keras exporters of the layer-map tests (tests/cli/layer_maps.sh) live
+# in a venv of their own, next to the first: Debian's onnx (1.12) crashes in
+# a process that has loaded TensorFlow, and TensorFlow's numpy and protobuf
+# pins must not move the packages the other references run on. tf_keras
+# (Keras 2) requires the GPU-capable "tensorflow" package by name; the CPU
+# build provides the same module, hence --no-deps for it.
+keras_venv="${venv}-keras"
+if ! "$keras_venv/bin/python" -c 'import tensorflow, tf_keras, keras, tf2onnx, onnx' 2>/dev/null; then
+  [[ -x "$keras_venv/bin/python" ]] || /usr/bin/python3 -m venv "$keras_venv"
+  "$keras_venv/bin/pip" install -q --disable-pip-version-check 'numpy<2' \
+    'tensorflow-cpu==2.21.0' 'keras==3.15.1' 'tf2onnx==1.17.0' 'onnx==1.22.0'
+  "$keras_venv/bin/pip" install -q --disable-pip-version-check --no-deps \
+    'tf_keras==2.21.0'
+fi
+echo "setup: Keras export env $keras_venv ready"

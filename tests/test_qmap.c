@@ -310,6 +310,46 @@ static void test_many_keys_keep_file_order(void **state) {
   tq_qmap_destroy(map);
 }
 
+/* "=" keys match whole segments between '/', '.' and ':' (docs/maps.md,
+ * "Exact segments"): Conv2 no longer hits Conv1 through TensorFlow's
+ * Conv2D op name, layer1 no longer hits layer10. */
+static void test_exact_segments(void **state) {
+  tq_context *ctx = *state;
+  tq_qmap *map =
+      parse_ok(ctx,
+               "{\"=Conv2\": \"nearest,8,4\", \"=layer1\": \"fp16\", "
+               "\"=a/b.c\": \"bf16\"}",
+               TQ_MAP_WEIGHTS);
+  const char *const tf_conv1[] = {"LeNet/Conv1/Conv2D/ReadVariableOp:0"};
+  assert_null(resolved_key(map, "LeNet/Conv1", tf_conv1, 1));
+  assert_string_equal(resolved_key(map, "LeNet/Conv2", NULL, 0), "=Conv2");
+  assert_string_equal(resolved_key(map, "LeNet/Conv2/BiasAdd", NULL, 0),
+                      "=Conv2");
+  const char *const torch_w[] = {"Conv2.weight"};
+  assert_string_equal(resolved_key(map, "/Conv_3", torch_w, 1), "=Conv2");
+  assert_string_equal(resolved_key(map, "x:Conv2", NULL, 0), "=Conv2");
+  assert_null(resolved_key(map, "LeNet/Conv22", NULL, 0));
+  assert_null(resolved_key(map, "LeNet/xConv2", NULL, 0));
+  assert_null(resolved_key(map, "LeNet/Conv2_1", NULL, 0));
+  /* A later occurrence at boundaries counts after an earlier one that is
+   * not at boundaries. */
+  assert_string_equal(resolved_key(map, "Conv2D/Conv2", NULL, 0), "=Conv2");
+  const char *const l1[] = {"layer1.0.conv1.weight"};
+  assert_string_equal(resolved_key(map, "/Conv_9", l1, 1), "=layer1");
+  const char *const l10[] = {"layer10.0.conv1.weight"};
+  assert_null(resolved_key(map, "/layer10/layer10.0/conv1/Conv", l10, 1));
+  /* Several segments at once, separators as written. */
+  assert_string_equal(resolved_key(map, "x/a/b.c/d", NULL, 0), "=a/b.c");
+  assert_null(resolved_key(map, "x/a/b.cd", NULL, 0));
+  assert_null(resolved_key(map, "xa/b.c", NULL, 0));
+  tq_qmap_destroy(map);
+
+  /* "=" alone names nothing. */
+  assert_contains(
+      parse_fails(ctx, "{\"=\": \"fp16\"}", TQ_MAP_EXTRINSIC, TQ_ERR_PARSE),
+      "an exact-segment key needs a name after '='");
+}
+
 static void test_substring_layer_and_weights(void **state) {
   tq_context *ctx = *state;
   tq_qmap *map = parse_ok(ctx,
@@ -1017,6 +1057,7 @@ int main(void) {
       cmocka_unit_test(test_first_match_in_file_order),
       cmocka_unit_test(test_many_keys_keep_file_order),
       cmocka_unit_test(test_substring_layer_and_weights),
+      cmocka_unit_test(test_exact_segments),
       cmocka_unit_test(test_order_beats_match_kind),
       cmocka_unit_test(test_empty_key_fallback),
       cmocka_unit_test(test_regex_keys),

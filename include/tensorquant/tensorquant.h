@@ -11,6 +11,7 @@
 #include "evaluate.h"
 #include "export.h"
 #include "graph.h"
+#include "layers.h"
 #include "models.h"
 #include "npy.h"
 #include "onnx.h"

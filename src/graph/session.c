@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "graph/quant_site.h"
 #include "graph/session_internal.h"
+#include "tensorquant/layers.h"
 #include "tensorquant/session.h"
 
 tq_status tq_session_create(tq_context *ctx, const tq_graph *g,
@@ -30,6 +31,11 @@ tq_status tq_session_create(tq_context *ctx, const tq_graph *g,
     node_rt *n = &s->nodes[i];
     n->desc = tq_graph_lookup_op(g, g->nodes[i].domain, g->nodes[i].op_type);
     n->flags = n->desc->flags;
+  }
+  st = tq_layers_build(ctx, g, &s->layers);
+  if (st != TQ_OK) {
+    tq_session_destroy(s);
+    return st;
   }
   *out = s;
   return TQ_OK;
@@ -80,6 +86,7 @@ void tq_session_destroy(tq_session *s) {
   for (size_t i = 0; i < s->g->n_nodes; i++) free(s->nodes[i].params);
   free(s->nodes);
   free(s->ranges);
+  tq_layers_destroy(s->layers);
   free(s);
 }
 
@@ -119,9 +126,9 @@ int tq_session_node_match(const tq_session *s, size_t node, tq_map_kind kind,
 
 /* ---- maps -----------------------------------------------------------------*/
 
-static tq_status quantize_weight(tq_context *ctx, tq_session *s, size_t node,
-                                 size_t input, const tq_quantizer *q,
-                                 uint64_t offset) {
+tq_status tq_session_quantize_weight(tq_context *ctx, tq_session *s,
+                                     size_t node, size_t input,
+                                     const tq_quantizer *q, uint64_t offset) {
   const tq_graph *g = s->g;
   if (tq_session_is_int_bias(s, node, input, q))
     return tq_session_quantize_bias(ctx, s, node, input, q);
@@ -148,6 +155,8 @@ tq_status tq_session_set_maps(tq_context *ctx, tq_session *s,
   const tq_graph *g = s->g;
   free_weights(s);
   s->maps = maps;
+  if (s->map_view == TQ_MAP_VIEW_LAYERS)
+    return tq_session_resolve_layer_maps(ctx, s, maps);
   for (size_t i = 0; i < g->n_nodes; i++) {
     const tq_node *gn = &g->nodes[i];
     node_rt *n = &s->nodes[i];
@@ -162,7 +171,8 @@ tq_status tq_session_set_maps(tq_context *ctx, tq_session *s,
     if (wm->matched && wm->value->quantizer && (n->flags & TQ_OPF_WEIGHTS))
       for (size_t k = 1; k < gn->n_in; k++)
         if (gn->in[k] >= 0 && g->values[gn->in[k]].init_index >= 0) {
-          tq_status st = quantize_weight(ctx, s, i, k, wm->value->quantizer, 0);
+          tq_status st =
+              tq_session_quantize_weight(ctx, s, i, k, wm->value->quantizer, 0);
           if (st != TQ_OK) return st;
         }
   }
@@ -177,10 +187,12 @@ tq_status tq_session_requantize_weights(tq_context *ctx, tq_session *s,
     const node_rt *n = &s->nodes[i];
     const tq_qmap_match *wm = &n->match[TQ_MAP_WEIGHTS];
     if (!n->wq || !wm->matched || !wm->value->quantizer) continue;
-    for (size_t k = 1; k < g->nodes[i].n_in; k++)
+    /* From input 0: under the layer view a parameter may come first
+     * (Add(bias, x)); under the node view wq[0] is always NULL. */
+    for (size_t k = 0; k < g->nodes[i].n_in; k++)
       if (n->wq[k]) {
-        tq_status st =
-            quantize_weight(ctx, s, i, k, wm->value->quantizer, offset);
+        tq_status st = tq_session_quantize_weight(ctx, s, i, k,
+                                                  wm->value->quantizer, offset);
         if (st != TQ_OK) return st;
       }
   }

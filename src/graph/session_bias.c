@@ -3,11 +3,13 @@
  * its bias is not; the bias becomes ONNX Runtime's int32 bias (scale =
  * input scale x kernel scale, per channel where the kernel's scales are)
  * when the layer's input has a static scale, and stays float otherwise. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "core/error.h"
 #include "core/tensor_internal.h"
 #include "graph/session_internal.h"
+#include "quant/grouped.h"
 #include "quant/int_grid.h"
 
 int tq_session_is_int_bias(const tq_session *s, size_t node, size_t input,
@@ -20,13 +22,24 @@ int tq_session_is_int_bias(const tq_session *s, size_t node, size_t input,
 
 int tq_session_input_static_scale(const tq_session *s, size_t node,
                                   float *scale) {
-  /* Static activation ranges come with calibration, which this session
-   * does not hold yet: every input's scale is dynamic, so biases stay
-   * float. The calibration work plugs the producer's range in here. */
-  (void)s;
-  (void)node;
-  (void)scale;
-  return 0;
+  /* The input has a static scale when its producer's extrinsic quantizer
+   * is a per-tensor `static` int with a calibrated range: then every
+   * value the node reads lies on that grid, as in ONNX Runtime's QDQ
+   * graphs. */
+  const tq_graph *g = s->g;
+  const tq_node *gn = &g->nodes[node];
+  if (gn->n_in < 1 || gn->in[0] < 0) return 0;
+  const int producer = g->values[gn->in[0]].producer;
+  if (producer < 0 || !s->ranges || !s->ranges[producer].has) return 0;
+  const tq_quantizer *q = tq_session_extrinsic_quantizer(s, (size_t)producer);
+  if (!q || tq_quantizer_params(q)->kind != TQ_QUANT_INT) return 0;
+  float sc;
+  if (tq_quantizer_static_scale(q, s->ranges[producer].lo,
+                                s->ranges[producer].hi, &sc) != TQ_OK ||
+      !(sc > 0.0f) || !isfinite(sc))
+    return 0;
+  *scale = sc;
+  return 1;
 }
 
 /* The kernel's scales as q groups it: one (per tensor) or one per index of

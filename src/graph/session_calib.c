@@ -12,7 +12,7 @@ tq_status tq_session_set_calibration(tq_context *ctx, tq_session *s,
   const tq_graph *g = s->g;
   free(s->ranges);
   s->ranges = NULL;
-  if (!c) return TQ_OK;
+  if (!c) return s->maps ? tq_session_set_maps(ctx, s, s->maps) : TQ_OK;
   tq_node_range *r = calloc(g->n_nodes ? g->n_nodes : 1, sizeof *r);
   if (!r) return tq_error_nomem(ctx);
   for (size_t i = 0; i < c->n; i++) {
@@ -28,7 +28,9 @@ tq_status tq_session_set_calibration(tq_context *ctx, tq_session *s,
     r[k] = (tq_node_range){1, c->lo[i], c->hi[i]};
   }
   s->ranges = r;
-  return TQ_OK;
+  /* Weights that depend on ranges (int32 biases behind a static input
+   * scale, session_bias.c) are quantized again. */
+  return s->maps ? tq_session_set_maps(ctx, s, s->maps) : TQ_OK;
 }
 
 tq_status tq_session_quant_site(tq_context *ctx, const tq_session *s,

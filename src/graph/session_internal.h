@@ -5,6 +5,7 @@
 #define TQ_GRAPH_SESSION_INTERNAL_H
 
 #include "graph/graph_internal.h"
+#include "graph/layers_internal.h"
 #include "tensorquant/session.h"
 
 /* Random streams: the kind of quantization in the top bits, the node and
@@ -26,7 +27,7 @@ typedef struct node_rt {
   void *params;
   int parsed;
   unsigned flags; /* desc->flags */
-  int folded; /* evaluated at plan time */
+  int folded;     /* evaluated at plan time */
   tq_qmap_match match[TQ_MAP_KIND_COUNT];
   tq_tensor **wq;    /* per input: quantized weight (owned) or NULL */
   tq_op_cache cache; /* what the operator keeps between runs */
@@ -70,6 +71,9 @@ struct tq_session {
   tq_value_observer observer;
   void *observer_user;
   tq_node_range *ranges; /* per node; NULL: no calibration */
+  /* what map keys address (tq_map_view) and the graph's framework layers */
+  int map_view;
+  tq_layers *layers;
 };
 
 /* The weights-map bias rule (session_bias.c, docs/design.md §3): whether
@@ -81,9 +85,8 @@ int tq_session_is_int_bias(const tq_session *s, size_t node, size_t input,
                            const tq_quantizer *q);
 int tq_session_input_static_scale(const tq_session *s, size_t node,
                                   float *scale);
-tq_status tq_session_quantize_bias(tq_context *ctx, tq_session *s,
-                                   size_t node, size_t input,
-                                   const tq_quantizer *q);
+tq_status tq_session_quantize_bias(tq_context *ctx, tq_session *s, size_t node,
+                                   size_t input, const tq_quantizer *q);
 
 /* Most inputs or outputs of one node. */
 #define MAX_IO 64
@@ -146,6 +149,18 @@ int tq_session_value_lent(const tq_session *s, size_t v, size_t start);
  * or intrinsic quantizer, or quantized weights); n_nodes when none: the
  * outputs of all nodes before it are the float ones. */
 size_t tq_session_first_quantized_node(const tq_session *s);
+
+/* Quantizes input `input` of node `node` (an initializer) with q into the
+ * node's quantized weights, random numbers from index `offset`. */
+tq_status tq_session_quantize_weight(tq_context *ctx, tq_session *s,
+                                     size_t node, size_t input,
+                                     const tq_quantizer *q, uint64_t offset);
+
+/* tq_session_set_maps under the layer view (session_layers.c): each node's
+ * matches come from its layer's, and the layer's parameters are quantized
+ * (the weights are already freed). */
+tq_status tq_session_resolve_layer_maps(tq_context *ctx, tq_session *s,
+                                        const tq_qmap_set *maps);
 
 /* Frees every node's operator cache (the weights may change). */
 void tq_session_clear_caches(tq_session *s);

@@ -8,6 +8,9 @@
 
 #define REGEX_PREFIX "re:"
 #define REGEX_PREFIX_LEN 3
+/* "=" rather than a "/Conv2/" form: slashes already mean themselves in
+ * substring keys ("layer1/"), "=" occurs in no exporter's names. */
+#define SEGMENTS_PREFIX '='
 
 tq_status tq_qmap_key_init(tq_context *ctx, const tq_qmap_origin *origin,
                            const char *text, tq_qmap_key *key) {
@@ -16,6 +19,17 @@ tq_status tq_qmap_key_init(tq_context *ctx, const tq_qmap_origin *origin,
   char *copy = malloc(len + 1);
   if (!copy) return tq_error_nomem(ctx);
   memcpy(copy, text, len + 1);
+  key->body = copy;
+  if (text[0] == SEGMENTS_PREFIX) {
+    if (!text[1]) {
+      free(copy);
+      return tq_qmap_key_error(
+          ctx, origin, TQ_ERR_PARSE, text,
+          "an exact-segment key needs a name after '=' (\"=Conv2\")");
+    }
+    key->form = TQ_KEY_SEGMENTS;
+    key->body = copy + 1;
+  }
   if (strncmp(text, REGEX_PREFIX, REGEX_PREFIX_LEN) == 0) {
     const char *pattern = text + REGEX_PREFIX_LEN;
     char prepared[TQ_QMAP_REGEX_MAX_LEN + 1];
@@ -37,7 +51,8 @@ tq_status tq_qmap_key_init(tq_context *ctx, const tq_qmap_origin *origin,
           "\"re:\" are POSIX extended regular expressions)",
           pattern, msg);
     }
-    key->is_regex = 1;
+    key->form = TQ_KEY_REGEX;
+    key->body = copy + REGEX_PREFIX_LEN;
   }
   key->text = copy;
   return TQ_OK;
@@ -45,13 +60,31 @@ tq_status tq_qmap_key_init(tq_context *ctx, const tq_qmap_origin *origin,
 
 void tq_qmap_key_free(tq_qmap_key *key) {
   if (!key) return;
-  if (key->is_regex) regfree(&key->re);
+  if (key->form == TQ_KEY_REGEX) regfree(&key->re);
   free(key->text);
   memset(key, 0, sizeof *key);
 }
 
+static int is_segment_separator(char c) {
+  return c == '/' || c == '.' || c == ':';
+}
+
+static int segments_match(const char *body, const char *name) {
+  const size_t len = strlen(body);
+  for (const char *at = strstr(name, body); at; at = strstr(at + 1, body)) {
+    const int starts = at == name || is_segment_separator(at[-1]);
+    const int ends = !at[len] || is_segment_separator(at[len]);
+    if (starts && ends) return 1;
+  }
+  return 0;
+}
+
 int tq_qmap_key_matches(const tq_qmap_key *key, const char *name) {
-  if (key->is_regex) return regexec(&key->re, name, 0, NULL, 0) == 0;
+  switch (key->form) {
+    case TQ_KEY_REGEX: return regexec(&key->re, name, 0, NULL, 0) == 0;
+    case TQ_KEY_SEGMENTS: return segments_match(key->body, name);
+    case TQ_KEY_SUBSTRING: break;
+  }
   return strstr(name, key->text) != NULL;
 }
 

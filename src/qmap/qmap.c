@@ -227,6 +227,19 @@ tq_status tq_qmap_add_intrinsic(tq_context *ctx, tq_qmap *map, const char *key,
                                   accumulator);
 }
 
+const char *tq_qmap_entry_matches(const tq_qmap *map, size_t entry,
+                                  const char *layer_id,
+                                  const char *const *weight_names,
+                                  size_t n_weights) {
+  if (!map || entry >= map->size) return NULL;
+  const tq_qmap_key *key = &map->entries[entry]->key;
+  if (layer_id && tq_qmap_key_matches(key, layer_id)) return layer_id;
+  for (size_t j = 0; weight_names && j < n_weights; j++)
+    if (weight_names[j] && tq_qmap_key_matches(key, weight_names[j]))
+      return weight_names[j];
+  return NULL;
+}
+
 int tq_qmap_resolve(const tq_qmap *map, const char *layer_id,
                     const char *const *weight_names, size_t n_weights,
                     tq_qmap_match *match) {
@@ -234,14 +247,8 @@ int tq_qmap_resolve(const tq_qmap *map, const char *layer_id,
   if (!map) return 0;
   for (size_t i = 0; i < map->size; i++) {
     const qmap_entry *e = map->entries[i];
-    const char *via = NULL;
-    if (layer_id && tq_qmap_key_matches(&e->key, layer_id)) {
-      via = layer_id;
-    } else if (weight_names) {
-      for (size_t j = 0; j < n_weights && !via; j++)
-        if (weight_names[j] && tq_qmap_key_matches(&e->key, weight_names[j]))
-          via = weight_names[j];
-    }
+    const char *via =
+        tq_qmap_entry_matches(map, i, layer_id, weight_names, n_weights);
     if (via) {
       if (match) {
         match->matched = 1;

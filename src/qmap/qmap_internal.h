@@ -19,11 +19,19 @@ tq_status tq_qmap_key_error(tq_context *ctx, const tq_qmap_origin *origin,
                             tq_status status, const char *key, const char *fmt,
                             ...) __attribute__((format(printf, 5, 6)));
 
-/* A key ready for matching: a plain substring or a compiled "re:" regex. */
+/* How a key matches a name (docs/maps.md, "Matching"). */
+typedef enum tq_qmap_key_form {
+  TQ_KEY_SUBSTRING = 0, /* anywhere in the name (TensorQuant's rule) */
+  TQ_KEY_REGEX,         /* "re:": unanchored POSIX extended regex search */
+  TQ_KEY_SEGMENTS       /* "=": whole name segments (see tq_qmap_key_matches) */
+} tq_qmap_key_form;
+
+/* A key ready for matching. */
 typedef struct tq_qmap_key {
-  char *text; /* as written, "re:" prefix included */
-  int is_regex;
-  regex_t re; /* valid when is_regex */
+  char *text; /* as written, prefix included */
+  tq_qmap_key_form form;
+  const char *body; /* text without its prefix (points into text) */
+  regex_t re;       /* valid when form is TQ_KEY_REGEX */
 } tq_qmap_key;
 
 /* Longest "re:" pattern accepted (without the prefix). */
@@ -42,7 +50,11 @@ tq_status tq_qmap_key_init(tq_context *ctx, const tq_qmap_origin *origin,
                            const char *text, tq_qmap_key *key);
 void tq_qmap_key_free(tq_qmap_key *key);
 
-/* Whether key matches name: substring or unanchored regex search. */
+/* Whether key matches name: substring, unanchored regex search, or for
+ * "=" keys an occurrence of the body that starts and ends at segment
+ * boundaries (the name's start or end, or one of '/', '.', ':'), so "=Conv2"
+ * matches "LeNet/Conv2/BiasAdd" and "Conv2.weight" but not "Conv2D" and
+ * "=layer1" matches "layer1.0.conv1.weight" but not "layer10". */
 int tq_qmap_key_matches(const tq_qmap_key *key, const char *name);
 
 /* The candidate nearest to word (case-insensitive edit distance, with
@@ -59,6 +71,13 @@ tq_status tq_qmap_add_intrinsic_at(tq_context *ctx, tq_qmap *map,
                                    const tq_qmap_origin *origin,
                                    const char *key, const char *product,
                                    const char *sum, const char *accumulator);
+
+/* The name through which entry `entry` of map matches a layer (layer_id or
+ * one of weight_names), or NULL when it does not match. */
+const char *tq_qmap_entry_matches(const tq_qmap *map, size_t entry,
+                                  const char *layer_id,
+                                  const char *const *weight_names,
+                                  size_t n_weights);
 
 /* Removes the map of a kind from the set and hands it to the caller (NULL
  * when the set has none). */

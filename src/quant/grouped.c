@@ -428,6 +428,20 @@ tq_status tq_quantizer_resolve(tq_context *ctx, const tq_quantizer *q,
   return TQ_OK;
 }
 
+tq_status tq_quantizer_static_scale(const tq_quantizer *q, float lo, float hi,
+                                    float *scale) {
+  const tq_group_traits *gt = tq_kind_traits_get(q->p.kind)->groups;
+  if (!gt || !q->p.is_static || q->p.axis_mode != TQ_AXIS_DEFAULT ||
+      q->p.group != 0)
+    return TQ_ERR_UNSUPPORTED;
+  const tq_group_env env = {.has_range = 1, .range_lo = lo, .range_hi = hi};
+  const tq_group_stat st = range_stat(&env);
+  tq_group_param pr;
+  gt->param(q, &env, &st, &pr);
+  *scale = pr.s;
+  return TQ_OK;
+}
+
 /* ---- the reference --------------------------------------------------------*/
 
 tq_status tq_grouped_ref(tq_context *ctx, const tq_quantizer *q,

@@ -200,6 +200,12 @@ void tq_avx2_nvfp4_param8(const tq_quantizer *q, const tq_group_env *env,
 /* The reference of every scaled kind: every group gathered in order, its
  * statistic, param() and tq_group_elem on each element (what
  * tq_quant_opts.force_reference runs). */
+/* The one scale of a per-tensor `static` scaled quantizer q for the
+ * calibrated range [lo, hi] (what it quantizes with at such a site);
+ * TQ_ERR_UNSUPPORTED (no message) for any other quantizer. */
+tq_status tq_quantizer_static_scale(const tq_quantizer *q, float lo, float hi,
+                                    float *scale);
+
 tq_status tq_grouped_ref(tq_context *ctx, const tq_quantizer *q,
                          const float *in, float *out, const tq_groups *g,
                          const tq_group_env *env, tq_rng_pos rng, int threads);

@@ -253,9 +253,9 @@ int tq_bench_model(int argc, char **argv) {
   profile prof = {0};
   tq_status st = TQ_OK;
   if (!tq_cli_open_model(cmd, ctx, o.path, &g, &s) ||
-      !tq_cli_maps_load(cmd, ctx, &o.maps, &set))
+      !tq_cli_maps_load(cmd, ctx, &o.maps, &set) ||
+      !tq_cli_maps_apply(cmd, ctx, s, &o.maps, set))
     goto done;
-  if ((st = tq_session_set_maps(ctx, s, set)) != TQ_OK) goto fail;
   if (tq_graph_input_count(g) > 16) {
     tq_cli_error(cmd, "more than 16 model inputs");
     goto done;

@@ -84,7 +84,8 @@ static tq_status bake(tq_context *ctx, tq_graph *g, const tq_session *s,
   for (size_t i = 0; i < tq_graph_node_count(g); i++) {
     tq_node_info info;
     tq_graph_node_info(g, i, &info);
-    for (size_t k = 1; k < info.n_inputs; k++) {
+    /* From input 0: under the layer view a bias may come first. */
+    for (size_t k = 0; k < info.n_inputs; k++) {
       const tq_tensor *q = tq_session_quantized_weight(s, i, k);
       if (!q) continue;
       tq_status st = tq_graph_set_initializer(ctx, g, info.inputs[k], q);

@@ -7,17 +7,21 @@
 #include "model_util.h"
 
 static const char help[] =
-    "usage: tq info MODEL.onnx [--batch N] [--json]\n"
+    "usage: tq info MODEL.onnx [--batch N] [--layers] [--json]\n"
     "\n"
     "Prints a table of the model's nodes: ID (what quantizer map keys\n"
     "match), operator, input and output shapes, parameter count and the\n"
     "names of the weights the node owns (map keys also match these); the\n"
     "model's inputs and outputs with their dtypes and shapes (what tq run\n"
     "-i NAME=FILE and -o NAME=FILE take); then totals: parameters and\n"
-    "multiply-accumulates (MACs) per input sample.\n"
+    "multiply-accumulates (MACs) per input sample. With --layers, also the\n"
+    "framework layers the nodes form (what keys address under --map-view\n"
+    "layers): each layer's ID, its nodes, the node giving its output and\n"
+    "its parameters; layout nodes (Transpose, Reshape, ...) belong to none.\n"
     "\n"
     "options:\n"
     "  --batch N   batch size used for dynamic dimensions (default 1)\n"
+    "  --layers    also list the framework layers (JSON: always)\n"
     "  --json      one JSON object instead of the table\n"
     "\n"
     "examples:\n"
@@ -35,6 +39,7 @@ typedef struct info_args {
   const char *path;
   long batch;
   int json;
+  int layers;
 } info_args;
 
 static int parse_args(const char *cmd, int argc, char **argv, info_args *o) {
@@ -46,6 +51,8 @@ static int parse_args(const char *cmd, int argc, char **argv, info_args *o) {
         return 0;
     } else if (!strcmp(argv[i], "--json")) {
       o->json = 1;
+    } else if (!strcmp(argv[i], "--layers")) {
+      o->layers = 1;
     } else if (argv[i][0] == '-' || o->path) {
       tq_cli_error(cmd, "unexpected argument '%s' (see tq info --help)",
                    argv[i]);
@@ -157,6 +164,52 @@ static void print_totals(const tq_graph *g, double params, double macs,
          macs / (double)batch / 1e9);
 }
 
+/* The framework layers (docs/maps.md): a table, or (root not NULL) a
+ * "layers" array in root and each node's layer in its object of jnodes. */
+static void describe_layers(const tq_graph *g, const tq_session *s,
+                            json_t *root, json_t *jnodes) {
+  json_t *jl = root ? json_array() : NULL;
+  if (!root)
+    printf(
+        "\nframework layers (keys address these under --map-view "
+        "layers):\n%-4s %-40s %-6s %-44s %s\n",
+        "#", "layer ID", "nodes", "output node", "parameters");
+  for (size_t l = 0; l < tq_session_layer_count(s); l++) {
+    tq_layer_info li;
+    tq_node_info out;
+    tq_session_layer(s, l, &li);
+    tq_graph_node_info(g, li.output_node, &out);
+    if (!root) {
+      printf("%-4zu %-40s %-6zu %-44s ", l, li.id, li.n_nodes, out.id);
+      for (size_t k = 0; k < li.n_params; k++)
+        printf("%s%s", k ? ", " : "", li.params[k]);
+      printf("\n");
+      continue;
+    }
+    json_t *nodes = json_array(), *params = json_array();
+    for (size_t m = 0; m < li.n_nodes; m++) {
+      tq_node_info ni;
+      tq_graph_node_info(g, li.nodes[m], &ni);
+      json_array_append_new(nodes, json_string(ni.id));
+    }
+    for (size_t k = 0; k < li.n_params; k++)
+      json_array_append_new(params, json_string(li.params[k]));
+    json_array_append_new(
+        jl, json_pack("{s:s, s:o, s:s, s:o}", "id", li.id, "nodes", nodes,
+                      "output", out.id, "params", params));
+  }
+  if (!root) return;
+  for (size_t i = 0; i < json_array_size(jnodes); i++) {
+    const long l = tq_session_node_layer(s, i);
+    tq_layer_info li;
+    json_object_set_new(json_array_get(jnodes, i), "layer",
+                        l >= 0 && tq_session_layer(s, (size_t)l, &li) == TQ_OK
+                            ? json_string(li.id)
+                            : json_null());
+  }
+  json_object_set_new(root, "layers", jl);
+}
+
 static void print_json(const info_args *o, const tq_graph *g,
                        const tq_session *s, json_t *jnodes, double params,
                        double macs) {
@@ -165,6 +218,7 @@ static void print_json(const info_args *o, const tq_graph *g,
                 (json_int_t)o->batch, "nodes", jnodes, "params", params,
                 "macs_per_sample", macs / (double)o->batch);
   describe_io(g, s, o->batch, root);
+  describe_layers(g, s, root, jnodes);
   char *text = json_dumps(root, JSON_INDENT(2));
   if (text) puts(text);
   free(text);
@@ -206,6 +260,7 @@ static int run(int argc, char **argv) {
     if (o.json) {
       print_json(&o, g, s, jnodes, params, macs);
     } else {
+      if (o.layers) describe_layers(g, s, NULL, NULL);
       describe_io(g, s, o.batch, NULL);
       print_totals(g, params, macs, o.batch);
     }

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "map_model.h"
 #include "map_sites.h"
+#include "model_util.h"
 #include "tq.h"
 
 static const char cmd[] = "map";
@@ -26,7 +28,10 @@ typedef struct options {
   int json;
   layer_query *layers;
   size_t n_layers;
-  const char *model; /* --model: show what specs resolve to there */
+  const char *model; /* --model: check the map against this model; with
+                        --layer, show what specs resolve to there */
+  const char *view;  /* --map-view */
+  int strict;
   tq_cli_map_model mm;
   tq_context *ctx;
 } options;
@@ -355,7 +360,8 @@ static json_t *layer_json(const options *o, const tq_qmap_set *set,
   return layer;
 }
 
-static int print_json(const options *o, const tq_qmap_set *set, map_form form) {
+static int print_json(const options *o, const tq_qmap_set *set, map_form form,
+                      json_t *model) {
   static const char *const form_names[] = {"sectioned", "flat", "spec"};
   json_t *root = json_object(), *sections = json_object(),
          *layers = json_array();
@@ -370,6 +376,7 @@ static int print_json(const options *o, const tq_qmap_set *set, map_form form) {
   for (size_t i = 0; ok && i < o->n_layers; i++)
     ok &= json_array_append_new(layers,
                                 layer_json(o, set, form, &o->layers[i])) == 0;
+  if (ok && o->model) ok = model && jset(root, "model", json_incref(model));
   if (ok) {
     ok = jset(root, "sections", sections) & jset(root, "layers", layers);
     sections = layers = NULL;
@@ -428,8 +435,12 @@ static int parse_args(int argc, char **argv, options *o, const char **weights) {
       o->kind_given = 1;
     } else if (strcmp(a, "--json") == 0) {
       o->json = 1;
+    } else if (strcmp(a, "--strict") == 0) {
+      o->strict = 1;
     } else if (strcmp(a, "--model") == 0) {
       if (!(o->model = tq_cli_value(cmd, argc, argv, &i))) return 0;
+    } else if (strcmp(a, "--map-view") == 0) {
+      if (!(o->view = tq_cli_value(cmd, argc, argv, &i))) return 0;
     } else if (a[0] == '-' && a[1] == '-') {
       tq_cli_error(cmd, "unknown option %s (see tq map --help)", a);
       return 0;
@@ -439,6 +450,13 @@ static int parse_args(int argc, char **argv, options *o, const char **weights) {
     } else {
       o->map = a;
     }
+  }
+  tq_map_view view;
+  if (!tq_cli_map_view(cmd, o->view, &view)) return 0;
+  if (!o->model && (o->view || o->strict)) {
+    tq_cli_error(cmd, "%s needs --model MODEL",
+                 o->view ? "--map-view" : "--strict");
+    return 0;
   }
   if (!o->map) {
     tq_cli_error(cmd,
@@ -452,7 +470,6 @@ static int parse_args(int argc, char **argv, options *o, const char **weights) {
 /* --model: opens it, finds each --layer's node and, where no --weight was
  * given, takes the layer's weights from the model. */
 static int model_layers(options *o) {
-  if (!tq_cli_map_model_open(cmd, o->ctx, o->model, &o->mm)) return 0;
   for (size_t i = 0; i < o->n_layers; i++) {
     layer_query *q = &o->layers[i];
     if ((q->node = tq_cli_map_model_node(cmd, &o->mm, q->id)) < 0) return 0;
@@ -462,6 +479,20 @@ static int model_layers(options *o) {
       q->weights = info.weights;
       q->n_weights = info.n_weights;
     }
+  }
+  return 1;
+}
+
+/* The report of the map on the model under o->view; prints errors. */
+static int open_report(const options *o, const tq_qmap_set *set,
+                       tq_map_report **r) {
+  tq_map_view view;
+  tq_cli_map_view(cmd, o->view, &view); /* checked by parse_args */
+  tq_status st = tq_session_set_map_view(o->ctx, o->mm.s, view);
+  if (st == TQ_OK) st = tq_map_report_create(o->ctx, o->mm.s, set, r);
+  if (st != TQ_OK) {
+    tq_cli_status_error(cmd, o->ctx, st);
+    return 0;
   }
   return 1;
 }
@@ -479,6 +510,7 @@ static int run_check(int argc, char **argv) {
   int rc = TQ_EXIT_USAGE;
   tq_context *ctx = NULL;
   tq_qmap_set *set = NULL;
+  tq_map_report *report = NULL;
   if (!parse_args(argc, argv, &o, weights)) goto done;
   rc = TQ_EXIT_FAILURE;
   if (tq_context_create(&ctx) != TQ_OK) {
@@ -493,14 +525,24 @@ static int run_check(int argc, char **argv) {
     goto done;
   }
   o.ctx = ctx;
-  if (o.model && !model_layers(&o)) goto done;
+  if (o.model && (!tq_cli_map_model_open(cmd, ctx, o.model, &o.mm) ||
+                  !model_layers(&o) || !open_report(&o, set, &report)))
+    goto done;
   if (o.json) {
-    if (!print_json(&o, set, form)) goto done;
+    json_t *model =
+        report ? tq_map_model_json(o.model, report, o.mm.s, set) : NULL;
+    const int ok = print_json(&o, set, form, model);
+    json_decref(model);
+    if (!ok) goto done;
   } else {
     print_text(&o, set, form);
+    if (report) tq_map_model_print(o.model, report, o.mm.s, set);
   }
   rc = fflush(stdout) == 0 ? TQ_EXIT_OK : TQ_EXIT_FAILURE;
+  if (report && tq_cli_maps_warn_unused(cmd, report, set, o.strict) && o.strict)
+    rc = TQ_EXIT_FAILURE;
 done:
+  tq_map_report_destroy(report);
   tq_cli_map_model_close(&o.mm);
   tq_qmap_set_destroy(set);
   tq_context_destroy(ctx);
@@ -528,7 +570,7 @@ const tq_command tq_cmd_map = {
     "map", "check a quantizer map and show which quantizer a layer gets",
     run_map,
     "usage: tq map check MAP [--kind KIND] [--layer ID [--weight NAME]...]...\n"
-    "                    [--model MODEL] [--json]\n"
+    "                    [--model MODEL [--map-view V] [--strict]] [--json]\n"
     "\n"
     "Checks a quantizer map completely and lists its entries; with --layer,\n"
     "shows which entry (if any) applies to a layer, per section.\n"
@@ -548,7 +590,9 @@ const tq_command tq_cmd_map = {
     "\n"
     "Matching: a key matches a layer when the layer ID or one of its weight\n"
     "names contains it. Keys starting with \"re:\" are POSIX extended regular\n"
-    "expressions, searched anywhere in the name (anchor with ^ and $). \"\"\n"
+    "expressions, searched anywhere in the name (anchor with ^ and $). Keys\n"
+    "starting with \"=\" match whole name segments (between /, . and :):\n"
+    "\"=Conv2\" matches LeNet/Conv2/BiasAdd, not Conv2D. \"\"\n"
     "matches every layer. The first matching entry in file order wins; a\n"
     "layer that no key matches stays float.\n"
     "\n"
@@ -560,12 +604,19 @@ const tq_command tq_cmd_map = {
     "  --kind KIND    the kind of a flat map or spec string: extrinsic\n"
     "                 (default), weights, intrinsic, gradients or updates;\n"
     "                 for a sectioned map, show only that section\n"
-    "  --model MODEL  the model the --layer IDs belong to: also show, per\n"
-    "                 tensor the spec quantizes there (weights, or the\n"
+    "  --model MODEL  check the map against an ONNX model: per key, the\n"
+    "                 layers (and weights) it applies to; per layer, the\n"
+    "                 key that applies; a warning for each key that\n"
+    "                 applies to nothing. With --layer (IDs of this model):\n"
+    "                 per tensor the spec quantizes there (weights, or the\n"
     "                 output for one sample), the axis and group a scaled\n"
     "                 or block format resolves to (per tensor, per channel\n"
     "                 along axis K, blocks of G along axis K); the layer's\n"
-    "                 weights are taken from the model unless --weight\n"
+    "                 weights are taken from the model unless --weight is\n"
+    "                 given\n"
+    "  --map-view V   with --model: keys address framework layers (layers)\n"
+    "                 or ONNX nodes (nodes, the default)\n"
+    "  --strict       with --model: exit 1 when a key applies to nothing\n"
     "  --json         print the entries and matches as JSON\n"
     "  -h, --help     this text\n"
     "\n"
@@ -579,4 +630,6 @@ const tq_command tq_cmd_map = {
     "      --weight layer1.0.conv1.weight\n"
     "  tq map check accumulators.json --kind intrinsic --layer fc\n"
     "  tq map check nearest,8,4 --layer anything\n"
-    "  tq map check maps/lenet.json --layer LeNet/Conv1 --json\n"};
+    "  tq map check maps/lenet.json --layer LeNet/Conv1 --json\n"
+    "  tq map check keras.json --model lenet.onnx --map-view layers "
+    "--strict\n"};

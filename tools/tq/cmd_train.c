@@ -263,6 +263,29 @@ static int replicas_agree(const char *cmd, const tq_comm *comm,
   return ok;
 }
 
+/* The trainer resolves maps per node; the warnings about keys that match
+ * nothing come from a session of the same graph. */
+static int check_maps(const char *cmd, tq_context *ctx, const tq_graph *g,
+                      const tq_cli_maps *m, const tq_qmap_set *set) {
+  if (m->view && strcmp(m->view, "nodes")) {
+    tq_cli_error(cmd,
+                 "--map-view %s: training resolves maps per node; the layer "
+                 "view is not supported by tq train yet",
+                 m->view);
+    return 0;
+  }
+  if (!set) return 1;
+  tq_session *s = NULL;
+  const tq_status st = tq_session_create(ctx, g, &s);
+  if (st != TQ_OK) {
+    tq_cli_status_error(cmd, ctx, st);
+    return 0;
+  }
+  const int ok = tq_cli_maps_apply(cmd, ctx, s, m, set);
+  tq_session_destroy(s);
+  return ok;
+}
+
 static int run(int argc, char **argv) {
   const char *cmd = "train";
   train_opts o;
@@ -303,7 +326,9 @@ static int run(int argc, char **argv) {
     goto done;
   }
   if ((st = load_model(ctx, o.model, o.seed, &g))) goto fail;
-  if (!tq_cli_maps_load(cmd, ctx, &o.maps, &set)) goto done;
+  if (!tq_cli_maps_load(cmd, ctx, &o.maps, &set) ||
+      !check_maps(cmd, ctx, g, &o.maps, set))
+    goto done;
   if ((st = tq_trainer_create(ctx, g, &o.cfg, &tr))) goto fail;
   tq_trainer_set_seed(tr, o.seed);
   tq_trainer_set_comm(tr, comm);

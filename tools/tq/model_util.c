@@ -27,12 +27,8 @@ int tq_cli_open_quantized(const char *cmd, tq_context *ctx, const char *path,
       !tq_cli_maps_load(cmd, ctx, maps, set))
     return 0;
   tq_session_set_seed(*s, seed);
-  const tq_status st = tq_session_set_maps(ctx, *s, *set);
-  if (st != TQ_OK) {
-    tq_cli_status_error(cmd, ctx, st);
-    return 0;
-  }
-  return tq_cli_calib_apply(cmd, ctx, maps->calib, *s);
+  return tq_cli_maps_apply(cmd, ctx, *s, maps, *set) &&
+         tq_cli_calib_apply(cmd, ctx, maps->calib, *s);
 }
 
 tq_context *tq_cli_context(long threads) {

@@ -68,6 +68,10 @@ typedef struct tq_cli_maps {
   int training;
   const char *grads, *updates;
   const char *calib; /* --calib calib.json: ranges of `static` specs */
+  /* --map-view layers|nodes: what keys address (NULL: nodes); --strict:
+   * a key that applies to nothing is an error, not a warning */
+  const char *view;
+  int strict;
 } tq_cli_maps;
 
 /* If argv[*i] is a map option, takes its value (advancing *i) and returns
@@ -84,21 +88,41 @@ int tq_cli_maps_load(const char *cmd, tq_context *ctx, const tq_cli_maps *m,
 int tq_cli_calib_apply(const char *cmd, tq_context *ctx, const char *path,
                        tq_session *s);
 
-/* Help text lines describing the map options. */
-#define TQ_CLI_MAPS_HELP                                                     \
-  "      --extr MAP     quantize layer outputs: a flat JSON map file, inline\n" \
-  "                     JSON ('{\"Conv1\": \"nearest,12,11\"}') or one spec\n" \
-  "                     for all layers (e.g. nearest,8,4)\n"                 \
-  "      --weights MAP  quantize layer weights (same forms)\n"               \
-  "      --intr MAP     quantize products and sums inside Conv/Gemm/MatMul\n" \
-  "      --map FILE     a sectioned map file: {\"extrinsic\": {...},\n"      \
-  "                     \"weights\": {...}, \"intrinsic\": {...}}\n"      \
-  "      --calib FILE   calib.json (tq calibrate): the ranges of `static`\n"  \
-  "                     activation specs\n"
+/* Under the view the options ask for, applies set (NULL: none) to s and
+ * warns on stderr about each key that applies to no layer (node) of the
+ * model, or, with --strict, reports it as an error. Returns 1 on success. */
+int tq_cli_maps_apply(const char *cmd, tq_context *ctx, tq_session *s,
+                      const tq_cli_maps *m, const tq_qmap_set *set);
 
-#define TQ_CLI_TRAIN_MAPS_HELP                                               \
+/* Prints a warning (an error when strict) for each key of set that
+ * applies to no target of r; returns how many. */
+size_t tq_cli_maps_warn_unused(const char *cmd, const tq_map_report *r,
+                               const tq_qmap_set *set, int strict);
+
+/* Parses a --map-view value ("layers" or "nodes"); prints the error.
+ * Returns 1 on success. */
+int tq_cli_map_view(const char *cmd, const char *text, tq_map_view *view);
+
+/* Help text lines describing the map options. */
+#define TQ_CLI_MAPS_HELP                                                       \
+  "      --extr MAP     quantize layer outputs: a flat JSON map file, "        \
+  "inline\n"                                                                   \
+  "                     JSON ('{\"Conv1\": \"nearest,12,11\"}') or one spec\n" \
+  "                     for all layers (e.g. nearest,8,4)\n"                   \
+  "      --weights MAP  quantize layer weights (same forms)\n"                 \
+  "      --intr MAP     quantize products and sums inside Conv/Gemm/MatMul\n"  \
+  "      --map FILE     a sectioned map file: {\"extrinsic\": {...},\n"        \
+  "                     \"weights\": {...}, \"intrinsic\": {...}}\n"           \
+  "      --calib FILE   calib.json (tq calibrate): the ranges of `static`\n"   \
+  "                     activation specs\n"                                    \
+  "      --map-view V   what keys address: nodes (ONNX nodes, the default)\n"  \
+  "                     or layers (framework layers: tq info lists them)\n"    \
+  "      --strict       a map key that applies to no layer is an error\n"      \
+  "                     (default: a warning)\n"
+
+#define TQ_CLI_TRAIN_MAPS_HELP                                                \
   "      --gradients MAP quantize the gradients flowing back out of layers\n" \
-  "      --updates MAP  store weights through this quantizer after each\n"   \
+  "      --updates MAP  store weights through this quantizer after each\n"    \
   "                     optimizer step (quantized SGD/Adam)\n"
 
 /* Exit codes. */
