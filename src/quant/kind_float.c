@@ -252,7 +252,9 @@ const tq_kind_traits tq_kind_float = {
     .bits = bits,
     .flags = TQ_KIND_ROUNDS,
     .define = define,
-    .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel, [TQ_ISA_AVX2] = tq_avx2_float},
+    .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel,
+                [TQ_ISA_AVX2] = tq_avx2_float,
+                [TQ_ISA_AVX512] = tq_avx512_float},
     .grouped =
         {[TQ_ISA_SCALAR] = tq_grouped_scalar, [TQ_ISA_AVX2] = tq_grouped_avx2},
     .groups = &groups,
