@@ -57,6 +57,87 @@ ALWAYS_INLINE __m512 fixed_one(const fixed_vec *c, __m512 x, __m512 u,
   return _mm512_mask_mov_ps(y, tq_avx512_nan(x), x);
 }
 
+/* Saturating modes other than stochastic round the signed t = x 2^f in
+ * place, a few instructions each: the directed modes and even are one
+ * roundscale; the others add or subtract 1 where the exact distance to an
+ * integer decides (t - floor(t) and the like are exact for |t| >= 1; for a
+ * tiny t they may round toward 1, which leaves every comparison with 1/2
+ * as it was). Where t underflowed to 0, DOWN, UP and AWAY see the nonzero
+ * stand-in of fixed_one. */
+ALWAYS_INLINE __m512 round_t(__m512 t, __m512 x, tq_round r) {
+  const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+  if (r == TQ_ROUND_DOWN || r == TQ_ROUND_UP || r == TQ_ROUND_AWAY) {
+    __mmask16 lost = _mm512_cmp_ps_mask(t, _mm512_setzero_ps(), _CMP_EQ_OQ) &
+                     _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    t = _mm512_mask_mov_ps(
+        t, lost, tq_avx512_or(_mm512_set1_ps(0x1p-149f), tq_avx512_sign(x)));
+  }
+  switch (r) {
+    case TQ_ROUND_EVEN:
+      return _mm512_roundscale_ps(
+          t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_DOWN:
+      return _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_UP:
+      return _mm512_roundscale_ps(t, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_ZERO:
+      return _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    case TQ_ROUND_NEAREST: { /* trunc(t) + trunc(2 (t - trunc(t))) */
+      __m512 i =
+          _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      __m512 f = _mm512_sub_ps(t, i);
+      return _mm512_add_ps(
+          i, _mm512_roundscale_ps(_mm512_add_ps(f, f),
+                                  _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
+    }
+    case TQ_ROUND_HALF_UP: {
+      __m512 fl = tq_avx512_floor(t);
+      __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(t, fl), half, _CMP_GE_OQ);
+      return _mm512_mask_add_ps(fl, up, fl, one);
+    }
+    case TQ_ROUND_HALF_DOWN: {
+      __m512 c =
+          _mm512_roundscale_ps(t, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+      __mmask16 down =
+          _mm512_cmp_ps_mask(_mm512_sub_ps(c, t), half, _CMP_GE_OQ);
+      return _mm512_mask_sub_ps(c, down, c, one);
+    }
+    case TQ_ROUND_HALF_ZERO: {
+      __m512 i =
+          _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      __mmask16 away = _mm512_cmp_ps_mask(tq_avx512_abs(_mm512_sub_ps(t, i)),
+                                          half, _CMP_GT_OQ);
+      return _mm512_mask_add_ps(i, away, i,
+                                tq_avx512_or(one, tq_avx512_sign(t)));
+    }
+    case TQ_ROUND_AWAY:
+      return _mm512_mask_mov_ps(
+          _mm512_roundscale_ps(t, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC),
+          tq_avx512_neg(t), tq_avx512_floor(t));
+    default: return t; /* stochastic: fixed_one */
+  }
+}
+
+/* Saturation as a clamp of the rounded r to [float(qlow), float(qmax)]:
+ * r is an integer-valued float, so r > qmax <=> r > float(qmax) and the
+ * clamped value scaled by 2^-f is hi_out (likewise below); +-inf clamp,
+ * NaN is put back at the end. */
+ALWAYS_INLINE __m512 fixed_sat(__m512 x, __m512 scale, __m512 inv_scale,
+                               __m512 lo, __m512 hi, tq_round r) {
+  __m512 t = _mm512_mul_ps(x, scale);
+  /* The modes that subtract t's integer part need it finite: beyond 2^33
+   * every mode saturates anyway. */
+  if (r == TQ_ROUND_NEAREST || r == TQ_ROUND_HALF_UP ||
+      r == TQ_ROUND_HALF_DOWN || r == TQ_ROUND_HALF_ZERO)
+    t = _mm512_max_ps(_mm512_min_ps(t, _mm512_set1_ps(0x1p33f)),
+                      _mm512_set1_ps(-0x1p33f));
+  __m512 rt = round_t(t, x, r);
+  rt = _mm512_max_ps(_mm512_min_ps(rt, hi), lo);
+  /* exact; + 0 turns -0 into +0 */
+  __m512 y = _mm512_add_ps(_mm512_mul_ps(rt, inv_scale), _mm512_setzero_ps());
+  return _mm512_mask_mov_ps(y, tq_avx512_nan(x), x);
+}
+
 #define FIXED_CASE(R)                                          \
   case R:                                                      \
     if (wrap)                                                  \
@@ -65,6 +146,12 @@ ALWAYS_INLINE __m512 fixed_one(const fixed_vec *c, __m512 x, __m512 u,
     else                                                       \
       TQ_AVX512_RUN(in, out, n, rng, R == TQ_ROUND_STOCHASTIC, \
                     fixed_one(&c, x, u, R, 0));                \
+    break;
+
+#define SAT_CASE(R)                                               \
+  case R:                                                         \
+    TQ_AVX512_RUN(in, out, n, rng, 0,                             \
+                  fixed_sat(x, c.scale, c.inv_scale, lo, hi, R)); \
     break;
 
 void tq_avx512_fixed(const tq_quantizer *q, const float *in, float *out,
@@ -82,6 +169,23 @@ void tq_avx512_fixed(const tq_quantizer *q, const float *in, float *out,
   };
   tq_avx512_wrap_init(&c.wrap, q);
   int wrap = q->p.overflow == TQ_OVERFLOW_WRAP;
+  if (!wrap && q->p.round != TQ_ROUND_STOCHASTIC) {
+    const __m512 lo = _mm512_set1_ps((float)k->qlow),
+                 hi = _mm512_set1_ps((float)k->qmax);
+    switch (q->p.round) {
+      SAT_CASE(TQ_ROUND_NEAREST)
+      SAT_CASE(TQ_ROUND_EVEN)
+      SAT_CASE(TQ_ROUND_HALF_UP)
+      SAT_CASE(TQ_ROUND_HALF_DOWN)
+      SAT_CASE(TQ_ROUND_HALF_ZERO)
+      SAT_CASE(TQ_ROUND_DOWN)
+      SAT_CASE(TQ_ROUND_UP)
+      SAT_CASE(TQ_ROUND_ZERO)
+      SAT_CASE(TQ_ROUND_AWAY)
+      default: break;
+    }
+    return;
+  }
   switch (q->p.round) {
     FIXED_CASE(TQ_ROUND_NEAREST)
     FIXED_CASE(TQ_ROUND_EVEN)
