@@ -170,35 +170,40 @@ ALWAYS_INLINE __m512 tq_avx512_rne_ps(const tq_avx512_rne *c, __m512 x) {
 /* ---- Philox4x32-10 in 16 lanes -------------------------------------------
  * The slot form of kernel_loop_avx2.h's philox_slots_u: each 64-bit slot
  * holds one block's word in its low half, so _mm512_mul_epu32 gives the
- * full 32x32 -> 64 product. Two vectors of eight blocks (b0 .. b0+15) run
- * interleaved. Returns u for elements 4*b0 .. 4*b0+63 as four vectors in
- * element order. */
+ * full 32x32 -> 64 product (the high halves carry junk no multiply reads).
+ * Four vectors of eight blocks (b0 .. b0+31) run interleaved so that
+ * their latency chains overlap. Returns u for elements 4*b0 .. 4*b0+127 as
+ * eight vectors in element order. */
+#define TQ_AVX512_PHILOX_ELEMS 128
+
 ALWAYS_INLINE void tq_avx512_philox_u(uint64_t seed, uint64_t stream,
-                                      uint64_t b0, __m512 u[4]) {
+                                      uint64_t b0, __m512 u[8]) {
   const __m512i m0 = _mm512_set1_epi64(0xD2511F53);
   const __m512i m1 = _mm512_set1_epi64(0xCD9E8D57);
-  __m512i a0 = _mm512_add_epi64(_mm512_set1_epi64((long long)b0),
-                                _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
-  __m512i b0v = _mm512_add_epi64(a0, _mm512_set1_epi64(8));
-  __m512i a1 = _mm512_srli_epi64(a0, 32), b1 = _mm512_srli_epi64(b0v, 32);
-  __m512i a2 = _mm512_set1_epi64((long long)(uint32_t)stream), b2 = a2;
-  __m512i a3 = _mm512_set1_epi64((long long)(stream >> 32)), b3 = a3;
+  const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+  __m512i w0[4], w1[4], w2[4], w3[4];
+  for (int v = 0; v < 4; v++) {
+    w0[v] = _mm512_add_epi64(_mm512_set1_epi64((long long)(b0 + 8u * v)), lane);
+    w1[v] = _mm512_srli_epi64(w0[v], 32);
+    w2[v] = _mm512_set1_epi64((long long)(uint32_t)stream);
+    w3[v] = _mm512_set1_epi64((long long)(stream >> 32));
+  }
   __m512i k0 = _mm512_set1_epi64((long long)(uint32_t)seed);
   __m512i k1 = _mm512_set1_epi64((long long)(seed >> 32));
   const __m512i bump0 = _mm512_set1_epi64(0x9E3779B9);
   const __m512i bump1 = _mm512_set1_epi64(0xBB67AE85);
   for (int round = 0; round < 10; round++) {
-    __m512i pa0 = _mm512_mul_epu32(a0, m0), pa1 = _mm512_mul_epu32(a2, m1);
-    __m512i pb0 = _mm512_mul_epu32(b0v, m0), pb1 = _mm512_mul_epu32(b2, m1);
-    /* xor of three: 0x96 */
-    a0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(pa1, 32), a1, k0, 0x96);
-    a2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(pa0, 32), a3, k1, 0x96);
-    a1 = pa1;
-    a3 = pa0;
-    b0v = _mm512_ternarylogic_epi64(_mm512_srli_epi64(pb1, 32), b1, k0, 0x96);
-    b2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(pb0, 32), b3, k1, 0x96);
-    b1 = pb1;
-    b3 = pb0;
+    for (int v = 0; v < 4; v++) {
+      __m512i p0 = _mm512_mul_epu32(w0[v], m0),
+              p1 = _mm512_mul_epu32(w2[v], m1);
+      /* 0x96: the xor of three */
+      w0[v] =
+          _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), w1[v], k0, 0x96);
+      w2[v] =
+          _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), w3[v], k1, 0x96);
+      w1[v] = p1;
+      w3[v] = p0;
+    }
     /* The key adds carry into the junk halves only. */
     k0 = _mm512_add_epi32(k0, bump0);
     k1 = _mm512_add_epi32(k1, bump1);
@@ -206,34 +211,30 @@ ALWAYS_INLINE void tq_avx512_philox_u(uint64_t seed, uint64_t stream,
   /* Words 0,1 and 2,3 of each block side by side; per 128-bit lane the
    * unpacks give blocks 2j | 2j+1; the permutes put blocks in order. */
   const __mmask16 odd_words = 0xAAAA;
-  __m512i a01 =
-      _mm512_mask_blend_epi32(odd_words, a0, _mm512_slli_epi64(a1, 32));
-  __m512i a23 =
-      _mm512_mask_blend_epi32(odd_words, a2, _mm512_slli_epi64(a3, 32));
-  __m512i b01 =
-      _mm512_mask_blend_epi32(odd_words, b0v, _mm512_slli_epi64(b1, 32));
-  __m512i b23 =
-      _mm512_mask_blend_epi32(odd_words, b2, _mm512_slli_epi64(b3, 32));
-  __m512i a02 = _mm512_unpacklo_epi64(a01, a23); /* blocks 0 | 2 | 4 | 6 */
-  __m512i a13 = _mm512_unpackhi_epi64(a01, a23); /* blocks 1 | 3 | 5 | 7 */
-  __m512i b02 = _mm512_unpacklo_epi64(b01, b23);
-  __m512i b13 = _mm512_unpackhi_epi64(b01, b23);
   const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
   const __m512i second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
-  __m512i w[4] = {_mm512_permutex2var_epi64(a02, first, a13),
-                  _mm512_permutex2var_epi64(a02, second, a13),
-                  _mm512_permutex2var_epi64(b02, first, b13),
-                  _mm512_permutex2var_epi64(b02, second, b13)};
   const __m512 scale = _mm512_set1_ps(0x1p-24f);
-  for (int k = 0; k < 4; k++)
-    u[k] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w[k], 8)), scale);
+  for (int v = 0; v < 4; v++) {
+    __m512i lo =
+        _mm512_mask_blend_epi32(odd_words, w0[v], _mm512_slli_epi64(w1[v], 32));
+    __m512i hi =
+        _mm512_mask_blend_epi32(odd_words, w2[v], _mm512_slli_epi64(w3[v], 32));
+    __m512i even_blocks = _mm512_unpacklo_epi64(lo, hi);
+    __m512i odd_blocks = _mm512_unpackhi_epi64(lo, hi);
+    __m512i a = _mm512_permutex2var_epi64(even_blocks, first, odd_blocks);
+    __m512i b = _mm512_permutex2var_epi64(even_blocks, second, odd_blocks);
+    u[2 * v] =
+        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(a, 8)), scale);
+    u[2 * v + 1] =
+        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(b, 8)), scale);
+  }
 }
 
 /* ---- the loop -------------------------------------------------------------
  * Runs BODY over n elements in vectors of 16, the tail under a mask (masked
  * loads do not fault past the end). `BODY` sees x and u (u only meaningful
  * when stochastic). Stochastic calls whose first element starts a Philox
- * block keep the numbers in registers, 64 elements per 16 blocks; others
+ * block keep the numbers in registers, 128 elements per 32 blocks; others
  * take them from the AVX2 generator's buffer (the CPU has AVX2). */
 #define TQ_AVX512_TILE 1024
 
@@ -257,11 +258,13 @@ ALWAYS_INLINE __mmask16 tq_avx512_tail(size_t left) {
         _mm512_mask_storeu_ps((out) + i_, m_, BODY);                          \
       }                                                                       \
     } else if (((rng).first & 3) == 0) {                                      \
-      for (size_t g_ = 0; g_ < (n); g_ += 64) {                               \
-        __m512 ug_[4];                                                        \
+      for (size_t g_ = 0; g_ < (n); g_ += TQ_AVX512_PHILOX_ELEMS) {           \
+        __m512 ug_[TQ_AVX512_PHILOX_ELEMS / 16];                              \
         tq_avx512_philox_u((rng).seed, (rng).stream, ((rng).first + g_) >> 2, \
                            ug_);                                              \
-        for (int k_ = 0; k_ < 4 && g_ + 16 * (size_t)k_ < (n); k_++) {        \
+        for (int k_ = 0;                                                      \
+             k_ < TQ_AVX512_PHILOX_ELEMS / 16 && g_ + 16 * (size_t)k_ < (n);  \
+             k_++) {                                                          \
           size_t i_ = g_ + 16 * (size_t)k_;                                   \
           __mmask16 m_ = tq_avx512_tail((n)-i_);                              \
           __m512 x = _mm512_maskz_loadu_ps(m_, (in) + i_);                    \
