@@ -78,6 +78,64 @@ ALWAYS_INLINE __m512 tq_avx512_floor(__m512 a) {
   return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
 }
 
+/* tq_round_signed on a finite t (|t| <= 2^33 where the mode is nearest
+ * or a half_* one; the others take +-inf too), a few instructions each:
+ * the directed modes and even are one roundscale; the others add or
+ * subtract 1 where the distance to an integer decides (t - floor(t) and
+ * the like are exact for |t| >= 1 and by Sterbenz near 1/2; for a tiny t
+ * they may round toward 1, which leaves every comparison with 1/2 as it
+ * was). Stochastic decides on the magnitude's exact fraction, as
+ * tq_avx2_round_ps. */
+ALWAYS_INLINE __m512 tq_avx512_round_ps(__m512 t, __m512 u, tq_round r) {
+  const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+  const int near = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC,
+            down = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC,
+            up = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC,
+            zero = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+  switch (r) {
+    case TQ_ROUND_EVEN: return _mm512_roundscale_ps(t, near);
+    case TQ_ROUND_DOWN: return _mm512_roundscale_ps(t, down);
+    case TQ_ROUND_UP: return _mm512_roundscale_ps(t, up);
+    case TQ_ROUND_ZERO: return _mm512_roundscale_ps(t, zero);
+    case TQ_ROUND_NEAREST: { /* trunc(t) + trunc(2 (t - trunc(t))) */
+      __m512 i = _mm512_roundscale_ps(t, zero);
+      __m512 f = _mm512_sub_ps(t, i);
+      return _mm512_add_ps(i, _mm512_roundscale_ps(_mm512_add_ps(f, f), zero));
+    }
+    case TQ_ROUND_HALF_UP: {
+      __m512 fl = _mm512_roundscale_ps(t, down);
+      return _mm512_mask_add_ps(
+          fl, _mm512_cmp_ps_mask(_mm512_sub_ps(t, fl), half, _CMP_GE_OQ), fl,
+          one);
+    }
+    case TQ_ROUND_HALF_DOWN: {
+      __m512 c = _mm512_roundscale_ps(t, up);
+      return _mm512_mask_sub_ps(
+          c, _mm512_cmp_ps_mask(_mm512_sub_ps(c, t), half, _CMP_GE_OQ), c, one);
+    }
+    case TQ_ROUND_HALF_ZERO: {
+      __m512 i = _mm512_roundscale_ps(t, zero);
+      __mmask16 away = _mm512_cmp_ps_mask(tq_avx512_abs(_mm512_sub_ps(t, i)),
+                                          half, _CMP_GT_OQ);
+      return _mm512_mask_add_ps(i, away, i,
+                                tq_avx512_or(one, tq_avx512_sign(t)));
+    }
+    case TQ_ROUND_AWAY:
+      return _mm512_mask_mov_ps(_mm512_roundscale_ps(t, up), tq_avx512_neg(t),
+                                _mm512_roundscale_ps(t, down));
+    case TQ_ROUND_STOCHASTIC: {
+      __m512 a = tq_avx512_abs(t);
+      __m512 ip = _mm512_roundscale_ps(a, down);
+      __mmask16 inc =
+          tq_avx512_round_up(r, _mm512_sub_ps(a, ip), 0, tq_avx512_neg(t), u);
+      return tq_avx512_or(_mm512_mask_add_ps(ip, inc, ip, one),
+                          tq_avx512_sign(t));
+    }
+    case TQ_ROUND_COUNT: break;
+  }
+  return t;
+}
+
 /* ---- fixed point: wrap (tq_avx2_wrap_ps on 16 lanes) ----------------------*/
 
 typedef struct tq_avx512_wrap {

@@ -58,64 +58,16 @@ ALWAYS_INLINE __m512 fixed_one(const fixed_vec *c, __m512 x, __m512 u,
 }
 
 /* Saturating modes other than stochastic round the signed t = x 2^f in
- * place, a few instructions each: the directed modes and even are one
- * roundscale; the others add or subtract 1 where the exact distance to an
- * integer decides (t - floor(t) and the like are exact for |t| >= 1; for a
- * tiny t they may round toward 1, which leaves every comparison with 1/2
- * as it was). Where t underflowed to 0, DOWN, UP and AWAY see the nonzero
- * stand-in of fixed_one. */
+ * place (tq_avx512_round_ps). Where t underflowed to 0, DOWN, UP and AWAY
+ * see the nonzero stand-in of fixed_one. */
 ALWAYS_INLINE __m512 round_t(__m512 t, __m512 x, tq_round r) {
-  const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
   if (r == TQ_ROUND_DOWN || r == TQ_ROUND_UP || r == TQ_ROUND_AWAY) {
     __mmask16 lost = _mm512_cmp_ps_mask(t, _mm512_setzero_ps(), _CMP_EQ_OQ) &
                      _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NEQ_UQ);
     t = _mm512_mask_mov_ps(
         t, lost, tq_avx512_or(_mm512_set1_ps(0x1p-149f), tq_avx512_sign(x)));
   }
-  switch (r) {
-    case TQ_ROUND_EVEN:
-      return _mm512_roundscale_ps(
-          t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_DOWN:
-      return _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_UP:
-      return _mm512_roundscale_ps(t, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_ZERO:
-      return _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    case TQ_ROUND_NEAREST: { /* trunc(t) + trunc(2 (t - trunc(t))) */
-      __m512 i =
-          _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-      __m512 f = _mm512_sub_ps(t, i);
-      return _mm512_add_ps(
-          i, _mm512_roundscale_ps(_mm512_add_ps(f, f),
-                                  _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
-    }
-    case TQ_ROUND_HALF_UP: {
-      __m512 fl = tq_avx512_floor(t);
-      __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(t, fl), half, _CMP_GE_OQ);
-      return _mm512_mask_add_ps(fl, up, fl, one);
-    }
-    case TQ_ROUND_HALF_DOWN: {
-      __m512 c =
-          _mm512_roundscale_ps(t, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-      __mmask16 down =
-          _mm512_cmp_ps_mask(_mm512_sub_ps(c, t), half, _CMP_GE_OQ);
-      return _mm512_mask_sub_ps(c, down, c, one);
-    }
-    case TQ_ROUND_HALF_ZERO: {
-      __m512 i =
-          _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-      __mmask16 away = _mm512_cmp_ps_mask(tq_avx512_abs(_mm512_sub_ps(t, i)),
-                                          half, _CMP_GT_OQ);
-      return _mm512_mask_add_ps(i, away, i,
-                                tq_avx512_or(one, tq_avx512_sign(t)));
-    }
-    case TQ_ROUND_AWAY:
-      return _mm512_mask_mov_ps(
-          _mm512_roundscale_ps(t, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC),
-          tq_avx512_neg(t), tq_avx512_floor(t));
-    default: return t; /* stochastic: fixed_one */
-  }
+  return tq_avx512_round_ps(t, _mm512_setzero_ps(), r);
 }
 
 /* Saturation as a clamp of the rounded r to [float(qlow), float(qmax)]:

@@ -255,8 +255,9 @@ const tq_kind_traits tq_kind_float = {
     .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel,
                 [TQ_ISA_AVX2] = tq_avx2_float,
                 [TQ_ISA_AVX512] = tq_avx512_float},
-    .grouped =
-        {[TQ_ISA_SCALAR] = tq_grouped_scalar, [TQ_ISA_AVX2] = tq_grouped_avx2},
+    .grouped = {[TQ_ISA_SCALAR] = tq_grouped_scalar,
+                [TQ_ISA_AVX2] = tq_grouped_avx2,
+                [TQ_ISA_AVX512] = tq_grouped_avx512},
     .groups = &groups,
     .vec_form = TQ_VEC_FLOAT,
     .intrinsic_unsupported = intrinsic_unsupported,
