@@ -308,7 +308,8 @@ static const exec_path PATHS[] = {
     {"threads=2", 2, 0, -1},
     {"force_reference,threads=2", 2, 1, -1},
     {"isa=scalar", 0, 0, TQ_ISA_SCALAR},
-    {"isa=avx2,threads=2", 2, 0, TQ_ISA_AVX2}};
+    {"isa=avx2,threads=2", 2, 0, TQ_ISA_AVX2},
+    {"isa=avx512,threads=2", 2, 0, TQ_ISA_AVX512}};
 
 /* Runs spec over in[0..n) on every execution path and compares with the
  * model given the expected params. Returns the number of differences

@@ -20,7 +20,7 @@ static PyMethodDef module_methods[] = {
      "stochastic_u(seed, stream, index) -> float: the random number "
      "stochastic rounding uses for that element"},
     {"kernel_isa", tq_py_kernel_isa, METH_NOARGS,
-     "kernel_isa() -> 'avx2' or 'scalar': the kernels this CPU runs"},
+     "kernel_isa() -> 'avx512', 'avx2' or 'scalar': the kernels this CPU runs"},
     {"_evaluate", (PyCFunction)(void (*)(void))tq_py_evaluate,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {"_calibrate", (PyCFunction)(void (*)(void))tq_py_calibrate,

@@ -35,6 +35,24 @@ ALWAYS_INLINE float tq_avx2_hmin_ps(__m256 v) {
   return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
 }
 
+/* Lane j of the result: the maximum over the lanes of v[j]. */
+ALWAYS_INLINE __m256 tq_avx2_hmax8(const __m256 v[8]) {
+  __m256 s01 = _mm256_max_ps(_mm256_shuffle_ps(v[0], v[1], 0x88),
+                             _mm256_shuffle_ps(v[0], v[1], 0xDD));
+  __m256 s23 = _mm256_max_ps(_mm256_shuffle_ps(v[2], v[3], 0x88),
+                             _mm256_shuffle_ps(v[2], v[3], 0xDD));
+  __m256 s45 = _mm256_max_ps(_mm256_shuffle_ps(v[4], v[5], 0x88),
+                             _mm256_shuffle_ps(v[4], v[5], 0xDD));
+  __m256 s67 = _mm256_max_ps(_mm256_shuffle_ps(v[6], v[7], 0x88),
+                             _mm256_shuffle_ps(v[6], v[7], 0xDD));
+  __m256 t0 = _mm256_max_ps(_mm256_shuffle_ps(s01, s23, 0x88),
+                            _mm256_shuffle_ps(s01, s23, 0xDD));
+  __m256 t1 = _mm256_max_ps(_mm256_shuffle_ps(s45, s67, 0x88),
+                            _mm256_shuffle_ps(s45, s67, 0xDD));
+  return _mm256_max_ps(_mm256_permute2f128_ps(t0, t1, 0x20),
+                       _mm256_permute2f128_ps(t0, t1, 0x31));
+}
+
 /* ---- rounding decisions --------------------------------------------------*/
 
 /* All-ones lanes where the magnitude ip + fr (0 <= fr < 1) of a value with

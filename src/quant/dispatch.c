@@ -52,8 +52,9 @@ tq_grouped_kernel_fn tq_kind_grouped(const tq_kind_traits *tr, tq_isa isa) {
 
 /* ---- instruction sets ----------------------------------------------------*/
 
-static const char *const isa_names[] = {
-    [TQ_ISA_SCALAR] = "scalar", [TQ_ISA_AVX2] = "avx2"};
+static const char *const isa_names[] = {[TQ_ISA_SCALAR] = "scalar",
+                                        [TQ_ISA_AVX2] = "avx2",
+                                        [TQ_ISA_AVX512] = "avx512"};
 _Static_assert(sizeof isa_names / sizeof isa_names[0] == TQ_ISA_COUNT,
                "every instruction set needs a name");
 
@@ -80,13 +81,33 @@ static int detect_avx2(void) {
 #endif
 }
 
+/* AVX-512 F, BW, DQ and VL (CPUID leaf 7), and an OS that saves the
+ * opmask and ZMM state (XCR0 bits 5-7) besides XMM and YMM. Only asked
+ * once AVX2 is there. */
+static int detect_avx512(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a, b, c, d;
+  __cpuid_count(7, 0, a, b, c, d);
+  int f = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1,
+      vl = (b >> 31) & 1;
+  if (!(f && dq && bw && vl)) return 0;
+  unsigned lo, hi;
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (lo & 0xe6) == 0xe6;
+#else
+  return 0;
+#endif
+}
+
 /* CPUID and XGETBV trap to the hypervisor in a VM (tens of microseconds),
  * so the answer is computed once per process. This is the library's only
  * process-wide state: a fact about the CPU, written once, never changed. */
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 static tq_isa isa_best;
 static void isa_init(void) {
-  isa_best = detect_avx2() ? TQ_ISA_AVX2 : TQ_ISA_SCALAR;
+  isa_best = !detect_avx2()     ? TQ_ISA_SCALAR
+             : !detect_avx512() ? TQ_ISA_AVX2
+                                : TQ_ISA_AVX512;
 }
 
 tq_isa tq_isa_detect(void) {
@@ -152,7 +173,9 @@ void tq_ref_abs_sum(const float *x, size_t n, double *sum, size_t *count) {
 static tq_status mean_abs(tq_context *ctx, const float *x, size_t n,
                           int threads, tq_isa isa, double *mean) {
   void (*abs_sum)(const float *, size_t, double *, size_t *) =
-      isa >= TQ_ISA_AVX2 ? tq_avx2_abs_sum : tq_ref_abs_sum;
+      isa >= TQ_ISA_AVX512 ? tq_avx512_abs_sum
+      : isa >= TQ_ISA_AVX2 ? tq_avx2_abs_sum
+                           : tq_ref_abs_sum;
   size_t chunks = tq_chunk_count(n);
   *mean = 0.0;
   if (chunks == 0) return TQ_OK;

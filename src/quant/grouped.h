@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "quant/quant_internal.h"
 
@@ -109,9 +110,10 @@ typedef struct tq_group_traits {
 /* The members every scaled kind's entry shares: the fast driver at each
  * instruction set, the generic intrinsic form, and its refusal inside
  * sums. */
-#define TQ_SCALED_KIND_MEMBERS                                                \
-  .grouped =                                                                  \
-      {[TQ_ISA_SCALAR] = tq_grouped_scalar, [TQ_ISA_AVX2] = tq_grouped_avx2}, \
+#define TQ_SCALED_KIND_MEMBERS                      \
+  .grouped = {[TQ_ISA_SCALAR] = tq_grouped_scalar,  \
+              [TQ_ISA_AVX2] = tq_grouped_avx2,      \
+              [TQ_ISA_AVX512] = tq_grouped_avx512}, \
   .vec_form = TQ_VEC_GENERIC, .intrinsic_unsupported = tq_group_intrinsic
 
 /* ---- shared definitions (grouped.c) --------------------------------------*/
@@ -195,6 +197,24 @@ void tq_avx2_bfp_param8(const tq_quantizer *q, const tq_group_env *env,
 void tq_avx2_nvfp4_param8(const tq_quantizer *q, const tq_group_env *env,
                           const float *amax, const float *bad, float *s);
 
+/* 1/s for a normal power of two s <= 2^126, on the bit pattern. */
+static inline float tq_pow2_reciprocal(float s) {
+  uint32_t b;
+  memcpy(&b, &s, sizeof b);
+  b = (254u - (b >> 23)) << 23;
+  memcpy(&s, &b, sizeof s);
+  return s;
+}
+
+/* A normal power of two s <= 2^126 has an exact normal reciprocal, and
+ * x * (1/s) then is the same real number as x / s, rounded once: the same
+ * bits, without a division (MX, bfp). */
+static inline int tq_exact_reciprocal(float s) {
+  uint32_t b;
+  memcpy(&b, &s, sizeof b);
+  return (b & 0x807fffffu) == 0 && (b >> 23) - 1u < 253u;
+}
+
 /* ---- drivers --------------------------------------------------------------*/
 
 /* The reference of every scaled kind: every group gathered in order, its
@@ -239,9 +259,15 @@ typedef struct tq_group_ops {
 } tq_group_ops;
 
 extern const tq_group_ops tq_group_ops_scalar;
+/* The AVX2 statistics passes (grouped_avx2.c), which the AVX-512 ops share. */
+void tq_avx2_stat_span(const float *x, size_t n, tq_group_stat *st);
+void tq_avx2_stat_cols(const float *x, size_t n, const tq_col_stats *cs);
 /* grouped_avx2.c: falls back to the scalar ops where q's element rounding
  * has no vector form. */
 const tq_group_ops *tq_group_ops_avx2(const tq_quantizer *q);
+/* grouped_avx512.c: the AVX2 ops where q's element rounding has no
+ * AVX-512 form. */
+const tq_group_ops *tq_group_ops_avx512(const tq_quantizer *q);
 
 /* The fast driver over ops (its statistics per span or column, params,
  * elements per span or row). */
@@ -250,8 +276,8 @@ tq_status tq_grouped_run(tq_context *ctx, const tq_quantizer *q,
                          const tq_group_env *env, tq_rng_pos rng, int threads,
                          const tq_group_ops *ops);
 
-/* [TQ_ISA_SCALAR] and [TQ_ISA_AVX2] of every scaled kind: tq_grouped_run
- * with the scalar and the AVX2 passes. */
+/* [TQ_ISA_SCALAR], [TQ_ISA_AVX2] and [TQ_ISA_AVX512] of every scaled kind:
+ * tq_grouped_run with the scalar, the AVX2 and the AVX-512 passes. */
 tq_status tq_grouped_scalar(tq_context *ctx, const tq_quantizer *q,
                             const float *in, float *out, const tq_groups *g,
                             const tq_group_env *env, tq_rng_pos rng,
@@ -259,5 +285,9 @@ tq_status tq_grouped_scalar(tq_context *ctx, const tq_quantizer *q,
 tq_status tq_grouped_avx2(tq_context *ctx, const tq_quantizer *q,
                           const float *in, float *out, const tq_groups *g,
                           const tq_group_env *env, tq_rng_pos rng, int threads);
+tq_status tq_grouped_avx512(tq_context *ctx, const tq_quantizer *q,
+                            const float *in, float *out, const tq_groups *g,
+                            const tq_group_env *env, tq_rng_pos rng,
+                            int threads);
 
 #endif

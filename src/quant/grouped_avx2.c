@@ -32,7 +32,7 @@ ALWAYS_INLINE void stat_add(stat_vec *v, __m256 x) {
                          _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, fin));
 }
 
-static void stat_span_avx2(const float *x, size_t n, tq_group_stat *st) {
+void tq_avx2_stat_span(const float *x, size_t n, tq_group_stat *st) {
   stat_vec v = {_mm256_setzero_ps(), _mm256_set1_ps(INFINITY),
                 _mm256_set1_ps(-INFINITY), _mm256_setzero_ps()};
   stat_vec w = v;
@@ -60,7 +60,7 @@ static void stat_span_avx2(const float *x, size_t n, tq_group_stat *st) {
   tq_group_stat_merge(st, &s);
 }
 
-static void stat_cols_avx2(const float *x, size_t n, const tq_col_stats *cs) {
+void tq_avx2_stat_cols(const float *x, size_t n, const tq_col_stats *cs) {
   size_t i = 0;
   const __m256 inf = _mm256_set1_ps(INFINITY);
   for (; i + 8 <= n; i += 8) {
@@ -252,42 +252,6 @@ ALWAYS_INLINE tq_group_stat block_stat(const float *x, size_t G, int minmax) {
   return st;
 }
 
-/* 1/s for a normal power of two s <= 2^126, on the bit pattern. */
-ALWAYS_INLINE float pow2_reciprocal(float s) {
-  uint32_t b;
-  memcpy(&b, &s, sizeof b);
-  b = (254u - (b >> 23)) << 23;
-  memcpy(&s, &b, sizeof s);
-  return s;
-}
-
-/* A normal power of two s <= 2^126 has an exact normal reciprocal, and
- * x * (1/s) then is the same real number as x / s, rounded once: the same
- * bits, without a division (MX, bfp). */
-static int exact_reciprocal(float s) {
-  uint32_t b;
-  memcpy(&b, &s, sizeof b);
-  return (b & 0x807fffffu) == 0 && (b >> 23) - 1u < 253u;
-}
-
-/* Lane j of the result: the maximum over the lanes of v[j]. */
-ALWAYS_INLINE __m256 hmax8(const __m256 v[8]) {
-  __m256 s01 = _mm256_max_ps(_mm256_shuffle_ps(v[0], v[1], 0x88),
-                             _mm256_shuffle_ps(v[0], v[1], 0xDD));
-  __m256 s23 = _mm256_max_ps(_mm256_shuffle_ps(v[2], v[3], 0x88),
-                             _mm256_shuffle_ps(v[2], v[3], 0xDD));
-  __m256 s45 = _mm256_max_ps(_mm256_shuffle_ps(v[4], v[5], 0x88),
-                             _mm256_shuffle_ps(v[4], v[5], 0xDD));
-  __m256 s67 = _mm256_max_ps(_mm256_shuffle_ps(v[6], v[7], 0x88),
-                             _mm256_shuffle_ps(v[6], v[7], 0xDD));
-  __m256 t0 = _mm256_max_ps(_mm256_shuffle_ps(s01, s23, 0x88),
-                            _mm256_shuffle_ps(s01, s23, 0xDD));
-  __m256 t1 = _mm256_max_ps(_mm256_shuffle_ps(s45, s67, 0x88),
-                            _mm256_shuffle_ps(s45, s67, 0xDD));
-  return _mm256_max_ps(_mm256_permute2f128_ps(t0, t1, 0x20),
-                       _mm256_permute2f128_ps(t0, t1, 0x31));
-}
-
 /* amax and bad (1 where non-finite) of a block, in vectors. */
 ALWAYS_INLINE void block_amax(const float *x, size_t G, __m256 *amax,
                               __m256 *bad) {
@@ -307,8 +271,8 @@ ALWAYS_INLINE void block_amax(const float *x, size_t G, __m256 *amax,
 #define BLOCK_ELEMENTS(xb, yb, sv, BODY)                          \
   do {                                                            \
     __m256 s = _mm256_set1_ps(sv);                                \
-    if (exact_reciprocal(sv)) {                                   \
-      __m256 inv = _mm256_set1_ps(pow2_reciprocal(sv));           \
+    if (tq_exact_reciprocal(sv)) {                                \
+      __m256 inv = _mm256_set1_ps(tq_pow2_reciprocal(sv));        \
       for (size_t k = 0; k < G; k += 8) {                         \
         __m256 t = _mm256_mul_ps(_mm256_loadu_ps((xb) + k), inv); \
         _mm256_storeu_ps((yb) + k, BODY);                         \
@@ -338,8 +302,8 @@ ALWAYS_INLINE void block_amax(const float *x, size_t G, __m256 *amax,
       float amv[8], bdv[8], sv8[8];                                        \
       for (int j = 0; j < 8; j++)                                          \
         block_amax(in + (b + j) * G, G, &am[j], &bd[j]);                   \
-      _mm256_storeu_ps(amv, hmax8(am));                                    \
-      _mm256_storeu_ps(bdv, hmax8(bd));                                    \
+      _mm256_storeu_ps(amv, tq_avx2_hmax8(am));                            \
+      _mm256_storeu_ps(bdv, tq_avx2_hmax8(bd));                            \
       gt->param8_avx2(q, env, amv, bdv, sv8);                              \
       for (int j = 0; j < 8; j++)                                          \
         BLOCK_ELEMENTS(in + (b + j) * G, out + (b + j) * G, sv8[j], BODY); \
@@ -387,9 +351,10 @@ static void blocks_float(const tq_quantizer *q, const tq_group_env *env,
   BLOCKS_LOOP(float_of_t(&c, t, s))
 }
 
-static const tq_group_ops ops_int = {
-    stat_span_avx2, stat_cols_avx2, apply_span_int, apply_cols_int, blocks_int};
-static const tq_group_ops ops_float = {stat_span_avx2, stat_cols_avx2,
+static const tq_group_ops ops_int = {tq_avx2_stat_span, tq_avx2_stat_cols,
+                                     apply_span_int, apply_cols_int,
+                                     blocks_int};
+static const tq_group_ops ops_float = {tq_avx2_stat_span, tq_avx2_stat_cols,
                                        apply_span_float, apply_cols_float,
                                        blocks_float};
 
@@ -406,7 +371,7 @@ static void apply_cols_ref(const tq_quantizer *q, const float *x, float *y,
   tq_group_ops_scalar.apply_cols(q, x, y, n, s, lo, hi, rng);
 }
 static const tq_group_ops ops_stats_only = {
-    stat_span_avx2, stat_cols_avx2, apply_span_ref, apply_cols_ref, NULL};
+    tq_avx2_stat_span, tq_avx2_stat_cols, apply_span_ref, apply_cols_ref, NULL};
 
 const tq_group_ops *tq_group_ops_avx2(const tq_quantizer *q) {
   const tq_quant_params *p = &q->p;

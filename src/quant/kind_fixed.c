@@ -1,7 +1,8 @@
 /* Fixed point: ROUND,W,F[,overflow=sat|sat_sym|wrap][,signed=..][,seed=N]
  * (docs/design.md §2, docs/quantizers.md). Its whole entry: spec names,
  * validation, constants, canonical form, bits and the definition; the
- * AVX2 kernel is in kind_fixed_avx2.c. */
+ * AVX2 and AVX-512 kernels are in kind_fixed_avx2.c and
+ * kind_fixed_avx512.c. */
 #include <math.h>
 
 #include "core/error.h"
@@ -169,6 +170,8 @@ const tq_kind_traits tq_kind_fixed = {
     .bits = bits,
     .flags = TQ_KIND_ROUNDS,
     .define = define,
-    .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel, [TQ_ISA_AVX2] = tq_avx2_fixed},
+    .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel,
+                [TQ_ISA_AVX2] = tq_avx2_fixed,
+                [TQ_ISA_AVX512] = tq_avx512_fixed},
     .vec_form = TQ_VEC_FIXED,
 };

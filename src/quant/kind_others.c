@@ -33,6 +33,21 @@ static double none_define(const tq_quantizer *q, double x, double u,
   return x;
 }
 
+/* Float thresholds equivalent to comparing a float with the double T, for
+ * the vector kernels: |x| < T <=> |x| < above(T) and x > T <=> x >
+ * below(T). */
+float tq_float_above(double t) {
+  float f = (float)t;
+  if ((double)f < t) f = nextafterf(f, INFINITY);
+  return f;
+}
+
+float tq_float_below(double t) {
+  float f = (float)t;
+  if ((double)f > t) f = nextafterf(f, -INFINITY);
+  return f;
+}
+
 const tq_kind_traits tq_kind_none = {
     .kind = TQ_QUANT_NONE,
     .name = "none",
@@ -41,7 +56,9 @@ const tq_kind_traits tq_kind_none = {
     .format = none_format,
     .bits = no_bits,
     .define = none_define,
-    .kernels = {[TQ_ISA_SCALAR] = tq_ref_copy, [TQ_ISA_AVX2] = tq_avx2_copy},
+    .kernels = {[TQ_ISA_SCALAR] = tq_ref_copy,
+                [TQ_ISA_AVX2] = tq_avx2_copy,
+                [TQ_ISA_AVX512] = tq_avx512_copy},
     .vec_form = TQ_VEC_IDENTITY,
 };
 
@@ -75,7 +92,9 @@ const tq_kind_traits tq_kind_logarithmic = {
     .format = log_format,
     .bits = no_bits,
     .define = log_define,
-    .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel, [TQ_ISA_AVX2] = tq_avx2_log},
+    .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel,
+                [TQ_ISA_AVX2] = tq_avx2_log,
+                [TQ_ISA_AVX512] = tq_avx512_log},
     .vec_form = TQ_VEC_GENERIC,
 };
 
@@ -126,8 +145,9 @@ const tq_kind_traits tq_kind_sparse = {
     .validate = sparse_validate,
     .bits = no_bits,
     .define = sparse_define,
-    .kernels =
-        {[TQ_ISA_SCALAR] = tq_ref_kernel, [TQ_ISA_AVX2] = tq_avx2_sparse},
+    .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel,
+                [TQ_ISA_AVX2] = tq_avx2_sparse,
+                [TQ_ISA_AVX512] = tq_avx512_sparse},
     .vec_form = TQ_VEC_GENERIC,
 };
 
@@ -202,8 +222,9 @@ const tq_kind_traits tq_kind_binary = {
     .derive = magnitude_derive,
     .bits = binary_bits,
     .define = binary_define,
-    .kernels =
-        {[TQ_ISA_SCALAR] = tq_ref_kernel, [TQ_ISA_AVX2] = tq_avx2_binary},
+    .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel,
+                [TQ_ISA_AVX2] = tq_avx2_binary,
+                [TQ_ISA_AVX512] = tq_avx512_binary},
     .vec_form = TQ_VEC_GENERIC,
 };
 
@@ -262,8 +283,9 @@ const tq_kind_traits tq_kind_ternary = {
     .bits = ternary_bits,
     .define = ternary_define,
     .mean_abs_threshold = ternary_mean_abs,
-    .kernels =
-        {[TQ_ISA_SCALAR] = tq_ref_kernel, [TQ_ISA_AVX2] = tq_avx2_ternary},
+    .kernels = {[TQ_ISA_SCALAR] = tq_ref_kernel,
+                [TQ_ISA_AVX2] = tq_avx2_ternary,
+                [TQ_ISA_AVX512] = tq_avx512_ternary},
     .vec_form = TQ_VEC_GENERIC,
     .intrinsic_unsupported = ternary_intrinsic,
 };

@@ -32,23 +32,10 @@ void tq_avx2_log(const tq_quantizer *q, const float *in, float *out, size_t n,
   RUN_VECTORS(q, in, out, n, rng, 0, log_one(x));
 }
 
-/* Float thresholds equivalent to comparing a float with the double T:
- * |x| < T <=> |x| < up(T) and x > T <=> x > down(T). */
-static float float_up(double t) {
-  float f = (float)t;
-  if ((double)f < t) f = nextafterf(f, INFINITY);
-  return f;
-}
-static float float_down(double t) {
-  float f = (float)t;
-  if ((double)f > t) f = nextafterf(f, -INFINITY);
-  return f;
-}
-
 void tq_avx2_sparse(const tq_quantizer *q, const float *in, float *out,
                     size_t n, tq_rng_pos rng, double threshold) {
   (void)threshold;
-  const __m256 t = _mm256_set1_ps(float_up(q->p.threshold));
+  const __m256 t = _mm256_set1_ps(tq_float_above(q->p.threshold));
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
   RUN_VECTORS(
       q, in, out, n, rng, 0,
@@ -80,7 +67,7 @@ ALWAYS_INLINE __m256 ternary_one(__m256 x, __m256 t, __m256 m) {
 
 void tq_avx2_ternary(const tq_quantizer *q, const float *in, float *out,
                      size_t n, tq_rng_pos rng, double threshold) {
-  const __m256 t = _mm256_set1_ps(float_down(threshold));
+  const __m256 t = _mm256_set1_ps(tq_float_below(threshold));
   const __m256 m = _mm256_set1_ps((float)q->p.magnitude);
   RUN_VECTORS(q, in, out, n, rng, 0, ternary_one(x, t, m));
 }

@@ -64,6 +64,7 @@ struct tq_quantizer {
 typedef enum tq_isa {
   TQ_ISA_SCALAR = 0, /* the reference kernels: any CPU */
   TQ_ISA_AVX2,       /* AVX2 + FMA + F16C */
+  TQ_ISA_AVX512,     /* the above + AVX-512 F, BW, DQ and VL */
   TQ_ISA_COUNT
 } tq_isa;
 
@@ -74,7 +75,7 @@ tq_isa tq_isa_detect(void);
  * context's cap (tq_context_set_isa_cap, for tests). ctx may be NULL. */
 tq_isa tq_isa_for(const tq_context *ctx);
 
-/* "scalar", "avx2". */
+/* "scalar", "avx2", "avx512". */
 const char *tq_isa_name(tq_isa isa);
 
 /* ---- kernels -------------------------------------------------------------*/
@@ -255,6 +256,13 @@ double tq_quantize_double_one(const tq_quantizer *q, double x, double u);
  * documented order (dispatch.c): the ternary threshold's reduction. */
 void tq_ref_abs_sum(const float *x, size_t n, double *sum, size_t *count);
 void tq_avx2_abs_sum(const float *x, size_t n, double *sum, size_t *count);
+void tq_avx512_abs_sum(const float *x, size_t n, double *sum, size_t *count);
+
+/* The float32 thresholds of the vector kernels equivalent to comparing a
+ * float with the double t: |x| < t <=> |x| < tq_float_above(t), and
+ * x > t <=> x > tq_float_below(t) (kind_others.c). */
+float tq_float_above(double t);
+float tq_float_below(double t);
 
 /* ---- AVX2 kernels (kind_*_avx2.c): only called when the CPU has them -----*/
 
@@ -277,6 +285,23 @@ void tq_avx2_copy(const tq_quantizer *, const float *, float *, size_t,
  * (philox_avx2.c). */
 void tq_avx2_philox_u24(uint64_t seed, uint64_t stream, uint64_t first,
                         uint32_t *u24, size_t n);
+
+/* ---- AVX-512 kernels (kind_*_avx512.c): only called when the CPU has them -*/
+
+void tq_avx512_fixed(const tq_quantizer *, const float *, float *, size_t,
+                     tq_rng_pos, double);
+void tq_avx512_float(const tq_quantizer *, const float *, float *, size_t,
+                     tq_rng_pos, double);
+void tq_avx512_log(const tq_quantizer *, const float *, float *, size_t,
+                   tq_rng_pos, double);
+void tq_avx512_sparse(const tq_quantizer *, const float *, float *, size_t,
+                      tq_rng_pos, double);
+void tq_avx512_binary(const tq_quantizer *, const float *, float *, size_t,
+                      tq_rng_pos, double);
+void tq_avx512_ternary(const tq_quantizer *, const float *, float *, size_t,
+                       tq_rng_pos, double);
+void tq_avx512_copy(const tq_quantizer *, const float *, float *, size_t,
+                    tq_rng_pos, double);
 
 /* ---- objects and spec strings --------------------------------------------*/
 

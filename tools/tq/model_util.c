@@ -35,8 +35,8 @@ tq_context *tq_cli_context(long threads) {
   tq_context *ctx;
   if (tq_context_create(&ctx) != TQ_OK) return NULL;
   if (threads) tq_context_set_threads(ctx, (int)threads);
-  /* TQ_KERNELS=scalar|avx2|best caps the kernel set (same bits by design:
-   * the tests check it by running with the reference kernels). */
+  /* TQ_KERNELS=scalar|avx2|avx512|best caps the kernel set (same bits by
+   * design: the tests check it by running with the reference kernels). */
   const char *kernels = getenv("TQ_KERNELS");
   if (kernels && *kernels && tq_context_set_kernels(ctx, kernels) != TQ_OK) {
     fprintf(stderr, "tq: TQ_KERNELS: %s\n", tq_context_last_error(ctx));
