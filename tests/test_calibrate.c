@@ -4,7 +4,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "quant/int_grid.h"
 #include "testutil.h"
 
 static tq_context *new_ctx(void) {
@@ -342,6 +344,103 @@ static void test_static_under_calibration(void **state) {
   tq_context_destroy(ctx);
 }
 
+/* The weights-map bias rule (docs/design.md §3.3): under an int weights
+ * quantizer, a Conv whose input comes through a per-tensor static int
+ * quantizer with a calibrated range gets ONNX Runtime's int32 bias
+ * (scale = input scale x kernel scale); without the range it stays float.
+ * x = 0, so the output is the bias the session computes with. */
+#define TEXT_ARGS(text) text, strlen(text)
+static void test_int32_bias_behind_static_input(void **state) {
+  (void)state;
+  tq_context *ctx = new_ctx();
+  tq_graph *g = NULL;
+  assert_int_equal(tq_graph_create(ctx, &g), TQ_OK);
+  tq_shape xs = {.ndim = 4, .dims = {1, 2, 1, 1}};
+  assert_int_equal(tq_graph_add_input(ctx, g, "x", &xs), TQ_OK);
+  const float w[] = {1.27f, 0.5f, -0.635f, 0.25f};
+  const float b[] = {0.00015f, -0.00033f};
+  tq_shape ws = {.ndim = 4, .dims = {2, 2, 1, 1}},
+           bs = {.ndim = 1, .dims = {2}};
+  tq_tensor *t = NULL;
+  assert_int_equal(tq_tensor_from_floats(ctx, &ws, w, &t), TQ_OK);
+  assert_int_equal(tq_graph_add_initializer(ctx, g, "w", t), TQ_OK);
+  tq_tensor_destroy(t);
+  assert_int_equal(tq_tensor_from_floats(ctx, &bs, b, &t), TQ_OK);
+  assert_int_equal(tq_graph_add_initializer(ctx, g, "b", t), TQ_OK);
+  tq_tensor_destroy(t);
+  const char *p_in[] = {"x"}, *p_out[] = {"r"};
+  const char *c_in[] = {"r", "w", "b"}, *c_out[] = {"y"};
+  assert_int_equal(
+      tq_graph_add_node(ctx, g, "Relu", "pre", p_in, 1, p_out, 1, NULL, 0),
+      TQ_OK);
+  assert_int_equal(
+      tq_graph_add_node(ctx, g, "Conv", "conv", c_in, 3, c_out, 1, NULL, 0),
+      TQ_OK);
+  assert_int_equal(tq_graph_add_output(ctx, g, "y"), TQ_OK);
+  tq_session *s = NULL;
+  assert_int_equal(tq_session_create(ctx, g, &s), TQ_OK);
+  tq_qmap_set *set = NULL;
+  assert_int_equal(
+      tq_qmap_set_parse_json(ctx,
+                             TEXT_ARGS("{\"extrinsic\": {\"re:^pre$\": "
+                                       "\"int,8,static\"}, \"weights\": "
+                                       "{\"re:^conv$\": \"int,8\"}}"),
+                             "bias-map", &set),
+      TQ_OK);
+  assert_int_equal(tq_session_set_maps(ctx, s, set), TQ_OK);
+  tq_calibration *c = NULL;
+  assert_int_equal(
+      tq_calibration_parse(ctx,
+                           TEXT_ARGS("{\"method\": \"minmax\", \"samples\": "
+                                     "1, \"layers\": {\"pre\": {\"min\": 0, "
+                                     "\"max\": 2.54}}}"),
+                           "calib-text", &c),
+      TQ_OK);
+  /* set after the maps: the weights are quantized again */
+  assert_int_equal(tq_session_set_calibration(ctx, s, c), TQ_OK);
+  tq_tensor *x = NULL, *y = NULL;
+  assert_int_equal(tq_tensor_create(ctx, TQ_DTYPE_FLOAT32, &xs, &x), TQ_OK);
+  memset(tq_tensor_data(x), 0, 2 * sizeof(float));
+  const tq_tensor *arg = x;
+  assert_int_equal(tq_session_run(ctx, s, &arg, 1, &y, 1, NULL), TQ_OK);
+  const float in_scale = 2.54f / 127.0f, w_scale = 1.27f / 127.0f;
+  float expect[2];
+  tq_int32_bias(b, 2, in_scale, &w_scale, 1, expect);
+  const float *yp = tq_tensor_cdata(y);
+  for (int k = 0; k < 2; k++) {
+    assert_true(yp[k] == expect[k]);
+    assert_true(fabsf(yp[k] - b[k]) > 1e-5f); /* it moved off the float */
+  }
+  tq_tensor_destroy(y);
+  /* without the range the input scale is not static: the bias stays float */
+  tq_calibration *other = NULL;
+  assert_int_equal(tq_calibration_parse(ctx,
+                                        TEXT_ARGS("{\"method\": \"minmax\", "
+                                                  "\"samples\": 1, "
+                                                  "\"layers\": {}}"),
+                                        "calib-text", &other),
+                   TQ_OK);
+  tq_qmap_set_destroy(set);
+  assert_int_equal(
+      tq_qmap_set_parse_json(
+          ctx, TEXT_ARGS("{\"weights\": {\"re:^conv$\": \"int,8\"}}"),
+          "bias-map", &set),
+      TQ_OK);
+  assert_int_equal(tq_session_set_maps(ctx, s, set), TQ_OK);
+  assert_int_equal(tq_session_set_calibration(ctx, s, other), TQ_OK);
+  assert_int_equal(tq_session_run(ctx, s, &arg, 1, &y, 1, NULL), TQ_OK);
+  yp = tq_tensor_cdata(y);
+  for (int k = 0; k < 2; k++) assert_true(yp[k] == b[k]);
+  tq_tensor_destroy(y);
+  tq_calibration_destroy(other);
+  tq_calibration_destroy(c);
+  tq_tensor_destroy(x);
+  tq_session_destroy(s);
+  tq_qmap_set_destroy(set);
+  tq_graph_destroy(g);
+  tq_context_destroy(ctx);
+}
+
 /* A grouped format in an intrinsic map is refused, naming layer and spec. */
 static void test_intrinsic_refuses_groups(void **state) {
   (void)state;
@@ -376,6 +475,7 @@ int main(void) {
       cmocka_unit_test(test_default_axes),
       cmocka_unit_test(test_static_under_calibration),
       cmocka_unit_test(test_intrinsic_refuses_groups),
+      cmocka_unit_test(test_int32_bias_behind_static_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
