@@ -107,14 +107,19 @@ static tq_status evaluate(tq_context *ctx, const eval_args *o, tq_session *s,
   if (tq_cli_comm()) {
     /* Several ranks: batches spread over them, results gathered in sample
      * order, so the numbers are those of one process. */
+    tq_calibration *cal = NULL; /* the ranges --calib gave the session */
+    st = o->maps.calib ? tq_calibration_load(ctx, o->maps.calib, &cal) : TQ_OK;
     tq_multi_eval_opts mo = {.batch = batch,
                              .seed = o->d.seed,
                              .comm = tq_cli_comm(),
                              .progress = on_units,
-                             .progress_user = &pc};
-    tq_config_result cr;
-    st = tq_evaluate_configs(ctx, tq_session_graph(s), ds, NULL, n, &set, 1,
-                             &mo, NULL, &cr);
+                             .progress_user = &pc,
+                             .calibration = cal};
+    tq_config_result cr = {0};
+    if (st == TQ_OK)
+      st = tq_evaluate_configs(ctx, tq_session_graph(s), ds, NULL, n, &set, 1,
+                               &mo, NULL, &cr);
+    tq_calibration_destroy(cal);
     *r = cr.eval;
   } else {
     st = tq_evaluate(ctx, s, ds, NULL, n, batch, on_batch, &pc, NULL, r);
