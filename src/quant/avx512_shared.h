@@ -88,10 +88,13 @@ ALWAYS_INLINE __m512 tq_avx512_floor(__m512 a) {
  * tq_avx2_round_ps. */
 ALWAYS_INLINE __m512 tq_avx512_round_ps(__m512 t, __m512 u, tq_round r) {
   const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
-  const int near = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC,
-            down = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC,
-            up = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC,
-            zero = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+  /* constant expressions, as roundscale's immediate must be */
+  enum {
+    near = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC,
+    down = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC,
+    up = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC,
+    zero = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC
+  };
   switch (r) {
     case TQ_ROUND_EVEN: return _mm512_roundscale_ps(t, near);
     case TQ_ROUND_DOWN: return _mm512_roundscale_ps(t, down);

@@ -41,17 +41,6 @@ ALWAYS_INLINE __m512 float_elem(const tq_avx512_rne *c, __m512 x, __m512 s) {
   return float_of_t(c, _mm512_div_ps(x, s), s);
 }
 
-#define EACH_ROUND(CASE)   \
-  CASE(TQ_ROUND_NEAREST)   \
-  CASE(TQ_ROUND_EVEN)      \
-  CASE(TQ_ROUND_HALF_UP)   \
-  CASE(TQ_ROUND_HALF_DOWN) \
-  CASE(TQ_ROUND_HALF_ZERO) \
-  CASE(TQ_ROUND_DOWN)      \
-  CASE(TQ_ROUND_UP)        \
-  CASE(TQ_ROUND_ZERO)      \
-  CASE(TQ_ROUND_AWAY)
-
 #define INT_SPAN_CASE(R)                                     \
   case R:                                                    \
     TQ_AVX512_RUN(in, out, n, rng, R == TQ_ROUND_STOCHASTIC, \
@@ -63,7 +52,7 @@ static void apply_span_int(const tq_quantizer *q, const float *in, float *out,
   __m512 s = _mm512_set1_ps(pr.s), lo = _mm512_set1_ps(pr.lo),
          hi = _mm512_set1_ps(pr.hi);
   switch (q->p.round) {
-    EACH_ROUND(INT_SPAN_CASE)
+    TQ_EACH_DETERMINISTIC_ROUND(INT_SPAN_CASE)
     INT_SPAN_CASE(TQ_ROUND_STOCHASTIC)
     case TQ_ROUND_COUNT: break;
   }
@@ -115,7 +104,7 @@ static void apply_cols_int(const tq_quantizer *q, const float *in, float *out,
                            size_t n, const float *sv, const float *lov,
                            const float *hiv, tq_rng_pos rng) {
   switch (q->p.round) {
-    EACH_ROUND(INT_COLS_CASE)
+    TQ_EACH_DETERMINISTIC_ROUND(INT_COLS_CASE)
     INT_COLS_CASE(TQ_ROUND_STOCHASTIC)
     case TQ_ROUND_COUNT: break;
   }
@@ -234,7 +223,7 @@ static void blocks_int(const tq_quantizer *q, const tq_group_env *env,
   const tq_group_traits *gt = tq_kind_traits_get(q->p.kind)->groups;
   const int minmax = gt->minmax && gt->minmax(&q->p);
   switch (q->p.round) {
-    EACH_ROUND(INT_BLOCKS_CASE)
+    TQ_EACH_DETERMINISTIC_ROUND(INT_BLOCKS_CASE)
     default: break; /* stochastic: never called (tq_grouped_run) */
   }
 }
