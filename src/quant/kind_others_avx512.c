@@ -86,7 +86,8 @@ void tq_avx512_abs_sum(const float *x, size_t n, double *sum, size_t *count) {
   size_t total = 0;
   for (size_t i = 0; i < n; i += 8) {
     __mmask8 m = n - i >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (n - i)) - 1);
-    __m256 v = _mm256_maskz_loadu_ps(m, x + i);
+    __m256 v =
+        m == 0xFF ? _mm256_loadu_ps(x + i) : _mm256_maskz_loadu_ps(m, x + i);
     __mmask8 ok = m & _mm256_cmp_ps_mask(v, v, _CMP_ORD_Q);
     total += (size_t)__builtin_popcount(ok);
     acc = _mm512_mask_add_pd(acc, ok, acc, _mm512_abs_pd(_mm512_cvtps_pd(v)));
