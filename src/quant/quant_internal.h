@@ -269,7 +269,6 @@ double tq_quantize_double_one(const tq_quantizer *q, double x, double u);
  * documented order (dispatch.c): the ternary threshold's reduction. */
 void tq_ref_abs_sum(const float *x, size_t n, double *sum, size_t *count);
 void tq_avx2_abs_sum(const float *x, size_t n, double *sum, size_t *count);
-void tq_avx512_abs_sum(const float *x, size_t n, double *sum, size_t *count);
 
 /* The float32 thresholds of the vector kernels equivalent to comparing a
  * float with the double t: |x| < t <=> |x| < tq_float_above(t), and
