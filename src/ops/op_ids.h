@@ -140,6 +140,7 @@ typedef enum tq_op_id {
   /* elements.c */
   TQ_OP_GATHER_ELEMENTS,
   TQ_OP_SCATTER_ELEMENTS,
+  TQ_OP_SCATTER,
   /* topk.c */
   TQ_OP_TOPK,
   /* einsum.c */
