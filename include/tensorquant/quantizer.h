@@ -326,8 +326,8 @@ typedef struct tq_format_info {
 TQ_API size_t tq_format_count(void);
 TQ_API const tq_format_info *tq_format_get(size_t i);
 
-/* Name of the kernel set chosen at run time for this CPU ("avx2" or
- * "scalar"). */
+/* Name of the kernel set chosen at run time for this CPU ("avx512",
+ * "avx2" or "scalar"). */
 TQ_API const char *tq_kernel_isa(void);
 
 /* The random number u in [0,1) that stochastic rounding uses for element

@@ -109,12 +109,14 @@ TQ_API void tq_context_set_fast_conv(tq_context *ctx, int enable);
 TQ_API int tq_context_fast_conv(const tq_context *ctx);
 
 /* The kernel set that quantizers and intrinsic quantization use for calls
- * made with ctx: "scalar" (the reference kernels), "avx2", or "best" (the
- * default: the best set this CPU runs). A set the CPU lacks means its best.
+ * made with ctx: "scalar" (the reference kernels), "avx2", "avx512", or
+ * "best" (the default: the best set this CPU runs). A set the CPU lacks
+ * means its best; a kernel a set lacks is the next lower set's.
  * Every set gives the same bits: this is for checking that and for timing
  * the kernels. TQ_ERR_PARSE for another name (the message lists them). */
 TQ_API tq_status tq_context_set_kernels(tq_context *ctx, const char *isa);
-/* The name of the set calls made with ctx use ("scalar", "avx2"). */
+/* The name of the set calls made with ctx use ("scalar", "avx2",
+ * "avx512"). */
 TQ_API const char *tq_context_kernels(const tq_context *ctx);
 
 /* Message of the last failure on ctx ("" if none). The pointer stays valid

@@ -40,7 +40,7 @@ static tq_status elements_parse(const tq_op_parse *p, void *params) {
 /* Checks the ranks (and, for ScatterElements, that updates has the
  * indices' shape) and normalizes the axis. */
 static tq_status elements_check(tq_op_call *c, int *axis) {
-  const int scatter = c->desc->id == TQ_OP_SCATTER_ELEMENTS;
+  const int scatter = c->desc->id != TQ_OP_GATHER_ELEMENTS;
   tq_status st = tq_shape_need_input(c, 0, "data");
   if (st == TQ_OK) st = tq_shape_need_input(c, 1, "indices");
   if (st == TQ_OK && scatter) st = tq_shape_need_input(c, 2, "updates");
@@ -170,6 +170,17 @@ static tq_status elements_forward(tq_op_call *c) {
 }
 
 const tq_op_desc tq_ops_elements[] = {
+    /* Scatter (opsets 9-10) is ScatterElements without reduction */
+    {.id = TQ_OP_SCATTER,
+     .name = "Scatter",
+     .domain = "",
+     .min_opset = 9,
+     .max_opset = 10,
+     TQ_OP_ARITY(3, 3, 1, 1),
+     TQ_OP_TYPES(TQ_DTM_ANY, TQ_DTM_INDEX, TQ_DTM_ANY),
+     TQ_OP_PARAMS(elements_params, elements_parse),
+     .infer = elements_infer,
+     .forward = elements_forward},
     {TQ_OP_ONNX(TQ_OP_GATHER_ELEMENTS, "GatherElements"),
      TQ_OP_ARITY(2, 2, 1, 1), TQ_OP_TYPES(TQ_DTM_ANY, TQ_DTM_INDEX),
      TQ_OP_PARAMS(elements_params, elements_parse), .infer = elements_infer,

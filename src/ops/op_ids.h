@@ -140,6 +140,7 @@ typedef enum tq_op_id {
   /* elements.c */
   TQ_OP_GATHER_ELEMENTS,
   TQ_OP_SCATTER_ELEMENTS,
+  TQ_OP_SCATTER,
   /* topk.c */
   TQ_OP_TOPK,
   /* einsum.c */
@@ -170,6 +171,7 @@ typedef enum tq_op_id {
   TQ_OP_QLINEAR_SIGMOID,
   TQ_OP_QLINEAR_GLOBAL_AVERAGE_POOL,
   TQ_OP_QLINEAR_CONCAT,
+  TQ_OP_QLINEAR_AVERAGE_POOL,
   TQ_OP_COUNT
 } tq_op_id;
 

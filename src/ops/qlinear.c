@@ -9,7 +9,7 @@
  *   com.microsoft QGemm          QLinearMatMul's arithmetic with alpha and
  *                                transA/transB (float output without y_scale)
  *   com.microsoft QLinearAdd, QLinearMul, QLinearGlobalAveragePool,
- *   QLinearConcat, QLinearLeakyRelu, QLinearSigmoid
+ *   QLinearAveragePool, QLinearConcat, QLinearLeakyRelu, QLinearSigmoid
  *                                dequantize, compute in float32, quantize
  *                                (GlobalAveragePool: the integer sum scaled
  *                                by x_s / (y_s * positions), as ORT does)
@@ -690,6 +690,71 @@ static tq_status qgap_forward(tq_op_call *c) {
   return TQ_OK;
 }
 
+/* ---- QLinearAveragePool (com.microsoft)
+ * -------------------------------------*/
+
+/* Runs the float AveragePool of the node's attributes on xf into yf (infer
+ * only when forward is 0). */
+static tq_status float_avgpool(tq_op_call *c, const tq_tensor *xf,
+                               tq_tensor *yf, int forward) {
+  const tq_op_desc *d = tq_op_lookup("", "AveragePool", c->opset);
+  if (!d) return tq_call_error(c, TQ_ERR_INTERNAL, "no AveragePool");
+  for (size_t i = 0; i < c->n_attrs; i++)
+    if (!strcmp(c->attrs[i].a.name, "channels_last") && c->attrs[i].a.i)
+      return tq_call_error(c, TQ_ERR_UNSUPPORTED,
+                           "channels_last = 1 is not supported yet");
+  const tq_tensor *ins[1] = {xf};
+  tq_tensor *outs[1] = {yf};
+  tq_op_call v = *c;
+  v.desc = d;
+  v.in = ins;
+  v.n_in = 1;
+  v.out = outs;
+  v.n_out = 1;
+  v.cache = NULL;
+  void *params = NULL;
+  tq_status st = tq_op_call_parse(&v, &params);
+  if (st == TQ_OK) st = d->infer(&v);
+  if (st == TQ_OK && forward) st = d->forward(&v);
+  free(params);
+  return st;
+}
+
+static tq_status qavgpool_infer(tq_op_call *c) {
+  tq_status st = qunary_infer(c);
+  tq_tensor *xf = NULL;
+  if (st == TQ_OK)
+    st = tq_tensor_create(c->ctx, TQ_DTYPE_FLOAT32, &c->in[0]->shape, &xf);
+  if (st == TQ_OK) st = float_avgpool(c, xf, c->out[0], 0);
+  if (st == TQ_OK)
+    st = tq_call_set_output(c, 0, c->in[0]->dtype, &c->out[0]->shape);
+  tq_tensor_destroy(xf);
+  return st;
+}
+
+/* Dequantize, float AveragePool, quantize (ONNX Runtime's kernel). */
+static tq_status qavgpool_forward(tq_op_call *c) {
+  const tq_tensor *x = c->in[0];
+  tq_tensor *y = c->out[0], *xf = NULL, *yf = NULL;
+  const float xs = tq_cf32(c->in[1])[0], ys = tq_cf32(c->in[3])[0];
+  const int64_t xzp = tq_qdq_zp(in_at(c, 2), 0),
+                yzp = tq_qdq_zp(in_at(c, 4), 0);
+  const tq_qtype *t = tq_qtype_of_dtype(x->dtype);
+  tq_status st = tq_tensor_create(c->ctx, TQ_DTYPE_FLOAT32, &x->shape, &xf);
+  if (st == TQ_OK)
+    st = tq_tensor_create(c->ctx, TQ_DTYPE_FLOAT32, &y->shape, &yf);
+  for (size_t i = 0; st == TQ_OK && i < x->numel; i++)
+    tq_f32(xf)[i] = xs * (float)(tq_load_i64(x->dtype, x->data, i) - xzp);
+  if (st == TQ_OK) st = float_avgpool(c, xf, yf, 1);
+  for (size_t i = 0; st == TQ_OK && i < y->numel; i++)
+    tq_store_i64(
+        y->dtype, y->data, i,
+        tq_qdq_quantize_int(tq_cf32(yf)[i], ys, yzp, t->qmin, t->qmax));
+  tq_tensor_destroy(xf);
+  tq_tensor_destroy(yf);
+  return st;
+}
+
 /* ---- QLinearConcat (com.microsoft)
  * ------------------------------------------*/
 
@@ -819,6 +884,9 @@ const tq_op_desc tq_ops_qlinear[] = {
      TQ_OP_ARITY(4, 5, 1, 1), TQ_OP_TYPES(Q8, TQ_DTM_F32, Q8, TQ_DTM_F32, Q8),
      TQ_OP_PARAMS(qunary_params, qunary_parse), .infer = qgap_infer,
      .forward = qgap_forward},
+    {MS_OP(TQ_OP_QLINEAR_AVERAGE_POOL, "QLinearAveragePool"),
+     TQ_OP_ARITY(4, 5, 1, 1), TQ_OP_TYPES(Q8, TQ_DTM_F32, Q8, TQ_DTM_F32, Q8),
+     .infer = qavgpool_infer, .forward = qavgpool_forward},
     {MS_OP(TQ_OP_QLINEAR_CONCAT, "QLinearConcat"), TQ_OP_ARITY(5, -1, 1, 1),
      /* scales float32, tensors and zero points int8/uint8: checked by
       * infer, triple by triple */

@@ -88,10 +88,13 @@ ALWAYS_INLINE __m512 tq_avx512_floor(__m512 a) {
  * tq_avx2_round_ps. */
 ALWAYS_INLINE __m512 tq_avx512_round_ps(__m512 t, __m512 u, tq_round r) {
   const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
-  const int near = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC,
-            down = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC,
-            up = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC,
-            zero = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+  /* constant expressions, as roundscale's immediate must be */
+  enum {
+    near = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC,
+    down = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC,
+    up = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC,
+    zero = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC
+  };
   switch (r) {
     case TQ_ROUND_EVEN: return _mm512_roundscale_ps(t, near);
     case TQ_ROUND_DOWN: return _mm512_roundscale_ps(t, down);
@@ -300,6 +303,23 @@ ALWAYS_INLINE __mmask16 tq_avx512_tail(size_t left) {
   return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
 }
 
+/* Loads and stores of m's lanes: the plain instructions for whole vectors
+ * (the branch is predictable), masked ones only for a partial vector. On
+ * the Zen 5 this was measured on, a masked load that misses the cache runs
+ * the memory-bound loops at half the speed of plain loads. */
+ALWAYS_INLINE __m512 tq_avx512_load(__mmask16 m, const float *p) {
+  return m == 0xFFFF ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
+}
+ALWAYS_INLINE __m512i tq_avx512_load_u32(__mmask16 m, const uint32_t *p) {
+  return m == 0xFFFF ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi32(m, p);
+}
+ALWAYS_INLINE void tq_avx512_store(float *p, __mmask16 m, __m512 v) {
+  if (m == 0xFFFF)
+    _mm512_storeu_ps(p, v);
+  else
+    _mm512_mask_storeu_ps(p, m, v);
+}
+
 #define TQ_AVX512_RUN(in, out, n, rng, stochastic, BODY)                      \
   do {                                                                        \
     if (!(stochastic)) {                                                      \
@@ -312,8 +332,8 @@ ALWAYS_INLINE __mmask16 tq_avx512_tail(size_t left) {
       }                                                                       \
       if (i_ < (n)) {                                                         \
         __mmask16 m_ = tq_avx512_tail((n)-i_);                                \
-        __m512 x = _mm512_maskz_loadu_ps(m_, (in) + i_);                      \
-        _mm512_mask_storeu_ps((out) + i_, m_, BODY);                          \
+        __m512 x = tq_avx512_load(m_, (in) + i_);                             \
+        tq_avx512_store((out) + i_, m_, BODY);                                \
       }                                                                       \
     } else if (((rng).first & 3) == 0) {                                      \
       for (size_t g_ = 0; g_ < (n); g_ += TQ_AVX512_PHILOX_ELEMS) {           \
@@ -325,10 +345,10 @@ ALWAYS_INLINE __mmask16 tq_avx512_tail(size_t left) {
              k_++) {                                                          \
           size_t i_ = g_ + 16 * (size_t)k_;                                   \
           __mmask16 m_ = tq_avx512_tail((n)-i_);                              \
-          __m512 x = _mm512_maskz_loadu_ps(m_, (in) + i_);                    \
+          __m512 x = tq_avx512_load(m_, (in) + i_);                           \
           __m512 u = ug_[k_];                                                 \
           (void)u;                                                            \
-          _mm512_mask_storeu_ps((out) + i_, m_, BODY);                        \
+          tq_avx512_store((out) + i_, m_, BODY);                              \
         }                                                                     \
       }                                                                       \
     } else {                                                                  \
@@ -339,12 +359,12 @@ ALWAYS_INLINE __mmask16 tq_avx512_tail(size_t left) {
                            tn_);                                              \
         for (size_t i_ = 0; i_ < tn_; i_ += 16) {                             \
           __mmask16 m_ = tq_avx512_tail(tn_ - i_);                            \
-          __m512 x = _mm512_maskz_loadu_ps(m_, (in) + t0_ + i_);              \
+          __m512 x = tq_avx512_load(m_, (in) + t0_ + i_);                     \
           __m512 u = _mm512_mul_ps(                                           \
-              _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m_, u24_ + i_)),    \
+              _mm512_cvtepi32_ps(tq_avx512_load_u32(m_, u24_ + i_)),          \
               _mm512_set1_ps(0x1p-24f));                                      \
           (void)u;                                                            \
-          _mm512_mask_storeu_ps((out) + t0_ + i_, m_, BODY);                  \
+          tq_avx512_store((out) + t0_ + i_, m_, BODY);                        \
         }                                                                     \
       }                                                                       \
     }                                                                         \

@@ -173,9 +173,7 @@ void tq_ref_abs_sum(const float *x, size_t n, double *sum, size_t *count) {
 static tq_status mean_abs(tq_context *ctx, const float *x, size_t n,
                           int threads, tq_isa isa, double *mean) {
   void (*abs_sum)(const float *, size_t, double *, size_t *) =
-      isa >= TQ_ISA_AVX512 ? tq_avx512_abs_sum
-      : isa >= TQ_ISA_AVX2 ? tq_avx2_abs_sum
-                           : tq_ref_abs_sum;
+      isa >= TQ_ISA_AVX2 ? tq_avx2_abs_sum : tq_ref_abs_sum;
   size_t chunks = tq_chunk_count(n);
   *mean = 0.0;
   if (chunks == 0) return TQ_OK;

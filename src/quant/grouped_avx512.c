@@ -41,17 +41,6 @@ ALWAYS_INLINE __m512 float_elem(const tq_avx512_rne *c, __m512 x, __m512 s) {
   return float_of_t(c, _mm512_div_ps(x, s), s);
 }
 
-#define EACH_ROUND(CASE)   \
-  CASE(TQ_ROUND_NEAREST)   \
-  CASE(TQ_ROUND_EVEN)      \
-  CASE(TQ_ROUND_HALF_UP)   \
-  CASE(TQ_ROUND_HALF_DOWN) \
-  CASE(TQ_ROUND_HALF_ZERO) \
-  CASE(TQ_ROUND_DOWN)      \
-  CASE(TQ_ROUND_UP)        \
-  CASE(TQ_ROUND_ZERO)      \
-  CASE(TQ_ROUND_AWAY)
-
 #define INT_SPAN_CASE(R)                                     \
   case R:                                                    \
     TQ_AVX512_RUN(in, out, n, rng, R == TQ_ROUND_STOCHASTIC, \
@@ -63,7 +52,7 @@ static void apply_span_int(const tq_quantizer *q, const float *in, float *out,
   __m512 s = _mm512_set1_ps(pr.s), lo = _mm512_set1_ps(pr.lo),
          hi = _mm512_set1_ps(pr.hi);
   switch (q->p.round) {
-    EACH_ROUND(INT_SPAN_CASE)
+    TQ_EACH_DETERMINISTIC_ROUND(INT_SPAN_CASE)
     INT_SPAN_CASE(TQ_ROUND_STOCHASTIC)
     case TQ_ROUND_COUNT: break;
   }
@@ -80,30 +69,32 @@ static void apply_span_float(const tq_quantizer *q, const float *in, float *out,
 /* Rows whose element j has param j: vectors of 16 straight from the
  * arrays, the tail under a mask (masked-off lanes compute on zeros and are
  * not stored); stochastic numbers per tile of the row. */
-#define COLS_LOOP(stochastic, BODY)                                         \
-  do {                                                                      \
-    uint32_t u24_[TQ_AVX512_TILE];                                          \
-    for (size_t t0 = 0; t0 < n; t0 += TQ_AVX512_TILE) {                     \
-      size_t tn = n - t0 < TQ_AVX512_TILE ? n - t0 : TQ_AVX512_TILE;        \
-      if (stochastic)                                                       \
-        tq_avx2_philox_u24(rng.seed, rng.stream, rng.first + t0, u24_, tn); \
-      for (size_t i = 0; i < tn; i += 16) {                                 \
-        size_t at = t0 + i;                                                 \
-        __mmask16 m = tq_avx512_tail(tn - i);                               \
-        __m512 x = _mm512_maskz_loadu_ps(m, in + at);                       \
-        __m512 s = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, sv + at);  \
-        __m512 lo = _mm512_maskz_loadu_ps(m, lov + at);                     \
-        __m512 hi = _mm512_maskz_loadu_ps(m, hiv + at);                     \
-        __m512 u =                                                          \
-            stochastic                                                      \
-                ? _mm512_mul_ps(_mm512_cvtepi32_ps(                         \
-                                    _mm512_maskz_loadu_epi32(m, u24_ + i)), \
-                                _mm512_set1_ps(0x1p-24f))                   \
-                : _mm512_setzero_ps();                                      \
-        (void)u, (void)lo, (void)hi;                                        \
-        _mm512_mask_storeu_ps(out + at, m, BODY);                           \
-      }                                                                     \
-    }                                                                       \
+#define COLS_LOOP(stochastic, BODY)                                            \
+  do {                                                                         \
+    uint32_t u24_[TQ_AVX512_TILE];                                             \
+    for (size_t t0 = 0; t0 < n; t0 += TQ_AVX512_TILE) {                        \
+      size_t tn = n - t0 < TQ_AVX512_TILE ? n - t0 : TQ_AVX512_TILE;           \
+      if (stochastic)                                                          \
+        tq_avx2_philox_u24(rng.seed, rng.stream, rng.first + t0, u24_, tn);    \
+      for (size_t i = 0; i < tn; i += 16) {                                    \
+        size_t at = t0 + i;                                                    \
+        __mmask16 m = tq_avx512_tail(tn - i);                                  \
+        __m512 x = tq_avx512_load(m, in + at);                                 \
+        __m512 s = m == 0xFFFF ? _mm512_loadu_ps(sv + at)                      \
+                               : _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, \
+                                                      sv + at);                \
+        __m512 lo = tq_avx512_load(m, lov + at);                               \
+        __m512 hi = tq_avx512_load(m, hiv + at);                               \
+        __m512 u =                                                             \
+            stochastic                                                         \
+                ? _mm512_mul_ps(                                               \
+                      _mm512_cvtepi32_ps(tq_avx512_load_u32(m, u24_ + i)),     \
+                      _mm512_set1_ps(0x1p-24f))                                \
+                : _mm512_setzero_ps();                                         \
+        (void)u, (void)lo, (void)hi;                                           \
+        tq_avx512_store(out + at, m, BODY);                                    \
+      }                                                                        \
+    }                                                                          \
   } while (0)
 
 #define INT_COLS_CASE(R)                                               \
@@ -115,7 +106,7 @@ static void apply_cols_int(const tq_quantizer *q, const float *in, float *out,
                            size_t n, const float *sv, const float *lov,
                            const float *hiv, tq_rng_pos rng) {
   switch (q->p.round) {
-    EACH_ROUND(INT_COLS_CASE)
+    TQ_EACH_DETERMINISTIC_ROUND(INT_COLS_CASE)
     INT_COLS_CASE(TQ_ROUND_STOCHASTIC)
     case TQ_ROUND_COUNT: break;
   }
@@ -140,8 +131,7 @@ ALWAYS_INLINE void block_amax(const float *x, size_t G, __m256 *amax,
                               __m256 *bad) {
   __m512 am = _mm512_setzero_ps(), bd = _mm512_setzero_ps();
   for (size_t k = 0; k < G; k += 16) {
-    __m512 a =
-        tq_avx512_abs(_mm512_maskz_loadu_ps(tq_avx512_tail(G - k), x + k));
+    __m512 a = tq_avx512_abs(tq_avx512_load(tq_avx512_tail(G - k), x + k));
     __mmask16 fin = _mm512_cmp_ps_mask(a, _mm512_set1_ps(FLT_MAX), _CMP_LE_OQ);
     bd = _mm512_mask_mov_ps(bd, (__mmask16)~fin, _mm512_set1_ps(1.0f));
     am = _mm512_mask_max_ps(am, fin, am, a);
@@ -162,7 +152,7 @@ ALWAYS_INLINE tq_group_stat block_stat(const float *x, size_t G, int minmax) {
     __m512 mn = _mm512_set1_ps(INFINITY), mx = _mm512_set1_ps(-INFINITY);
     for (size_t k = 0; k < G; k += 16) {
       __mmask16 m = tq_avx512_tail(G - k);
-      __m512 v = _mm512_maskz_loadu_ps(m, x + k);
+      __m512 v = tq_avx512_load(m, x + k);
       __mmask16 fin =
           m & _mm512_cmp_ps_mask(tq_avx512_abs(v), _mm512_set1_ps(FLT_MAX),
                                  _CMP_LE_OQ);
@@ -184,9 +174,9 @@ ALWAYS_INLINE tq_group_stat block_stat(const float *x, size_t G, int minmax) {
     __m512 inv = _mm512_set1_ps(by_inverse ? tq_pow2_reciprocal(sv) : 1);    \
     for (size_t k = 0; k < G; k += 16) {                                     \
       __mmask16 m = tq_avx512_tail(G - k);                                   \
-      __m512 xv = _mm512_maskz_loadu_ps(m, (xb) + k);                        \
+      __m512 xv = tq_avx512_load(m, (xb) + k);                               \
       __m512 t = by_inverse ? _mm512_mul_ps(xv, inv) : _mm512_div_ps(xv, s); \
-      _mm512_mask_storeu_ps((yb) + k, m, BODY);                              \
+      tq_avx512_store((yb) + k, m, BODY);                                    \
     }                                                                        \
   } while (0)
 
@@ -234,7 +224,7 @@ static void blocks_int(const tq_quantizer *q, const tq_group_env *env,
   const tq_group_traits *gt = tq_kind_traits_get(q->p.kind)->groups;
   const int minmax = gt->minmax && gt->minmax(&q->p);
   switch (q->p.round) {
-    EACH_ROUND(INT_BLOCKS_CASE)
+    TQ_EACH_DETERMINISTIC_ROUND(INT_BLOCKS_CASE)
     default: break; /* stochastic: never called (tq_grouped_run) */
   }
 }

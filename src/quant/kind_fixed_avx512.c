@@ -125,29 +125,13 @@ void tq_avx512_fixed(const tq_quantizer *q, const float *in, float *out,
     const __m512 lo = _mm512_set1_ps((float)k->qlow),
                  hi = _mm512_set1_ps((float)k->qmax);
     switch (q->p.round) {
-      SAT_CASE(TQ_ROUND_NEAREST)
-      SAT_CASE(TQ_ROUND_EVEN)
-      SAT_CASE(TQ_ROUND_HALF_UP)
-      SAT_CASE(TQ_ROUND_HALF_DOWN)
-      SAT_CASE(TQ_ROUND_HALF_ZERO)
-      SAT_CASE(TQ_ROUND_DOWN)
-      SAT_CASE(TQ_ROUND_UP)
-      SAT_CASE(TQ_ROUND_ZERO)
-      SAT_CASE(TQ_ROUND_AWAY)
+      TQ_EACH_DETERMINISTIC_ROUND(SAT_CASE)
       default: break;
     }
     return;
   }
   switch (q->p.round) {
-    FIXED_CASE(TQ_ROUND_NEAREST)
-    FIXED_CASE(TQ_ROUND_EVEN)
-    FIXED_CASE(TQ_ROUND_HALF_UP)
-    FIXED_CASE(TQ_ROUND_HALF_DOWN)
-    FIXED_CASE(TQ_ROUND_HALF_ZERO)
-    FIXED_CASE(TQ_ROUND_DOWN)
-    FIXED_CASE(TQ_ROUND_UP)
-    FIXED_CASE(TQ_ROUND_ZERO)
-    FIXED_CASE(TQ_ROUND_AWAY)
+    TQ_EACH_DETERMINISTIC_ROUND(FIXED_CASE)
     FIXED_CASE(TQ_ROUND_STOCHASTIC)
     case TQ_ROUND_COUNT: break;
   }

@@ -1,5 +1,7 @@
-/* The AVX-512 kernels of logarithmic, sparse, binary, ternary and none, and
- * the ternary threshold's reduction: kind_others_avx2.c's on 16 lanes.
+/* The AVX-512 kernels of logarithmic, sparse, binary, ternary and none:
+ * kind_others_avx2.c's on 16 lanes (the ternary threshold's reduction stays
+ * the AVX2 one: its order makes it one add chain per eight elements, which
+ * 16 lanes do not shorten).
  * Compiled with -mavx512f/bw/dq/vl and only called after the run-time CPU
  * check (dispatch.c); bit for bit the scalar reference. */
 #include <immintrin.h>
@@ -75,24 +77,4 @@ void tq_avx512_copy(const tq_quantizer *q, const float *in, float *out,
                     size_t n, tq_rng_pos rng, double threshold) {
   (void)q, (void)threshold;
   if (in != out) TQ_AVX512_RUN(in, out, n, rng, 0, x);
-}
-
-/* The ternary threshold's reduction in the order of tq_ref_abs_sum: lane j
- * of acc is accumulator j, fed elements 8k+j; NaNs add 0 and are not
- * counted. The tail of fewer than 8 goes in under a mask (masked-off lanes
- * add nothing and count nothing). */
-void tq_avx512_abs_sum(const float *x, size_t n, double *sum, size_t *count) {
-  __m512d acc = _mm512_setzero_pd();
-  size_t total = 0;
-  for (size_t i = 0; i < n; i += 8) {
-    __mmask8 m = n - i >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (n - i)) - 1);
-    __m256 v = _mm256_maskz_loadu_ps(m, x + i);
-    __mmask8 ok = m & _mm256_cmp_ps_mask(v, v, _CMP_ORD_Q);
-    total += (size_t)__builtin_popcount(ok);
-    acc = _mm512_mask_add_pd(acc, ok, acc, _mm512_abs_pd(_mm512_cvtps_pd(v)));
-  }
-  double a[8];
-  _mm512_storeu_pd(a, acc);
-  *sum = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-  *count = total;
 }

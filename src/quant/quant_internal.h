@@ -113,6 +113,19 @@ typedef enum tq_vec_form {
   TQ_VEC_GENERIC   /* anything else: kernels and define() */
 } tq_vec_form;
 
+/* CASE(mode) for every rounding mode but stochastic, in enum order: the
+ * vector kernels make the mode a constant of each case. */
+#define TQ_EACH_DETERMINISTIC_ROUND(CASE) \
+  CASE(TQ_ROUND_NEAREST)                  \
+  CASE(TQ_ROUND_EVEN)                     \
+  CASE(TQ_ROUND_HALF_UP)                  \
+  CASE(TQ_ROUND_HALF_DOWN)                \
+  CASE(TQ_ROUND_HALF_ZERO)                \
+  CASE(TQ_ROUND_DOWN)                     \
+  CASE(TQ_ROUND_UP)                       \
+  CASE(TQ_ROUND_ZERO)                     \
+  CASE(TQ_ROUND_AWAY)
+
 /* Flags of a kind. */
 enum {
   TQ_KIND_ROUNDS = 1 /* has a rounding mode: round=stochastic draws u */
@@ -256,7 +269,6 @@ double tq_quantize_double_one(const tq_quantizer *q, double x, double u);
  * documented order (dispatch.c): the ternary threshold's reduction. */
 void tq_ref_abs_sum(const float *x, size_t n, double *sum, size_t *count);
 void tq_avx2_abs_sum(const float *x, size_t n, double *sum, size_t *count);
-void tq_avx512_abs_sum(const float *x, size_t n, double *sum, size_t *count);
 
 /* The float32 thresholds of the vector kernels equivalent to comparing a
  * float with the double t: |x| < t <=> |x| < tq_float_above(t), and
