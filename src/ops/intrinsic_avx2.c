@@ -457,16 +457,9 @@ ALWAYS_INLINE void sum_fused_body(const job *j, const float *bp, const float *x,
   CASE(TQ_ROUND_UP)             \
   CASE(TQ_ROUND_STOCHASTIC)
 
-#define ROUND_CASES(CASE)  \
-  CASE(TQ_ROUND_NEAREST)   \
-  CASE(TQ_ROUND_EVEN)      \
-  CASE(TQ_ROUND_HALF_UP)   \
-  CASE(TQ_ROUND_HALF_DOWN) \
-  CASE(TQ_ROUND_HALF_ZERO) \
-  CASE(TQ_ROUND_DOWN)      \
-  CASE(TQ_ROUND_UP)        \
-  CASE(TQ_ROUND_ZERO)      \
-  CASE(TQ_ROUND_AWAY)      \
+/* Every rounding mode: the deterministic ones, then stochastic. */
+#define ROUND_CASES(CASE)           \
+  TQ_EACH_DETERMINISTIC_ROUND(CASE) \
   CASE(TQ_ROUND_STOCHASTIC)
 
 static void sum_fused(const job *j, const float *bp, const float *x,
