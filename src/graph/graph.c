@@ -209,13 +209,9 @@ tq_status tq_graph_add_initializer(tq_context *ctx, tq_graph *g,
   return TQ_OK;
 }
 
-static int default_domain(const char *domain) {
-  return !domain || !*domain || !strcmp(domain, "ai.onnx");
-}
-
 const tq_op_desc *tq_graph_lookup_op(const tq_graph *g, const char *domain,
                                      const char *op_type) {
-  if (!default_domain(domain)) return tq_op_lookup(domain, op_type, 1);
+  if (!tq_op_domain_is_default(domain)) return tq_op_lookup(domain, op_type, 1);
   for (size_t i = 0; i < g->n_user_ops; i++)
     if (strcmp(g->user_ops[i]->name, op_type) == 0) return g->user_ops[i];
   const tq_op_desc *d = tq_op_lookup("", op_type, g->opset);
@@ -399,13 +395,13 @@ tq_status tq_graph_add_node_in(tq_context *ctx, tq_graph *g, const char *domain,
   n->n_in = n_inputs;
   n->id = make_id(g, label);
   n->op_type = dup_str(op_type);
-  n->domain = default_domain(domain) ? NULL : dup_str(domain);
+  n->domain = tq_op_domain_is_default(domain) ? NULL : dup_str(domain);
   n->out = calloc(n_outputs, sizeof *n->out);
   n->in_names = calloc(n_inputs ? n_inputs : 1, sizeof *n->in_names);
   n->out_names = calloc(n_outputs, sizeof *n->out_names);
   n->attrs = calloc(n_attrs ? n_attrs : 1, sizeof *n->attrs);
   int ok = n->id && n->op_type && n->out && n->in_names && n->out_names &&
-           n->attrs && (n->domain || default_domain(domain));
+           n->attrs && (n->domain || tq_op_domain_is_default(domain));
   for (size_t i = 0; ok && i < n_inputs; i++)
     ok = (n->in_names[i] = dup_str(inputs[i] ? inputs[i] : "")) != NULL;
   for (size_t i = 0; ok && i < n_outputs; i++)

@@ -395,12 +395,8 @@ static const char *node_label(const Onnx__NodeProto *n) {
   return "(unnamed)";
 }
 
-static int is_default_domain(const char *d) {
-  return !d || !*d || strcmp(d, "ai.onnx") == 0;
-}
-
 static int is_constant(const Onnx__NodeProto *n) {
-  return is_default_domain(n->domain) && n->op_type &&
+  return tq_op_domain_is_default(n->domain) && n->op_type &&
          strcmp(n->op_type, "Constant") == 0;
 }
 
@@ -442,7 +438,7 @@ static tq_status check_versions(loader *L) {
   int found = 0;
   for (size_t i = 0; i < m->n_opset_import; i++) {
     const Onnx__OperatorSetIdProto *op = m->opset_import[i];
-    if (!is_default_domain(op->domain)) continue;
+    if (!tq_op_domain_is_default(op->domain)) continue;
     int64_t v = op->has_version ? op->version : 0;
     if (found && v != L->opset)
       return fail(L, TQ_ERR_FORMAT,
@@ -455,7 +451,7 @@ static tq_status check_versions(loader *L) {
   if (!found) {
     /* A graph without default-domain nodes needs no opset; others do. */
     for (size_t i = 0; i < L->graph->n_node; i++)
-      if (is_default_domain(L->graph->node[i]->domain))
+      if (tq_op_domain_is_default(L->graph->node[i]->domain))
         return fail(L, TQ_ERR_FORMAT,
                     "the model declares no opset for the default ONNX "
                     "domain (opset_import has no entry for \"\" or "
@@ -514,7 +510,7 @@ static tq_status check_operators(loader *L) {
     if (!*op)
       return fail(L, TQ_ERR_FORMAT, "node '%.120s' (node %zu) has no op_type",
                   node_label(n), i);
-    if (!is_default_domain(n->domain)) {
+    if (!tq_op_domain_is_default(n->domain)) {
       if (!tq_graph_lookup_op(L->g, n->domain, op))
         report_add(&r,
                    "node '%.120s' (%.60s, domain '%.60s': besides the default "
@@ -1380,7 +1376,7 @@ static int64_t constant_type(const loader *L, const char *name) {
  * output_dtype, added here where the file leaves it to the zero point. */
 static tq_status qdq_type_attr(loader *L, const Onnx__NodeProto *n,
                                node_attrs *na) {
-  if (!is_default_domain(n->domain) ||
+  if (!tq_op_domain_is_default(n->domain) ||
       strcmp(str_or_empty(n->op_type), "QuantizeLinear") != 0 ||
       n->n_input < 3 || !n->input[2] || !*n->input[2])
     return TQ_OK;
@@ -1426,7 +1422,7 @@ static tq_status add_nodes(loader *L) {
     if (st == TQ_OK) st = qdq_type_attr(L, n, &na);
     if (st == TQ_OK)
       st = tq_graph_add_node_in(
-          L->ctx, L->g, is_default_domain(n->domain) ? NULL : n->domain,
+          L->ctx, L->g, tq_op_domain_is_default(n->domain) ? NULL : n->domain,
           n->op_type, str_or_empty(n->name), ins, n->n_input, L->outs[i],
           L->n_outs[i], na.a, na.n);
     node_attrs_free(&na);

@@ -154,7 +154,7 @@ struct tq_op_desc {
   int min_opset, max_opset;   /* the opsets this descriptor implements */
   int min_inputs, max_inputs; /* max -1: unbounded (Concat) */
   int min_outputs, max_outputs;
-  unsigned flags;     /* TQ_OPF_* */
+  unsigned flags; /* TQ_OPF_* */
   /* The dtypes input k may have (a mask of TQ_DTM_* bits): in_types[k],
    * the last entry for every input after it. n_in_types 0: float32 only
    * for built-in operators (Conv, Gemm, pooling, norms, activations...),
@@ -252,6 +252,10 @@ tq_status tq_call_axis(tq_op_call *c, int64_t axis, int rank, int *out);
  * ---------------------------------------------*/
 /* ONNX Runtime's contrib domain (QOperator ops of quantized models). */
 #define TQ_DOMAIN_MS "com.microsoft"
+
+/* Whether domain names the default ONNX domain: NULL, "" or "ai.onnx" (ONNX
+ * writes it either way). */
+int tq_op_domain_is_default(const char *domain);
 
 /* The built-in operator called name in domain (NULL, "" or "ai.onnx": the
  * default domain) that implements opset, or NULL. */

@@ -20,9 +20,12 @@ static const op_family families[] = {TQ_OP_FAMILIES(TQ_OP_FAMILY_ENTRY)};
 #undef TQ_OP_FAMILY_ENTRY
 enum { FAMILY_COUNT = sizeof families / sizeof families[0] };
 
-/* ONNX writes the default domain as "" or "ai.onnx". */
+int tq_op_domain_is_default(const char *domain) {
+  return !domain || !*domain || !strcmp(domain, "ai.onnx");
+}
+
 static const char *normal_domain(const char *domain) {
-  return !domain || !strcmp(domain, "ai.onnx") ? "" : domain;
+  return tq_op_domain_is_default(domain) ? "" : domain;
 }
 
 const tq_op_desc *tq_op_lookup(const char *domain, const char *name,
