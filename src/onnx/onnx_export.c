@@ -208,7 +208,8 @@ static tq_status make_nodes(tq_context *ctx, arena *a, const tq_graph *g,
     gp->node[i] = np;
     np->name = str(info.id);
     np->op_type = str(info.op_type);
-    if (node_domain(g, i)) np->domain = str(node_domain(g, i));
+    const char *domain = node_domain(g, i);
+    if (domain) np->domain = str(domain);
     np->n_input = info.n_inputs;
     np->input = (char **)(uintptr_t)info.inputs;
     np->n_output = info.n_outputs;
@@ -417,8 +418,10 @@ tq_status tq_onnx_save(tq_context *ctx, const tq_graph *g, const char *path) {
 
   tq_status st = make_nodes(ctx, &a, g, path, &graph);
   if (st != TQ_OK) goto done;
-  for (size_t i = 0; i < tq_graph_node_count(g); i++)
-    if (node_domain(g, i)) model.n_opset_import = 2;
+  /* com.microsoft is imported when a written node is in it */
+  for (size_t i = 0; graph.node && i < graph.n_node; i++)
+    if (graph.node[i] && graph.node[i]->domain && *graph.node[i]->domain)
+      model.n_opset_import = 2;
 
   size_t n_init = tq_graph_initializer_count(g);
   graph.n_initializer = n_init;
