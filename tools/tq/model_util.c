@@ -27,8 +27,10 @@ int tq_cli_open_quantized(const char *cmd, tq_context *ctx, const char *path,
       !tq_cli_maps_load(cmd, ctx, maps, set))
     return 0;
   tq_session_set_seed(*s, seed);
-  return tq_cli_maps_apply(cmd, ctx, *s, maps, *set) &&
-         tq_cli_calib_apply(cmd, ctx, maps->calib, *s);
+  /* Ranges first: setting them after the maps would quantize the weights
+   * a second time (the int32 bias rule reads them). */
+  return tq_cli_calib_apply(cmd, ctx, maps->calib, *s) &&
+         tq_cli_maps_apply(cmd, ctx, *s, maps, *set);
 }
 
 tq_context *tq_cli_context(long threads) {
